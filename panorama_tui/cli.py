@@ -1,0 +1,146 @@
+"""The ``panorama-top`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import traceback
+
+from . import __version__
+
+EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
+EXIT_BAD_INPUT = 3
+
+DEMO_RECORDING = os.path.join(os.path.dirname(__file__), "data", "demo.panorama.db")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, and an exit code scripts can tell apart
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="panorama-top",
+        description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
+        "Darshan I/O and Globus transfers in one screen.",
+        epilog="--once exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
+        "64 bad arguments.",
+    )
+    p.add_argument("path", nargs="?", help="a monitord event log (JSON or BP) or a panorama-top recording")
+    p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
+    p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
+    p.add_argument("--json", action="store_true", help="with --once: print a JSON object")
+    p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it")
+    p.add_argument("--record", metavar="FILE", help="append every event received to this recording")
+    p.add_argument("--no-record", action="store_true", help="do not record live input")
+    p.add_argument("--speed", type=float, default=None, help="replay speed: 1, 10, ... or 0 for as fast as possible")
+    p.add_argument("--paused", action="store_true", help="start a replay paused")
+    p.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (lighter over SSH)")
+    p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
+    return p
+
+
+class InputError(Exception):
+    pass
+
+
+def open_source(args):
+    """(source, replay control or None) for the command line's input."""
+    from .detect import UnknownInput, detect
+    from .sources.jsonlog import JsonLogSource
+    from .sources.replay import ReplayControl, ReplaySource
+
+    path = args.path
+    if args.demo:
+        if path:
+            raise InputError("give either PATH or --demo, not both")
+        path = DEMO_RECORDING
+        if not os.path.exists(path):
+            raise InputError(f"the bundled demo recording is missing ({path}); reinstall panorama-top")
+    if not path:
+        raise InputError("nothing to show: give an event log or a recording, or try --demo")
+    try:
+        kind = detect(path)
+    except UnknownInput as exc:
+        raise InputError(str(exc)) from None
+    if kind == "recording":
+        speed = args.speed
+        if speed is None:
+            speed = 0.0 if args.once else (20.0 if args.demo else 1.0)
+        if args.once:
+            speed = 0.0
+        if speed < 0:
+            raise InputError("--speed must be 0 (as fast as possible) or more")
+        control = ReplayControl(speed=speed, paused=args.paused and not args.once)
+        return ReplaySource(path, control), control
+    follow = not (args.no_follow or args.once)
+    return JsonLogSource(path, follow=follow, bp=(kind == "bplog")), None
+
+
+def run_once(args, source) -> int:
+    from .ingest import Ingest
+    from .sources.replay import ReplaySource
+    from .store import Store
+    from .summary import overall_exit, render_json, render_text
+
+    store = Store()
+    ing = Ingest(source, store)
+    if isinstance(source, ReplaySource):
+        # A replay idles at its end (waiting for seeks): stop once it is there.
+        ing.start()
+        while not ing.done.wait(0.05):
+            if source.control.finished:
+                source.stop()
+        ing.thread.join()
+    else:
+        ing.run()
+    if source.status.state == "error":
+        raise InputError(source.status.message)
+    label = args.path or "demo"
+    print(render_json(store, label) if args.json else render_text(store, label))
+    return overall_exit(store)
+
+
+def _log_internal_error(exc: BaseException) -> str:
+    path = os.path.join(tempfile.gettempdir(), f"panorama-top-error-{os.getpid()}.log")
+    try:
+        with open(path, "w") as f:
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
+    except OSError:
+        return ""
+    return path
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        if args.json and not args.once:
+            raise InputError("--json goes with --once")
+        source, control = open_source(args)
+        if args.once:
+            return run_once(args, source)
+        from .ui.app import run_app
+
+        return run_app(args, source, control)
+    except InputError as exc:
+        print(f"panorama-top: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # never a traceback on the user's terminal
+        where = _log_internal_error(exc)
+        print(
+            f"panorama-top: internal error: {type(exc).__name__}: {exc}"
+            + (f" (details in {where})" if where else ""),
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

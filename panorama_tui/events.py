@@ -1,0 +1,279 @@
+"""One event model for every kind of Panorama data.
+
+An :class:`Event` is a name, a timestamp and the event's fields with Pegasus's
+quirks decoded at the edge, so nothing downstream has to know whether a record
+came from monitord's JSON, its NetLogger BP text, a kickstart trace, Darshan or
+Globus.  Decoding is on the ingest hot path: it does the least it can per event
+and leaves per-field conversion to the store handler that needs the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.parse
+from datetime import datetime, timezone
+
+__all__ = [
+    "Event",
+    "BadEvent",
+    "decode",
+    "decode_line",
+    "decode_exitcode",
+    "describe_exitcode",
+    "unquote_text",
+    "KNOWN_EVENTS",
+    "MAX_LINE_BYTES",
+    "MAX_TEXT_CHARS",
+]
+
+# monitord caps stdout/stderr at 64 KiB; we hold ourselves to the same so one
+# hostile record cannot make every job row expensive.
+MAX_TEXT_CHARS = 64 * 1024
+# A single line or message beyond this is refused whole rather than parsed.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+# Anything earlier than 1973 is not a wall-clock time: monitord stamps static
+# (planning) events with small numbers relative to an unknown origin.
+_PLAUSIBLE_EPOCH = 1e8
+
+STAMPEDE_EVENTS = frozenset(
+    {
+        "stampede.wf.plan",
+        "stampede.static.start",
+        "stampede.static.end",
+        "stampede.static.meta.start",
+        "stampede.static.meta.end",
+        "stampede.xwf.start",
+        "stampede.xwf.end",
+        "stampede.xwf.meta",
+        "stampede.xwf.map.subwf_job",
+        "stampede.task.info",
+        "stampede.task.edge",
+        "stampede.task.meta",
+        "stampede.task.monitoring",
+        "stampede.wf.map.task_job",
+        "stampede.wf.map.file",
+        "stampede.job.info",
+        "stampede.job.edge",
+        "stampede.job_inst.pre.start",
+        "stampede.job_inst.pre.term",
+        "stampede.job_inst.pre.end",
+        "stampede.job_inst.submit.start",
+        "stampede.job_inst.submit.end",
+        "stampede.job_inst.held.start",
+        "stampede.job_inst.held.end",
+        "stampede.job_inst.main.start",
+        "stampede.job_inst.main.term",
+        "stampede.job_inst.main.end",
+        "stampede.job_inst.post.start",
+        "stampede.job_inst.post.term",
+        "stampede.job_inst.post.end",
+        "stampede.job_inst.host.info",
+        "stampede.job_inst.image.info",
+        "stampede.job_inst.abort.info",
+        "stampede.job_inst.grid.submit.start",
+        "stampede.job_inst.grid.submit.end",
+        "stampede.job_inst.globus.submit.start",
+        "stampede.job_inst.globus.submit.end",
+        "stampede.job_inst.tag",
+        "stampede.job_inst.composite",
+        "stampede.inv.start",
+        "stampede.inv.end",
+        "stampede.int.metric",
+        "stampede.rc.meta",
+        "stampede.rc.pfn",
+    }
+)
+PANORAMA_EVENTS = frozenset(
+    {
+        "kickstart.inv.online",
+        "kickstart.inv.summary",
+        "darshan.perf",
+        "darshan.error",
+        "transfer.inv.go",
+        "transfer.status",
+        "collector.status",
+    }
+)
+KNOWN_EVENTS = STAMPEDE_EVENTS | PANORAMA_EVENTS
+
+# Monitord's BP encoding spells keys with dots (``xwf.id``); its JSON encoding
+# with underscores.  Every BP stampede record carries one of these.
+_BP_MARKERS = ("xwf.id", "wf.uuid")
+
+
+class BadEvent(ValueError):
+    """A record that cannot become an :class:`Event`; the message is one line."""
+
+
+class Event:
+    """A decoded event.  ``data`` keeps every field with underscore keys."""
+
+    __slots__ = ("name", "ts", "data")
+
+    def __init__(self, name: str, ts: float | None, data: dict):
+        self.name = name
+        self.ts = ts
+        self.data = data
+
+    @property
+    def known(self) -> bool:
+        return self.name in KNOWN_EVENTS
+
+    @property
+    def wf_uuid(self) -> str | None:
+        d = self.data
+        return d.get("xwf_id") or d.get("wf_uuid")
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Event({self.name!r}, ts={self.ts!r})"
+
+    def to_json(self) -> str:
+        d = dict(self.data)
+        d["event"] = self.name
+        return json.dumps(d, separators=(",", ":"), default=str)
+
+
+def _normalize_keys(obj: dict) -> dict:
+    return {k.replace(".", "_"): v for k, v in obj.items()}
+
+
+def to_epoch(value) -> float | None:
+    """A timestamp as epoch seconds, or None when it is not a real time.
+
+    Accepts numbers, numeric strings and ISO-8601 (BP ``ts`` and Elasticsearch
+    ``@timestamp``).  Naive ISO strings are taken as UTC, as BP writes them.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        f = float(value)
+    elif isinstance(value, str):
+        try:
+            f = float(value)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=timezone.utc)
+            f = dt.timestamp()
+    else:
+        return None
+    if not math.isfinite(f) or f < _PLAUSIBLE_EPOCH:
+        return None
+    return f
+
+
+def decode(obj) -> Event:
+    """Turn one parsed record into an :class:`Event`.
+
+    Unknown event names are kept (``Event.known`` is False) so the store can
+    count and show them; only records that are not objects or carry no name
+    at all are refused.
+    """
+    if not isinstance(obj, dict):
+        raise BadEvent(f"not a JSON object ({type(obj).__name__})")
+    if "xwf.id" in obj or "wf.uuid" in obj:
+        obj = _normalize_keys(obj)
+    name = obj.get("event")
+    if name == "stampede.task.monitoring" or (name is None and "monitoring_event" in obj):
+        # Panorama stores Darshan and other payloads wrapped in a
+        # task.monitoring record; the inner name is what the data is.
+        inner = obj.get("monitoring_event")
+        if isinstance(inner, str) and inner:
+            name = inner
+    if not isinstance(name, str) or not name:
+        raise BadEvent("record has no event name")
+    ts = obj.get("ts")
+    if ts is None:
+        ts = obj.get("@timestamp")
+    return Event(name, to_epoch(ts), obj)
+
+
+def decode_line(line) -> Event:
+    """Parse and decode one JSON line (str or bytes)."""
+    if len(line) > MAX_LINE_BYTES:
+        raise BadEvent(f"record of {len(line)} bytes is over the {MAX_LINE_BYTES} byte limit")
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadEvent(f"not JSON: {str(exc).splitlines()[0][:80]}") from None
+    return decode(obj)
+
+
+def decode_exitcode(raw) -> tuple[int | None, int | None]:
+    """Split a raw wait status into (exit code, signal).
+
+    Pegasus records ``exitcode`` as the raw status ``wait()`` returned: 512 is
+    exit 2, 9 is death by SIGKILL.  Negative values are Pegasus's own markers
+    and are passed through as exit codes.
+    """
+    if raw is None or isinstance(raw, bool):
+        return None, None
+    try:
+        status = int(float(raw))
+    except (TypeError, ValueError):
+        return None, None
+    if status < 0:
+        return status, None
+    sig = status & 0x7F
+    if sig == 0:
+        return (status >> 8) & 0xFF, None
+    if sig == 0x7F:  # stopped, not dead: report the stopping signal
+        return None, (status >> 8) & 0xFF
+    return None, sig
+
+
+def describe_exitcode(raw) -> str:
+    """A short human form: ``2``, ``signal 9 (SIGKILL)``, or ``-``."""
+    code, sig = decode_exitcode(raw)
+    if sig is not None:
+        try:
+            import signal as _signal
+
+            return f"signal {sig} ({_signal.Signals(sig).name})"
+        except ValueError:
+            return f"signal {sig}"
+    return "-" if code is None else str(code)
+
+
+def unquote_text(value) -> str | None:
+    """monitord URL-quotes stdout/stderr (``%0A``); give back readable text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    if "%" in value:
+        value = urllib.parse.unquote(value)
+    if len(value) > MAX_TEXT_CHARS:
+        value = value[-MAX_TEXT_CHARS:]
+    return value
+
+
+_BP_FIELD = None
+
+
+def parse_bp_line(line) -> dict:
+    """One NetLogger BP line (``ts=... event=... xwf.id=...``) as a dict.
+
+    Values may be double-quoted with backslash escapes.  Raises
+    :class:`BadEvent` when the line has no ``event=`` field.
+    """
+    global _BP_FIELD
+    if _BP_FIELD is None:
+        import re
+
+        _BP_FIELD = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
+    if isinstance(line, (bytes, bytearray)):
+        line = bytes(line).decode("utf-8", errors="replace")
+    out = {}
+    for key, value in _BP_FIELD.findall(line):
+        if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        out[key] = value
+    if "event" not in out:
+        raise BadEvent("not a BP record (no event= field)")
+    return out

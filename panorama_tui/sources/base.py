@@ -1,0 +1,48 @@
+"""The source interface.
+
+A source yields batches of raw records (JSON text, bytes, dicts or decoded
+events) from :meth:`Source.batches`; the ingest thread decodes, records and
+applies them.  A source never touches the store, so every source gets the
+same decoding, counting of bad input and recording for free.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+# Yielded in place of a batch to say "forget what you built" (replay's
+# backward seek, a followed file that was truncated and restarted).
+RESET = object()
+
+
+@dataclass
+class SourceStatus:
+    state: str = "starting"  # starting | reading | following | live | paused | ended | error | reconnecting | down
+    message: str = ""
+    detail: dict = field(default_factory=dict)
+
+
+class Source:
+    """Base class: subclasses implement :meth:`batches`."""
+
+    #: a short description for the status line (never with credentials)
+    label: str = "source"
+    #: True when more data may arrive after the first read
+    live: bool = False
+    #: True when the ingest thread should append what arrives to a recording
+    recordable: bool = True
+
+    def __init__(self):
+        self.status = SourceStatus()
+        self._stop = threading.Event()
+
+    def batches(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()

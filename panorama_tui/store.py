@@ -1,0 +1,865 @@
+"""The store: workflows -> sub-workflows -> jobs -> tries -> invocations.
+
+Built incrementally from :class:`~panorama_tui.events.Event` s.  Every update
+is keyed by the ids the event carries (job_inst_id, js_id, inv_id, sample
+time, transfer task id), so applying an event twice, or events out of order,
+gives the same store.  Sources call :meth:`Store.apply_many` from their own
+threads while holding :attr:`Store.lock`; views take the same lock to read and
+drain :attr:`Store.dirty`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+
+from .events import Event, decode_exitcode, to_epoch, unquote_text
+from .series import ResourceSeries
+from .states import (
+    FAILED_STATES,
+    HELD_STATES,
+    MAIN_DONE_STATES,
+    QUEUED_STATES,
+    SUCCESS_STATES,
+    JobState,
+    WorkflowState,
+)
+
+# Stampede jobstate names for each job_inst event, by [status == -1, else];
+# the same table monitord's loader uses to fill the DB's jobstate table.
+_JOBSTATE_NAMES = {
+    "stampede.job_inst.pre.start": ("PRE_SCRIPT_STARTED", "PRE_SCRIPT_STARTED"),
+    "stampede.job_inst.pre.term": ("PRE_SCRIPT_TERMINATED", "PRE_SCRIPT_TERMINATED"),
+    "stampede.job_inst.pre.end": ("PRE_SCRIPT_FAILED", "PRE_SCRIPT_SUCCESS"),
+    "stampede.job_inst.submit.end": ("SUBMIT_FAILED", "SUBMIT"),
+    "stampede.job_inst.main.start": ("EXECUTE", "EXECUTE"),
+    "stampede.job_inst.main.term": ("JOB_EVICTED", "JOB_TERMINATED"),
+    "stampede.job_inst.main.end": ("JOB_FAILURE", "JOB_SUCCESS"),
+    "stampede.job_inst.post.start": ("POST_SCRIPT_STARTED", "POST_SCRIPT_STARTED"),
+    "stampede.job_inst.post.term": ("POST_SCRIPT_TERMINATED", "POST_SCRIPT_TERMINATED"),
+    "stampede.job_inst.post.end": ("POST_SCRIPT_FAILED", "POST_SCRIPT_SUCCESS"),
+    "stampede.job_inst.held.start": ("JOB_HELD", "JOB_HELD"),
+    "stampede.job_inst.held.end": ("JOB_RELEASED", "JOB_RELEASED"),
+    "stampede.job_inst.image.info": ("IMAGE_SIZE", "IMAGE_SIZE"),
+    "stampede.job_inst.abort.info": ("JOB_ABORTED", "JOB_ABORTED"),
+    "stampede.job_inst.grid.submit.end": ("GRID_SUBMIT_FAILED", "GRID_SUBMIT"),
+    "stampede.job_inst.globus.submit.end": ("GLOBUS_SUBMIT_FAILED", "GLOBUS_SUBMIT"),
+}
+SUBWF_TYPES = frozenset({"dax", "dag"})
+_TRANSFER_FINAL = frozenset({"SUCCEEDED", "FAILED"})
+MAX_WARNINGS = 200
+
+
+def _int(v):
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        try:
+            return int(float(v))
+        except (TypeError, ValueError):
+            return None
+
+
+def _float(v):
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(v):
+    return None if v is None else str(v)
+
+
+class Invocation:
+    __slots__ = (
+        "inv_id", "task_id", "transformation", "start_time", "dur", "exitcode",
+        "remote_cpu_time", "maxrss", "avg_cpu", "executable", "argv",
+    )
+
+    def __init__(self, inv_id: int):
+        self.inv_id = inv_id
+        self.task_id = self.transformation = self.start_time = self.dur = None
+        self.exitcode = self.remote_cpu_time = self.maxrss = self.avg_cpu = None
+        self.executable = self.argv = None
+
+    @property
+    def is_script(self) -> bool:
+        """DAGMan PRE/POST scripts have negative invocation ids."""
+        return self.inv_id < 0
+
+
+class Try:
+    """One job instance (one submission of a job to the scheduler)."""
+
+    __slots__ = (
+        "seq", "sched_id", "site", "host", "ip", "user", "work_dir", "states",
+        "last", "main_exitcode", "post_exitcode", "local_dur", "stdout_file",
+        "stderr_file", "stdout_text", "stderr_text", "invocations", "reason",
+        "multiplier",
+    )
+
+    def __init__(self, seq: int):
+        self.seq = seq
+        self.sched_id = self.site = self.host = self.ip = self.user = None
+        self.work_dir = None
+        self.states: dict[tuple, tuple] = {}
+        self.last: tuple | None = None  # (ts, js_id, state)
+        self.main_exitcode = self.post_exitcode = None
+        self.local_dur = None
+        self.stdout_file = self.stderr_file = None
+        self.stdout_text = self.stderr_text = None
+        self.invocations: dict[int, Invocation] = {}
+        self.reason = None
+        self.multiplier = 1
+
+    @property
+    def exitcode(self):
+        """The raw status as the DB keeps it: the POST script's, else main's."""
+        return self.post_exitcode if self.post_exitcode is not None else self.main_exitcode
+
+    @property
+    def state_name(self) -> str | None:
+        return self.last[2] if self.last else None
+
+    def state_time(self, *names: str) -> float | None:
+        times = [v[0] for v in self.states.values() if v[2] in names and v[0] is not None]
+        return min(times) if times else None
+
+    def ordered_states(self) -> list[tuple]:
+        return sorted(self.states.values(), key=lambda v: (v[0] or 0, v[1]))
+
+    @property
+    def start_ts(self) -> float | None:
+        return self.state_time("EXECUTE")
+
+    @property
+    def end_ts(self) -> float | None:
+        return self.state_time("JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED")
+
+    def task_invocations(self) -> list[Invocation]:
+        return [i for i in self.invocations.values() if not i.is_script]
+
+
+class Job:
+    __slots__ = (
+        "wf", "job_id", "type_desc", "transformation", "task_ids", "max_retries",
+        "submit_file", "executable", "argv", "tries", "state", "subwf_uuid",
+        "series", "darshan", "transfers", "summary", "order", "clustered",
+    )
+
+    def __init__(self, wf: "Workflow", job_id: str, order: int):
+        self.wf = wf
+        self.job_id = job_id
+        self.type_desc = None
+        self.transformation = None
+        self.task_ids: list[str] = []
+        self.max_retries = None
+        self.submit_file = self.executable = self.argv = None
+        self.tries: dict[int, Try] = {}
+        self.state = JobState.WAITING
+        self.subwf_uuid = None
+        self.series: ResourceSeries | None = None
+        self.darshan: dict[tuple, dict] | None = None
+        self.transfers: list[str] | None = None
+        self.summary: dict | None = None
+        self.order = order
+        self.clustered = None
+
+    # -- derived figures -------------------------------------------------
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.wf.wf_uuid, self.job_id)
+
+    @property
+    def latest(self) -> Try | None:
+        if not self.tries:
+            return None
+        return self.tries[max(self.tries)]
+
+    @property
+    def is_subwf(self) -> bool:
+        return self.type_desc in SUBWF_TYPES or self.subwf_uuid is not None
+
+    @property
+    def retries(self) -> int:
+        return max(0, len(self.tries) - 1)
+
+    @property
+    def site(self):
+        t = self.latest
+        return t.site if t else None
+
+    @property
+    def host(self):
+        t = self.latest
+        return t.host if t else None
+
+    @property
+    def exit_raw(self):
+        """The user's program status (main job) when known, else the POST script's."""
+        t = self.latest
+        if t is None:
+            return None
+        return t.main_exitcode if t.main_exitcode is not None else t.exitcode
+
+    @property
+    def exit_code(self) -> int | None:
+        return decode_exitcode(self.exit_raw)[0]
+
+    def duration(self, now: float | None) -> float | None:
+        t = self.latest
+        if t is None:
+            return None
+        start = t.start_ts
+        if start is None:
+            return None
+        end = t.end_ts
+        if end is None:
+            if self.state not in (JobState.RUNNING, JobState.RETRYING) or now is None:
+                return t.local_dur
+            end = now
+        return max(0.0, end - start)
+
+    def display_name(self) -> str:
+        return self.transformation or self.type_desc or ""
+
+
+class Task:
+    __slots__ = ("task_id", "type_desc", "transformation", "argv", "job_id")
+
+    def __init__(self, task_id: str):
+        self.task_id = task_id
+        self.type_desc = self.transformation = self.argv = self.job_id = None
+
+
+class Transfer:
+    __slots__ = ("task_id", "wf_uuid", "job_id", "data", "rank", "ts")
+
+    def __init__(self, task_id: str):
+        self.task_id = task_id
+        self.wf_uuid = self.job_id = None
+        self.data: dict = {}
+        self.rank = (-1,)
+        self.ts = None
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    @property
+    def status(self) -> str:
+        return str(self.data.get("status") or "?")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in _TRANSFER_FINAL
+
+
+class Workflow:
+    __slots__ = (
+        "wf_uuid", "label", "parent_uuid", "root_uuid", "parent_job_id",
+        "submit_dir", "user", "submit_host", "planner_version", "dag_file",
+        "plan_ts", "wf_states", "jobs", "tasks", "children", "counts", "meta",
+        "state", "start_ts", "end_ts", "status",
+    )
+
+    def __init__(self, wf_uuid: str):
+        self.wf_uuid = wf_uuid
+        self.label = None
+        self.parent_uuid = self.root_uuid = self.parent_job_id = None
+        self.submit_dir = self.user = self.submit_host = None
+        self.planner_version = self.dag_file = self.plan_ts = None
+        self.wf_states: dict[tuple, tuple] = {}
+        self.jobs: dict[str, Job] = {}
+        self.tasks: dict[str, Task] = {}
+        self.children: list[str] = []
+        self.counts = [0] * len(JobState)
+        self.meta: dict = {}
+        self.state = WorkflowState.PLANNED
+        self.start_ts = self.end_ts = None
+        self.status = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in (WorkflowState.SUCCEEDED, WorkflowState.FAILED)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.wf_uuid[:8]
+
+
+class Store:
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (replay's backward seek rebuilds from zero)."""
+        self.workflows: dict[str, Workflow] = {}
+        self.transfers: dict[str, Transfer] = {}
+        self.event_count = 0
+        self.event_names: Counter = Counter()
+        self.unknown: Counter = Counter()
+        self.bad_count = 0
+        self.warnings: deque = deque(maxlen=MAX_WARNINGS)
+        self.warning_count = 0
+        self.dirty: set[Job] = set()
+        self.structure_version = 0  # bumps when workflows or jobs appear
+        self.version = 0
+        self.latest_ts: float | None = None
+        self._order = 0
+        self._failed: dict[tuple, Job] = {}
+
+    # -- bookkeeping -----------------------------------------------------
+    def warn(self, message: str) -> None:
+        """A counted, visible warning about input the store could not use."""
+        self.warning_count += 1
+        self.warnings.append(message)
+
+    def note_bad(self, reason: str) -> None:
+        """A record that never became an event (not JSON, no name, too big)."""
+        self.bad_count += 1
+        self.warn(reason)
+
+    @property
+    def roots(self) -> list[Workflow]:
+        return [w for w in self.workflows.values() if not w.parent_uuid or w.parent_uuid not in self.workflows]
+
+    def workflow(self, wf_uuid: str) -> Workflow:
+        wf = self.workflows.get(wf_uuid)
+        if wf is None:
+            wf = self.workflows[wf_uuid] = Workflow(wf_uuid)
+            self.structure_version += 1
+        return wf
+
+    def job(self, wf: Workflow, job_id: str) -> Job:
+        j = wf.jobs.get(job_id)
+        if j is None:
+            self._order += 1
+            j = wf.jobs[job_id] = Job(wf, job_id, self._order)
+            wf.counts[j.state] += 1
+            self.structure_version += 1
+        return j
+
+    def jobs(self):
+        for wf in self.workflows.values():
+            yield from wf.jobs.values()
+
+    def job_count(self) -> int:
+        return sum(len(wf.jobs) for wf in self.workflows.values())
+
+    def failed_jobs(self) -> list[Job]:
+        return sorted(self._failed.values(), key=lambda j: j.order)
+
+    def find_job(self, wf_uuid: str, job_id: str) -> Job | None:
+        wf = self.workflows.get(wf_uuid)
+        return wf.jobs.get(job_id) if wf else None
+
+    def descendants(self, wf: Workflow) -> list[Workflow]:
+        out, stack = [], list(wf.children)
+        while stack:
+            c = self.workflows.get(stack.pop())
+            if c is not None and c not in out:
+                out.append(c)
+                stack.extend(c.children)
+        return out
+
+    def tree_counts(self, wf: Workflow) -> list[int]:
+        counts = list(wf.counts)
+        for c in self.descendants(wf):
+            for i, n in enumerate(c.counts):
+                counts[i] += n
+        return counts
+
+    # -- ingest ----------------------------------------------------------
+    def apply_many(self, events) -> int:
+        n = 0
+        with self.lock:
+            for ev in events:
+                self.apply(ev)
+                n += 1
+        return n
+
+    def apply(self, ev: Event) -> None:
+        self.event_count += 1
+        self.version += 1
+        name = ev.name
+        self.event_names[name] += 1
+        ts = ev.ts
+        if ts is not None and (self.latest_ts is None or ts > self.latest_ts):
+            self.latest_ts = ts
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            if name not in _IGNORED:
+                self.unknown[name] += 1
+            return
+        try:
+            handler(self, ev, ev.data)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            # A field of the wrong type: keep what we had, say so, go on.
+            self.warn(f"{name}: unusable record ({type(exc).__name__}: {exc})"[:200])
+
+    # -- job state -------------------------------------------------------
+    def _wf_of(self, d: dict) -> Workflow | None:
+        wf_uuid = d.get("xwf_id") or d.get("wf_uuid")
+        if not wf_uuid:
+            return None
+        return self.workflow(str(wf_uuid))
+
+    def _try_of(self, d: dict, name: str) -> tuple[Job, Try] | None:
+        wf = self._wf_of(d)
+        job_id = d.get("job_id")
+        seq = _int(d.get("job_inst_id"))
+        if wf is None or job_id is None or seq is None:
+            self.warn(f"{name}: missing workflow, job or instance id")
+            return None
+        job = self.job(wf, str(job_id))
+        t = job.tries.get(seq)
+        if t is None:
+            t = job.tries[seq] = Try(seq)
+        return job, t
+
+    def _recompute(self, job: Job) -> None:
+        new = self._derive_state(job)
+        if new != job.state:
+            c = job.wf.counts
+            c[job.state] -= 1
+            c[new] += 1
+            job.state = new
+            if new == JobState.FAILED:
+                self._failed[job.key] = job
+            else:
+                self._failed.pop(job.key, None)
+        self.dirty.add(job)
+
+    @staticmethod
+    def _derive_state(job: Job) -> JobState:
+        t = job.latest
+        if t is None or t.last is None:
+            return JobState.WAITING
+        st = t.last[2]
+        wf = job.wf
+        if st in SUCCESS_STATES:
+            return JobState.DONE
+        failed = st in FAILED_STATES
+        if st in MAIN_DONE_STATES and wf.ended:
+            # No POST script came and none will: the main job's result stands.
+            ec = t.exitcode
+            if ec is not None and _int(ec) == 0:
+                return JobState.DONE
+            failed = True
+        if failed:
+            if not wf.ended and job.max_retries is not None and len(job.tries) <= job.max_retries:
+                return JobState.RETRYING  # DAGMan will submit it again
+            return JobState.FAILED
+        if st in HELD_STATES:
+            return JobState.HELD
+        earlier_failed = len(job.tries) > 1
+        if st in QUEUED_STATES:
+            return JobState.RETRYING if earlier_failed else JobState.QUEUED
+        return JobState.RETRYING if earlier_failed else JobState.RUNNING
+
+    def _add_jobstate(self, job: Job, t: Try, ev: Event, d: dict) -> None:
+        names = _JOBSTATE_NAMES.get(ev.name)
+        if names is None:
+            return
+        status = _int(d.get("status"))
+        state = names[0] if status == -1 else names[1]
+        js_id = _int(d.get("js_id"))
+        key = (state, js_id, ev.ts)
+        if key in t.states:
+            return
+        value = (ev.ts, js_id if js_id is not None else -1, state)
+        t.states[key] = value
+        if t.last is None or (value[0] or 0, value[1]) >= (t.last[0] or 0, t.last[1]):
+            t.last = value
+        if state == "JOB_HELD" and d.get("reason"):
+            t.reason = _str(d.get("reason"))
+        self._recompute(job)
+
+
+# ---------------------------------------------------------------------------
+# Handlers: one per event name.  They take (store, event, data).
+
+
+def _h_wf_plan(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    if wf is None:
+        return
+    wf.label = _str(d.get("dax_label")) or wf.label
+    wf.submit_dir = _str(d.get("submit_dir")) or wf.submit_dir
+    wf.user = _str(d.get("user") or d.get("wf_user")) or wf.user
+    wf.submit_host = _str(d.get("submit_hostname")) or wf.submit_host
+    wf.planner_version = _str(d.get("planner_version")) or wf.planner_version
+    wf.dag_file = _str(d.get("dag_file_name")) or wf.dag_file
+    wf.plan_ts = ev.ts
+    root = _str(d.get("root_xwf_id"))
+    if root and root != wf.wf_uuid:
+        wf.root_uuid = root
+    parent = _str(d.get("parent_xwf_id"))
+    if parent and parent != wf.wf_uuid and wf.parent_uuid != parent:
+        wf.parent_uuid = parent
+        p = s.workflow(parent)
+        if wf.wf_uuid not in p.children:
+            p.children.append(wf.wf_uuid)
+    s.structure_version += 1
+
+
+def _h_xwf_state(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    if wf is None:
+        return
+    end = ev.name == "stampede.xwf.end"
+    restart = _int(d.get("restart_count")) or 0
+    wf.wf_states[(restart, end)] = (ev.ts, restart, end, _int(d.get("status")))
+    # The latest restart's end (if any) decides the state.
+    restart_now, has_end = max(wf.wf_states)
+    ts, _, _, status = wf.wf_states[(restart_now, has_end)]
+    starts = [v[0] for v in wf.wf_states.values() if not v[2] and v[0] is not None]
+    wf.start_ts = min(starts) if starts else wf.start_ts
+    was_ended = wf.ended
+    if has_end:
+        wf.end_ts = ts
+        wf.status = status
+        wf.state = WorkflowState.SUCCEEDED if status == 0 else WorkflowState.FAILED
+    else:
+        wf.end_ts = None
+        wf.status = None
+        wf.state = WorkflowState.RUNNING
+    if was_ended != wf.ended:
+        for job in wf.jobs.values():
+            s._recompute(job)
+    s.structure_version += 1
+
+
+def _h_xwf_meta(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    if wf is not None and d.get("key") is not None:
+        wf.meta[str(d["key"])] = d.get("value")
+
+
+def _h_subwf_map(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    sub = _str(d.get("subwf_id"))
+    job_id = d.get("job_id")
+    if wf is None or not sub or job_id is None:
+        return
+    job = s.job(wf, str(job_id))
+    job.subwf_uuid = sub
+    child = s.workflow(sub)
+    child.parent_uuid = wf.wf_uuid
+    child.parent_job_id = job.job_id
+    if sub not in wf.children:
+        wf.children.append(sub)
+    s.dirty.add(job)
+    s.structure_version += 1
+
+
+def _h_task_info(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    tid = d.get("task_id")
+    if wf is None or tid is None:
+        return
+    task = wf.tasks.get(str(tid))
+    if task is None:
+        task = wf.tasks[str(tid)] = Task(str(tid))
+    task.type_desc = _str(d.get("type_desc")) or task.type_desc
+    task.transformation = _str(d.get("transformation")) or task.transformation
+    task.argv = _str(d.get("argv")) or task.argv
+    if task.job_id:
+        job = wf.jobs.get(task.job_id)
+        if job is not None and not job.transformation:
+            job.transformation = task.transformation
+            s.dirty.add(job)
+
+
+def _h_task_map(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    tid, jid = d.get("task_id"), d.get("job_id")
+    if wf is None or tid is None or jid is None:
+        return
+    task = wf.tasks.get(str(tid))
+    if task is None:
+        task = wf.tasks[str(tid)] = Task(str(tid))
+    task.job_id = str(jid)
+    job = s.job(wf, str(jid))
+    if task.task_id not in job.task_ids:
+        job.task_ids.append(task.task_id)
+    if task.transformation and (not job.transformation or job.transformation.startswith("pegasus::")):
+        job.transformation = task.transformation
+    s.dirty.add(job)
+
+
+def _h_job_info(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    jid = d.get("job_id")
+    if wf is None or jid is None:
+        return
+    job = s.job(wf, str(jid))
+    job.type_desc = _str(d.get("type_desc")) or job.type_desc
+    job.submit_file = _str(d.get("submit_file")) or job.submit_file
+    job.executable = _str(d.get("executable")) or job.executable
+    job.argv = _str(d.get("argv")) or job.argv
+    job.clustered = _int(d.get("clustered"))
+    mr = _int(d.get("max_retries"))
+    if mr is not None:
+        job.max_retries = mr
+    if not job.transformation:
+        # Auxiliary jobs have no task; kickstart's -n names their role.
+        argv = job.argv or ""
+        if " -n " in argv:
+            job.transformation = argv.split(" -n ", 1)[1].split()[0]
+    s._recompute(job)
+
+
+def _h_job_inst_start(s: Store, ev: Event, d: dict) -> None:
+    got = s._try_of(d, ev.name)
+    if got is None:
+        return
+    job, t = got
+    t.sched_id = _str(d.get("sched_id")) or t.sched_id
+    t.site = _str(d.get("site")) or t.site
+    s._add_jobstate(job, t, ev, d)
+    s._recompute(job)
+
+
+def _h_job_inst_state(s: Store, ev: Event, d: dict) -> None:
+    got = s._try_of(d, ev.name)
+    if got is None:
+        return
+    job, t = got
+    if d.get("sched_id") is not None:
+        t.sched_id = _str(d.get("sched_id"))
+    for attr in ("stdout_file", "stderr_file"):
+        if d.get(attr):
+            setattr(t, attr, _str(d[attr]))
+    s._add_jobstate(job, t, ev, d)
+
+
+def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
+    """main.end and post.end also carry the instance's results."""
+    got = s._try_of(d, ev.name)
+    if got is None:
+        return
+    job, t = got
+    ec = d.get("exitcode")
+    if ec is not None:
+        ec = _int(ec)
+        if ev.name == "stampede.job_inst.post.end":
+            t.post_exitcode = ec
+        else:
+            t.main_exitcode = ec
+    if ev.name == "stampede.job_inst.main.end":
+        t.site = _str(d.get("site")) or t.site
+        t.user = _str(d.get("user")) or t.user
+        t.work_dir = _str(d.get("work_dir")) or t.work_dir
+        t.local_dur = _float(d.get("local_dur"))
+        t.multiplier = _int(d.get("multiplier_factor")) or 1
+        if d.get("stdout_text") is not None:
+            t.stdout_text = unquote_text(d.get("stdout_text"))
+        if d.get("stderr_text") is not None:
+            t.stderr_text = unquote_text(d.get("stderr_text"))
+    if d.get("sched_id") is not None:
+        t.sched_id = _str(d.get("sched_id"))
+    for attr in ("stdout_file", "stderr_file"):
+        if d.get(attr):
+            setattr(t, attr, _str(d[attr]))
+    s._add_jobstate(job, t, ev, d)
+    s._recompute(job)
+
+
+def _h_host(s: Store, ev: Event, d: dict) -> None:
+    got = s._try_of(d, ev.name)
+    if got is None:
+        return
+    job, t = got
+    t.host = _str(d.get("hostname")) or t.host
+    t.ip = _str(d.get("ip")) or t.ip
+    t.site = _str(d.get("site")) or t.site
+    s.dirty.add(job)
+
+
+def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
+    got = s._try_of(d, ev.name)
+    if got is None:
+        return
+    job, t = got
+    inv_id = _int(d.get("inv_id"))
+    if inv_id is None:
+        s.warn(f"{ev.name}: no inv_id")
+        return
+    inv = t.invocations.get(inv_id)
+    if inv is None:
+        inv = t.invocations[inv_id] = Invocation(inv_id)
+    inv.task_id = _str(d.get("task_id")) or inv.task_id
+    inv.transformation = _str(d.get("transformation")) or inv.transformation
+    inv.start_time = to_epoch(d.get("start_time"))
+    inv.dur = _float(d.get("dur"))
+    inv.exitcode = _int(d.get("exitcode"))
+    inv.remote_cpu_time = _float(d.get("remote_cpu_time"))
+    inv.maxrss = _int(d.get("maxrss"))
+    inv.avg_cpu = _float(d.get("avg_cpu"))
+    inv.executable = _str(d.get("executable")) or inv.executable
+    inv.argv = _str(d.get("argv")) or inv.argv
+    if inv_id >= 0 and inv.transformation and (
+        not job.transformation or job.transformation.startswith("pegasus::") and not job.task_ids
+    ):
+        job.transformation = inv.transformation
+    s.dirty.add(job)
+
+
+def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    jid = d.get("dag_job_id") or d.get("job_id")
+    if wf is None or jid is None:
+        s.warn("kickstart.inv.online: no wf_uuid or dag_job_id")
+        return
+    if ev.ts is None:
+        s.warn("kickstart.inv.online: no usable ts")
+        return
+    if not wf.label and d.get("wf_label"):
+        wf.label = str(d["wf_label"])
+    job = s.job(wf, str(jid))
+    if not job.transformation and d.get("xformation"):
+        job.transformation = str(d["xformation"])
+    series = job.series
+    if series is None:
+        series = job.series = ResourceSeries()
+    cpu = (_float(d.get("utime")) or 0.0) + (_float(d.get("stime")) or 0.0)
+    rss = (_float(d.get("rss")) or 0.0) * 1024.0  # kickstart reports kB
+    rd = _float(d.get("bread"))
+    wr = _float(d.get("bwrite"))
+    if rd is None:
+        rd = _float(d.get("rchar")) or 0.0
+    if wr is None:
+        wr = _float(d.get("wchar")) or 0.0
+    rank = _int(d.get("rank")) or 0
+    if series.add(rank, (ev.ts, cpu, rss, rd, wr)):
+        series.hostname = d.get("hostname") or series.hostname
+        series.pid = d.get("pid") or series.pid
+        series.exe = d.get("exe") or series.exe
+        series.threads = _int(d.get("threads"))
+        series.procs = _int(d.get("procs"))
+        s.dirty.add(job)
+
+
+def _h_kickstart_summary(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    jid = d.get("dag_job_id") or d.get("job_id")
+    if wf is None or jid is None:
+        return
+    job = s.job(wf, str(jid))
+    job.summary = d
+    s.dirty.add(job)
+
+
+def _h_darshan(s: Store, ev: Event, d: dict) -> None:
+    wf = s._wf_of(d)
+    jid = d.get("job_id") or d.get("dag_job_id")
+    if wf is None or jid is None:
+        # Darshan without workflow context still counts: keep it under the
+        # transfers-and-orphans view via a placeholder workflow.
+        wf = s.workflow(str(d.get("xwf_id") or d.get("wf_uuid") or "unattributed"))
+        jid = jid or d.get("jobid") or d.get("exe") or "darshan"
+    job = s.job(wf, str(jid))
+    if job.darshan is None:
+        job.darshan = {}
+    key = (d.get("job_inst_id"), d.get("jobid"), d.get("start_time"), d.get("end_time"), d.get("exe"))
+    job.darshan[key] = d
+    s.dirty.add(job)
+
+
+def _transfer_rank(d: dict, ts) -> tuple:
+    status = str(d.get("status") or "")
+    return (
+        1 if status in _TRANSFER_FINAL else 0,
+        _float(d.get("bytes_transferred")) or 0.0,
+        _float(d.get("files_transferred")) or 0.0,
+        ts or 0.0,
+    )
+
+
+def _h_transfer(s: Store, ev: Event, d: dict) -> None:
+    tid = d.get("task_id")
+    if tid is None:
+        s.warn("transfer.inv.go: no task_id")
+        return
+    tr = s.transfers.get(str(tid))
+    if tr is None:
+        tr = s.transfers[str(tid)] = Transfer(str(tid))
+        s.structure_version += 1
+    rank = _transfer_rank(d, ev.ts)
+    if rank < tr.rank:
+        return  # an older report of progress we have already seen
+    tr.rank = rank
+    tr.data = d
+    tr.ts = ev.ts
+    wf_uuid = d.get("wf_uuid") or d.get("xwf_id")
+    jid = d.get("dag_job_id") or d.get("job_id")
+    if wf_uuid:
+        tr.wf_uuid = str(wf_uuid)
+        if jid:
+            tr.job_id = str(jid)
+            job = s.job(s.workflow(tr.wf_uuid), tr.job_id)
+            if job.transfers is None:
+                job.transfers = []
+            if tr.task_id not in job.transfers:
+                job.transfers.append(tr.task_id)
+            s.dirty.add(job)
+
+
+def _h_noop(s: Store, ev: Event, d: dict) -> None:
+    return None
+
+
+_HANDLERS = {
+    "stampede.wf.plan": _h_wf_plan,
+    "stampede.xwf.start": _h_xwf_state,
+    "stampede.xwf.end": _h_xwf_state,
+    "stampede.xwf.meta": _h_xwf_meta,
+    "stampede.xwf.map.subwf_job": _h_subwf_map,
+    "stampede.task.info": _h_task_info,
+    "stampede.wf.map.task_job": _h_task_map,
+    "stampede.job.info": _h_job_info,
+    "stampede.job_inst.pre.start": _h_job_inst_start,
+    "stampede.job_inst.submit.start": _h_job_inst_start,
+    "stampede.job_inst.main.end": _h_job_inst_end,
+    "stampede.job_inst.post.end": _h_job_inst_end,
+    "stampede.job_inst.host.info": _h_host,
+    "stampede.inv.end": _h_inv_end,
+    "kickstart.inv.online": _h_kickstart,
+    "kickstart.inv.summary": _h_kickstart_summary,
+    "darshan.perf": _h_darshan,
+    "transfer.inv.go": _h_transfer,
+}
+for _name in _JOBSTATE_NAMES:
+    _HANDLERS.setdefault(_name, _h_job_inst_state)
+# Known events that carry nothing the screen shows (yet); not "unknown".
+_IGNORED = frozenset(
+    {
+        "stampede.static.start",
+        "stampede.static.end",
+        "stampede.static.meta.start",
+        "stampede.static.meta.end",
+        "stampede.task.edge",
+        "stampede.task.meta",
+        "stampede.job.edge",
+        "stampede.inv.start",
+        "stampede.job_inst.composite",
+        "stampede.job_inst.tag",
+        "stampede.job_inst.grid.submit.start",
+        "stampede.job_inst.globus.submit.start",
+        "stampede.int.metric",
+        "stampede.rc.meta",
+        "stampede.rc.pfn",
+        "stampede.wf.map.file",
+        "stampede.task.monitoring",
+        "darshan.error",
+        "transfer.status",
+        "collector.status",
+    }
+)
