@@ -75,6 +75,33 @@ def _str(v):
     return None if v is None else str(v)
 
 
+_BAD = object()
+
+
+def _field_int(s: "Store", name: str, d: dict, key: str):
+    """An optional integer field: None when absent, ``_BAD`` (with a warning)
+    when present but not a number, so the caller keeps what it had."""
+    v = d.get(key)
+    if v is None:
+        return None
+    out = _int(v)
+    if out is None:
+        s.warn(f"{name}: {key} {v!r} is not a number; ignored"[:200])
+        return _BAD
+    return out
+
+
+def _field_float(s: "Store", name: str, d: dict, key: str):
+    v = d.get(key)
+    if v is None:
+        return None
+    out = _float(v)
+    if out is None:
+        s.warn(f"{name}: {key} {v!r} is not a number; ignored"[:200])
+        return _BAD
+    return out
+
+
 class Invocation:
     __slots__ = (
         "inv_id", "task_id", "transformation", "start_time", "dur", "exitcode",
@@ -467,9 +494,14 @@ class Store:
         names = _JOBSTATE_NAMES.get(ev.name)
         if names is None:
             return
-        status = _int(d.get("status"))
+        status = _field_int(self, ev.name, d, "status")
+        js_id = _field_int(self, ev.name, d, "js_id")
+        if status is _BAD or js_id is _BAD:
+            return  # cannot tell which state this is, or where it goes
+        if ev.ts is None and d.get("ts") is not None:
+            self.warn(f"{ev.name}: ts {d.get('ts')!r} is not a usable time; state ignored"[:200])
+            return
         state = names[0] if status == -1 else names[1]
-        js_id = _int(d.get("js_id"))
         key = (state, js_id, ev.ts)
         if key in t.states:
             return
@@ -484,6 +516,38 @@ class Store:
 
 # ---------------------------------------------------------------------------
 # Handlers: one per event name.  They take (store, event, data).
+
+
+def _derive_transformation(job: Job) -> str | None:
+    """The name a job goes by, from what is known of it, in a fixed order of
+    preference so arrival order does not matter: its planned task's
+    transformation, else its kickstart invocation's (latest try), else the
+    role kickstart's ``-n`` gives an auxiliary job."""
+    wf = job.wf
+    for tid in sorted(job.task_ids):
+        task = wf.tasks.get(tid)
+        if task is not None and task.transformation:
+            return task.transformation
+    best = None
+    for seq, t in job.tries.items():
+        for inv in t.invocations.values():
+            if inv.inv_id >= 0 and inv.transformation:
+                k = (-seq, inv.inv_id)
+                if best is None or k < best[0]:
+                    best = (k, inv.transformation)
+    if best is not None:
+        return best[1]
+    argv = job.argv or ""
+    if " -n " in argv:
+        return argv.split(" -n ", 1)[1].split()[0] or None
+    return None
+
+
+def _update_transformation(s: "Store", job: Job) -> None:
+    name = _derive_transformation(job)
+    if name is not None and name != job.transformation:
+        job.transformation = name
+        s.dirty.add(job)
 
 
 def _h_wf_plan(s: Store, ev: Event, d: dict) -> None:
@@ -572,9 +636,8 @@ def _h_task_info(s: Store, ev: Event, d: dict) -> None:
     task.argv = _str(d.get("argv")) or task.argv
     if task.job_id:
         job = wf.jobs.get(task.job_id)
-        if job is not None and not job.transformation:
-            job.transformation = task.transformation
-            s.dirty.add(job)
+        if job is not None:
+            _update_transformation(s, job)
 
 
 def _h_task_map(s: Store, ev: Event, d: dict) -> None:
@@ -589,8 +652,7 @@ def _h_task_map(s: Store, ev: Event, d: dict) -> None:
     job = s.job(wf, str(jid))
     if task.task_id not in job.task_ids:
         job.task_ids.append(task.task_id)
-    if task.transformation and (not job.transformation or job.transformation.startswith("pegasus::")):
-        job.transformation = task.transformation
+    _update_transformation(s, job)
     s.dirty.add(job)
 
 
@@ -608,11 +670,8 @@ def _h_job_info(s: Store, ev: Event, d: dict) -> None:
     mr = _int(d.get("max_retries"))
     if mr is not None:
         job.max_retries = mr
-    if not job.transformation:
-        # Auxiliary jobs have no task; kickstart's -n names their role.
-        argv = job.argv or ""
-        if " -n " in argv:
-            job.transformation = argv.split(" -n ", 1)[1].split()[0]
+    # Auxiliary jobs have no task; kickstart's -n in argv names their role.
+    _update_transformation(s, job)
     s._recompute(job)
 
 
@@ -634,10 +693,16 @@ def _h_job_inst_state(s: Store, ev: Event, d: dict) -> None:
     job, t = got
     if d.get("sched_id") is not None:
         t.sched_id = _str(d.get("sched_id"))
-    for attr in ("stdout_file", "stderr_file"):
-        if d.get(attr):
-            setattr(t, attr, _str(d[attr]))
+    _set_files(t, d, final=False)
     s._add_jobstate(job, t, ev, d)
+
+
+def _set_files(t: Try, d: dict, final: bool) -> None:
+    """main.end names the files as rotated (``.out.001``); earlier events the
+    unrotated names.  main.end wins whatever the arrival order."""
+    for attr in ("stdout_file", "stderr_file"):
+        if d.get(attr) and (final or getattr(t, attr) is None):
+            setattr(t, attr, _str(d[attr]))
 
 
 def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
@@ -646,9 +711,8 @@ def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
     if got is None:
         return
     job, t = got
-    ec = d.get("exitcode")
-    if ec is not None:
-        ec = _int(ec)
+    ec = _field_int(s, ev.name, d, "exitcode")
+    if ec is not None and ec is not _BAD:
         if ev.name == "stampede.job_inst.post.end":
             t.post_exitcode = ec
         else:
@@ -657,17 +721,19 @@ def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
         t.site = _str(d.get("site")) or t.site
         t.user = _str(d.get("user")) or t.user
         t.work_dir = _str(d.get("work_dir")) or t.work_dir
-        t.local_dur = _float(d.get("local_dur"))
-        t.multiplier = _int(d.get("multiplier_factor")) or 1
+        dur = _field_float(s, ev.name, d, "local_dur")
+        if dur is not _BAD:
+            t.local_dur = dur
+        mult = _field_int(s, ev.name, d, "multiplier_factor")
+        if mult is not _BAD:
+            t.multiplier = mult or 1
         if d.get("stdout_text") is not None:
             t.stdout_text = unquote_text(d.get("stdout_text"))
         if d.get("stderr_text") is not None:
             t.stderr_text = unquote_text(d.get("stderr_text"))
     if d.get("sched_id") is not None:
         t.sched_id = _str(d.get("sched_id"))
-    for attr in ("stdout_file", "stderr_file"):
-        if d.get(attr):
-            setattr(t, attr, _str(d[attr]))
+    _set_files(t, d, final=ev.name == "stampede.job_inst.main.end")
     s._add_jobstate(job, t, ev, d)
     s._recompute(job)
 
@@ -699,16 +765,15 @@ def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
     inv.transformation = _str(d.get("transformation")) or inv.transformation
     inv.start_time = to_epoch(d.get("start_time"))
     inv.dur = _float(d.get("dur"))
-    inv.exitcode = _int(d.get("exitcode"))
+    ec = _field_int(s, ev.name, d, "exitcode")
+    if ec is not _BAD:
+        inv.exitcode = ec
     inv.remote_cpu_time = _float(d.get("remote_cpu_time"))
     inv.maxrss = _int(d.get("maxrss"))
     inv.avg_cpu = _float(d.get("avg_cpu"))
     inv.executable = _str(d.get("executable")) or inv.executable
     inv.argv = _str(d.get("argv")) or inv.argv
-    if inv_id >= 0 and inv.transformation and (
-        not job.transformation or job.transformation.startswith("pegasus::") and not job.task_ids
-    ):
-        job.transformation = inv.transformation
+    _update_transformation(s, job)
     s.dirty.add(job)
 
 
