@@ -39,9 +39,11 @@ class RankSeries:
             del s[0]
         return True
 
-    def rates(self) -> list[tuple[float, float, float, float, float]]:
+    def rates(self, last: int | None = None) -> list[tuple[float, float, float, float, float]]:
         """(ts, cpu %, rss bytes, read B/s, write B/s) between samples."""
         s = self.samples
+        if last is not None:
+            s = s[-(last + 1):]
         out = []
         for prev, cur in zip(s, s[1:]):
             dt = cur[0] - prev[0]
@@ -90,8 +92,8 @@ class ResourceSeries:
     def last_ts(self) -> float | None:
         return max((r.samples[-1][0] for r in self.ranks.values() if r.samples), default=None)
 
-    def rates(self) -> list[tuple[float, float, float, float, float]]:
-        per_rank = [r.rates() for r in self.ranks.values()]
+    def rates(self, last: int | None = None) -> list[tuple[float, float, float, float, float]]:
+        per_rank = [r.rates(last) for r in self.ranks.values()]
         per_rank = [r for r in per_rank if r]
         if not per_rank:
             return []
@@ -116,7 +118,7 @@ class ResourceSeries:
 
     def latest(self) -> tuple[float, float, float, float, float] | None:
         """The newest derived figures, or RSS alone when there is one sample."""
-        r = self.rates()
+        r = self.rates(1)
         if r:
             return r[-1]
         rss = sum(rs.samples[-1][2] for rs in self.ranks.values() if rs.samples)

@@ -1,0 +1,70 @@
+"""Small text formatters shared by the screen and the plain summary."""
+
+from __future__ import annotations
+
+import time
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def human_bytes(n: float | None, suffix: str = "") -> str:
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if abs(n) < 1024 or unit == "P":
+            if unit == "B":
+                return f"{n:.0f}{unit}{suffix}"
+            return f"{n:.1f}{unit}{suffix}" if abs(n) < 10 else f"{n:.0f}{unit}{suffix}"
+        n /= 1024
+    return f"{n:.0f}P{suffix}"  # pragma: no cover
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if seconds < 10 and seconds != s:
+        return f"{seconds:.1f}s"
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+def sparkline(values, width: int, top: float | None = None) -> str:
+    """The last ``width`` values as block characters, scaled to ``top``."""
+    vals = list(values)[-width:]
+    if not vals:
+        return ""
+    hi = top if top else max(vals)
+    if hi <= 0:
+        return SPARK[0] * len(vals)
+    last = len(SPARK) - 1
+    return "".join(SPARK[min(last, max(0, int(v / hi * last + 0.5)))] for v in vals)
+
+
+def clock_time(ts: float | None, utc: bool = False) -> str:
+    if ts is None:
+        return "-"
+    t = time.gmtime(ts) if utc else time.localtime(ts)
+    return time.strftime("%Y-%m-%d %H:%M:%S", t)
+
+
+def progress_bar(fraction: float, width: int) -> str:
+    fraction = max(0.0, min(1.0, fraction))
+    full = int(fraction * width)
+    part = "▏▎▍▌▋▊▉"
+    rem = fraction * width - full
+    s = "█" * full
+    if full < width:
+        idx = int(rem * len(part))
+        s += part[idx - 1] if idx > 0 else " "
+        s += " " * (width - full - 1)
+    return s

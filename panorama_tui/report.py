@@ -1,0 +1,104 @@
+"""Plain-text reports about one job: what pegasus-analyzer prints, and more.
+
+Shared by the failed-jobs panel, the job screen and the pager view, so the
+text a user reads on screen is the text they get in ``$PAGER``.
+"""
+
+from __future__ import annotations
+
+from .events import decode_exitcode, describe_exitcode
+from .fmt import clock_time, human_bytes, human_duration
+from .store import Job, Try
+
+TAIL_LINES = 12
+
+
+def _tail(text: str | None, lines: int) -> list[str]:
+    if not text:
+        return []
+    rows = text.rstrip("\n").splitlines()
+    return rows[-lines:] if lines else rows
+
+
+def last_state(job: Job) -> str:
+    t = job.latest
+    return (t.state_name if t else None) or "UNSUBMITTED"
+
+
+def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
+    """An analyzer-style account of a job: states, where it ran, why it failed."""
+    out = []
+    t = job.latest
+    out.append(f"=== {job.job_id} ===")
+    out.append(f" last state: {last_state(job)}")
+    out.append(f"       site: {job.site or '-'}")
+    out.append(f"       host: {job.host or '-'}")
+    out.append(f"   workflow: {job.wf.name} ({job.wf.wf_uuid})")
+    out.append(f"      tries: {len(job.tries)}" + (f" (max retries {job.max_retries})" if job.max_retries is not None else ""))
+    if job.submit_file:
+        out.append(f"submit file: {job.submit_file}")
+    if t is not None:
+        if t.stdout_file:
+            out.append(f"output file: {t.stdout_file}")
+        if t.stderr_file:
+            out.append(f" error file: {t.stderr_file}")
+        code, sig = decode_exitcode(t.main_exitcode)
+        if t.main_exitcode is not None:
+            out.append(f"   job exit: {describe_exitcode(t.main_exitcode)} (raw status {t.main_exitcode})")
+        if t.post_exitcode is not None:
+            out.append(f"  post exit: {describe_exitcode(t.post_exitcode)} (raw status {t.post_exitcode})")
+        if t.reason:
+            out.append(f" held/reason: {t.reason}")
+        if t.work_dir:
+            out.append(f"working dir: {t.work_dir}")
+        for n, inv in enumerate(t.task_invocations(), 1):
+            out.append("")
+            out.append(f"--- Task #{n} - {inv.transformation or '?'} - {inv.task_id or '-'} ---")
+            out.append(f"  executable : {inv.executable or '-'}")
+            out.append(f"  arguments  : {inv.argv or '-'}")
+            out.append(f"  exitcode   : {describe_exitcode(inv.exitcode)}")
+            out.append(f"  duration   : {human_duration(inv.dur)}   cpu {human_duration(inv.remote_cpu_time)}"
+                       f"   maxrss {human_bytes((inv.maxrss or 0) * 1024) if inv.maxrss else '-'}")
+        for title, text in (("Kickstart stdout", t.stdout_text), ("Kickstart stderr", t.stderr_text)):
+            rows = _tail(text, tail or 0)
+            if rows:
+                out.append("")
+                more = "" if not tail or len((text or "").splitlines()) <= tail else f" (last {tail} lines; o opens all)"
+                out.append(f"--- {title}{more} ---")
+                out.extend(" " + r for r in rows)
+    return "\n".join(out)
+
+
+def tries_report(job: Job) -> list[str]:
+    out = []
+    for seq in sorted(job.tries):
+        t: Try = job.tries[seq]
+        out.append(
+            f"try {seq}: {t.state_name or '-'}  sched {t.sched_id or '-'}  site {t.site or '-'}  host {t.host or '-'}"
+            f"  exit {describe_exitcode(t.main_exitcode)}"
+        )
+        for ts, _, state in t.ordered_states():
+            out.append(f"    {clock_time(ts)}  {state}")
+        for inv in sorted(t.invocations.values(), key=lambda i: i.inv_id):
+            kind = "PRE" if inv.inv_id == -1 else "POST" if inv.inv_id < 0 else f"inv {inv.inv_id}"
+            out.append(
+                f"    {kind}: {inv.transformation or '-'} exit {describe_exitcode(inv.exitcode)}"
+                f" dur {human_duration(inv.dur)}"
+            )
+    return out
+
+
+def darshan_report(job: Job) -> list[str]:
+    out = []
+    for rec in (job.darshan or {}).values():
+        out.append(
+            f"darshan: {rec.get('exe') or '-'}  nprocs {rec.get('nprocs', '-')}  run {rec.get('run_time', '-')}s"
+        )
+        for key, val in rec.items():
+            if key.endswith("_module_data") and isinstance(val, dict):
+                mod = key[: -len("_module_data")]
+                out.append(
+                    f"  {mod:<6} {human_bytes(val.get('total_bytes'))}  by_slowest {val.get('agg_perf_by_slowest', '-')} MiB/s"
+                    f"  by_cumul {val.get('agg_perf_by_cumul', '-')}  by_open {val.get('agg_perf_by_open', '-')}"
+                )
+    return out

@@ -1,0 +1,346 @@
+"""Live events from a RabbitMQ topic exchange (the Panorama 360 deployment, monitord's AMQP sink).
+
+The source runs on the ingest thread that drives :meth:`AmqpSource.batches`
+and owns its own ``BlockingConnection`` there (pika: one connection per
+thread).  It yields batches of raw message bodies (bytes); the ingest thread
+decodes them, records them and applies them to the store, so bodies that are
+not events are counted there like any bad record.  Messages are acknowledged
+(one multiple-ack per batch) only after the ingest thread has taken the batch,
+so a named durable queue loses nothing when panorama-top stops or crashes.
+
+Queue: by default a server-named, exclusive, auto-delete queue (a live viewer
+sees what happens while it watches); with ``queue=`` a named durable queue
+that outlives the viewer (an archiver), optionally bounded with
+``x-max-length`` and ``x-overflow=reject-publish`` so a full queue refuses new
+messages (publishers with confirms keep them) instead of dropping old ones.
+
+When the broker goes away (connection lost, reply 320 on a broker restart,
+socket errors) the source reconnects with exponential backoff capped at
+:data:`BACKOFF_CAP` seconds; it never raises out of :meth:`batches`.
+
+``status.state`` is ``connecting`` (first attempt), ``connected``,
+``reconnecting`` (the link is lost and being retried), ``down`` (several
+attempts failed) or ``stopped``.  ``status.detail`` holds:
+
+``url``        the masked URL (no password)
+``queue``      the queue consumed
+``received``   messages received in total (filtered ones included)
+``rate``       messages per second over the last :data:`RATE_WINDOW` seconds
+``lag``        ``{"last": s, "p50": s}``: receipt time minus the event's own
+               ``ts`` for events that carry a wall-clock ``ts`` (None until one did)
+``reconnects`` connections lost and re-made
+``filtered``   messages dropped by the workflow filter (``wf=``)
+``oversized``  bodies over ``events.MAX_LINE_BYTES`` (passed on; the decoder refuses them)
+``since``      epoch seconds of the last change of state
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import statistics
+import time
+from collections import deque
+
+from ..amqp_url import DEFAULT_BINDINGS, parse
+from ..events import MAX_LINE_BYTES, to_epoch
+from .base import Source
+
+log = logging.getLogger(__name__)
+
+PREFETCH = 1000
+BATCH_MAX = 500
+BATCH_WAIT = 0.05  # seconds a partial batch may wait for more messages
+POLL = 0.25  # the stop flag is checked at least this often
+BACKOFF_START = 0.5
+BACKOFF_CAP = 10.0
+DOWN_AFTER = 3  # failed attempts in a row before "reconnecting" becomes "down"
+RATE_WINDOW = 5.0
+LAG_WINDOW = 60.0
+LAG_SAMPLES_PER_BATCH = 16
+
+_TS = re.compile(rb'"(?:ts|@timestamp)"\s*:\s*("?)([^",}\s]+)')
+_WF_IDS = re.compile(rb'"(?:xwf_id|wf_uuid|root_xwf_id|xwf\.id|wf\.uuid|root_xwf\.id)"\s*:\s*"([^"]*)"')
+
+
+def _body_ts(body: bytes) -> float | None:
+    m = _TS.search(body, 0, 64 * 1024)
+    if m is None:
+        return None
+    raw = m.group(2)
+    try:
+        return to_epoch(float(raw))
+    except ValueError:
+        return to_epoch(raw.decode("ascii", "replace"))
+
+
+class AmqpSource(Source):
+    live = True
+    recordable = True
+
+    def __init__(
+        self,
+        url: str,
+        queue: str | None = None,
+        bindings=None,
+        wf: str | None = None,
+        *,
+        prefetch: int = PREFETCH,
+        batch_max: int = BATCH_MAX,
+        batch_wait: float = BATCH_WAIT,
+        max_length: int | None = None,
+        overflow: str = "reject-publish",
+        poll: float = POLL,
+        backoff_cap: float = BACKOFF_CAP,
+        heartbeat: int | None = None,
+    ):
+        super().__init__()
+        self.url = parse(url)  # UrlError (masked message) on a bad URL
+        self.queue = queue or None
+        self.bindings = tuple(bindings) if bindings else DEFAULT_BINDINGS
+        self.wf = wf or None
+        self._wf_b = self.wf.encode() if self.wf else None
+        self.prefetch = max(1, int(prefetch))
+        self.batch_max = max(1, min(int(batch_max), self.prefetch))
+        self.batch_wait = batch_wait
+        self.max_length = max_length
+        self.overflow = overflow
+        self.poll = min(poll, 0.5)
+        self.backoff_cap = backoff_cap
+        self._param_overrides = {} if heartbeat is None else {"heartbeat": heartbeat}
+        self.label = self.url.masked
+        self._rates: deque = deque()  # (monotonic, n)
+        self._lags: deque = deque(maxlen=4096)  # (monotonic, lag)
+        self.status.state = "starting"
+        self.status.message = f"connecting to {self.label}"
+        self.status.detail.update(
+            url=self.label,
+            queue=self.queue,
+            received=0,
+            rate=0.0,
+            lag={"last": None, "p50": None},
+            reconnects=0,
+            filtered=0,
+            oversized=0,
+            since=time.time(),
+        )
+        self._conn = None
+
+    # -- status ------------------------------------------------------------
+    def _set(self, state: str, message: str) -> None:
+        message = self.url.redact(message)
+        if state != self.status.state:
+            self.status.detail["since"] = time.time()
+            log.info("%s: %s", state, message)
+        self.status.state = state
+        self.status.message = message
+
+    def _refresh_rate(self, now: float) -> None:
+        rates = self._rates
+        cut = now - RATE_WINDOW
+        while rates and rates[0][0] < cut:
+            rates.popleft()
+        self.status.detail["rate"] = round(sum(n for _, n in rates) / RATE_WINDOW, 1)
+
+    def _account(self, batch: list) -> list:
+        """Counts, lag samples and the workflow filter for one batch of bodies."""
+        now = time.monotonic()
+        wall = time.time()
+        d = self.status.detail
+        n = len(batch)
+        d["received"] += n
+        self._rates.append((now, n))
+        for body in batch:
+            if len(body) > MAX_LINE_BYTES:
+                d["oversized"] += 1
+        step = max(1, n // LAG_SAMPLES_PER_BATCH)
+        last = None
+        for i in range(n - 1, -1, -step):  # newest first, so "last" is the newest
+            ts = _body_ts(batch[i])
+            if ts is not None:
+                if last is None:
+                    last = wall - ts
+                self._lags.append((now, wall - ts))
+        if last is not None:
+            cut = now - LAG_WINDOW
+            lags = self._lags
+            while lags and lags[0][0] < cut:
+                lags.popleft()
+            d["lag"] = {"last": round(last, 3), "p50": round(statistics.median(v for _, v in lags), 3)}
+        if self._wf_b is not None:
+            keep = []
+            wf = self._wf_b
+            for body in batch:
+                if wf in body:
+                    keep.append(body)
+                    continue
+                ids = _WF_IDS.findall(body, 0, 64 * 1024)
+                if ids:
+                    d["filtered"] += 1
+                else:
+                    keep.append(body)  # no id at all: the decoder decides
+            batch = keep
+        self._refresh_rate(now)
+        return batch
+
+    # -- connection ----------------------------------------------------------
+    def _setup(self, conn):
+        import pika.exceptions as pe
+
+        ch = conn.channel()
+        ex = self.url.exchange
+        try:
+            # What monitord declares: a durable topic exchange.
+            ch.exchange_declare(ex, exchange_type="topic", durable=True, auto_delete=False)
+        except pe.ChannelClosedByBroker as exc:
+            if exc.reply_code not in (403, 406):
+                raise
+            # Declared differently by someone else, or we may not configure it: use it as it is.
+            ch = conn.channel()
+            ch.exchange_declare(ex, passive=True)
+        note = ""
+        if self.queue is None:
+            args = {}
+            if self.max_length:
+                args = {"x-max-length": int(self.max_length), "x-overflow": self.overflow}
+            q = ch.queue_declare("", exclusive=True, auto_delete=True, arguments=args or None).method.queue
+        else:
+            args = {}
+            if self.max_length:
+                args = {"x-max-length": int(self.max_length), "x-overflow": self.overflow}
+            try:
+                q = ch.queue_declare(self.queue, durable=True, arguments=args or None).method.queue
+            except pe.ChannelClosedByBroker as exc:
+                if exc.reply_code != 406:
+                    raise
+                ch = conn.channel()
+                q = ch.queue_declare(self.queue, passive=True).method.queue
+                note = " (queue exists with other arguments; used as it is)"
+        for key in self.bindings:
+            ch.queue_bind(q, ex, routing_key=key)
+        ch.basic_qos(prefetch_count=self.prefetch)
+        return ch, q, note
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.is_open:
+                conn.close()
+        except Exception:  # already gone: nothing to tidy
+            pass
+
+    def batches(self):
+        import pika
+
+        params = self.url.connection_parameters(**self._param_overrides)
+        failures = 0
+        connected_once = False
+        try:
+            while not self.stopping:
+                if failures == 0:
+                    self._set("reconnecting" if connected_once else "connecting", f"connecting to {self.label}")
+                try:
+                    self._conn = conn = pika.BlockingConnection(params)
+                    ch, q, note = self._setup(conn)
+                except Exception as exc:
+                    self._close()
+                    failures += 1
+                    delay = min(self.backoff_cap, BACKOFF_START * 2 ** (failures - 1))
+                    if failures >= DOWN_AFTER:
+                        state = "down"
+                    else:
+                        state = "reconnecting" if connected_once else "connecting"
+                    self._set(state, f"{self.label}: {_describe(exc)}; retrying in {delay:.0f} s")
+                    self._stop.wait(delay)
+                    continue
+                failures = 0
+                if connected_once:
+                    self.status.detail["reconnects"] += 1
+                connected_once = True
+                self.status.detail["queue"] = q
+                self._set("connected", f"connected to {self.label}, queue {q}{note}")
+                try:
+                    yield from self._consume(conn, ch, q)
+                except Exception as exc:
+                    if self.stopping:
+                        break
+                    failures = 1
+                    self._set("reconnecting", f"lost {self.label}: {_describe(exc)}; reconnecting")
+                    self._stop.wait(BACKOFF_START)
+                finally:
+                    self._close()
+        finally:
+            self._close()
+            self.status.detail["rate"] = 0.0
+            self._set("stopped", f"disconnected from {self.label}")
+
+    def _consume(self, conn, ch, q):
+        buf: list = []
+        state = {"tag": 0, "first": None}
+        mono = time.monotonic
+
+        def on_message(_ch, method, _props, body):
+            if state["first"] is None:
+                state["first"] = mono()
+            buf.append(body)
+            state["tag"] = method.delivery_tag
+
+        ch.basic_consume(q, on_message_callback=on_message, auto_ack=False)
+        poll, wait, bmax = self.poll, self.batch_wait, self.batch_max
+        last_refresh = mono()
+        while not self.stopping:
+            first = state["first"]
+            if first is None:
+                limit = poll
+            else:
+                limit = max(0.0, wait - (mono() - first))
+            conn.process_data_events(time_limit=limit)
+            now = mono()
+            first = state["first"]
+            if buf and (len(buf) >= bmax or now - first >= wait):
+                batch = buf[:]
+                tag = state["tag"]
+                del buf[:]
+                state["first"] = None
+                batch = self._account(batch)
+                if batch:
+                    yield batch
+                if self.stopping:
+                    # Taken and recorded by the ingest thread: ack it before leaving.
+                    ch.basic_ack(tag, multiple=True)
+                    break
+                ch.basic_ack(tag, multiple=True)
+                last_refresh = now
+            elif now - last_refresh >= poll:
+                self._refresh_rate(now)
+                last_refresh = now
+        # Unacked deliveries still buffered go back to the queue on close.
+
+    def stop(self) -> None:
+        super().stop()
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a pika/socket error (the caller masks credentials)."""
+    import pika.exceptions as pe
+
+    if isinstance(exc, pe.ConnectionClosedByBroker):
+        return f"closed by the broker ({exc.reply_code} {exc.reply_text})"
+    if isinstance(exc, pe.ChannelClosedByBroker):
+        if exc.reply_code == 404:
+            return f"not found: {exc.reply_text}"
+        return f"refused ({exc.reply_code} {exc.reply_text})"
+    if isinstance(exc, pe.ProbableAuthenticationError) or isinstance(exc, pe.ProbableAccessDeniedError):
+        return "access refused (check the user, password and vhost)"
+    if isinstance(exc, pe.AMQPConnectionError):
+        inner = exc.args[0] if exc.args else None
+        if isinstance(inner, BaseException) and str(inner):
+            return f"cannot connect ({type(inner).__name__}: {inner})"
+        text = str(exc) or type(exc).__name__
+        if "ConnectionRefused" in text or not exc.args:
+            return "cannot connect (connection refused)" if "Refused" in text else f"cannot connect ({type(exc).__name__})"
+        return f"cannot connect ({text[:160]})"
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,642 @@
+"""The panorama-top screen.
+
+Data flows one way: sources write into the store on their own threads; a
+timer here (twice a second) drains the store's dirty set and repaints only
+what changed and is visible.  Pausing the view stops the timer, never the
+collection.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from typing import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
+
+from ..fmt import clock_time, human_duration
+from ..query import QueryError, parse
+from ..report import failure_report
+from ..states import JobState
+from ..store import Job, Store
+from .joblist import JobList
+from .panels import (
+    FailureText,
+    HeaderBar,
+    JobDetail,
+    TransfersView,
+    WarningsView,
+    WorkflowTree,
+    render_plot,
+)
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+TICK_SECONDS = 0.5
+PLOT_SECONDS = 1.0
+
+HELP_TEXT = """\
+[b]panorama-top keys[/b]
+
+[b]Moving[/b]
+  ↑ ↓  j k        move in the job list        g G / home end   first / last job
+  pgup pgdn       page                        tab shift+tab    next / previous pane
+  enter           open the job (or tree node) esc              back, clear the filter
+  1 2 3 4         detail / failures / transfers / warnings panel
+
+[b]Finding[/b]
+  /               filter: text or regex, and terms like
+                  state=failed  host~node1  site=condorpool  exit!=0  tries>1  xform~blast
+  !               problems only (failed, held, retrying)
+  s S             sort by the next / previous column      r   reverse the order
+  o               open the selected job's full report and output in $PAGER
+
+[b]Watching[/b]
+  p               pause the view (collection goes on)     q   quit
+  ctrl+p          command palette                         ?   this help
+
+[b]Replay[/b]
+  space           play / pause the replay     + -   faster / slower
+  .               step to the next event      [ ]   back / forward 10 s
+  { }             back / forward 60 s         T     seek to a time (HH:MM:SS, +30s, -5m)
+"""
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(HELP_TEXT)
+
+
+class JobScreen(Screen):
+    """Everything about one job; esc goes back."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("o", "app.pager", "Open in pager"),
+    ]
+    DEFAULT_CSS = """
+    JobScreen #plot { height: 14; }
+    """
+
+    def __init__(self, job: Job):
+        super().__init__()
+        self.job = job
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="job-title")
+        with VerticalScroll():
+            yield JobDetail(id="job-detail")
+            yield Static(id="plot")
+            yield Static(id="job-report")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_job()
+        self.set_interval(PLOT_SECONDS, self.refresh_job)
+
+    def refresh_job(self) -> None:
+        app: PanoramaApp = self.app  # type: ignore[assignment]
+        if app.view_paused:
+            return
+        with app.store.lock:
+            self.query_one("#job-title", Static).update(
+                Text(f" {self.job.job_id}  ({self.job.wf.name})", style="bold reverse")
+            )
+            self.query_one(JobDetail).show(app.store, self.job, app.now())
+            w = max(40, self.size.width - 4)
+            self.query_one("#plot", Static).update(render_plot(self.job, w, 14, app.no_color))
+            self.query_one("#job-report", Static).update(Text(failure_report(self.job, tail=40)))
+
+
+class SeekScreen(ModalScreen[str]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel")]
+    DEFAULT_CSS = """
+    SeekScreen { align: center middle; }
+    SeekScreen > Input { width: 50; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="seek to HH:MM:SS, YYYY-mm-dd HH:MM:SS, +30s or -5m", id="seek")
+
+    @on(Input.Submitted)
+    def done(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+
+def parse_seek(text: str, position: float | None, start: float | None) -> float | None:
+    """A replay target from what the user typed; None when it is not a time."""
+    text = text.strip()
+    m = re.fullmatch(r"([+-])(\d+(?:\.\d+)?)([smh]?)", text)
+    if m and position is not None:
+        mult = {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(3)]
+        delta = float(m.group(2)) * mult
+        return position + (delta if m.group(1) == "+" else -delta)
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return time.mktime(time.strptime(text, fmt))
+        except ValueError:
+            pass
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+    if m and start is not None:
+        base = time.localtime(start)
+        target = time.mktime(
+            (base.tm_year, base.tm_mon, base.tm_mday, int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), 0, 0, -1)
+        )
+        if target < start - 1:
+            target += 86400  # the replay crossed midnight
+        return target
+    return None
+
+
+class PanoramaApp(App):
+    TITLE = "panorama-top"
+    CSS = """
+    Screen { layout: vertical; }
+    #main { height: 1fr; }
+    #body { height: 1fr; }
+    WorkflowTree { width: 30; border-right: vkey $panel-lighten-2; }
+    #jobpane { width: 1fr; }
+    #jobhead { height: 1; background: $panel; text-style: bold; }
+    #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
+    #panels TabPane { padding: 0; }
+    #detail-row, #fail-row { height: 1fr; }
+    #detail-scroll { width: 1fr; }
+    #plot { width: 1fr; }
+    #fail-list { width: 40%; border-right: vkey $panel-lighten-2; }
+    #status { height: 1; background: $panel; }
+    #filter { dock: bottom; display: none; }
+    #filter.visible { display: block; }
+    #banner { dock: top; offset: 0 0; width: auto; height: 1; background: $warning; color: $background; text-style: bold; display: none; }
+    #banner.visible { display: block; }
+    #toosmall { display: none; content-align: center middle; height: 1fr; text-style: bold; }
+    .small #toosmall { display: block; }
+    .small #main { display: none; }
+    """
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter", "Filter"),
+        Binding("exclamation_mark", "problems", "Problems"),
+        Binding("p", "pause_view", "Pause"),
+        Binding("s", "sort(1)", "Sort"),
+        Binding("S", "sort(-1)", "Sort back", show=False),
+        Binding("r", "reverse", "Reverse", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("o", "pager", "Pager", show=False),
+        Binding("1", "panel('detail')", "Detail", show=False),
+        Binding("2", "panel('failures')", "Failures", show=False),
+        Binding("3", "panel('transfers')", "Transfers", show=False),
+        Binding("4", "panel('warnings')", "Warnings", show=False),
+        Binding("space", "replay_toggle", "Play/pause", show=False),
+        Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False),
+        Binding("minus", "replay_speed(-1)", "Slower", show=False),
+        Binding("full_stop", "replay_step", "Step", show=False),
+        Binding("left_square_bracket", "replay_seek(-10)", "-10s", show=False),
+        Binding("right_square_bracket", "replay_seek(10)", "+10s", show=False),
+        Binding("left_curly_bracket", "replay_seek(-60)", "-60s", show=False),
+        Binding("right_curly_bracket", "replay_seek(60)", "+60s", show=False),
+        Binding("T", "replay_seek_to", "Seek", show=False),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ingest=None,
+        control=None,
+        source_label: str = "",
+        live: bool = False,
+        clock: Callable[[], float] = time.time,
+        tick: float = TICK_SECONDS,
+    ):
+        super().__init__()
+        self.store = store
+        self.ingest = ingest
+        self.control = control
+        self.source_label = source_label
+        self.live = live
+        self.clock = clock
+        self.tick_seconds = tick
+        self.view_paused = False
+        self.scope_wf = None
+        self._last_plot = 0.0
+        self._plot_job: Job | None = None
+        self._detail_job: Job | None = None
+        self._fail_job: Job | None = None
+        self._timer = None
+        self._ticks = 0
+        self._rate_mark = (0.0, 0)
+        self._rate = 0.0
+        if os.environ.get("TEXTUAL_THEME") is None:
+            self.theme = "textual-dark"
+
+    # -- time --------------------------------------------------------------
+    def now(self) -> float | None:
+        if self.control is not None:
+            return self.control.position
+        if self.live:
+            return self.clock()
+        return self.store.latest_ts
+
+    # -- layout ------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="banner")
+        yield Static("", id="toosmall")
+        with Vertical(id="main"):
+            yield HeaderBar(id="header")
+            with Horizontal(id="body"):
+                yield WorkflowTree(self.store, id="tree")
+                with Vertical(id="jobpane"):
+                    yield Static("", id="jobhead")
+                    yield JobList(self.store, self.now, id="jobs")
+            with TabbedContent(id="panels", initial="detail"):
+                with TabPane("Detail [1]", id="detail"):
+                    with Horizontal(id="detail-row"):
+                        with VerticalScroll(id="detail-scroll"):
+                            yield JobDetail(id="detail-view")
+                        yield Static("", id="plot")
+                with TabPane("Failures [2]", id="failures"):
+                    with Horizontal(id="fail-row"):
+                        yield JobList(
+                            self.store, self.now, id="fail-list",
+                            fixed_filter=lambda j: j.state == JobState.FAILED,
+                        )
+                        with VerticalScroll(id="fail-scroll"):
+                            yield FailureText(id="fail-view")
+                with TabPane("Transfers [3]", id="transfers"):
+                    with VerticalScroll():
+                        yield TransfersView(id="transfers-view")
+                with TabPane("Warnings [4]", id="warnings"):
+                    with VerticalScroll():
+                        yield WarningsView(id="warnings-view")
+            yield Static("", id="status")
+        yield Input(placeholder="filter: text/regex, state=failed host~node1 exit!=0 tries>1 …", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        jobs = self.query_one("#jobs", JobList)
+        head = self.query_one("#jobhead", Static)
+        jobs.on_header(lambda text: head.update(Text(text, style="bold")))
+        jobs.focus()
+        self._check_size()
+        try:
+            import asyncio
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            pass  # not on Unix or not in the main thread (tests)
+        self.refresh_all(full=True)
+        self._timer = self.set_interval(self.tick_seconds, self.refresh_all)
+
+    def on_resize(self, event) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        w, h = self.size
+        small = w < MIN_WIDTH or h < MIN_HEIGHT
+        self.screen.set_class(small, "small")
+        if small:
+            self.query_one("#toosmall", Static).update(
+                f"Terminal too small: {w}x{h}.\npanorama-top needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n\nq quits."
+            )
+
+    # -- the refresh tick --------------------------------------------------
+    def refresh_all(self, full: bool = False) -> None:
+        if self.view_paused and not full:
+            return
+        store = self.store
+        self._ticks += 1
+        with store.lock:
+            dirty = store.dirty
+            store.dirty = set()
+            jobs = self.query_one("#jobs", JobList)
+            if full:
+                jobs.rebuild()
+                self.query_one("#fail-list", JobList).rebuild()
+            else:
+                jobs.update_dirty(dirty)
+            self.query_one("#tree", WorkflowTree).sync()
+            self.query_one("#header", HeaderBar).show(store, self.scope_wf, self.now())
+            self._refresh_panel(dirty, full)
+            self._refresh_status()
+
+    def _refresh_panel(self, dirty: set, full: bool) -> None:
+        tabs = self.query_one("#panels", TabbedContent)
+        active = tabs.active
+        store = self.store
+        if active == "detail":
+            job = self.query_one("#jobs", JobList).current
+            running = job is not None and job.state in (JobState.RUNNING, JobState.RETRYING)
+            if full or job is not self._detail_job or job in dirty or running:
+                self._detail_job = job
+                self.query_one("#detail-view", JobDetail).show(store, job, self.now())
+            now = time.monotonic()
+            if job is not None and (job is not self._plot_job or (job in dirty and now - self._last_plot >= PLOT_SECONDS) or full):
+                self._plot_job = job
+                self._last_plot = now
+                plot = self.query_one("#plot", Static)
+                plot.update(render_plot(job, max(20, plot.size.width), max(5, plot.size.height), self.no_color))
+        elif active == "failures":
+            fl = self.query_one("#fail-list", JobList)
+            fl.update_dirty(dirty) if not full else None
+            job = fl.current
+            if full or job is not self._fail_job or job in dirty:
+                self._fail_job = job
+                self.query_one("#fail-view", FailureText).show(job)
+        elif active == "transfers":
+            self.query_one("#transfers-view", TransfersView).show(store)
+        elif active == "warnings":
+            self.query_one("#warnings-view", WarningsView).show(store)
+        if active != "failures":
+            # Keep the failure list's membership current while hidden (cheap: dirty only).
+            self.query_one("#fail-list", JobList).update_dirty(dirty)
+
+    def _refresh_status(self) -> None:
+        store = self.store
+        parts = []
+        src = self.ingest.source if self.ingest else None
+        if src is not None:
+            st = src.status
+            state = st.state
+            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(state, "cyan")
+            parts.append(f"[{color}]{_esc(src.label)}: {state}[/]")
+            if st.message and state in ("error", "down", "reconnecting"):
+                parts.append(f"[bright_red]{_esc(st.message)}[/]")
+            rate = st.detail.get("rate") if st.detail else None
+            if rate is not None:
+                parts.append(f"{rate:.0f} msg/s")
+            lag = st.detail.get("lag") if st.detail else None
+            if lag is not None:
+                parts.append(f"lag {lag:.1f}s")
+        else:
+            parts.append(_esc(self.source_label))
+        now_m = time.monotonic()
+        mark_t, mark_n = self._rate_mark
+        if now_m - mark_t >= 2.0:
+            if mark_t:
+                self._rate = (store.event_count - mark_n) / (now_m - mark_t)
+            self._rate_mark = (now_m, store.event_count)
+        parts.append(f"{store.event_count} events" + (f" ({self._rate:.0f}/s)" if self._rate >= 1 else ""))
+        if store.bad_count:
+            parts.append(f"[bold bright_red]{store.bad_count} unparsable[/]")
+        unknown = sum(store.unknown.values())
+        if unknown:
+            parts.append(f"[yellow]{unknown} unknown[/]")
+        if store.warning_count - store.bad_count > 0:
+            parts.append(f"[yellow]{store.warning_count - store.bad_count} warnings[/]")
+        c = self.control
+        if c is not None:
+            pos = clock_time(c.position) if c.position else "-"
+            total = (c.end - c.start) if c.end and c.start else 0
+            done = ((c.position or 0) - (c.start or 0)) if c.start else 0
+            state = "ended" if c.finished else ("paused" if c.paused else "playing")
+            parts.append(f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})")
+        jobs = self.query_one("#jobs", JobList)
+        if jobs.query is not None:
+            parts.append(f"filter [b]{_esc(jobs.query.text)}[/b]")
+        if jobs.problems_only:
+            parts.append("[bold yellow]problems only[/]")
+        parts.append(f"{len(jobs.rows)} shown")
+        self.query_one("#status", Static).update(" │ ".join(parts))
+        banner = self.query_one("#banner", Static)
+        banner.set_class(self.view_paused, "visible")
+
+    # -- events from widgets ----------------------------------------------
+    @on(JobList.Highlighted, "#jobs")
+    def _job_highlighted(self, event: JobList.Highlighted) -> None:
+        with self.store.lock:
+            self._refresh_panel(set(), False)
+
+    @on(JobList.Highlighted, "#fail-list")
+    def _fail_highlighted(self, event: JobList.Highlighted) -> None:
+        with self.store.lock:
+            self.query_one("#fail-view", FailureText).show(event.job)
+        self._fail_job = event.job
+
+    @on(JobList.Opened)
+    def _job_opened(self, event: JobList.Opened) -> None:
+        self.push_screen(JobScreen(event.job))
+
+    @on(Tree.NodeSelected, "#tree")
+    def _tree_selected(self, event: Tree.NodeSelected) -> None:
+        data = event.node.data
+        jobs = self.query_one("#jobs", JobList)
+        if not data:
+            return
+        if data[0] == "wf":
+            self.scope_wf = data[1]
+            jobs.set_scope(data[1])
+        elif data[0] == "group":
+            self.scope_wf = data[1]
+            jobs.set_scope(data[1], data[2])
+        elif data[0] == "job":
+            if not jobs.select_job(data[1]):
+                jobs.set_scope(None)
+                jobs.select_job(data[1])
+            jobs.focus()
+        self.refresh_all(full=False)
+
+    @on(TabbedContent.TabActivated)
+    def _tab(self, event) -> None:
+        with self.store.lock:
+            self._refresh_panel(set(), True)
+
+    # -- actions -----------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        jobs = self.query_one("#jobs", JobList)
+        box.value = jobs.query.text if jobs.query else ""
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        jobs = self.query_one("#jobs", JobList)
+        try:
+            q = parse(event.value)
+        except QueryError as exc:
+            self.notify(str(exc), title="filter", severity="error")
+            return
+        jobs.set_query(q)
+        event.input.remove_class("visible")
+        jobs.focus()
+        self.refresh_all()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        jobs = self.query_one("#jobs", JobList)
+        if box.has_class("visible"):
+            box.remove_class("visible")
+            jobs.focus()
+            return
+        if jobs.query is not None or jobs.problems_only:
+            jobs.query = None
+            jobs.problems_only = False
+            jobs.rebuild()
+        elif jobs.scope is not None:
+            self.scope_wf = None
+            jobs.set_scope(None)
+        self.refresh_all()
+
+    def action_problems(self) -> None:
+        self.query_one("#jobs", JobList).toggle_problems()
+        self.refresh_all()
+
+    def action_sort(self, step: int) -> None:
+        col = self.query_one("#jobs", JobList).cycle_sort(step)
+        self.notify(f"sorted by {col}", timeout=1.5)
+
+    def action_reverse(self) -> None:
+        self.query_one("#jobs", JobList).toggle_reverse()
+
+    def action_pause_view(self) -> None:
+        self.view_paused = not self.view_paused
+        banner = self.query_one("#banner", Static)
+        banner.update(" PAUSED — collection goes on; p resumes ")
+        banner.set_class(self.view_paused, "visible")
+        if not self.view_paused:
+            self.refresh_all()
+
+    def action_panel(self, name: str) -> None:
+        self.query_one("#panels", TabbedContent).active = name
+        if name == "failures":
+            self.query_one("#fail-list", JobList).focus()
+
+    def _selected_job(self) -> Job | None:
+        if isinstance(self.screen, JobScreen):
+            return self.screen.job
+        if self.query_one("#panels", TabbedContent).active == "failures":
+            job = self.query_one("#fail-list", JobList).current
+            if job is not None:
+                return job
+        return self.query_one("#jobs", JobList).current
+
+    def action_pager(self) -> None:
+        job = self._selected_job()
+        if job is None:
+            return
+        with self.store.lock:
+            text = failure_report(job, tail=None)
+        pager = os.environ.get("PAGER") or "less -R"
+        try:
+            with self.suspend():
+                subprocess.run(pager, input=text.encode(), shell=True, check=False)
+        except Exception as exc:  # no pager, or suspend unsupported (headless)
+            self.notify(f"cannot open the pager: {exc}", severity="error")
+
+    # replay
+    def _need_replay(self) -> bool:
+        if self.control is None:
+            self.notify("not a replay", timeout=1.5)
+            return False
+        return True
+
+    def action_replay_toggle(self) -> None:
+        if self._need_replay():
+            paused = self.control.toggle_pause()
+            self.notify("replay paused" if paused else "replay playing", timeout=1)
+
+    def action_replay_speed(self, step: int) -> None:
+        if self._need_replay():
+            self.control.faster() if step > 0 else self.control.slower()
+            self.notify(f"replay speed {self.control.speed_label}", timeout=1)
+
+    def action_replay_step(self) -> None:
+        if self._need_replay():
+            self.control.step()
+
+    def action_replay_seek(self, seconds: int) -> None:
+        if self._need_replay():
+            self.control.seek_relative(seconds)
+
+    def action_replay_seek_to(self) -> None:
+        if not self._need_replay():
+            return
+
+        def done(value: str | None) -> None:
+            if not value:
+                return
+            target = parse_seek(value, self.control.position, self.control.start)
+            if target is None:
+                self.notify(f"not a time: {value!r}", severity="error")
+            else:
+                self.control.seek(target)
+
+        self.push_screen(SeekScreen(), done)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Filter jobs", "Filter by text, regex or field terms", self.action_filter)
+        yield SystemCommand("Problems only", "Show only failed, held and retrying jobs", self.action_problems)
+        yield SystemCommand("Failed jobs", "Open the failed-jobs panel", lambda: self.action_panel("failures"))
+        yield SystemCommand("Transfers", "Open the Globus transfers panel", lambda: self.action_panel("transfers"))
+        yield SystemCommand("Warnings", "Bad records, unknown events and warnings", lambda: self.action_panel("warnings"))
+        yield SystemCommand("Pause view", "Freeze the screen; collection goes on", self.action_pause_view)
+        for col in ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io"):
+            yield SystemCommand(f"Sort by {col}", f"Order the job list by {col}", lambda c=col: self._sort_by(c))
+        if self.control is not None:
+            yield SystemCommand("Replay: play/pause", "Toggle the replay", self.action_replay_toggle)
+            yield SystemCommand("Replay: seek to time", "Jump to a time in the recording", self.action_replay_seek_to)
+            yield SystemCommand("Replay: as fast as possible", "Run to the end", lambda: self.control.set_speed(0))
+
+    def _sort_by(self, col: str) -> None:
+        jobs = self.query_one("#jobs", JobList)
+        jobs.sort_col = col
+        jobs.reverse = col in ("dur", "cpu", "rss", "io", "tries")
+        jobs.rebuild()
+        jobs._update_header()
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def run_app(args, source, control) -> int:
+    """Start the ingest thread (and recording) and run the screen."""
+    from ..ingest import Ingest
+    from ..recorder import Recorder, default_recording_path
+
+    store = Store()
+    recorder = None
+    if source.recordable and source.live and not args.no_record:
+        path = args.record or default_recording_path()
+        try:
+            recorder = Recorder(path, source=source.label)
+        except Exception as exc:
+            raise RuntimeError(f"cannot create recording {path}: {exc}") from exc
+    elif args.record and not source.recordable:
+        pass  # replaying or reading a whole file: nothing new to record
+    ingest = Ingest(source, store, recorder).start()
+    app = PanoramaApp(store, ingest=ingest, control=control, source_label=source.label, live=source.live)
+    try:
+        app.run(mouse=not args.no_mouse)
+    finally:
+        ingest.stop()
+    if recorder is not None:
+        import sys
+
+        print(f"panorama-top: recorded {recorder.count} events to {recorder.path}", file=sys.stderr)
+    return app.return_code or 0

@@ -1,0 +1,329 @@
+"""The panels around the job list: header, tree, detail, failures, transfers."""
+
+from __future__ import annotations
+
+import plotext as plt
+from rich.console import Group
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static, Tree
+
+from ..events import describe_exitcode
+from ..fmt import clock_time, human_bytes, human_duration, progress_bar
+from ..report import darshan_report, failure_report, tries_report
+from ..states import JobState
+from ..store import Job, Store, Workflow
+from .theme import STATE_MARKUP, WF_STATE_MARKUP
+
+COUNT_ORDER = (
+    (JobState.DONE, "done"),
+    (JobState.RUNNING, "running"),
+    (JobState.QUEUED, "queued"),
+    (JobState.HELD, "held"),
+    (JobState.FAILED, "failed"),
+)
+
+
+def _counts_markup(counts: list[int], retries: int) -> str:
+    parts = []
+    for state, name in COUNT_ORDER:
+        n = counts[state]
+        if state == JobState.RUNNING:
+            n += counts[JobState.RETRYING]
+        style = STATE_MARKUP[state] if n else "dim"
+        parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
+    parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
+    return "  ".join(parts)
+
+
+class HeaderBar(Static):
+    """Workflow, state, elapsed time, counts and overall progress."""
+
+    DEFAULT_CSS = """
+    HeaderBar { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def show(self, store: Store, wf: Workflow | None, now: float | None) -> None:
+        if wf is None:
+            roots = store.roots
+            wfs = list(store.workflows.values())
+            counts = [0] * len(JobState)
+            for w in wfs:
+                for i, n in enumerate(w.counts):
+                    counts[i] += n
+            if len(roots) == 1:
+                wf = roots[0]
+        if wf is not None:
+            counts = store.tree_counts(wf)
+            scope = [wf] + store.descendants(wf)
+            title = f"[b]{escape(wf.name)}[/b] [dim]{wf.wf_uuid}[/dim]"
+            state = wf.state
+            start = wf.start_ts
+            end = wf.end_ts
+        else:
+            scope = list(store.workflows.values())
+            title = f"[b]{len(store.roots)} workflows[/b]" if store.roots else "[dim]waiting for events…[/dim]"
+            states = {w.state for w in store.roots}
+            state = "failed" if "failed" in states else "running" if "running" in states else (
+                "succeeded" if states == {"succeeded"} else "planned")
+            starts = [w.start_ts for w in store.roots if w.start_ts]
+            ends = [w.end_ts for w in store.roots if w.end_ts]
+            start = min(starts) if starts else None
+            end = max(ends) if ends and len(ends) == len(store.roots) else None
+        retries = sum(j.retries for w in scope for j in w.jobs.values()) if len(scope) < 50 else sum(
+            max(0, len(j.tries) - 1) for w in scope for j in w.jobs.values())
+        total = sum(counts)
+        done = counts[JobState.DONE]
+        frac = done / total if total else 0.0
+        if start is not None:
+            elapsed = (end if end is not None else (now or start)) - start
+            el = human_duration(max(0.0, elapsed))
+        else:
+            el = "-"
+        style = WF_STATE_MARKUP.get(state, "")
+        width = max(10, min(40, (self.size.width or 100) - 70))
+        line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
+        line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
+        self.update(line1 + "\n" + line2)
+
+
+class WorkflowTree(Tree):
+    """Root -> sub-workflows -> jobs by state; children are built on expand."""
+
+    MAX_LEAVES = 200
+
+    def __init__(self, store: Store, **kw):
+        super().__init__("workflows", **kw)
+        self.store = store
+        self.show_root = False
+        self._wf_nodes: dict[str, object] = {}
+        self._seen_structure = -1
+
+    def _wf_label(self, wf: Workflow) -> Text:
+        counts = self.store.tree_counts(wf)
+        total = sum(counts)
+        bad = counts[JobState.FAILED]
+        style = WF_STATE_MARKUP.get(wf.state, "")
+        label = Text.from_markup(f"[{style}]●[/] {escape(wf.name)} ")
+        label.append(f"{counts[JobState.DONE]}/{total}", style="green" if total and counts[JobState.DONE] == total else "")
+        if bad:
+            label.append(f" ✗{bad}", style="bold bright_red")
+        return label
+
+    def sync(self) -> None:
+        """Add new workflows; relabel all (there are few)."""
+        store = self.store
+        if store.structure_version != self._seen_structure:
+            self._seen_structure = store.structure_version
+            for wf in _ordered(store):
+                if wf.wf_uuid in self._wf_nodes:
+                    continue
+                parent = self._wf_nodes.get(wf.parent_uuid) if wf.parent_uuid else None
+                if wf.parent_uuid and parent is None:
+                    continue  # its parent arrives first on a later pass
+                host = parent if parent is not None else self.root
+                node = host.add(self._wf_label(wf), data=("wf", wf), expand=parent is None)
+                node.allow_expand = True
+                self._wf_nodes[wf.wf_uuid] = node
+                if parent is None:
+                    node.expand()
+                    self._fill_groups(node, wf)
+        for uuid, node in self._wf_nodes.items():
+            wf = store.workflows.get(uuid)
+            if wf is not None:
+                node.set_label(self._wf_label(wf))
+
+    def _fill_groups(self, node, wf: Workflow) -> None:
+        for child in list(node.children):
+            if child.data and child.data[0] == "group":
+                child.remove()
+        for state in JobState:
+            n = wf.counts[state]
+            if n:
+                g = node.add(
+                    Text.from_markup(f"[{STATE_MARKUP[state]}]{state.glyph} {state.label}[/] ({n})"),
+                    data=("group", wf, state),
+                )
+                g.allow_expand = True
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        data = event.node.data
+        if not data:
+            return
+        if data[0] == "wf":
+            self._fill_groups(event.node, data[1])
+        elif data[0] == "group" and not event.node.children:
+            _, wf, state = data
+            jobs = [j for j in wf.jobs.values() if j.state == state]
+            for j in jobs[: self.MAX_LEAVES]:
+                event.node.add_leaf(Text(j.job_id), data=("job", j))
+            if len(jobs) > self.MAX_LEAVES:
+                event.node.add_leaf(
+                    Text(f"… {len(jobs) - self.MAX_LEAVES} more: see the job list", style="dim"), data=None
+                )
+
+
+def _ordered(store: Store) -> list[Workflow]:
+    out: list[Workflow] = []
+
+    def walk(w):
+        out.append(w)
+        for c in w.children:
+            cw = store.workflows.get(c)
+            if cw is not None and cw not in out:
+                walk(cw)
+
+    for r in store.roots:
+        walk(r)
+    return out
+
+
+def render_plot(job: Job, width: int, height: int, no_color: bool = False) -> Text:
+    """CPU, memory and I/O over time as a plotext chart (ANSI -> Rich Text)."""
+    rates = job.series.rates() if job.series else []
+    if len(rates) < 2 or width < 20 or height < 5:
+        return Text("no /proc trace for this job" if not rates else "collecting samples…", style="dim")
+    t0 = rates[0][0]
+    xs = [r[0] - t0 for r in rates]
+    plt.clf()
+    plt.plotsize(width, height)
+    plt.theme("clear" if no_color else "pro")
+    plt.plot(xs, [r[1] for r in rates], label="CPU %")
+    rss_mb = [r[2] / 2**20 for r in rates]
+    io_mb = [(r[3] + r[4]) / 2**20 for r in rates]
+    plt.plot(xs, rss_mb, label="RSS MiB", yside="right")
+    if any(io_mb):
+        plt.plot(xs, io_mb, label="I/O MiB/s", yside="right")
+    plt.xlabel("seconds")
+    return Text.from_ansi(plt.build())
+
+
+class JobDetail(Static):
+    """The selected job: facts, tries and invocations, Darshan, transfers."""
+
+    DEFAULT_CSS = """
+    JobDetail { height: auto; padding: 0 1; }
+    """
+
+    def show(self, store: Store, job: Job | None, now: float | None) -> None:
+        if job is None:
+            self.update(Text("no job selected", style="dim"))
+            return
+        t = job.latest
+        head = Table.grid(padding=(0, 2))
+        head.add_column(style="bold")
+        head.add_column()
+        head.add_column(style="bold")
+        head.add_column()
+        head.add_row("job", job.job_id, "state", Text(job.state.label, style=STATE_MARKUP[job.state]))
+        head.add_row("transformation", job.transformation or "-", "type", job.type_desc or "-")
+        head.add_row("site", job.site or "-", "host", job.host or "-")
+        head.add_row("tries", str(len(job.tries)), "exit", describe_exitcode(job.exit_raw))
+        head.add_row("duration", human_duration(job.duration(now)), "sched id", (t.sched_id if t else None) or "-")
+        if job.series is not None:
+            cpu, peak, rd, wr = job.series.totals()
+            head.add_row("cpu time", human_duration(cpu), "peak rss", human_bytes(peak))
+            head.add_row("read", human_bytes(rd), "written", human_bytes(wr))
+        if job.summary:
+            s = job.summary
+            head.add_row("monitor exit", str(s.get("exitcode", "-")), "monitor dur", human_duration(s.get("duration")))
+        parts: list = [head]
+        lines = tries_report(job)
+        lines += darshan_report(job)
+        for tid in job.transfers or []:
+            tr = store.transfers.get(tid)
+            if tr is not None:
+                lines.append(f"transfer {tr.task_id[:8]}: {tr.status} {human_bytes(tr.get('bytes_transferred'))}")
+        if job.is_subwf and job.subwf_uuid:
+            sub = store.workflows.get(job.subwf_uuid)
+            lines.append(f"sub-workflow: {sub.name if sub else job.subwf_uuid}")
+        if lines:
+            parts.append(Text("\n".join(lines)))
+        self.update(Group(*parts))
+
+
+class FailureText(Static):
+    DEFAULT_CSS = """
+    FailureText { height: auto; padding: 0 1; }
+    """
+
+    def show(self, job: Job | None) -> None:
+        if job is None:
+            self.update(Text("no failed jobs", style="green"))
+        else:
+            self.update(Text(failure_report(job)))
+
+
+class TransfersView(Static):
+    DEFAULT_CSS = """
+    TransfersView { height: auto; padding: 0 1; }
+    """
+    MAX_ROWS = 200
+
+    def show(self, store: Store) -> None:
+        trs = sorted(store.transfers.values(), key=lambda t: (t.is_final, -(t.ts or 0)))
+        if not trs:
+            self.update(Text("no Globus transfers seen", style="dim"))
+            return
+        table = Table(expand=True, box=None, padding=(0, 1))
+        for col, kw in (
+            ("transfer", {"ratio": 2, "no_wrap": True}),
+            ("status", {}),
+            ("progress", {"ratio": 2}),
+            ("bytes", {"justify": "right"}),
+            ("files", {"justify": "right"}),
+            ("rate", {"justify": "right"}),
+            ("faults", {"justify": "right"}),
+        ):
+            table.add_column(col, **kw)
+        for tr in trs[: self.MAX_ROWS]:
+            d = tr.data
+            files = d.get("files") or 0
+            done_files = d.get("files_transferred") or 0
+            sub_total = d.get("subtasks_total") or 0
+            sub_done = (d.get("subtasks_succeeded") or 0) + (d.get("subtasks_failed") or 0)
+            if tr.status == "SUCCEEDED":
+                frac = 1.0
+            elif sub_total:
+                frac = sub_done / sub_total
+            elif files:
+                frac = done_files / files
+            else:
+                frac = 0.0
+            status_style = {"SUCCEEDED": "green", "FAILED": "bold bright_red", "ACTIVE": "cyan"}.get(tr.status, "yellow")
+            faults = d.get("faults") or 0
+            table.add_row(
+                escape(str(d.get("label") or tr.task_id)),
+                Text(tr.status, style=status_style),
+                ProgressBar(total=1.0, completed=frac, width=None),
+                human_bytes(d.get("bytes_transferred")),
+                f"{done_files}/{files}",
+                human_bytes(d.get("effective_bytes_per_second"), "/s"),
+                Text(str(faults), style="bold bright_red" if faults else ""),
+            )
+        more = len(trs) - self.MAX_ROWS
+        self.update(Group(table, Text(f"… {more} more", style="dim")) if more > 0 else table)
+
+
+class WarningsView(Static):
+    DEFAULT_CSS = """
+    WarningsView { height: auto; padding: 0 1; }
+    """
+
+    def show(self, store: Store) -> None:
+        lines = [
+            f"events {store.event_count}   bad records {store.bad_count}   unknown events "
+            f"{sum(store.unknown.values())}   warnings {store.warning_count}",
+        ]
+        if store.unknown:
+            lines.append("unknown event names: " + ", ".join(f"{k} ×{v}" for k, v in store.unknown.most_common(10)))
+        if store.warnings:
+            lines.append("latest warnings:")
+            lines.extend("  " + w for w in list(store.warnings)[-30:])
+        self.update(Text("\n".join(lines)))
+
+
+def format_clock(ts) -> str:
+    return clock_time(ts)
