@@ -60,7 +60,7 @@ class JsonLogSource(Source):
                 # At the end of what is there now.
                 if not self.follow:
                     if partial.strip():
-                        yield [partial]
+                        yield [self._record(partial)]
                     break
                 self.status.state = "following"
                 try:
@@ -68,7 +68,12 @@ class JsonLogSource(Source):
                 except OSError:
                     st = None  # moved away and not yet replaced: keep the old one
                 if st is not None and st.st_ino != inode:
-                    # Rotated: finish the old file (done above), then the new one.
+                    # Rotated: finish the old file, then the new one.
+                    if os.fstat(f.fileno()).st_size > f.tell():
+                        continue  # written to since our last read: drain it first
+                    if partial.strip():
+                        # its last line never got a newline and never will
+                        yield [self._record(partial)]
                     f.close()
                     f, inode = self._open()
                     partial = b""
@@ -85,6 +90,9 @@ class JsonLogSource(Source):
             f.close()
         if self.status.state != "error":
             self.status.state = "ended"
+
+    def _record(self, line: bytes):
+        return _bp_record(line) if self.bp else line
 
 
 def _bp_record(line: bytes):
