@@ -26,31 +26,32 @@ def last_state(job: Job) -> str:
 
 
 def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
-    """An analyzer-style account of a job: states, where it ran, why it failed."""
+    """An analyzer-style account of a job: why it failed first, then where."""
     out = []
     t = job.latest
-    out.append(f"=== {job.job_id} ===")
+    where = " on ".join(x for x in (job.host, job.site) if x) or "-"
+    out.append(f"=== {job.job_id}  {job.state.label.upper()}  exit {describe_exitcode(job.exit_raw)}  {where} ===")
     out.append(f" last state: {last_state(job)}")
     out.append(f"       site: {job.site or '-'}")
-    out.append(f"       host: {job.host or '-'}")
-    out.append(f"   workflow: {job.wf.name} ({job.wf.wf_uuid})")
+    out.append(f"   hostname: {job.host or '-'}")
     out.append(f"      tries: {len(job.tries)}" + (f" (max retries {job.max_retries})" if job.max_retries is not None else ""))
-    if job.submit_file:
-        out.append(f"submit file: {job.submit_file}")
     if t is not None:
-        if t.stdout_file:
-            out.append(f"output file: {t.stdout_file}")
-        if t.stderr_file:
-            out.append(f" error file: {t.stderr_file}")
-        code, sig = decode_exitcode(t.main_exitcode)
         if t.main_exitcode is not None:
             out.append(f"   job exit: {describe_exitcode(t.main_exitcode)} (raw status {t.main_exitcode})")
         if t.post_exitcode is not None:
             out.append(f"  post exit: {describe_exitcode(t.post_exitcode)} (raw status {t.post_exitcode})")
         if t.reason:
-            out.append(f" held/reason: {t.reason}")
-        if t.work_dir:
-            out.append(f"working dir: {t.work_dir}")
+            out.append(f"held reason: {t.reason}")
+        # monitord's stdout_text is kickstart's record of the task's own output
+        # ("#@ 1 stderr" sections): the failure reason is usually there, so it
+        # comes first; stderr_text is the job wrapper's (PegasusLite) log.
+        for title, text in (("Task output (kickstart)", t.stdout_text), ("Job wrapper stderr", t.stderr_text)):
+            rows = _tail(text, tail or 0)
+            if rows:
+                out.append("")
+                more = "" if not tail or len((text or "").splitlines()) <= tail else f" (last {tail} lines; o opens all)"
+                out.append(f"--- {title}{more} ---")
+                out.extend(" " + r for r in rows)
         for n, inv in enumerate(t.task_invocations(), 1):
             out.append("")
             out.append(f"--- Task #{n} - {inv.transformation or '?'} - {inv.task_id or '-'} ---")
@@ -59,24 +60,26 @@ def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
             out.append(f"  exitcode   : {describe_exitcode(inv.exitcode)}")
             out.append(f"  duration   : {human_duration(inv.dur)}   cpu {human_duration(inv.remote_cpu_time)}"
                        f"   maxrss {human_bytes((inv.maxrss or 0) * 1024) if inv.maxrss else '-'}")
-        for title, text in (("Kickstart stdout", t.stdout_text), ("Kickstart stderr", t.stderr_text)):
-            rows = _tail(text, tail or 0)
-            if rows:
-                out.append("")
-                more = "" if not tail or len((text or "").splitlines()) <= tail else f" (last {tail} lines; o opens all)"
-                out.append(f"--- {title}{more} ---")
-                out.extend(" " + r for r in rows)
+        out.append("")
+        if job.submit_file:
+            out.append(f"submit file: {job.submit_file}")
+        if t.stdout_file:
+            out.append(f"output file: {t.stdout_file}")
+        if t.stderr_file:
+            out.append(f" error file: {t.stderr_file}")
+        if t.work_dir:
+            out.append(f"working dir: {t.work_dir}")
+    out.append(f"   workflow: {job.wf.name} ({job.wf.wf_uuid})")
     return "\n".join(out)
 
 
 def tries_report(job: Job) -> list[str]:
     out = []
-    for seq in sorted(job.tries):
+    for n, seq in enumerate(sorted(job.tries), 1):
         t: Try = job.tries[seq]
-        out.append(
-            f"try {seq}: {t.state_name or '-'}  sched {t.sched_id or '-'}  site {t.site or '-'}  host {t.host or '-'}"
-            f"  exit {describe_exitcode(t.main_exitcode)}"
-        )
+        where = t.host or t.site or "-"
+        out.append(f"try #{n} {t.state_name or '-'}  exit {describe_exitcode(t.main_exitcode)}  on {where}")
+        out.append(f"    condor id {t.sched_id or '-'}  site {t.site or '-'}  instance {seq}")
         for ts, _, state in t.ordered_states():
             out.append(f"    {clock_time(ts)}  {state}")
         for inv in sorted(t.invocations.values(), key=lambda i: i.inv_id):

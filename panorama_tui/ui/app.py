@@ -169,7 +169,7 @@ class PanoramaApp(App):
     Screen { layout: vertical; }
     #main { height: 1fr; }
     #body { height: 1fr; }
-    WorkflowTree { width: 30; border-right: vkey $panel-lighten-2; }
+    WorkflowTree { width: 32; border-right: vkey $panel-lighten-2; }
     #jobpane { width: 1fr; }
     #jobhead { height: 1; background: $panel; text-style: bold; }
     #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
@@ -275,6 +275,7 @@ class PanoramaApp(App):
                         yield JobList(
                             self.store, self.now, id="fail-list",
                             fixed_filter=lambda j: j.state == JobState.FAILED,
+                            columns=("state", "id", "exit", "tries", "host"),
                         )
                         with VerticalScroll(id="fail-scroll"):
                             yield FailureText(id="fail-view")
@@ -596,6 +597,14 @@ class PanoramaApp(App):
             yield SystemCommand("Replay: play/pause", "Toggle the replay", self.action_replay_toggle)
             yield SystemCommand("Replay: seek to time", "Jump to a time in the recording", self.action_replay_seek_to)
             yield SystemCommand("Replay: as fast as possible", "Run to the end", lambda: self.control.set_speed(0))
+
+    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back"})
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        # The job list's keys mean nothing while a job screen or dialog is on top.
+        if action in self._MAIN_ONLY and self.screen is not self.default_screen:
+            return False
+        return True
 
     def _sort_by(self, col: str) -> None:
         jobs = self.query_one("#jobs", JobList)

@@ -124,8 +124,11 @@ class JobList(ScrollView, can_focus=True):
         def control(self) -> "JobList":
             return self.job_list
 
-    def __init__(self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, **kw):
+    def __init__(
+        self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, columns=None, **kw
+    ):
         super().__init__(**kw)
+        self.columns = tuple(c for c in COLUMNS if columns is None or c.key in columns)
         self.store = store
         self.now = now
         self.rows: list[Job] = []
@@ -335,10 +338,10 @@ class JobList(ScrollView, can_focus=True):
         self.virtual_size = Size(width, len(self.rows))
 
     def _compute_layout(self, width: int) -> None:
-        cols = list(COLUMNS)
+        cols = list(self.columns)
         fixed = lambda cs: sum(c.width + 1 for c in cs if not c.flex)  # noqa: E731
         for drop in DROP_ORDER:
-            if width - fixed(cols) >= MIN_ID_WIDTH:
+            if width - fixed(cols) >= min(MIN_ID_WIDTH, width // 2):
                 break
             cols = [c for c in cols if c.key != drop]
         flex = max(8, width - fixed(cols) - 1)
