@@ -22,6 +22,11 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` does not put the repo root 
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 
 
+@pytest.fixture(scope="session")
+def runs() -> tuple[str, ...]:
+    return RUNS
+
+
 def shared_data_dir() -> Path:
     env = os.environ.get("PANORAMA_SHARED_DATA")
     if env:
@@ -52,6 +57,24 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(scope="session")
+def expected_summary():
+    """``expected_summary(path)``: pegasus-statistics' summary.csv as a dict."""
+    return read_expected_summary
+
+
+@pytest.fixture(scope="session")
+def child_env():
+    """``child_env()``: environment for a child interpreter running the package."""
+    return subprocess_env
+
+
+@pytest.fixture(scope="session")
+def store_snapshot():
+    """``store_snapshot(store)``: the store's contents, independent of arrival order."""
+    return snapshot
+
+
 def read_expected_summary(path: Path) -> dict:
     """pegasus-statistics' summary.csv as {"tasks"|"jobs"|"sub_workflows": {...}}."""
     text = "\n".join(ln for ln in path.read_text().splitlines() if ln and not ln.startswith("#"))
@@ -77,3 +100,58 @@ def subprocess_env() -> dict:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.pop("PYTHONSTARTUP", None)
     return env
+
+
+def snapshot(store) -> dict:
+    """Everything a view shows, in a form that does not depend on arrival order
+    (but does on content): equal snapshots mean equal stores for the user."""
+    from panorama_tui.stats import summarize
+
+    def counts(wf):
+        sm = summarize(store, wf)
+        return {"tasks": sm.tasks.as_dict(), "jobs": sm.jobs.as_dict(), "sub_workflows": sm.sub_workflows.as_dict()}
+
+    out = {}
+    for wf in store.workflows.values():
+        jobs = {}
+        for job in wf.jobs.values():
+            tries = {}
+            for seq, t in sorted(job.tries.items()):
+                tries[seq] = (
+                    t.sched_id, t.site, t.host, t.ip, t.user, t.work_dir,
+                    t.main_exitcode, t.post_exitcode, t.local_dur,
+                    t.stdout_file, t.stderr_file, t.stdout_text, t.stderr_text,
+                    t.last, sorted(t.states.values(), key=lambda v: (v[0] or 0, v[1], v[2])),
+                    sorted(
+                        (i.inv_id, i.task_id, i.transformation, i.exitcode, i.dur, i.start_time, i.maxrss)
+                        for i in t.invocations.values()
+                    ),
+                )
+            jobs[job.job_id] = {
+                "state": job.state,
+                "type_desc": job.type_desc,
+                "transformation": job.transformation,
+                "max_retries": job.max_retries,
+                "subwf_uuid": job.subwf_uuid,
+                "task_ids": sorted(job.task_ids),
+                "exit_raw": job.exit_raw,
+                "exit_code": job.exit_code,
+                "tries": tries,
+            }
+        out[wf.wf_uuid] = {
+            "label": wf.label,
+            "state": wf.state,
+            "status": wf.status,
+            "start_ts": wf.start_ts,
+            "end_ts": wf.end_ts,
+            "parent": wf.parent_uuid,
+            "parent_job": wf.parent_job_id,
+            "children": sorted(wf.children),
+            "counts": list(wf.counts),
+            "tree_counts": store.tree_counts(wf),
+            "jobs": jobs,
+            "summary": counts(wf),
+        }
+    out["_failed"] = sorted(j.key for j in store.failed_jobs())
+    out["_transfers"] = {k: (t.status, t.wf_uuid, t.job_id, t.rank) for k, t in store.transfers.items()}
+    return out

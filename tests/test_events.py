@@ -20,8 +20,8 @@ from panorama_tui.events import (
     to_epoch,
     unquote_text,
 )
-from conftest import RUNS
 
+RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 
 

@@ -17,8 +17,6 @@ from panorama_tui.ingest import Ingest, run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.stats import summarize
 from panorama_tui.store import Store
-from conftest import read_expected_summary
-from test_store import snapshot
 
 POLL = 0.02
 DEADLINE = 15.0
@@ -28,7 +26,7 @@ def _lines(path) -> list[bytes]:
     return [ln + b"\n" for ln in path.read_bytes().splitlines() if ln.strip()]
 
 
-def _reference(lines) -> dict:
+def _reference(lines, snapshot) -> dict:
     s = Store()
     s.apply_many(decode_line(ln) for ln in lines)
     return snapshot(s)
@@ -67,7 +65,7 @@ def hier_lines(replay_dir):
 
 
 @pytest.mark.parametrize("name,bp", [("events.json", False), ("events.bp", True)])
-def test_read_whole(replay_dir, name, bp):
+def test_read_whole(replay_dir, name, bp, expected_summary, store_snapshot):
     run = replay_dir / "hierarchical_wf_success"
     src = JsonLogSource(str(run / name), follow=False, bp=bp)
     assert not src.live and not src.recordable
@@ -75,11 +73,11 @@ def test_read_whole(replay_dir, name, bp):
     assert src.status.state == "ended"
     assert s.bad_count == 0
     assert s.event_count == len(_lines(run / name))
-    assert snapshot(s) == _reference(_lines(run / "events.json"))
+    assert store_snapshot(s) == _reference(_lines(run / "events.json"), store_snapshot)
     root = s.roots[0]
     sm = summarize(s, root)
     assert {"tasks": sm.tasks.as_dict(), "jobs": sm.jobs.as_dict(), "sub_workflows": sm.sub_workflows.as_dict()} == (
-        read_expected_summary(run / "statistics-csv" / "summary.csv")
+        expected_summary(run / "statistics-csv" / "summary.csv")
     )
 
 
@@ -94,12 +92,12 @@ def test_read_whole_last_line_without_newline(tmp_path, replay_dir, name, bp):
     assert s.event_names["stampede.xwf.end"] == 1
 
 
-def test_blank_lines_and_crlf_are_harmless(tmp_path, failure_lines):
+def test_blank_lines_and_crlf_are_harmless(tmp_path, failure_lines, store_snapshot):
     p = tmp_path / "events.json"
     p.write_bytes(b"\n\n".join(ln.rstrip(b"\n") + b"\r" for ln in failure_lines) + b"\n\n")
     s = run_to_end(JsonLogSource(str(p), follow=False), Store())
     assert s.bad_count == 0
-    assert snapshot(s) == _reference(failure_lines)
+    assert store_snapshot(s) == _reference(failure_lines, store_snapshot)
 
 
 def test_missing_file_is_a_source_error(tmp_path):
@@ -110,7 +108,7 @@ def test_missing_file_is_a_source_error(tmp_path):
     assert "cannot open" in src.status.message
 
 
-def test_garbage_lines_are_counted_not_fatal(tmp_path, failure_lines):
+def test_garbage_lines_are_counted_not_fatal(tmp_path, failure_lines, store_snapshot):
     p = tmp_path / "events.json"
     mixed = []
     for i, ln in enumerate(failure_lines):
@@ -123,7 +121,7 @@ def test_garbage_lines_are_counted_not_fatal(tmp_path, failure_lines):
     s = run_to_end(JsonLogSource(str(p), follow=False), Store())
     assert s.bad_count == len(mixed) - len(failure_lines)
     assert s.event_count == len(failure_lines)
-    assert snapshot(s) == _reference(failure_lines)
+    assert store_snapshot(s) == _reference(failure_lines, store_snapshot)
 
 
 # -- following ---------------------------------------------------------------------------
@@ -142,7 +140,7 @@ def _stop(src, ing):
     assert src.status.state == "ended"
 
 
-def test_follow_a_growing_file_with_a_partial_line(tmp_path, hier_lines):
+def test_follow_a_growing_file_with_a_partial_line(tmp_path, hier_lines, store_snapshot):
     p = tmp_path / "events.json"
     p.write_bytes(b"".join(hier_lines[:50]))
     store = Store()
@@ -170,10 +168,10 @@ def test_follow_a_growing_file_with_a_partial_line(tmp_path, hier_lines):
     finally:
         _stop(src, ing)
     assert store.bad_count == 0
-    assert snapshot(store) == _reference(hier_lines)
+    assert store_snapshot(store) == _reference(hier_lines, store_snapshot)
 
 
-def test_follow_bp_file(tmp_path, replay_dir):
+def test_follow_bp_file(tmp_path, replay_dir, store_snapshot):
     lines = _lines(replay_dir / "process_wf_success" / "events.bp")
     p = tmp_path / "events.bp"
     p.write_bytes(b"".join(lines[:10]))
@@ -186,10 +184,10 @@ def test_follow_bp_file(tmp_path, replay_dir):
     finally:
         _stop(src, ing)
     assert store.bad_count == 0
-    assert snapshot(store) == _reference(_lines(replay_dir / "process_wf_success" / "events.json"))
+    assert store_snapshot(store) == _reference(_lines(replay_dir / "process_wf_success" / "events.json"), store_snapshot)
 
 
-def test_follow_a_file_truncated_and_rewritten(tmp_path, hier_lines):
+def test_follow_a_file_truncated_and_rewritten(tmp_path, hier_lines, store_snapshot):
     p = tmp_path / "events.json"
     p.write_bytes(b"".join(hier_lines[:200]))
     store = Store()
@@ -209,10 +207,10 @@ def test_follow_a_file_truncated_and_rewritten(tmp_path, hier_lines):
     finally:
         _stop(src, ing)
     assert store.bad_count == 0
-    assert snapshot(store) == _reference(hier_lines)
+    assert store_snapshot(store) == _reference(hier_lines, store_snapshot)
 
 
-def test_follow_a_rotated_file(tmp_path, hier_lines):
+def test_follow_a_rotated_file(tmp_path, hier_lines, store_snapshot):
     p = tmp_path / "events.json"
     rotated = tmp_path / "events.json.1"
     p.write_bytes(b"".join(hier_lines[:100]))
@@ -233,7 +231,7 @@ def test_follow_a_rotated_file(tmp_path, hier_lines):
     finally:
         _stop(src, ing)
     assert store.bad_count == 0
-    assert snapshot(store) == _reference(hier_lines)
+    assert store_snapshot(store) == _reference(hier_lines, store_snapshot)
 
 
 def test_rotation_yields_old_lines_then_new_lines_in_order(tmp_path, hier_lines):
@@ -259,7 +257,7 @@ def test_rotation_yields_old_lines_then_new_lines_in_order(tmp_path, hier_lines)
     assert got == hier_lines
 
 
-def test_rotation_old_partial_last_line_is_not_lost(tmp_path, hier_lines):
+def test_rotation_old_partial_last_line_is_not_lost(tmp_path, hier_lines, store_snapshot):
     p = tmp_path / "events.json"
     p.write_bytes(b"".join(hier_lines[:100]) + hier_lines[100].rstrip(b"\n"))
     store = Store()
@@ -272,7 +270,7 @@ def test_rotation_old_partial_last_line_is_not_lost(tmp_path, hier_lines):
     finally:
         _stop(src, ing)
     assert store.bad_count == 0
-    assert snapshot(store) == _reference(hier_lines)
+    assert store_snapshot(store) == _reference(hier_lines, store_snapshot)
 
 
 def test_follow_an_empty_file_then_stop(tmp_path):

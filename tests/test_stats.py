@@ -10,8 +10,8 @@ import pytest
 from panorama_tui.events import decode, decode_exitcode, decode_line
 from panorama_tui.stats import Counts, summarize
 from panorama_tui.store import Store
-from conftest import RUNS, read_expected_summary
 
+RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
 SUB_WF = "160be601-bda4-45fb-86cd-9cf7a269bb22"
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
@@ -57,7 +57,7 @@ def test_total_plus_retries_column(replay_dir, run):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_per_workflow_rows(replay_dir, run):
+def test_per_workflow_rows(replay_dir, run, expected_summary):
     """workflow.csv: the ALL rows are the recursive summary of the root; a leaf
     workflow's own rows are its summary."""
     s = _store(replay_dir, run)
@@ -75,7 +75,7 @@ def test_per_workflow_rows(replay_dir, run):
     sm = summarize(s, root)
     got = {"tasks": _counts(sm.tasks), "jobs": _counts(sm.jobs), "sub_workflows": _counts(sm.sub_workflows)}
     assert got == by_wf["ALL"]
-    assert got == read_expected_summary(replay_dir / run / "statistics-csv" / "summary.csv")
+    assert got == expected_summary(replay_dir / run / "statistics-csv" / "summary.csv")
     for wf_uuid, expected in by_wf.items():
         if wf_uuid == "ALL" or s.workflows[wf_uuid].children:
             continue

@@ -14,12 +14,12 @@ from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.states import JobState, WorkflowState
 from panorama_tui.stats import summarize
 from panorama_tui.store import Store
-from conftest import RUNS, read_expected_summary
 
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 OK_WF = "f00c0056-abd4-4e8e-b793-24eb760dda1f"
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
 SUB_WF = "160be601-bda4-45fb-86cd-9cf7a269bb22"
+RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 ROOTS = {"process_wf_success": OK_WF, "process_wf_failure": FAIL_WF, "hierarchical_wf_success": ROOT_WF}
 
 
@@ -42,53 +42,6 @@ def summary_dict(store: Store, wf_uuid: str) -> dict:
     }
 
 
-def snapshot(store: Store) -> dict:
-    """Everything a view shows, in a form that does not depend on arrival order."""
-    out = {}
-    for wf in store.workflows.values():
-        jobs = {}
-        for job in wf.jobs.values():
-            tries = {}
-            for seq, t in sorted(job.tries.items()):
-                tries[seq] = (
-                    t.sched_id, t.site, t.host, t.ip, t.user, t.work_dir,
-                    t.main_exitcode, t.post_exitcode, t.local_dur,
-                    t.stdout_file, t.stderr_file, t.stdout_text, t.stderr_text,
-                    t.last, sorted(t.states.values(), key=lambda v: (v[0] or 0, v[1], v[2])),
-                    sorted(
-                        (i.inv_id, i.task_id, i.transformation, i.exitcode, i.dur, i.start_time, i.maxrss)
-                        for i in t.invocations.values()
-                    ),
-                )
-            jobs[job.job_id] = {
-                "state": job.state,
-                "type_desc": job.type_desc,
-                "transformation": job.transformation,
-                "max_retries": job.max_retries,
-                "subwf_uuid": job.subwf_uuid,
-                "task_ids": sorted(job.task_ids),
-                "exit_raw": job.exit_raw,
-                "exit_code": job.exit_code,
-                "tries": tries,
-            }
-        out[wf.wf_uuid] = {
-            "label": wf.label,
-            "state": wf.state,
-            "status": wf.status,
-            "start_ts": wf.start_ts,
-            "end_ts": wf.end_ts,
-            "parent": wf.parent_uuid,
-            "parent_job": wf.parent_job_id,
-            "children": sorted(wf.children),
-            "counts": list(wf.counts),
-            "tree_counts": store.tree_counts(wf),
-            "jobs": jobs,
-            "summary": summary_dict(store, wf.wf_uuid),
-        }
-    out["_failed"] = sorted(j.key for j in store.failed_jobs())
-    return out
-
-
 @pytest.fixture(scope="module")
 def run_events(replay_dir):
     return {run: load_events(replay_dir / run / "events.json") for run in RUNS}
@@ -98,8 +51,8 @@ def run_events(replay_dir):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_json_summary_equals_pegasus_statistics(replay_dir, run_events, run):
-    expected = read_expected_summary(replay_dir / run / "statistics-csv" / "summary.csv")
+def test_json_summary_equals_pegasus_statistics(replay_dir, run_events, run, expected_summary):
+    expected = expected_summary(replay_dir / run / "statistics-csv" / "summary.csv")
     s = store_of(run_events[run])
     assert s.bad_count == 0
     assert s.warning_count == 0, list(s.warnings)
@@ -109,8 +62,8 @@ def test_json_summary_equals_pegasus_statistics(replay_dir, run_events, run):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_bp_summary_equals_pegasus_statistics(replay_dir, run_events, run):
-    expected = read_expected_summary(replay_dir / run / "statistics-csv" / "summary.csv")
+def test_bp_summary_equals_pegasus_statistics(replay_dir, run_events, run, expected_summary):
+    expected = expected_summary(replay_dir / run / "statistics-csv" / "summary.csv")
     s = Store()
     src = JsonLogSource(str(replay_dir / run / "events.bp"), follow=False, bp=True)
     run_to_end(src, s)
@@ -141,32 +94,32 @@ def test_workflow_states(run_events):
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_applying_everything_twice_changes_nothing(run_events, run):
+def test_applying_everything_twice_changes_nothing(run_events, run, store_snapshot):
     evs = run_events[run]
-    base = snapshot(store_of(evs))
-    assert snapshot(store_of(evs + evs)) == base
+    base = store_snapshot(store_of(evs))
+    assert store_snapshot(store_of(evs + evs)) == base
     each_twice = [e for ev in evs for e in (ev, ev)]
-    assert snapshot(store_of(each_twice)) == base
+    assert store_snapshot(store_of(each_twice)) == base
     # fresh copies of the same records (as a re-read file would give)
     copies = [Event(e.name, e.ts, copy.deepcopy(e.data)) for e in evs]
-    assert snapshot(store_of(evs + copies)) == base
+    assert store_snapshot(store_of(evs + copies)) == base
 
 
 @pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 7, 42, 1234])
-def test_shuffled_order_gives_the_same_store(run_events, run, seed):
+def test_shuffled_order_gives_the_same_store(run_events, run, seed, store_snapshot):
     evs = list(run_events[run])
-    base = snapshot(store_of(evs))
+    base = store_snapshot(store_of(evs))
     random.Random(seed).shuffle(evs)
-    shuffled = snapshot(store_of(evs))
+    shuffled = store_snapshot(store_of(evs))
     for wf_uuid in base:
         assert shuffled[wf_uuid] == base[wf_uuid], wf_uuid
 
 
 @pytest.mark.parametrize("run", RUNS)
-def test_reversed_order_gives_the_same_store(run_events, run):
+def test_reversed_order_gives_the_same_store(run_events, run, store_snapshot):
     evs = run_events[run]
-    assert snapshot(store_of(list(reversed(evs)))) == snapshot(store_of(evs))
+    assert store_snapshot(store_of(list(reversed(evs)))) == store_snapshot(store_of(evs))
 
 
 # -- hierarchy -------------------------------------------------------------------------
@@ -266,9 +219,9 @@ def test_job_is_retrying_between_tries(run_events):
 # -- robustness ---------------------------------------------------------------------------
 
 
-def test_unknown_event_names_are_counted_not_dropped(run_events):
+def test_unknown_event_names_are_counted_not_dropped(run_events, store_snapshot):
     s = store_of(run_events["process_wf_success"])
-    before = snapshot(s)
+    before = store_snapshot(s)
     n = s.event_count
     s.apply(decode({"event": "someone.elses.event", "xwf_id": OK_WF, "ts": 1677913774}))
     s.apply(decode({"event": "someone.elses.event", "ts": 1677913775}))
@@ -276,7 +229,7 @@ def test_unknown_event_names_are_counted_not_dropped(run_events):
     assert s.unknown == {"someone.elses.event": 2, "stampede.brand.new": 1}
     assert s.event_names["someone.elses.event"] == 2
     assert s.event_count == n + 3
-    assert snapshot(s) == before
+    assert store_snapshot(s) == before
     # known-but-ignored names are not "unknown"
     s.apply(decode({"event": "stampede.job.edge", "xwf_id": OK_WF}))
     assert "stampede.job.edge" not in s.unknown
@@ -302,10 +255,10 @@ def _main_end(evs, job_id, inst):
         ("ts", "not a time"),
     ],
 )
-def test_wrong_typed_field_warns_keeps_state(run_events, field, value):
+def test_wrong_typed_field_warns_keeps_state(run_events, field, value, store_snapshot):
     evs = run_events["process_wf_failure"]
     s = store_of(evs)
-    before = snapshot(s)
+    before = store_snapshot(s)
     job = s.find_job(FAIL_WF, "ls_ID0000001")
     good = _main_end(evs, "ls_ID0000001", 3)
     bad = dict(good.data)
@@ -313,7 +266,7 @@ def test_wrong_typed_field_warns_keeps_state(run_events, field, value):
     warnings_before = s.warning_count
     s.apply(decode(bad))  # must not raise
     assert s.warning_count > warnings_before, f"no warning for {field}={value!r}"
-    after = snapshot(s)
+    after = store_snapshot(s)
     t = job.tries[3]
     assert t.main_exitcode == 512
     assert job.exit_code == 2
@@ -322,10 +275,10 @@ def test_wrong_typed_field_warns_keeps_state(run_events, field, value):
     assert after[FAIL_WF]["jobs"]["ls_ID0000001"]["tries"][2] == before[FAIL_WF]["jobs"]["ls_ID0000001"]["tries"][2]
 
 
-def test_wrong_typed_field_first_then_good_record(run_events):
+def test_wrong_typed_field_first_then_good_record(run_events, store_snapshot):
     """A bad record that arrives first does not spoil the good one after it."""
     evs = run_events["process_wf_failure"]
-    base = snapshot(store_of(evs))
+    base = store_snapshot(store_of(evs))
     s = Store()
     for ev in evs:
         if ev.name == "stampede.job_inst.main.end":
@@ -334,7 +287,7 @@ def test_wrong_typed_field_first_then_good_record(run_events):
             s.apply(decode(bad))
         s.apply(ev)
     assert s.warning_count > 0
-    assert snapshot(s)[FAIL_WF] == base[FAIL_WF]
+    assert store_snapshot(s)[FAIL_WF] == base[FAIL_WF]
 
 
 def test_records_without_ids_warn(run_events):
@@ -516,7 +469,7 @@ def test_darshan_without_job_context_is_kept(panorama_dir):
 # -- reset ------------------------------------------------------------------------------------
 
 
-def test_reset_forgets_everything(run_events):
+def test_reset_forgets_everything(run_events, store_snapshot):
     s = store_of(run_events["hierarchical_wf_success"])
     s.apply(decode({"event": "x.y"}))
     s.note_bad("garbage")
@@ -525,7 +478,7 @@ def test_reset_forgets_everything(run_events):
     assert s.event_count == 0 and s.bad_count == 0 and s.warning_count == 0
     assert not s.unknown and not s.failed_jobs()
     s.apply_many(run_events["hierarchical_wf_success"])
-    assert snapshot(s) == snapshot(store_of(run_events["hierarchical_wf_success"]))
+    assert store_snapshot(s) == store_snapshot(store_of(run_events["hierarchical_wf_success"]))
 
 
 # -- order-independence of named details (regressions) ----------------------------------------
