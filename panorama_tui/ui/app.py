@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
@@ -320,6 +321,12 @@ class PanoramaApp(App):
     def refresh_all(self, full: bool = False) -> None:
         if self.view_paused and not full:
             return
+        try:
+            self._refresh(full)
+        except NoMatches:
+            pass  # the screen is being torn down; the timer fired once more
+
+    def _refresh(self, full: bool) -> None:
         store = self.store
         self._ticks += 1
         with store.lock:

@@ -1,0 +1,217 @@
+"""Pilot tests: what a user's keys do on the real demo recording."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from panorama_tui.states import JobState
+from panorama_tui.ui.app import HelpScreen, JobScreen, PanoramaApp, parse_seek
+from panorama_tui.ui.joblist import JobList
+
+from .ui_helpers import demo_app, fixed_timezone, wait_finished
+
+fixed_timezone()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_problems_first_and_navigation():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            assert len(jobs.rows) == store.job_count() == 33
+            # Problems first: the failed job heads the list, done jobs close it.
+            assert jobs.rows[0].state == JobState.FAILED
+            assert jobs.rows[0].job_id == "ls_ID0000001"
+            assert jobs.rows[-1].state == JobState.DONE
+            await pilot.press("j", "j")
+            assert jobs.cursor == 2
+            await pilot.press("G")
+            assert jobs.cursor == len(jobs.rows) - 1
+            await pilot.press("g")
+            assert jobs.cursor == 0
+            await pilot.press("down", "k")
+            assert jobs.cursor == 0
+        ingest.stop()
+
+    run(go())
+
+
+def test_filter_terms_regex_and_escape():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            await pilot.press("slash", *"state=done host~workflow", "enter")
+            assert jobs.rows and all(j.state == JobState.DONE for j in jobs.rows)
+            want = [j for j in store.jobs() if j.state == JobState.DONE and "workflow" in (j.host or "")]
+            assert len(jobs.rows) == len(want) > 0
+            await pilot.press("escape")
+            assert len(jobs.rows) == 33
+            await pilot.press("slash", *"^stage_in", "enter")
+            assert jobs.rows and all(j.job_id.startswith("stage_in") for j in jobs.rows)
+            await pilot.press("escape")
+            # A bad term is reported, not applied, and the app keeps going.
+            await pilot.press("slash", *"colour=red", "enter")
+            assert jobs.query is None
+            await pilot.press("escape")
+            await pilot.press("exclamation_mark")
+            assert [j.job_id for j in jobs.rows] == ["ls_ID0000001"]
+        ingest.stop()
+
+    run(go())
+
+
+def test_sort_cycle_and_reverse():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            await pilot.press("s")  # state -> id
+            assert jobs.sort_col == "id"
+            ids = [j.job_id for j in jobs.rows]
+            assert ids == sorted(ids)
+            await pilot.press("r")
+            assert [j.job_id for j in jobs.rows] == sorted(ids, reverse=True)
+            assert "JOB▲" in jobs.header_text()
+        ingest.stop()
+
+    run(go())
+
+
+def test_enter_opens_job_screen_and_escape_returns():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            await pilot.press("enter")
+            assert isinstance(app.screen, JobScreen)
+            assert app.screen.job.job_id == "ls_ID0000001"
+            # The list's keys are off while the job screen is up.
+            await pilot.press("slash")
+            assert isinstance(app.screen, JobScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, JobScreen)
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+        ingest.stop()
+
+    run(go())
+
+
+def test_failures_panel_shows_reason():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            await pilot.press("2")
+            await pilot.pause()
+            fail = app.query_one("#fail-list", JobList)
+            assert [j.job_id for j in fail.rows] == ["ls_ID0000001"]
+            text = str(app.query_one("#fail-view").render())
+            assert "invalid option -- 'z'" in text
+            assert "POST_SCRIPT_FAILED" in text
+        ingest.stop()
+
+    run(go())
+
+
+def test_pause_freezes_view_but_collection_goes_on():
+    async def go():
+        app, store, control, ingest = demo_app(speed=0.0, paused=True)
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause()
+            await pilot.press("p")
+            assert app.view_paused
+            assert app.query_one("#banner").has_class("visible")
+            shown = len(app.query_one("#jobs", JobList).rows)
+            control.toggle_pause()  # the replay runs while the view is paused
+            await wait_for(lambda: control.finished)
+            await asyncio.sleep(app.tick_seconds * 2)
+            await pilot.pause()
+            assert store.event_count == 394  # collected
+            assert len(app.query_one("#jobs", JobList).rows) == shown  # not shown
+            await pilot.press("p")
+            await pilot.pause()
+            assert len(app.query_one("#jobs", JobList).rows) == 33
+        ingest.stop()
+
+    run(go())
+
+
+async def wait_for(pred, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        await asyncio.sleep(0.02)
+
+
+def test_replay_keys_step_speed_and_seek():
+    async def go():
+        app, store, control, ingest = demo_app(speed=1.0, paused=True)
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_for(lambda: control.start is not None)
+            before = store.event_count
+            await pilot.press("full_stop")
+            await wait_for(lambda: store.event_count > before)
+            await pilot.press("plus")
+            assert control.speed == 2.0
+            await pilot.press("minus", "minus")
+            assert control.speed == 0.5
+            # Seek 60 s forward from the start, then back: the store is rebuilt.
+            await pilot.press("right_curly_bracket")
+            await wait_for(lambda: control.position >= control.start + 59)
+            n_forward = store.event_count
+            await pilot.press("left_curly_bracket")
+            await wait_for(lambda: control.position < control.start + 30 and store.event_count < n_forward)
+            await pilot.press("space")
+            assert not control.paused
+        ingest.stop()
+
+    run(go())
+
+
+def test_too_small_terminal_says_so():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(70, 20)) as pilot:
+            await pilot.pause()
+            assert app.screen.has_class("small")
+            assert "too small" in str(app.query_one("#toosmall").render())
+        ingest.stop()
+
+    run(go())
+
+
+def test_parse_seek():
+    start = time.mktime((2023, 3, 3, 23, 0, 0, 0, 0, -1))
+    assert parse_seek("+30s", 100.0, start) == 130.0
+    assert parse_seek("-5m", 1000.0, start) == 700.0
+    assert parse_seek("23:10", start, start) == start + 600
+    assert parse_seek("00:30", start, start) == start + 5400  # past midnight
+    assert parse_seek("nonsense", 1.0, start) is None
+
+
+def test_live_app_without_replay_ignores_replay_keys():
+    from panorama_tui.store import Store
+
+    async def go():
+        app = PanoramaApp(Store(), source_label="empty", live=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("space", "plus", "full_stop")
+            await pilot.pause()
+            assert app.query_one("#jobs", JobList).rows == []
+
+    run(go())
