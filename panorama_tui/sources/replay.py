@@ -152,7 +152,7 @@ class ReplaySource(Source):
                     if c.seek_to is not None:
                         target = max(lo, min(c.seek_to, hi))
                         c.seek_to = None
-                        if target < c.position:
+                        if c.position is not None and target < c.position:  # None: nothing shown yet
                             out.append(RESET)
                             last_seq, buf = 0, []
                             c.finished = False
