@@ -20,6 +20,18 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def text_of(widget) -> str:
+    """What a Static shows, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as cap:
+        console.print(widget.content)
+    return cap.get()
+
+
 def test_problems_first_and_navigation():
     async def go():
         app, store, control, ingest = demo_app()
@@ -119,7 +131,7 @@ def test_failures_panel_shows_reason():
             await pilot.pause()
             fail = app.query_one("#fail-list", JobList)
             assert [j.job_id for j in fail.rows] == ["ls_ID0000001"]
-            text = str(app.query_one("#fail-view").render())
+            text = text_of(app.query_one("#fail-view"))
             assert "invalid option -- 'z'" in text
             assert "POST_SCRIPT_FAILED" in text
         ingest.stop()
@@ -189,7 +201,7 @@ def test_too_small_terminal_says_so():
         async with app.run_test(size=(70, 20)) as pilot:
             await pilot.pause()
             assert app.screen.has_class("small")
-            assert "too small" in str(app.query_one("#toosmall").render())
+            assert "too small" in text_of(app.query_one("#toosmall"))
         ingest.stop()
 
     run(go())
@@ -213,5 +225,42 @@ def test_live_app_without_replay_ignores_replay_keys():
             await pilot.press("space", "plus", "full_stop")
             await pilot.pause()
             assert app.query_one("#jobs", JobList).rows == []
+
+    run(go())
+
+
+def test_panels_show_panorama_sample_events(shared_data):
+    """Transfers, Darshan and /proc figures reach the screen (shared/data/panorama samples)."""
+    import json
+
+    from panorama_tui.events import decode
+    from panorama_tui.store import Store
+
+    store = Store()
+    for name in ("kickstart.inv.online.json", "transfer.inv.go.json", "darshan.perf.as-stored.json"):
+        with open(shared_data / "panorama" / name) as f:
+            store.apply(decode(json.load(f)))
+
+    async def go():
+        app = PanoramaApp(store, source_label="samples")
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause()
+            jobs = app.query_one("#jobs", JobList)
+            ids = {j.job_id for j in jobs.rows}
+            assert {"individuals_ID0000001", "stage_in_local_local_2_2", "namd_ID0000002"} <= ids
+            kick = store.find_job("0a114f53-f208-44da-9b5c-9c30edcf49c6", "individuals_ID0000001")
+            assert jobs.select_job(kick)
+            await pilot.pause()
+            detail = text_of(app.query_one("#detail-view"))
+            assert "peak rss" in detail and "24M" in detail and "71M" in detail  # 25004 kB RSS, 74547200 B written
+            namd = store.find_job("e8c30de5-6bb2-4b38-a000-2b719e688e38", "namd_ID0000002")
+            assert jobs.select_job(namd)
+            await pilot.pause()
+            detail = text_of(app.query_one("#detail-view"))
+            assert "darshan" in detail and "POSIX" in detail and "18.470956" in detail
+            await pilot.press("3")
+            await pilot.pause()
+            text = text_of(app.query_one("#transfers-view"))
+            assert "SUCCEEDED" in text and "2/2" in text
 
     run(go())
