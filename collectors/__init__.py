@@ -1,0 +1,14 @@
+"""Panorama collectors: programs that produce Panorama events.
+
+* ``panorama-monitor`` (:mod:`collectors.monitor`): wraps a command, samples its
+  process tree from ``/proc`` and emits ``kickstart.inv.online`` /
+  ``kickstart.inv.summary`` events; publishes ``@@@MONITORING_PAYLOAD@@@``
+  blocks found on the command's stdout.
+* ``panorama-darshan`` (:mod:`collectors.darshan`): Darshan logs to
+  ``darshan.perf`` events.
+* ``panorama-globus`` (:mod:`collectors.globus`): Globus transfer tasks to
+  ``transfer.inv.go`` events.
+
+Collectors use only the core (:mod:`panorama_tui.events`, the publisher); they
+never import the UI.  Each module has ``main(argv=None) -> int``.
+"""

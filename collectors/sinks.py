@@ -1,0 +1,291 @@
+"""Where collectors put their events: JSON-lines files, stdout, AMQP.
+
+Every sink takes *batches* of event dicts (each with an ``"event"`` key that
+:func:`panorama_tui.events.decode` accepts).  A JSON-lines file gets one
+``os.write`` per batch on an ``O_APPEND`` descriptor, so several writers (MPI
+ranks, concurrent jobs) can share one file without tearing lines, and a batch
+is on its way to disk when :meth:`Sink.emit` returns.
+
+A sink that fails (disk full, broken pipe, broker library missing) says so once
+on stderr and keeps the events it could not write (bounded) to try again with
+the next batch; it never raises into the collector's loop.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections import deque
+
+from .common import say
+
+__all__ = ["Sink", "JsonlSink", "StdoutSink", "AmqpSink", "TeeSink", "open_sink", "dumps", "expand_path"]
+
+# Events kept in memory while a file cannot be written, before the oldest go.
+MAX_PENDING = 100_000
+
+
+def _clean(obj):
+    """JSON has no NaN or Infinity: make them null (the C libraries produce them)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def dumps(event: dict) -> str:
+    """One event as compact JSON (strict: no NaN), no newline."""
+    try:
+        return json.dumps(event, separators=(",", ":"), allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(_clean(event), separators=(",", ":"), allow_nan=False, default=str)
+
+
+def expand_path(template: str, **values) -> str:
+    """Replace ``{pid}``, ``{rank}``, ``{host}`` (only those) in a path."""
+    out = template
+    for key, value in values.items():
+        out = out.replace("{" + key + "}", str(value))
+    return out
+
+
+class Sink:
+    prog = "panorama"
+
+    def emit(self, events) -> None:
+        raise NotImplementedError
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Push out what is buffered; returns how many events are not delivered yet."""
+        return 0
+
+    def close(self, timeout: float | None = None) -> int:
+        return self.flush(timeout)
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class _FdSink(Sink):
+    """Shared logic: serialise a batch, write it with retries, keep what failed."""
+
+    def __init__(self, prog: str):
+        self.prog = prog
+        self.pending: deque[str] = deque()
+        self.dropped = 0
+        self.written = 0
+        self._error_said = None
+
+    def _write_all(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def emit(self, events) -> None:
+        lines = [dumps(ev) for ev in events]
+        if not lines and not self.pending:
+            return
+        self.pending.extend(lines)
+        excess = len(self.pending) - MAX_PENDING
+        if excess > 0:
+            for _ in range(excess):
+                self.pending.popleft()
+            self.dropped += excess
+        self._drain()
+
+    def _drain(self) -> None:
+        if not self.pending:
+            return
+        data = ("\n".join(self.pending) + "\n").encode("utf-8")
+        try:
+            self._write_all(data)
+        except OSError as exc:
+            key = (type(exc).__name__, getattr(exc, "errno", None))
+            if key != self._error_said:
+                self._error_said = key
+                say(self.prog, f"cannot write events to {self.describe()}: {exc.strerror or exc}; "
+                    f"keeping {len(self.pending)} in memory and retrying")
+            return
+        if self._error_said is not None:
+            say(self.prog, f"writing events to {self.describe()} again")
+            self._error_said = None
+        self.written += len(self.pending)
+        self.pending.clear()
+
+    def flush(self, timeout: float | None = None) -> int:
+        self._drain()
+        return len(self.pending)
+
+
+class JsonlSink(_FdSink):
+    """Append JSON lines to a file (created, with its directory, if missing)."""
+
+    def __init__(self, path: str, prog: str = "panorama"):
+        super().__init__(prog)
+        self.path = path
+        d = os.path.dirname(os.path.abspath(path))
+        os.makedirs(d, exist_ok=True)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def describe(self) -> str:
+        return self.path
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+    def close(self, timeout: float | None = None) -> int:
+        left = self.flush(timeout)
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+        return left
+
+
+class StdoutSink(_FdSink):
+    """JSON lines on stdout (``--out -``)."""
+
+    def __init__(self, prog: str = "panorama", stream=None):
+        super().__init__(prog)
+        self.stream = stream if stream is not None else sys.stdout
+        self.broken = False
+
+    def describe(self) -> str:
+        return "stdout"
+
+    def _write_all(self, data: bytes) -> None:
+        if self.broken:
+            return  # the reader went away: nothing more to do
+        buf = getattr(self.stream, "buffer", None)
+        try:
+            if buf is not None:
+                self.stream.flush()
+                buf.write(data)
+                buf.flush()
+            else:
+                self.stream.write(data.decode("utf-8"))
+                self.stream.flush()
+        except BrokenPipeError:
+            self.broken = True
+            say(self.prog, "stdout was closed; events from now on go nowhere unless another sink is set")
+
+
+class AmqpSink(Sink):
+    """Publishes through :class:`panorama_tui.publisher.SpoolingPublisher`.
+
+    The publisher is imported only when this sink is made (``--amqp``), so the
+    other sinks work without pika.  The routing key is the event name, as
+    monitord and Panorama 360 used it.
+    """
+
+    def __init__(self, url: str, spool_path: str, prog: str = "panorama", publisher=None):
+        self.prog = prog
+        self.url = url
+        self.spool_path = spool_path
+        self.failed = 0
+        self._error_said = False
+        if publisher is None:
+            from panorama_tui.publisher import SpoolingPublisher  # lazy: pika only when asked for
+
+            os.makedirs(os.path.dirname(os.path.abspath(spool_path)), exist_ok=True)
+            publisher = SpoolingPublisher(url, spool_path)
+        self.publisher = publisher
+
+    def describe(self) -> str:
+        return f"AMQP {_mask(self.url)} (spool {self.spool_path})"
+
+    def emit(self, events) -> None:
+        for ev in events:
+            try:
+                self.publisher.publish(ev, routing_key=str(ev.get("event") or "") or None)
+            except Exception as exc:  # the publisher is another component: never let it kill us
+                self.failed += 1
+                if not self._error_said:
+                    self._error_said = True
+                    say(self.prog, f"cannot publish to {self.describe()}: {type(exc).__name__}: {exc}")
+
+    def flush(self, timeout: float | None = None) -> int:
+        try:
+            return int(self.publisher.flush(timeout=timeout) or 0)
+        except Exception as exc:
+            say(self.prog, f"AMQP flush failed: {type(exc).__name__}: {exc}")
+            return -1
+
+    def close(self, timeout: float | None = None) -> int:
+        left = self.flush(timeout)
+        try:
+            self.publisher.close(timeout=timeout)
+        except Exception as exc:
+            say(self.prog, f"AMQP close failed: {type(exc).__name__}: {exc}")
+        if left and left > 0:
+            say(self.prog, f"{left} events not yet confirmed by the broker stay in the spool {self.spool_path}")
+        return left
+
+
+class TeeSink(Sink):
+    def __init__(self, sinks):
+        self.sinks = list(sinks)
+
+    def emit(self, events) -> None:
+        events = list(events)
+        for s in self.sinks:
+            s.emit(events)
+
+    def flush(self, timeout: float | None = None) -> int:
+        return max([s.flush(timeout) for s in self.sinks] or [0])
+
+    def close(self, timeout: float | None = None) -> int:
+        return max([s.close(timeout) for s in self.sinks] or [0])
+
+    def describe(self) -> str:
+        return " + ".join(s.describe() for s in self.sinks)
+
+
+def _mask(url: str) -> str:
+    try:
+        from panorama_tui.amqp_url import mask  # the core's URL masking, when present
+
+        return mask(url)
+    except Exception:
+        import re
+
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def default_spool(prog: str, unique: str | None = None) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    name = prog if unique is None else f"{prog}.{unique}"
+    return os.path.join(base, "panorama-top", "spool", f"{name}.sqlite")
+
+
+def open_sink(args, prog: str, default_out: str | None = "-", spool_unique: str | None = None, **path_values) -> Sink:
+    """The sink the sink options ask for (see :func:`collectors.common.add_sink_args`).
+
+    ``--out FILE`` (``-`` for stdout) and ``--amqp URL`` may be combined.
+    ``path_values`` fill ``{pid}``/``{rank}``/``{host}`` in the file name.
+    Raises OSError when the file cannot be opened, ImportError when ``--amqp``
+    is asked for and the publisher is missing.
+    """
+    sinks = []
+    out = getattr(args, "out", None)
+    amqp = getattr(args, "amqp", None)
+    if out is None and not amqp:
+        out = default_out
+    if out == "-":
+        sinks.append(StdoutSink(prog))
+    elif out:
+        sinks.append(JsonlSink(expand_path(out, **path_values), prog))
+    if amqp:
+        spool = getattr(args, "spool", None) or default_spool(prog, spool_unique)
+        sinks.append(AmqpSink(amqp, expand_path(spool, **path_values), prog))
+    if len(sinks) == 1:
+        return sinks[0]
+    return TeeSink(sinks)
