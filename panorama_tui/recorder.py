@@ -13,8 +13,6 @@ import os
 import sqlite3
 import time
 
-import sqlite_utils
-
 FORMAT = "panorama-recording"
 VERSION = "1"
 
@@ -42,6 +40,10 @@ class Recorder:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        # Imported here: sqlite_utils pulls in pandas when it is installed
+        # (half a second), and detect()/--once/replay never need it.
+        import sqlite_utils
+
         db = sqlite_utils.Database(self.conn)
         if "events" not in db.table_names():
             db["events"].create(
