@@ -578,8 +578,12 @@ def _h_xwf_state(s: Store, ev: Event, d: dict) -> None:
     if wf is None:
         return
     end = ev.name == "stampede.xwf.end"
-    restart = _int(d.get("restart_count")) or 0
-    wf.wf_states[(restart, end)] = (ev.ts, restart, end, _int(d.get("status")))
+    restart = _field_int(s, ev.name, d, "restart_count")
+    status = _field_int(s, ev.name, d, "status")
+    if restart is _BAD or status is _BAD:
+        return  # which run, or how it ended, is unknown: keep what we had
+    restart = restart or 0
+    wf.wf_states[(restart, end)] = (ev.ts, restart, end, status)
     # The latest restart's end (if any) decides the state.
     restart_now, has_end = max(wf.wf_states)
     ts, _, _, status = wf.wf_states[(restart_now, has_end)]
@@ -786,6 +790,9 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     if ev.ts is None:
         s.warn("kickstart.inv.online: no usable ts")
         return
+    for key in ("utime", "stime", "rss", "bread", "bwrite", "rchar", "wchar", "rank"):
+        if _field_float(s, ev.name, d, key) is _BAD:
+            return  # a sample with a broken counter would draw a false rate
     if not wf.label and d.get("wf_label"):
         wf.label = str(d["wf_label"])
     job = s.job(wf, str(jid))
