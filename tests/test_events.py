@@ -298,7 +298,7 @@ def test_bad_event_not_an_object(line):
         {"event": "", "xwf_id": "w"},
         {"event": None},
         {"event": 17},
-        {"event": "stampede.task.monitoring", "monitoring_event": ""} | {"event": None},
+        {"monitoring_event": "", "ts": 1552878285},
     ],
 )
 def test_bad_event_missing_name(obj):
