@@ -264,3 +264,20 @@ def test_panels_show_panorama_sample_events(shared_data):
             assert "SUCCEEDED" in text and "2/2" in text
 
     run(go())
+
+
+def test_no_color_renders(monkeypatch):
+    """NO_COLOR puts Textual's monochrome filter on every line; it must not crash."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_finished(app, control, pilot)
+            await pilot.press("j", "2", "1")
+            await pilot.pause()
+            assert app.no_color
+            assert app.query_one("#jobs", JobList).rows
+        ingest.stop()
+
+    run(go())

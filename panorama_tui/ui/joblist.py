@@ -369,11 +369,12 @@ class JobList(ScrollView, can_focus=True):
         row = y + self.scroll_offset.y
         width = self.size.width
         if row >= len(self.rows) or not self._layout:
-            return Strip.blank(width)
+            return Strip.blank(width, self.rich_style)  # never a None style: NO_COLOR's filter needs one
         job = self.rows[row]
         selected = row == self.cursor
         segs = self._row_segments(job, selected and self.has_focus, selected)
-        return Strip(segs).adjust_cell_length(width, Style(reverse=True) if selected else None).crop(0, width)
+        pad = Style(reverse=True) if selected else self.rich_style
+        return Strip(segs).adjust_cell_length(width, pad).crop(0, width)
 
     def _cell(self, key: str, job: Job, now):
         if key == "state":
