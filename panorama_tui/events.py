@@ -201,6 +201,8 @@ def decode_line(line) -> Event:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEvent(f"not JSON: {str(exc).splitlines()[0][:80]}") from None
+    except RecursionError:
+        raise BadEvent("not JSON: nested too deeply") from None
     return decode(obj)
 
 
@@ -215,7 +217,7 @@ def decode_exitcode(raw) -> tuple[int | None, int | None]:
         return None, None
     try:
         status = int(float(raw))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None, None
     if status < 0:
         return status, None

@@ -78,7 +78,9 @@ class Ingest:
                 if self.on_batch is not None:
                     self.on_batch()
         except Exception as exc:  # a source bug must not take the screen down
-            log.exception("source %s failed", self.source.label)
+            # Shown through the source status and a store warning; the
+            # traceback only at debug level (never on a --once user's stderr).
+            log.debug("source %s failed", self.source.label, exc_info=True)
             self.error = f"{self.source.label}: {type(exc).__name__}: {exc}"
             self.source.status.state = "error"
             self.source.status.message = self.error

@@ -55,10 +55,10 @@ def _int(v):
         return None
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         try:
             return int(float(v))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # "abc", NaN, 1e400
             return None
 
 
@@ -426,7 +426,7 @@ class Store:
             return
         try:
             handler(self, ev, ev.data)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
             # A field of the wrong type: keep what we had, say so, go on.
             self.warn(f"{name}: unusable record ({type(exc).__name__}: {exc})"[:200])
 
