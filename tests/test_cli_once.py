@@ -273,6 +273,29 @@ def test_garbage_mixed_with_good_events(cli, tmp_path, replay_dir):
     assert json.loads(proc.stdout)["bad_records"] == 2
 
 
+def test_hostile_values_are_counted_not_fatal(cli, tmp_path, replay_dir):
+    """Numbers too big for an int and JSON nested past the parser's limit."""
+    good = good_lines(replay_dir, "process_wf_success")
+    wf = OK_WF.encode()
+    hostile = [
+        b'{"event": "stampede.job_inst.main.end", "xwf_id": "' + wf + b'", "job_id": "ls_ID0000001", '
+        b'"job_inst_id": 2, "ts": 1677911000, "exitcode": 1e400}\n',
+        b'{"event": "stampede.job_inst.main.end", "xwf_id": "' + wf + b'", "job_id": "ls_ID0000001", '
+        b'"job_inst_id": 1e400, "ts": 1677911000}\n',
+        b"[" * 100_000 + b"\n",
+    ]
+    p = tmp_path / "events.json"
+    p.write_bytes(good[0] + b"".join(hostile) + b"".join(good[1:]))
+    proc = cli("--once", "--json", p)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    data = json.loads(proc.stdout)
+    assert data["bad_records"] == 1
+    assert data["warnings"] >= 3
+    assert data["events"] == len(good) + 2
+    assert data["workflows"][0]["jobs"]["succeeded"] == 5
+
+
 def test_a_20mb_single_line(cli, tmp_path):
     p = tmp_path / "huge.json"
     p.write_bytes(b'{"event": "stampede.xwf.start", "pad": "' + b"x" * (20 * 1024 * 1024) + b'"}\n')

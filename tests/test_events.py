@@ -240,6 +240,9 @@ def test_to_epoch(value, expected):
         (True, (None, None)),
         (137 << 8, (137, None)),
         (0x137F, (None, 0x13)),  # stopped by signal 19
+        (float("inf"), (None, None)),
+        ("1e400", (None, None)),
+        (float("nan"), (None, None)),
     ],
 )
 def test_decode_exitcode(raw, expected):
@@ -304,6 +307,12 @@ def test_bad_event_not_an_object(line):
 def test_bad_event_missing_name(obj):
     with pytest.raises(BadEvent, match="no event name"):
         decode(obj)
+
+
+@pytest.mark.parametrize("line", [b"[" * 100_000, b'{"a":' * 100_000])
+def test_bad_event_nested_too_deeply(line):
+    with pytest.raises(BadEvent, match="nested too deeply"):
+        decode_line(line)
 
 
 def test_bad_event_over_size_line():
