@@ -23,10 +23,18 @@ __all__ = [
     "hostname",
     "status_event",
     "EXIT_USAGE",
+    "EXIT_CONFIG",
+    "EXIT_WRAPPER",
     "CONTEXT_FIELDS",
 ]
 
-EXIT_USAGE = 2
+# As panorama-top: sysexits' EX_USAGE for bad arguments, EX_CONFIG for a setup
+# that cannot work (no credentials, an event file that cannot be opened).
+EXIT_USAGE = 64
+EXIT_CONFIG = 78
+# A wrapper's own failure, as GNU env/timeout/nice: the wrapped command's exit
+# codes stay unambiguous (126: found but cannot run, 127: not found).
+EXIT_WRAPPER = 125
 
 # The workflow context kickstart puts in every trace, and where Pegasus sets it.
 # (kickstart's monitoring_helpers.c reads exactly these; Pegasus writes them into
@@ -56,11 +64,13 @@ RANK_ENV = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RAN
 
 
 class CollectorArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
+    """argparse with a one-line error and exit code :data:`EXIT_USAGE` (or ``usage_exit``)."""
+
+    usage_exit = EXIT_USAGE
 
     def error(self, message):  # noqa: D401 - argparse API
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(EXIT_USAGE)
+        sys.exit(self.usage_exit)
 
 
 def say(prog: str, message: str) -> None:

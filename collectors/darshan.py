@@ -36,6 +36,7 @@ import tempfile
 import time
 
 from .common import (
+    EXIT_CONFIG,
     CollectorArgumentParser,
     add_context_args,
     add_sink_args,
@@ -732,7 +733,7 @@ def main(argv=None) -> int:
             sink = open_sink(args, PROG, default_out="-")
         except (OSError, ImportError) as exc:
             say(PROG, f"cannot open the event sink: {getattr(exc, 'strerror', None) or exc}")
-            return 2
+            return EXIT_CONFIG
     if args.payload and args.out == "-":
         parser_.error("--payload prints the block on stdout: use --out FILE for the events")
     lp = LogParser(timeout=args.timeout)

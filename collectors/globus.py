@@ -34,7 +34,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from .common import CollectorArgumentParser, add_sink_args, positive_float, say, status_event
+from .common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
 from .sinks import open_sink
 
 PROG = "panorama-globus"
@@ -420,7 +420,7 @@ def login(args, stdin=None, stderr=None) -> int:
     if not client_id:
         say(PROG, "login needs a native app client id: register one at https://app.globus.org/settings/developers "
                   "and pass --client-id (or set PANORAMA_GLOBUS_CLIENT_ID)")
-        return 2
+        return EXIT_USAGE
     try:
         interactive = stdin.isatty()
     except (AttributeError, ValueError):
@@ -428,7 +428,7 @@ def login(args, stdin=None, stderr=None) -> int:
     if not interactive:
         say(PROG, "login needs a terminal to paste the authorization code into (stdin is not a tty): run it once "
                   "interactively; jobs then use the stored refresh token")
-        return 2
+        return EXIT_USAGE
     path = args.tokens or default_tokens_path()
     client = globus_sdk.NativeAppAuthClient(client_id)
     client.oauth2_start_flow(requested_scopes=globus_sdk.TransferClient.scopes.all, refresh_tokens=True)
@@ -523,14 +523,14 @@ def main(argv=None) -> int:
         sink = open_sink(args, PROG, default_out="-")
     except (OSError, ImportError) as exc:
         say(PROG, f"cannot open the event sink: {getattr(exc, 'strerror', None) or exc}")
-        return 2
+        return EXIT_CONFIG
     try:
         try:
             authorizer, how = make_authorizer(args)
         except (NoCredentials, TokenFileError) as exc:
             say(PROG, str(exc))
             sink.emit([status_event(PROG, "error", "no_credentials", str(exc))])
-            return 2
+            return EXIT_CONFIG
         tc = make_transfer_client(authorizer, args.http_timeout)
         follower = Follower(
             tc, sink, task_ids=args.task, wf_uuids=args.wf_uuid, labelled=args.labelled, since_hours=args.since,

@@ -18,8 +18,9 @@
 
 Events go to ``--out FILE`` (``{pid}``, ``{rank}``, ``{host}`` are filled in),
 else ``$PANORAMA_MONITOR_OUT``, else ``./panorama-monitor.<pid>.jsonl`` in the
-job's working directory, and/or to AMQP with ``--amqp URL``.  Stdout is the
-command's, so events never go there.
+job's working directory (or kickstart's ``$KICKSTART_MON_URL`` when it is a
+``file://`` URL), and/or to AMQP with ``--amqp URL`` (or
+``$PANORAMA_MONITOR_AMQP``).  Stdout is the command's, so events never go there.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import threading
 import time
 
 from .common import (
-    EXIT_USAGE,
+    EXIT_WRAPPER,
     CollectorArgumentParser,
     add_context_args,
     add_sink_args,
@@ -591,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run COMMAND and trace its process tree (CPU, memory, I/O) as Pegasus kickstart did, "
         "as kickstart.inv.online events; publish the MONITORING_PAYLOAD blocks it prints.",
         epilog="The command's stdout passes through unchanged except payload blocks; its exit code is "
-        "passed on (death by signal N: 128+N).",
+        "passed on (death by signal N: 128+N; 126 cannot run it, 127 not found; 125 is panorama-monitor's "
+        "own failure, e.g. bad arguments).",
     )
     p.add_argument(
         "-i", "--interval", type=positive_float(MIN_INTERVAL), default=None, metavar="SECONDS",
@@ -600,7 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sink_args(
         p,
         out_help="JSON-lines file to append events to; {pid}, {rank}, {host} are filled in "
-        "(default: $PANORAMA_MONITOR_OUT, else ./panorama-monitor.<pid>.jsonl, or none when --amqp is given); "
+        "(default: $PANORAMA_MONITOR_OUT, else a file:// $KICKSTART_MON_URL, else ./panorama-monitor.<pid>.jsonl, "
+        "or none when --amqp is given); "
         "'-' is refused: stdout carries the command's output",
     )
     add_context_args(p)
@@ -615,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at the end, wait this long for the broker to confirm events (default 10)")
     g.add_argument("-v", "--verbose", action="store_true", help="say where events go")
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to run, after --")
+    p.usage_exit = EXIT_WRAPPER
     return p
 
 
@@ -647,7 +651,10 @@ def main(argv=None) -> int:
     if args.amqp is None and env.get("PANORAMA_MONITOR_AMQP"):
         args.amqp = env["PANORAMA_MONITOR_AMQP"]
     if args.out is None:
-        args.out = env.get("PANORAMA_MONITOR_OUT") or (None if args.amqp else "panorama-monitor.{pid}.jsonl")
+        kickstart_url = env.get("KICKSTART_MON_URL") or ""
+        args.out = (env.get("PANORAMA_MONITOR_OUT")
+                    or (kickstart_url[len("file://"):] if kickstart_url.startswith("file://") else None)
+                    or (None if args.amqp else "panorama-monitor.{pid}.jsonl"))
     if args.out == "-":
         parser.error("--out - is not allowed: stdout carries the command's output (use a file, or /dev/stderr)")
     ctx = resolve_context(args, env)
@@ -656,7 +663,7 @@ def main(argv=None) -> int:
                          pid=os.getpid(), rank=ctx["rank"], host=hostname())
     except (OSError, ImportError) as exc:
         say(PROG, f"cannot open the event sink: {getattr(exc, 'strerror', None) or exc}")
-        return EXIT_USAGE
+        return EXIT_WRAPPER
     if args.verbose:
         say(PROG, f"events go to {sink.describe()} every {interval:g} s")
     mon = Monitor(command, interval, sink, ctx, payload=not args.no_payload, orphan_wait=args.orphan_wait,

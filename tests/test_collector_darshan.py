@@ -371,7 +371,7 @@ def test_watch_runs_until_sigterm(tmp_path, env):
 )
 def test_bad_arguments(env, args, message):
     p = run(args, env)
-    assert p.returncode == 2
+    assert p.returncode == 64
     err = p.stderr.decode()
     assert err.count("\n") == 1 and message in err, err
 

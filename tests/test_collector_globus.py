@@ -274,7 +274,7 @@ def test_unknown_task_gives_a_transfer_status(tmp_path):
 
 def test_no_credentials_is_one_clear_line(tmp_path, capsys):
     rc, events = run(tmp_path, "--task", TASK)
-    assert rc == 2
+    assert rc == 78
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "panorama-globus login" in err and "GLOBUS_CLIENT_ID" in err
     assert events[0]["event"] == "collector.status" and events[0]["reason"] == "no_credentials"
@@ -287,10 +287,10 @@ def test_login_refuses_without_a_tty(tmp_path, capsys):
             return False
 
     args = globus.build_login_parser("login").parse_args(["--client-id", NATIVE_CLIENT])
-    assert globus.login(args, stdin=Pipe("code\n")) == 2
+    assert globus.login(args, stdin=Pipe("code\n")) == 64
     err = capsys.readouterr().err
     assert "not a tty" in err and err.count("\n") == 1
-    assert globus.main(["login"]) == 2  # no client id either
+    assert globus.main(["login"]) == 64  # no client id either
     assert not responses.calls
 
 
@@ -326,5 +326,5 @@ def test_parse_label():
 def test_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         globus.main(["--interval", "-1"])
-    assert e.value.code == 2
+    assert e.value.code == 64
     assert capsys.readouterr().err.count("\n") == 1
