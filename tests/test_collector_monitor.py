@@ -327,11 +327,13 @@ def test_interval_0_1_fixed_deadlines(tmp_path, env):
     ts = [e["ts"] for e in on]
     gaps = sorted(b - a for a, b in zip(ts, ts[1:]))
     assert 0.08 <= gaps[len(gaps) // 2] <= 0.13
-    # No drift: sample k is taken near start + k * interval (seq counts emitted samples,
-    # late ticks are skipped rather than bunched).
-    first = on[0]
-    for e in on:
-        assert (e["ts"] - first["ts"]) / 0.1 == pytest.approx(round((e["ts"] - first["ts"]) / 0.1), abs=0.45)
+    # No drift: samples stay on the grid start + k * interval (a late one does not
+    # shift the ones after it; ticks we are late for are skipped, not bunched).
+    first = on[0]["ts"]
+    offsets = sorted(abs((e["ts"] - first) - 0.1 * round((e["ts"] - first) / 0.1)) for e in on)
+    assert offsets[len(offsets) // 2] < 0.02
+    assert sum(o < 0.035 for o in offsets) >= 0.7 * len(offsets)
+    assert min(gaps) > 0.01  # never two samples back to back for missed ticks
     assert all(e["interval"] == 0.1 for e in on)
 
 
