@@ -26,16 +26,30 @@ def detect(path: str) -> str:
         if is_recording(path):
             return "recording"
         raise UnknownInput(f"{path}: an SQLite file, but not a panorama-top recording")
-    first = head.lstrip().split(b"\n", 1)[0]
-    if not first:
+    lines = [ln.strip() for ln in head.split(b"\n")]
+    complete = lines[:-1] if len(head) == 64 * 1024 else lines  # the last may be cut
+    lines = [ln for ln in complete if ln][:50]
+    if not lines:
+        if head.lstrip().startswith(b"{"):
+            # One line longer than we peek at: a JSON log; the reader will
+            # count the record as too big rather than us refusing the file.
+            return "jsonlog"
         # An empty log of a workflow that has not started yet is fine to follow.
         return "jsonlog"
-    try:
-        obj = json.loads(first)
-    except ValueError:
-        if b" event=" in first or first.startswith(b"event="):
-            return "bplog"
-        raise UnknownInput(f"{path}: not a monitord JSON event log (first line is not JSON)") from None
-    if isinstance(obj, dict) and ("event" in obj or "monitoring_event" in obj):
-        return "jsonlog"
-    raise UnknownInput(f"{path}: JSON, but not Panorama or Stampede events (no 'event' field)")
+    # Judge by the first lines that parse, so a garbled first line (a crash
+    # mid-write, a stray banner) does not hide a good log behind it.
+    saw_json_object = False
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            if b" event=" in line or line.startswith(b"event="):
+                return "bplog"
+            continue
+        if isinstance(obj, dict):
+            if "event" in obj or "monitoring_event" in obj:
+                return "jsonlog"
+            saw_json_object = True
+    if saw_json_object:
+        raise UnknownInput(f"{path}: JSON, but not Panorama or Stampede events (no 'event' field)")
+    raise UnknownInput(f"{path}: not a monitord event log (no JSON or BP event in its first lines)")

@@ -23,7 +23,8 @@ def demo_app(speed: float = 0.0, paused: bool = False, path: str = DEMO_RECORDIN
     store = Store()
     control = ReplayControl(speed=speed, paused=paused)
     ingest = Ingest(ReplaySource(path, control), store).start()
-    app = PanoramaApp(store, ingest=ingest, control=control, source_label="demo")
+    # A frozen monotonic clock keeps the events/s figure out of snapshots.
+    app = PanoramaApp(store, ingest=ingest, control=control, source_label="demo", monotonic=lambda: 0.0)
     return app, store, control, ingest
 
 

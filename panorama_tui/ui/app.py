@@ -223,6 +223,7 @@ class PanoramaApp(App):
         source_label: str = "",
         live: bool = False,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         tick: float = TICK_SECONDS,
     ):
         super().__init__()
@@ -232,6 +233,7 @@ class PanoramaApp(App):
         self.source_label = source_label
         self.live = live
         self.clock = clock
+        self.monotonic = monotonic  # for the events/s figure; tests freeze it
         self.tick_seconds = tick
         self.view_paused = False
         self.scope_wf = None
@@ -393,7 +395,7 @@ class PanoramaApp(App):
                 parts.append(f"lag {lag:.1f}s")
         else:
             parts.append(_esc(self.source_label))
-        now_m = time.monotonic()
+        now_m = self.monotonic()
         mark_t, mark_n = self._rate_mark
         if now_m - mark_t >= 2.0:
             if mark_t:
