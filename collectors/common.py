@@ -118,7 +118,8 @@ def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: st
     g.add_argument(
         "--spool",
         metavar="PATH",
-        help=spool_help or "the publisher's spool file (events wait there until the broker confirms them)",
+        help=spool_help or "the publisher's spool file, where events wait until the broker confirms them "
+        "(default: a free slot under $PANORAMA_SPOOL_DIR or ~/.cache/panorama-top/spool)",
     )
 
 

@@ -44,7 +44,7 @@ from .common import (
     resolve_context,
     say,
 )
-from .sinks import open_sink
+from .sinks import SinkError, open_sink
 
 PROG = "panorama-darshan"
 MODULES = ("POSIX", "MPI-IO", "STDIO")
@@ -731,8 +731,8 @@ def main(argv=None) -> int:
     if not args.payload or args.out or args.amqp:
         try:
             sink = open_sink(args, PROG, default_out="-")
-        except (OSError, ImportError) as exc:
-            say(PROG, f"cannot open the event sink: {getattr(exc, 'strerror', None) or exc}")
+        except SinkError as exc:
+            say(PROG, f"cannot open the event sink: {exc}")
             return EXIT_CONFIG
     if args.payload and args.out == "-":
         parser_.error("--payload prints the block on stdout: use --out FILE for the events")

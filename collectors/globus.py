@@ -35,7 +35,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from .common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
-from .sinks import open_sink
+from .sinks import SinkError, open_sink
 
 PROG = "panorama-globus"
 TRANSFER_RS = "transfer.api.globus.org"
@@ -521,8 +521,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         sink = open_sink(args, PROG, default_out="-")
-    except (OSError, ImportError) as exc:
-        say(PROG, f"cannot open the event sink: {getattr(exc, 'strerror', None) or exc}")
+    except SinkError as exc:
+        say(PROG, f"cannot open the event sink: {exc}")
         return EXIT_CONFIG
     try:
         try:

@@ -48,7 +48,7 @@ from .common import (
     say,
 )
 from .proctree import TreeSampler, set_child_subreaper
-from .sinks import open_sink
+from .sinks import SinkError, open_sink
 
 PROG = "panorama-monitor"
 MIN_INTERVAL = 0.1
@@ -659,10 +659,9 @@ def main(argv=None) -> int:
         parser.error("--out - is not allowed: stdout carries the command's output (use a file, or /dev/stderr)")
     ctx = resolve_context(args, env)
     try:
-        sink = open_sink(args, PROG, default_out=None, spool_unique=f"{hostname()}.{os.getpid()}",
-                         pid=os.getpid(), rank=ctx["rank"], host=hostname())
-    except (OSError, ImportError) as exc:
-        say(PROG, f"cannot open the event sink: {getattr(exc, 'strerror', None) or exc}")
+        sink = open_sink(args, PROG, default_out=None, pid=os.getpid(), rank=ctx["rank"], host=hostname())
+    except SinkError as exc:
+        say(PROG, f"cannot open the event sink: {exc}")
         return EXIT_WRAPPER
     if args.verbose:
         say(PROG, f"events go to {sink.describe()} every {interval:g} s")

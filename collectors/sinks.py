@@ -21,7 +21,12 @@ from collections import deque
 
 from .common import say
 
-__all__ = ["Sink", "JsonlSink", "StdoutSink", "AmqpSink", "TeeSink", "open_sink", "dumps", "expand_path"]
+__all__ = ["Sink", "JsonlSink", "StdoutSink", "AmqpSink", "TeeSink", "SinkError", "open_sink", "dumps",
+           "expand_path", "default_spool"]
+
+
+class SinkError(Exception):
+    """A sink that cannot be set up; the message is one line."""
 
 # Events kept in memory while a file cannot be written, before the oldest go.
 MAX_PENDING = 100_000
@@ -203,14 +208,21 @@ class AmqpSink(Sink):
         return f"AMQP {_mask(self.url)} (spool {self.spool_path})"
 
     def emit(self, events) -> None:
-        for ev in events:
-            try:
-                self.publisher.publish(ev, routing_key=str(ev.get("event") or "") or None)
-            except Exception as exc:  # the publisher is another component: never let it kill us
-                self.failed += 1
-                if not self._error_said:
-                    self._error_said = True
-                    say(self.prog, f"cannot publish to {self.describe()}: {type(exc).__name__}: {exc}")
+        events = [ev for ev in events if isinstance(ev, dict) and ev.get("event")]
+        if not events:
+            return
+        try:
+            many = getattr(self.publisher, "publish_many", None)
+            if many is not None:
+                many(events)  # one spool transaction per batch; routing key = each event's name
+            else:
+                for ev in events:
+                    self.publisher.publish(ev, routing_key=str(ev["event"]))
+        except Exception as exc:  # the publisher is another component: never let it kill us
+            self.failed += len(events)
+            if not self._error_said:
+                self._error_said = True
+                say(self.prog, f"cannot publish to {self.describe()}: {type(exc).__name__}: {exc}")
 
     def flush(self, timeout: float | None = None) -> int:
         try:
@@ -260,19 +272,57 @@ def _mask(url: str) -> str:
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
-def default_spool(prog: str, unique: str | None = None) -> str:
+_SPOOL_LOCKS: list[int] = []  # flock'ed descriptors, held for the life of the process
+SPOOL_SLOTS = 32
+
+
+def spool_dir() -> str:
+    d = os.environ.get("PANORAMA_SPOOL_DIR")
+    if d:
+        return d
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    name = prog if unique is None else f"{prog}.{unique}"
-    return os.path.join(base, "panorama-top", "spool", f"{name}.sqlite")
+    return os.path.join(base, "panorama-top", "spool")
 
 
-def open_sink(args, prog: str, default_out: str | None = "-", spool_unique: str | None = None, **path_values) -> Sink:
+def default_spool(prog: str) -> str:
+    """A spool file only this process uses, reused by later runs.
+
+    The publisher wants one owner per spool, and events a run could not
+    deliver are sent by the next publisher on the same file.  So each process
+    takes the first free slot ``<prog>.<host>.<n>.sqlite`` (an flock on its
+    ``.lock`` file, released when the process ends): concurrent runs get
+    different files, and a later run picks up what an earlier one left.
+    """
+    import fcntl
+
+    from .common import hostname
+
+    d = spool_dir()
+    os.makedirs(d, exist_ok=True)
+    host = hostname().split(".")[0]
+    for n in range(SPOOL_SLOTS):
+        path = os.path.join(d, f"{prog}.{host}.{n}.sqlite")
+        try:
+            fd = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError:
+            break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _SPOOL_LOCKS.append(fd)
+        return path
+    return os.path.join(d, f"{prog}.{host}.pid{os.getpid()}.sqlite")
+
+
+def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> Sink:
     """The sink the sink options ask for (see :func:`collectors.common.add_sink_args`).
 
     ``--out FILE`` (``-`` for stdout) and ``--amqp URL`` may be combined.
     ``path_values`` fill ``{pid}``/``{rank}``/``{host}`` in the file name.
-    Raises OSError when the file cannot be opened, ImportError when ``--amqp``
-    is asked for and the publisher is missing.
+    Raises :class:`SinkError` (one line) when a sink cannot be set up: a file
+    that cannot be opened, a bad AMQP URL, the publisher missing.
     """
     sinks = []
     out = getattr(args, "out", None)
@@ -282,10 +332,19 @@ def open_sink(args, prog: str, default_out: str | None = "-", spool_unique: str 
     if out == "-":
         sinks.append(StdoutSink(prog))
     elif out:
-        sinks.append(JsonlSink(expand_path(out, **path_values), prog))
+        path = expand_path(out, **path_values)
+        try:
+            sinks.append(JsonlSink(path, prog))
+        except (OSError, ValueError) as exc:
+            raise SinkError(f"cannot open {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if amqp:
-        spool = getattr(args, "spool", None) or default_spool(prog, spool_unique)
-        sinks.append(AmqpSink(amqp, expand_path(spool, **path_values), prog))
+        try:
+            spool = getattr(args, "spool", None) or default_spool(prog)
+            sinks.append(AmqpSink(amqp, expand_path(spool, **path_values), prog))
+        except ImportError as exc:
+            raise SinkError(f"--amqp needs panorama_tui.publisher and pika: {exc}") from None
+        except Exception as exc:
+            raise SinkError(f"cannot publish to {_mask(amqp)}: {type(exc).__name__}: {exc}") from None
     if len(sinks) == 1:
         return sinks[0]
     return TeeSink(sinks)
