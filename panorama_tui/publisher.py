@@ -154,11 +154,17 @@ class SpoolingPublisher:
         self._nudge()
 
     def publish_many(self, events, routing_key: str | None = None) -> int:
-        """Spool many events in one transaction; returns how many."""
+        """Spool many events in one transaction; returns how many.
+
+        Items are events, or ``(event, routing_key)`` pairs.
+        """
         rows = []
         now = time.time()
         for ev in events:
-            rk, body = encode_event(ev, routing_key)
+            if isinstance(ev, tuple):
+                rk, body = encode_event(ev[0], ev[1] or routing_key)
+            else:
+                rk, body = encode_event(ev, routing_key)
             rows.append((rk, body, now))
         if not rows:
             return 0
