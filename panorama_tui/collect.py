@@ -33,6 +33,7 @@ EXIT_INTERNAL = 70
 EXIT_SPOOLED = 75  # stopped with events still in the spool (sent on the next start)
 
 log = logging.getLogger("panorama-collect")
+_LOG_FILE: str | None = None  # errors go to the log file too, when there is one
 
 EPILOG = """\
 The broker URL is amqp[s]://user:password@host:port/<vhost>/<exchange> (vhost '/' is
@@ -148,6 +149,8 @@ def setup_logging(path: str | None, verbose: bool, secret: str | None) -> None:
     for h in list(root.handlers):
         root.removeHandler(h)
     root.addHandler(handler)
+    global _LOG_FILE
+    _LOG_FILE = path
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("pika").setLevel(logging.INFO if verbose else logging.CRITICAL)
 
@@ -382,14 +385,16 @@ def main(argv=None) -> int:
         return cmd_relay(args)
     except CollectError as exc:
         print(f"panorama-collect: {exc}", file=sys.stderr)
-        log.error("%s", exc)
+        if _LOG_FILE:
+            log.error("%s", exc)
         return exc.code
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:  # one line, masked; the traceback goes to the log
         from .amqp_url import redact
 
-        log.exception("internal error")
+        if _LOG_FILE:
+            log.exception("internal error")
         print(f"panorama-collect: internal error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
 
