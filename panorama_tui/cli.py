@@ -40,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=None, help="replay speed: 1, 10, ... or 0 for as fast as possible")
     p.add_argument("--paused", action="store_true", help="start a replay paused")
     p.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (lighter over SSH)")
+    p.add_argument("--amqp", metavar="URL", help="subscribe to a RabbitMQ exchange: amqp[s]://user:pass@host:port/"
+                   "<vhost>/<exchange> (default without PATH: PANORAMA_AMQP_URL, then the config file)")
+    p.add_argument("--queue", metavar="NAME", help="with AMQP: consume this named durable queue "
+                   "(default: an exclusive queue that lives as long as the screen)")
+    p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
+                   "default stampede.# kickstart.# transfer.# darshan.#)")
+    p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events")
     p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
     return p
 
@@ -55,6 +62,9 @@ def open_source(args):
     from .sources.replay import ReplayControl, ReplaySource
 
     path = args.path
+    amqp = _open_amqp(args)
+    if amqp is not None:
+        return amqp, None
     if args.demo:
         if path:
             raise InputError("give either PATH or --demo, not both")
@@ -79,6 +89,38 @@ def open_source(args):
         return ReplaySource(path, control), control
     follow = not (args.no_follow or args.once)
     return JsonLogSource(path, follow=follow, bp=(kind == "bplog")), None
+
+
+def _open_amqp(args):
+    """An AmqpSource when --amqp is given, or no PATH and the env/config name a broker."""
+    from .amqp_url import UrlError, resolve
+
+    amqp_opts = args.queue or args.bind or args.wf
+    if args.amqp and (args.path or args.demo):
+        raise InputError("give either PATH/--demo or --amqp, not both")
+    if args.path or args.demo:
+        if amqp_opts:
+            raise InputError("--queue, --bind and --wf go with --amqp")
+        return None
+    try:
+        s = resolve(args.amqp, args.queue, args.bind, args.wf)
+    except UrlError as exc:
+        raise InputError(str(exc)) from None
+    if not s.url:
+        if amqp_opts:
+            raise InputError("--queue, --bind and --wf go with --amqp")
+        return None
+    if args.once:
+        raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
+    from .sources.amqp import AmqpSource
+
+    try:
+        source = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf)
+    except UrlError as exc:
+        raise InputError(str(exc)) from None
+    # The link's state is on screen; pika's own error lines would garble it.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+    return source
 
 
 def run_once(args, source) -> int:
