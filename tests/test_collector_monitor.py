@@ -155,7 +155,8 @@ os._exit(0)  # no teardown freeing the blocks before the last sample
     assert max(rss) >= 96 * 1024  # 96 MiB in kB
     assert max(rss) < 400 * 1024
     assert max(rss) > rss[0] + 48 * 1024  # it grew while we watched
-    assert rss.index(max(rss)) > rss.index(min(rss))
+    # (The last samples may catch the exit tearing memory down: compare with the start only.)
+    assert rss.index(max(rss)) > 0
     assert summary(events)["rss_peak"] >= 96 * 1024
 
 
