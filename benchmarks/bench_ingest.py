@@ -1,0 +1,233 @@
+"""Ingest benchmark: events/s from a recording into the store, against bare json.loads.
+
+The recording is the full run (static events, every state change and 1 Hz
+``kickstart.inv.online`` traces) of a workflow made by
+:mod:`benchmarks.generate` from the real WfCommons traces; 8,500 jobs give
+about 530k events (``--quick``: 2,000 jobs, ~125k).  It is generated once
+and cached under ``benchmarks/out/``.
+
+"Ours" is the path ReplaySource and Ingest take, in-process and without the
+replay's pacing: page through the recording with ReplaySource's own query
+(``SELECT seq, recv_ts, body ... WHERE seq > ? ORDER BY seq LIMIT 5000``),
+``ingest.decode_batch`` the bodies, and ``Store.apply`` each event holding
+``store.lock`` per batch, as ``Ingest.run`` does.
+
+The baseline is a bare ``json.loads`` of the same bodies, timed on the same
+page right after it was read, so both see the same data and the same machine
+load; the ratio ours / bare is computed per pass.  Three passes; the best
+and the median are reported.  A fourth figure runs the real threaded path
+(``ReplaySource`` at max speed feeding ``Ingest`` on its thread) once, to show
+the in-process figure is what a replay gets.
+
+Run: ``python -m benchmarks.bench_ingest [--quick] [--jobs N] [--passes 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from benchmarks import generate  # noqa: E402
+from benchmarks.run import figure, loadavg, median, out_path, table, write_json  # noqa: E402
+
+FULL_JOBS = 8_500
+QUICK_JOBS = 2_000
+CHUNK = 5000  # ReplaySource.CHUNK
+TARGET_RATE = 150_000
+TARGET_RATIO = 0.5
+
+
+def recording_for(n: int) -> tuple[str, int, float]:
+    """(path, events, seconds spent generating; 0 when cached)."""
+    path = out_path(f"ingest-v{generate.VERSION}-n{n}-s{generate.SEED}.panorama.db")
+    want = f"benchmarks.generate v{generate.VERSION} n={n} seed={generate.SEED} until=None traces=True"
+    if os.path.exists(path):
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                meta = conn.execute("SELECT value FROM meta WHERE key='generator'").fetchone()
+                count = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            finally:
+                conn.close()
+            if meta and meta[0] == want:
+                return path, count, 0.0
+        except sqlite3.Error:
+            pass
+    t0 = time.perf_counter()
+    count = generate.write_recording(path, n)
+    return path, count, time.perf_counter() - t0
+
+
+def one_pass(path: str) -> dict:
+    """One interleaved pass: per page, bare json.loads, then ours (decode_batch + apply)."""
+    from panorama_tui.ingest import decode_batch
+    from panorama_tui.store import Store
+
+    store = Store()
+    loads = json.loads
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    t_select = t_bare = t_decode = t_apply = 0.0
+    events = 0
+    bad: list = []
+    last = 0
+    pc = time.perf_counter
+    try:
+        while True:
+            a = pc()
+            rows = conn.execute(
+                "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, CHUNK)
+            ).fetchall()
+            b = pc()
+            t_select += b - a
+            if not rows:
+                break
+            last = rows[-1][0]
+            bodies = [r[2] for r in rows]
+            # Baseline: bare json.loads of the same lines.
+            a = pc()
+            for body in bodies:
+                loads(body)
+            b = pc()
+            t_bare += b - a
+            # Ours: decode outside the lock, apply under it (Ingest.run).
+            a = pc()
+            evs = decode_batch(bodies, bad)
+            b = pc()
+            with store.lock:
+                for reason in bad:
+                    store.note_bad(reason)
+                for ev in evs:
+                    store.apply(ev)
+            c = pc()
+            bad.clear()
+            t_decode += b - a
+            t_apply += c - b
+            events += len(bodies)
+    finally:
+        conn.close()
+    ours = t_select + t_decode + t_apply
+    res = {
+        "events": events,
+        "ours_s": ours,
+        "bare_s": t_bare,
+        "select_s": t_select,
+        "decode_s": t_decode,
+        "apply_s": t_apply,
+        "ours_rate": events / ours,
+        "bare_rate": events / t_bare,
+        "store_events": store.event_count,
+        "jobs": store.job_count(),
+        "bad": store.bad_count,
+        "warnings": store.warning_count,
+        "unknown": sum(store.unknown.values()),
+    }
+    res["ratio"] = res["ours_rate"] / res["bare_rate"]
+    del store
+    gc.collect()
+    return res
+
+
+def threaded_replay(path: str, total: int, timeout: float = 600.0) -> dict:
+    """The real thing: ReplaySource at max speed -> Ingest thread -> Store; time to the last event."""
+    from panorama_tui.ingest import Ingest
+    from panorama_tui.sources.replay import ReplayControl, ReplaySource
+    from panorama_tui.store import Store
+
+    store = Store()
+    done = threading.Event()
+    t_end = [0.0]
+
+    def on_batch():
+        if store.event_count >= total and not done.is_set():
+            t_end[0] = time.perf_counter()
+            done.set()
+
+    src = ReplaySource(path, ReplayControl(speed=0.0))
+    ing = Ingest(src, store, on_batch=on_batch)
+    t0 = time.perf_counter()
+    ing.start()
+    ok = done.wait(timeout)
+    ing.stop()
+    secs = (t_end[0] if ok else time.perf_counter()) - t0
+    res = {"events": store.event_count, "seconds": secs, "rate": store.event_count / secs, "complete": ok}
+    del store
+    gc.collect()
+    return res
+
+
+def run(quick: bool = False, jobs: int | None = None, passes: int = 3, threaded: bool = True) -> tuple[list, dict]:
+    n = jobs or (QUICK_JOBS if quick else FULL_JOBS)
+    print(f"[ingest] load average {loadavg()}", flush=True)
+    path, total, gen_s = recording_for(n)
+    size_mb = os.path.getsize(path) / 2**20
+    print(
+        f"[ingest] recording: {n} jobs, {total} events, {size_mb:.0f} MB "
+        f"({'generated in %.1f s' % gen_s if gen_s else 'cached'}) {path}",
+        flush=True,
+    )
+    results = []
+    for i in range(passes):
+        r = one_pass(path)
+        results.append(r)
+        print(
+            f"[ingest] pass {i + 1}: ours {r['ours_rate']:,.0f} ev/s (select {r['select_s']:.2f} s, "
+            f"decode {r['decode_s']:.2f} s, apply {r['apply_s']:.2f} s) | bare json.loads "
+            f"{r['bare_rate']:,.0f} ev/s ({r['bare_s']:.2f} s) | ratio {r['ratio']:.2f}",
+            flush=True,
+        )
+    last = results[-1]
+    if last["bad"] or last["unknown"] or last["warnings"]:
+        print(f"[ingest] store: {last['bad']} bad, {last['unknown']} unknown, {last['warnings']} warnings", flush=True)
+    rates = [r["ours_rate"] for r in results]
+    bares = [r["bare_rate"] for r in results]
+    ratios = [r["ratio"] for r in results]
+    best = max(results, key=lambda r: r["ours_rate"])
+    figs = [
+        figure("ingest events/s (best of %d)" % passes, best["ours_rate"], "ev/s", baseline=best["bare_rate"],
+               baseline_note="bare json.loads, same pass", target=TARGET_RATE, fmt="{:,.0f}",
+               note=f"{total} events of a {n}-job workflow from a recording; per pass: select+decode+apply"),
+        figure("ingest events/s (median)", median(rates), "ev/s", baseline=median(bares),
+               baseline_note="bare json.loads", target=TARGET_RATE, fmt="{:,.0f}"),
+        figure("ingest ratio ours/bare (best)", max(ratios), "", target=TARGET_RATIO, fmt="{:.2f}",
+               note="ratio of the rates in the same pass"),
+        figure("ingest ratio ours/bare (median)", median(ratios), "", target=TARGET_RATIO, fmt="{:.2f}"),
+    ]
+    extra = {"jobs": n, "events": total, "passes": results, "recording": path, "generate_s": gen_s}
+    if threaded:
+        tr = threaded_replay(path, total)
+        extra["threaded"] = tr
+        print(f"[ingest] threaded ReplaySource(max)->Ingest: {tr['rate']:,.0f} ev/s "
+              f"({tr['events']} events in {tr['seconds']:.2f} s)", flush=True)
+        figs.append(figure("ingest via ReplaySource+Ingest thread", tr["rate"], "ev/s", baseline=median(bares),
+                           baseline_note="bare json.loads", fmt="{:,.0f}",
+                           note="the real threaded replay at max speed, one run; no target"))
+    return figs, extra
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="ingest benchmark")
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_JOBS} jobs instead of {FULL_JOBS}")
+    ap.add_argument("--jobs", type=int, help="workflow size for the recording")
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--no-threaded", action="store_true", help="skip the threaded replay run")
+    ap.add_argument("--json", help="write the figures here (for benchmarks.run)")
+    args = ap.parse_args(argv)
+    figs, extra = run(args.quick, args.jobs, args.passes, threaded=not args.no_threaded)
+    print(table(figs))
+    write_json(args.json, figs, extra)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
