@@ -287,3 +287,20 @@ def test_fast_reader_and_plain_pika_path_agree(admin, replay_dir):
     assert set(a.workflows) == set(b.workflows)
     for uuid_ in a.workflows:
         assert summarize(a, a.workflows[uuid_]) == summarize(b, b.workflows[uuid_])
+
+
+def test_queue_deleted_under_the_consumer_is_declared_again(admin):
+    ex = admin.exchange()
+    q = unique("ptest-q")
+    admin.track_queue(q)
+    src = AmqpSource(url_for(ex), queue=q)
+    store, ing = _start(src)
+    try:
+        admin.publish(ex, "stampede.xwf.start", b'{"event": "stampede.xwf.start", "xwf_id": "a"}')
+        assert wait_until(lambda: store.event_count == 1, 10)
+        admin.ch.queue_delete(q)
+        assert wait_until(lambda: src.status.detail["reconnects"] == 1 and src.status.state == "connected", 15), src.status
+        admin.publish(ex, "stampede.xwf.start", b'{"event": "stampede.xwf.start", "xwf_id": "b"}')
+        assert wait_until(lambda: store.event_count == 2, 10)
+    finally:
+        _stop(src, ing)

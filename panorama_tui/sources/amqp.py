@@ -225,6 +225,7 @@ class AmqpSource(Source):
         self.label = self.url.masked
         self._rates: deque = deque()  # (monotonic, n)
         self._lags: deque = deque(maxlen=4096)  # (monotonic, lag)
+        self._lag_at = 0.0
         self.status.state = "starting"
         self.status.message = f"connecting to {self.label}"
         self.status.detail.update(
@@ -264,9 +265,8 @@ class AmqpSource(Source):
         n = len(batch)
         d["received"] += n
         self._rates.append((now, n))
-        for body in batch:
-            if len(body) > MAX_LINE_BYTES:
-                d["oversized"] += 1
+        if max(map(len, batch)) > MAX_LINE_BYTES:
+            d["oversized"] += sum(1 for body in batch if len(body) > MAX_LINE_BYTES)
         step = max(1, n // LAG_SAMPLES_PER_BATCH)
         last = None
         for i in range(n - 1, -1, -step):  # newest first, so "last" is the newest
@@ -276,11 +276,15 @@ class AmqpSource(Source):
                     last = wall - ts
                 self._lags.append((now, wall - ts))
         if last is not None:
-            cut = now - LAG_WINDOW
-            lags = self._lags
-            while lags and lags[0][0] < cut:
-                lags.popleft()
-            d["lag"] = {"last": round(last, 3), "p50": round(statistics.median(v for _, v in lags), 3)}
+            p50 = d["lag"]["p50"]
+            if p50 is None or now - self._lag_at >= 0.5:  # the median at most twice a second
+                cut = now - LAG_WINDOW
+                lags = self._lags
+                while lags and lags[0][0] < cut:
+                    lags.popleft()
+                p50 = round(statistics.median(v for _, v in lags), 3)
+                self._lag_at = now
+            d["lag"] = {"last": round(last, 3), "p50": p50}
         if self._wf_b is not None:
             keep = []
             wf = self._wf_b
@@ -458,9 +462,6 @@ class AmqpSource(Source):
             # Taken (and recorded) by the ingest thread: acknowledge it.
             ch.basic_ack(tag, multiple=True)
         # Deliveries still buffered were not acknowledged: they go back to the queue.
-
-    def stop(self) -> None:
-        super().stop()
 
 
 def _describe(exc: BaseException) -> str:
