@@ -134,3 +134,42 @@ def test_monitor_publishes_through_the_spooling_publisher(tmp_path, child_env, p
         ch.queue_delete(queue)
         ch.exchange_delete(exchange)
         conn.close()
+
+
+@pytest.mark.broker
+def test_collector_output_relayed_by_panorama_collect(tmp_path, child_env):
+    """A collector's JSON lines, relayed to the broker by ``panorama-collect relay``."""
+    pytest.importorskip("panorama_tui.collect")
+    conn = _broker()
+    ch = conn.channel()
+    exchange = f"ptest-relay-{uuid.uuid4().hex[:8]}"
+    queue = f"{exchange}-q"
+    ch.exchange_declare(exchange, exchange_type="topic", durable=True)
+    ch.queue_declare(queue, durable=True)
+    ch.queue_bind(queue, exchange, "kickstart.#")
+    try:
+        env = child_env()
+        out = tmp_path / "mon.jsonl"
+        subprocess.run([PY, "-m", "collectors.monitor", "--out", str(out), "--wf-uuid", "w-2", "--dag-job-id", "j-2",
+                        "--", "sh", "-c", "exit 4"], env=env, timeout=60)
+        written = [json.loads(x) for x in out.read_text().splitlines()]
+        p = subprocess.run([PY, "-m", "panorama_tui.collect", "relay", "--no-follow", "--amqp",
+                            f"{BASE}/%2F/{exchange}", "--spool", str(tmp_path / "relay.sqlite"), str(out)],
+                           env=env, capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        got = []
+        for _ in range(100):
+            method, _props, body = ch.basic_get(queue, auto_ack=True)
+            if method is None:
+                if len(got) >= len(written):
+                    break
+                conn.sleep(0.05)
+                continue
+            got.append((method.routing_key, json.loads(body)))
+        assert [rk for rk, _ in got] == [e["event"] for e in written]
+        assert [b for _, b in got] == written
+        assert got[-1][1]["exitcode"] == 4
+    finally:
+        ch.queue_delete(queue)
+        ch.exchange_delete(exchange)
+        conn.close()
