@@ -51,6 +51,8 @@ MAX_WARNINGS = 200
 
 
 def _int(v):
+    if type(v) is int:  # the common case, first: int(v) would return v itself
+        return v
     if v is None or isinstance(v, bool):
         return None
     try:
@@ -63,7 +65,12 @@ def _int(v):
 
 
 def _float(v):
-    if v is None or isinstance(v, bool):
+    t = type(v)
+    if t is float:  # the common cases, first: float(v) gives the same value
+        return v
+    if t is int:
+        return float(v)
+    if v is None or t is bool:
         return None
     try:
         return float(v)
