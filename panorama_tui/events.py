@@ -91,6 +91,7 @@ PANORAMA_EVENTS = frozenset(
         "kickstart.inv.summary",
         "darshan.perf",
         "darshan.error",
+        "int.metric",
         "transfer.inv.go",
         "transfer.status",
         "collector.status",

@@ -933,6 +933,7 @@ _IGNORED = frozenset(
         "stampede.job_inst.grid.submit.start",
         "stampede.job_inst.globus.submit.start",
         "stampede.int.metric",
+        "int.metric",  # a MONITORING_PAYLOAD block's transfer metrics, unwrapped
         "stampede.rc.meta",
         "stampede.rc.pfn",
         "stampede.wf.map.file",
