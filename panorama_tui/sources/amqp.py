@@ -399,6 +399,7 @@ class AmqpSource(Source):
         state = {"tag": 0, "first": 0.0, "cancelled": False}
         mono = time.monotonic
         bmax = self.batch_max
+        wait = self.batch_wait
         call_later = conn.call_later
 
         def wake():
@@ -407,6 +408,7 @@ class AmqpSource(Source):
         def on_message(_ch, method, _props, body):
             if not buf:
                 state["first"] = mono()
+                call_later(wait, wake)  # hand the batch over within batch_wait
             buf.append(body)
             state["tag"] = method.delivery_tag
             if len(buf) == bmax:
@@ -415,6 +417,7 @@ class AmqpSource(Source):
         def deliver(tag, body):
             if not buf:
                 state["first"] = mono()
+                call_later(wait, wake)  # hand the batch over within batch_wait
             buf.append(body)
             state["tag"] = tag
             if len(buf) == bmax:
@@ -434,7 +437,7 @@ class AmqpSource(Source):
                 reader = _DeliveryReader(conn._impl, ch.channel_number, deliver)
         else:  # pragma: no cover - a pika without the async channel underneath
             ch.basic_consume(q, on_message_callback=on_message, auto_ack=False)
-        poll, wait = self.poll, self.batch_wait
+        poll = self.poll
         last_refresh = mono()
         while not self.stopping:
             if ch.is_closed:
