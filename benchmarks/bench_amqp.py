@@ -254,6 +254,7 @@ def main(argv=None) -> int:
         return 69
 
     t_start = time.perf_counter()
+    load0 = os.getloadavg()[0]
     templates = load_templates()
     bodies = make_bodies(args.n, templates, seed="throughput")
     mean_size = statistics.mean(len(b) for _, b in bodies)
@@ -319,7 +320,8 @@ def main(argv=None) -> int:
     )
     print(
         f"latency run: paced publisher (own process) sent {lat['sent']:,} at {lat['send_rate']:,.0f} msg/s; "
-        f"max {pct(lat['max'])} ms; total bench time {time.perf_counter() - t_start:.0f} s"
+        f"max {pct(lat['max'])} ms; total bench time {time.perf_counter() - t_start:.0f} s; "
+        f"load average {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end ({os.cpu_count()} CPUs)"
     )
     hdr = ("figure", "value", "baseline", "ratio", "target", "result")
     table = [hdr] + [r[:5] + ({True: "PASS", False: "FAIL", None: "-"}[r[5]],) for r in rows]

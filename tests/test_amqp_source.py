@@ -304,3 +304,63 @@ def test_queue_deleted_under_the_consumer_is_declared_again(admin):
         assert wait_until(lambda: store.event_count == 2, 10)
     finally:
         _stop(src, ing)
+
+
+def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
+    """The frame reader on its own: real pika-marshalled frames cut at random places."""
+    import random
+
+    import pika.frame
+    import pika.spec as spec
+
+    from panorama_tui.sources.amqp import _DeliveryReader
+
+    class Impl:  # the two attributes the reader uses of pika's connection
+        def __init__(self):
+            self._frame_buffer = b""
+            self.bytes_received = 0
+            self.is_closed = False
+            self.handed = []
+
+        def _on_data_available(self, data):
+            self.handed.append(data)
+            self.bytes_received += len(data)
+
+    def delivery(tag, body, channel=1, frame_max=4096):
+        out = pika.frame.Method(channel, spec.Basic.Deliver("ctag1.abc", tag, False, "ex", "stampede.x")).marshal()
+        out += pika.frame.Header(channel, len(body), spec.BasicProperties(delivery_mode=2, message_id=str(tag))).marshal()
+        for i in range(0, len(body), frame_max):
+            out += pika.frame.Body(channel, body[i : i + frame_max]).marshal()
+        return out
+
+    rng = random.Random(7)
+    others = [
+        pika.frame.Heartbeat().marshal(),
+        pika.frame.Method(1, spec.Basic.ConsumeOk("ctag1.abc")).marshal(),
+        pika.frame.Method(2, spec.Basic.Deliver("other", 1, False, "ex", "rk")).marshal(),  # another channel
+    ]
+    stream, expected, passed = b"", [], []
+    for tag in range(1, 200):
+        body = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 50, 900, 5000, 20000])))
+        stream += delivery(tag, body)
+        expected.append((tag, body))
+        if tag % 17 == 0:
+            f = others[tag % len(others)]
+            stream += f
+            passed.append(f)
+    impl = Impl()
+    got = []
+    _DeliveryReader(impl, 1, lambda tag, body: got.append((tag, body)))
+    pos = 0
+    while pos < len(stream):
+        n = rng.choice([1, 7, 100, 4096, 10000])
+        impl._on_data_available(stream[pos : pos + n])  # now the reader
+        pos += n
+    assert got == expected
+    assert impl.handed == passed  # whole frames, in order
+    assert impl.bytes_received == len(stream)
+
+    bad = Impl()
+    _DeliveryReader(bad, 1, lambda tag, body: None)
+    with pytest.raises(ConnectionError):
+        bad._on_data_available(delivery(1, b"x")[:-1] + b"\x00")  # a broken frame end
