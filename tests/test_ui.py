@@ -152,7 +152,13 @@ def test_pause_freezes_view_but_collection_goes_on():
             await wait_for(lambda: control.finished)
             await asyncio.sleep(app.tick_seconds * 2)
             await pilot.pause()
-            assert store.event_count == 394  # collected
+            import sqlite3
+
+            from panorama_tui.cli import DEMO_RECORDING
+
+            with sqlite3.connect(DEMO_RECORDING) as db:
+                recorded = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            assert store.event_count == recorded  # collected
             assert len(app.query_one("#jobs", JobList).rows) == shown  # not shown
             await pilot.press("p")
             await pilot.pause()
@@ -278,6 +284,31 @@ def test_no_color_renders(monkeypatch):
             await pilot.pause()
             assert app.no_color
             assert app.query_one("#jobs", JobList).rows
+        ingest.stop()
+
+    run(go())
+
+
+def test_demo_shows_collector_output():
+    """The demo carries real panorama-monitor, panorama-darshan and panorama-globus output."""
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            curl = store.find_job("48f759a4-165f-47d6-8c32-571649ce311b", "curl_ID0000001")
+            assert curl.series is not None and len(curl.series.rates()) >= 3
+            assert curl.summary is not None
+            wc = store.find_job("48f759a4-165f-47d6-8c32-571649ce311b", "wc_ID0000002")
+            assert wc.darshan
+            assert len(store.transfers) >= 2
+            jobs = app.query_one("#jobs", JobList)
+            assert jobs.select_job(curl)
+            await pilot.pause()
+            assert "peak rss" in text_of(app.query_one("#detail-view"))
+            await pilot.press("3")
+            await pilot.pause()
+            assert "SUCCEEDED" in text_of(app.query_one("#transfers-view"))
         ingest.stop()
 
     run(go())

@@ -177,7 +177,7 @@ class PanoramaApp(App):
     #panels TabPane { padding: 0; }
     #detail-row, #fail-row { height: 1fr; }
     #detail-scroll { width: 1fr; }
-    #plot { width: 1fr; }
+    #plot { width: 1fr; height: 1fr; }
     #fail-list { width: 40%; border-right: vkey $panel-lighten-2; }
     #status { height: 1; background: $panel; }
     #filter { dock: bottom; display: none; }

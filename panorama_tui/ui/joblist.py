@@ -86,6 +86,13 @@ def _sort_value(job: Job, col: str, now: float | None):
     return 0
 
 
+def _span(series) -> float:
+    """Seconds between a job's first and last trace sample (over all ranks)."""
+    firsts = [r.samples[0][0] for r in series.ranks.values() if r.samples]
+    lasts = [r.samples[-1][0] for r in series.ranks.values() if r.samples]
+    return (max(lasts) - min(firsts)) if firsts else 0.0
+
+
 class JobList(ScrollView, can_focus=True):
     """Jobs of the current scope, filtered and sorted; one line each."""
 
@@ -405,6 +412,17 @@ class JobList(ScrollView, can_focus=True):
         if key == "spark":
             rates = series.rates(SPARK_WIDTH)
             return sparkline([r[1] for r in rates], SPARK_WIDTH, top=max(100.0, max((r[1] for r in rates), default=0))), Style(color="cyan")
+        if job.state not in (JobState.RUNNING, JobState.RETRYING):
+            # A finished job's last sample is taken as it exits (RSS 0): show
+            # what it did over its run instead.
+            cpu_s, peak, rd, wr = series.totals()
+            span = _span(series)
+            if key == "cpu":
+                return (f"{cpu_s / span * 100:.0f}" if span else ""), Style(dim=True)
+            if key == "rss":
+                return human_bytes(peak), Style(dim=True)
+            if key == "io":
+                return (human_bytes((rd + wr) / span, "/s") if span else ""), Style(dim=True)
         latest = series.latest()
         if latest is None:
             return "", None

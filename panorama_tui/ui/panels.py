@@ -294,8 +294,9 @@ class TransfersView(Static):
                 frac = 0.0
             status_style = {"SUCCEEDED": "green", "FAILED": "bold bright_red", "ACTIVE": "cyan"}.get(tr.status, "yellow")
             faults = d.get("faults") or 0
+            name = tr.job_id or d.get("label") or tr.task_id
             table.add_row(
-                escape(str(d.get("label") or tr.task_id)),
+                escape(str(name)),
                 Text(tr.status, style=status_style),
                 ProgressBar(total=1.0, completed=frac, width=None),
                 human_bytes(d.get("bytes_transferred")),
