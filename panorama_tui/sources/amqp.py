@@ -18,9 +18,11 @@ When the broker goes away (connection lost, reply 320 on a broker restart,
 socket errors) the source reconnects with exponential backoff capped at
 :data:`BACKOFF_CAP` seconds; it never raises out of :meth:`batches`.
 
-``status.state`` is ``connecting`` (first attempt), ``connected``,
-``reconnecting`` (the link is lost and being retried), ``down`` (several
-attempts failed) or ``stopped``.  ``status.detail`` holds:
+``status.state`` is ``starting`` (batches() not running yet), ``connecting``
+(first attempts), ``connected``, ``reconnecting`` (the link was lost and is
+being retried), ``down`` (:data:`DOWN_AFTER` attempts in a row failed) or
+``stopped``; ``status.message`` says why, without credentials.  Messages that
+could not be parsed are the store's ``bad_count``.  ``status.detail`` holds:
 
 ``url``        the masked URL (no password)
 ``queue``      the queue consumed
@@ -32,6 +34,10 @@ attempts failed) or ``stopped``.  ``status.detail`` holds:
 ``filtered``   messages dropped by the workflow filter (``wf=``)
 ``oversized``  bodies over ``events.MAX_LINE_BYTES`` (passed on; the decoder refuses them)
 ``since``      epoch seconds of the last change of state
+
+Deliveries are read off the socket data by :class:`_DeliveryReader`, which
+costs a fraction of pika's per-message objects (``fast=False`` leaves all of
+it to pika).
 """
 
 from __future__ import annotations
@@ -317,17 +323,14 @@ class AmqpSource(Source):
             ch = conn.channel()
             ch.exchange_declare(ex, passive=True)
         note = ""
+        args = None
+        if self.max_length:
+            args = {"x-max-length": int(self.max_length), "x-overflow": self.overflow}
         if self.queue is None:
-            args = {}
-            if self.max_length:
-                args = {"x-max-length": int(self.max_length), "x-overflow": self.overflow}
-            q = ch.queue_declare("", exclusive=True, auto_delete=True, arguments=args or None).method.queue
+            q = ch.queue_declare("", exclusive=True, auto_delete=True, arguments=args).method.queue
         else:
-            args = {}
-            if self.max_length:
-                args = {"x-max-length": int(self.max_length), "x-overflow": self.overflow}
             try:
-                q = ch.queue_declare(self.queue, durable=True, arguments=args or None).method.queue
+                q = ch.queue_declare(self.queue, durable=True, arguments=args).method.queue
             except pe.ChannelClosedByBroker as exc:
                 if exc.reply_code != 406:
                     raise
