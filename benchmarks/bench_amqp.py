@@ -26,7 +26,6 @@ import multiprocessing as mp
 import os
 import statistics
 import sys
-import threading
 import time
 import uuid
 

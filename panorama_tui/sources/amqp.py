@@ -430,14 +430,13 @@ class AmqpSource(Source):
             state["cancelled"] = True
 
         impl = getattr(ch, "_impl", None)
-        reader = None
         if impl is not None and hasattr(impl, "basic_consume") and hasattr(impl, "add_on_cancel_callback"):
             # Deliveries straight from pika's frame handler, without
             # BlockingChannel's per-message event objects.
             impl.add_on_cancel_callback(on_cancel)
             impl.basic_consume(q, on_message_callback=on_message, auto_ack=False)
             if self.fast and hasattr(conn, "_impl") and hasattr(conn._impl, "_on_data_available"):
-                reader = _DeliveryReader(conn._impl, ch.channel_number, deliver)
+                _DeliveryReader(conn._impl, ch.channel_number, deliver)  # installs itself
         else:  # pragma: no cover - a pika without the async channel underneath
             ch.basic_consume(q, on_message_callback=on_message, auto_ack=False)
         poll = self.poll
