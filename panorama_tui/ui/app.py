@@ -239,6 +239,7 @@ class PanoramaApp(App):
         self.scope_wf = None
         self._last_plot = 0.0
         self._plot_job: Job | None = None
+        self._plot_size = (0, 0)
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
@@ -356,11 +357,18 @@ class PanoramaApp(App):
                 self._detail_job = job
                 self.query_one("#detail-view", JobDetail).show(store, job, self.now())
             now = time.monotonic()
-            if job is not None and (job is not self._plot_job or (job in dirty and now - self._last_plot >= PLOT_SECONDS) or full):
+            plot = self.query_one("#plot", Static)
+            size = (plot.size.width, plot.size.height)
+            if job is not None and (
+                job is not self._plot_job
+                or size != self._plot_size  # first drawn before layout, or resized
+                or (job in dirty and now - self._last_plot >= PLOT_SECONDS)
+                or full
+            ):
                 self._plot_job = job
+                self._plot_size = size
                 self._last_plot = now
-                plot = self.query_one("#plot", Static)
-                plot.update(render_plot(job, max(20, plot.size.width), max(5, plot.size.height), self.no_color))
+                plot.update(render_plot(job, max(20, size[0]), max(5, size[1]), self.no_color))
         elif active == "failures":
             fl = self.query_one("#fail-list", JobList)
             fl.update_dirty(dirty) if not full else None
