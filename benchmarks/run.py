@@ -187,7 +187,8 @@ def _run_ours(name: str, module: str, quick: bool, extra_args: list[str]) -> tup
     return rc, figs, secs
 
 
-def _run_theirs(name: str, module: str) -> tuple[int, float]:
+def _run_theirs(name: str, module: str) -> tuple[int, float, bool]:
+    """Run another engineer's benchmark; (exit code, seconds, crashed: a traceback on stderr)."""
     code = (
         "import sys\n"
         f"from benchmarks import {module} as m\n"
@@ -195,8 +196,15 @@ def _run_theirs(name: str, module: str) -> tuple[int, float]:
         "sys.exit(r if isinstance(r, int) else 0)\n"
     )
     t0 = time.perf_counter()
-    rc = subprocess.call([sys.executable, "-c", code], cwd=REPO)
-    return rc, time.perf_counter() - t0
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    traceback = False
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        sys.stderr.write(line)
+        if line.startswith("Traceback (most recent call last)"):
+            traceback = True
+    rc = proc.wait()
+    return rc, time.perf_counter() - t0, traceback
 
 
 def main(argv=None) -> int:
@@ -241,14 +249,16 @@ def main(argv=None) -> int:
             else:
                 status.append((name, f"ok, {secs:.0f} s"))
         else:
-            rc, secs = _run_theirs(name, module)
-            if rc == 0:
-                status.append((name, f"ran, {secs:.0f} s: its figures are in its output above"))
-            elif rc == 69:
-                status.append((name, f"skipped by itself (exit 69: a service it needs is unavailable)"))
-            else:
+            rc, secs, traceback = _run_theirs(name, module)
+            if traceback or rc < 0:
                 crashed = True
                 status.append((name, f"CRASHED (exit {rc}) after {secs:.0f} s"))
+            elif rc == 0:
+                status.append((name, f"ran, {secs:.0f} s, all its targets met: its table is above"))
+            elif rc == 69:
+                status.append((name, "skipped by itself (exit 69: a service it needs is unavailable)"))
+            else:
+                status.append((name, f"ran, {secs:.0f} s, exit {rc} (some of its targets missed): its table is above"))
         print(flush=True)
     print("=== summary ===")
     if all_figs:
