@@ -78,6 +78,23 @@ def one_pass(path: str) -> dict:
     store = Store()
     loads = json.loads
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    # The cyclic collector's pauses, by phase (they land in whichever phase allocates).
+    gc_s = {"select": 0.0, "bare": 0.0, "decode": 0.0, "apply": 0.0}
+    gc_full = [0, 0.0]
+    phase = ["select"]
+    gc_t = [0.0]
+
+    def gc_cb(what, info):
+        if what == "start":
+            gc_t[0] = time.perf_counter()
+        else:
+            d = time.perf_counter() - gc_t[0]
+            gc_s[phase[0]] += d
+            if info["generation"] == 2:
+                gc_full[0] += 1
+                gc_full[1] = max(gc_full[1], d)
+
+    gc.callbacks.append(gc_cb)
     t_select = t_bare = t_decode = t_apply = 0.0
     events = 0
     bad: list = []
@@ -85,6 +102,7 @@ def one_pass(path: str) -> dict:
     pc = time.perf_counter
     try:
         while True:
+            phase[0] = "select"
             a = pc()
             rows = conn.execute(
                 "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, CHUNK)
@@ -96,15 +114,18 @@ def one_pass(path: str) -> dict:
             last = rows[-1][0]
             bodies = [r[2] for r in rows]
             # Baseline: bare json.loads of the same lines.
+            phase[0] = "bare"
             a = pc()
             for body in bodies:
                 loads(body)
             b = pc()
             t_bare += b - a
             # Ours: decode outside the lock, apply under it (Ingest.run).
+            phase[0] = "decode"
             a = pc()
             evs = decode_batch(bodies, bad)
             b = pc()
+            phase[0] = "apply"
             with store.lock:
                 for reason in bad:
                     store.note_bad(reason)
@@ -117,6 +138,7 @@ def one_pass(path: str) -> dict:
             events += len(bodies)
     finally:
         conn.close()
+        gc.callbacks.remove(gc_cb)
     ours = t_select + t_decode + t_apply
     res = {
         "events": events,
@@ -132,6 +154,9 @@ def one_pass(path: str) -> dict:
         "bad": store.bad_count,
         "warnings": store.warning_count,
         "unknown": sum(store.unknown.values()),
+        "gc_s": gc_s,
+        "gc_full": gc_full[0],
+        "gc_full_max_s": gc_full[1],
     }
     res["ratio"] = res["ours_rate"] / res["bare_rate"]
     del store
@@ -184,7 +209,9 @@ def run(quick: bool = False, jobs: int | None = None, passes: int = 3, threaded:
         print(
             f"[ingest] pass {i + 1}: ours {r['ours_rate']:,.0f} ev/s (select {r['select_s']:.2f} s, "
             f"decode {r['decode_s']:.2f} s, apply {r['apply_s']:.2f} s) | bare json.loads "
-            f"{r['bare_rate']:,.0f} ev/s ({r['bare_s']:.2f} s) | ratio {r['ratio']:.2f}",
+            f"{r['bare_rate']:,.0f} ev/s ({r['bare_s']:.2f} s) | ratio {r['ratio']:.2f} | collector pauses: "
+            f"decode {r['gc_s']['decode']:.2f} s, apply {r['gc_s']['apply']:.2f} s, bare {r['gc_s']['bare']:.2f} s; "
+            f"{r['gc_full']} full, longest {r['gc_full_max_s'] * 1000:.0f} ms",
             flush=True,
         )
     last = results[-1]
