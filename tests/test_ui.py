@@ -312,3 +312,35 @@ def test_demo_shows_collector_output():
         ingest.stop()
 
     run(go())
+
+
+def test_status_line_shows_the_link():
+    """A source's link state, rate, lag and reconnects reach the status line (AMQP's contract)."""
+    from panorama_tui.ingest import Ingest
+    from panorama_tui.sources.base import Source
+    from panorama_tui.store import Store
+
+    class Link(Source):
+        label = "amqp://guest:****@127.0.0.1:5672/panorama/monitoring"
+        live = True
+
+        def batches(self):
+            return iter(())
+
+    src = Link()
+    src.status.state = "reconnecting"
+    src.status.message = "connection refused"
+    src.status.detail = {"rate": 16.0, "lag": {"last": 2.0, "p50": 1.5}, "reconnects": 2}
+    store = Store()
+    store.note_bad("not JSON: Expecting value")
+
+    async def go():
+        app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            text = text_of(app.query_one("#status"))
+            for want in ("reconnecting", "connection refused", "16 msg/s", "lag 1.5s", "2 reconnects", "1 unparsable"):
+                assert want in text, (want, text)
+            assert "guest:guest" not in text
+
+    run(go())

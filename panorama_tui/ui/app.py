@@ -8,6 +8,7 @@ collection.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -39,6 +40,8 @@ from .panels import (
     WorkflowTree,
     render_plot,
 )
+
+log = logging.getLogger(__name__)
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 TICK_SECONDS = 0.5
@@ -240,6 +243,7 @@ class PanoramaApp(App):
         self._last_plot = 0.0
         self._plot_job: Job | None = None
         self._plot_size = (0, 0)
+        self._refresh_error_shown = False
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
@@ -328,6 +332,13 @@ class PanoramaApp(App):
             self._refresh(full)
         except NoMatches:
             pass  # the screen is being torn down; the timer fired once more
+        except Exception as exc:  # a drawing bug must not end the monitoring
+            log.exception("refresh failed")
+            with self.store.lock:
+                self.store.warn(f"screen refresh failed: {type(exc).__name__}: {exc}"[:200])
+            if not self._refresh_error_shown:
+                self._refresh_error_shown = True
+                self.notify(f"display error (collection goes on): {exc}", severity="error")
 
     def _refresh(self, full: bool) -> None:
         store = self.store
@@ -397,10 +408,15 @@ class PanoramaApp(App):
                 parts.append(f"[bright_red]{_esc(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
-                parts.append(f"{rate:.0f} msg/s")
+                parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
             lag = st.detail.get("lag") if st.detail else None
-            if lag is not None:
-                parts.append(f"lag {lag:.1f}s")
+            if isinstance(lag, dict):  # the AMQP source reports {"last", "p50"}
+                lag = lag.get("p50") if lag.get("p50") is not None else lag.get("last")
+            if isinstance(lag, (int, float)):
+                parts.append(f"lag {human_duration(lag)}")
+            reconnects = st.detail.get("reconnects") if st.detail else None
+            if reconnects:
+                parts.append(f"{reconnects} reconnects")
         else:
             parts.append(_esc(self.source_label))
         now_m = self.monotonic()
