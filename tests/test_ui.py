@@ -256,12 +256,12 @@ def test_panels_show_panorama_sample_events(shared_data):
             assert {"individuals_ID0000001", "stage_in_local_local_2_2", "namd_ID0000002"} <= ids
             kick = store.find_job("0a114f53-f208-44da-9b5c-9c30edcf49c6", "individuals_ID0000001")
             assert jobs.select_job(kick)
-            await pilot.pause()
+            await pilot.pause(0.3)  # the detail panel redraws once the cursor rests
             detail = text_of(app.query_one("#detail-view"))
             assert "peak rss" in detail and "24M" in detail and "71M" in detail  # 25004 kB RSS, 74547200 B written
             namd = store.find_job("e8c30de5-6bb2-4b38-a000-2b719e688e38", "namd_ID0000002")
             assert jobs.select_job(namd)
-            await pilot.pause()
+            await pilot.pause(0.3)
             detail = text_of(app.query_one("#detail-view"))
             assert "darshan" in detail and "POSIX" in detail and "18.470956" in detail
             await pilot.press("3")
@@ -304,7 +304,7 @@ def test_demo_shows_collector_output():
             assert len(store.transfers) >= 2
             jobs = app.query_one("#jobs", JobList)
             assert jobs.select_job(curl)
-            await pilot.pause()
+            await pilot.pause(0.3)
             assert "peak rss" in text_of(app.query_one("#detail-view"))
             await pilot.press("3")
             await pilot.pause()

@@ -8,6 +8,7 @@ collection.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 TICK_SECONDS = 0.5
 PLOT_SECONDS = 1.0
+DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
 
 HELP_TEXT = """\
 [b]panorama-top keys[/b]
@@ -244,6 +246,7 @@ class PanoramaApp(App):
         self._plot_job: Job | None = None
         self._plot_size = (0, 0)
         self._refresh_error_shown = False
+        self._detail_timer = None
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
@@ -300,7 +303,7 @@ class PanoramaApp(App):
     def on_mount(self) -> None:
         jobs = self.query_one("#jobs", JobList)
         head = self.query_one("#jobhead", Static)
-        jobs.on_header(lambda text: head.update(Text(text, style="bold")))
+        jobs.on_header(lambda text: head.update(Text(text, style="bold"), layout=False))
         jobs.focus()
         self._check_size()
         try:
@@ -310,6 +313,7 @@ class PanoramaApp(App):
         except (NotImplementedError, RuntimeError, ValueError, AttributeError):
             pass  # not on Unix or not in the main thread (tests)
         self.refresh_all(full=True)
+        gc.freeze()  # what the first build made lives as long as the screen
         self._timer = self.set_interval(self.tick_seconds, self.refresh_all)
 
     def on_resize(self, event) -> None:
@@ -379,7 +383,7 @@ class PanoramaApp(App):
                 self._plot_job = job
                 self._plot_size = size
                 self._last_plot = now
-                plot.update(render_plot(job, max(20, size[0]), max(5, size[1]), self.no_color))
+                plot.update(render_plot(job, max(20, size[0]), max(5, size[1]), self.no_color), layout=False)
         elif active == "failures":
             fl = self.query_one("#fail-list", JobList)
             fl.update_dirty(dirty) if not full else None
@@ -446,15 +450,26 @@ class PanoramaApp(App):
         if jobs.problems_only:
             parts.append("[bold yellow]problems only[/]")
         parts.append(f"{len(jobs.rows)} shown")
-        self.query_one("#status", Static).update(" │ ".join(parts))
+        self.query_one("#status", Static).update(" │ ".join(parts), layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
 
     # -- events from widgets ----------------------------------------------
     @on(JobList.Highlighted, "#jobs")
     def _job_highlighted(self, event: JobList.Highlighted) -> None:
-        with self.store.lock:
-            self._refresh_panel(set(), False)
+        # Redraw the detail panel once the cursor rests: scrolling through
+        # jobs should move a highlight, not re-lay-out the screen per key.
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY, self._detail_after_rest)
+
+    def _detail_after_rest(self) -> None:
+        self._detail_timer = None
+        try:
+            with self.store.lock:
+                self._refresh_panel(set(), False)
+        except NoMatches:
+            pass
 
     @on(JobList.Highlighted, "#fail-list")
     def _fail_highlighted(self, event: JobList.Highlighted) -> None:
@@ -661,6 +676,9 @@ def run_app(args, source, control) -> int:
     from ..ingest import Ingest
     from ..recorder import Recorder, default_recording_path
 
+    from .. import gcpolicy
+
+    gcpolicy.configure()
     store = Store()
     recorder = None
     if source.recordable and source.live and not args.no_record:

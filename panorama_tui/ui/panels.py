@@ -86,7 +86,7 @@ class HeaderBar(Static):
         width = max(10, min(40, (self.size.width or 100) - 70))
         line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
         line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
-        self.update(line1 + "\n" + line2)
+        self.update(line1 + "\n" + line2, layout=False)  # always two lines
 
 
 class WorkflowTree(Tree):

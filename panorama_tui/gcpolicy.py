@@ -1,0 +1,47 @@
+"""Garbage-collector policy for a long-lived store of many small objects.
+
+A 100k-job store is ~850k objects the cyclic collector tracks; each full
+collection walks them all (0.8-2.6 s measured), freezing the screen.  Store
+objects live as long as the store, so we move them to the permanent
+generation (``gc.freeze``) as the store grows, and raise the thresholds so
+the young generations are collected less often.  ``thaw`` before a reset, so
+a rebuilt store's predecessor can be collected.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+FREEZE_EVERY = 20_000  # events applied between freezes
+_lock = threading.Lock()
+_since = 0
+_configured = False
+
+
+def configure() -> None:
+    """Raise the collection thresholds once per process."""
+    global _configured
+    with _lock:
+        if not _configured:
+            gc.set_threshold(50_000, 50, 1000)
+            _configured = True
+
+
+def note_applied(n: int) -> None:
+    """Called after a batch is applied: freeze what has accumulated."""
+    global _since
+    with _lock:
+        _since += n
+        if _since < FREEZE_EVERY:
+            return
+        _since = 0
+    gc.freeze()
+
+
+def thaw() -> None:
+    """Let the collector see everything again (before dropping a store)."""
+    global _since
+    with _lock:
+        _since = 0
+    gc.unfreeze()
