@@ -38,6 +38,7 @@ SHOTS = [
     ("proc-trace-job", (140, 42), ["slash", *"curl", "enter", "enter"]),
     ("darshan", (140, 42), ["slash", *"^wc_", "enter", "enter"]),
     ("transfers", (140, 42), ["3"]),
+    ("timeline", (140, 50), ["5"]),
     ("help", (120, 40), ["question_mark"]),
     ("small-80x24", (80, 24), []),
     ("too-small", (70, 20), []),

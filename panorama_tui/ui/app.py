@@ -36,6 +36,7 @@ from .panels import (
     FailureText,
     HeaderBar,
     JobDetail,
+    TimelineView,
     TransfersView,
     WarningsView,
     WorkflowTree,
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 TICK_SECONDS = 0.5
 PLOT_SECONDS = 1.0
+TIMELINE_SECONDS = 2.0
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
 
 HELP_TEXT = """\
@@ -56,7 +58,7 @@ HELP_TEXT = """\
   ↑ ↓  j k        move in the job list        g G / home end   first / last job
   pgup pgdn       page                        tab shift+tab    next / previous pane
   enter           open the job (or tree node) esc              back, clear the filter
-  1 2 3 4         detail / failures / transfers / warnings panel
+  1 2 3 4 5       detail / failures / transfers / warnings / timeline panel
 
 [b]Finding[/b]
   /               filter: text or regex, and terms like
@@ -208,6 +210,7 @@ class PanoramaApp(App):
         Binding("2", "panel('failures')", "Failures", show=False),
         Binding("3", "panel('transfers')", "Transfers", show=False),
         Binding("4", "panel('warnings')", "Warnings", show=False),
+        Binding("5", "panel('timeline')", "Timeline", show=False),
         Binding("space", "replay_toggle", "Play/pause", show=False),
         Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False),
         Binding("minus", "replay_speed(-1)", "Slower", show=False),
@@ -247,6 +250,8 @@ class PanoramaApp(App):
         self._plot_size = (0, 0)
         self._refresh_error_shown = False
         self._detail_timer = None
+        self._last_timeline = 0.0
+        self._timeline_width = 0
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
@@ -296,6 +301,9 @@ class PanoramaApp(App):
                 with TabPane("Warnings [4]", id="warnings"):
                     with VerticalScroll():
                         yield WarningsView(id="warnings-view")
+                with TabPane("Timeline [5]", id="timeline"):
+                    with VerticalScroll():
+                        yield TimelineView(id="timeline-view")
             yield Static("", id="status")
         yield Input(placeholder="filter: text/regex, state=failed host~node1 exit!=0 tries>1 …", id="filter")
         yield Footer()
@@ -395,6 +403,15 @@ class PanoramaApp(App):
             self.query_one("#transfers-view", TransfersView).show(store)
         elif active == "warnings":
             self.query_one("#warnings-view", WarningsView).show(store)
+        elif active == "timeline":
+            # A chart over every try: redraw at most every few seconds.
+            now_m = time.monotonic()
+            view = self.query_one("#timeline-view", TimelineView)
+            width = view.size.width
+            if full or width != self._timeline_width or now_m - self._last_timeline >= TIMELINE_SECONDS:
+                self._last_timeline = now_m
+                self._timeline_width = width  # first drawn before layout: redraw at the real width
+                view.show(store, self.scope_wf, self.now(), max(40, width - 2), self.no_color)
         if active != "failures":
             # Keep the failure list's membership current while hidden (cheap: dirty only).
             self.query_one("#fail-list", JobList).update_dirty(dirty)
@@ -638,6 +655,7 @@ class PanoramaApp(App):
         yield SystemCommand("Failed jobs", "Open the failed-jobs panel", lambda: self.action_panel("failures"))
         yield SystemCommand("Transfers", "Open the Globus transfers panel", lambda: self.action_panel("transfers"))
         yield SystemCommand("Warnings", "Bad records, unknown events and warnings", lambda: self.action_panel("warnings"))
+        yield SystemCommand("Timeline", "Jobs over time and a Gantt view", lambda: self.action_panel("timeline"))
         yield SystemCommand("Pause view", "Freeze the screen; collection goes on", self.action_pause_view)
         for col in ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io"):
             yield SystemCommand(f"Sort by {col}", f"Order the job list by {col}", lambda c=col: self._sort_by(c))

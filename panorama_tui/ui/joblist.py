@@ -86,13 +86,6 @@ def _sort_value(job: Job, col: str, now: float | None):
     return 0
 
 
-def _span(series) -> float:
-    """Seconds between a job's first and last trace sample (over all ranks)."""
-    firsts = [r.samples[0][0] for r in series.ranks.values() if r.samples]
-    lasts = [r.samples[-1][0] for r in series.ranks.values() if r.samples]
-    return (max(lasts) - min(firsts)) if firsts else 0.0
-
-
 class JobList(ScrollView, can_focus=True):
     """Jobs of the current scope, filtered and sorted; one line each."""
 
@@ -148,6 +141,7 @@ class JobList(ScrollView, can_focus=True):
         self.reverse = False
         self._structure_seen = -1
         self._layout: list[tuple[Column, int]] = []
+        self._layout_width = -1
         self._header_cb: Callable[[str], None] | None = None
         self._last_job: Job | None = None
 
@@ -346,6 +340,7 @@ class JobList(ScrollView, can_focus=True):
         self.virtual_size = Size(width, len(self.rows))
 
     def _compute_layout(self, width: int) -> None:
+        self._layout_width = width
         cols = list(self.columns)
         fixed = lambda cs: sum(c.width + 1 for c in cs if not c.flex)  # noqa: E731
         for drop in DROP_ORDER:
@@ -376,6 +371,11 @@ class JobList(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         row = y + self.scroll_offset.y
         width = self.size.width
+        content = self.scrollable_content_region.width
+        if content != self._layout_width:
+            # The vertical scrollbar comes and goes with the row count, not
+            # with a resize: lay the columns out for the width there is now.
+            self._compute_layout(content)
         if row >= len(self.rows) or not self._layout:
             return Strip.blank(width, self.rich_style)  # never a None style: NO_COLOR's filter needs one
         job = self.rows[row]
@@ -416,14 +416,15 @@ class JobList(ScrollView, can_focus=True):
         if job.state not in (JobState.RUNNING, JobState.RETRYING):
             # A finished job's last sample is taken as it exits (RSS 0): show
             # what it did over its run instead.
-            cpu_s, peak, rd, wr = series.totals()
-            span = _span(series)
-            if key == "cpu":
-                return (f"{cpu_s / span * 100:.0f}" if span else ""), Style(dim=True)
+            rates = series.rates()
             if key == "rss":
-                return human_bytes(peak), Style(dim=True)
+                return human_bytes(series.totals()[1]), Style(dim=True)
+            if not rates:
+                return "", None
+            if key == "cpu":
+                return f"{sum(r[1] for r in rates) / len(rates):.0f}", Style(dim=True)
             if key == "io":
-                return (human_bytes((rd + wr) / span, "/s") if span else ""), Style(dim=True)
+                return human_bytes(sum(r[3] + r[4] for r in rates) / len(rates), "/s"), Style(dim=True)
         latest = series.latest()
         if latest is None:
             return "", None

@@ -328,3 +328,41 @@ class WarningsView(Static):
 
 def format_clock(ts) -> str:
     return clock_time(ts)
+
+
+class TimelineView(Static):
+    """Jobs running / queued / done over time (plotext), then a Gantt."""
+
+    DEFAULT_CSS = """
+    TimelineView { height: auto; padding: 0 1; }
+    """
+
+    def show(self, store: Store, wf: Workflow | None, now: float | None, width: int, no_color: bool = False) -> None:
+        from ..timeline import gantt, occupancy
+
+        occ = occupancy(store, wf, bins=max(20, min(200, width - 12)), now=now)
+        if occ is None:
+            self.update(Text("no job has been submitted yet", style="dim"))
+            return
+        xs = [t - occ.t0 for t in occ.times]
+        plt.clf()
+        plt.plotsize(max(30, width), 12)
+        plt.theme("clear" if no_color else "pro")
+        plt.plot(xs, occ.running, label="running")
+        plt.plot(xs, occ.queued, label="queued")
+        plt.plot(xs, occ.done, label="done", yside="right")
+        if any(occ.failed):
+            plt.plot(xs, occ.failed, label="failed", yside="right")
+        plt.xlabel(f"seconds since {clock_time(occ.t0)}")
+        parts: list = [Text.from_ansi(plt.build())]
+        label_w = 30
+        g = gantt(store, wf, max(10, width - label_w - 2), max_rows=40, now=now)
+        if g is not None:
+            rows, t0, t1 = g
+            title = "one row per job" if rows and rows[0].state is not None else "jobs per transformation (shade: how many ran)"
+            parts.append(Text(f"Gantt {clock_time(t0)} → {clock_time(t1)}  ({title})", style="bold"))
+            for r in rows:
+                line = Text(f"{r.label[:label_w - 1]:<{label_w}}", no_wrap=True)
+                line.append(r.cells, style=STATE_MARKUP[r.state] if r.state is not None else "cyan")
+                parts.append(line)
+        self.update(Group(*parts))
