@@ -344,3 +344,17 @@ def test_status_line_shows_the_link():
             assert "guest:guest" not in text
 
     run(go())
+
+
+def test_timeline_panel():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 50)) as pilot:
+            await wait_finished(app, control, pilot)
+            await pilot.press("5")
+            await pilot.pause()
+            text = text_of(app.query_one("#timeline-view"))
+            assert "running" in text and "Gantt" in text and "ls_ID0000001" in text
+        ingest.stop()
+
+    run(go())
