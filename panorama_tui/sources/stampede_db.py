@@ -77,6 +77,13 @@ BUSY_MS = 50
 SUPPORTED_VERSION = 14
 _PEGASUS_OF_VERSION = {1: "4.3", 2: "4.4", 4: "4.5", 5: "4.5.4", 6: "4.6", 8: "4.7-4.8", 11: "4.9", 14: "5.0"}
 REQUIRED_TABLES = ("workflow", "workflowstate", "job", "job_instance", "jobstate", "invocation", "host", "task")
+# every table of Pegasus's schema (Pegasus.db.schema): a file with some of them
+# and not the rest is one monitord is still creating
+PEGASUS_TABLES = frozenset(REQUIRED_TABLES + (
+    "dbversion", "ensemble", "ensemble_workflow", "integrity", "job_edge", "master_workflow",
+    "master_workflowstate", "rc_lfn", "rc_meta", "rc_pfn", "tag", "task_edge", "task_meta", "trigger",
+    "workflow_files", "workflow_meta", "schema_info",
+))
 
 # jobstate.state -> (event name, status) as monitord's loader maps them
 # (Pegasus.db.workflow_loader.WorkflowLoader.jobstate), inverted.
@@ -153,15 +160,18 @@ def check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     if not tables:
         raise _NotReady(f"{name}: empty SQLite DB (monitord has not created the schema yet?)")
     missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if not tables & PEGASUS_TABLES:
+        raise StampedeDbError(f"{name}: an SQLite file, but not a Stampede DB (no {missing[0]} table)")
     if "dbversion" not in tables:
         if "schema_info" in tables:
             raise StampedeDbError(f"{name}: a Stampede DB of Pegasus < 4.3 (schema_info table); "
                                   f"panorama-top reads schema {SUPPORTED_VERSION} (Pegasus 5.0.x and later)")
-        if missing:
-            raise StampedeDbError(f"{name}: an SQLite file, but not a Stampede DB (no {missing[0]} table)")
-        raise _NotReady(f"{name}: Stampede tables but no dbversion table (monitord still creating it?)")
-    if missing:
-        raise StampedeDbError(f"{name}: an SQLite file, but not a Stampede DB (no {missing[0]} table)")
+        # Some Stampede tables: monitord is creating the schema (the version
+        # row comes last), or a DB from before versioned schemas.
+        raise _NotReady(f"{name}: Stampede tables but no dbversion table yet (monitord creating the schema? "
+                        f"a DB older than Pegasus 4.5?)")
+    if missing:  # monitord creates the tables one by one
+        raise _NotReady(f"{name}: incomplete Stampede schema (no {missing[0]} table yet: monitord creating it?)")
     row = conn.execute("SELECT version FROM dbversion ORDER BY id DESC LIMIT 1").fetchone()
     if row is None:
         raise _NotReady(f"{name}: no row in dbversion yet (monitord still creating the schema?)")
