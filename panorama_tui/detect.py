@@ -13,11 +13,17 @@ class UnknownInput(Exception):
 
 
 def detect(path: str) -> str:
-    """Return the kind of input: ``recording``, ``jsonlog`` or ``bplog``."""
+    """Return the kind of input: ``recording``, ``jsonlog``, ``bplog``,
+    ``submitdir`` (a Pegasus submit directory), ``stampede`` (a Stampede DB)
+    or ``masterdb`` (a user's ~/.pegasus/workflow.db)."""
     if not os.path.exists(path):
         raise UnknownInput(f"{path}: no such file or directory")
     if os.path.isdir(path):
-        raise UnknownInput(f"{path}: is a directory; give a monitord events file or a recording")
+        # -- Pegasus submit dir (sources/submitdir.py) --
+        if any(os.path.isfile(os.path.join(path, n)) for n in ("braindump.yml", "braindump.txt")):
+            return "submitdir"
+        raise UnknownInput(f"{path}: is a directory without braindump.yml, so not a Pegasus submit directory; "
+                           "give a submit dir, a Stampede DB, a monitord events file or a recording")
     if not os.access(path, os.R_OK):
         raise UnknownInput(f"{path}: permission denied")
     with open(path, "rb") as f:
@@ -25,7 +31,12 @@ def detect(path: str) -> str:
     if head.startswith(b"SQLite format 3\x00"):
         if is_recording(path):
             return "recording"
-        raise UnknownInput(f"{path}: an SQLite file, but not a panorama-top recording")
+        kind = _pegasus_db_kind(path)  # -- Stampede / master DB --
+        if kind:
+            return kind
+        raise UnknownInput(f"{path}: an SQLite file, but not a panorama-top recording or a Pegasus DB")
+    if not head and path.endswith(".db"):
+        return "stampede"  # monitord has created it and not written yet: follow it
     lines = [ln.strip() for ln in head.split(b"\n")]
     complete = lines[:-1] if len(head) == 64 * 1024 else lines  # the last may be cut
     lines = [ln for ln in complete if ln][:50]
@@ -53,3 +64,31 @@ def detect(path: str) -> str:
     if saw_json_object:
         raise UnknownInput(f"{path}: JSON, but not Panorama or Stampede events (no 'event' field)")
     raise UnknownInput(f"{path}: not a monitord event log (no JSON or BP event in its first lines)")
+
+
+def _pegasus_db_kind(path: str) -> str | None:
+    """``stampede`` (workflow tables with rows, or an empty schema being
+    filled), ``masterdb`` (only master_workflow rows), or None."""
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        conn = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True, timeout=0.5)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "job_instance" in tables and "workflow" in tables:
+                if "master_workflow" in tables and conn.execute("SELECT 1 FROM workflow LIMIT 1").fetchone() is None \
+                        and conn.execute("SELECT 1 FROM master_workflow LIMIT 1").fetchone() is not None:
+                    return "masterdb"
+                return "stampede"
+            if "master_workflow" in tables:
+                return "masterdb"
+            if "dbversion" in tables or "schema_info" in tables:
+                return "stampede"  # a Pegasus DB; the source says what is wrong with it
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return "stampede"  # monitord writing: the source waits for it
+        raise UnknownInput(f"{path}: an SQLite file that cannot be read ({exc}); truncated or corrupt?") from None
+    return None
