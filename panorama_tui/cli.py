@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="--once exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
         "64 bad arguments.",
     )
-    p.add_argument("path", nargs="?", help="a monitord event log (JSON or BP) or a panorama-top recording")
+    p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
+                   "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
     p.add_argument("--json", action="store_true", help="with --once: print a JSON object")
@@ -62,6 +63,9 @@ def open_source(args):
     from .sources.replay import ReplayControl, ReplaySource
 
     path = args.path
+    # -- Pegasus: no PATH inside a submit dir means that run (sources/submitdir.py) --
+    if not path and not args.demo and not args.amqp and _is_submit_dir(os.getcwd()):
+        path = args.path = os.getcwd()
     amqp = _open_amqp(args)
     if amqp is not None:
         return amqp, None
@@ -77,6 +81,8 @@ def open_source(args):
         kind = detect(path)
     except UnknownInput as exc:
         raise InputError(str(exc)) from None
+    if kind in ("submitdir", "stampede", "masterdb"):
+        return _open_pegasus(kind, path, args), None
     if kind == "recording":
         speed = args.speed
         if speed is None:
@@ -89,6 +95,52 @@ def open_source(args):
         return ReplaySource(path, control), control
     follow = not (args.no_follow or args.once)
     return JsonLogSource(path, follow=follow, bp=(kind == "bplog")), None
+
+
+# -- Pegasus submit dirs and DBs ------------------------------------------------
+
+
+class Listing(Exception):
+    """Not a source but a list to print (a master DB's workflows); exit 0."""
+
+
+def _is_submit_dir(d: str) -> bool:
+    return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
+
+
+def _open_pegasus(kind: str, path: str, args):
+    follow = not (args.no_follow or args.once)
+    if kind == "stampede":
+        from .sources.stampede_db import StampedeDbSource
+
+        return StampedeDbSource(path, follow=follow)
+    if kind == "submitdir":
+        from .sources.submitdir import SubmitDirError, SubmitDirSource, find_submit_dir
+
+        try:
+            return SubmitDirSource(find_submit_dir(path), follow=follow)
+        except SubmitDirError as exc:
+            raise InputError(str(exc)) from None
+    from .sources.master_db import list_workflows
+    from .sources.stampede_db import StampedeDbError
+
+    try:
+        wfs = list_workflows(path, progress=True)
+    except StampedeDbError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        import json
+
+        raise Listing(json.dumps({"source": path, "workflows": wfs}, indent=2))
+    import time
+
+    lines = [f"{len(wfs)} workflow(s) in {path}; open one with: panorama-top SUBMIT_DIR"]
+    for w in wfs:
+        p = w.get("progress") or {}
+        pct = f"{p['percent']:.0f}%" if p.get("percent") is not None else "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(w["start"])) if w["start"] else "-"
+        lines.append(f"{w['state']:<10} {pct:>5}  {when}  {w['label'] or '?':<20} {w['submit_dir']}")
+    raise Listing("\n".join(lines))
 
 
 def _open_amqp(args):
@@ -142,6 +194,8 @@ def run_once(args, source) -> int:
         ing.run()
     if source.status.state == "error":
         raise InputError(source.status.message)
+    if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):
+        print(f"panorama-top: {source.status.message}", file=sys.stderr)  # what a partial submit dir lacks
     label = args.path or "demo"
     print(render_json(store, label) if args.json else render_text(store, label))
     return overall_exit(store)
@@ -172,6 +226,9 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"panorama-top: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Listing as exc:
+        print(str(exc))
+        return 0
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # never a traceback on the user's terminal
