@@ -1,0 +1,410 @@
+"""pegasus-statistics, computed live from the store.
+
+Every figure follows the query pegasus-statistics 5.1.3 runs
+(``Pegasus.db.workflow.stampede_statistics.StampedeStatistics`` and
+``Pegasus.statistics``), restated over the store's objects:
+
+* a DB ``job_instance`` is a :class:`~panorama_tui.store.Try`, its
+  ``exitcode`` is ``Try.exitcode`` (the POST script's, else the main job's),
+  ``local_duration`` is ``Try.local_dur``, ``multiplier_factor`` is
+  ``Try.multiplier``, its host is ``Try.host``;
+* an ``invocation`` is an :class:`~panorama_tui.store.Invocation`
+  (``task_submit_seq`` = ``inv_id``, ``remote_duration`` = ``dur``);
+* "expanded" figures cover a workflow and all its sub-workflows
+  (``root_wf_id``), per-workflow ones (``workflow.csv``, ``jobs.csv``,
+  ``breakdown.csv`` rows of one workflow) only the workflow itself;
+* SQL's NULL rules are kept: a sum of nothing is None, NULLs are skipped by
+  ``sum``/``min``/``max``/``avg``.
+
+Plain-data API for views (numbers, not strings): :func:`workflow_statistics`,
+:func:`workflow_rows`, :func:`breakdown`, :func:`time_per_host`,
+:func:`time_per_day`, :func:`job_rows`; and ``format_*`` helpers that render
+a row the way pegasus-statistics writes it.
+
+Not available from the store (see the module's report): integrity metrics
+(the store ignores ``stampede.int.metric``) and ``Seqexec`` (the store does
+not keep ``cluster_dur``); the submit-side figures exclude a sub-workflow
+job's tries when the job is mapped to a sub-workflow (the DB decides per
+instance: ``job_instance.subwf_id``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from .stats import Counts, _job_counts, _planned, _task_counts, summarize
+from .store import SUBWF_TYPES, Store, Workflow
+
+__all__ = [
+    "workflow_statistics",
+    "workflow_rows",
+    "breakdown",
+    "time_per_host",
+    "time_per_day",
+    "job_rows",
+    "wall_time",
+    "fstr",
+    "pstr",
+    "format_breakdown",
+    "format_job",
+]
+
+DAGMAN = "condor::dagman"
+
+
+class _Sum:
+    """SQL SUM: None over no non-NULL value."""
+
+    __slots__ = ("v",)
+
+    def __init__(self):
+        self.v = None
+
+    def add(self, x) -> None:
+        if x is not None:
+            self.v = x if self.v is None else self.v + x
+
+
+def _tree(store: Store, wf: Workflow, expand: bool) -> list[Workflow]:
+    return [wf] + store.descendants(wf) if expand else [wf]
+
+
+def _jobs(wfs: list[Workflow]):
+    for w in wfs:
+        for j in w.jobs.values():
+            if _planned(j):
+                yield j
+
+
+def _counts(c: Counts) -> dict:
+    d = c.as_dict()
+    d["total_with_retries"] = c.total_with_retries
+    return d
+
+
+# -- summary -------------------------------------------------------------------
+
+
+def wall_time(wf: Workflow) -> float | None:
+    """Workflow wall time: DAGMan's end minus start, summed over restarts
+    (``stats_utils.get_workflow_wall_time``)."""
+    starts = [v[0] for v in wf.wf_states.values() if not v[2]]
+    ends = [v[0] for v in wf.wf_states.values() if v[2]]
+    if not starts or not ends or len(starts) != len(ends) or None in starts or None in ends:
+        return None
+    return sum(ends) - sum(starts)
+
+
+def workflow_retries(wfs: list[Workflow]) -> int | None:
+    """Sum over workflows of their highest restart count (None without states)."""
+    got = [max(k[0] for k in w.wf_states) for w in wfs if w.wf_states]
+    return sum(got) if got else None
+
+
+def workflow_statistics(store: Store, wf: Workflow) -> dict:
+    """``summary.csv`` + ``summary-time.csv``: counts and wall times of a
+    workflow and its sub-workflows."""
+    wfs = _tree(store, wf, True)
+    sm = summarize(store, wf)
+    cum, good, bad = _Sum(), _Sum(), _Sum()
+    for job in _jobs(wfs):
+        for t in job.tries.values():
+            m = t.multiplier
+            for inv in t.invocations.values():
+                if inv.inv_id < 0 or inv.transformation == DAGMAN or inv.dur is None:
+                    continue
+                v = inv.dur * m
+                cum.add(v)
+                good.add(v if inv.exitcode == 0 else 0.0)
+                bad.add(v if inv.exitcode is not None and inv.exitcode > 0 else 0.0)
+    s_cum, s_good, s_bad = _Sum(), _Sum(), _Sum()
+    for job in _jobs(wfs):
+        if job.type_desc in SUBWF_TYPES and job.subwf_uuid is not None:
+            continue  # its time is its sub-workflow's jobs'
+        for t in job.tries.values():
+            v = None if t.local_dur is None else t.local_dur * t.multiplier
+            ec = t.exitcode
+            s_cum.add(v)
+            s_good.add(v if ec == 0 else 0.0)
+            s_bad.add(v if ec is not None and ec > 0 else 0.0)
+    return {
+        "wf_uuid": wf.wf_uuid,
+        "label": wf.label,
+        "state": wf.state,
+        "tasks": _counts(sm.tasks),
+        "jobs": _counts(sm.jobs),
+        "sub_workflows": _counts(sm.sub_workflows),
+        "workflow_wall_time": wall_time(wf),
+        "cumulative_job_wall_time": cum.v,
+        "cumulative_job_goodput": good.v,
+        "cumulative_job_badput": bad.v,
+        "submit_side_wall_time": s_cum.v,
+        "submit_side_goodput": s_good.v,
+        "submit_side_badput": s_bad.v,
+        "workflow_retries": workflow_retries(wfs),
+    }
+
+
+def workflow_rows(store: Store, wf: Workflow) -> list[dict]:
+    """``workflow.csv``: each workflow of the tree on its own, then ``ALL``."""
+    out = []
+    for w in _tree(store, wf, True):
+        jobs = [j for j in w.jobs.values() if _planned(j)]
+        out.append({
+            "wf_uuid": w.wf_uuid,
+            "label": w.label,
+            "tasks": _counts(_task_counts([w])),
+            "jobs": _counts(_job_counts([j for j in jobs if j.type_desc not in SUBWF_TYPES])),
+            "sub_workflows": _counts(_job_counts([j for j in jobs if j.type_desc in SUBWF_TYPES])),
+            "workflow_retries": workflow_retries([w]),
+        })
+    sm = summarize(store, wf)
+    out.append({
+        "wf_uuid": "ALL",
+        "label": None,
+        "tasks": _counts(sm.tasks),
+        "jobs": _counts(sm.jobs),
+        "sub_workflows": _counts(sm.sub_workflows),
+        "workflow_retries": workflow_retries(_tree(store, wf, True)),
+    })
+    return out
+
+
+# -- per transformation -----------------------------------------------------------
+
+
+class _Agg:
+    __slots__ = ("count", "rt", "rss", "cpu")
+
+    def __init__(self):
+        self.count = 0
+        self.rt: list = []
+        self.rss: list = []
+        self.cpu: list = []
+
+
+def _stats(vals: list) -> tuple:
+    if not vals:
+        return None, None, None, None
+    total = sum(vals)
+    return min(vals), max(vals), total / len(vals), total
+
+
+def breakdown(store: Store, wf: Workflow, expand: bool = True) -> list[dict]:
+    """``breakdown.csv``: per (transformation, successful|failed) over every
+    invocation (PRE/POST scripts and sub-workflow DAGMan included): count,
+    runtime (``dur x multiplier``) min/max/mean/total, peak RSS (kB, as the DB
+    keeps it) min/max/mean, average CPU (a fraction) min/max/mean.  Sorted by
+    transformation, then type."""
+    groups: dict[tuple, _Agg] = {}
+    for job in _jobs(_tree(store, wf, expand)):
+        for t in job.tries.values():
+            m = t.multiplier
+            for inv in t.invocations.values():
+                key = (inv.transformation, "successful" if inv.exitcode == 0 else "failed")
+                a = groups.get(key)
+                if a is None:
+                    a = groups[key] = _Agg()
+                a.count += 1
+                if inv.dur is not None:
+                    a.rt.append(inv.dur * m)
+                if inv.maxrss is not None:
+                    a.rss.append(inv.maxrss)
+                if inv.avg_cpu is not None:
+                    a.cpu.append(inv.avg_cpu)
+    out = []
+    for (xform, typ), a in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        mn, mx, mean, total = _stats(a.rt)
+        rmn, rmx, rmean, _ = _stats(a.rss)
+        cmn, cmx, cmean, _ = _stats(a.cpu)
+        out.append({
+            "transformation": xform, "type": typ, "count": a.count,
+            "min": mn, "max": mx, "mean": mean, "total": total,
+            "min_maxrss": rmn, "max_maxrss": rmx, "mean_maxrss": rmean,
+            "min_avg_cpu": cmn, "max_avg_cpu": cmx, "mean_avg_cpu": cmean,
+        })
+    return out
+
+
+# -- time per host / day ----------------------------------------------------------
+
+
+def _day(hour: int, tz: tzinfo | None) -> str:
+    return datetime.fromtimestamp(hour * 3600, tz).strftime("%Y-%m-%d")
+
+
+def _by_day(rows: dict, tz) -> list[dict]:
+    """rows: {(hour, host): [count, runtime]} -> per (day, host), pegasus-statistics' order."""
+    out: dict[tuple, dict] = {}
+    for (hour, host), (count, runtime) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        day = _day(hour, tz)
+        key = (day, host)
+        d = out.get(key)
+        if d is None:
+            d = out[key] = {"date": day, "count": 0, "runtime": None}
+            if host is not None:
+                d["host"] = host
+        d["count"] += count
+        if runtime is not None:
+            d["runtime"] = runtime if d["runtime"] is None else d["runtime"] + runtime
+    return list(out.values())
+
+
+def _time_rows(store: Store, wf: Workflow, tz, per_host: bool) -> dict:
+    jobs: dict[tuple, list] = {}
+    invs: dict[tuple, list] = {}
+    for job in _jobs(_tree(store, wf, True)):
+        nonsub = job.type_desc not in SUBWF_TYPES
+        for t in job.tries.values():
+            host = t.host
+            if per_host and host is None:
+                continue
+            key_host = host if per_host else None
+            if nonsub and (per_host or t.local_dur is not None):
+                for ts, _js, state in t.states.values():  # (the store's public view of the states)
+                    if state != "EXECUTE" or ts is None:
+                        continue
+                    k = (int(ts // 3600), key_host)
+                    r = jobs.get(k)
+                    if r is None:
+                        r = jobs[k] = [0, None]
+                    r[0] += 1
+                    if t.local_dur is not None:
+                        r[1] = t.local_dur if r[1] is None else r[1] + t.local_dur
+            for inv in t.invocations.values():
+                if inv.transformation == DAGMAN or inv.start_time is None:
+                    continue
+                k = (int(inv.start_time // 3600), key_host)
+                r = invs.get(k)
+                if r is None:
+                    r = invs[k] = [0, None]
+                r[0] += 1
+                if inv.dur is not None:
+                    r[1] = inv.dur if r[1] is None else r[1] + inv.dur
+    return {"jobs": _by_day(jobs, tz), "invocations": _by_day(invs, tz)}
+
+
+def time_per_host(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
+    """``time-per-host.csv``: ``{"jobs": [...], "invocations": [...]}``, rows
+    ``{date, host, count, runtime}``.  Jobs: each EXECUTE of a try of a
+    non-sub-workflow job on a known host, runtime = DAGMan's local duration;
+    invocations: every invocation but sub-workflow DAGMans, runtime = kickstart
+    duration.  Days are ``tz``'s (default: this machine's zone, as
+    pegasus-statistics does), of the UTC hour the time falls in."""
+    return _time_rows(store, wf, tz, True)
+
+
+def time_per_day(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
+    """``time.csv``: as :func:`time_per_host` without the host (jobs: tries with
+    a known local duration)."""
+    out = _time_rows(store, wf, tz, False)
+    return out
+
+
+# -- jobs ------------------------------------------------------------------------
+
+
+def _first(sts, *states):
+    vals = [v[0] for v in sts if v[2] in states and v[0] is not None]
+    return min(vals) if vals else None
+
+
+def _last(sts, *states):
+    vals = [v[0] for v in sts if v[2] in states and v[0] is not None]
+    return max(vals) if vals else None
+
+
+def _sub(a, b):
+    return None if a is None or b is None else a - b
+
+
+def raw_to_regular(code):
+    """pegasus's ``utils.raw_to_regular``: exit code, -signal, or -128."""
+    if not isinstance(code, int):
+        return code
+    if code < 0:
+        return -128
+    if code & 127:
+        return -(code & 127)
+    return code >> 8
+
+
+def job_rows(store: Store, wf: Workflow) -> list[dict]:
+    """``jobs.csv`` for one workflow: one row per try, in submit order."""
+    tries = []
+    for job in wf.jobs.values():
+        if not _planned(job):
+            continue
+        for seq, t in job.tries.items():
+            tries.append((seq, job, t))
+    tries.sort(key=lambda x: x[0])
+    n_try: dict[str, int] = {}
+    out = []
+    for seq, job, t in tries:
+        n_try[job.job_id] = n_try.get(job.job_id, 0) + 1
+        kick, kick_m, cpu = _Sum(), _Sum(), _Sum()
+        ecs = []
+        for inv in t.invocations.values():
+            if inv.inv_id >= 0:
+                kick.add(inv.dur)
+                kick_m.add(None if inv.dur is None else inv.dur * t.multiplier)
+                cpu.add(inv.remote_cpu_time)
+            if inv.inv_id >= -1 and inv.exitcode is not None:
+                ecs.append(inv.exitcode)
+        sts = list(t.states.values())
+        submit = _first(sts, "SUBMIT")
+        grid = _first(sts, "GRID_SUBMIT", "GLOBUS_SUBMIT")
+        out.append({
+            "job_id": job.job_id,
+            "try": n_try[job.job_id],
+            "job_inst_id": seq,
+            "site": t.site,
+            "kickstart": kick.v,
+            "multiplier": t.multiplier,
+            "kickstart_mult": kick_m.v,
+            "cpu_time": cpu.v,
+            "post": _sub(_first(sts, "POST_SCRIPT_TERMINATED"), _last(sts, "POST_SCRIPT_STARTED", "JOB_TERMINATED")),
+            "condor_q_time": _sub(_first(sts, "GRID_SUBMIT", "GLOBUS_SUBMIT", "EXECUTE"), submit),
+            "resource": _sub(_first(sts, "EXECUTE"), grid),
+            "runtime": t.local_dur,
+            "seqexec": None,  # cluster_duration: not in the store
+            "seqexec_delay": None,
+            "exitcode": raw_to_regular(max(ecs)) if ecs else None,
+            "host": t.host,
+        })
+    return out
+
+
+# -- pegasus-statistics' text forms -------------------------------------------------
+
+
+def fstr(v, to: int = 3) -> str:
+    return "-" if v is None else str(round(float(v), to))
+
+
+def pstr(v, to: int = 2) -> str:
+    return "-" if v is None else fstr(v, to) + "%"
+
+
+def format_breakdown(r: dict) -> list[str]:
+    """A breakdown row as ``breakdown.csv`` writes it (memory in MB, CPU in %)."""
+    return [
+        r["transformation"], r["type"], str(r["count"]),
+        fstr(r["min"]), fstr(r["max"]), fstr(r["mean"]), fstr(r["total"]),
+        fstr(r["min_maxrss"] / 1024) if r["min_maxrss"] else "-",
+        fstr(r["max_maxrss"] / 1024) if r["max_maxrss"] else "-",
+        fstr(r["mean_maxrss"] / 1024) if r["mean_maxrss"] else "-",
+        pstr(r["min_avg_cpu"] * 100) if r["min_avg_cpu"] else "-",
+        pstr(r["max_avg_cpu"] * 100) if r["max_avg_cpu"] else "-",
+        pstr(r["mean_avg_cpu"] * 100) if r["mean_avg_cpu"] else "-",
+    ]
+
+
+def format_job(r: dict) -> list[str]:
+    """A job row as ``jobs.csv`` writes it (from Job to Hostname)."""
+    return [
+        r["job_id"], str(r["try"]), r["site"] or "-", fstr(r["kickstart"]), str(r["multiplier"]),
+        fstr(r["kickstart_mult"]), fstr(r["cpu_time"]), fstr(r["post"]), fstr(r["condor_q_time"]),
+        fstr(r["resource"]), fstr(r["runtime"]), fstr(r["seqexec"]), fstr(r["seqexec_delay"]),
+        str(r["exitcode"]), r["host"] or "None",
+    ]
