@@ -39,6 +39,7 @@ SHOTS = [
     ("darshan", (140, 42), ["slash", *"^wc_", "enter", "enter"]),
     ("transfers", (140, 42), ["3"]),
     ("timeline", (140, 50), ["5"]),
+    ("statistics", (140, 50), ["6"]),
     ("help", (120, 40), ["question_mark"]),
     ("small-80x24", (80, 24), []),
     ("too-small", (70, 20), []),

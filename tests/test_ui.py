@@ -358,3 +358,21 @@ def test_timeline_panel():
         ingest.stop()
 
     run(go())
+
+
+def test_statistics_panel_matches_pegasus_statistics(shared_data):
+    """The live statistics tab shows pegasus-statistics' figures for the failed run."""
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 50)) as pilot:
+            await wait_finished(app, control, pilot)
+            await pilot.press("6")
+            await pilot.pause()
+            text = text_of(app.query_one("#statistics-view"))
+            expected = (shared_data / "pegasus/monitord-replay/process_wf_failure/statistics-text/summary.txt").read_text()
+            assert "Workflow wall time                                       : 1 min, 36 secs" in expected
+            assert "1m36s" in text and "Tasks" in text and "per transformation" in text
+        ingest.stop()
+
+    run(go())

@@ -36,6 +36,7 @@ from .panels import (
     FailureText,
     HeaderBar,
     JobDetail,
+    StatisticsView,
     TimelineView,
     TransfersView,
     WarningsView,
@@ -49,6 +50,7 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 TICK_SECONDS = 0.5
 PLOT_SECONDS = 1.0
 TIMELINE_SECONDS = 2.0
+STATS_SECONDS = 5.0
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
 
 HELP_TEXT = """\
@@ -58,7 +60,7 @@ HELP_TEXT = """\
   ↑ ↓  j k        move in the job list        g G / home end   first / last job
   pgup pgdn       page                        tab shift+tab    next / previous pane
   enter           open the job (or tree node) esc              back, clear the filter
-  1 2 3 4 5       detail / failures / transfers / warnings / timeline panel
+  1 2 3 4 5 6     detail / failures / transfers / warnings / timeline / statistics
 
 [b]Finding[/b]
   /               filter: text or regex, and terms like
@@ -211,6 +213,7 @@ class PanoramaApp(App):
         Binding("3", "panel('transfers')", "Transfers", show=False),
         Binding("4", "panel('warnings')", "Warnings", show=False),
         Binding("5", "panel('timeline')", "Timeline", show=False),
+        Binding("6", "panel('statistics')", "Statistics", show=False),
         Binding("space", "replay_toggle", "Play/pause", show=False),
         Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False),
         Binding("minus", "replay_speed(-1)", "Slower", show=False),
@@ -252,6 +255,7 @@ class PanoramaApp(App):
         self._detail_timer = None
         self._last_timeline = 0.0
         self._timeline_width = 0
+        self._last_stats = 0.0
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
@@ -304,6 +308,9 @@ class PanoramaApp(App):
                 with TabPane("Timeline [5]", id="timeline"):
                     with VerticalScroll():
                         yield TimelineView(id="timeline-view")
+                with TabPane("Statistics [6]", id="statistics"):
+                    with VerticalScroll():
+                        yield StatisticsView(id="statistics-view")
             yield Static("", id="status")
         yield Input(placeholder="filter: text/regex, state=failed host~node1 exit!=0 tries>1 …", id="filter")
         yield Footer()
@@ -403,6 +410,12 @@ class PanoramaApp(App):
             self.query_one("#transfers-view", TransfersView).show(store)
         elif active == "warnings":
             self.query_one("#warnings-view", WarningsView).show(store)
+        elif active == "statistics":
+            # Walks every invocation: every few seconds at most, only while shown.
+            now_m = time.monotonic()
+            if full or now_m - self._last_stats >= STATS_SECONDS:
+                self._last_stats = now_m
+                self.query_one("#statistics-view", StatisticsView).show(store, self.scope_wf)
         elif active == "timeline":
             # A chart over every try: redraw at most every few seconds.
             now_m = time.monotonic()
@@ -656,6 +669,7 @@ class PanoramaApp(App):
         yield SystemCommand("Transfers", "Open the Globus transfers panel", lambda: self.action_panel("transfers"))
         yield SystemCommand("Warnings", "Bad records, unknown events and warnings", lambda: self.action_panel("warnings"))
         yield SystemCommand("Timeline", "Jobs over time and a Gantt view", lambda: self.action_panel("timeline"))
+        yield SystemCommand("Statistics", "pegasus-statistics figures, live", lambda: self.action_panel("statistics"))
         yield SystemCommand("Pause view", "Freeze the screen; collection goes on", self.action_pause_view)
         for col in ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io"):
             yield SystemCommand(f"Sort by {col}", f"Order the job list by {col}", lambda c=col: self._sort_by(c))

@@ -366,3 +366,68 @@ class TimelineView(Static):
                 line.append(r.cells, style=STATE_MARKUP[r.state] if r.state is not None else "cyan")
                 parts.append(line)
         self.update(Group(*parts))
+
+
+class StatisticsView(Static):
+    """pegasus-statistics' figures, computed live from the store."""
+
+    DEFAULT_CSS = """
+    StatisticsView { height: auto; padding: 0 1; }
+    """
+
+    def show(self, store: Store, wf: Workflow | None) -> None:
+        from .. import pegstats
+
+        wfs = [wf] if wf is not None else store.roots
+        if not wfs:
+            self.update(Text("no workflow yet", style="dim"))
+            return
+        parts: list = []
+        for w in wfs:
+            st = pegstats.workflow_statistics(store, w)
+            parts.append(Text(f"{w.name}  {w.wf_uuid}  {w.state.upper()}", style="bold"))
+            summary = Table(box=None, padding=(0, 1), show_edge=False)
+            for col in ("type", "succeeded", "failed", "incomplete", "total", "retries", "total+retries"):
+                summary.add_column(col, justify="left" if col == "type" else "right")
+            for key, title in (("tasks", "Tasks"), ("jobs", "Jobs"), ("sub_workflows", "Sub-Workflows")):
+                c = st[key]
+                summary.add_row(
+                    title, str(c["succeeded"]), str(c["failed"]), str(c["incomplete"]), str(c["total"]),
+                    str(c["retries"]), str(c["succeeded"] + c["failed"] + c["retries"]),
+                )
+            parts.append(summary)
+            times = Table.grid(padding=(0, 2))
+            times.add_column(style="bold")
+            times.add_column(justify="right")
+            for label, key in (
+                ("workflow wall time", "workflow_wall_time"),
+                ("cumulative job wall time", "cumulative_job_wall_time"),
+                ("cumulative job wall time as seen from submit side", "submit_side_wall_time"),
+                ("cumulative job badput wall time", "cumulative_job_badput"),
+                ("cumulative job badput wall time as seen from submit side", "submit_side_badput"),
+            ):
+                times.add_row(label, human_duration(st.get(key)))
+            parts.append(times)
+            rows = pegstats.breakdown(store, w)
+            if rows:
+                bt = Table(title="per transformation", title_justify="left", box=None, padding=(0, 1), show_edge=False)
+                for col in ("transformation", "type", "count", "min s", "max s", "mean s", "total s", "mean MB", "mean cpu %"):
+                    bt.add_column(col, justify="left" if col in ("transformation", "type") else "right")
+                for r in rows[:60]:
+                    f = pegstats.format_breakdown(r)
+                    bt.add_row(
+                        escape(f[0] or "-"),
+                        Text(f[1], style="bright_red" if f[1] == "failed" else ""),
+                        f[2], f[3], f[4], f[5], f[6], f[9], f[12],
+                    )
+                parts.append(bt)
+            hosts = pegstats.time_per_host(store, w).get("jobs") or []
+            if hosts:
+                ht = Table(title="time per host (jobs)", title_justify="left", box=None, padding=(0, 1), show_edge=False)
+                for col in ("date", "host", "count", "runtime"):
+                    ht.add_column(col, justify="right" if col in ("count", "runtime") else "left")
+                for r in hosts[:40]:
+                    ht.add_row(str(r.get("date")), escape(str(r.get("host"))), str(r.get("count")), human_duration(r.get("runtime")))
+                parts.append(ht)
+            parts.append(Text(""))
+        self.update(Group(*parts))
