@@ -76,13 +76,13 @@ BUSY_MS = 50
 # (Pegasus.db.admin.admin_loader: CURRENT_DB_VERSION = 14, "5.0.0"/"5.0.1").
 SUPPORTED_VERSION = 14
 _PEGASUS_OF_VERSION = {1: "4.3", 2: "4.4", 4: "4.5", 5: "4.5.4", 6: "4.6", 8: "4.7-4.8", 11: "4.9", 14: "5.0"}
-REQUIRED_TABLES = ("workflow", "workflowstate", "job", "job_instance", "jobstate", "invocation", "host", "task")
+REQUIRED_TABLES = ("workflow", "workflowstate", "workflow_meta", "job", "job_instance", "jobstate", "invocation",
+                   "host", "task", "integrity", "tag")
 # every table of Pegasus's schema (Pegasus.db.schema): a file with some of them
 # and not the rest is one monitord is still creating
 PEGASUS_TABLES = frozenset(REQUIRED_TABLES + (
-    "dbversion", "ensemble", "ensemble_workflow", "integrity", "job_edge", "master_workflow",
-    "master_workflowstate", "rc_lfn", "rc_meta", "rc_pfn", "tag", "task_edge", "task_meta", "trigger",
-    "workflow_files", "workflow_meta", "schema_info",
+    "dbversion", "ensemble", "ensemble_workflow", "job_edge", "master_workflow", "master_workflowstate",
+    "rc_lfn", "rc_meta", "rc_pfn", "task_edge", "task_meta", "trigger", "workflow_files", "schema_info",
 ))
 
 # jobstate.state -> (event name, status) as monitord's loader maps them
@@ -150,13 +150,25 @@ def check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     """The Stampede schema version, or :class:`StampedeDbError` saying why not.
 
     Raises ``_NotReady`` when the file looks like a Stampede DB still being
+    created by monitord (some tables, or no version row yet).
+    """
+    try:
+        return _check_schema(conn, path)
+    except sqlite3.Error as exc:
+        raise _classify(exc, path or "DB") from None
+
+
+def _check_schema(conn: sqlite3.Connection, path: str = "") -> int:
+    """The Stampede schema version, or :class:`StampedeDbError` saying why not.
+
+    Raises ``_NotReady`` when the file looks like a Stampede DB still being
     created by monitord (tables without a version row yet, or no tables).
     """
     name = path or "DB"
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
-        raise _classify(exc, name) from None
+        raise _classify(exc, name) from None  # a StampedeDbError, or _Busy
     if not tables:
         raise _NotReady(f"{name}: empty SQLite DB (monitord has not created the schema yet?)")
     missing = [t for t in REQUIRED_TABLES if t not in tables]
@@ -204,6 +216,8 @@ def _classify(exc: sqlite3.Error, name: str) -> Exception:
     low = msg.lower()
     if "locked" in low or "busy" in low:
         return _Busy(f"{name}: locked by pegasus-monitord; retrying")
+    if "no such table" in low:
+        return _Busy(f"{name}: {msg} (monitord still creating the schema?); retrying")
     if "readonly" in low or "read-only" in low:
         # A hot journal: a writer died mid-commit and only a read-write
         # connection may roll it back (monitord will when it restarts).
@@ -305,7 +319,11 @@ class StampedeDbSource(Source):
         try:
             conn = connect_ro(path)
         except sqlite3.Error as exc:
-            raise _classify(exc, path) from None
+            err = _classify(exc, path)
+            if self.follow and self.polls == 0:
+                self._wait(f"{err}; retrying")  # monitord may be writing its first pages
+                return False
+            raise err from None
         try:
             self.schema_version = check_schema(conn, path)
         except _NotReady as exc:
@@ -313,12 +331,17 @@ class StampedeDbSource(Source):
             if self.follow:
                 self._wait(str(exc))
                 return False
-            raise StampedeDbError(str(exc).replace("monitord still creating", "not a complete Stampede DB;"
-                                                   " monitord creating")) from None
-        except _Busy:
+            raise StampedeDbError(f"{exc}: not a complete Stampede DB") from None
+        except _Busy as exc:
             conn.close()
-            self._wait(f"{path}: locked by pegasus-monitord; retrying")
+            self._wait(str(exc))
             return False
+        except StampedeDbError as exc:
+            conn.close()
+            if self.follow and self.polls == 0 and "corrupt" in str(exc):
+                self._wait(f"{exc}; retrying")  # a file still being written
+                return False
+            raise
         except Exception:
             conn.close()
             raise
