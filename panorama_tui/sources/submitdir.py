@@ -43,6 +43,8 @@ from .jobstate_log import JobstateLog
 from .stampede_db import StampedeDbError, StampedeDbSource
 
 POLL_SECONDS = 0.5
+# following: how long nothing new must arrive before "DAGMan exited, monitord did not say so" is shown
+DAGMAN_QUIET = 30.0
 
 
 class SubmitDirError(Exception):
@@ -436,7 +438,9 @@ class SubmitDirSource(Source):
         self.logs: dict[str, JobstateLog] = {}
         self._dirs_seen = 0
         self._ready = False
-        self._dagman_noted = False
+        self._dagman_note: str | None = None
+        self._last_change = time.monotonic()
+        self._next_dagman = self._last_change + DAGMAN_QUIET / 2
         self._next_look = 0.0
 
     def _setup(self) -> str:
@@ -521,25 +525,46 @@ class SubmitDirSource(Source):
         wf_known = db.wf_seen if db is not None else {}
         for log in list(self.logs.values()):
             events.extend(log.poll(known, wf_known))
-        self._check_dagman(notes)
+        self._check_dagman(notes, bool(events) or reset)
         return events, reset
 
-    def _check_dagman(self, notes: list) -> None:
+    def _check_dagman(self, notes: list, changed: bool) -> None:
         """dagman.out says DAGMan exited, and neither the DB nor jobstate.log
-        has the end: monitord died or is behind.  Say so once."""
+        has the end: monitord died or is far behind.  Said once everything has
+        been read (following: after DAGMAN_QUIET seconds without news), and
+        taken back if the end arrives after all."""
+        now = time.monotonic()
+        if changed:
+            self._last_change = now
+        sd = self.sd
+        if self.follow and sd.dagman_out and now >= self._next_dagman:
+            self._next_dagman = now + DAGMAN_QUIET / 2  # it grows: look at its tail again now and then
+            try:
+                sd.dagman = dagman_out_info(sd.dagman_out, sd.jobstate_log if sd.jobstate_log and
+                                            os.path.exists(sd.jobstate_log) else None,
+                                            _s(sd.braindump.get("timestamp")))
+            except OSError:
+                pass
         end = self.sd.dagman.get("end")
-        if end is None or self._dagman_noted or (self.db is not None and not self.db.caught_up):
+        if end is None:
             return
         root = self.sd.wf_uuid
-        if self.db is not None and any(k[1] for k in self.db.wf_seen.get(root, ())):
+        recorded = (self.db is not None and any(k[1] for k in self.db.wf_seen.get(root, ()))) or (
+            root in self.logs and self.logs[root].finished)
+        if self._dagman_note is not None:
+            if recorded:
+                notes.remove(self._dagman_note)
+                self._dagman_note = None
+                self.status.message = "; ".join(notes)
             return
-        log = self.logs.get(root)
-        if log is not None and log.finished:
+        if recorded or (self.db is not None and not self.db.caught_up):
             return
-        self._dagman_noted = True
+        if self.follow and now - self._last_change < DAGMAN_QUIET:
+            return
         when = datetime.fromtimestamp(end, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-        notes.append(f"dagman.out: DAGMan exited with status {self.sd.dagman.get('status')} at {when}, but monitord "
-                     "has not recorded the end (is pegasus-monitord running?)")
+        self._dagman_note = (f"dagman.out: DAGMan exited with status {self.sd.dagman.get('status')} at {when}, but "
+                             "monitord has not recorded the end (is pegasus-monitord running?)")
+        notes.append(self._dagman_note)
         self.status.message = "; ".join(notes)
 
     def _find_subworkflow_logs(self) -> None:
