@@ -62,6 +62,16 @@ def case(request, replay_dir):
     return run, s, s.roots[0], replay_dir / run / "statistics-csv"
 
 
+def check_against_csv(s, root, csvdir, expected_summary) -> None:
+    """Every pegstats figure against a ``pegasus-statistics -s all -f csv`` output dir."""
+    case = (None, s, root, csvdir)
+    test_summary_and_wall_times(case, expected_summary)
+    test_workflow_rows(case)
+    test_breakdown_rows_are_the_csv_rows(case)
+    test_job_rows_are_the_csv_rows(case)
+    test_time_per_host_and_per_day(case)
+
+
 def test_summary_and_wall_times(case, expected_summary):
     run, s, root, csvdir = case
     st = P.workflow_statistics(s, root)
