@@ -125,6 +125,12 @@ def main(argv: list[str]) -> int:
     rec.append_timed(rows)
     rec.set_meta("description", "pegasus-monitord events of two real Pegasus 5.0.5 runs (see shared/data/README.md)")
     rec.close()
+    # Shipped inside the package, possibly in a directory the user cannot
+    # write: a rollback-journal DB opens read-only there, a WAL one may not.
+    import sqlite3
+
+    with sqlite3.connect(out) as db:
+        db.execute("PRAGMA journal_mode=DELETE")
     print(f"wrote {len(rows)} events to {out}")
     return 0
 

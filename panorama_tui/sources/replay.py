@@ -105,7 +105,14 @@ class ReplaySource(Source):
         self.label = f"replay {os.path.basename(path)}"
 
     def _connect(self):
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("SELECT 1 FROM events LIMIT 1")
+            return conn
+        except sqlite3.OperationalError:
+            # A WAL recording in a directory we cannot write (no -shm can be
+            # made): read the file as it is, which is all a replay needs.
+            return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
 
     def stop(self) -> None:
         super().stop()
