@@ -4,96 +4,233 @@ Traces carry cumulative counters (CPU seconds, bytes read and written).  We
 keep the raw samples, bounded and sorted by time, and derive rates only when
 something is drawn: that keeps ingest cheap and makes the result independent
 of the order and repetition in which samples arrive.
+
+A 100k-job store keeps ~2M samples, so they live flat in an ``array('d')``
+(five doubles a sample: 40 bytes, against ~190 for a tuple of five floats),
+which the garbage collector does not have to walk either.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from array import array
+from struct import Struct
 
 DEFAULT_CAPACITY = 120
 
 # (ts, cpu_seconds, rss_bytes, read_bytes, write_bytes)
 Sample = tuple
+_W = 5  # doubles per sample
+_pack = Struct("=5d").pack
+
+
+class _Samples:
+    """A read-only sequence view of a :class:`RankSeries`' samples as tuples
+    (``samples[-1][0]`` is the newest time, ``len(samples)`` the count)."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, a: array):
+        self._a = a
+
+    def __len__(self) -> int:
+        return len(self._a) // _W
+
+    def __bool__(self) -> bool:
+        return len(self._a) > 0
+
+    def __getitem__(self, i):
+        a = self._a
+        n = len(a) // _W
+        if type(i) is not int:
+            if isinstance(i, slice):
+                return [self[k] for k in range(*i.indices(n))]
+            i = i.__index__()
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("sample index out of range")
+        j = i * _W
+        return (a[j], a[j + 1], a[j + 2], a[j + 3], a[j + 4])
+
+    def __iter__(self):
+        a = self._a
+        for j in range(0, len(a), _W):
+            yield tuple(a[j:j + _W])
+
+    def __eq__(self, other) -> bool:
+        try:
+            return list(self) == list(other)
+        except TypeError:
+            return NotImplemented
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"_Samples({list(self)!r})"
 
 
 class RankSeries:
-    __slots__ = ("samples", "capacity")
+    """The samples of one rank, sorted by time, at most ``capacity`` of them."""
+
+    __slots__ = ("_a", "capacity")
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY):
-        self.samples: list[Sample] = []
+        self._a = array("d")
         self.capacity = capacity
 
+    def __len__(self) -> int:
+        return len(self._a) // _W
+
+    @property
+    def samples(self) -> _Samples:
+        return _Samples(self._a)
+
+    @property
+    def first_ts(self) -> float | None:
+        return self._a[0] if self._a else None
+
+    @property
+    def last_ts(self) -> float | None:
+        a = self._a
+        return a[-_W] if a else None
+
+    def last(self) -> Sample | None:
+        a = self._a
+        return tuple(a[-_W:]) if a else None
+
     def add(self, sample: Sample) -> bool:
-        s = self.samples
-        ts = sample[0]
-        if not s or ts > s[-1][0]:
-            s.append(sample)
+        ts, cpu, rss, rd, wr = sample
+        return self.add5(ts, cpu, rss, rd, wr)
+
+    def add5(self, ts, cpu, rss, rd, wr) -> bool:
+        """Add one sample; False when it is a duplicate (same time) or older
+        than everything a full series keeps."""
+        a = self._a
+        n = len(a)
+        if not n or ts > a[n - _W]:
+            a.frombytes(_pack(ts, cpu, rss, rd, wr))  # the fastest way to append five doubles
         else:
-            i = bisect_left(s, ts, key=_ts)
-            if i < len(s) and s[i][0] == ts:
+            # Out of order: binary search on the times (the first >= ts).
+            lo, hi = 0, n // _W
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if a[mid * _W] < ts:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo * _W
+            if j < n and a[j] == ts:
                 return False  # a duplicate
-            if len(s) >= self.capacity and i == 0:
+            if n // _W >= self.capacity and lo == 0:
                 return False  # older than everything we keep
-            s.insert(i, sample)
-        if len(s) > self.capacity:
-            del s[0]
+            a[j:j] = array("d", (ts, cpu, rss, rd, wr))
+        if len(a) > self.capacity * _W:
+            del a[:_W]
         return True
 
     def rates(self, last: int | None = None) -> list[tuple[float, float, float, float, float]]:
         """(ts, cpu %, rss bytes, read B/s, write B/s) between samples."""
-        s = self.samples
+        a = self._a
+        n = len(a) // _W
+        start = 0
         if last is not None:
-            s = s[-(last + 1):]
+            start = slice(-(last + 1), None).indices(n)[0]
+        if n - start < 2:
+            return []
+        if start:
+            a = a[start * _W:]
+        # Columns as lists of floats (C loops), then one pass over neighbours.
+        ts = a[0::_W].tolist()
+        cpu = a[1::_W].tolist()
+        rd = a[3::_W].tolist()
+        wr = a[4::_W].tolist()
         out = []
-        for prev, cur in zip(s, s[1:]):
-            dt = cur[0] - prev[0]
+        append = out.append
+        for t, c, m, r, w, t0, c0, r0, w0 in zip(ts[1:], cpu[1:], a[2 + _W::_W].tolist(), rd[1:], wr[1:], ts, cpu, rd, wr):
+            dt = t - t0
             if dt <= 0:
                 continue
-            out.append(
-                (
-                    cur[0],
-                    max(0.0, (cur[1] - prev[1]) / dt * 100.0),
-                    cur[2],
-                    max(0.0, (cur[3] - prev[3]) / dt),
-                    max(0.0, (cur[4] - prev[4]) / dt),
-                )
-            )
+            # x if x > 0.0 else 0.0 is max(0.0, x), NaN included, without the call
+            c = (c - c0) / dt * 100.0
+            r = (r - r0) / dt
+            w = (w - w0) / dt
+            append((t, c if c > 0.0 else 0.0, m, r if r > 0.0 else 0.0, w if w > 0.0 else 0.0))
         return out
 
 
-def _ts(sample: Sample) -> float:
-    return sample[0]
-
-
 class ResourceSeries:
-    """All ranks of one job; the job's figures are the sum over ranks."""
+    """All ranks of one job; the job's figures are the sum over ranks.
 
-    __slots__ = ("ranks", "hostname", "pid", "exe", "threads", "procs")
+    Nearly every job has one rank: it is held directly, further ranks in a
+    dict made when the second one appears.  :attr:`ranks` gives them all as
+    a dict (rank -> :class:`RankSeries`), in order of first appearance.
+    """
+
+    __slots__ = ("_rank", "_rs", "_more", "hostname", "pid", "exe", "threads", "procs")
 
     def __init__(self):
-        self.ranks: dict[int, RankSeries] = {}
+        self._rank = 0
+        self._rs: RankSeries | None = None
+        self._more: dict[int, RankSeries] | None = None
         self.hostname = None
         self.pid = None
         self.exe = None
         self.threads = None
         self.procs = None
 
-    def add(self, rank: int, sample: Sample) -> bool:
-        rs = self.ranks.get(rank)
+    @property
+    def ranks(self) -> dict[int, RankSeries]:
+        out = {} if self._rs is None else {self._rank: self._rs}
+        if self._more:
+            out.update(self._more)
+        return out
+
+    def _series(self):
+        if self._rs is not None:
+            yield self._rs
+        if self._more:
+            yield from self._more.values()
+
+    def rank(self, rank: int) -> RankSeries:
+        """The series of one rank, made when first asked for."""
+        rs = self._rs
+        if rs is not None and self._rank == rank:
+            return rs
         if rs is None:
-            rs = self.ranks[rank] = RankSeries()
-        return rs.add(sample)
+            self._rank = rank
+            rs = self._rs = RankSeries()
+            return rs
+        more = self._more
+        if more is None:
+            more = self._more = {}
+        rs = more.get(rank)
+        if rs is None:
+            rs = more[rank] = RankSeries()
+        return rs
+
+    def add(self, rank: int, sample: Sample) -> bool:
+        return self.rank(rank).add(sample)
+
+    def add5(self, rank: int, ts, cpu, rss, rd, wr) -> bool:
+        rs = self._rs
+        if rs is None or self._rank != rank:
+            rs = self.rank(rank)
+        return rs.add5(ts, cpu, rss, rd, wr)
 
     @property
     def sample_count(self) -> int:
-        return sum(len(r.samples) for r in self.ranks.values())
+        return sum(len(r) for r in self._series())
+
+    @property
+    def first_ts(self) -> float | None:
+        return min((r._a[0] for r in self._series() if r._a), default=None)
 
     @property
     def last_ts(self) -> float | None:
-        return max((r.samples[-1][0] for r in self.ranks.values() if r.samples), default=None)
+        return max((r._a[-_W] for r in self._series() if r._a), default=None)
 
     def rates(self, last: int | None = None) -> list[tuple[float, float, float, float, float]]:
-        per_rank = [r.rates(last) for r in self.ranks.values()]
+        if self._more is None:
+            return self._rs.rates(last) if self._rs is not None else []
+        per_rank = [r.rates(last) for r in self._series()]
         per_rank = [r for r in per_rank if r]
         if not per_rank:
             return []
@@ -118,22 +255,40 @@ class ResourceSeries:
 
     def latest(self) -> tuple[float, float, float, float, float] | None:
         """The newest derived figures, or RSS alone when there is one sample."""
+        if self._more is None:  # one rank: rates(1) without the lists
+            rs = self._rs
+            if rs is None:
+                return None
+            a = rs._a
+            n = len(a)
+            if not n:
+                return None
+            t = a[n - 5]
+            if n >= 10:
+                t0 = a[n - 10]
+                dt = t - t0
+                if dt > 0:
+                    c = (a[n - 4] - a[n - 9]) / dt * 100.0
+                    r = (a[n - 2] - a[n - 7]) / dt
+                    w = (a[n - 1] - a[n - 6]) / dt
+                    return (t, c if c > 0.0 else 0.0, a[n - 3], r if r > 0.0 else 0.0, w if w > 0.0 else 0.0)
+            return (t, 0.0, 0 + a[n - 3], 0.0, 0.0)
         r = self.rates(1)
         if r:
             return r[-1]
-        rss = sum(rs.samples[-1][2] for rs in self.ranks.values() if rs.samples)
+        rss = sum(rs._a[-_W + 2] for rs in self._series() if rs._a)
         ts = self.last_ts
         return None if ts is None else (ts, 0.0, rss, 0.0, 0.0)
 
     def totals(self) -> tuple[float, float, float, float]:
         """Cumulative CPU seconds, peak RSS, read and written bytes."""
         cpu = peak = rd = wr = 0.0
-        for rs in self.ranks.values():
-            if not rs.samples:
+        for rs in self._series():
+            a = rs._a
+            if not a:
                 continue
-            last = rs.samples[-1]
-            cpu += last[1]
-            rd += last[3]
-            wr += last[4]
-            peak += max(s[2] for s in rs.samples)
+            cpu += a[-_W + 1]
+            rd += a[-_W + 3]
+            wr += a[-_W + 4]
+            peak += max(a[2::_W])
         return cpu, peak, rd, wr
