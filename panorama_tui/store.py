@@ -10,9 +10,13 @@ drain :attr:`Store.dirty`.
 
 from __future__ import annotations
 
+import math
+import sys
 import threading
 from collections import Counter, deque
+from struct import Struct
 
+from . import gcpolicy
 from .events import Event, decode_exitcode, to_epoch, unquote_text
 from .series import ResourceSeries
 from .states import (
@@ -49,6 +53,20 @@ SUBWF_TYPES = frozenset({"dax", "dag"})
 _TRANSFER_FINAL = frozenset({"SUCCEEDED", "FAILED"})
 MAX_WARNINGS = 200
 
+# A try's states are kept packed in one bytes object of (ts, js_id, state
+# code) double triples: 24 bytes a state instead of ~150 in a dict of tuples,
+# and no object for the garbage collector to walk.
+_STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for pair in _JOBSTATE_NAMES.values() for n in pair))
+_STATE_CODE = {n: float(i) for i, n in enumerate(_STATE_NAMES)}
+_TRIPLE = Struct("=3d")
+_CODE_BYTES = {n: Struct("=d").pack(c) for n, c in _STATE_CODE.items()}
+_END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
+_NAN = math.nan
+_EXACT = 2.0**53  # a js_id a double holds exactly
+_NUM_TYPES = frozenset({int, float, type(None)})
+_intern = sys.intern
+_INTERN_MAX = 256  # longer strings are not worth a lookup (nor kept interned)
+
 
 def _int(v):
     if type(v) is int:  # the common case, first: int(v) would return v itself
@@ -80,6 +98,16 @@ def _float(v):
 
 def _str(v):
     return None if v is None else str(v)
+
+
+def _istr(v):
+    """:func:`_str`, interned: for the short values thousands of records repeat
+    (site, host, user, type, transformation, executable)."""
+    if v is None:
+        return None
+    if type(v) is not str:
+        v = str(v)
+    return _intern(v) if len(v) <= _INTERN_MAX else v
 
 
 _BAD = object()
@@ -119,7 +147,7 @@ class Invocation:
         self.inv_id = inv_id
         self.task_id = self.transformation = self.start_time = self.dur = None
         self.exitcode = self.remote_cpu_time = self.maxrss = self.avg_cpu = None
-        self.executable = self.argv = None
+        self.executable = self.argv = None  # argv: tasks only (not DAGMan's scripts)
 
     @property
     def is_script(self) -> bool:
@@ -128,21 +156,29 @@ class Invocation:
 
 
 class Try:
-    """One job instance (one submission of a job to the scheduler)."""
+    """One job instance (one submission of a job to the scheduler).
+
+    Its jobstates are ``(ts, js_id, state)``: ts None when the record had no
+    usable time, js_id -1 when it had none.  ``start_ts`` (earliest EXECUTE)
+    and ``end_ts`` (earliest end of the main job) are kept as states arrive.
+    """
 
     __slots__ = (
-        "seq", "sched_id", "site", "host", "ip", "user", "work_dir", "states",
-        "last", "main_exitcode", "post_exitcode", "local_dur", "stdout_file",
-        "stderr_file", "stdout_text", "stderr_text", "invocations", "reason",
-        "multiplier",
+        "seq", "sched_id", "site", "host", "ip", "user", "work_dir", "_st", "_li",
+        "state_name", "start_ts", "end_ts", "main_exitcode", "post_exitcode",
+        "local_dur", "stdout_file", "stderr_file", "stdout_text", "stderr_text",
+        "invocations", "reason", "multiplier",
     )
 
     def __init__(self, seq: int):
         self.seq = seq
         self.sched_id = self.site = self.host = self.ip = self.user = None
         self.work_dir = None
-        self.states: dict[tuple, tuple] = {}
-        self.last: tuple | None = None  # (ts, js_id, state)
+        self._st = b""  # packed (ts or NaN, js_id, state code) triples, in arrival order
+        self._li = -1  # index of the latest state (by ts, then js_id)
+        self.state_name: str | None = None  # the latest state's name
+        self.start_ts: float | None = None
+        self.end_ts: float | None = None
         self.main_exitcode = self.post_exitcode = None
         self.local_dur = None
         self.stdout_file = self.stderr_file = None
@@ -156,24 +192,62 @@ class Try:
         """The raw status as the DB keeps it: the POST script's, else main's."""
         return self.post_exitcode if self.post_exitcode is not None else self.main_exitcode
 
+    def add_state(self, ts: float | None, js_id: int, state: str) -> bool:
+        """Record a jobstate; False when it is already there.  ``js_id`` must
+        be an int a double holds exactly (|js_id| <= 2**53)."""
+        code = _STATE_CODE[state]
+        b = self._st
+        if _CODE_BYTES[state] in b:  # maybe there (a cheap test in C), look closer
+            for t, j, c in _TRIPLE.iter_unpack(b):
+                if c == code and j == js_id and ((t == ts) if ts is not None else (t != t)):
+                    return False
+        i = len(b) // 24
+        self._st = b + _TRIPLE.pack(_NAN if ts is None else ts, js_id, code)
+        li = self._li
+        if li < 0:
+            newer = True
+        else:
+            lt, lj, _ = _TRIPLE.unpack_from(b, li * 24)
+            newer = (ts or 0, js_id) >= ((0 if lt != lt else lt) or 0, lj)
+        if newer:
+            self._li = i
+            self.state_name = state
+        if ts is not None:
+            if state == "EXECUTE":
+                if self.start_ts is None or ts < self.start_ts:
+                    self.start_ts = ts
+            elif state in _END_STATES:
+                if self.end_ts is None or ts < self.end_ts:
+                    self.end_ts = ts
+        return True
+
+    def _states(self) -> list[tuple]:
+        names = _STATE_NAMES
+        return [(None if t != t else t, int(j), names[int(c)]) for t, j, c in _TRIPLE.iter_unpack(self._st)]
+
     @property
-    def state_name(self) -> str | None:
-        return self.last[2] if self.last else None
+    def last(self) -> tuple | None:
+        """The latest state as ``(ts, js_id, state)``, or None."""
+        if self._li < 0:
+            return None
+        t, j, c = _TRIPLE.unpack_from(self._st, self._li * 24)
+        return (None if t != t else t, int(j), _STATE_NAMES[int(c)])
+
+    @property
+    def states(self) -> dict[tuple, tuple]:
+        """Every state, as ``{(state, js_id, ts): (ts, js_id, state)}`` (made on demand)."""
+        return {(v[2], v[1], v[0]): v for v in self._states()}
+
+    def state_count(self) -> int:
+        return len(self._st) // 24
 
     def state_time(self, *names: str) -> float | None:
-        times = [v[0] for v in self.states.values() if v[2] in names and v[0] is not None]
+        codes = {_STATE_CODE[n] for n in names if n in _STATE_CODE}
+        times = [t for t, _, c in _TRIPLE.iter_unpack(self._st) if c in codes and t == t]
         return min(times) if times else None
 
     def ordered_states(self) -> list[tuple]:
-        return sorted(self.states.values(), key=lambda v: (v[0] or 0, v[1]))
-
-    @property
-    def start_ts(self) -> float | None:
-        return self.state_time("EXECUTE")
-
-    @property
-    def end_ts(self) -> float | None:
-        return self.state_time("JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED")
+        return sorted(self._states(), key=lambda v: (v[0] or 0, v[1]))
 
     def task_invocations(self) -> list[Invocation]:
         return [i for i in self.invocations.values() if not i.is_script]
@@ -191,7 +265,7 @@ class Job:
         self.job_id = job_id
         self.type_desc = None
         self.transformation = None
-        self.task_ids: list[str] = []
+        self.task_ids: tuple[str, ...] = ()
         self.max_retries = None
         self.submit_file = self.executable = self.argv = None
         self.tries: dict[int, Try] = {}
@@ -298,7 +372,7 @@ class Workflow:
         "wf_uuid", "label", "parent_uuid", "root_uuid", "parent_job_id",
         "submit_dir", "user", "submit_host", "planner_version", "dag_file",
         "plan_ts", "wf_states", "jobs", "tasks", "children", "counts", "meta",
-        "state", "start_ts", "end_ts", "status",
+        "state", "start_ts", "end_ts", "status", "retries",
     )
 
     def __init__(self, wf_uuid: str):
@@ -316,6 +390,7 @@ class Workflow:
         self.state = WorkflowState.PLANNED
         self.start_ts = self.end_ts = None
         self.status = None
+        self.retries = 0  # sum over its jobs of max(0, tries - 1), kept as tries appear
 
     @property
     def ended(self) -> bool:
@@ -329,10 +404,14 @@ class Workflow:
 class Store:
     def __init__(self):
         self.lock = threading.RLock()
-        self.reset()
+        self._clear()
 
     def reset(self) -> None:
         """Forget everything (replay's backward seek rebuilds from zero)."""
+        gcpolicy.thaw()  # what was frozen is about to be garbage
+        self._clear()
+
+    def _clear(self) -> None:
         self.workflows: dict[str, Workflow] = {}
         self.transfers: dict[str, Transfer] = {}
         self.event_count = 0
@@ -342,6 +421,7 @@ class Store:
         self.warnings: deque = deque(maxlen=MAX_WARNINGS)
         self.warning_count = 0
         self.dirty: set[Job] = set()
+        self.active: set[Job] = set()  # jobs RUNNING or RETRYING
         self.structure_version = 0  # bumps when workflows or jobs appear
         self.version = 0
         self.latest_ts: float | None = None
@@ -442,6 +522,10 @@ class Store:
         wf_uuid = d.get("xwf_id") or d.get("wf_uuid")
         if not wf_uuid:
             return None
+        if type(wf_uuid) is str:
+            wf = self.workflows.get(wf_uuid)
+            if wf is not None:
+                return wf
         return self.workflow(str(wf_uuid))
 
     def _try_of(self, d: dict, name: str) -> tuple[Job, Try] | None:
@@ -451,31 +535,44 @@ class Store:
         if wf is None or job_id is None or seq is None:
             self.warn(f"{name}: missing workflow, job or instance id")
             return None
-        job = self.job(wf, str(job_id))
-        t = job.tries.get(seq)
+        job = wf.jobs.get(job_id) if type(job_id) is str else None
+        if job is None:
+            job = self.job(wf, str(job_id))
+        tries = job.tries
+        t = tries.get(seq)
         if t is None:
-            t = job.tries[seq] = Try(seq)
+            t = tries[seq] = Try(seq)
+            if len(tries) > 1:
+                wf.retries += 1
         return job, t
 
     def _recompute(self, job: Job) -> None:
         new = self._derive_state(job)
-        if new != job.state:
+        old = job.state
+        if new != old:
             c = job.wf.counts
-            c[job.state] -= 1
+            c[old] -= 1
             c[new] += 1
             job.state = new
             if new == JobState.FAILED:
                 self._failed[job.key] = job
-            else:
+            elif old == JobState.FAILED:
                 self._failed.pop(job.key, None)
+            if new == JobState.RUNNING or new == JobState.RETRYING:
+                self.active.add(job)
+            elif old == JobState.RUNNING or old == JobState.RETRYING:
+                self.active.discard(job)
         self.dirty.add(job)
 
     @staticmethod
     def _derive_state(job: Job) -> JobState:
-        t = job.latest
-        if t is None or t.last is None:
+        tries = job.tries
+        if not tries:
             return JobState.WAITING
-        st = t.last[2]
+        t = tries[max(tries)] if len(tries) > 1 else next(iter(tries.values()))
+        st = t.state_name
+        if st is None:
+            return JobState.WAITING
         wf = job.wf
         if st in SUCCESS_STATES:
             return JobState.DONE
@@ -501,21 +598,26 @@ class Store:
         names = _JOBSTATE_NAMES.get(ev.name)
         if names is None:
             return
-        status = _field_int(self, ev.name, d, "status")
-        js_id = _field_int(self, ev.name, d, "js_id")
+        status = d.get("status")
+        if status is not None and type(status) is not int:
+            status = _field_int(self, ev.name, d, "status")
+        js_id = d.get("js_id")
+        if js_id is not None and type(js_id) is not int:
+            js_id = _field_int(self, ev.name, d, "js_id")
         if status is _BAD or js_id is _BAD:
             return  # cannot tell which state this is, or where it goes
-        if ev.ts is None and d.get("ts") is not None:
+        if js_id is None:
+            js_id = -1
+        elif not -_EXACT <= js_id <= _EXACT:
+            self.warn(f"{ev.name}: js_id {js_id!r} is out of range; state ignored"[:200])
+            return
+        ts = ev.ts
+        if ts is None and d.get("ts") is not None:
             self.warn(f"{ev.name}: ts {d.get('ts')!r} is not a usable time; state ignored"[:200])
             return
         state = names[0] if status == -1 else names[1]
-        key = (state, js_id, ev.ts)
-        if key in t.states:
+        if not t.add_state(ts, js_id, state):
             return
-        value = (ev.ts, js_id if js_id is not None else -1, state)
-        t.states[key] = value
-        if t.last is None or (value[0] or 0, value[1]) >= (t.last[0] or 0, t.last[1]):
-            t.last = value
         if state == "JOB_HELD" and d.get("reason"):
             t.reason = _str(d.get("reason"))
         self._recompute(job)
@@ -642,8 +744,8 @@ def _h_task_info(s: Store, ev: Event, d: dict) -> None:
     task = wf.tasks.get(str(tid))
     if task is None:
         task = wf.tasks[str(tid)] = Task(str(tid))
-    task.type_desc = _str(d.get("type_desc")) or task.type_desc
-    task.transformation = _str(d.get("transformation")) or task.transformation
+    task.type_desc = _istr(d.get("type_desc")) or task.type_desc
+    task.transformation = _istr(d.get("transformation")) or task.transformation
     task.argv = _str(d.get("argv")) or task.argv
     if task.job_id:
         job = wf.jobs.get(task.job_id)
@@ -659,10 +761,10 @@ def _h_task_map(s: Store, ev: Event, d: dict) -> None:
     task = wf.tasks.get(str(tid))
     if task is None:
         task = wf.tasks[str(tid)] = Task(str(tid))
-    task.job_id = str(jid)
     job = s.job(wf, str(jid))
+    task.job_id = job.job_id  # one string for both
     if task.task_id not in job.task_ids:
-        job.task_ids.append(task.task_id)
+        job.task_ids += (task.task_id,)
     _update_transformation(s, job)
     s.dirty.add(job)
 
@@ -673,7 +775,7 @@ def _h_job_info(s: Store, ev: Event, d: dict) -> None:
     if wf is None or jid is None:
         return
     job = s.job(wf, str(jid))
-    job.type_desc = _str(d.get("type_desc")) or job.type_desc
+    job.type_desc = _istr(d.get("type_desc")) or job.type_desc
     job.submit_file = _str(d.get("submit_file")) or job.submit_file
     job.executable = _str(d.get("executable")) or job.executable
     job.argv = _str(d.get("argv")) or job.argv
@@ -692,7 +794,7 @@ def _h_job_inst_start(s: Store, ev: Event, d: dict) -> None:
         return
     job, t = got
     t.sched_id = _str(d.get("sched_id")) or t.sched_id
-    t.site = _str(d.get("site")) or t.site
+    t.site = _istr(d.get("site")) or t.site
     s._add_jobstate(job, t, ev, d)
     s._recompute(job)
 
@@ -729,8 +831,8 @@ def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
         else:
             t.main_exitcode = ec
     if ev.name == "stampede.job_inst.main.end":
-        t.site = _str(d.get("site")) or t.site
-        t.user = _str(d.get("user")) or t.user
+        t.site = _istr(d.get("site")) or t.site
+        t.user = _istr(d.get("user")) or t.user
         t.work_dir = _str(d.get("work_dir")) or t.work_dir
         dur = _field_float(s, ev.name, d, "local_dur")
         if dur is not _BAD:
@@ -754,9 +856,9 @@ def _h_host(s: Store, ev: Event, d: dict) -> None:
     if got is None:
         return
     job, t = got
-    t.host = _str(d.get("hostname")) or t.host
-    t.ip = _str(d.get("ip")) or t.ip
-    t.site = _str(d.get("site")) or t.site
+    t.host = _istr(d.get("hostname")) or t.host
+    t.ip = _istr(d.get("ip")) or t.ip
+    t.site = _istr(d.get("site")) or t.site
     s.dirty.add(job)
 
 
@@ -772,8 +874,11 @@ def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
     inv = t.invocations.get(inv_id)
     if inv is None:
         inv = t.invocations[inv_id] = Invocation(inv_id)
-    inv.task_id = _str(d.get("task_id")) or inv.task_id
-    inv.transformation = _str(d.get("transformation")) or inv.transformation
+    tid = _str(d.get("task_id"))
+    if tid:
+        task = job.wf.tasks.get(tid)
+        inv.task_id = task.task_id if task is not None else tid  # share the planned task's string
+    inv.transformation = _istr(d.get("transformation")) or inv.transformation
     inv.start_time = to_epoch(d.get("start_time"))
     inv.dur = _float(d.get("dur"))
     ec = _field_int(s, ev.name, d, "exitcode")
@@ -782,47 +887,80 @@ def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
     inv.remote_cpu_time = _float(d.get("remote_cpu_time"))
     inv.maxrss = _int(d.get("maxrss"))
     inv.avg_cpu = _float(d.get("avg_cpu"))
-    inv.executable = _str(d.get("executable")) or inv.executable
-    inv.argv = _str(d.get("argv")) or inv.argv
+    inv.executable = _istr(d.get("executable")) or inv.executable
+    if inv_id >= 0:  # a task's arguments; DAGMan's PRE/POST script lines are not shown
+        inv.argv = _str(d.get("argv")) or inv.argv
     _update_transformation(s, job)
     s.dirty.add(job)
 
 
+_KS_COUNTERS = ("utime", "stime", "rss", "bread", "bwrite", "rchar", "wchar", "rank")
+
+
 def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
-    wf = s._wf_of(d)
-    jid = d.get("dag_job_id") or d.get("job_id")
+    # The hot path (~70 % of all events): plain numbers are taken as they are,
+    # anything else goes through the checks that warn.
+    g = d.get
+    u = g("xwf_id") or g("wf_uuid")
+    wf = s.workflows.get(u) if type(u) is str else None
+    if wf is None:
+        wf = s._wf_of(d)
+    jid = g("dag_job_id") or g("job_id")
     if wf is None or jid is None:
         s.warn("kickstart.inv.online: no wf_uuid or dag_job_id")
         return
-    if ev.ts is None:
+    ts = ev.ts
+    if ts is None:
         s.warn("kickstart.inv.online: no usable ts")
         return
-    for key in ("utime", "stime", "rss", "bread", "bwrite", "rchar", "wchar", "rank"):
-        if _field_float(s, ev.name, d, key) is _BAD:
-            return  # a sample with a broken counter would draw a false rate
-    if not wf.label and d.get("wf_label"):
+    ut, st, rss, rd, wr, rc, wc, rank = g("utime"), g("stime"), g("rss"), g("bread"), g("bwrite"), g("rchar"), g("wchar"), g("rank")
+    T = _NUM_TYPES
+    if not (
+        type(ut) in T and type(st) in T and type(rss) in T and type(rd) in T
+        and type(wr) in T and type(rc) in T and type(wc) in T and type(rank) in T
+    ):
+        for key in _KS_COUNTERS:
+            if _field_float(s, ev.name, d, key) is _BAD:
+                return  # a sample with a broken counter would draw a false rate
+        ut, st, rss, rd, wr, rc, wc = (_float(v) for v in (ut, st, rss, rd, wr, rc, wc))
+    # float() of each counter, in the checks' order (an int past the float
+    # range raises here, before anything is changed, as the checks did)
+    f = float
+    cpu = f(ut or 0.0) + f(st or 0.0)
+    rss = f(rss or 0.0) * 1024.0  # kickstart reports kB
+    rd = None if rd is None else f(rd)
+    wr = None if wr is None else f(wr)
+    rc = f(rc or 0.0)
+    wc = f(wc or 0.0)
+    if rank is not None:
+        f(rank)
+    if rd is None:
+        rd = rc
+    if wr is None:
+        wr = wc
+    rank = rank if type(rank) is int else (_int(rank) or 0)
+    if not wf.label and g("wf_label"):
         wf.label = str(d["wf_label"])
-    job = s.job(wf, str(jid))
-    if not job.transformation and d.get("xformation"):
-        job.transformation = str(d["xformation"])
+    job = wf.jobs.get(jid) if type(jid) is str else None
+    if job is None:
+        job = s.job(wf, str(jid))
+    if not job.transformation and g("xformation"):
+        job.transformation = _istr(d["xformation"])
     series = job.series
     if series is None:
         series = job.series = ResourceSeries()
-    cpu = (_float(d.get("utime")) or 0.0) + (_float(d.get("stime")) or 0.0)
-    rss = (_float(d.get("rss")) or 0.0) * 1024.0  # kickstart reports kB
-    rd = _float(d.get("bread"))
-    wr = _float(d.get("bwrite"))
-    if rd is None:
-        rd = _float(d.get("rchar")) or 0.0
-    if wr is None:
-        wr = _float(d.get("wchar")) or 0.0
-    rank = _int(d.get("rank")) or 0
-    if series.add(rank, (ev.ts, cpu, rss, rd, wr)):
-        series.hostname = d.get("hostname") or series.hostname
-        series.pid = d.get("pid") or series.pid
-        series.exe = d.get("exe") or series.exe
-        series.threads = _int(d.get("threads"))
-        series.procs = _int(d.get("procs"))
+    if series.add5(rank, ts, cpu, rss, rd, wr):
+        h = g("hostname")
+        if h and h != series.hostname:
+            series.hostname = _intern(h) if type(h) is str and len(h) <= _INTERN_MAX else h
+        series.pid = g("pid") or series.pid
+        e = g("exe")
+        if e and e != series.exe:
+            series.exe = e
+        v = g("threads")
+        series.threads = v if type(v) is int else _int(v)
+        v = g("procs")
+        series.procs = v if type(v) is int else _int(v)
         s.dirty.add(job)
 
 
