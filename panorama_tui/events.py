@@ -5,6 +5,14 @@ quirks decoded at the edge, so nothing downstream has to know whether a record
 came from monitord's JSON, its NetLogger BP text, a kickstart trace, Darshan or
 Globus.  Decoding is on the ingest hot path: it does the least it can per event
 and leaves per-field conversion to the store handler that needs the field.
+
+JSON is parsed with orjson when it is installed (~3x faster than ``json``).
+Whatever orjson refuses is handed to ``json``, which decides: ``json`` accepts
+more (``NaN``, ``Infinity``, ``1e400``, lone surrogates, a UTF-8 BOM in bytes),
+and its error message is the one a bad record is counted with, so the two
+parsers give the same events and the same errors.  One difference remains:
+orjson reads an integer beyond the 64-bit range (no Pegasus field comes near)
+as the nearest float where ``json`` keeps the exact int.
 """
 
 from __future__ import annotations
@@ -13,6 +21,11 @@ import json
 import math
 import urllib.parse
 from datetime import datetime, timezone
+
+try:  # optional: the fast parser
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - orjson is a dependency, but stay usable without it
+    _fast_loads = None
 
 __all__ = [
     "Event",
@@ -25,6 +38,7 @@ __all__ = [
     "KNOWN_EVENTS",
     "MAX_LINE_BYTES",
     "MAX_TEXT_CHARS",
+    "loads",
 ]
 
 # monitord caps stdout/stderr at 64 KiB; we hold ourselves to the same so one
@@ -36,6 +50,19 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 # Anything earlier than 1973 is not a wall-clock time: monitord stamps static
 # (planning) events with small numbers relative to an unknown origin.
 _PLAUSIBLE_EPOCH = 1e8
+_INF = math.inf
+_std_loads = json.loads
+
+
+def loads(line):
+    """Parse one JSON text (str or bytes) with ``json``'s results and errors,
+    faster when orjson is installed (see the module's docstring)."""
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(line)
+        except Exception:
+            pass  # json decides: it accepts more, and its message is the one we show
+    return _std_loads(line)
 
 STAMPEDE_EVENTS = frozenset(
     {
@@ -146,10 +173,23 @@ def to_epoch(value) -> float | None:
     Accepts numbers, numeric strings and ISO-8601 (BP ``ts`` and Elasticsearch
     ``@timestamp``).  Naive ISO strings are taken as UTC, as BP writes them.
     """
+    t = type(value)
+    if t is float:  # the common cases first
+        return value if _PLAUSIBLE_EPOCH <= value < _INF else None
+    if t is int:
+        if value < _PLAUSIBLE_EPOCH:
+            return None
+        try:
+            return float(value)
+        except OverflowError:  # an int past the float range
+            return None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        f = float(value)
+        try:
+            f = float(value)
+        except OverflowError:
+            return None
     elif isinstance(value, str):
         try:
             f = float(value)
@@ -175,7 +215,7 @@ def decode(obj) -> Event:
     count and show them; only records that are not objects or carry no name
     at all are refused.
     """
-    if not isinstance(obj, dict):
+    if type(obj) is not dict and not isinstance(obj, dict):
         raise BadEvent(f"not a JSON object ({type(obj).__name__})")
     if "xwf.id" in obj or "wf.uuid" in obj:
         obj = _normalize_keys(obj)
@@ -199,7 +239,7 @@ def decode_line(line) -> Event:
     if len(line) > MAX_LINE_BYTES:
         raise BadEvent(f"record of {len(line)} bytes is over the {MAX_LINE_BYTES} byte limit")
     try:
-        obj = json.loads(line)
+        obj = loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEvent(f"not JSON: {str(exc).splitlines()[0][:80]}") from None
     except RecursionError:
