@@ -29,13 +29,19 @@ def configure() -> None:
 
 
 def note_applied(n: int) -> None:
-    """Called after a batch is applied: freeze what has accumulated."""
+    """Called after a batch is applied: freeze what has accumulated.
+
+    A collection first, so that no garbage is frozen (it would never be
+    freed): it walks only what is not frozen yet, i.e. what arrived since the
+    last freeze, so its cost stays in proportion to the events applied.
+    """
     global _since
     with _lock:
         _since += n
         if _since < FREEZE_EVERY:
             return
         _since = 0
+    gc.collect()
     gc.freeze()
 
 
