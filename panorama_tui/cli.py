@@ -76,7 +76,11 @@ def open_source(args):
         if not os.path.exists(path):
             raise InputError(f"the bundled demo recording is missing ({path}); reinstall panorama-top")
     if not path:
-        raise InputError("nothing to show: give an event log or a recording, or try --demo")
+        from .sources.master_db import default_path
+
+        if os.path.isfile(default_path()) and not args.once:
+            raise OpenMasterDb(default_path())
+        raise InputError("nothing to show: give an event log, a recording or a submit dir, or try --demo")
     try:
         kind = detect(path)
     except UnknownInput as exc:
@@ -104,6 +108,14 @@ class Listing(Exception):
     """Not a source but a list to print (a master DB's workflows); exit 0."""
 
 
+class OpenMasterDb(Exception):
+    """Not a source: the screen opens on this master DB's workflows list."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
 def _is_submit_dir(d: str) -> bool:
     return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
 
@@ -121,6 +133,8 @@ def _open_pegasus(kind: str, path: str, args):
             return SubmitDirSource(find_submit_dir(path), follow=follow)
         except SubmitDirError as exc:
             raise InputError(str(exc)) from None
+    if not args.once:
+        raise OpenMasterDb(path)
     from .sources.master_db import list_workflows
     from .sources.stampede_db import StampedeDbError
 
@@ -229,6 +243,10 @@ def main(argv=None) -> int:
     except Listing as exc:
         print(str(exc))
         return 0
+    except OpenMasterDb as exc:
+        from .ui.app import run_app
+
+        return run_app(args, None, None, master_db=exc.path)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # never a traceback on the user's terminal

@@ -470,7 +470,8 @@ def test_master_db_lists_workflows(cli, tmp_path, replay_dir):
     _master_db(path, [(FAIL_WF, "process", [("WORKFLOW_STARTED", 1677913788, 0, None),
                                             ("WORKFLOW_TERMINATED", 1677913884, 0, 1)],
                        f"sqlite:///{replay_dir / 'process_wf_failure' / 'process-0.stampede.db'}")])
-    p = cli(path)
+    # Without --once the screen opens on the workflows list (tests/test_ui.py); --once prints it.
+    p = cli("--once", path)
     assert p.returncode == 0 and "failed" in p.stdout and "40%" in p.stdout and "/runs/process" in p.stdout
     p = cli("--once", "--json", path)
     assert json.loads(p.stdout)["workflows"][0]["progress"]["failed"] == 1

@@ -376,3 +376,45 @@ def test_statistics_panel_matches_pegasus_statistics(shared_data):
         ingest.stop()
 
     run(go())
+
+
+def test_workflows_screen_lists_and_opens(tmp_path, shared_data):
+    """A master DB opens on its workflows list; enter opens one from its Stampede DB."""
+    from panorama_tui.store import Store
+    from panorama_tui.ui.workflows import WorkflowsScreen
+
+    from .test_submitdir import _master_db
+
+    fail_db = shared_data / "pegasus/monitord-replay/process_wf_failure/process-0.stampede.db"
+    master = tmp_path / "workflow.db"
+    _master_db(master, [
+        ("f84f05fc-a8d0-42b5-bac5-52d6f41a77e3", "process",
+         [("WORKFLOW_STARTED", 1677913788, 0, None), ("WORKFLOW_TERMINATED", 1677913884, 0, 1)],
+         f"sqlite:///{fail_db}"),
+        ("gone", "elsewhere", [("WORKFLOW_STARTED", 1677800000, 0, None)], None),
+    ])
+
+    async def go():
+        app = PanoramaApp(Store(), master_db=str(master), live=True)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, WorkflowsScreen)
+            assert [w["label"] for w in app.screen.workflows] == ["process", "elsewhere"]
+            await pilot.press("down", "enter")  # no submit dir, no DB: says so, stays
+            await pilot.pause()
+            assert isinstance(app.screen, WorkflowsScreen)
+            await pilot.press("up", "enter")
+            await pilot.pause()
+            assert not isinstance(app.screen, WorkflowsScreen)
+            await wait_for(lambda: app.store.job_count() == 5)
+            app.refresh_all(full=True)
+            await pilot.pause()
+            jobs = app.query_one("#jobs", JobList)
+            assert jobs.rows[0].job_id == "ls_ID0000001" and jobs.rows[0].state == JobState.FAILED
+            await pilot.press("w")
+            assert isinstance(app.screen, WorkflowsScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, WorkflowsScreen)
+        app.ingest.stop()
+
+    run(go())

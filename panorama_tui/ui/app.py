@@ -71,6 +71,7 @@ HELP_TEXT = """\
 
 [b]Watching[/b]
   p               pause the view (collection goes on)     q   quit
+  w               workflows in ~/.pegasus/workflow.db (enter opens one)
   ctrl+p          command palette                         ?   this help
 
 [b]Replay[/b]
@@ -200,6 +201,7 @@ class PanoramaApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
+        Binding("w", "workflows", "Workflows", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("exclamation_mark", "problems", "Problems"),
         Binding("p", "pause_view", "Pause"),
@@ -236,6 +238,7 @@ class PanoramaApp(App):
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         tick: float = TICK_SECONDS,
+        master_db: str | None = None,
     ):
         super().__init__()
         self.store = store
@@ -245,6 +248,7 @@ class PanoramaApp(App):
         self.live = live
         self.clock = clock
         self.monotonic = monotonic  # for the events/s figure; tests freeze it
+        self.master_db = master_db
         self.tick_seconds = tick
         self.view_paused = False
         self.scope_wf = None
@@ -330,6 +334,8 @@ class PanoramaApp(App):
         self.refresh_all(full=True)
         gc.freeze()  # what the first build made lives as long as the screen
         self._timer = self.set_interval(self.tick_seconds, self.refresh_all)
+        if self.master_db and self.ingest is None:
+            self.action_workflows()
 
     def on_resize(self, event) -> None:
         self._check_size()
@@ -536,6 +542,35 @@ class PanoramaApp(App):
             self._refresh_panel(set(), True)
 
     # -- actions -----------------------------------------------------------
+    def action_workflows(self) -> None:
+        if not self.master_db:
+            self.notify("no master DB (~/.pegasus/workflow.db) to list workflows from", timeout=2)
+            return
+        from .workflows import WorkflowsScreen
+
+        self.push_screen(WorkflowsScreen(self.master_db))
+
+    def switch_source(self, source, control=None) -> None:
+        """Show another input: stop the current one, start again from an empty store."""
+        from .. import gcpolicy
+        from ..ingest import Ingest
+
+        if self.ingest is not None:
+            self.ingest.stop()
+        with self.store.lock:
+            gcpolicy.thaw()  # the old store's objects may go now
+            self.store.reset()
+        self.control = control
+        self.source_label = source.label
+        self.live = source.live
+        self.scope_wf = None
+        tree = self.query_one("#tree", WorkflowTree)
+        tree.clear()
+        tree.reset_nodes()
+        self.query_one("#jobs", JobList).set_scope(None)
+        self.ingest = Ingest(source, self.store).start()
+        self.refresh_all(full=True)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -678,7 +713,7 @@ class PanoramaApp(App):
             yield SystemCommand("Replay: seek to time", "Jump to a time in the recording", self.action_replay_seek_to)
             yield SystemCommand("Replay: as fast as possible", "Run to the end", lambda: self.control.set_speed(0))
 
-    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back"})
+    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows"})
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.
@@ -703,8 +738,10 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
-def run_app(args, source, control) -> int:
-    """Start the ingest thread (and recording) and run the screen."""
+def run_app(args, source, control, master_db: str | None = None) -> int:
+    """Start the ingest thread (and recording) and run the screen.
+
+    With no source and a master DB, the screen opens on the workflows list."""
     from ..ingest import Ingest
     from ..recorder import Recorder, default_recording_path
 
@@ -713,20 +750,25 @@ def run_app(args, source, control) -> int:
     gcpolicy.configure()
     store = Store()
     recorder = None
-    if source.recordable and source.live and not args.no_record:
+    if source is not None and source.recordable and source.live and not args.no_record:
         path = args.record or default_recording_path()
         try:
             recorder = Recorder(path, source=source.label)
         except Exception as exc:
             raise RuntimeError(f"cannot create recording {path}: {exc}") from exc
-    elif args.record and not source.recordable:
+    elif args.record and source is not None and not source.recordable:
         pass  # replaying or reading a whole file: nothing new to record
-    ingest = Ingest(source, store, recorder).start()
-    app = PanoramaApp(store, ingest=ingest, control=control, source_label=source.label, live=source.live)
+    ingest = Ingest(source, store, recorder).start() if source is not None else None
+    app = PanoramaApp(
+        store, ingest=ingest, control=control, live=source.live if source is not None else True,
+        source_label=source.label if source is not None else "no workflow open",
+        master_db=master_db,
+    )
     try:
         app.run(mouse=not args.no_mouse)
     finally:
-        ingest.stop()
+        if app.ingest is not None:
+            app.ingest.stop()
     if recorder is not None:
         import sys
 

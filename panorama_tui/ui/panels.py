@@ -101,6 +101,11 @@ class WorkflowTree(Tree):
         self._wf_nodes: dict[str, object] = {}
         self._seen_structure = -1
 
+    def reset_nodes(self) -> None:
+        """Forget the nodes (after ``clear()``, when another input is opened)."""
+        self._wf_nodes = {}
+        self._seen_structure = -1
+
     def _wf_label(self, wf: Workflow) -> Text:
         counts = self.store.tree_counts(wf)
         total = sum(counts)
