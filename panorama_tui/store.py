@@ -54,14 +54,14 @@ _TRANSFER_FINAL = frozenset({"SUCCEEDED", "FAILED"})
 MAX_WARNINGS = 200
 
 # A try's states are kept packed in one bytes object of (ts, js_id, state
-# code) double triples: 24 bytes a state instead of ~150 in a dict of tuples,
-# and no object for the garbage collector to walk.
+# code) double triples, sorted: 24 bytes a state instead of ~150 in a dict of
+# tuples, and no object for the garbage collector to walk.
 _STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for pair in _JOBSTATE_NAMES.values() for n in pair))
 _STATE_CODE = {n: float(i) for i, n in enumerate(_STATE_NAMES)}
 _TRIPLE = Struct("=3d")
-_CODE_BYTES = {n: Struct("=d").pack(c) for n, c in _STATE_CODE.items()}
 _END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
 _NAN = math.nan
+_NINF = -math.inf
 _EXACT = 2.0**53  # a js_id a double holds exactly
 _NUM_TYPES = frozenset({int, float, type(None)})
 _intern = sys.intern
@@ -174,7 +174,7 @@ class Try:
         self.seq = seq
         self.sched_id = self.site = self.host = self.ip = self.user = None
         self.work_dir = None
-        self._st = b""  # packed (ts or NaN, js_id, state code) triples, in arrival order
+        self._st = b""  # packed (ts or NaN, js_id, state code) triples, sorted
         self._li = -1  # index of the latest state (by ts, then js_id)
         self.state_name: str | None = None  # the latest state's name
         self.start_ts: float | None = None
@@ -194,24 +194,42 @@ class Try:
 
     def add_state(self, ts: float | None, js_id: int, state: str) -> bool:
         """Record a jobstate; False when it is already there.  ``js_id`` must
-        be an int a double holds exactly (|js_id| <= 2**53)."""
+        be an int a double holds exactly (|js_id| <= 2**53).
+
+        The triples are kept sorted by (ts, js_id, state), so the same states
+        give the same bytes whatever order they came in."""
         code = _STATE_CODE[state]
         b = self._st
-        if _CODE_BYTES[state] in b:  # maybe there (a cheap test in C), look closer
-            for t, j, c in _TRIPLE.iter_unpack(b):
-                if c == code and j == js_id and ((t == ts) if ts is not None else (t != t)):
+        n = len(b) // 24
+        key = (_NINF if ts is None else ts, js_id, code)
+        pos = n
+        if n:
+            t, j, c = _TRIPLE.unpack_from(b, len(b) - 24)
+            last = (_NINF if t != t else t, j, c)
+            if key <= last:  # not after the newest: find its place (or its twin)
+                if key == last:
                     return False
-        i = len(b) // 24
-        self._st = b + _TRIPLE.pack(_NAN if ts is None else ts, js_id, code)
+                for i, (t, j, c) in enumerate(_TRIPLE.iter_unpack(b)):
+                    k = (_NINF if t != t else t, j, c)
+                    if k >= key:
+                        if k == key:
+                            return False
+                        pos = i
+                        break
+        packed = _TRIPLE.pack(_NAN if ts is None else ts, js_id, code)
+        self._st = b + packed if pos == n else b[:pos * 24] + packed + b[pos * 24:]
         li = self._li
         if li < 0:
             newer = True
         else:
-            lt, lj, _ = _TRIPLE.unpack_from(b, li * 24)
+            if li >= pos:
+                li += 1
+            lt, lj, _ = _TRIPLE.unpack_from(self._st, li * 24)
             newer = (ts or 0, js_id) >= ((0 if lt != lt else lt) or 0, lj)
         if newer:
-            self._li = i
+            li = pos
             self.state_name = state
+        self._li = li
         if ts is not None:
             if state == "EXECUTE":
                 if self.start_ts is None or ts < self.start_ts:
