@@ -114,6 +114,8 @@ STATE_EVENTS = {
 }
 MAIN_END = frozenset({"JOB_SUCCESS", "JOB_FAILURE"})
 POST_END = frozenset({"POST_SCRIPT_SUCCESS", "POST_SCRIPT_FAILED"})
+# state -> (event, status, 0 | 1 main end | 2 post end)
+_STATE_KIND = {k: (v[0], v[1], 1 if k in MAIN_END else 2 if k in POST_END else 0) for k, v in STATE_EVENTS.items()}
 SUBWF_TYPES = frozenset({"dax", "dag"})
 
 _UNESCAPE = re.compile(r"\\(.)", re.S)
@@ -241,8 +243,10 @@ class StampedeDbSource(Source):
     recordable = False  # the DB is the record; re-open it to see the run again
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
-                 root_uuid: str | None = None):
+                 root_uuid: str | None = None, track_js: bool = False):
         super().__init__()
+        #: keep :attr:`js_seen` (what a jobstate.log overlay needs to know)
+        self.track_js = track_js
         self.path = path
         self.follow = follow
         self.live = follow
@@ -271,13 +275,14 @@ class StampedeDbSource(Source):
         self._job_skip: set[int] = set()
         self._ji: dict[int, tuple] = {}  # job_instance_id -> (wf_uuid, exec_job_id, seq, type_desc)
         self._ji_skip: set[int] = set()
-        self._ends: dict[int, dict] = {}  # jiid -> {"main": [(ts, js, status, state)], "post": [...]}
+        self._ends: dict[int, tuple] = {}  # jiid -> ([main end (ts, js, status, state)], [post end ...])
         self._inv_ec: dict[int, int] = {}  # jiid -> highest non-zero task invocation exitcode (0 if none)
         self._main_ec: dict[int, int] = {}  # jiid -> main job exitcode seen before a POST script ended
         self._sig: dict[int, tuple] = {}
         self._reread: dict[int, int] = {}  # jiid -> changed polls left
         self._subwf_wait: set[int] = set()
         self._host_wait: set[int] = set()  # instances whose host_id may still be set
+        self._fresh: dict[int, tuple] = {}  # instance rows read in this transaction
         self._unmapped: dict[int, tuple] = {}  # task_id -> (wf_uuid, abs_task_id)
         self._hosts: dict[int, tuple] = {}
         #: (wf_uuid, job_id, job_inst_id) -> bit mask of the js_ids read (for the jobstate.log overlay:
@@ -616,65 +621,89 @@ class StampedeDbSource(Source):
 
     def _read_instances(self, conn, out) -> bool:
         rows, more = self._rows(conn, "job_instance", self._JI_COLS)
+        jobs = self._job
+        fresh = self._fresh
+        reread = self._reread
+        host_wait = self._host_wait
+        append = out.append
+        last = None
         for r in rows:
             rowid, jiid, job_id = r[0], r[1], r[2]
-            if job_id not in self._job and job_id not in self._job_skip:
-                return True
-            self.marks["job_instance"] = rowid
-            job = self._job.get(job_id)
+            job = jobs.get(job_id)
             if job is None:
+                if job_id not in self._job_skip:
+                    more = True  # its job is beyond this read's chunk: next time
+                    break
+                last = rowid
                 self._ji_skip.add(jiid)
                 continue
+            last = rowid
             uuid, exec_id, tdesc = job
             seq = r[4]
             self._ji[jiid] = (uuid, exec_id, seq, tdesc)
-            out.append(Event("stampede.job_inst.submit.start", None, {
+            append(Event("stampede.job_inst.submit.start", None, {
                 "event": "stampede.job_inst.submit.start", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
                 "sched_id": r[5], "site": r[6],
             }))
-            self._reread[jiid] = REREAD_POLLS + 1  # its row may already be complete (a finished run)
-            self._host_wait.add(jiid)
+            fresh[jiid] = r[1:]  # the row as of this transaction: no need to read it again below
+            reread[jiid] = REREAD_POLLS + 1  # its row may already be complete (a finished run)
+            host_wait.add(jiid)
             if tdesc in SUBWF_TYPES:
                 self._subwf_wait.add(jiid)
+        if last is not None:
+            self.marks["job_instance"] = last
         return more
 
     def _read_jobstates(self, conn, out, touched: set) -> bool:
+        # The hot loop of a big DB (7 rows a job): locals, one dict per row.
         rows, more = self._rows(conn, "jobstate", "job_instance_id, state, timestamp, jobstate_submit_seq, reason")
-        seen = self.js_seen
+        seen = self.js_seen if self.track_js else None
+        ji_get = self._ji.get
+        skip = self._ji_skip
+        ends_map = self._ends
+        kinds = _STATE_KIND
+        append = out.append
+        add = touched.add
+        last = None
         for rowid, jiid, state, ts, js, reason in rows:
-            ji = self._ji.get(jiid)
+            ji = ji_get(jiid)
             if ji is None:
-                if jiid in self._ji_skip:
-                    self.marks["jobstate"] = rowid
+                if jiid in skip:
+                    last = rowid
                     continue
-                return True
-            self.marks["jobstate"] = rowid
+                more = True  # its instance is beyond this read's chunk: next time
+                break
+            last = rowid
             uuid, exec_id, seq, _ = ji
-            if js is not None and 0 <= js < 4096:
+            if seen is not None and js is not None and 0 <= js < 4096:
                 key = (uuid, exec_id, seq)
                 seen[key] = seen.get(key, 0) | (1 << js)
-            ts = _f(ts)
-            if state in MAIN_END or state in POST_END:
-                ends = self._ends.get(jiid)
-                if ends is None:
-                    ends = self._ends[jiid] = {"main": [], "post": []}
-                ends["main" if state in MAIN_END else "post"].append((ts, js, STATE_EVENTS[state][1], state))
-                touched.add(jiid)
-                continue
-            name, status = STATE_EVENTS.get(state, (None, None))
-            if name is None:
+            if ts is not None:
+                ts = float(ts)
+            add(jiid)
+            kind = kinds.get(state)
+            if kind is None:
                 # A corner-case state the loader derives from the event name
                 # (stampede.job_inst.<x>.*): keep it visible as an unknown event.
-                name = f"stampede.job_inst.{state.lower()}"
+                kind = (f"stampede.job_inst.{state.lower()}", None, 0)
+            name, status, end = kind
+            if end:
+                ends = ends_map.get(jiid)
+                if ends is None:
+                    ends = ends_map[jiid] = ([], [])
+                ends[end - 1].append((ts, js, status, state))
+                continue
             d = {"event": name, "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq, "js_id": js, "ts": ts}
             if status is not None:
                 d["status"] = status
             if reason is not None:
                 d["reason"] = reason
-            out.append(Event(name, ts, d))
-            touched.add(jiid)
+            append(Event(name, ts, d))
+        if last is not None:
+            self.marks["jobstate"] = last
+        reread = self._reread
         for jiid in touched:
-            self._reread[jiid] = REREAD_POLLS + 1
+            reread[jiid] = REREAD_POLLS + 1
         return more
 
     def _read_invocations(self, conn, out) -> bool:
@@ -683,24 +712,33 @@ class StampedeDbSource(Source):
             "job_instance_id, task_submit_seq, start_time, remote_duration, remote_cpu_time, exitcode, "
             "transformation, executable, argv, abs_task_id, maxrss, avg_cpu",
         )
+        ji_get = self._ji.get
+        inv_ec = self._inv_ec
+        append = out.append
+        last = None
         for rowid, jiid, tseq, start, dur, cpu, ec, xform, exe, argv, abs_id, maxrss, avg_cpu in rows:
-            ji = self._ji.get(jiid)
+            ji = ji_get(jiid)
             if ji is None:
                 if jiid in self._ji_skip:
-                    self.marks["invocation"] = rowid
+                    last = rowid
                     continue
-                return True
-            self.marks["invocation"] = rowid
+                more = True
+                break
+            last = rowid
             uuid, exec_id, seq, _ = ji
-            if tseq is not None and tseq >= 0 and ec:
-                if ec > self._inv_ec.get(jiid, 0):
-                    self._inv_ec[jiid] = ec
-            out.append(Event("stampede.inv.end", _f(start), {
+            if ec and tseq is not None and tseq >= 0 and ec > inv_ec.get(jiid, 0):
+                inv_ec[jiid] = ec
+            if start is not None:
+                start = float(start)
+            append(Event("stampede.inv.end", start, {
                 "event": "stampede.inv.end", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
-                "inv_id": tseq, "task_id": abs_id, "transformation": xform, "start_time": _f(start),
-                "dur": _f(dur), "remote_cpu_time": _f(cpu), "exitcode": ec, "executable": exe,
-                "argv": unescape_argv(argv), "maxrss": maxrss, "avg_cpu": _f(avg_cpu), "ts": _f(start),
+                "inv_id": tseq, "task_id": abs_id, "transformation": xform, "start_time": start,
+                "dur": None if dur is None else float(dur), "remote_cpu_time": None if cpu is None else float(cpu),
+                "exitcode": ec, "executable": exe, "argv": unescape_argv(argv), "maxrss": maxrss,
+                "avg_cpu": None if avg_cpu is None else float(avg_cpu), "ts": start,
             }))
+        if last is not None:
+            self.marks["invocation"] = last
         return more
 
     def _read_hosts(self, conn) -> bool:
@@ -759,10 +797,17 @@ class StampedeDbSource(Source):
                 want.add(jiid)
         if not want:
             return
+        fresh = self._fresh
+        self._fresh = {}
         ids = sorted(want)
+        for jiid in ids:
+            r = fresh.get(jiid)
+            if r is not None:
+                self._instance_events(conn, r, out)
+        stale = [j for j in ids if j not in fresh]
         cols = self._JI_COLS
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
+        for i in range(0, len(stale), 500):
+            part = stale[i : i + 500]
             marks = ",".join("?" * len(part))
             for r in conn.execute(f"SELECT {cols} FROM job_instance WHERE job_instance_id IN ({marks})", part):
                 self._instance_events(conn, r, out)
@@ -782,8 +827,7 @@ class StampedeDbSource(Source):
         if ji is None:
             return
         uuid, exec_id, _, tdesc = ji
-        ends = self._ends.get(jiid) or {"main": [], "post": []}
-        main_rows, post_rows = ends["main"], ends["post"]
+        main_rows, post_rows = self._ends.get(jiid) or ((), ())
         sig = (host_id, subwf_id, ec, ldur, sched_id, site, user, work_dir, cdur, out_file, err_file,
                None if out_text is None else len(out_text), None if err_text is None else len(err_text), mult,
                len(main_rows), len(post_rows))
@@ -837,16 +881,16 @@ class StampedeDbSource(Source):
             post_ec = None
             if main_rows and ec is not None:
                 self._main_ec[jiid] = ec
-        fields = {
-            **base, "sched_id": sched_id, "site": site, "user": user, "work_dir": work_dir,
-            "local_dur": _f(ldur), "cluster_start": _f(cstart), "cluster_dur": _f(cdur),
-            "stdout_file": out_file, "stderr_file": err_file, "stdin_file": in_file,
-            "stdout_text": out_text, "stderr_text": err_text, "multiplier_factor": mult,
-        }
-        if main_ec is not None:
-            fields["exitcode"] = main_ec
         for ts, js, status, _state in main_rows:
-            d = {"event": "stampede.job_inst.main.end", **fields, "js_id": js, "ts": ts, "status": status}
+            d = {
+                "event": "stampede.job_inst.main.end", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
+                "js_id": js, "ts": ts, "status": status, "sched_id": sched_id, "site": site, "user": user,
+                "work_dir": work_dir, "local_dur": _f(ldur), "cluster_start": _f(cstart), "cluster_dur": _f(cdur),
+                "stdout_file": out_file, "stderr_file": err_file, "stdin_file": in_file, "stdout_text": out_text,
+                "stderr_text": err_text, "multiplier_factor": mult,
+            }
+            if main_ec is not None:
+                d["exitcode"] = main_ec
             out.append(Event("stampede.job_inst.main.end", ts, d))
         for ts, js, status, _state in post_rows:
             d = {"event": "stampede.job_inst.post.end", **base, "sched_id": sched_id, "js_id": js, "ts": ts,
