@@ -41,7 +41,9 @@ __all__ = [
     "breakdown",
     "time_per_host",
     "time_per_day",
+    "time_tables",
     "job_rows",
+    "all_statistics",
     "wall_time",
     "fstr",
     "pstr",
@@ -101,11 +103,12 @@ def workflow_retries(wfs: list[Workflow]) -> int | None:
     return sum(got) if got else None
 
 
-def workflow_statistics(store: Store, wf: Workflow) -> dict:
+def workflow_statistics(store: Store, wf: Workflow, summary=None) -> dict:
     """``summary.csv`` + ``summary-time.csv``: counts and wall times of a
-    workflow and its sub-workflows."""
+    workflow and its sub-workflows (``summary``: :func:`~panorama_tui.stats.summarize`'s
+    result, if at hand)."""
     wfs = _tree(store, wf, True)
-    sm = summarize(store, wf)
+    sm = summary or summarize(store, wf)
     cum, good, bad = _Sum(), _Sum(), _Sum()
     for job in _jobs(wfs):
         for t in job.tries.values():
@@ -145,10 +148,17 @@ def workflow_statistics(store: Store, wf: Workflow) -> dict:
     }
 
 
-def workflow_rows(store: Store, wf: Workflow) -> list[dict]:
-    """``workflow.csv``: each workflow of the tree on its own, then ``ALL``."""
+def workflow_rows(store: Store, wf: Workflow, summary=None) -> list[dict]:
+    """``workflow.csv``: each workflow of the tree on its own, then ``ALL``
+    (``summary``: :func:`~panorama_tui.stats.summarize`'s result, if at hand)."""
+    tree = _tree(store, wf, True)
+    sm = summary or summarize(store, wf)
+    if len(tree) == 1:  # no sub-workflows: the workflow's own rows are the ALL rows
+        row = {"wf_uuid": wf.wf_uuid, "label": wf.label, "tasks": _counts(sm.tasks), "jobs": _counts(sm.jobs),
+               "sub_workflows": _counts(sm.sub_workflows), "workflow_retries": workflow_retries(tree)}
+        return [row, {**row, "wf_uuid": "ALL", "label": None}]
     out = []
-    for w in _tree(store, wf, True):
+    for w in tree:
         jobs = [j for j in w.jobs.values() if _planned(j)]
         out.append({
             "wf_uuid": w.wf_uuid,
@@ -158,7 +168,6 @@ def workflow_rows(store: Store, wf: Workflow) -> list[dict]:
             "sub_workflows": _counts(_job_counts([j for j in jobs if j.type_desc in SUBWF_TYPES])),
             "workflow_retries": workflow_retries([w]),
         })
-    sm = summarize(store, wf)
     out.append({
         "wf_uuid": "ALL",
         "label": None,
@@ -212,6 +221,10 @@ def breakdown(store: Store, wf: Workflow, expand: bool = True) -> list[dict]:
                     a.rss.append(inv.maxrss)
                 if inv.avg_cpu is not None:
                     a.cpu.append(inv.avg_cpu)
+    return _breakdown_rows(groups)
+
+
+def _breakdown_rows(groups: dict) -> list[dict]:
     out = []
     for (xform, typ), a in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
         mn, mx, mean, total = _stats(a.rt)
@@ -226,7 +239,11 @@ def breakdown(store: Store, wf: Workflow, expand: bool = True) -> list[dict]:
     return out
 
 
-# -- time per host / day ----------------------------------------------------------
+# -- one walk over the tries: time per host/day and jobs rows -------------------------
+
+_EXEC = "EXECUTE"
+_GRID = frozenset({"GRID_SUBMIT", "GLOBUS_SUBMIT"})
+_POST_FROM = frozenset({"POST_SCRIPT_STARTED", "JOB_TERMINATED"})
 
 
 def _day(hour: int, tz: tzinfo | None) -> str:
@@ -236,8 +253,11 @@ def _day(hour: int, tz: tzinfo | None) -> str:
 def _by_day(rows: dict, tz) -> list[dict]:
     """rows: {(hour, host): [count, runtime]} -> per (day, host), pegasus-statistics' order."""
     out: dict[tuple, dict] = {}
+    days: dict[int, str] = {}
     for (hour, host), (count, runtime) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        day = _day(hour, tz)
+        day = days.get(hour)
+        if day is None:
+            day = days[hour] = _day(hour, tz)
         key = (day, host)
         d = out.get(key)
         if d is None:
@@ -250,38 +270,68 @@ def _by_day(rows: dict, tz) -> list[dict]:
     return list(out.values())
 
 
-def _time_rows(store: Store, wf: Workflow, tz, per_host: bool) -> dict:
-    jobs: dict[tuple, list] = {}
-    invs: dict[tuple, list] = {}
-    for job in _jobs(_tree(store, wf, True)):
-        nonsub = job.type_desc not in SUBWF_TYPES
-        for t in job.tries.values():
-            host = t.host
-            if per_host and host is None:
+def _bump(table: dict, key, value) -> None:
+    r = table.get(key)
+    if r is None:
+        table[key] = [1, value]
+    else:
+        r[0] += 1
+        if value is not None:
+            r[1] = value if r[1] is None else r[1] + value
+
+
+def _walk(store: Store, wf: Workflow, times: bool, jobs_of: Workflow | None) -> tuple[dict, list]:
+    """One pass over the tries of ``wf``'s tree: the hour tables (when
+    ``times``) and the jobs.csv rows of ``jobs_of`` (when given).  A try's
+    states are decoded once for both."""
+    tables = {"host_jobs": {}, "host_invs": {}, "day_jobs": {}, "day_invs": {}}
+    hj, hi, dj, di = tables["host_jobs"], tables["host_invs"], tables["day_jobs"], tables["day_invs"]
+    rows: list = []
+    for w in _tree(store, wf, True) if times else [jobs_of]:
+        want_rows = w is jobs_of
+        for job in w.jobs.values():
+            if not _planned(job):
                 continue
-            key_host = host if per_host else None
-            if nonsub and (per_host or t.local_dur is not None):
-                for ts, _js, state in t.states.values():  # (the store's public view of the states)
-                    if state != "EXECUTE" or ts is None:
-                        continue
-                    k = (int(ts // 3600), key_host)
-                    r = jobs.get(k)
-                    if r is None:
-                        r = jobs[k] = [0, None]
-                    r[0] += 1
-                    if t.local_dur is not None:
-                        r[1] = t.local_dur if r[1] is None else r[1] + t.local_dur
-            for inv in t.invocations.values():
-                if inv.transformation == DAGMAN or inv.start_time is None:
-                    continue
-                k = (int(inv.start_time // 3600), key_host)
-                r = invs.get(k)
-                if r is None:
-                    r = invs[k] = [0, None]
-                r[0] += 1
-                if inv.dur is not None:
-                    r[1] = inv.dur if r[1] is None else r[1] + inv.dur
-    return {"jobs": _by_day(jobs, tz), "invocations": _by_day(invs, tz)}
+            nonsub = job.type_desc not in SUBWF_TYPES
+            for seq, t in job.tries.items():
+                host = t.host
+                need_states = want_rows or (times and nonsub)
+                sts = t.states.values() if need_states else ()
+                if times:
+                    ldur = t.local_dur
+                    if nonsub:
+                        for v in sts:
+                            if v[2] == _EXEC and v[0] is not None:
+                                h = int(v[0] // 3600)
+                                if host is not None:
+                                    _bump(hj, (h, host), ldur)
+                                if ldur is not None:
+                                    _bump(dj, (h, None), ldur)
+                    for inv in t.invocations.values():
+                        st = inv.start_time
+                        if st is None or inv.transformation == DAGMAN:
+                            continue
+                        h = int(st // 3600)
+                        if host is not None:
+                            _bump(hi, (h, host), inv.dur)
+                        _bump(di, (h, None), inv.dur)
+                if want_rows:
+                    rows.append(_job_row(job, seq, t, sts))
+    rows.sort(key=lambda r: r["job_inst_id"])
+    n_try: dict[str, int] = {}
+    for r in rows:
+        n_try[r["job_id"]] = r["try"] = n_try.get(r["job_id"], 0) + 1
+    return tables, rows
+
+
+def time_tables(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
+    """:func:`time_per_host` and :func:`time_per_day` in one walk:
+    ``{"per_host": {...}, "per_day": {...}}``."""
+    t, _ = _walk(store, wf, True, None)
+    return {
+        "per_host": {"jobs": _by_day(t["host_jobs"], tz), "invocations": _by_day(t["host_invs"], tz)},
+        "per_day": {"jobs": _by_day(t["day_jobs"], tz), "invocations": _by_day(t["day_invs"], tz)},
+    }
 
 
 def time_per_host(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
@@ -291,27 +341,16 @@ def time_per_host(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
     invocations: every invocation but sub-workflow DAGMans, runtime = kickstart
     duration.  Days are ``tz``'s (default: this machine's zone, as
     pegasus-statistics does), of the UTC hour the time falls in."""
-    return _time_rows(store, wf, tz, True)
+    return time_tables(store, wf, tz)["per_host"]
 
 
 def time_per_day(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
     """``time.csv``: as :func:`time_per_host` without the host (jobs: tries with
     a known local duration)."""
-    out = _time_rows(store, wf, tz, False)
-    return out
+    return time_tables(store, wf, tz)["per_day"]
 
 
 # -- jobs ------------------------------------------------------------------------
-
-
-def _first(sts, *states):
-    vals = [v[0] for v in sts if v[2] in states and v[0] is not None]
-    return min(vals) if vals else None
-
-
-def _last(sts, *states):
-    vals = [v[0] for v in sts if v[2] in states and v[0] is not None]
-    return max(vals) if vals else None
 
 
 def _sub(a, b):
@@ -329,50 +368,176 @@ def raw_to_regular(code):
     return code >> 8
 
 
+def _job_row(job, seq, t, sts) -> dict:
+    kick = kick_m = cpu = None
+    ecmax = None
+    m = t.multiplier
+    for inv in t.invocations.values():
+        i = inv.inv_id
+        if i >= 0:
+            d = inv.dur
+            if d is not None:
+                kick = d if kick is None else kick + d
+                kick_m = d * m if kick_m is None else kick_m + d * m
+            c = inv.remote_cpu_time
+            if c is not None:
+                cpu = c if cpu is None else cpu + c
+        if i >= -1 and inv.exitcode is not None and (ecmax is None or inv.exitcode > ecmax):
+            ecmax = inv.exitcode
+    submit = first_run = first_exec = grid = post_term = post_from = None
+    for ts, _js, state in sts:
+        if ts is None:
+            continue
+        if state == _EXEC:
+            if first_exec is None or ts < first_exec:
+                first_exec = ts
+            if first_run is None or ts < first_run:
+                first_run = ts
+        elif state in _GRID:
+            if grid is None or ts < grid:
+                grid = ts
+            if first_run is None or ts < first_run:
+                first_run = ts
+        elif state == "SUBMIT":
+            if submit is None or ts < submit:
+                submit = ts
+        elif state == "POST_SCRIPT_TERMINATED":
+            if post_term is None or ts < post_term:
+                post_term = ts
+        if state in _POST_FROM and (post_from is None or ts > post_from):
+            post_from = ts
+    return {
+        "job_id": job.job_id,
+        "try": 0,
+        "job_inst_id": seq,
+        "site": t.site,
+        "kickstart": kick,
+        "multiplier": m,
+        "kickstart_mult": kick_m,
+        "cpu_time": cpu,
+        "post": _sub(post_term, post_from),
+        "condor_q_time": _sub(first_run, submit),
+        "resource": _sub(first_exec, grid),
+        "runtime": t.local_dur,
+        "seqexec": None,  # cluster_duration: not in the store
+        "seqexec_delay": None,
+        "exitcode": raw_to_regular(ecmax),
+        "host": t.host,
+    }
+
+
 def job_rows(store: Store, wf: Workflow) -> list[dict]:
     """``jobs.csv`` for one workflow: one row per try, in submit order."""
-    tries = []
-    for job in wf.jobs.values():
-        if not _planned(job):
-            continue
-        for seq, t in job.tries.items():
-            tries.append((seq, job, t))
-    tries.sort(key=lambda x: x[0])
-    n_try: dict[str, int] = {}
-    out = []
-    for seq, job, t in tries:
-        n_try[job.job_id] = n_try.get(job.job_id, 0) + 1
-        kick, kick_m, cpu = _Sum(), _Sum(), _Sum()
-        ecs = []
-        for inv in t.invocations.values():
-            if inv.inv_id >= 0:
-                kick.add(inv.dur)
-                kick_m.add(None if inv.dur is None else inv.dur * t.multiplier)
-                cpu.add(inv.remote_cpu_time)
-            if inv.inv_id >= -1 and inv.exitcode is not None:
-                ecs.append(inv.exitcode)
-        sts = list(t.states.values())
-        submit = _first(sts, "SUBMIT")
-        grid = _first(sts, "GRID_SUBMIT", "GLOBUS_SUBMIT")
-        out.append({
-            "job_id": job.job_id,
-            "try": n_try[job.job_id],
-            "job_inst_id": seq,
-            "site": t.site,
-            "kickstart": kick.v,
-            "multiplier": t.multiplier,
-            "kickstart_mult": kick_m.v,
-            "cpu_time": cpu.v,
-            "post": _sub(_first(sts, "POST_SCRIPT_TERMINATED"), _last(sts, "POST_SCRIPT_STARTED", "JOB_TERMINATED")),
-            "condor_q_time": _sub(_first(sts, "GRID_SUBMIT", "GLOBUS_SUBMIT", "EXECUTE"), submit),
-            "resource": _sub(_first(sts, "EXECUTE"), grid),
-            "runtime": t.local_dur,
-            "seqexec": None,  # cluster_duration: not in the store
-            "seqexec_delay": None,
-            "exitcode": raw_to_regular(max(ecs)) if ecs else None,
-            "host": t.host,
-        })
-    return out
+    return _walk(store, wf, False, wf)[1]
+
+
+def all_statistics(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
+    """Everything pegasus-statistics ``-s all`` reports (but integrity), for
+    ``wf``'s tree, in one walk over its tries and invocations: ``summary``
+    (:func:`workflow_statistics`), ``workflows`` (:func:`workflow_rows`),
+    ``breakdown`` ({wf_uuid | "ALL": rows}), ``jobs`` ({wf_uuid: rows}),
+    ``per_host`` and ``per_day`` (:func:`time_tables`)."""
+    wfs = _tree(store, wf, True)
+    sm = summarize(store, wf)
+    cum, good, bad = _Sum(), _Sum(), _Sum()
+    s_cum, s_good, s_bad = _Sum(), _Sum(), _Sum()
+    hj: dict = {}
+    hi: dict = {}
+    dj: dict = {}
+    di: dict = {}
+    groups_of: dict[str, dict] = {}
+    jobs_of: dict[str, list] = {}
+    for w in wfs:
+        groups: dict[tuple, _Agg] = {}
+        rows: list = []
+        for job in w.jobs.values():
+            if not _planned(job):
+                continue
+            nonsub = job.type_desc not in SUBWF_TYPES
+            mapped_subwf = not nonsub and job.subwf_uuid is not None
+            for seq, t in job.tries.items():
+                m = t.multiplier
+                host = t.host
+                ldur = t.local_dur
+                sts = t.states.values()
+                if not mapped_subwf:
+                    v = None if ldur is None else ldur * m
+                    ec = t.exitcode
+                    s_cum.add(v)
+                    s_good.add(v if ec == 0 else 0.0)
+                    s_bad.add(v if ec is not None and ec > 0 else 0.0)
+                if nonsub:
+                    for st in sts:
+                        if st[2] == _EXEC and st[0] is not None:
+                            h = int(st[0] // 3600)
+                            if host is not None:
+                                _bump(hj, (h, host), ldur)
+                            if ldur is not None:
+                                _bump(dj, (h, None), ldur)
+                for inv in t.invocations.values():
+                    x = inv.transformation
+                    ec = inv.exitcode
+                    d = inv.dur
+                    key = (x, "successful" if ec == 0 else "failed")
+                    a = groups.get(key)
+                    if a is None:
+                        a = groups[key] = _Agg()
+                    a.count += 1
+                    if d is not None:
+                        a.rt.append(d * m)
+                    if inv.maxrss is not None:
+                        a.rss.append(inv.maxrss)
+                    if inv.avg_cpu is not None:
+                        a.cpu.append(inv.avg_cpu)
+                    if x == DAGMAN:
+                        continue
+                    if inv.inv_id >= 0 and d is not None:
+                        v = d * m
+                        cum.add(v)
+                        good.add(v if ec == 0 else 0.0)
+                        bad.add(v if ec is not None and ec > 0 else 0.0)
+                    stt = inv.start_time
+                    if stt is not None:
+                        h = int(stt // 3600)
+                        if host is not None:
+                            _bump(hi, (h, host), d)
+                        _bump(di, (h, None), d)
+                rows.append(_job_row(job, seq, t, sts))
+        rows.sort(key=lambda r: r["job_inst_id"])
+        n_try: dict[str, int] = {}
+        for r in rows:
+            n_try[r["job_id"]] = r["try"] = n_try.get(r["job_id"], 0) + 1
+        groups_of[w.wf_uuid] = groups
+        jobs_of[w.wf_uuid] = rows
+    if len(wfs) == 1:
+        every = groups_of[wf.wf_uuid]
+    else:
+        every = {}
+        for groups in groups_of.values():
+            for key, a in groups.items():
+                b = every.get(key)
+                if b is None:
+                    b = every[key] = _Agg()
+                b.count += a.count
+                b.rt += a.rt
+                b.rss += a.rss
+                b.cpu += a.cpu
+    summary = {
+        "wf_uuid": wf.wf_uuid, "label": wf.label, "state": wf.state,
+        "tasks": _counts(sm.tasks), "jobs": _counts(sm.jobs), "sub_workflows": _counts(sm.sub_workflows),
+        "workflow_wall_time": wall_time(wf),
+        "cumulative_job_wall_time": cum.v, "cumulative_job_goodput": good.v, "cumulative_job_badput": bad.v,
+        "submit_side_wall_time": s_cum.v, "submit_side_goodput": s_good.v, "submit_side_badput": s_bad.v,
+        "workflow_retries": workflow_retries(wfs),
+    }
+    return {
+        "summary": summary,
+        "workflows": workflow_rows(store, wf, sm),
+        "breakdown": {**{u: _breakdown_rows(g) for u, g in groups_of.items()}, "ALL": _breakdown_rows(every)},
+        "jobs": jobs_of,
+        "per_host": {"jobs": _by_day(hj, tz), "invocations": _by_day(hi, tz)},
+        "per_day": {"jobs": _by_day(dj, tz), "invocations": _by_day(di, tz)},
+    }
 
 
 # -- pegasus-statistics' text forms -------------------------------------------------

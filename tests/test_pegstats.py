@@ -132,6 +132,17 @@ def test_time_per_host_and_per_day(case):
     assert got == rows(csvdir / "time.csv")
 
 
+def test_all_statistics_in_one_walk_is_the_same(case):
+    run, s, root, csvdir = case
+    a = P.all_statistics(s, root, LA)
+    assert a["summary"] == P.workflow_statistics(s, root)
+    assert a["workflows"] == P.workflow_rows(s, root)
+    wfs = [root] + s.descendants(root)
+    assert a["breakdown"] == {**{w.wf_uuid: P.breakdown(s, w, expand=False) for w in wfs}, "ALL": P.breakdown(s, root)}
+    assert a["jobs"] == {w.wf_uuid: P.job_rows(s, w) for w in wfs}
+    assert a["per_host"] == P.time_per_host(s, root, LA) and a["per_day"] == P.time_per_day(s, root, LA)
+
+
 def test_days_follow_the_zone_asked_for(replay_dir):
     """The hierarchical run (01:01-01:06 PST on 2023-03-04) is on the 4th in
     Los Angeles and in UTC, the 3rd nowhere; process_wf_success ran 22:23 PST on
