@@ -34,15 +34,19 @@ def deep(store: Store) -> dict:
     shared snapshot: argv, executables, multiplier, CPU, ...)."""
     out = {}
     for uuid, wf in store.workflows.items():
-        w = {k: getattr(wf, k) for k in Workflow.__slots__ if k not in ("jobs", "tasks", "counts", "children")}
+        w = {k: getattr(wf, k) for k in Workflow.__slots__
+             if k not in ("jobs", "tasks", "counts", "children") and not k.startswith("_")}
         w["children"] = sorted(wf.children)
         w["tasks"] = {tid: {k: getattr(t, k) for k in Task.__slots__} for tid, t in wf.tasks.items()}
         jobs = {}
         for jid, j in wf.jobs.items():
             jd = {k: getattr(j, k) for k in Job.__slots__ if k not in ("wf", "tries", "order", "series")}
+            jd["task_ids"] = sorted(j.task_ids)
             jd["tries"] = {}
             for seq, t in j.tries.items():
-                td = {k: getattr(t, k) for k in Try.__slots__ if k != "invocations"}
+                # public fields only: private ones may keep arrival order
+                td = {k: getattr(t, k) for k in Try.__slots__ if k != "invocations" and not k.startswith("_")}
+                td["states"], td["last"] = t.states, t.last
                 td["inv"] = {i: {k: getattr(v, k) for k in Invocation.__slots__} for i, v in t.invocations.items()}
                 jd["tries"][seq] = td
             jobs[jid] = jd
@@ -339,3 +343,31 @@ def test_ancient_schema_info_db_is_refused(tmp_path):
 def test_read_store_raises_with_the_message(tmp_path):
     with pytest.raises(StampedeDbError, match="no such file"):
         read_store(str(tmp_path / "missing.db"))
+
+
+# -- the benchmark's DB writer is Pegasus's loader, faster ---------------------------------
+
+
+def test_bench_db_writer_writes_what_pegasus_loader_writes(tmp_path):
+    pytest.importorskip("Pegasus.db.workflow_loader")
+    from benchmarks import bench_stats
+
+    ok, msg = bench_stats.validate(150, str(tmp_path))
+    assert ok, msg
+
+
+def test_generated_run_db_store_equals_events_store(tmp_path, store_snapshot):
+    """1,500 generated jobs with retries and failures: DB path and event path agree."""
+    from panorama_tui.events import decode
+
+    from benchmarks import bench_stats
+
+    events = list(bench_stats.run_events(1500))
+    db = tmp_path / "gen.stampede.db"
+    bench_stats.write_stampede_db(str(db), iter(events))
+    from_db = read_store(str(db))
+    ref = Store()
+    ref.apply_many(decode(e) for e in events)
+    assert store_snapshot(from_db) == store_snapshot(ref)
+    assert deep(from_db) == deep(ref)
+    assert sum(len(j.tries) for j in from_db.jobs()) > len(list(from_db.jobs()))  # there were retries
