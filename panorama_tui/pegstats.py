@@ -30,9 +30,11 @@ instance: ``job_instance.subwf_id``).
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime, tzinfo
 
 from .stats import Counts, _job_counts, _planned, _task_counts, summarize
+from .states import JobState
 from .store import SUBWF_TYPES, Store, Workflow
 
 __all__ = [
@@ -431,103 +433,209 @@ def job_rows(store: Store, wf: Workflow) -> list[dict]:
     return _walk(store, wf, False, wf)[1]
 
 
-def all_statistics(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
-    """Everything pegasus-statistics ``-s all`` reports (but integrity), for
-    ``wf``'s tree, in one walk over its tries and invocations: ``summary``
-    (:func:`workflow_statistics`), ``workflows`` (:func:`workflow_rows`),
-    ``breakdown`` ({wf_uuid | "ALL": rows}), ``jobs`` ({wf_uuid: rows}),
-    ``per_host`` and ``per_day`` (:func:`time_tables`)."""
-    wfs = _tree(store, wf, True)
-    sm = summarize(store, wf)
+# -- all of it, live: one walk, finished jobs cached in buckets -----------------------------
+
+BUCKET = 256  # finished jobs per cached part
+_CACHES: "weakref.WeakKeyDictionary[Store, dict]" = weakref.WeakKeyDictionary()
+_SETTLED = (JobState.DONE, JobState.FAILED)
+
+
+class _Part:
+    """What a set of jobs adds to every figure."""
+
+    __slots__ = ("sig", "cum", "good", "bad", "s_cum", "s_good", "s_bad", "groups", "hj", "hi", "dj", "di", "rows")
+
+
+def _job_sig(job) -> tuple:
+    """Changes whenever anything a figure reads changes in the job's tries."""
+    return (job.type_desc, job.subwf_uuid, tuple(
+        (seq, t.state_count(), len(t.invocations), t.local_dur, t.main_exitcode, t.post_exitcode, t.host, t.site,
+         t.multiplier) for seq, t in job.tries.items()))
+
+
+def _wf_parts(w: Workflow, cache: dict) -> list:
+    """The parts of one workflow: finished jobs in buckets that are reused
+    while none of their jobs changes (finished jobs rarely do: a retry), and
+    one part of the jobs still in progress, computed afresh."""
+    c = cache.get(w.wf_uuid)
+    if c is None or c["wf"] is not w:  # new workflow object (a store reset): start over
+        c = cache[w.wf_uuid] = {"wf": w, "slot": {}, "buckets": []}
+    slot, buckets = c["slot"], c["buckets"]
+    dirty: set = set()
+    active = []
+    for job in w.jobs.values():
+        if not job.tries:
+            continue  # planned, never submitted: adds nothing
+        jid = job.job_id
+        sig = _job_sig(job)
+        b = slot.get(jid)
+        settled = job.state in _SETTLED
+        if b is not None:
+            bucket = buckets[b]
+            if settled and bucket["sigs"][jid] == sig:
+                continue
+            del bucket["sigs"][jid], bucket["jobs"][jid], slot[jid]
+            dirty.add(b)
+        if not settled:
+            active.append(job)
+            continue
+        if not buckets or len(buckets[-1]["jobs"]) >= BUCKET:
+            buckets.append({"sigs": {}, "jobs": {}, "part": None})
+        b = len(buckets) - 1
+        buckets[b]["sigs"][jid] = sig
+        buckets[b]["jobs"][jid] = job
+        slot[jid] = b
+        dirty.add(b)
+    for b in dirty:
+        buckets[b]["part"] = _part(list(buckets[b]["jobs"].values()), None)
+    return [bk["part"] for bk in buckets if bk["jobs"]] + [_part(active, None)]
+
+
+def _part(jobs, sig) -> _Part:
+    p = _Part()
+    p.sig = sig
     cum, good, bad = _Sum(), _Sum(), _Sum()
     s_cum, s_good, s_bad = _Sum(), _Sum(), _Sum()
+    groups: dict[tuple, _Agg] = {}
+    hj: dict = {}
+    hi: dict = {}
+    dj: dict = {}
+    di: dict = {}
+    rows: list = []
+    for job in jobs:
+        if not _planned(job):
+            continue
+        nonsub = job.type_desc not in SUBWF_TYPES
+        mapped_subwf = not nonsub and job.subwf_uuid is not None
+        for n, seq in enumerate(sorted(job.tries), 1):
+            t = job.tries[seq]
+            m = t.multiplier
+            host = t.host
+            ldur = t.local_dur
+            sts = t.states.values()
+            if not mapped_subwf:
+                v = None if ldur is None else ldur * m
+                ec = t.exitcode
+                s_cum.add(v)
+                s_good.add(v if ec == 0 else 0.0)
+                s_bad.add(v if ec is not None and ec > 0 else 0.0)
+            if nonsub:
+                for st in sts:
+                    if st[2] == _EXEC and st[0] is not None:
+                        h = int(st[0] // 3600)
+                        if host is not None:
+                            _bump(hj, (h, host), ldur)
+                        if ldur is not None:
+                            _bump(dj, (h, None), ldur)
+            for inv in t.invocations.values():
+                x = inv.transformation
+                ec = inv.exitcode
+                d = inv.dur
+                key = (x, "successful" if ec == 0 else "failed")
+                a = groups.get(key)
+                if a is None:
+                    a = groups[key] = _Agg()
+                a.count += 1
+                if d is not None:
+                    a.rt.append(d * m)
+                if inv.maxrss is not None:
+                    a.rss.append(inv.maxrss)
+                if inv.avg_cpu is not None:
+                    a.cpu.append(inv.avg_cpu)
+                if x == DAGMAN:
+                    continue
+                if inv.inv_id >= 0 and d is not None:
+                    v = d * m
+                    cum.add(v)
+                    good.add(v if ec == 0 else 0.0)
+                    bad.add(v if ec is not None and ec > 0 else 0.0)
+                stt = inv.start_time
+                if stt is not None:
+                    h = int(stt // 3600)
+                    if host is not None:
+                        _bump(hi, (h, host), d)
+                    _bump(di, (h, None), d)
+            row = _job_row(job, seq, t, sts)
+            row["try"] = n  # a job's tries are all in its bucket
+            rows.append(row)
+    p.cum, p.good, p.bad, p.s_cum, p.s_good, p.s_bad = cum.v, good.v, bad.v, s_cum.v, s_good.v, s_bad.v
+    p.groups, p.hj, p.hi, p.dj, p.di, p.rows = groups, hj, hi, dj, di, rows
+    return p
+
+
+def _merge_table(into: dict, table: dict) -> None:
+    for k, (count, runtime) in table.items():
+        r = into.get(k)
+        if r is None:
+            into[k] = [count, runtime]
+        else:
+            r[0] += count
+            if runtime is not None:
+                r[1] = runtime if r[1] is None else r[1] + runtime
+
+
+def _merge_groups(into: dict, groups: dict) -> None:
+    for key, a in groups.items():
+        b = into.get(key)
+        if b is None:
+            b = into[key] = _Agg()
+        b.count += a.count
+        b.rt += a.rt
+        b.rss += a.rss
+        b.cpu += a.cpu
+
+
+def all_statistics(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
+    """Everything pegasus-statistics ``-s all`` reports (but integrity), for
+    ``wf``'s tree: ``summary`` (:func:`workflow_statistics`), ``workflows``
+    (:func:`workflow_rows`), ``breakdown`` ({wf_uuid | "ALL": rows}), ``jobs``
+    ({wf_uuid: rows}), ``per_host`` and ``per_day`` (:func:`time_tables`).
+
+    Made for a view that recomputes as the run goes on: finished jobs are kept
+    in buckets of :data:`BUCKET`, and a bucket none of whose jobs has changed
+    since the last call on this store (same states count, invocations, exit
+    codes, durations, host) reuses what it added then; jobs in progress are
+    computed afresh.  Call with the store's lock
+    held, like every reader; the rows returned are shared with that cache:
+    read them, do not change them."""
+    cache = _CACHES.get(store)
+    if cache is None:
+        cache = _CACHES[store] = {}
+    wfs = _tree(store, wf, True)
+    sm = summarize(store, wf)
+    sums = [_Sum() for _ in range(6)]
     hj: dict = {}
     hi: dict = {}
     dj: dict = {}
     di: dict = {}
     groups_of: dict[str, dict] = {}
     jobs_of: dict[str, list] = {}
+    every: dict = {}
     for w in wfs:
-        groups: dict[tuple, _Agg] = {}
+        groups: dict = {}
         rows: list = []
-        for job in w.jobs.values():
-            if not _planned(job):
-                continue
-            nonsub = job.type_desc not in SUBWF_TYPES
-            mapped_subwf = not nonsub and job.subwf_uuid is not None
-            for seq, t in job.tries.items():
-                m = t.multiplier
-                host = t.host
-                ldur = t.local_dur
-                sts = t.states.values()
-                if not mapped_subwf:
-                    v = None if ldur is None else ldur * m
-                    ec = t.exitcode
-                    s_cum.add(v)
-                    s_good.add(v if ec == 0 else 0.0)
-                    s_bad.add(v if ec is not None and ec > 0 else 0.0)
-                if nonsub:
-                    for st in sts:
-                        if st[2] == _EXEC and st[0] is not None:
-                            h = int(st[0] // 3600)
-                            if host is not None:
-                                _bump(hj, (h, host), ldur)
-                            if ldur is not None:
-                                _bump(dj, (h, None), ldur)
-                for inv in t.invocations.values():
-                    x = inv.transformation
-                    ec = inv.exitcode
-                    d = inv.dur
-                    key = (x, "successful" if ec == 0 else "failed")
-                    a = groups.get(key)
-                    if a is None:
-                        a = groups[key] = _Agg()
-                    a.count += 1
-                    if d is not None:
-                        a.rt.append(d * m)
-                    if inv.maxrss is not None:
-                        a.rss.append(inv.maxrss)
-                    if inv.avg_cpu is not None:
-                        a.cpu.append(inv.avg_cpu)
-                    if x == DAGMAN:
-                        continue
-                    if inv.inv_id >= 0 and d is not None:
-                        v = d * m
-                        cum.add(v)
-                        good.add(v if ec == 0 else 0.0)
-                        bad.add(v if ec is not None and ec > 0 else 0.0)
-                    stt = inv.start_time
-                    if stt is not None:
-                        h = int(stt // 3600)
-                        if host is not None:
-                            _bump(hi, (h, host), d)
-                        _bump(di, (h, None), d)
-                rows.append(_job_row(job, seq, t, sts))
+        for part in _wf_parts(w, cache):
+            for acc, v in zip(sums, (part.cum, part.good, part.bad, part.s_cum, part.s_good, part.s_bad)):
+                acc.add(v)
+            _merge_groups(groups, part.groups)
+            _merge_table(hj, part.hj)
+            _merge_table(hi, part.hi)
+            _merge_table(dj, part.dj)
+            _merge_table(di, part.di)
+            rows += part.rows
         rows.sort(key=lambda r: r["job_inst_id"])
-        n_try: dict[str, int] = {}
-        for r in rows:
-            n_try[r["job_id"]] = r["try"] = n_try.get(r["job_id"], 0) + 1
         groups_of[w.wf_uuid] = groups
         jobs_of[w.wf_uuid] = rows
-    if len(wfs) == 1:
-        every = groups_of[wf.wf_uuid]
-    else:
-        every = {}
-        for groups in groups_of.values():
-            for key, a in groups.items():
-                b = every.get(key)
-                if b is None:
-                    b = every[key] = _Agg()
-                b.count += a.count
-                b.rt += a.rt
-                b.rss += a.rss
-                b.cpu += a.cpu
+        _merge_groups(every, groups)
+    for u in [u for u in cache if u not in {w.wf_uuid for w in wfs} and u not in store.workflows]:
+        del cache[u]
+    cum, good, bad, s_cum, s_good, s_bad = (x.v for x in sums)
     summary = {
         "wf_uuid": wf.wf_uuid, "label": wf.label, "state": wf.state,
         "tasks": _counts(sm.tasks), "jobs": _counts(sm.jobs), "sub_workflows": _counts(sm.sub_workflows),
         "workflow_wall_time": wall_time(wf),
-        "cumulative_job_wall_time": cum.v, "cumulative_job_goodput": good.v, "cumulative_job_badput": bad.v,
-        "submit_side_wall_time": s_cum.v, "submit_side_goodput": s_good.v, "submit_side_badput": s_bad.v,
+        "cumulative_job_wall_time": cum, "cumulative_job_goodput": good, "cumulative_job_badput": bad,
+        "submit_side_wall_time": s_cum, "submit_side_goodput": s_good, "submit_side_badput": s_bad,
         "workflow_retries": workflow_retries(wfs),
     }
     return {

@@ -143,6 +143,44 @@ def test_all_statistics_in_one_walk_is_the_same(case):
     assert a["per_host"] == P.time_per_host(s, root, LA) and a["per_day"] == P.time_per_day(s, root, LA)
 
 
+@pytest.mark.parametrize("run", ["hierarchical_wf_success", "generated"])
+def test_cached_live_statistics_equal_fresh_ones(replay_dir, run, monkeypatch):
+    """As the run goes on (events applied between calls), the per-bucket cache
+    gives exactly what a computation from scratch gives."""
+    monkeypatch.setattr(P, "BUCKET", 7)
+    if run == "generated":
+        from benchmarks import bench_stats
+
+        events = [decode(e) for e in bench_stats.run_events(400)]
+    else:
+        events = [decode(__import__("json").loads(ln)) for ln in
+                  (replay_dir / run / "events.json").read_bytes().splitlines() if ln.strip()]
+    live = Store()
+    step = max(1, len(events) // 25)
+    for i in range(0, len(events) + step, step):
+        live.apply_many(events[max(0, i - step):i])
+        if not live.roots:
+            continue
+        root = live.roots[0]
+        fresh = Store()
+        fresh.apply_many(events[:i])
+        got = P.all_statistics(live, root, LA)
+        P._CACHES.pop(fresh, None)
+        want = P.all_statistics(fresh, fresh.workflows[root.wf_uuid], LA)
+        assert _norm(got) == _norm(want), i  # (sums may add in another order: equal to 1e-9)
+    assert P._CACHES.get(live)  # the cache was used
+
+
+def _norm(x):
+    if isinstance(x, float):
+        return round(x, 9)
+    if isinstance(x, dict):
+        return {k: _norm(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_norm(v) for v in x]
+    return x
+
+
 def test_days_follow_the_zone_asked_for(replay_dir):
     """The hierarchical run (01:01-01:06 PST on 2023-03-04) is on the 4th in
     Los Angeles and in UTC, the 3rd nowhere; process_wf_success ran 22:23 PST on
