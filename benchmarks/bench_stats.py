@@ -367,6 +367,36 @@ def panorama_stats(db: str, tz) -> tuple[dict, dict]:
                  "events": store.event_count, "jobs": store.job_count(), "uuid": root.wf_uuid}
 
 
+def live_refresh(n: int, tz, window: float = 60.0) -> dict:
+    """The statistics view while the run goes on: a store at mid-run (built
+    from the same generated events), statistics computed once, then the next
+    ``window`` seconds of the run applied and the statistics computed again."""
+    from panorama_tui import pegstats as P
+    from panorama_tui.events import decode
+    from panorama_tui.store import Store
+
+    plan = G.plan(n)
+    mid = (G.T_START + plan.end_ts) / 2
+    store = Store()
+    store.apply_many(decode(e) for e in G.static_events(n))
+    store.apply_many(decode(e) for e in G.timeline_events(n, until=mid, traces=False))
+    root = store.roots[0]
+    t0 = time.perf_counter()
+    P.all_statistics(store, root, tz)
+    t1 = time.perf_counter()
+    new = [decode(e) for e in G.timeline_events(n, since=mid, until=mid + window, traces=False)]
+    store.apply_many(new)
+    changed = sum(1 for j in store.jobs() if any(t.state_count() and t.end_ts is None or t.start_ts is not None
+                                                  and t.start_ts >= mid for t in j.tries.values()))
+    t2 = time.perf_counter()
+    P.all_statistics(store, root, tz)
+    t3 = time.perf_counter()
+    P.all_statistics(store, root, tz)
+    t4 = time.perf_counter()
+    return {"first": t1 - t0, "after": t3 - t2, "same": t4 - t3, "events": len(new), "changed": changed,
+            "jobs": store.job_count()}
+
+
 def pegasus_stats(db: str, uuid: str, outdir: str) -> tuple[str | None, float, str]:
     try:
         import Pegasus
@@ -479,7 +509,11 @@ def main(argv=None) -> int:
     res, pt = panorama_stats(db, tz)
     print(f"  panorama-top cold:    {pt['total']:.2f} s  (StampedeDbSource -> Store {pt['read']:.2f} s, "
           f"{pt['events']:,} events, {pt['jobs']:,} jobs; pegstats {pt['stats']:.2f} s)")
-    print(f"  panorama-top live:    {pt['live']:.2f} s  (pegstats again on the store the ingest keeps up to date)")
+    print(f"  panorama-top again:   {pt['live']:.2f} s  (pegstats again on the same store: per-bucket cache)")
+    lv = live_refresh(args.n, tz)
+    print(f"  panorama-top live:    {lv['after']:.2f} s  (store at mid-run, {lv['jobs']:,} jobs: first pegstats "
+          f"{lv['first']:.2f} s; then {lv['events']:,} events of the next minute applied: pegstats again "
+          f"{lv['after']:.2f} s; unchanged {lv['same']:.2f} s)")
     if args.no_pegasus:
         return 0
     out, dt, err = pegasus_stats(db, pt["uuid"], OUT)
@@ -495,10 +529,10 @@ def main(argv=None) -> int:
     else:
         print("  same numbers:         yes (summary, wall times, badput, workflow, breakdown, jobs, time per host/day)")
     cold = dt / pt["total"] if pt["total"] else float("inf")
-    live = dt / pt["live"] if pt["live"] else float("inf")
+    live = dt / lv["after"] if lv["after"] else float("inf")
     print(f"  ratio cold:           {cold:.1f}x (pegasus-statistics / DB->Store->pegstats; "
           f"target >= {TARGET:.0f}x: {'met' if cold >= TARGET else 'missed'})")
-    print(f"  ratio live:           {live:.1f}x (pegasus-statistics / pegstats on the live store; "
+    print(f"  ratio live:           {live:.1f}x (pegasus-statistics / pegstats refreshed on the live store; "
           f"target >= {TARGET:.0f}x: {'met' if live >= TARGET else 'missed'})")
     return 1 if bad else 0
 
