@@ -24,6 +24,9 @@ from panorama_tui.sources.stampede_db import StampedeDbError, StampedeDbSource, 
 from panorama_tui.stats import summarize
 from panorama_tui.store import Invocation, Job, Store, Task, Try, Workflow
 
+# Pegasus's loader (SQLAlchemy) warns about Decimal columns on SQLite: its business, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support Decimal")
+
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 DBS = {"process_wf_success": "process-0.stampede.db", "process_wf_failure": "process-0.stampede.db",
        "hierarchical_wf_success": "hierarchical-workflow-0.stampede.db"}

@@ -29,6 +29,9 @@ from panorama_tui.store import Store
 
 from .test_stampede_db import DBS, RUNS, deep, events_store, feed
 
+# Pegasus's loader (SQLAlchemy) warns about Decimal columns on SQLite: its business, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support Decimal")
+
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 OK_WF = "f00c0056-abd4-4e8e-b793-24eb760dda1f"
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
