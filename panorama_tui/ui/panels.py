@@ -389,7 +389,9 @@ class StatisticsView(Static):
             return
         parts: list = []
         for w in wfs:
-            st = pegstats.workflow_statistics(store, w)
+            # One walk for every table; finished jobs are cached between calls.
+            everything = pegstats.all_statistics(store, w)
+            st = everything["summary"]
             parts.append(Text(f"{w.name}  {w.wf_uuid}  {w.state.upper()}", style="bold"))
             summary = Table(box=None, padding=(0, 1), show_edge=False)
             for col in ("type", "succeeded", "failed", "incomplete", "total", "retries", "total+retries"):
@@ -413,7 +415,7 @@ class StatisticsView(Static):
             ):
                 times.add_row(label, human_duration(st.get(key)))
             parts.append(times)
-            rows = pegstats.breakdown(store, w)
+            rows = everything["breakdown"].get("ALL") or []
             if rows:
                 bt = Table(title="per transformation", title_justify="left", box=None, padding=(0, 1), show_edge=False)
                 for col in ("transformation", "type", "count", "min s", "max s", "mean s", "total s", "mean MB", "mean cpu %"):
@@ -426,7 +428,7 @@ class StatisticsView(Static):
                         f[2], f[3], f[4], f[5], f[6], f[9], f[12],
                     )
                 parts.append(bt)
-            hosts = pegstats.time_per_host(store, w).get("jobs") or []
+            hosts = everything["per_host"].get("jobs") or []
             if hosts:
                 ht = Table(title="time per host (jobs)", title_justify="left", box=None, padding=(0, 1), show_edge=False)
                 for col in ("date", "host", "count", "runtime"):
