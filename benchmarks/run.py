@@ -1,6 +1,6 @@
 """Run the benchmarks and print one table: figure | value | baseline | ratio | target | result.
 
-    python -m benchmarks.run              # ingest + ui (+ amqp, monitor when present)
+    python -m benchmarks.run              # ingest + ui (+ amqp, monitor, stats when present)
     python -m benchmarks.run --quick      # 10k-job smoke run
     python -m benchmarks.run --only ingest,ui
 
@@ -36,6 +36,7 @@ BENCHES = {
     "ui": "bench_ui",
     "amqp": "bench_amqp",
     "monitor": "bench_monitor",
+    "stats": "bench_stats",
 }
 OURS = ("ingest", "ui")
 
