@@ -210,8 +210,11 @@ class JobList(ScrollView, can_focus=True):
         if changed and len(members) != len(self.rows):
             self.rows = [j for j in self.rows if j in members]
         if volatile:
-            for j in self.rows:
-                members[j] = self._key(j, now)
+            # Durations and rates move for running jobs only: re-key those,
+            # not every row.
+            for j in self.store.active:
+                if j in members:
+                    members[j] = self._key(j, now)
             changed = True
         if changed:
             self.rows.sort(key=members.__getitem__, reverse=self.reverse)

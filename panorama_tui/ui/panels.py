@@ -72,8 +72,7 @@ class HeaderBar(Static):
             ends = [w.end_ts for w in store.roots if w.end_ts]
             start = min(starts) if starts else None
             end = max(ends) if ends and len(ends) == len(store.roots) else None
-        retries = sum(j.retries for w in scope for j in w.jobs.values()) if len(scope) < 50 else sum(
-            max(0, len(j.tries) - 1) for w in scope for j in w.jobs.values())
+        retries = sum(w.retries for w in scope)
         total = sum(counts)
         done = counts[JobState.DONE]
         frac = done / total if total else 0.0
