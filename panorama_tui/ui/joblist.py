@@ -29,6 +29,7 @@ from ..store import Job, Store
 from .theme import STATE_STYLES
 
 SPARK_WIDTH = 10
+STRIP_CACHE = 2000  # rendered rows kept; a screenful is ~50
 MIN_ID_WIDTH = 26
 
 
@@ -142,6 +143,7 @@ class JobList(ScrollView, can_focus=True):
         self._structure_seen = -1
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
+        self._strips: dict[Job, tuple[int, Strip]] = {}
         self._header_cb: Callable[[str], None] | None = None
         self._last_job: Job | None = None
 
@@ -182,6 +184,7 @@ class JobList(ScrollView, can_focus=True):
             key = self._key
             self._keys = {j: key(j, now) for j in rows}
         rows.sort(key=self._keys.__getitem__, reverse=self.reverse)
+        self._strips.clear()  # sort or filter changed what the header marks
         self._set_rows(rows)
 
     def update_dirty(self, dirty: set[Job]) -> None:
@@ -192,6 +195,11 @@ class JobList(ScrollView, can_focus=True):
         now = self.now()
         changed = False
         members = self._keys
+        strips = self._strips
+        for job in dirty:
+            strips.pop(job, None)
+        for job in self.store.active:  # their TIME column moves every second
+            strips.pop(job, None)
         volatile = self.sort_col in ("dur", "cpu", "rss", "io")
         for job in dirty:
             if self.scope and self.scope[0] is not None and not self._in_scope_wf(job):
@@ -344,6 +352,7 @@ class JobList(ScrollView, can_focus=True):
 
     def _compute_layout(self, width: int) -> None:
         self._layout_width = width
+        self._strips.clear()
         cols = list(self.columns)
         fixed = lambda cs: sum(c.width + 1 for c in cs if not c.flex)  # noqa: E731
         for drop in DROP_ORDER:
@@ -383,9 +392,19 @@ class JobList(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)  # never a None style: NO_COLOR's filter needs one
         job = self.rows[row]
         selected = row == self.cursor
+        if not selected:
+            # Scrolling repaints every visible line; most did not change.
+            cached = self._strips.get(job)
+            if cached is not None and cached[0] == width:
+                return cached[1]
         segs = self._row_segments(job, selected and self.has_focus, selected)
         pad = Style(reverse=True) if selected else self.rich_style
-        return Strip(segs).adjust_cell_length(width, pad).crop(0, width)
+        strip = Strip(segs).adjust_cell_length(width, pad).crop(0, width)
+        if not selected:
+            if len(self._strips) > STRIP_CACHE:
+                self._strips.clear()
+            self._strips[job] = (width, strip)
+        return strip
 
     def _cell(self, key: str, job: Job, now):
         if key == "state":
