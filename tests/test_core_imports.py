@@ -30,8 +30,14 @@ import importlib, json, pkgutil, runpy, sys, warnings
 core = json.loads(sys.argv[1])
 for name in core:
     importlib.import_module(name)
+import panorama_tui
 import panorama_tui.sources as sources
+import collectors
 found = sorted(m.name for m in pkgutil.iter_modules(sources.__path__, "panorama_tui.sources."))
+# Every other module of the package but the UI, and every collector, too.
+found += sorted(m.name for m in pkgutil.iter_modules(panorama_tui.__path__, "panorama_tui.")
+                if m.name != "panorama_tui.ui")
+found += sorted(m.name for m in pkgutil.iter_modules(collectors.__path__, "collectors."))
 for name in found:
     importlib.import_module(name)
 after_import = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))
@@ -66,6 +72,8 @@ def test_core_and_once_do_not_import_textual(repo_root, child_env):
     assert {"panorama_tui.sources.base", "panorama_tui.sources.jsonlog", "panorama_tui.sources.replay"} <= set(
         result["sources"]
     )
+    assert {"panorama_tui.store", "panorama_tui.publisher", "panorama_tui.pegstats", "panorama_tui.timeline",
+            "collectors.monitor", "collectors.darshan", "collectors.globus"} <= set(result["sources"])
     assert result["after_import"] == [], "importing the core pulled in textual"
     assert result["after_once"] == [], "--demo --once pulled in textual"
     # --once ran for real: a summary of the demo's workflows and a workflow exit status
