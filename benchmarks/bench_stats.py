@@ -47,24 +47,7 @@ TZ = "UTC"
 DDL = os.path.join(G.SHARED, "pegasus", "schema", "stampede-sqlite-schema-5.0.1.sql")
 
 # event -> jobstate.state by status (Pegasus.db.workflow_loader.WorkflowLoader.jobstate)
-STATES = {
-    "stampede.job_inst.pre.start": ("PRE_SCRIPT_STARTED", "PRE_SCRIPT_STARTED"),
-    "stampede.job_inst.pre.term": ("PRE_SCRIPT_TERMINATED", "PRE_SCRIPT_TERMINATED"),
-    "stampede.job_inst.pre.end": ("PRE_SCRIPT_FAILED", "PRE_SCRIPT_SUCCESS"),
-    "stampede.job_inst.submit.end": ("SUBMIT_FAILED", "SUBMIT"),
-    "stampede.job_inst.held.start": ("JOB_HELD", "JOB_HELD"),
-    "stampede.job_inst.held.end": ("JOB_RELEASED", "JOB_RELEASED"),
-    "stampede.job_inst.main.start": ("EXECUTE", "EXECUTE"),
-    "stampede.job_inst.main.term": ("JOB_EVICTED", "JOB_TERMINATED"),
-    "stampede.job_inst.main.end": ("JOB_FAILURE", "JOB_SUCCESS"),
-    "stampede.job_inst.post.start": ("POST_SCRIPT_STARTED", "POST_SCRIPT_STARTED"),
-    "stampede.job_inst.post.term": ("POST_SCRIPT_TERMINATED", "POST_SCRIPT_TERMINATED"),
-    "stampede.job_inst.post.end": ("POST_SCRIPT_FAILED", "POST_SCRIPT_SUCCESS"),
-    "stampede.job_inst.image.info": ("IMAGE_SIZE", "IMAGE_SIZE"),
-    "stampede.job_inst.abort.info": ("JOB_ABORTED", "JOB_ABORTED"),
-    "stampede.job_inst.grid.submit.end": ("GRID_SUBMIT_FAILED", "GRID_SUBMIT"),
-    "stampede.job_inst.globus.submit.end": ("GLOBUS_SUBMIT_FAILED", "GLOBUS_SUBMIT"),
-}
+from panorama_tui.store import JOBSTATE_NAMES as STATES  # noqa: E402
 # event key -> job_instance column, for the instance's insert and merges (linedataToObject's remap)
 JI_COLS = {"sched_id": "sched_id", "site": "site", "user": "user", "work_dir": "work_dir",
            "cluster_start": "cluster_start", "cluster_dur": "cluster_duration", "local_dur": "local_duration",

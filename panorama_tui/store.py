@@ -31,7 +31,7 @@ from .states import (
 
 # Stampede jobstate names for each job_inst event, by [status == -1, else];
 # the same table monitord's loader uses to fill the DB's jobstate table.
-_JOBSTATE_NAMES = {
+JOBSTATE_NAMES = {
     "stampede.job_inst.pre.start": ("PRE_SCRIPT_STARTED", "PRE_SCRIPT_STARTED"),
     "stampede.job_inst.pre.term": ("PRE_SCRIPT_TERMINATED", "PRE_SCRIPT_TERMINATED"),
     "stampede.job_inst.pre.end": ("PRE_SCRIPT_FAILED", "PRE_SCRIPT_SUCCESS"),
@@ -49,6 +49,15 @@ _JOBSTATE_NAMES = {
     "stampede.job_inst.grid.submit.end": ("GRID_SUBMIT_FAILED", "GRID_SUBMIT"),
     "stampede.job_inst.globus.submit.end": ("GLOBUS_SUBMIT_FAILED", "GLOBUS_SUBMIT"),
 }
+# The same table the other way round: jobstate name -> (event, status), the
+# status None for events that carry none.  Sources that read the DB use it.
+STATE_EVENTS: dict[str, tuple[str, int | None]] = {}
+for _event, (_failed, _ok) in JOBSTATE_NAMES.items():
+    if _failed == _ok:
+        STATE_EVENTS[_ok] = (_event, None)
+    else:
+        STATE_EVENTS[_ok] = (_event, 0)
+        STATE_EVENTS[_failed] = (_event, -1)
 SUBWF_TYPES = frozenset({"dax", "dag"})
 _TRANSFER_FINAL = frozenset({"SUCCEEDED", "FAILED"})
 MAX_WARNINGS = 200
@@ -56,7 +65,7 @@ MAX_WARNINGS = 200
 # A try's states are kept packed in one bytes object of (ts, js_id, state
 # code) double triples, sorted: 24 bytes a state instead of ~150 in a dict of
 # tuples, and no object for the garbage collector to walk.
-_STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for pair in _JOBSTATE_NAMES.values() for n in pair))
+_STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for pair in JOBSTATE_NAMES.values() for n in pair))
 _STATE_CODE = {n: float(i) for i, n in enumerate(_STATE_NAMES)}
 _TRIPLE = Struct("=3d")
 _END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
@@ -613,7 +622,7 @@ class Store:
         return JobState.RETRYING if earlier_failed else JobState.RUNNING
 
     def _add_jobstate(self, job: Job, t: Try, ev: Event, d: dict) -> None:
-        names = _JOBSTATE_NAMES.get(ev.name)
+        names = JOBSTATE_NAMES.get(ev.name)
         if names is None:
             return
         status = d.get("status")
@@ -1071,7 +1080,7 @@ _HANDLERS = {
     "darshan.perf": _h_darshan,
     "transfer.inv.go": _h_transfer,
 }
-for _name in _JOBSTATE_NAMES:
+for _name in JOBSTATE_NAMES:
     _HANDLERS.setdefault(_name, _h_job_inst_state)
 # Known events that carry nothing the screen shows (yet); not "unknown".
 _IGNORED = frozenset(

@@ -65,6 +65,7 @@ import sqlite3
 from urllib.parse import quote
 
 from ..events import Event
+from ..store import STATE_EVENTS, SUBWF_TYPES
 from .base import RESET, Source
 
 POLL_SECONDS = 0.5
@@ -85,38 +86,12 @@ PEGASUS_TABLES = frozenset(REQUIRED_TABLES + (
     "rc_lfn", "rc_meta", "rc_pfn", "task_edge", "task_meta", "trigger", "workflow_files", "schema_info",
 ))
 
-# jobstate.state -> (event name, status) as monitord's loader maps them
-# (Pegasus.db.workflow_loader.WorkflowLoader.jobstate), inverted.
-STATE_EVENTS = {
-    "PRE_SCRIPT_STARTED": ("stampede.job_inst.pre.start", None),
-    "PRE_SCRIPT_TERMINATED": ("stampede.job_inst.pre.term", None),
-    "PRE_SCRIPT_SUCCESS": ("stampede.job_inst.pre.end", 0),
-    "PRE_SCRIPT_FAILED": ("stampede.job_inst.pre.end", -1),
-    "SUBMIT": ("stampede.job_inst.submit.end", 0),
-    "SUBMIT_FAILED": ("stampede.job_inst.submit.end", -1),
-    "EXECUTE": ("stampede.job_inst.main.start", None),
-    "JOB_TERMINATED": ("stampede.job_inst.main.term", 0),
-    "JOB_EVICTED": ("stampede.job_inst.main.term", -1),
-    "JOB_SUCCESS": ("stampede.job_inst.main.end", 0),
-    "JOB_FAILURE": ("stampede.job_inst.main.end", -1),
-    "POST_SCRIPT_STARTED": ("stampede.job_inst.post.start", None),
-    "POST_SCRIPT_TERMINATED": ("stampede.job_inst.post.term", None),
-    "POST_SCRIPT_SUCCESS": ("stampede.job_inst.post.end", 0),
-    "POST_SCRIPT_FAILED": ("stampede.job_inst.post.end", -1),
-    "JOB_HELD": ("stampede.job_inst.held.start", None),
-    "JOB_RELEASED": ("stampede.job_inst.held.end", None),
-    "IMAGE_SIZE": ("stampede.job_inst.image.info", None),
-    "JOB_ABORTED": ("stampede.job_inst.abort.info", None),
-    "GRID_SUBMIT": ("stampede.job_inst.grid.submit.end", 0),
-    "GRID_SUBMIT_FAILED": ("stampede.job_inst.grid.submit.end", -1),
-    "GLOBUS_SUBMIT": ("stampede.job_inst.globus.submit.end", 0),
-    "GLOBUS_SUBMIT_FAILED": ("stampede.job_inst.globus.submit.end", -1),
-}
+# jobstate.state -> (event name, status): monitord's loader's mapping
+# (Pegasus.db.workflow_loader.WorkflowLoader.jobstate), inverted, from the store.
 MAIN_END = frozenset({"JOB_SUCCESS", "JOB_FAILURE"})
 POST_END = frozenset({"POST_SCRIPT_SUCCESS", "POST_SCRIPT_FAILED"})
 # state -> (event, status, 0 | 1 main end | 2 post end)
 _STATE_KIND = {k: (v[0], v[1], 1 if k in MAIN_END else 2 if k in POST_END else 0) for k, v in STATE_EVENTS.items()}
-SUBWF_TYPES = frozenset({"dax", "dag"})
 
 _UNESCAPE = re.compile(r"\\(.)", re.S)
 

@@ -15,6 +15,7 @@ from ..fmt import clock_time, human_bytes, human_duration, progress_bar
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
+from ..summary import workflow_order
 from .theme import STATE_MARKUP, WF_STATE_MARKUP
 
 COUNT_ORDER = (
@@ -121,7 +122,7 @@ class WorkflowTree(Tree):
         store = self.store
         if store.structure_version != self._seen_structure:
             self._seen_structure = store.structure_version
-            for wf in _ordered(store):
+            for wf in workflow_order(store):
                 if wf.wf_uuid in self._wf_nodes:
                     continue
                 parent = self._wf_nodes.get(wf.parent_uuid) if wf.parent_uuid else None
@@ -167,21 +168,6 @@ class WorkflowTree(Tree):
                 event.node.add_leaf(
                     Text(f"… {len(jobs) - self.MAX_LEAVES} more: see the job list", style="dim"), data=None
                 )
-
-
-def _ordered(store: Store) -> list[Workflow]:
-    out: list[Workflow] = []
-
-    def walk(w):
-        out.append(w)
-        for c in w.children:
-            cw = store.workflows.get(c)
-            if cw is not None and cw not in out:
-                walk(cw)
-
-    for r in store.roots:
-        walk(r)
-    return out
 
 
 def render_plot(job: Job, width: int, height: int, no_color: bool = False) -> Text:
