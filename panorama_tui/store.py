@@ -122,28 +122,25 @@ def _istr(v):
 _BAD = object()
 
 
-def _field_int(s: "Store", name: str, d: dict, key: str):
-    """An optional integer field: None when absent, ``_BAD`` (with a warning)
+def _field(s: "Store", name: str, d: dict, key: str, convert):
+    """An optional numeric field: None when absent, ``_BAD`` (with a warning)
     when present but not a number, so the caller keeps what it had."""
     v = d.get(key)
     if v is None:
         return None
-    out = _int(v)
+    out = convert(v)
     if out is None:
         s.warn(f"{name}: {key} {v!r} is not a number; ignored"[:200])
         return _BAD
     return out
+
+
+def _field_int(s: "Store", name: str, d: dict, key: str):
+    return _field(s, name, d, key, _int)
 
 
 def _field_float(s: "Store", name: str, d: dict, key: str):
-    v = d.get(key)
-    if v is None:
-        return None
-    out = _float(v)
-    if out is None:
-        s.warn(f"{name}: {key} {v!r} is not a number; ignored"[:200])
-        return _BAD
-    return out
+    return _field(s, name, d, key, _float)
 
 
 class Invocation:
