@@ -174,7 +174,13 @@ def render_plot(job: Job, width: int, height: int, no_color: bool = False) -> Te
     """CPU, memory and I/O over time as a plotext chart (ANSI -> Rich Text)."""
     rates = job.series.rates() if job.series else []
     if len(rates) < 2 or width < 20 or height < 5:
-        return Text("no /proc trace for this job" if not rates else "collecting samples…", style="dim")
+        if not rates:
+            msg = "no /proc trace for this job"
+        elif job.state in (JobState.RUNNING, JobState.RETRYING):
+            msg = "collecting samples…"
+        else:
+            msg = "the trace is too short to chart (it ran between two samples)"
+        return Text(msg, style="dim")
     t0 = rates[0][0]
     xs = [r[0] - t0 for r in rates]
     plt.clf()
