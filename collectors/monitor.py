@@ -474,19 +474,9 @@ class Monitor:
                 pass
 
     def _live_descendants(self) -> list[int]:
-        from .proctree import children_of, read_stat
+        from .proctree import walk
 
-        out, stack, seen = [], children_of(os.getpid(), 0), set()
-        while stack:
-            pid = stack.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            s = read_stat(pid)
-            if s is None or s[0] == b"Z":
-                continue
-            out.append(pid)
-            stack.extend(children_of(pid, s[5]))
+        out = [pid for pid, s in walk(os.getpid()) if s[0] != b"Z"]
         self._last_pids = out
         return out
 

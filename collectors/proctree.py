@@ -40,6 +40,7 @@ __all__ = [
     "read_stat",
     "read_io",
     "children_of",
+    "walk",
     "IO_FIELDS",
 ]
 
@@ -121,6 +122,24 @@ def children_of(pid: int, threads: int = 0) -> list[int]:
             out.extend(int(x) for x in data.split())
     return out
 
+
+
+def walk(root: int):
+    """(pid, stat) of every descendant of ``root`` still in /proc, zombies
+    included (their counters still count); only live ones are descended into."""
+    seen = {root}
+    stack = children_of(root, 0)
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        s = read_stat(pid)
+        if s is None:
+            continue  # gone between listing and reading: its parent has it now
+        yield pid, s
+        if s[0] != b"Z":
+            stack.extend(children_of(pid, s[5]))
 
 class TreeTotals:
     """One sample of the whole tree (inclusive, cumulative where kickstart's are)."""
@@ -246,16 +265,7 @@ class TreeSampler:
         rss = vm = threads = procs = 0
         io = t.io
         pids = t.pids
-        seen = {self.root}
-        stack = children_of(self.root, 0)
-        while stack:
-            pid = stack.pop()
-            if pid in seen:
-                continue
-            seen.add(pid)
-            s = read_stat(pid)
-            if s is None:
-                continue  # gone between listing and reading: its parent has it now
+        for pid, s in walk(self.root):
             state, u, sy, cu, cs, nthr, vsz, rsspg, bl = s
             ut += u
             st += sy
@@ -272,7 +282,6 @@ class TreeSampler:
                 vm += vsz
                 rss += rsspg
                 pids.append(pid)
-                stack.extend(children_of(pid, nthr))
         if self.is_self:
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             reaped = self.reaped_children_io()
