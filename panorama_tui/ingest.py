@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from . import gcpolicy
 from .events import _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads, decode, decode_line, to_epoch
@@ -137,13 +136,10 @@ class Ingest:
             self.recorder = None
 
 
-def run_to_end(source: Source, store: Store, recorder=None, timeout: float | None = None) -> Store:
+def run_to_end(source: Source, store: Store, recorder=None) -> Store:
     """Ingest a finite source on the calling thread (for --once and tests)."""
     ing = Ingest(source, store, recorder)
-    deadline = None if timeout is None else time.monotonic() + timeout
     ing.run()
-    if deadline is not None and time.monotonic() > deadline:
-        raise TimeoutError(source.label)
     if ing.error:
         raise RuntimeError(ing.error)
     return store

@@ -6,7 +6,7 @@ text a user reads on screen is the text they get in ``$PAGER``.
 
 from __future__ import annotations
 
-from .events import decode_exitcode, describe_exitcode
+from .events import describe_exitcode
 from .fmt import clock_time, human_bytes, human_duration
 from .store import Job, Try
 

@@ -26,10 +26,6 @@ class JobState(IntEnum):
     def glyph(self) -> str:
         return _GLYPHS[self]
 
-    @property
-    def is_problem(self) -> bool:
-        return self <= JobState.RETRYING
-
 
 _LABELS = {
     JobState.FAILED: "failed",

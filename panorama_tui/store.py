@@ -357,9 +357,6 @@ class Job:
             end = now
         return max(0.0, end - start)
 
-    def display_name(self) -> str:
-        return self.transformation or self.type_desc or ""
-
 
 class Task:
     __slots__ = ("task_id", "type_desc", "transformation", "argv", "job_id")

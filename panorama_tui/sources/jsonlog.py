@@ -8,7 +8,6 @@ arrived, a truncated file is read again from its start, and a rotated file
 from __future__ import annotations
 
 import os
-import time
 
 from ..events import BadEvent, parse_bp_line
 from .base import Source

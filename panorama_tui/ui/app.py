@@ -17,6 +17,7 @@ import subprocess
 import time
 from typing import Callable
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -386,6 +387,9 @@ class PanoramaApp(App):
         tabs = self.query_one("#panels", TabbedContent)
         active = tabs.active
         store = self.store
+        # The failure list's membership stays current whether shown or not (dirty jobs only).
+        fail_list = self.query_one("#fail-list", JobList)
+        fail_list.update_dirty(dirty)
         if active == "detail":
             job = self.query_one("#jobs", JobList).current
             running = job is not None and job.state in (JobState.RUNNING, JobState.RETRYING)
@@ -406,9 +410,7 @@ class PanoramaApp(App):
                 self._last_plot = now
                 plot.update(render_plot(job, max(20, size[0]), max(5, size[1]), self.no_color), layout=False)
         elif active == "failures":
-            fl = self.query_one("#fail-list", JobList)
-            fl.update_dirty(dirty) if not full else None
-            job = fl.current
+            job = fail_list.current
             if full or job is not self._fail_job or job in dirty:
                 self._fail_job = job
                 self.query_one("#fail-view", FailureText).show(job)
@@ -431,9 +433,6 @@ class PanoramaApp(App):
                 self._last_timeline = now_m
                 self._timeline_width = width  # first drawn before layout: redraw at the real width
                 view.show(store, self.scope_wf, self.now(), max(40, width - 2), self.no_color)
-        if active != "failures":
-            # Keep the failure list's membership current while hidden (cheap: dirty only).
-            self.query_one("#fail-list", JobList).update_dirty(dirty)
 
     def _refresh_status(self) -> None:
         store = self.store
@@ -443,9 +442,9 @@ class PanoramaApp(App):
             st = src.status
             state = st.state
             color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(state, "cyan")
-            parts.append(f"[{color}]{_esc(src.label)}: {state}[/]")
+            parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
-                parts.append(f"[bright_red]{_esc(st.message)}[/]")
+                parts.append(f"[bright_red]{escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
@@ -458,7 +457,7 @@ class PanoramaApp(App):
             if reconnects:
                 parts.append(f"{reconnects} reconnects")
         else:
-            parts.append(_esc(self.source_label))
+            parts.append(escape(self.source_label))
         now_m = self.monotonic()
         mark_t, mark_n = self._rate_mark
         if now_m - mark_t >= 2.0:
@@ -482,7 +481,7 @@ class PanoramaApp(App):
             parts.append(f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})")
         jobs = self.query_one("#jobs", JobList)
         if jobs.query is not None:
-            parts.append(f"filter [b]{_esc(jobs.query.text)}[/b]")
+            parts.append(f"filter [b]{escape(jobs.query.text)}[/b]")
         if jobs.problems_only:
             parts.append("[bold yellow]problems only[/]")
         parts.append(f"{len(jobs.rows)} shown")
@@ -730,12 +729,6 @@ class PanoramaApp(App):
 
     async def action_quit(self) -> None:
         self.exit(0)
-
-
-def _esc(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def run_app(args, source, control, master_db: str | None = None) -> int:

@@ -47,15 +47,8 @@ class HeaderBar(Static):
     """
 
     def show(self, store: Store, wf: Workflow | None, now: float | None) -> None:
-        if wf is None:
-            roots = store.roots
-            wfs = list(store.workflows.values())
-            counts = [0] * len(JobState)
-            for w in wfs:
-                for i, n in enumerate(w.counts):
-                    counts[i] += n
-            if len(roots) == 1:
-                wf = roots[0]
+        if wf is None and len(store.roots) == 1:
+            wf = store.roots[0]
         if wf is not None:
             counts = store.tree_counts(wf)
             scope = [wf] + store.descendants(wf)
@@ -65,6 +58,7 @@ class HeaderBar(Static):
             end = wf.end_ts
         else:
             scope = list(store.workflows.values())
+            counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
             title = f"[b]{len(store.roots)} workflows[/b]" if store.roots else "[dim]waiting for events…[/dim]"
             states = {w.state for w in store.roots}
             state = "failed" if "failed" in states else "running" if "running" in states else (
@@ -321,9 +315,6 @@ class WarningsView(Static):
             lines.extend("  " + w for w in list(store.warnings)[-30:])
         self.update(Text("\n".join(lines)))
 
-
-def format_clock(ts) -> str:
-    return clock_time(ts)
 
 
 class TimelineView(Static):

@@ -4,15 +4,6 @@ from rich.style import Style
 
 from ..states import JobState
 
-STATE_STYLES = {
-    JobState.FAILED: Style(color="bright_red", bold=True),
-    JobState.HELD: Style(color="magenta", bold=True),
-    JobState.RETRYING: Style(color="yellow", bold=True),
-    JobState.RUNNING: Style(color="cyan"),
-    JobState.QUEUED: Style(color="blue"),
-    JobState.WAITING: Style(dim=True),
-    JobState.DONE: Style(color="green"),
-}
 STATE_MARKUP = {
     JobState.FAILED: "bold bright_red",
     JobState.HELD: "bold magenta",
@@ -22,4 +13,6 @@ STATE_MARKUP = {
     JobState.WAITING: "dim",
     JobState.DONE: "green",
 }
+# The same colours as Style objects, for the job list's line-API rendering.
+STATE_STYLES = {state: Style.parse(markup) for state, markup in STATE_MARKUP.items()}
 WF_STATE_MARKUP = {"failed": "bold bright_red", "succeeded": "bold green", "running": "bold cyan", "planned": "dim"}
