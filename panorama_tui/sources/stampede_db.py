@@ -723,35 +723,32 @@ class StampedeDbSource(Source):
             self._hosts[host_id] = (site, hostname, ip, uname, mem)
         return more
 
-    def _read_integrity(self, conn, out) -> bool:
-        rows, more = self._rows(conn, "integrity", "job_instance_id, type, file_type, count, duration")
-        for rowid, jiid, typ, ftype, count, dur in rows:
+    def _read_instance_rows(self, conn, out, table: str, names: tuple, event: str, convert=None) -> bool:
+        """Rows of a table hung off job_instance, as one event each; a row whose
+        instance is not read yet waits for the next transaction."""
+        rows, more = self._rows(conn, table, "job_instance_id, " + ", ".join(names))
+        for rowid, jiid, *vals in rows:
             ji = self._ji.get(jiid)
             if ji is None and jiid not in self._ji_skip:
                 return True
-            self.marks["integrity"] = rowid
+            self.marks[table] = rowid
             if ji is not None:
                 uuid, exec_id, seq, _ = ji
-                out.append(Event("stampede.int.metric", None, {
-                    "event": "stampede.int.metric", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
-                    "type": typ, "file_type": ftype, "count": count, "duration": _f(dur),
-                }))
+                d = {"event": event, "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq}
+                d.update(zip(names, vals))
+                for key, fn in (convert or {}).items():
+                    d[key] = fn(d[key])
+                out.append(Event(event, None, d))
         return more
 
+    def _read_integrity(self, conn, out) -> bool:
+        return self._read_instance_rows(
+            conn, out, "integrity", ("type", "file_type", "count", "duration"), "stampede.int.metric",
+            convert={"duration": _f},
+        )
+
     def _read_tags(self, conn, out) -> bool:
-        rows, more = self._rows(conn, "tag", "job_instance_id, name, count")
-        for rowid, jiid, name, count in rows:
-            ji = self._ji.get(jiid)
-            if ji is None and jiid not in self._ji_skip:
-                return True
-            self.marks["tag"] = rowid
-            if ji is not None:
-                uuid, exec_id, seq, _ = ji
-                out.append(Event("stampede.job_inst.tag", None, {
-                    "event": "stampede.job_inst.tag", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
-                    "name": name, "count": count,
-                }))
-        return more
+        return self._read_instance_rows(conn, out, "tag", ("name", "count"), "stampede.job_inst.tag")
 
     # -- instances updated in place -----------------------------------------
     def _reread_instances(self, conn, out, touched: set) -> None:
