@@ -9,8 +9,9 @@ and cached under ``benchmarks/out/``.
 "Ours" is the path ReplaySource and Ingest take, in-process and without the
 replay's pacing: page through the recording with ReplaySource's own query
 (``SELECT seq, recv_ts, body ... WHERE seq > ? ORDER BY seq LIMIT 5000``),
-``ingest.decode_batch`` the bodies, and ``Store.apply`` each event holding
-``store.lock`` per batch, as ``Ingest.run`` does.
+then, as ``Ingest.run`` does, per slice of ``ingest.SLICE`` records:
+``ingest.decode_batch`` (trace samples into typed structs) and
+``ingest.apply_decoded`` holding ``store.lock``.
 
 The baseline is a bare ``json.loads`` of the same bodies, timed on the same
 page right after it was read, so both see the same data and the same machine
@@ -72,7 +73,7 @@ def recording_for(n: int) -> tuple[str, int, float]:
 
 def one_pass(path: str) -> dict:
     """One interleaved pass: per page, bare json.loads, then ours (decode_batch + apply)."""
-    from panorama_tui.ingest import decode_batch
+    from panorama_tui.ingest import SLICE, apply_decoded, decode_batch
     from panorama_tui.store import Store
 
     store = Store()
@@ -123,18 +124,20 @@ def one_pass(path: str) -> dict:
             # Ours: decode outside the lock, apply under it (Ingest.run).
             phase[0] = "decode"
             a = pc()
-            evs = decode_batch(bodies, bad)
-            b = pc()
-            phase[0] = "apply"
-            with store.lock:
-                for reason in bad:
-                    store.note_bad(reason)
-                for ev in evs:
-                    store.apply(ev)
-            c = pc()
-            bad.clear()
-            t_decode += b - a
-            t_apply += c - b
+            for i in range(0, len(bodies), SLICE):
+                evs = decode_batch(bodies[i:i + SLICE], bad, samples=True)
+                b = pc()
+                phase[0] = "apply"
+                with store.lock:
+                    for reason in bad:
+                        store.note_bad(reason)
+                    apply_decoded(store, evs)
+                c = pc()
+                bad.clear()
+                t_decode += b - a
+                t_apply += c - b
+                phase[0] = "decode"
+                a = c
             events += len(bodies)
     finally:
         conn.close()

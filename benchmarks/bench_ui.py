@@ -474,7 +474,7 @@ class Feeder(threading.Thread):
         self.t0 = self.t1 = 0.0
 
     def run(self) -> None:
-        from panorama_tui.ingest import decode_batch
+        from panorama_tui.ingest import apply_decoded, decode_batch
 
         per = max(1, int(round(self.rate * self.period)))
         store = self.store
@@ -484,13 +484,12 @@ class Feeder(threading.Thread):
             batch = self.lines[i:i + per]
             i += per
             bad: list = []
-            evs = decode_batch(batch, bad)  # outside the lock, as Ingest does
+            evs = decode_batch(batch, bad, samples=True)  # outside the lock, as Ingest does
             a = time.perf_counter()
             with store.lock:
                 for reason in bad:
                     store.note_bad(reason)
-                for ev in evs:
-                    store.apply(ev)
+                apply_decoded(store, evs)
             self.lock_ms.append((time.perf_counter() - a) * 1000.0)
             self.applied += len(batch)
             nxt += self.period

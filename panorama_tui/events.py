@@ -26,6 +26,10 @@ try:  # optional: the fast parser
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency, but stay usable without it
     _fast_loads = None
+try:  # optional: typed decoding of /proc trace samples
+    import msgspec
+except ImportError:  # pragma: no cover - msgspec is a dependency, but stay usable without it
+    msgspec = None
 
 __all__ = [
     "Event",
@@ -39,6 +43,8 @@ __all__ = [
     "MAX_LINE_BYTES",
     "MAX_TEXT_CHARS",
     "loads",
+    "TraceSample",
+    "decode_sample",
 ]
 
 # monitord caps stdout/stderr at 64 KiB; we hold ourselves to the same so one
@@ -320,3 +326,72 @@ def parse_bp_line(line) -> dict:
     if "event" not in out:
         raise BadEvent("not a BP record (no event= field)")
     return out
+
+
+# -- the typed lane for kickstart.inv.online ---------------------------------
+#
+# /proc trace samples are ~70-80 % of all events in a live run, and a sample
+# carries ~30 fields of which the store reads ~18.  msgspec decodes such a
+# record straight into a typed struct: it skips the fields we do not read,
+# checks the types of those we do (so the store need not), and is ~1.5x faster
+# than orjson building a dict.  Whatever does not fit (a wrong type, BP keys,
+# no usable time, not JSON) goes the general way, which decides and warns.
+ONLINE = "kickstart.inv.online"
+_ONLINE_STR = f'"{ONLINE}"'
+_ONLINE_BYTES = _ONLINE_STR.encode()
+
+if msgspec is not None:
+
+    class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
+        event: str
+        ts: float | None = None
+        xwf_id: str | None = None
+        wf_uuid: str | None = None
+        dag_job_id: str | None = None
+        job_id: str | None = None
+        utime: float | None = None
+        stime: float | None = None
+        rss: float | None = None  # kB
+        bread: float | None = None
+        bwrite: float | None = None
+        rchar: float | None = None
+        wchar: float | None = None
+        rank: int | None = None
+        hostname: str | None = None
+        pid: int | None = None
+        exe: str | None = None
+        threads: int | None = None
+        procs: int | None = None
+        wf_label: str | None = None
+        xformation: str | None = None
+
+    _sample_decode = msgspec.json.Decoder(TraceSample).decode
+    _SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+else:  # pragma: no cover
+    TraceSample = None
+    _sample_decode = None
+    _SAMPLE_ERRORS = ()
+
+
+def decode_sample(raw):
+    """A ``kickstart.inv.online`` record (str or bytes) as a :class:`TraceSample`
+    with a workflow, a job and a plausible numeric ``ts``; None for anything
+    else, which the caller decodes the general way."""
+    if _sample_decode is None:
+        return None
+    if type(raw) is str:
+        if _ONLINE_STR not in raw:
+            return None
+    elif _ONLINE_BYTES not in raw:
+        return None
+    try:
+        x = _sample_decode(raw)
+    except _SAMPLE_ERRORS:
+        return None
+    ts = x.ts
+    if (
+        x.event != ONLINE or ts is None or not (_PLAUSIBLE_EPOCH <= ts < _INF)
+        or not (x.xwf_id or x.wf_uuid) or not (x.dag_job_id or x.job_id)
+    ):
+        return None
+    return x

@@ -14,7 +14,10 @@ import logging
 import threading
 
 from . import gcpolicy
-from .events import _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads, decode, decode_line, to_epoch
+from .events import (
+    _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, TraceSample, _fast_loads, decode, decode_line, decode_sample,
+    to_epoch,
+)
 from .sources.base import RESET, Source
 from .store import Store
 
@@ -24,16 +27,27 @@ _INF = float("inf")
 SLICE = 200  # records decoded and applied at a time
 
 
-def decode_batch(records, bad: list) -> list[Event]:
-    """Decode raw records; the reasons for those that are not events go to ``bad``."""
+def decode_batch(records, bad: list, samples: bool = False) -> list:
+    """Decode raw records; the reasons for those that are not events go to ``bad``.
+
+    With ``samples``, /proc trace records come back as
+    :class:`~panorama_tui.events.TraceSample` for :meth:`Store.apply_sample`
+    (see :func:`apply_decoded`) rather than as events with their whole dict:
+    for the store, not for those that pass records on."""
     gcpolicy.configure()  # the parsed records are many young objects: see gcpolicy
     out = []
     append = out.append
     fast = _fast_loads
+    sample = decode_sample if samples else None
     for r in records:
         try:
             t = type(r)
             if fast is not None and (t is str or t is bytes) and len(r) <= MAX_LINE_BYTES:
+                if sample is not None:
+                    x = sample(r)
+                    if x is not None:
+                        append(x)
+                        continue
                 try:
                     obj = fast(r)
                 except Exception:  # json decides what orjson refuses (events.loads)
@@ -63,6 +77,18 @@ def decode_batch(records, bad: list) -> list[Event]:
         except BadEvent as exc:
             bad.append(str(exc))
     return out
+
+
+def apply_decoded(store: Store, items) -> None:
+    """Apply what :func:`decode_batch` returned (the caller holds the lock)."""
+    apply = store.apply
+    apply_sample = store.apply_sample
+    S = TraceSample
+    for x in items:
+        if type(x) is S:
+            apply_sample(x)
+        else:
+            apply(x)
 
 
 class Ingest:
@@ -103,13 +129,11 @@ class Ingest:
                 bad: list[str] = []
                 for i in range(0, len(batch), SLICE):
                     # Decode outside the lock (parsing is the slow part), apply under it.
-                    events = decode_batch(batch[i:i + SLICE], bad)
+                    events = decode_batch(batch[i:i + SLICE], bad, samples=True)
                     with store.lock:
                         for reason in bad:
                             store.note_bad(reason)
-                        apply = store.apply
-                        for ev in events:
-                            apply(ev)
+                        apply_decoded(store, events)
                     bad.clear()
                     gcpolicy.note_applied(len(events))
                 self.batches += 1

@@ -17,7 +17,8 @@ from collections import Counter, deque
 from struct import Struct
 
 from . import gcpolicy
-from .events import Event, decode_exitcode, to_epoch, unquote_text
+from .events import ONLINE as _ONLINE
+from .events import Event, TraceSample, decode_exitcode, to_epoch, unquote_text
 from .series import ResourceSeries
 from .states import (
     FAILED_STATES,
@@ -538,6 +539,22 @@ class Store:
             # A field of the wrong type: keep what we had, say so, go on.
             self.warn(f"{name}: unusable record ({type(exc).__name__}: {exc})"[:200])
 
+    def apply_sample(self, x) -> None:
+        """A :class:`~panorama_tui.events.TraceSample` (already type-checked by
+        its decoder): what :meth:`apply` does for a ``kickstart.inv.online``
+        event, without the checks and the dict."""
+        self.event_count += 1
+        self.version += 1
+        self.event_names[_ONLINE] += 1
+        ts = x.ts
+        if self.latest_ts is None or ts > self.latest_ts:
+            self.latest_ts = ts
+        u = x.xwf_id or x.wf_uuid
+        wf = self.workflows.get(u)
+        if wf is None:
+            wf = self.workflow(u)
+        _add_sample(self, wf, x.dag_job_id or x.job_id, x)
+
     # -- job state -------------------------------------------------------
     def _wf_of(self, d: dict) -> Workflow | None:
         wf_uuid = d.get("xwf_id") or d.get("wf_uuid")
@@ -919,8 +936,9 @@ _KS_COUNTERS = ("utime", "stime", "rss", "bread", "bwrite", "rchar", "wchar", "r
 
 
 def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
-    # The hot path (~70 % of all events): plain numbers are taken as they are,
-    # anything else goes through the checks that warn.
+    # The general lane: Ingest sends the well-typed samples to apply_sample;
+    # this one takes any record (tests, relays, odd producers).  Plain numbers
+    # are taken as they are, anything else goes through the checks that warn.
     g = d.get
     u = g("xwf_id") or g("wf_uuid")
     wf = s.workflows.get(u) if type(u) is str else None
@@ -948,7 +966,7 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     # range raises here, before anything is changed, as the checks did)
     f = float
     cpu = f(ut or 0.0) + f(st or 0.0)
-    rss = f(rss or 0.0) * 1024.0  # kickstart reports kB
+    rss = f(rss or 0.0)
     rd = None if rd is None else f(rd)
     wr = None if wr is None else f(wr)
     rc = f(rc or 0.0)
@@ -960,28 +978,50 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     if wr is None:
         wr = wc
     rank = rank if type(rank) is int else (_int(rank) or 0)
-    if not wf.label and g("wf_label"):
-        wf.label = str(d["wf_label"])
+    label = g("wf_label")
+    xform = g("xformation")
+    threads, procs = g("threads"), g("procs")
+    # Checked and converted: from here on it is a sample like the typed lane's.
+    x = TraceSample(
+        _ONLINE, ts, utime=cpu, rss=rss, bread=rd, bwrite=wr, rank=rank, hostname=g("hostname"),
+        pid=g("pid"), exe=g("exe"), threads=threads if type(threads) is int else _int(threads),
+        procs=procs if type(procs) is int else _int(procs), wf_label=str(label) if label else None,
+        xformation=xform if type(xform) is str else (str(xform) if xform else None),
+    )
+    _add_sample(s, wf, jid, x)
+
+
+def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
+    """One /proc sample, its types checked, into its job's series (both lanes
+    end here; the typed one is hot, so the series is reached without calls)."""
     job = wf.jobs.get(jid) if type(jid) is str else None
     if job is None:
         job = s.job(wf, str(jid))
-    if not job.transformation and g("xformation"):
-        job.transformation = _istr(d["xformation"])
+    if not wf.label and x.wf_label:
+        wf.label = x.wf_label
+    if not job.transformation and x.xformation:
+        job.transformation = _istr(x.xformation)
     series = job.series
     if series is None:
         series = job.series = ResourceSeries()
-    if series.add5(rank, ts, cpu, rss, rd, wr):
-        h = g("hostname")
+    rank = x.rank or 0
+    rs = series._rs
+    if rs is None or series._rank != rank:
+        rs = series.rank(rank)
+    ut, st, rd, wr = x.utime, x.stime, x.bread, x.bwrite
+    if rs.add5(
+        x.ts, (ut or 0.0) + (st or 0.0), (x.rss or 0.0) * 1024.0,  # kickstart reports kB
+        (x.rchar or 0.0) if rd is None else rd, (x.wchar or 0.0) if wr is None else wr,
+    ):
+        h = x.hostname
         if h and h != series.hostname:
             series.hostname = _intern(h) if type(h) is str and len(h) <= _INTERN_MAX else h
-        series.pid = g("pid") or series.pid
-        e = g("exe")
+        series.pid = x.pid or series.pid
+        e = x.exe
         if e and e != series.exe:
             series.exe = e
-        v = g("threads")
-        series.threads = v if type(v) is int else _int(v)
-        v = g("procs")
-        series.procs = v if type(v) is int else _int(v)
+        series.threads = x.threads
+        series.procs = x.procs
         s.dirty.add(job)
 
 
