@@ -379,11 +379,14 @@ def decode_sample(raw):
     else, which the caller decodes the general way."""
     if _sample_decode is None:
         return None
-    if type(raw) is str:
-        if _ONLINE_STR not in raw:
-            return None
-    elif _ONLINE_BYTES not in raw:
+    if (_ONLINE_STR not in raw) if type(raw) is str else (_ONLINE_BYTES not in raw):
         return None
+    return typed_sample(raw)
+
+
+def typed_sample(raw):
+    """:func:`decode_sample` for a record known to mention the event's name
+    (the batch decoder tests that itself: this is its hot path)."""
     try:
         x = _sample_decode(raw)
     except _SAMPLE_ERRORS:
