@@ -10,22 +10,26 @@ Every figure follows the query pegasus-statistics 5.1.3 runs
   ``Try.multiplier``, its host is ``Try.host``;
 * an ``invocation`` is an :class:`~panorama_tui.store.Invocation`
   (``task_submit_seq`` = ``inv_id``, ``remote_duration`` = ``dur``);
+* an ``integrity`` row is an entry of ``Workflow.integrity`` (from
+  ``stampede.int.metric``), ``job_instance.cluster_duration`` (``Seqexec``)
+  is ``Try.cluster_dur``;
 * "expanded" figures cover a workflow and all its sub-workflows
   (``root_wf_id``), per-workflow ones (``workflow.csv``, ``jobs.csv``,
-  ``breakdown.csv`` rows of one workflow) only the workflow itself;
+  ``breakdown.csv``, ``integrity.csv`` rows of one workflow) only the
+  workflow itself;
 * SQL's NULL rules are kept: a sum of nothing is None, NULLs are skipped by
   ``sum``/``min``/``max``/``avg``.
 
 Plain-data API for views (numbers, not strings): :func:`workflow_statistics`,
 :func:`workflow_rows`, :func:`breakdown`, :func:`time_per_host`,
-:func:`time_per_day`, :func:`job_rows`; and ``format_*`` helpers that render
-a row the way pegasus-statistics writes it.
+:func:`time_per_day`, :func:`job_rows`, :func:`integrity`; and ``format_*``
+helpers that render a row the way pegasus-statistics writes it.
 
-Not available from the store (see the module's report): integrity metrics
-(the store ignores ``stampede.int.metric``) and ``Seqexec`` (the store does
-not keep ``cluster_dur``); the submit-side figures exclude a sub-workflow
-job's tries when the job is mapped to a sub-workflow (the DB decides per
-instance: ``job_instance.subwf_id``).
+Where the store differs from the DB: the submit-side figures exclude a
+sub-workflow job's tries when the job is mapped to a sub-workflow (the DB
+decides per instance: ``job_instance.subwf_id``).  Integrity counts
+monitord's ``stampede.int.metric`` only, as the DB does, not the live
+``int.metric`` of a job's MONITORING_PAYLOAD block (the same figures, earlier).
 """
 
 from __future__ import annotations
@@ -45,12 +49,14 @@ __all__ = [
     "time_per_day",
     "time_tables",
     "job_rows",
+    "integrity",
     "all_statistics",
     "wall_time",
     "fstr",
     "pstr",
     "format_breakdown",
     "format_job",
+    "format_integrity",
 ]
 
 DAGMAN = "condor::dagman"
@@ -421,8 +427,8 @@ def _job_row(job, seq, t, sts) -> dict:
         "condor_q_time": _sub(first_run, submit),
         "resource": _sub(first_exec, grid),
         "runtime": t.local_dur,
-        "seqexec": None,  # cluster_duration: not in the store
-        "seqexec_delay": None,
+        "seqexec": t.cluster_dur,  # whatever job.clustered says, as pegasus-statistics
+        "seqexec_delay": _sub(t.cluster_dur, kick),
         "exitcode": raw_to_regular(ecmax),
         "host": t.host,
     }
@@ -431,6 +437,33 @@ def _job_row(job, seq, t, sts) -> dict:
 def job_rows(store: Store, wf: Workflow) -> list[dict]:
     """``jobs.csv`` for one workflow: one row per try, in submit order."""
     return _walk(store, wf, False, wf)[1]
+
+
+# -- integrity ----------------------------------------------------------------------
+
+
+def _integrity_groups(wfs: list[Workflow]) -> dict:
+    groups: dict[tuple, tuple] = {}
+    for w in wfs:
+        for (_jid, _seq, typ, file_type), (count, dur) in (w.integrity or {}).items():
+            g = groups.get((typ, file_type))
+            if g is None:
+                g = groups[(typ, file_type)] = (_Sum(), _Sum())
+            g[0].add(count)
+            g[1].add(dur)
+    return groups
+
+
+def integrity(store: Store, wf: Workflow, expand: bool = True) -> list[dict]:
+    """``integrity.csv``: per (type, file_type), in that order (SQLite's
+    GROUP BY order), the sums of ``count`` and ``duration`` (s) over the
+    workflow's metrics, and its sub-workflows' when ``expand`` (the ``ALL``
+    rows; pegasus-statistics' row of one workflow is its own metrics only)."""
+    groups = _integrity_groups(_tree(store, wf, expand))
+    return [
+        {"type": typ, "file_type": file_type, "count": count.v, "duration": dur.v}
+        for (typ, file_type), (count, dur) in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
+    ]
 
 
 # -- all of it, live: one walk, finished jobs cached in buckets -----------------------------
@@ -450,7 +483,7 @@ def _job_sig(job) -> tuple:
     """Changes whenever anything a figure reads changes in the job's tries."""
     return (job.type_desc, job.subwf_uuid, tuple(
         (seq, t.state_count(), len(t.invocations), t.local_dur, t.main_exitcode, t.post_exitcode, t.host, t.site,
-         t.multiplier) for seq, t in job.tries.items()))
+         t.multiplier, t.cluster_dur) for seq, t in job.tries.items()))
 
 
 def _wf_parts(w: Workflow, cache: dict) -> list:
@@ -586,18 +619,20 @@ def _merge_groups(into: dict, groups: dict) -> None:
 
 
 def all_statistics(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
-    """Everything pegasus-statistics ``-s all`` reports (but integrity), for
-    ``wf``'s tree: ``summary`` (:func:`workflow_statistics`), ``workflows``
-    (:func:`workflow_rows`), ``breakdown`` ({wf_uuid | "ALL": rows}), ``jobs``
-    ({wf_uuid: rows}), ``per_host`` and ``per_day`` (:func:`time_tables`).
+    """Everything pegasus-statistics ``-s all`` reports, for ``wf``'s tree:
+    ``summary`` (:func:`workflow_statistics`), ``workflows``
+    (:func:`workflow_rows`), ``breakdown`` and ``integrity`` ({wf_uuid | "ALL":
+    rows}), ``jobs`` ({wf_uuid: rows}), ``per_host`` and ``per_day``
+    (:func:`time_tables`).
 
     Made for a view that recomputes as the run goes on: finished jobs are kept
     in buckets of :data:`BUCKET`, and a bucket none of whose jobs has changed
     since the last call on this store (same states count, invocations, exit
     codes, durations, host) reuses what it added then; jobs in progress are
-    computed afresh.  Call with the store's lock
-    held, like every reader; the rows returned are shared with that cache:
-    read them, do not change them."""
+    computed afresh.  Integrity is summed afresh on each call (a few metrics
+    per job at most, kept by the workflow, not by its jobs).  Call with the
+    store's lock held, like every reader; the rows returned are shared with
+    that cache: read them, do not change them."""
     cache = _CACHES.get(store)
     if cache is None:
         cache = _CACHES[store] = {}
@@ -643,6 +678,7 @@ def all_statistics(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict
         "workflows": workflow_rows(store, wf, sm),
         "breakdown": {**{u: _breakdown_rows(g) for u, g in groups_of.items()}, "ALL": _breakdown_rows(every)},
         "jobs": jobs_of,
+        "integrity": {**{w.wf_uuid: integrity(store, w, expand=False) for w in wfs}, "ALL": integrity(store, wf)},
         "per_host": {"jobs": _by_day(hj, tz), "invocations": _by_day(hi, tz)},
         "per_day": {"jobs": _by_day(dj, tz), "invocations": _by_day(di, tz)},
     }
@@ -681,3 +717,10 @@ def format_job(r: dict) -> list[str]:
         fstr(r["resource"]), fstr(r["runtime"]), fstr(r["seqexec"]), fstr(r["seqexec_delay"]),
         str(r["exitcode"]), r["host"] or "None",
     ]
+
+
+def format_integrity(r: dict) -> list[str]:
+    """An integrity row as ``integrity.csv`` writes it (from Type to Total
+    Duration): the DB's NUMERIC(10, 3) duration comes back with 3 decimals."""
+    dur = r["duration"]
+    return [r["type"], r["file_type"] or "", str(r["count"]), "-" if dur is None else f"{dur:.3f}"]

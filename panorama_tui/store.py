@@ -173,7 +173,7 @@ class Try:
     __slots__ = (
         "seq", "sched_id", "site", "host", "ip", "user", "work_dir", "_st", "_li",
         "state_name", "start_ts", "end_ts", "main_exitcode", "post_exitcode",
-        "local_dur", "stdout_file", "stderr_file", "stdout_text", "stderr_text",
+        "local_dur", "cluster_dur", "stdout_file", "stderr_file", "stdout_text", "stderr_text",
         "invocations", "reason", "multiplier",
     )
 
@@ -188,6 +188,7 @@ class Try:
         self.end_ts: float | None = None
         self.main_exitcode = self.post_exitcode = None
         self.local_dur = None
+        self.cluster_dur = None  # pegasus-cluster's own timing of a clustered job (jobs.csv's Seqexec)
         self.stdout_file = self.stderr_file = None
         self.stdout_text = self.stderr_text = None
         self.invocations: dict[int, Invocation] = {}
@@ -394,7 +395,7 @@ class Workflow:
         "wf_uuid", "label", "parent_uuid", "root_uuid", "parent_job_id",
         "submit_dir", "user", "submit_host", "planner_version", "dag_file",
         "plan_ts", "wf_states", "jobs", "tasks", "children", "counts", "meta",
-        "state", "start_ts", "end_ts", "status", "retries",
+        "state", "start_ts", "end_ts", "status", "retries", "integrity",
     )
 
     def __init__(self, wf_uuid: str):
@@ -413,6 +414,9 @@ class Workflow:
         self.start_ts = self.end_ts = None
         self.status = None
         self.retries = 0  # sum over its jobs of max(0, tries - 1), kept as tries appear
+        # {(job_id, job_inst_id, type, file_type): (count, duration)}; None until
+        # a first metric (most workflows have few or none)
+        self.integrity: dict[tuple, tuple] | None = None
 
     @property
     def ended(self) -> bool:
@@ -878,6 +882,9 @@ def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
         mult = _field_int(s, ev.name, d, "multiplier_factor")
         if mult is not _BAD:
             t.multiplier = mult or 1
+        cdur = _field_float(s, ev.name, d, "cluster_dur")
+        if cdur is not _BAD:
+            t.cluster_dur = cdur
         if d.get("stdout_text") is not None:
             t.stdout_text = unquote_text(d.get("stdout_text"))
         if d.get("stderr_text") is not None:
@@ -930,6 +937,26 @@ def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
         inv.argv = _str(d.get("argv")) or inv.argv
     _update_transformation(s, job)
     s.dirty.add(job)
+
+
+def _h_int_metric(s: Store, ev: Event, d: dict) -> None:
+    """A job instance's checksum work.  monitord sends one record per (type,
+    file_type) of an instance and the DB keeps them UNIQUE on (job_instance_id,
+    type, file_type): keyed the same, a record seen twice replaces itself."""
+    wf = s._wf_of(d)
+    jid = d.get("job_id")
+    seq = _int(d.get("job_inst_id"))
+    typ = d.get("type")
+    if wf is None or jid is None or seq is None or not typ:
+        s.warn(f"{ev.name}: missing workflow, job, instance id or type")
+        return
+    count = _field_int(s, ev.name, d, "count")
+    dur = _field_float(s, ev.name, d, "duration")
+    if count is _BAD or dur is _BAD:
+        return
+    if wf.integrity is None:
+        wf.integrity = {}
+    wf.integrity[(str(jid), seq, _istr(typ), _istr(d.get("file_type")))] = (count, dur)
 
 
 _KS_COUNTERS = ("utime", "stime", "rss", "bread", "bwrite", "rchar", "wchar", "rank")
@@ -1109,6 +1136,7 @@ _HANDLERS = {
     "stampede.job_inst.post.end": _h_job_inst_end,
     "stampede.job_inst.host.info": _h_host,
     "stampede.inv.end": _h_inv_end,
+    "stampede.int.metric": _h_int_metric,
     "kickstart.inv.online": _h_kickstart,
     "kickstart.inv.summary": _h_kickstart_summary,
     "darshan.perf": _h_darshan,
@@ -1131,8 +1159,10 @@ _IGNORED = frozenset(
         "stampede.job_inst.tag",
         "stampede.job_inst.grid.submit.start",
         "stampede.job_inst.globus.submit.start",
-        "stampede.int.metric",
-        "int.metric",  # a MONITORING_PAYLOAD block's transfer metrics, unwrapped
+        # A job's MONITORING_PAYLOAD block, unwrapped live: no instance id, and
+        # monitord sends the same figures as stampede.int.metric when the job
+        # ends; counting both would count them twice.
+        "int.metric",
         "stampede.rc.meta",
         "stampede.rc.pfn",
         "stampede.wf.map.file",

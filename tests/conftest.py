@@ -122,7 +122,7 @@ def snapshot(store) -> dict:
             for seq, t in sorted(job.tries.items()):
                 tries[seq] = (
                     t.sched_id, t.site, t.host, t.ip, t.user, t.work_dir,
-                    t.main_exitcode, t.post_exitcode, t.local_dur,
+                    t.main_exitcode, t.post_exitcode, t.local_dur, t.cluster_dur,
                     t.stdout_file, t.stderr_file, t.stdout_text, t.stderr_text,
                     t.last, sorted(t.states.values(), key=lambda v: (v[0] or 0, v[1], v[2])),
                     sorted(
@@ -153,6 +153,7 @@ def snapshot(store) -> dict:
             "counts": list(wf.counts),
             "tree_counts": store.tree_counts(wf),
             "jobs": jobs,
+            "integrity": dict(wf.integrity or {}),
             "summary": counts(wf),
         }
     out["_failed"] = sorted(j.key for j in store.failed_jobs())

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import shutil
+import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,6 +73,7 @@ def check_against_csv(s, root, csvdir, expected_summary) -> None:
     test_breakdown_rows_are_the_csv_rows(case)
     test_job_rows_are_the_csv_rows(case)
     test_time_per_host_and_per_day(case)
+    test_integrity_rows_are_the_csv_rows(case)
 
 
 def test_summary_and_wall_times(case, expected_summary):
@@ -121,6 +125,104 @@ def test_job_rows_are_the_csv_rows(case):
     assert got == rows(csvdir / "jobs.csv")
 
 
+def _integrity_csv_rows(s, root) -> list[list[str]]:
+    """integrity.csv's rows: each workflow that has metrics, then ALL."""
+    got = []
+    for w in [root] + s.descendants(root):
+        got += [[w.wf_uuid, w.label] + P.format_integrity(r) for r in P.integrity(s, w, expand=False)]
+    got += [["ALL", ""] + P.format_integrity(r) for r in P.integrity(s, root)]
+    return got
+
+
+def test_integrity_rows_are_the_csv_rows(case):
+    run, s, root, csvdir = case
+    assert _integrity_csv_rows(s, root) == rows(csvdir / "integrity.csv")
+
+
+def test_integrity_of_a_sub_workflow_is_its_own(shared_data):
+    """The committed DB of the hierarchical run (unlike the replayed one) has
+    metrics in the sub-workflow.  Expected: what the real pegasus-statistics
+    5.1.3 ``-s all -f csv`` wrote on that submit dir: the root's row is its own
+    metrics only, ALL sums the tree."""
+    s = read_store(str(shared_data / "pegasus/submitdirs/hierarchical_wf_success/hierarchical-workflow-0.stampede.db"))
+    root = s.workflows["48f759a4-165f-47d6-8c32-571649ce311b"]
+    root_uuid, sub_uuid = root.wf_uuid, "160be601-bda4-45fb-86cd-9cf7a269bb22"
+    assert _integrity_csv_rows(s, root) == [
+        [root_uuid, "hierarchical-workflow", "check", "output", "1", "0.146"],
+        [root_uuid, "hierarchical-workflow", "compute", "output", "5", "0.081"],
+        [sub_uuid, "blackdiamond", "check", "input", "9", "0.179"],
+        [sub_uuid, "blackdiamond", "check", "output", "6", "0.866"],
+        [sub_uuid, "blackdiamond", "compute", "output", "9", "0.121"],
+        ["ALL", "", "check", "input", "9", "0.179"],
+        ["ALL", "", "check", "output", "7", "1.012"],
+        ["ALL", "", "compute", "output", "14", "0.202"],
+    ]
+
+
+def _cluster_dur(seq: int) -> float:
+    return 0.5 + seq * 1.1255
+
+
+@pytest.mark.filterwarnings("ignore:Dialect sqlite")  # SQLAlchemy's note on NUMERIC columns in SQLite
+@pytest.mark.parametrize("origin", ORIGINS)
+def test_seqexec_of_clustered_instances_as_pegasus_statistics(tmp_path, replay_dir, origin):
+    """Seqexec is an instance's cluster_duration, Seqexec-Delay that minus its
+    kickstart time.  The shared runs have no clustered job, so a copy of the
+    hierarchical run's DB gets cluster durations on every instance whose main
+    job ended; pegasus-statistics' own code for jobs.csv reads the copy.  The
+    store reads the copy, or the events with the same ``cluster_dur`` on each
+    main.end (where monitord puts it)."""
+    pytest.importorskip("Pegasus")
+    from Pegasus.db.workflow.stampede_statistics import StampedeStatistics
+    from Pegasus.statistics import PegasusStatistics
+
+    run = "hierarchical_wf_success"
+    db = tmp_path / DBS[run]
+    shutil.copyfile(replay_dir / run / DBS[run], db)
+    with sqlite3.connect(db) as conn:
+        conn.create_function("cdur", 1, _cluster_dur)
+        conn.execute("UPDATE job_instance SET cluster_duration = cdur(job_submit_seq) WHERE job_instance_id IN "
+                     "(SELECT job_instance_id FROM jobstate WHERE state IN ('JOB_SUCCESS', 'JOB_FAILURE'))")
+    if origin == "db":
+        s = read_store(str(db))
+    else:
+        s = Store()
+        for line in (replay_dir / run / "events.json").read_bytes().splitlines():
+            d = json.loads(line)
+            if d["event"] == "stampede.job_inst.main.end":
+                d["cluster_dur"] = _cluster_dur(d["job_inst_id"])
+            s.apply(decode(d))
+    root = s.roots[0]
+    clustered = 0
+    for w in [root] + s.descendants(root):
+        peg = StampedeStatistics(f"sqlite:///{db}", False)
+        peg.initialize(w.wf_uuid)
+        want = [j.get_formatted_statistics() for j in PegasusStatistics._compute_job_statistics(None, peg)]
+        got = [P.format_job(r) for r in P.job_rows(s, w)]
+        assert got == want, w.wf_uuid
+        clustered += sum(r[11] != "-" for r in got)
+    assert clustered > 10
+
+
+def test_integrity_metric_twice_counts_once():
+    """A metric is keyed by (job, instance, type, file type), as the DB's
+    UNIQUE constraint: applied again, or after a later one, nothing doubles."""
+    base = {"event": "stampede.int.metric", "xwf_id": "w", "job_id": "j", "job_inst_id": 1, "ts": 1677920501.0}
+    metrics = [
+        {**base, "type": "compute", "file_type": "output", "count": 3, "duration": 0.081},
+        {**base, "type": "check", "file_type": "output", "count": 1, "duration": "0.146"},
+        {**base, "job_inst_id": 2, "type": "check", "file_type": "output", "count": 1, "duration": "0.144"},
+    ]
+    once, twice = Store(), Store()
+    once.apply_many(decode(m) for m in metrics)
+    twice.apply_many(decode(m) for m in metrics[::-1] + metrics + metrics[::-1])
+    want = [{"type": "check", "file_type": "output", "count": 2, "duration": pytest.approx(0.29)},
+            {"type": "compute", "file_type": "output", "count": 3, "duration": 0.081}]
+    for s in (once, twice):
+        assert P.integrity(s, s.workflows["w"]) == want
+    assert twice.workflows["w"].integrity == once.workflows["w"].integrity
+
+
 def test_time_per_host_and_per_day(case):
     run, s, root, csvdir = case
     fmt = lambda kind, r: [kind, r["date"]] + ([r["host"]] if "host" in r else []) + [str(r["count"]), P.fstr(r["runtime"])]  # noqa: E731
@@ -140,6 +242,7 @@ def test_all_statistics_in_one_walk_is_the_same(case):
     wfs = [root] + s.descendants(root)
     assert a["breakdown"] == {**{w.wf_uuid: P.breakdown(s, w, expand=False) for w in wfs}, "ALL": P.breakdown(s, root)}
     assert a["jobs"] == {w.wf_uuid: P.job_rows(s, w) for w in wfs}
+    assert a["integrity"] == {**{w.wf_uuid: P.integrity(s, w, expand=False) for w in wfs}, "ALL": P.integrity(s, root)}
     assert a["per_host"] == P.time_per_host(s, root, LA) and a["per_day"] == P.time_per_day(s, root, LA)
 
 

@@ -255,6 +255,7 @@ def _main_end(evs, job_id, inst):
         ("job_inst_id", [3]),
         ("status", "oops"),
         ("local_dur", "slow"),
+        ("cluster_dur", "slow"),
         ("ts", "not a time"),
     ],
 )
@@ -317,6 +318,26 @@ def test_records_without_ids_warn(run_events):
     s.apply(decode({"event": "kickstart.inv.online", "ts": 1552869746}))
     assert s.warning_count == n + 4
     assert s.find_job(FAIL_WF, "ls_ID0000001").exit_code == 2
+
+
+def test_integrity_metric_with_a_bad_field_warns_and_keeps_what_it_had(run_events):
+    evs = run_events["process_wf_success"]
+    s = store_of(evs)
+    wf = s.workflows[OK_WF]
+    before = dict(wf.integrity)
+    assert len(before) == 2
+    metric = next(e for e in evs if e.name == "stampede.int.metric")
+    for field, value in (("count", "many"), ("duration", [0.1]), ("job_inst_id", None), ("type", None)):
+        n = s.warning_count
+        s.apply(decode({**metric.data, field: value}))
+        assert s.warning_count == n + 1, field
+    assert wf.integrity == before
+    # The payload block monitord turned into stampede.int.metric, as a collector
+    # publishes it live: known, and not counted a second time.
+    s.apply(decode({"event": "int.metric", "xwf_id": OK_WF, "job_id": "stage_out_local_local_0_0",
+                    "payload_event": "check", "file_type": "output", "succeeded": 1, "failed": 0,
+                    "duration": "0.141", "ts": 1677911077}))
+    assert wf.integrity == before and not s.unknown
 
 
 # -- kickstart traces ----------------------------------------------------------------------

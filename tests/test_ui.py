@@ -373,6 +373,7 @@ def test_statistics_panel_matches_pegasus_statistics(shared_data):
             expected = (shared_data / "pegasus/monitord-replay/process_wf_failure/statistics-text/summary.txt").read_text()
             assert "Workflow wall time                                       : 1 min, 36 secs" in expected
             assert "1m36s" in text and "Tasks" in text and "per transformation" in text
+            assert "integrity" in text and "compute" in text  # integrity.csv: compute,output,2,0.000
         ingest.stop()
 
     run(go())

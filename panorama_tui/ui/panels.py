@@ -410,6 +410,14 @@ class StatisticsView(Static):
                         f[2], f[3], f[4], f[5], f[6], f[9], f[12],
                     )
                 parts.append(bt)
+            checks = everything["integrity"].get("ALL") or []
+            if checks:
+                it = Table(title="integrity", title_justify="left", box=None, padding=(0, 1), show_edge=False)
+                for col in ("type", "file type", "count", "total s"):
+                    it.add_column(col, justify="right" if col in ("count", "total s") else "left")
+                for r in checks:
+                    it.add_row(*(escape(f) for f in pegstats.format_integrity(r)))
+                parts.append(it)
             hosts = everything["per_host"].get("jobs") or []
             if hosts:
                 ht = Table(title="time per host (jobs)", title_justify="left", box=None, padding=(0, 1), show_edge=False)
