@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
-    p.add_argument("--json", action="store_true", help="with --once: print a JSON object")
+    p.add_argument("--json", action="store_true", help="with --once or --stats: print a JSON object")
+    p.add_argument("--stats", action="store_true", help="print pegasus-statistics' summary of PATH (a Stampede DB "
+                   "or a submit dir) and exit; with --json, every figure of -s all")
     p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it")
     p.add_argument("--record", metavar="FILE", help="append every event received to this recording")
     p.add_argument("--no-record", action="store_true", help="do not record live input")
@@ -47,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: an exclusive queue that lives as long as the screen)")
     p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
                    "default stampede.# kickstart.# transfer.# darshan.#)")
-    p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events")
+    p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events; with --stats: "
+                   "this workflow and its sub-workflows")
     p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
     return p
 
@@ -215,6 +218,54 @@ def run_once(args, source) -> int:
     return overall_exit(store)
 
 
+def run_stats(args) -> int:
+    """pegasus-statistics' figures straight from the Stampede DB (sqlstats): no store is built."""
+    from . import sqlstats
+    from .detect import UnknownInput, detect
+
+    if args.demo or args.amqp or args.once:
+        raise InputError("--stats reads a Stampede DB or a submit dir: not with --demo, --amqp or --once")
+    path = args.path or (os.getcwd() if _is_submit_dir(os.getcwd()) else None)
+    if not path:
+        raise InputError("--stats needs PATH: a Stampede DB or a Pegasus submit dir")
+    try:
+        kind = detect(path)
+    except UnknownInput as exc:
+        raise InputError(str(exc)) from None
+    wf = args.wf
+    if kind == "submitdir":
+        from .sources.submitdir import SubmitDirError, find_submit_dir
+
+        try:
+            sd = find_submit_dir(path)
+        except SubmitDirError as exc:
+            raise InputError(str(exc)) from None
+        if not sd.db_path or not os.path.exists(sd.db_path):
+            raise InputError(f"{path}: no Stampede DB found ({'; '.join(sd.notes) or 'braindump names none'})")
+        path, wf = sd.db_path, wf or sd.wf_uuid
+    elif kind != "stampede":
+        raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
+    try:
+        if args.json:
+            print(_dumps(sqlstats.all_statistics_db(path, wf)))
+        else:
+            print(sqlstats.summary_text(path, wf))
+    except sqlstats.StatsDbError as exc:
+        raise InputError(str(exc)) from None
+    return 0
+
+
+def _dumps(obj) -> str:
+    try:
+        import orjson
+
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+    except ImportError:  # pragma: no cover - orjson is a dependency
+        import json
+
+        return json.dumps(obj, indent=2)
+
+
 def _log_internal_error(exc: BaseException) -> str:
     path = os.path.join(tempfile.gettempdir(), f"panorama-top-error-{os.getpid()}.log")
     try:
@@ -229,8 +280,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        if args.json and not args.once:
-            raise InputError("--json goes with --once")
+        if args.json and not (args.once or args.stats):
+            raise InputError("--json goes with --once or --stats")
+        if args.stats:
+            return run_stats(args)
         source, control = open_source(args)
         if args.once:
             return run_once(args, source)

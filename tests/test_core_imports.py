@@ -13,6 +13,7 @@ CORE = [
     "panorama_tui.store",
     "panorama_tui.series",
     "panorama_tui.stats",
+    "panorama_tui.sqlstats",
     "panorama_tui.recorder",
     "panorama_tui.ingest",
     "panorama_tui.detect",
@@ -72,7 +73,8 @@ def test_core_and_once_do_not_import_textual(repo_root, child_env):
     assert {"panorama_tui.sources.base", "panorama_tui.sources.jsonlog", "panorama_tui.sources.replay"} <= set(
         result["sources"]
     )
-    assert {"panorama_tui.store", "panorama_tui.publisher", "panorama_tui.pegstats", "panorama_tui.timeline",
+    assert {"panorama_tui.store", "panorama_tui.publisher", "panorama_tui.pegstats", "panorama_tui.sqlstats",
+            "panorama_tui.timeline",
             "collectors.monitor", "collectors.darshan", "collectors.globus"} <= set(result["sources"])
     assert result["after_import"] == [], "importing the core pulled in textual"
     assert result["after_once"] == [], "--demo --once pulled in textual"
