@@ -37,6 +37,7 @@ connection in a worker thread when it is sure to read the same snapshot
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, tzinfo
@@ -255,6 +256,25 @@ class _Tree:
 
 
 # -- the figures -----------------------------------------------------------------------
+
+# Aggregates' FILTER clause is SQLite 3.30 (2019); an older library (RHEL 8 has 3.26) is given
+# the same aggregate over a CASE, which is a little slower.
+_FILTER = sqlite3.sqlite_version_info >= (3, 30, 0)
+_FILTER_RE = re.compile(r"(\w+)\(([^()]*)\) FILTER \(WHERE ((?:[^()]|\([^()]*\))*)\)")
+
+
+def _sql(text: str) -> str:
+    if _FILTER:
+        return text
+
+    def case(m) -> str:
+        agg, arg, cond = m.groups()
+        distinct = "DISTINCT " if arg.startswith("DISTINCT ") else ""
+        expr = arg[len(distinct):]
+        return f"{agg}({distinct}CASE WHEN {cond} THEN {'1' if expr == '*' else expr} END)"
+
+    return _FILTER_RE.sub(case, text)
+
 #
 # Two kinds of reads.  The jobs.csv rows need every instance with its jobstate and invocation
 # aggregates: three single-scan queries of 100k-row results joined by dict lookups in one
@@ -266,13 +286,15 @@ class _Tree:
 
 _JS_SQL = """
 SELECT job_instance_id,
-       CAST(min(timestamp) FILTER (WHERE state = 'SUBMIT') AS REAL),
-       CAST(min(timestamp) FILTER (WHERE state = 'EXECUTE') AS REAL),
-       CAST(min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS REAL),
-       CAST(min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED') AS REAL),
-       CAST(max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS REAL),
-       count(*) FILTER (WHERE state = 'EXECUTE'),
-       CAST(max(timestamp) FILTER (WHERE state = 'EXECUTE') AS REAL)
+       -- Post: the POST script's end after the later of its start and the job's termination
+       CAST(min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED')
+            - max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS REAL),
+       -- CondorQTime: the first grid submit or execute after DAGMan's submit
+       CAST(min(timestamp) FILTER (WHERE state IN ('EXECUTE', 'GRID_SUBMIT', 'GLOBUS_SUBMIT'))
+            - min(timestamp) FILTER (WHERE state = 'SUBMIT') AS REAL),
+       -- Resource: the first execute after the first grid submit
+       CAST(min(timestamp) FILTER (WHERE state = 'EXECUTE')
+            - min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS REAL)
 FROM jobstate WHERE {where} GROUP BY 1"""
 
 _INV_SQL = """
@@ -287,86 +309,50 @@ FROM (SELECT job_instance_id AS jiid,
       FROM invocation WHERE {where} GROUP BY 1)"""
 
 _JI_SQL = """
-SELECT job_instance_id, job_id, job_submit_seq, site, multiplier_factor, CAST(local_duration AS REAL),
-       CAST(cluster_duration AS REAL), exitcode, host_id
-FROM job_instance WHERE {where}"""
+SELECT ji.job_instance_id, ji.job_id, ji.job_submit_seq, ji.site, ji.multiplier_factor,
+       CAST(ji.local_duration AS REAL), CAST(ji.cluster_duration AS REAL), ji.exitcode, ji.host_id,
+       j.wf_id, j.exec_job_id, j.type_desc IN {subwf}
+FROM job_instance ji CROSS JOIN job j ON j.job_id = ji.job_id  -- CROSS: scan the instances, look their job up
+WHERE {where}"""
 
 
 def _instances(conn, tree: "_Tree", hosts: dict) -> dict:
-    """jobs.csv rows per workflow; per job its tries and its latest instance's exitcode; jobs
-    per hour and host (one per EXECUTE state of a non-sub-workflow job's instance, as
-    pegasus-statistics counts them)."""
-    jobs = {r[0]: r[1:] for r in conn.execute(
-        f"SELECT job_id, wf_id, exec_job_id, type_desc IN {SUBWF} FROM job WHERE {tree.where('wf_id')}")}
-    instances = conn.execute(_JI_SQL.format(where=tree.jobs_where("job_id"))).fetchall()
+    """jobs.csv rows per workflow; per job its tries and its latest instance's exitcode."""
+    instances = conn.execute(_JI_SQL.format(subwf=SUBWF, where=tree.where("j.wf_id"))).fetchall()
     # pegasus-statistics' order: job_submit_seq (monitord inserts in about that order already,
     # which Python's sort makes cheap)
     instances.sort(key=itemgetter(2, 0))
-    js = {r[0]: r for r in conn.execute(_JS_SQL.format(where=tree.inst_where("job_instance_id")))}
-    inv = {r[0]: r for r in conn.execute(_INV_SQL.format(where=tree.where("wf_id")))}
+    js = {r[0]: r for r in conn.execute(_sql(_JS_SQL.format(where=tree.inst_where("job_instance_id"))))}
+    inv = {r[0]: r for r in conn.execute(_sql(_INV_SQL.format(where=tree.where("wf_id"))))}
     rows_of: dict = {w: [] for w in tree.ids}
     n_try: dict = {}
-    latest: dict = {}  # job_id -> exitcode of its highest job_submit_seq
-    hj: dict = {}
-    dj: dict = {}
-    split = []  # instances whose EXECUTE states fall in different hours
-    js_get, inv_get, host_get, jobs_get = js.get, inv.get, hosts.get, jobs.get
-    no_js = (None,) * 6 + (0, None)
-    no_inv = (None,) * 4
+    latest: dict = {}  # job_id -> (wf_id, is_subwf, exitcode of its highest job_submit_seq)
+    js_get, inv_get, host_get = js.get, inv.get, hosts.get
+    no_js = no_inv = (None,) * 4
     # the rows are the bulk of the answer: tuples up to here, then one dict each
-    for jiid, job_id, seq, site, mult, ldur, cdur, ec, host_id in instances:
-        job = jobs_get(job_id)
-        if job is None:
-            continue
-        wf_id, name, sub = job
+    for jiid, job_id, seq, site, mult, ldur, cdur, ec, host_id, wf_id, name, sub in instances:
         n = n_try[job_id] = n_try.get(job_id, 0) + 1
-        latest[job_id] = ec  # rows in job_submit_seq order: the last one is the latest
-        host = host_get(host_id)
-        _, submit, first_exec, grid, post_term, post_from, n_exec, last_exec = js_get(jiid, no_js)
-        if n_exec and not sub:
-            h = int(first_exec / 3600)  # SQL's CAST(timestamp / 3600 AS INTEGER)
-            if h != int(last_exec / 3600):
-                split.append((jiid, host, ldur))
-            else:
-                if host is not None:
-                    _add(hj, (h, host), n_exec, None if ldur is None else ldur * n_exec)
-                if ldur is not None:
-                    _add(dj, (h, None), n_exec, ldur * n_exec)
+        latest[job_id] = (wf_id, sub, ec)  # rows in job_submit_seq order: the last one is the latest
+        _, post, queued, resource = js_get(jiid, no_js)
         _, kick, cpu, code = inv_get(jiid, no_inv)
-        first_run = first_exec if grid is None or (first_exec is not None and first_exec < grid) else grid
+        # Kickstart-Mult: the instance's invocations share its multiplier
         rows_of[wf_id].append({
             "job_id": name, "try": n, "job_inst_id": seq, "site": site, "kickstart": kick, "multiplier": mult,
-            "kickstart_mult": None if kick is None else kick * mult, "cpu_time": cpu,
-            "post": None if post_term is None or post_from is None else post_term - post_from,
-            "condor_q_time": None if first_run is None or submit is None else first_run - submit,
-            "resource": None if first_exec is None or grid is None else first_exec - grid,
-            "runtime": ldur, "seqexec": cdur, "seqexec_delay": None if cdur is None or kick is None else cdur - kick,
-            "exitcode": code, "host": host,
+            "kickstart_mult": None if kick is None else kick * mult, "cpu_time": cpu, "post": post,
+            "condor_q_time": queued, "resource": resource, "runtime": ldur, "seqexec": cdur,
+            "seqexec_delay": None if cdur is None or kick is None else cdur - kick, "exitcode": code,
+            "host": host_get(host_id),
         })
-    for jiid, host, ldur in split:
-        for (ts,) in conn.execute("SELECT CAST(timestamp AS REAL) FROM jobstate "
-                                  "WHERE job_instance_id = ? AND state = 'EXECUTE'", (jiid,)):
-            h = int(ts / 3600)
-            if host is not None:
-                _add(hj, (h, host), 1, ldur)
-            if ldur is not None:
-                _add(dj, (h, None), 1, ldur)
-    return {"jobs": jobs, "rows": rows_of, "latest": latest, "n_try": n_try, "hj": hj, "dj": dj}
+    return {"rows": rows_of, "latest": latest, "n_try": n_try}
 
 
-def _job_counts(inst: dict) -> dict:
+def _job_counts(inst: dict, totals: dict) -> dict:
     """{(wf_id, is_subwf): (succeeded, failed, total, retries)}: a job's outcome is its latest
     instance's exitcode; retries are instances minus jobs with an instance."""
-    acc: dict = {}
-    for wf_id, _name, sub in inst["jobs"].values():
-        a = acc.get((wf_id, sub))
-        if a is None:
-            a = acc[(wf_id, sub)] = [0, 0, 0, 0]
-        a[2] += 1
-    jobs, n_try = inst["jobs"], inst["n_try"]
-    for job_id, ec in inst["latest"].items():
-        wf_id, _name, sub = jobs[job_id]
-        a = acc[(wf_id, sub)]
+    acc = {k: [0, 0, n, 0] for k, n in totals.items()}
+    n_try = inst["n_try"]
+    for job_id, (wf_id, sub, ec) in inst["latest"].items():
+        a = acc[(wf_id, bool(sub))]
         a[3] += n_try[job_id] - 1
         if ec == 0:
             a[0] += 1
@@ -384,18 +370,19 @@ def _task_counts(conn, tree: "_Tree") -> dict:
             SELECT t.wf_id, count(*) FROM task t JOIN job j ON j.job_id = t.job_id
             WHERE {tree.where('t.wf_id')} AND t.type_desc NOT IN {SUBWF} GROUP BY 1"""):
         out[wf_id][2] = n
-    for wf_id, rows, distinct, ok, bad in conn.execute(f"""
-            SELECT j.wf_id, count(*), count(DISTINCT t.abs_task_id),
-                   count(DISTINCT t.abs_task_id) FILTER (WHERE t.latest AND t.exitcode = 0),
-                   count(DISTINCT t.abs_task_id) FILTER (WHERE t.latest AND t.exitcode <> 0)
-            FROM (SELECT i.abs_task_id, i.exitcode, ji.job_id,
-                         ji.job_submit_seq = (SELECT max(job_submit_seq) FROM job_instance
-                                              WHERE job_id = ji.job_id) AS latest
-                  FROM invocation i JOIN job_instance ji ON ji.job_instance_id = i.job_instance_id
-                  WHERE i.abs_task_id IS NOT NULL AND {tree.where('i.wf_id')}) t
-            JOIN job j ON j.job_id = t.job_id
-            WHERE j.type_desc NOT IN {SUBWF}
-            GROUP BY 1"""):
+    for wf_id, rows, distinct, ok, bad in conn.execute(_sql(f"""
+            WITH latest(jiid) AS (
+                SELECT job_instance_id FROM job_instance m
+                WHERE {tree.jobs_where('m.job_id')} AND job_submit_seq =
+                      (SELECT max(job_submit_seq) FROM job_instance WHERE job_id = m.job_id))
+            SELECT i.wf_id, count(*), count(DISTINCT i.abs_task_id),
+                   count(DISTINCT i.abs_task_id) FILTER (WHERE i.exitcode = 0 AND i.job_instance_id IN latest),
+                   count(DISTINCT i.abs_task_id) FILTER (WHERE i.exitcode <> 0 AND i.job_instance_id IN latest)
+            FROM invocation i
+            WHERE i.abs_task_id IS NOT NULL AND {tree.where('i.wf_id')}
+              AND i.job_instance_id NOT IN (SELECT ji.job_instance_id FROM job_instance ji
+                                            JOIN job j ON j.job_id = ji.job_id WHERE j.type_desc IN {SUBWF})
+            GROUP BY 1""")):
         out[wf_id][0], out[wf_id][1], out[wf_id][3] = ok, bad, rows - distinct
     return {k: tuple(v) for k, v in out.items()}
 
@@ -438,8 +425,11 @@ def _retries(states_of: dict, ids) -> int | None:
 
 
 def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
-    """Breakdown, cumulative and submit-side wall times, invocations per hour and host, task
-    counts: aggregates with few rows out."""
+    """Every figure but the jobs.csv rows and the job counts: breakdown, cumulative and
+    submit-side wall times, time per hour and host, task counts, jobs per workflow.  Few rows
+    out."""
+    totals = {(w, bool(sub)): n for w, sub, n in conn.execute(
+        f"SELECT wf_id, type_desc IN {SUBWF}, count(*) FROM job WHERE {tree.where('wf_id')} GROUP BY 1, 2")}
     # runtime is remote_duration x the instance's multiplier_factor; the join is skipped when
     # every multiplier is 1 (the usual case: it is the costly part of this scan)
     plain = conn.execute("SELECT 1 FROM job_instance WHERE multiplier_factor <> 1 LIMIT 1").fetchone() is None
@@ -482,7 +472,22 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         WHERE {tree.jobs_where('job_id')}
           AND NOT (subwf_id IS NOT NULL AND job_id IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF}))
         """).fetchone()
-    # invocations per hour and host: all but DAGMan's
+    # time tables: one row per EXECUTE state of a non-sub-workflow job's instance (per host when
+    # the host is known, per day when DAGMan's duration is), and per invocation but DAGMan's
+    hj: dict = {}
+    dj: dict = {}
+    for hour, host_id, n, runtime, n_rt in conn.execute(f"""
+        SELECT CAST(js.timestamp / 3600 AS INTEGER), ji.host_id, count(*),
+               CAST(sum(ji.local_duration) AS REAL), count(ji.local_duration)
+        FROM jobstate js JOIN job_instance ji ON ji.job_instance_id = js.job_instance_id
+        WHERE js.state = 'EXECUTE' AND {tree.jobs_where('ji.job_id')}
+          AND ji.job_id NOT IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF})
+        GROUP BY 1, 2"""):
+        host = hosts.get(host_id)
+        if host is not None:
+            _add(hj, (hour, host), n, runtime)
+        if n_rt:
+            _add(dj, (hour, None), n_rt, runtime)
     hi: dict = {}
     di: dict = {}
     for hour, host_id, n, runtime in conn.execute(f"""
@@ -498,7 +503,8 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         _add(di, (hour, None), n, runtime)
     return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
                           "ALL": _breakdown_rows(every)},
-            "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di, "tasks": _task_counts(conn, tree)}
+            "cum": cum or [None, None, None], "side": side, "hj": hj, "dj": dj, "hi": hi, "di": di,
+            "jobs": totals, "tasks": _task_counts(conn, tree)}
 
 
 def _merge(groups: dict, key, vals) -> None:
@@ -640,7 +646,7 @@ def summary_text(path_or_conn, wf_uuid: str | None = None) -> str:
 
 def _statistics(r: _Reader, conn, tree: _Tree, tz) -> dict:
     groups, inst, states, integrity = _read_all(r, conn, tree)
-    jc = _job_counts(inst)
+    jc = _job_counts(inst, groups["jobs"])
     tc = groups["tasks"]
     zero = (0, 0, 0, 0)
 
@@ -680,8 +686,8 @@ def _statistics(r: _Reader, conn, tree: _Tree, tz) -> dict:
         "workflows": workflows,
         "breakdown": groups["breakdown"],
         "jobs": {tree.uuid[w]: rows for w, rows in inst["rows"].items()},
-        "per_host": {"jobs": _by_day(inst["hj"], tz), "invocations": _by_day(groups["hi"], tz)},
-        "per_day": {"jobs": _by_day(inst["dj"], tz), "invocations": _by_day(groups["di"], tz)},
+        "per_host": {"jobs": _by_day(groups["hj"], tz), "invocations": _by_day(groups["hi"], tz)},
+        "per_day": {"jobs": _by_day(groups["dj"], tz), "invocations": _by_day(groups["di"], tz)},
         "integrity": integrity,
     }
 
