@@ -149,9 +149,28 @@ def test_one_connection_or_two_the_same(replay_dir, monkeypatch):
     """The aggregates run on a second connection in a worker thread when they
     can; on one connection, in turn, the answer is the same."""
     db = str(db_of(replay_dir, "process_wf_failure"))
+    if (os.cpu_count() or 1) > 1:
+        r = S._Reader(db)
+        with r:
+            assert r.second() is not None
     two = S.all_statistics_db(db, tz=LA)
     monkeypatch.setattr(S._Reader, "second", lambda self: None)
     assert norm(S.all_statistics_db(db, tz=LA)) == norm(two)
+
+
+def test_a_wal_db_is_read_on_one_connection(tmp_path, replay_dir):
+    """In WAL mode a reader that starts later may see later commits: no
+    second connection, the same answer."""
+    p = tmp_path / "wal.stampede.db"
+    shutil.copyfile(db_of(replay_dir, "hierarchical_wf_success"), p)
+    rw = sqlite3.connect(p)
+    assert rw.execute("PRAGMA journal_mode = WAL").fetchone() == ("wal",)
+    r = S._Reader(str(p))
+    with r:
+        assert r.second() is None
+    assert norm(S.all_statistics_db(str(p), tz=LA)) == norm(
+        S.all_statistics_db(str(db_of(replay_dir, "hierarchical_wf_success")), tz=LA))
+    rw.close()
 
 
 def test_the_committed_hierarchical_db_as_pegasus_statistics_reads_it(shared_data, tmp_path, expected_summary):
