@@ -636,10 +636,11 @@ class Store:
             return JobState.RETRYING if earlier_failed else JobState.QUEUED
         return JobState.RETRYING if earlier_failed else JobState.RUNNING
 
-    def _add_jobstate(self, job: Job, t: Try, ev: Event, d: dict) -> None:
+    def _add_jobstate(self, job: Job, t: Try, ev: Event, d: dict) -> bool:
+        """Record the event's jobstate; True when that recomputed the job's state."""
         names = JOBSTATE_NAMES.get(ev.name)
         if names is None:
-            return
+            return False
         status = d.get("status")
         if status is not None and type(status) is not int:
             status = _field_int(self, ev.name, d, "status")
@@ -647,22 +648,23 @@ class Store:
         if js_id is not None and type(js_id) is not int:
             js_id = _field_int(self, ev.name, d, "js_id")
         if status is _BAD or js_id is _BAD:
-            return  # cannot tell which state this is, or where it goes
+            return False  # cannot tell which state this is, or where it goes
         if js_id is None:
             js_id = -1
         elif not -_EXACT <= js_id <= _EXACT:
             self.warn(f"{ev.name}: js_id {js_id!r} is out of range; state ignored"[:200])
-            return
+            return False
         ts = ev.ts
         if ts is None and d.get("ts") is not None:
             self.warn(f"{ev.name}: ts {d.get('ts')!r} is not a usable time; state ignored"[:200])
-            return
+            return False
         state = names[0] if status == -1 else names[1]
         if not t.add_state(ts, js_id, state):
-            return
+            return False
         if state == "JOB_HELD" and d.get("reason"):
             t.reason = _str(d.get("reason"))
         self._recompute(job)
+        return True
 
 
 # ---------------------------------------------------------------------------
@@ -837,8 +839,8 @@ def _h_job_inst_start(s: Store, ev: Event, d: dict) -> None:
     job, t = got
     t.sched_id = _str(d.get("sched_id")) or t.sched_id
     t.site = _istr(d.get("site")) or t.site
-    s._add_jobstate(job, t, ev, d)
-    s._recompute(job)
+    if not s._add_jobstate(job, t, ev, d):
+        s._recompute(job)  # what it carried may change the state even when the jobstate is a twin
 
 
 def _h_job_inst_state(s: Store, ev: Event, d: dict) -> None:
@@ -892,8 +894,8 @@ def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
     if d.get("sched_id") is not None:
         t.sched_id = _str(d.get("sched_id"))
     _set_files(t, d, final=ev.name == "stampede.job_inst.main.end")
-    s._add_jobstate(job, t, ev, d)
-    s._recompute(job)
+    if not s._add_jobstate(job, t, ev, d):
+        s._recompute(job)  # what it carried may change the state even when the jobstate is a twin
 
 
 def _h_host(s: Store, ev: Event, d: dict) -> None:
