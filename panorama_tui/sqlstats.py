@@ -130,6 +130,13 @@ def _check(conn: sqlite3.Connection, name: str) -> None:
                                f"{SUPPORTED_VERSION} (Pegasus 5.0.x-5.1.x) is; pegasus-db-admin can update an old DB")
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what this process may use (taskset, cgroups)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class _Reader:
     """One read transaction on a checked DB (an own connection, closed at the end),
     and maybe a second connection reading the same snapshot (:meth:`second`)."""
@@ -164,7 +171,7 @@ class _Reader:
         """Another read-only connection that sees what the first one sees, for
         a worker thread; None when that cannot be had cheaply and safely."""
         # A caller's connection may hold writes of its own that another one would not see.
-        if not self.own or (os.cpu_count() or 1) < 2:
+        if not self.own or _cpus() < 2:
             return None
         try:
             if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
