@@ -85,8 +85,8 @@ def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
     if head != b"SQLite format 3\x00":
         raise StatsDbError(f"{path}: not an SQLite file, so not a Stampede DB")
     try:
-        conn = sqlite3.connect(db_uri(path), uri=True, timeout=BUSY_SECONDS if busy is None else busy, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(db_uri(path), uri=True, timeout=BUSY_SECONDS if busy is None else busy,
+                               isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
         # Several scans of the big tables: keep their pages in memory between queries.
         conn.execute("PRAGMA cache_size = -131072")

@@ -109,8 +109,8 @@ def check_against_csv(st: dict, csvdir, expected_summary) -> None:
         return [kind, r["date"]] + ([r["host"]] if "host" in r else []) + [str(r["count"]), P.fstr(r["runtime"])]
 
     tph, tpd = st["per_host"], st["per_day"]
-    assert ([fmt("jobs/host/day", r) for r in tph["jobs"]] + [fmt("invocations/host/day", r) for r in tph["invocations"]]
-            == rows(csvdir / "time-per-host.csv"))
+    got = [fmt("jobs/host/day", r) for r in tph["jobs"]] + [fmt("invocations/host/day", r) for r in tph["invocations"]]
+    assert got == rows(csvdir / "time-per-host.csv")
     assert ([fmt("jobs/day", r) for r in tpd["jobs"]] + [fmt("invocations/day", r) for r in tpd["invocations"]]
             == rows(csvdir / "time.csv"))
 
