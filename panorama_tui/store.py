@@ -283,7 +283,7 @@ class Job:
     __slots__ = (
         "wf", "job_id", "type_desc", "transformation", "task_ids", "max_retries",
         "submit_file", "executable", "argv", "tries", "state", "subwf_uuid",
-        "series", "darshan", "transfers", "summary", "order", "clustered",
+        "series", "darshan", "transfers", "summary", "order", "clustered", "latest",
     )
 
     def __init__(self, wf: "Workflow", job_id: str, order: int):
@@ -303,17 +303,15 @@ class Job:
         self.summary: dict | None = None
         self.order = order
         self.clustered = None
+        # The try with the highest number (None before the first): kept by
+        # the store as tries arrive, because every column, filter and sort
+        # key reads it and max() over the tries for 100k jobs shows.
+        self.latest: Try | None = None
 
     # -- derived figures -------------------------------------------------
     @property
     def key(self) -> tuple[str, str]:
         return (self.wf.wf_uuid, self.job_id)
-
-    @property
-    def latest(self) -> Try | None:
-        if not self.tries:
-            return None
-        return self.tries[max(self.tries)]
 
     @property
     def is_subwf(self) -> bool:
@@ -584,6 +582,8 @@ class Store:
         t = tries.get(seq)
         if t is None:
             t = tries[seq] = Try(seq)
+            if job.latest is None or seq > job.latest.seq:
+                job.latest = t
             if len(tries) > 1:
                 wf.retries += 1
         return job, t
@@ -611,7 +611,7 @@ class Store:
         tries = job.tries
         if not tries:
             return JobState.WAITING
-        t = tries[max(tries)] if len(tries) > 1 else next(iter(tries.values()))
+        t = job.latest
         st = t.state_name
         if st is None:
             return JobState.WAITING

@@ -43,7 +43,7 @@ def deep(store: Store) -> dict:
         w["tasks"] = {tid: {k: getattr(t, k) for k in Task.__slots__} for tid, t in wf.tasks.items()}
         jobs = {}
         for jid, j in wf.jobs.items():
-            jd = {k: getattr(j, k) for k in Job.__slots__ if k not in ("wf", "tries", "order", "series")}
+            jd = {k: getattr(j, k) for k in Job.__slots__ if k not in ("wf", "tries", "order", "series", "latest")}
             jd["task_ids"] = sorted(j.task_ids)
             jd["tries"] = {}
             for seq, t in j.tries.items():
