@@ -187,6 +187,20 @@ class JobList(ScrollView, can_focus=True):
         self._strips.clear()  # sort or filter changed what the header marks
         self._set_rows(rows)
 
+    def _resort(self) -> None:
+        """Order the same rows by another key: who is in the list has not
+        changed, so nothing is filtered again."""
+        if self.store.structure_version != self._structure_seen:
+            self.rebuild()
+            return
+        now = self.now()
+        key = self._key
+        rows = self.rows
+        with self.store.lock:
+            self._keys = keys = {j: key(j, now) for j in rows}
+        rows.sort(key=keys.__getitem__, reverse=self.reverse)
+        self._set_rows(rows)
+
     def update_dirty(self, dirty: set[Job]) -> None:
         """Apply the store's changes since the last tick (store lock held by caller)."""
         if self.store.structure_version != self._structure_seen:
@@ -275,13 +289,16 @@ class JobList(ScrollView, can_focus=True):
         i = SORTABLE.index(self.sort_col) if self.sort_col in SORTABLE else 0
         self.sort_col = SORTABLE[(i + step) % len(SORTABLE)]
         self.reverse = self.sort_col in ("dur", "cpu", "rss", "io", "tries")
-        self.rebuild()
+        self._resort()
         self._update_header()
         return self.sort_col
 
     def toggle_reverse(self) -> None:
         self.reverse = not self.reverse
-        self.rebuild()
+        # Every key ends in the job's order, so no two are equal: the list in
+        # the other direction is this one reversed.
+        self.rows.reverse()
+        self._set_rows(self.rows)
         self._update_header()
 
     # -- cursor ----------------------------------------------------------
