@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static, Tree
 
 from ..events import describe_exitcode
@@ -197,6 +198,23 @@ class JobDetail(Static):
     JobDetail { height: auto; padding: 0 1; }
     """
 
+    _width: int | None = None
+
+    def _update_sized(self, parts: list) -> None:
+        """Update, laying the screen out again only when the new text does not
+        fit the space it has (or a scrollbar would be wrong): a layout costs
+        tens of ms at 160x50, and a running job's detail is redrawn every tick
+        and whenever the cursor rests.  Shorter text leaves blank lines."""
+        group = Group(*parts)
+        width = max(1, self.size.width - 2)  # the padding
+        console = self.app.console
+        height = len(console.render_lines(group, console.options.update_width(width), pad=False))
+        have = self.size.height
+        view = self.parent.size.height if isinstance(self.parent, Widget) else have
+        relayout = width != self._width or height > have or (have > view and height < have)
+        self.update(group, layout=relayout)
+        self._width = width
+
     def show(self, store: Store, job: Job | None, now: float | None) -> None:
         if job is None:
             self.update(Text("no job selected", style="dim"))
@@ -231,7 +249,7 @@ class JobDetail(Static):
             lines.append(f"sub-workflow: {sub.name if sub else job.subwf_uuid}")
         if lines:
             parts.append(Text("\n".join(lines)))
-        self.update(Group(*parts))
+        self._update_sized(parts)
 
 
 class FailureText(Static):
