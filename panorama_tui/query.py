@@ -9,6 +9,7 @@ site.  ``state=problems`` means failed, held or retrying.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
@@ -25,27 +26,26 @@ class QueryError(ValueError):
     pass
 
 
-def _field(job, name: str):
-    if name == "state":
-        return job.state.label
-    if name == "id":
-        return job.job_id
-    if name == "xform":
-        return job.transformation or ""
-    if name == "site":
-        return job.site or ""
-    if name == "host":
-        return job.host or ""
-    if name == "exit":
-        code, sig = decode_exitcode(job.exit_raw)
-        return code if sig is None else -sig
-    if name == "tries":
-        return len(job.tries)
-    if name == "wf":
-        return job.wf.label or job.wf.wf_uuid
-    if name == "type":
-        return job.type_desc or ""
-    raise QueryError(f"unknown field {name!r}")  # pragma: no cover
+def _exit(job):
+    code, sig = decode_exitcode(job.exit_raw)
+    return code if sig is None else -sig
+
+
+# What each field reads from a job; picked once when a term is compiled, since
+# a filter pass calls it for every job.
+_GETTERS = {
+    "state": lambda j: j.state.label,
+    "id": lambda j: j.job_id,
+    "xform": lambda j: j.transformation or "",
+    "site": lambda j: j.site or "",
+    "host": lambda j: j.host or "",
+    "exit": _exit,
+    "tries": lambda j: len(j.tries),
+    "wf": lambda j: j.wf.label or j.wf.wf_uuid,
+    "type": lambda j: j.type_desc or "",
+}
+assert set(_GETTERS) == set(FIELDS)
+_COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 
 
 @dataclass
@@ -64,6 +64,30 @@ class Query:
         return not self.tests
 
 
+class _Memo(dict):
+    """A test's answer per value: a filter pass over 100k jobs meets the same
+    few hundred transformations, hosts and sites again and again.  With
+    ``skip_empty``, None and "" never match (a bare word looks only at the
+    fields a job has)."""
+
+    __slots__ = ("test", "skip_empty")
+
+    def __init__(self, test, skip_empty: bool = False):
+        super().__init__()
+        self.test = test
+        self.skip_empty = skip_empty
+
+    def __call__(self, value) -> bool:
+        if self.skip_empty and not value:
+            return False
+        hit = self.get(value)
+        if hit is None:
+            if len(self) > 100_000:  # job ids in the field: bounded, not a leak
+                self.clear()
+            hit = self[value] = bool(self.test(value))
+        return hit
+
+
 def _compile_term(term: str):
     m = _TERM.match(term)
     if not m:
@@ -72,19 +96,21 @@ def _compile_term(term: str):
         except re.error as exc:
             raise QueryError(f"bad pattern {term!r}: {exc}") from None
 
-        def text_test(job, rx=rx):
-            return bool(
-                rx.search(job.job_id)
-                or (job.transformation and rx.search(job.transformation))
-                or (job.host and rx.search(job.host))
-                or (job.site and rx.search(job.site))
-            )
+        search = rx.search
+        seen = _Memo(search, skip_empty=True)  # transformations, hosts and sites repeat across jobs
+
+        def text_test(job):
+            if search(job.job_id):
+                return True
+            t = job.latest
+            return seen(job.transformation) or (t is not None and (seen(t.host) or seen(t.site)))
 
         return text_test
     name, op, value = m.groups()
     name = _ALIASES.get(name, name)
     if name not in FIELDS:
         raise QueryError(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
+    get = _GETTERS[name]
     if name == "state" and op in ("=", "!="):
         want = {s.strip() for s in value.split(",") if s.strip()}
         if "problems" in want:
@@ -102,33 +128,40 @@ def _compile_term(term: str):
             rx = re.compile(value, re.IGNORECASE)
         except re.error as exc:
             raise QueryError(f"bad pattern {value!r}: {exc}") from None
+        seen = _Memo(lambda v: rx.search(str(v)))
         if op == "~":
-            return lambda job: bool(rx.search(str(_field(job, name))))
-        return lambda job: not rx.search(str(_field(job, name)))
+            return lambda job: seen(get(job))
+        return lambda job: not seen(get(job))
     if op in (">", "<", ">=", "<="):
         try:
             num = float(value)
         except ValueError:
             raise QueryError(f"{name}{op} needs a number, not {value!r}") from None
 
-        def num_test(job, op=op):
-            v = _field(job, name)
+        compare = _COMPARE[op]
+
+        def num_test(job):
+            v = get(job)
             if v is None or v == "":
                 return False
             try:
-                v = float(v)
+                return compare(float(v), num)
             except (TypeError, ValueError):
                 return False
-            return {">": v > num, "<": v < num, ">=": v >= num, "<=": v <= num}[op]
 
         return num_test
 
-    def eq_test(job, op=op):
-        v = _field(job, name)
-        same = str(v).lower() == value.lower() if v is not None else value in ("", "-", "none")
-        return same if op == "=" else not same
+    low = value.lower()
+    seen = _Memo(lambda v: str(v).lower() == low)
+    nothing = value in ("", "-", "none")  # how a user asks for a field that is not set
 
-    return eq_test
+    def eq_test(job):
+        v = get(job)
+        return nothing if v is None else seen(v)
+
+    if op == "=":
+        return eq_test
+    return lambda job: not eq_test(job)
 
 
 def parse(text: str) -> Query:
