@@ -419,3 +419,45 @@ def test_workflows_screen_lists_and_opens(tmp_path, shared_data):
         app.ingest.stop()
 
     run(go())
+
+
+def test_tree_state_groups_follow_the_store(replay_dir):
+    """The per-state groups under a workflow keep their counts as the run goes
+    on (they were filled once, then went stale), and an open group's jobs too."""
+    from panorama_tui.events import decode_line
+    from panorama_tui.store import Store
+    from panorama_tui.ui.panels import WorkflowTree
+
+    lines = [ln for ln in (replay_dir / "process_wf_failure" / "events.json").read_bytes().splitlines() if ln.strip()]
+    store = Store()
+    half = len(lines) // 2
+    store.apply_many(decode_line(ln) for ln in lines[:half])
+
+    def groups(tree):
+        wf_node = next(iter(tree._wf_nodes.values()))
+        return {c.data[2]: (c.data[3], sorted(str(leaf.label) for leaf in c.children))
+                for c in wf_node.children if c.data and c.data[0] == "group"}
+
+    async def go():
+        app = PanoramaApp(store, source_label="test", live=False)
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause()
+            tree = app.query_one("#tree", WorkflowTree)
+            wf = next(iter(store.workflows.values()))
+            before = groups(tree)
+            assert {s: n for s, (n, _) in before.items()} == {s: wf.counts[s] for s in JobState if wf.counts[s]}
+            # open the group of done jobs: its leaves are listed
+            done = next(c for c in next(iter(tree._wf_nodes.values())).children
+                        if c.data and c.data[0] == "group" and c.data[2] == JobState.DONE)
+            done.expand()
+            await pilot.pause()
+            with store.lock:
+                store.apply_many(decode_line(ln) for ln in lines[half:])
+            app.refresh_all()
+            await pilot.pause()
+            after = groups(tree)
+            assert {s: n for s, (n, _) in after.items()} == {s: wf.counts[s] for s in JobState if wf.counts[s]}
+            assert after != before
+            assert after[JobState.DONE][1] == sorted(j.job_id for j in wf.jobs.values() if j.state == JobState.DONE)
+
+    run(go())

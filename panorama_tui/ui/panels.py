@@ -124,7 +124,9 @@ class WorkflowTree(Tree):
                 if wf.parent_uuid and parent is None:
                     continue  # its parent arrives first on a later pass
                 host = parent if parent is not None else self.root
-                node = host.add(self._wf_label(wf), data=("wf", wf), expand=parent is None)
+                # sub-workflows before the parent's state groups
+                first_group = next((c for c in host.children if c.data and c.data[0] == "group"), None)
+                node = host.add(self._wf_label(wf), data=("wf", wf), expand=parent is None, before=first_group)
                 node.allow_expand = True
                 self._wf_nodes[wf.wf_uuid] = node
                 if parent is None:
@@ -134,19 +136,50 @@ class WorkflowTree(Tree):
             wf = store.workflows.get(uuid)
             if wf is not None:
                 node.set_label(self._wf_label(wf))
+                if node.is_expanded:
+                    self._sync_groups(node, wf)
+
+    @staticmethod
+    def _group_label(state: JobState, n: int) -> Text:
+        return Text.from_markup(f"[{STATE_MARKUP[state]}]{state.glyph} {state.label}[/] ({n})")
 
     def _fill_groups(self, node, wf: Workflow) -> None:
         for child in list(node.children):
             if child.data and child.data[0] == "group":
                 child.remove()
+        self._sync_groups(node, wf)
+
+    def _sync_groups(self, node, wf: Workflow) -> None:
+        """One node per state the workflow's jobs are in, after its
+        sub-workflows, with the current count; a group whose count moved
+        drops its job leaves (filled again, current, when expanded)."""
+        groups = {c.data[2]: c for c in node.children if c.data and c.data[0] == "group"}
         for state in JobState:
             n = wf.counts[state]
-            if n:
-                g = node.add(
-                    Text.from_markup(f"[{STATE_MARKUP[state]}]{state.glyph} {state.label}[/] ({n})"),
-                    data=("group", wf, state),
-                )
+            g = groups.get(state)
+            if not n:
+                if g is not None:
+                    g.remove()
+                continue
+            if g is None:
+                later = next((groups[s] for s in JobState if s > state and s in groups and wf.counts[s]), None)
+                g = node.add(self._group_label(state, n), data=("group", wf, state, n), before=later)
                 g.allow_expand = True
+            elif g.data[3] != n:
+                g.set_label(self._group_label(state, n))
+                g.data = ("group", wf, state, n)
+                if g.children:
+                    expanded = g.is_expanded
+                    g.remove_children()
+                    if expanded:
+                        self._fill_leaves(g, wf, state)
+
+    def _fill_leaves(self, node, wf: Workflow, state: JobState) -> None:
+        jobs = [j for j in wf.jobs.values() if j.state == state]
+        for j in jobs[: self.MAX_LEAVES]:
+            node.add_leaf(Text(j.job_id), data=("job", j))
+        if len(jobs) > self.MAX_LEAVES:
+            node.add_leaf(Text(f"… {len(jobs) - self.MAX_LEAVES} more: see the job list", style="dim"), data=None)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
         data = event.node.data
@@ -155,14 +188,7 @@ class WorkflowTree(Tree):
         if data[0] == "wf":
             self._fill_groups(event.node, data[1])
         elif data[0] == "group" and not event.node.children:
-            _, wf, state = data
-            jobs = [j for j in wf.jobs.values() if j.state == state]
-            for j in jobs[: self.MAX_LEAVES]:
-                event.node.add_leaf(Text(j.job_id), data=("job", j))
-            if len(jobs) > self.MAX_LEAVES:
-                event.node.add_leaf(
-                    Text(f"… {len(jobs) - self.MAX_LEAVES} more: see the job list", style="dim"), data=None
-                )
+            self._fill_leaves(event.node, data[1], data[2])
 
 
 def render_plot(job: Job, width: int, height: int, no_color: bool = False) -> Text:
