@@ -479,22 +479,6 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         WHERE {tree.jobs_where('job_id')}
           AND NOT (subwf_id IS NOT NULL AND job_id IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF}))
         """).fetchone()
-    # time tables: one row per EXECUTE state of a non-sub-workflow job's instance (per host when
-    # the host is known, per day when DAGMan's duration is), and per invocation but DAGMan's
-    hj: dict = {}
-    dj: dict = {}
-    for hour, host_id, n, runtime, n_rt in conn.execute(f"""
-        SELECT CAST(js.timestamp / 3600 AS INTEGER), ji.host_id, count(*),
-               CAST(sum(ji.local_duration) AS REAL), count(ji.local_duration)
-        FROM jobstate js JOIN job_instance ji ON ji.job_instance_id = js.job_instance_id
-        WHERE js.state = 'EXECUTE' AND {tree.jobs_where('ji.job_id')}
-          AND ji.job_id NOT IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF})
-        GROUP BY 1, 2"""):
-        host = hosts.get(host_id)
-        if host is not None:
-            _add(hj, (hour, host), n, runtime)
-        if n_rt:
-            _add(dj, (hour, None), n_rt, runtime)
     hi: dict = {}
     di: dict = {}
     for hour, host_id, n, runtime in conn.execute(f"""
@@ -510,8 +494,29 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         _add(di, (hour, None), n, runtime)
     return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
                           "ALL": _breakdown_rows(every)},
-            "cum": cum or [None, None, None], "side": side, "hj": hj, "dj": dj, "hi": hi, "di": di,
+            "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di,
             "jobs": totals, "tasks": _task_counts(conn, tree)}
+
+
+def _execute_hours(conn, tree: "_Tree", hosts: dict) -> dict:
+    """The jobs' time tables: one row per EXECUTE state of a non-sub-workflow job's
+    instance, per hour and host when the host is known, per hour when DAGMan's duration
+    is.  Apart from :func:`_aggregates` so the two threads get about the same work."""
+    hj: dict = {}
+    dj: dict = {}
+    for hour, host_id, n, runtime, n_rt in conn.execute(f"""
+        SELECT CAST(js.timestamp / 3600 AS INTEGER), ji.host_id, count(*),
+               CAST(sum(ji.local_duration) AS REAL), count(ji.local_duration)
+        FROM jobstate js JOIN job_instance ji ON ji.job_instance_id = js.job_instance_id
+        WHERE js.state = 'EXECUTE' AND {tree.jobs_where('ji.job_id')}
+          AND ji.job_id NOT IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF})
+        GROUP BY 1, 2"""):
+        host = hosts.get(host_id)
+        if host is not None:
+            _add(hj, (hour, host), n, runtime)
+        if n_rt:
+            _add(dj, (hour, None), n_rt, runtime)
+    return {"hj": hj, "dj": dj}
 
 
 def _merge(groups: dict, key, vals) -> None:
@@ -609,6 +614,7 @@ def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
     other = r.second()
     if other is None:
         agg = _aggregates(conn, tree, hosts)
+        agg.update(_execute_hours(conn, tree, hosts))
         inst = _instances(conn, tree, hosts)
         return agg, inst, states, integrity
     # The worker's queries return a few rows each: it seldom needs the GIL this thread holds
@@ -619,10 +625,13 @@ def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
         agg = pool.submit(_aggregates, other, tree, hosts)
         try:
             inst = _instances(conn, tree, hosts)
+            hours = _execute_hours(conn, tree, hosts)
         except BaseException:
             other.interrupt()
             raise
-        return agg.result(), inst, states, integrity
+        agg = agg.result()
+        agg.update(hours)
+        return agg, inst, states, integrity
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
