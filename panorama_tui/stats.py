@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 from .store import SUBWF_TYPES, Job, Store, Workflow
 
+_POST_ENDS = ("POST_SCRIPT_SUCCESS", "POST_SCRIPT_FAILED")
+
 
 @dataclass
 class Counts:
@@ -56,8 +58,12 @@ def _job_counts(jobs: list[Job]) -> Counts:
             continue
         instances += len(job.tries)
         with_instances += 1
-        ec = job.latest.exitcode
-        if ec is None:
+        t = job.latest
+        ec = t.exitcode
+        if ec is None or (t.post_exitcode is None and t.has_state(*_POST_ENDS)):
+            # The DB keeps the POST script's status once it has run: while that is not
+            # known (a row read mid-commit, jobstate.log ahead of the DB) the job counts
+            # as incomplete, as pegasus-statistics counts it.
             continue
         if ec == 0:
             c.succeeded += 1

@@ -272,6 +272,10 @@ class Try:
         times = [t for t, _, c in _TRIPLE.iter_unpack(self._st) if c in codes and t == t]
         return min(times) if times else None
 
+    def has_state(self, *names: str) -> bool:
+        codes = {_STATE_CODE[n] for n in names if n in _STATE_CODE}
+        return any(c in codes for _, _, c in _TRIPLE.iter_unpack(self._st))
+
     def ordered_states(self) -> list[tuple]:
         return sorted(self._states(), key=lambda v: (v[0] or 0, v[1]))
 
