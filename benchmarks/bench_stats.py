@@ -382,15 +382,16 @@ def panorama_stats(db: str, tz) -> tuple[dict, dict]:
                "events": store.event_count, "jobs": store.job_count(), "uuid": root.wf_uuid}
 
 
-def _close(a, b) -> bool:
-    """Equal, floats to 1e-12 relative: sums add up in another order."""
+def close(a, b) -> bool:
+    """Equal, floats to 1e-12 relative (sums add up in another order), other values
+    of the same type."""
     if isinstance(a, float) and isinstance(b, float):
         return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    return a == b
+        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+    return a == b and type(a) is type(b)
 
 
 def live_refresh(n: int, tz, window: float = 60.0) -> dict:
@@ -549,7 +550,7 @@ def main(argv=None) -> int:
     print(f"  cold via store:       {pt['total']:.2f} s  (StampedeDbSource -> Store {pt['read']:.2f} s, "
           f"{pt['events']:,} events, {pt['jobs']:,} jobs; pegstats {pt['stats']:.2f} s; for information)")
     print(f"  pegstats again:       {pt['live']:.2f} s  (on the same store: per-bucket cache)")
-    same_paths = _close({k: v for k, v in sql.items() if k in via}, via)
+    same_paths = close({k: v for k, v in sql.items() if k in via}, via)
     print(f"  sqlstats = pegstats:  {'yes' if same_paths else 'NO'} (every figure, on the store of the same DB)")
     lv = live_refresh(args.n, tz)
     print(f"  panorama-top live:    {lv['after']:.2f} s  (store at mid-run, {lv['jobs']:,} jobs: first pegstats "

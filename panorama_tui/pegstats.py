@@ -258,7 +258,7 @@ def _day(hour: int, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(hour * 3600, tz).strftime("%Y-%m-%d")
 
 
-def _by_day(rows: dict, tz) -> list[dict]:
+def by_day(rows: dict, tz) -> list[dict]:
     """rows: {(hour, host): [count, runtime]} -> per (day, host), pegasus-statistics' order."""
     out: dict[tuple, dict] = {}
     days: dict[int, str] = {}
@@ -337,8 +337,8 @@ def time_tables(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict:
     ``{"per_host": {...}, "per_day": {...}}``."""
     t, _ = _walk(store, wf, True, None)
     return {
-        "per_host": {"jobs": _by_day(t["host_jobs"], tz), "invocations": _by_day(t["host_invs"], tz)},
-        "per_day": {"jobs": _by_day(t["day_jobs"], tz), "invocations": _by_day(t["day_invs"], tz)},
+        "per_host": {"jobs": by_day(t["host_jobs"], tz), "invocations": by_day(t["host_invs"], tz)},
+        "per_day": {"jobs": by_day(t["day_jobs"], tz), "invocations": by_day(t["day_invs"], tz)},
     }
 
 
@@ -596,15 +596,21 @@ def _part(jobs, sig) -> _Part:
     return p
 
 
+def add_time(table: dict, key, count: int, runtime) -> None:
+    """Adds ``count`` jobs or invocations and their ``runtime`` (None: unknown) to a time
+    table's row ``key`` ((hour, host) -> [count, runtime])."""
+    r = table.get(key)
+    if r is None:
+        table[key] = [count, runtime]
+    else:
+        r[0] += count
+        if runtime is not None:
+            r[1] = runtime if r[1] is None else r[1] + runtime
+
+
 def _merge_table(into: dict, table: dict) -> None:
     for k, (count, runtime) in table.items():
-        r = into.get(k)
-        if r is None:
-            into[k] = [count, runtime]
-        else:
-            r[0] += count
-            if runtime is not None:
-                r[1] = runtime if r[1] is None else r[1] + runtime
+        add_time(into, k, count, runtime)
 
 
 def _merge_groups(into: dict, groups: dict) -> None:
@@ -679,8 +685,8 @@ def all_statistics(store: Store, wf: Workflow, tz: tzinfo | None = None) -> dict
         "breakdown": {**{u: _breakdown_rows(g) for u, g in groups_of.items()}, "ALL": _breakdown_rows(every)},
         "jobs": jobs_of,
         "integrity": {**{w.wf_uuid: integrity(store, w, expand=False) for w in wfs}, "ALL": integrity(store, wf)},
-        "per_host": {"jobs": _by_day(hj, tz), "invocations": _by_day(hi, tz)},
-        "per_day": {"jobs": _by_day(dj, tz), "invocations": _by_day(di, tz)},
+        "per_host": {"jobs": by_day(hj, tz), "invocations": by_day(hi, tz)},
+        "per_day": {"jobs": by_day(dj, tz), "invocations": by_day(di, tz)},
     }
 
 

@@ -40,11 +40,12 @@ import os
 import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from decimal import Decimal
 from operator import itemgetter
 
-from .sources.stampede_db import SUPPORTED_VERSION, db_uri
+from .pegstats import add_time, by_day
+from .sources.stampede_db import SUPPORTED_VERSION, db_uri, sqlite_file_problem
 from .states import WorkflowState
 
 __all__ = ["StatsDbError", "all_statistics_db", "summary_text", "format_summary", "format_seconds"]
@@ -67,23 +68,9 @@ class StatsDbError(Exception):
 
 
 def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise StatsDbError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise StatsDbError(f"{path}: {exc.strerror or exc}") from None
-    if os.path.isdir(path):
-        raise StatsDbError(f"{path}: a directory, not a Stampede DB")
-    if st.st_size == 0:
-        raise StatsDbError(f"{path}: empty file, not a Stampede DB")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as exc:
-        raise StatsDbError(f"{path}: {exc.strerror or exc}") from None
-    if head != b"SQLite format 3\x00":
-        raise StatsDbError(f"{path}: not an SQLite file, so not a Stampede DB")
+    kind, problem = sqlite_file_problem(path)
+    if kind is not None:
+        raise StatsDbError(problem)
     try:
         conn = sqlite3.connect(db_uri(path), uri=True, timeout=BUSY_SECONDS if busy is None else busy,
                                isolation_level=None, check_same_thread=False)
@@ -490,8 +477,8 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
             continue
         host = hosts.get(host_id)
         if host is not None:
-            _add(hi, (hour, host), n, runtime)
-        _add(di, (hour, None), n, runtime)
+            add_time(hi, (hour, host), n, runtime)
+        add_time(di, (hour, None), n, runtime)
     return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
                           "ALL": _breakdown_rows(every)},
             "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di,
@@ -513,9 +500,9 @@ def _execute_hours(conn, tree: "_Tree", hosts: dict) -> dict:
         GROUP BY 1, 2"""):
         host = hosts.get(host_id)
         if host is not None:
-            _add(hj, (hour, host), n, runtime)
+            add_time(hj, (hour, host), n, runtime)
         if n_rt:
-            _add(dj, (hour, None), n_rt, runtime)
+            add_time(dj, (hour, None), n_rt, runtime)
     return {"hj": hj, "dj": dj}
 
 
@@ -549,36 +536,6 @@ def _breakdown_rows(groups: dict) -> list[dict]:
             "min_avg_cpu": cmn, "max_avg_cpu": cmx, "mean_avg_cpu": csum / cn if cn else None,
         })
     return rows
-
-
-def _add(table: dict, key, count, runtime) -> None:
-    r = table.get(key)
-    if r is None:
-        table[key] = [count, runtime]
-    else:
-        r[0] += count
-        if runtime is not None:
-            r[1] = runtime if r[1] is None else r[1] + runtime
-
-
-def _by_day(rows: dict, tz) -> list[dict]:
-    """{(hour, host): [count, runtime]} -> rows per (day, host) in ``tz``, in
-    pegasus-statistics' order (``stats_utils.convert_stats_to_base_time``)."""
-    out: dict = {}
-    days: dict = {}
-    for (hour, host), (count, runtime) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        day = days.get(hour)
-        if day is None:
-            day = days[hour] = datetime.fromtimestamp(hour * 3600, tz).strftime("%Y-%m-%d")
-        d = out.get((day, host))
-        if d is None:
-            d = out[(day, host)] = {"date": day, "count": 0, "runtime": None}
-            if host is not None:
-                d["host"] = host
-        d["count"] += count
-        if runtime is not None:
-            d["runtime"] = runtime if d["runtime"] is None else d["runtime"] + runtime
-    return list(out.values())
 
 
 def _integrity(conn, tree: "_Tree") -> dict:
@@ -702,8 +659,8 @@ def _statistics(r: _Reader, conn, tree: _Tree, tz) -> dict:
         "workflows": workflows,
         "breakdown": groups["breakdown"],
         "jobs": {tree.uuid[w]: rows for w, rows in inst["rows"].items()},
-        "per_host": {"jobs": _by_day(groups["hj"], tz), "invocations": _by_day(groups["hi"], tz)},
-        "per_day": {"jobs": _by_day(groups["dj"], tz), "invocations": _by_day(groups["di"], tz)},
+        "per_host": {"jobs": by_day(groups["hj"], tz), "invocations": by_day(groups["hi"], tz)},
+        "per_day": {"jobs": by_day(groups["dj"], tz), "invocations": by_day(groups["di"], tz)},
         "integrity": integrity,
     }
 

@@ -12,7 +12,6 @@ and both read the copy.  Bad input ends in :class:`StatsDbError`, and
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sqlite3
@@ -21,6 +20,7 @@ import sys
 
 import pytest
 
+from benchmarks.bench_stats import close  # floats to 1e-12 (sums in another order), the rest exactly
 from panorama_tui import pegstats as P
 from panorama_tui import sqlstats as S
 from panorama_tui.sources.stampede_db import read_store
@@ -49,16 +49,6 @@ def norm(x):
         return [norm(v) for v in x]
     return x
 
-
-def close(a, b) -> bool:
-    """Equal, floats to 1e-12 relative: sums add up in another order than the store's."""
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
-    return a == b and type(a) is type(b)
 
 
 def same_as_pegstats(got: dict, store, wf) -> None:

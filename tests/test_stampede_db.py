@@ -301,7 +301,7 @@ def test_empty_and_non_sqlite_files(tmp_path):
     assert "empty" in _error_of(empty)
     text = tmp_path / "text.db"
     text.write_text("hello\n")
-    assert "not an SQLite DB" in _error_of(text)
+    assert "not an SQLite file" in _error_of(text)
 
 
 def test_truncated_db(tmp_path, replay_dir):

@@ -275,29 +275,18 @@ class StampedeDbSource(Source):
     def _open(self) -> bool:
         """Open and check; False (with status set) when not possible now."""
         path = self.path
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            if self.follow:
-                self._wait(f"waiting for {path} (pegasus-monitord has not created it yet)")
+        kind, problem = sqlite_file_problem(path)
+        if kind is not None:
+            if self.follow and kind in ("missing", "empty"):
+                self._wait(f"waiting for {path} ("
+                           + ("pegasus-monitord has not created it yet)" if kind == "missing" else "empty: monitord starting?)"))
                 return False
-            raise StampedeDbError(f"{path}: no such file")
-        except OSError as exc:
-            raise StampedeDbError(f"{path}: {exc.strerror or exc}") from None
-        if st.st_size == 0:
-            if self.follow:
-                self._wait(f"waiting for {path} (empty: monitord starting?)")
-                return False
-            raise StampedeDbError(f"{path}: empty file, not a Stampede DB")
+            raise StampedeDbError(problem)
         try:
-            with open(path, "rb") as f:
-                head = f.read(16)
-        except OSError as exc:
-            raise StampedeDbError(f"{path}: {exc.strerror or exc}") from None
-        if head != b"SQLite format 3\x00":
-            raise StampedeDbError(f"{path}: not an SQLite DB, so not a Stampede DB")
-        try:
+            st = os.stat(path)  # which file this is: a rotation or a new DB is noticed by it
             conn = connect_ro(path)
+        except OSError as exc:
+            raise StampedeDbError(f"{path}: {exc.strerror or exc}") from None
         except sqlite3.Error as exc:
             err = _classify(exc, path)
             if self.follow and self.polls == 0:
@@ -870,6 +859,30 @@ class StampedeDbSource(Source):
             if post_ec is not None:
                 d["exitcode"] = post_ec
             out.append(Event("stampede.job_inst.post.end", ts, d))
+
+
+def sqlite_file_problem(path: str) -> tuple[str | None, str | None]:
+    """Why ``path`` cannot be read as an SQLite DB now, before SQLite is asked
+    (its own errors are vaguer): (kind, one-line message), kind one of
+    "missing", "empty", "other"; (None, None) when it looks like one."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing", f"{path}: no such file"
+    except OSError as exc:
+        return "other", f"{path}: {exc.strerror or exc}"
+    if os.path.isdir(path):
+        return "other", f"{path}: a directory, not a Stampede DB"
+    if st.st_size == 0:
+        return "empty", f"{path}: empty file, not a Stampede DB"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        return "other", f"{path}: {exc.strerror or exc}"
+    if head != b"SQLite format 3\x00":
+        return "other", f"{path}: not an SQLite file, so not a Stampede DB"
+    return None, None
 
 
 def read_store(path: str, store=None, root_uuid: str | None = None):
