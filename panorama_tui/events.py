@@ -26,10 +26,7 @@ try:  # optional: the fast parser
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency, but stay usable without it
     _fast_loads = None
-try:  # optional: typed decoding of /proc trace samples
-    import msgspec
-except ImportError:  # pragma: no cover - msgspec is a dependency, but stay usable without it
-    msgspec = None
+import msgspec
 
 __all__ = [
     "Event",
@@ -340,45 +337,38 @@ ONLINE = "kickstart.inv.online"
 _ONLINE_STR = f'"{ONLINE}"'
 _ONLINE_BYTES = _ONLINE_STR.encode()
 
-if msgspec is not None:
+class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
+    event: str
+    ts: float | None = None
+    xwf_id: str | None = None
+    wf_uuid: str | None = None
+    dag_job_id: str | None = None
+    job_id: str | None = None
+    utime: float | None = None
+    stime: float | None = None
+    rss: float | None = None  # kB
+    bread: float | None = None
+    bwrite: float | None = None
+    rchar: float | None = None
+    wchar: float | None = None
+    rank: int | None = None
+    hostname: str | None = None
+    pid: int | None = None
+    exe: str | None = None
+    threads: int | None = None
+    procs: int | None = None
+    wf_label: str | None = None
+    xformation: str | None = None
 
-    class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
-        event: str
-        ts: float | None = None
-        xwf_id: str | None = None
-        wf_uuid: str | None = None
-        dag_job_id: str | None = None
-        job_id: str | None = None
-        utime: float | None = None
-        stime: float | None = None
-        rss: float | None = None  # kB
-        bread: float | None = None
-        bwrite: float | None = None
-        rchar: float | None = None
-        wchar: float | None = None
-        rank: int | None = None
-        hostname: str | None = None
-        pid: int | None = None
-        exe: str | None = None
-        threads: int | None = None
-        procs: int | None = None
-        wf_label: str | None = None
-        xformation: str | None = None
 
-    _sample_decode = msgspec.json.Decoder(TraceSample).decode
-    _SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
-else:  # pragma: no cover
-    TraceSample = None
-    _sample_decode = None
-    _SAMPLE_ERRORS = ()
+_sample_decode = msgspec.json.Decoder(TraceSample).decode
+_SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
 
 
 def decode_sample(raw):
     """A ``kickstart.inv.online`` record (str or bytes) as a :class:`TraceSample`
     with a workflow, a job and a plausible numeric ``ts``; None for anything
     else, which the caller decodes the general way."""
-    if _sample_decode is None:
-        return None
     if (_ONLINE_STR not in raw) if type(raw) is str else (_ONLINE_BYTES not in raw):
         return None
     return typed_sample(raw)

@@ -16,7 +16,7 @@ import threading
 from . import gcpolicy
 from .events import (
     _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, TraceSample, _fast_loads,
-    _sample_decode, decode, decode_line, to_epoch, typed_sample,
+    decode, decode_line, to_epoch, typed_sample,
 )
 from .sources.base import RESET, Source
 from .store import Store
@@ -38,12 +38,11 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
     out = []
     append = out.append
     fast = _fast_loads
-    typed = samples and _sample_decode is not None
     for r in records:
         try:
             t = type(r)
             if fast is not None and (t is str or t is bytes) and len(r) <= MAX_LINE_BYTES:
-                if typed and (_ONLINE_STR in r if t is str else _ONLINE_BYTES in r):
+                if samples and (_ONLINE_STR in r if t is str else _ONLINE_BYTES in r):
                     x = typed_sample(r)
                     if x is not None:
                         append(x)
