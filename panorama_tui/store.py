@@ -1025,8 +1025,7 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
 
 
 def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
-    """One /proc sample, its types checked, into its job's series (both lanes
-    end here; the typed one is hot, so the series is reached without calls)."""
+    """One /proc sample, its types checked, into its job's series (both lanes end here)."""
     job = wf.jobs.get(jid) if type(jid) is str else None
     if job is None:
         job = s.job(wf, str(jid))
@@ -1037,13 +1036,9 @@ def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
     series = job.series
     if series is None:
         series = job.series = ResourceSeries()
-    rank = x.rank or 0
-    rs = series._rs
-    if rs is None or series._rank != rank:
-        rs = series.rank(rank)
     ut, st, rd, wr = x.utime, x.stime, x.bread, x.bwrite
-    if rs.add5(
-        x.ts, (ut or 0.0) + (st or 0.0), (x.rss or 0.0) * 1024.0,  # kickstart reports kB
+    if series.add5(
+        x.rank or 0, x.ts, (ut or 0.0) + (st or 0.0), (x.rss or 0.0) * 1024.0,  # kickstart reports kB
         (x.rchar or 0.0) if rd is None else rd, (x.wchar or 0.0) if wr is None else wr,
     ):
         h = x.hostname
