@@ -461,3 +461,25 @@ def test_tree_state_groups_follow_the_store(replay_dir):
             assert after[JobState.DONE][1] == sorted(j.job_id for j in wf.jobs.values() if j.state == JobState.DONE)
 
     run(go())
+
+
+def test_the_key_bar_is_not_rebuilt_when_its_keys_stay_the_same():
+    """Textual's Footer recomposes (a whole-screen layout) on every focus change;
+    the key bar only when the keys it shows change."""
+    from panorama_tui.ui.keybar import KeyBar
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            bar = app.screen.query_one(KeyBar)
+            before = list(bar.children)
+            assert any("Details" in str(k.description) for k in before)
+            await pilot.press("slash", *"state=done", "enter")
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert list(bar.children) == before
+        ingest.stop()
+
+    run(go())

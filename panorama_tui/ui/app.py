@@ -25,13 +25,14 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
 from ..fmt import clock_time, human_duration
 from ..query import QueryError, parse
 from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
+from .keybar import KeyBar
 from .joblist import JobList
 from .panels import (
     FailureText,
@@ -115,7 +116,7 @@ class JobScreen(Screen):
             yield JobDetail(id="job-detail")
             yield Static(id="plot")
             yield Static(id="job-report")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.refresh_job()
@@ -318,7 +319,7 @@ class PanoramaApp(App):
                         yield StatisticsView(id="statistics-view")
             yield Static("", id="status")
         yield Input(placeholder="filter: text/regex, state=failed host~node1 exit!=0 tries>1 …", id="filter")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         jobs = self.query_one("#jobs", JobList)
