@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from panorama_tui.states import JobState
 from panorama_tui.ui.app import HelpScreen, JobScreen, PanoramaApp, parse_seek
 from panorama_tui.ui.joblist import JobList
