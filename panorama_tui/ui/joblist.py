@@ -130,7 +130,7 @@ class JobList(ScrollView, can_focus=True):
 
     cursor = reactive(0, always_update=True, init=False)
 
-    class Highlighted(Message):
+    class _JobMessage(Message):
         def __init__(self, job_list: "JobList", job: Job | None):
             super().__init__()
             self.job_list = job_list
@@ -140,15 +140,11 @@ class JobList(ScrollView, can_focus=True):
         def control(self) -> "JobList":
             return self.job_list
 
-    class Opened(Message):
-        def __init__(self, job_list: "JobList", job: Job):
-            super().__init__()
-            self.job_list = job_list
-            self.job = job
+    class Highlighted(_JobMessage):
+        """The cursor is on another job (None: the list is empty)."""
 
-        @property
-        def control(self) -> "JobList":
-            return self.job_list
+    class Opened(_JobMessage):
+        """Enter on a job."""
 
     def __init__(
         self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, columns=None, **kw
