@@ -399,6 +399,16 @@ class TimelineView(Static):
         self.update(Group(*parts))
 
 
+def _table(title: str, text_cols: tuple, number_cols: tuple) -> Table:
+    """A borderless statistics table: text columns left, numbers right."""
+    t = Table(title=title, title_justify="left", box=None, padding=(0, 1), show_edge=False)
+    for col in text_cols:
+        t.add_column(col, justify="left")
+    for col in number_cols:
+        t.add_column(col, justify="right")
+    return t
+
+
 class StatisticsView(Static):
     """pegasus-statistics' figures, computed live from the store."""
 
@@ -443,9 +453,8 @@ class StatisticsView(Static):
             parts.append(times)
             rows = everything["breakdown"].get("ALL") or []
             if rows:
-                bt = Table(title="per transformation", title_justify="left", box=None, padding=(0, 1), show_edge=False)
-                for col in ("transformation", "type", "count", "min s", "max s", "mean s", "total s", "mean MB", "mean cpu %"):
-                    bt.add_column(col, justify="left" if col in ("transformation", "type") else "right")
+                bt = _table("per transformation", ("transformation", "type"),
+                            ("count", "min s", "max s", "mean s", "total s", "mean MB", "mean cpu %"))
                 for r in rows[:60]:
                     f = pegstats.format_breakdown(r)
                     bt.add_row(
@@ -456,17 +465,13 @@ class StatisticsView(Static):
                 parts.append(bt)
             checks = everything["integrity"].get("ALL") or []
             if checks:
-                it = Table(title="integrity", title_justify="left", box=None, padding=(0, 1), show_edge=False)
-                for col in ("type", "file type", "count", "total s"):
-                    it.add_column(col, justify="right" if col in ("count", "total s") else "left")
+                it = _table("integrity", ("type", "file type"), ("count", "total s"))
                 for r in checks:
                     it.add_row(*(escape(f) for f in pegstats.format_integrity(r)))
                 parts.append(it)
             hosts = everything["per_host"].get("jobs") or []
             if hosts:
-                ht = Table(title="time per host (jobs)", title_justify="left", box=None, padding=(0, 1), show_edge=False)
-                for col in ("date", "host", "count", "runtime"):
-                    ht.add_column(col, justify="right" if col in ("count", "runtime") else "left")
+                ht = _table("time per host (jobs)", ("date", "host"), ("count", "runtime"))
                 for r in hosts[:40]:
                     ht.add_row(str(r.get("date")), escape(str(r.get("host"))), str(r.get("count")), human_duration(r.get("runtime")))
                 parts.append(ht)
