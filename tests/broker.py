@@ -270,3 +270,12 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.fixture
+def admin():
+    """The shared broker's admin connection (the test is skipped, or fails under CI, without it)."""
+    require_broker()
+    a = Admin()
+    yield a
+    a.close()

@@ -19,6 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # plain `pytest` does not put the repo root on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
+from .broker import admin  # noqa: E402,F401  (the broker tests' fixture, defined once)
+
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 try:
-    from broker import BASE, Admin, require_broker, unique, url_for, wait_until
+    from broker import BASE, require_broker, unique, url_for, wait_until
 except ImportError:  # pragma: no cover - tests run as a package
-    from tests.broker import BASE, Admin, require_broker, unique, url_for, wait_until
+    from tests.broker import BASE, require_broker, unique, url_for, wait_until
 
 from panorama_tui.events import MAX_LINE_BYTES
 from panorama_tui.ingest import Ingest, run_to_end
@@ -23,14 +23,6 @@ from panorama_tui.store import Store
 
 pytestmark = pytest.mark.broker
 SECRET = "s3cr3t-PW"
-
-
-@pytest.fixture
-def admin():
-    require_broker()
-    a = Admin()
-    yield a
-    a.close()
 
 
 def _lines(replay_dir, run="process_wf_failure"):

@@ -14,9 +14,9 @@ import time
 import pytest
 
 try:
-    from broker import BASE, Admin, require_broker, unique, url_for, wait_until
+    from broker import BASE, require_broker, unique, url_for, wait_until
 except ImportError:  # pragma: no cover
-    from tests.broker import BASE, Admin, require_broker, unique, url_for, wait_until
+    from tests.broker import BASE, require_broker, unique, url_for, wait_until
 
 from panorama_tui.ingest import decode_batch, run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
@@ -69,14 +69,6 @@ def _recorded_store(path) -> tuple[Store, int]:
     for r in bad:
         store.note_bad(r)
     return store, len(bodies)
-
-
-@pytest.fixture
-def admin():
-    require_broker()
-    a = Admin()
-    yield a
-    a.close()
 
 
 # -- arguments and one-line errors --------------------------------------------------

@@ -27,14 +27,6 @@ SECRET = "s3cr3t-PW"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture
-def admin():
-    require_broker()
-    a = Admin()
-    yield a
-    a.close()
-
-
 def _dead_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
