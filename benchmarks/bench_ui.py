@@ -224,7 +224,7 @@ class Probe:
             return None
         try:
             box = self.app.query_one("#filter")
-            boxv = (box.has_class("visible"), box.value)
+            boxv = (box.has_focus, box.value)
         except Exception:
             boxv = None
         return (j.cursor, j.scroll_offset.y, j.sort_col, j.reverse, id(j.rows), len(j.rows),
@@ -277,7 +277,11 @@ class Breakdown:
         ("panorama_tui.ui.panels", "WorkflowTree", "sync", "WorkflowTree.sync"),
         ("panorama_tui.ui.app", "PanoramaApp", "_refresh_status", "status bar"),
         ("panorama_tui.ui.joblist", "JobList", "update_dirty", "JobList.update_dirty"),
+        ("panorama_tui.ui.app", "PanoramaApp", "action_sort", "sort action (s)"),
+        ("panorama_tui.ui.app", "PanoramaApp", "action_back", "back action (esc)"),
+        ("panorama_tui.ui.joblist", "JobList", "set_query", "JobList.set_query"),
         ("panorama_tui.ui.joblist", "JobList", "rebuild", "JobList.rebuild"),
+        ("panorama_tui.ui.joblist", "JobList", "_resort", "JobList._resort"),
         ("panorama_tui.ui.joblist", "JobList", "render_line", "JobList.render_line"),
     )
 
@@ -418,9 +422,13 @@ async def keys_run(app, probe: Probe, pilot, *, filters=FILTERS, pilot_presses: 
         for ch in text:
             probe.send_key(ch)
         await pilot.pause()
+        if bd is not None:
+            bd.phase = "key / apply"
         ms, cms = await probe.press_to_repaint("enter")
         res.setdefault("/ filter apply", []).append(ms)
         cpu.setdefault("/ filter apply", []).append(cms)
+        if bd is not None:
+            bd.phase = "key esc clear"
         ms, cms = await probe.press_to_repaint("escape")
         res.setdefault("filter clear (esc)", []).append(ms)
         cpu.setdefault("filter clear (esc)", []).append(cms)
@@ -622,6 +630,9 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
             f"{c} {ms:.0f} ms" for c, ms in zip(SORT_ORDER, keys["wall"]["s (sort)"][:10])), flush=True)
         n_s = len(keys["wall"]["s (sort)"])
         print(f"[ui] where sort key time went ({n_s} presses):\n" + bd.report("key s (sort)", n_s, "key"), flush=True)
+        n_f = len(keys["wall"]["/ filter apply"])
+        print(f"[ui] where filter apply time went ({n_f} presses):\n" + bd.report("key / apply", n_f, "key"), flush=True)
+        print(f"[ui] where filter clear time went ({n_f} presses):\n" + bd.report("key esc clear", n_f, "key"), flush=True)
         # (c) lag: feeder off, then on.
         lag = LagProbe(app)
         probe.ticks.clear()

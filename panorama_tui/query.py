@@ -12,6 +12,9 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter
+from typing import Callable
 
 from .events import decode_exitcode
 from .states import STATE_BY_LABEL, JobState
@@ -26,25 +29,46 @@ class QueryError(ValueError):
     pass
 
 
-def _exit(job):
-    code, sig = decode_exitcode(job.exit_raw)
+def _exit_value(raw):
+    code, sig = decode_exitcode(raw)
     return code if sig is None else -sig
 
 
-# What each field reads from a job; picked once when a term is compiled, since
-# a filter pass calls it for every job.
-_GETTERS = {
-    "state": lambda j: j.state.label,
-    "id": lambda j: j.job_id,
-    "xform": lambda j: j.transformation or "",
-    "site": lambda j: j.site or "",
-    "host": lambda j: j.host or "",
-    "exit": _exit,
-    "tries": lambda j: len(j.tries),
-    "wf": lambda j: j.wf.label or j.wf.wf_uuid,
-    "type": lambda j: j.type_desc or "",
+def _latest_attr(name: str):
+    """A field of the job's latest try, for many jobs: getattr(None, name,
+    None) is None, so the whole chain stays in C."""
+    return lambda jobs: map(getattr, map(_latest, jobs), repeat(name), repeat(None))
+
+
+_latest = attrgetter("latest")
+_tries = attrgetter("tries")
+
+
+@dataclass(frozen=True)
+class _Field:
+    one: Callable  # job -> raw value
+    many: Callable | None = None  # jobs -> raw values (default: map(one, jobs))
+    norm: Callable | None = None  # raw value -> what a term compares (once per distinct value)
+    repeats: bool = True  # values recur across jobs (worth remembering answers)
+
+    def values(self, jobs):
+        return self.many(jobs) if self.many is not None else map(self.one, jobs)
+
+
+# A filter pass calls a field's getter for every job (100k), so getters are
+# C-level where the job has the value as an attribute.
+_FIELDS = {
+    "state": _Field(attrgetter("state"), norm=lambda s: s.label),
+    "id": _Field(attrgetter("job_id"), repeats=False),
+    "xform": _Field(attrgetter("transformation")),
+    "site": _Field(attrgetter("site"), _latest_attr("site")),
+    "host": _Field(attrgetter("host"), _latest_attr("host")),
+    "exit": _Field(attrgetter("exit_raw"), norm=_exit_value),
+    "tries": _Field(lambda j: len(j.tries), lambda jobs: map(len, map(_tries, jobs))),
+    "wf": _Field(attrgetter("wf"), norm=lambda w: w.label or w.wf_uuid),
+    "type": _Field(attrgetter("type_desc")),
 }
-assert set(_GETTERS) == set(FIELDS)
+assert set(_FIELDS) == set(FIELDS)
 _COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 
 
@@ -64,53 +88,99 @@ class Query:
         return not self.tests
 
 
+class Term:
+    """One term's test: ``term(job)`` for one job (a live update), and
+    ``term.mask(jobs)``, a flag per job for a whole list (a re-filter), which
+    does the per-job work with C-level map() calls."""
+
+    __slots__ = ("test", "_mask")
+
+    def __init__(self, test: Callable, mask: Callable):
+        self.test = test
+        self._mask = mask
+
+    def __call__(self, job) -> bool:
+        return self.test(job)
+
+    def mask(self, jobs):
+        return self._mask(jobs)
+
+
 class _Memo(dict):
-    """A test's answer per value: a filter pass over 100k jobs meets the same
-    few hundred transformations, hosts and sites again and again.  With
-    ``skip_empty``, None and "" never match (a bare word looks only at the
-    fields a job has)."""
+    """A test's answer per raw value: a filter pass over 100k jobs meets the
+    same few hundred transformations, hosts and sites again and again."""
 
-    __slots__ = ("test", "skip_empty")
+    __slots__ = ("test",)
 
-    def __init__(self, test, skip_empty: bool = False):
+    def __init__(self, test):
         super().__init__()
         self.test = test
-        self.skip_empty = skip_empty
 
-    def __call__(self, value) -> bool:
-        if self.skip_empty and not value:
-            return False
-        hit = self.get(value)
-        if hit is None:
-            if len(self) > 100_000:  # job ids in the field: bounded, not a leak
-                self.clear()
-            hit = self[value] = bool(self.test(value))
+    def __missing__(self, value) -> bool:
+        if len(self) > 100_000:  # bounded, not a leak
+            self.clear()
+        hit = self[value] = bool(self.test(value))
         return hit
 
 
-def _compile_term(term: str):
+def _value_term(field: _Field, test: Callable) -> Term:
+    """A term that tests one field's value (``test`` sees the normalised
+    value, None when the job does not have it)."""
+    norm = field.norm
+    if norm is not None:
+        inner = test
+        test = lambda raw: inner(None if raw is None else norm(raw))  # noqa: E731
+    on_value = _Memo(test).__getitem__ if field.repeats else test
+    one, values = field.one, field.values
+    return Term(lambda job: on_value(one(job)), lambda jobs: map(on_value, values(jobs)))
+
+
+def _unset(v) -> bool:
+    return v is None or v == ""
+
+
+def _text_term(rx: re.Pattern) -> Term:
+    """A bare word: a regex over the job id, transformation, host and site."""
+    search = rx.search
+    seen = _Memo(lambda v: v and search(v))  # None and "" never match
+    get_id, get_xform = _FIELDS["id"].one, _FIELDS["xform"].one
+    hosts, sites = _FIELDS["host"].many, _FIELDS["site"].many
+
+    def test(job):
+        if search(job.job_id):
+            return True
+        t = job.latest
+        return seen[job.transformation] or (t is not None and (seen[t.host] or seen[t.site]))
+
+    def mask(jobs):
+        look = seen.__getitem__
+        return map(any, zip(map(search, map(get_id, jobs)), map(look, map(get_xform, jobs)),
+                            map(look, hosts(jobs)), map(look, sites(jobs))))
+
+    return Term(test, mask)
+
+
+def _negate(term: Term) -> Term:
+    test, mask = term.test, term.mask
+    return Term(lambda job: not test(job), lambda jobs: map(operator.not_, mask(jobs)))
+
+
+def _compile_regex(text: str) -> re.Pattern:
+    try:
+        return re.compile(text, re.IGNORECASE)
+    except re.error as exc:
+        raise QueryError(f"bad pattern {text!r}: {exc}") from None
+
+
+def _compile_term(term: str) -> Term:
     m = _TERM.match(term)
     if not m:
-        try:
-            rx = re.compile(term, re.IGNORECASE)
-        except re.error as exc:
-            raise QueryError(f"bad pattern {term!r}: {exc}") from None
-
-        search = rx.search
-        seen = _Memo(search, skip_empty=True)  # transformations, hosts and sites repeat across jobs
-
-        def text_test(job):
-            if search(job.job_id):
-                return True
-            t = job.latest
-            return seen(job.transformation) or (t is not None and (seen(t.host) or seen(t.site)))
-
-        return text_test
+        return _text_term(_compile_regex(term))
     name, op, value = m.groups()
     name = _ALIASES.get(name, name)
     if name not in FIELDS:
         raise QueryError(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
-    get = _GETTERS[name]
+    field = _FIELDS[name]
     if name == "state" and op in ("=", "!="):
         want = {s.strip() for s in value.split(",") if s.strip()}
         if "problems" in want:
@@ -120,48 +190,35 @@ def _compile_term(term: str):
         if unknown:
             raise QueryError(f"unknown state {sorted(unknown)[0]!r}; states: {', '.join(STATE_BY_LABEL)}")
         wanted = frozenset(STATE_BY_LABEL[w] for w in want)
-        if op == "=":
-            return lambda job: job.state in wanted
-        return lambda job: job.state not in wanted
+        if op == "!=":
+            wanted = frozenset(JobState) - wanted
+        get_state = field.one
+        return Term(lambda job: job.state in wanted, lambda jobs: map(wanted.__contains__, map(get_state, jobs)))
     if op in ("~", "!~"):
-        try:
-            rx = re.compile(value, re.IGNORECASE)
-        except re.error as exc:
-            raise QueryError(f"bad pattern {value!r}: {exc}") from None
-        seen = _Memo(lambda v: rx.search(str(v)))
-        if op == "~":
-            return lambda job: seen(get(job))
-        return lambda job: not seen(get(job))
+        search = _compile_regex(value).search
+        term = _value_term(field, lambda v: search("" if v is None else str(v)))
+        return term if op == "~" else _negate(term)
     if op in (">", "<", ">=", "<="):
         try:
             num = float(value)
         except ValueError:
             raise QueryError(f"{name}{op} needs a number, not {value!r}") from None
-
         compare = _COMPARE[op]
 
-        def num_test(job):
-            v = get(job)
-            if v is None or v == "":
+        def num_test(v):
+            if _unset(v):
                 return False
             try:
                 return compare(float(v), num)
             except (TypeError, ValueError):
                 return False
 
-        return num_test
+        return _value_term(field, num_test)
 
     low = value.lower()
-    seen = _Memo(lambda v: str(v).lower() == low)
     nothing = value in ("", "-", "none")  # how a user asks for a field that is not set
-
-    def eq_test(job):
-        v = get(job)
-        return nothing if v is None else seen(v)
-
-    if op == "=":
-        return eq_test
-    return lambda job: not eq_test(job)
+    term = _value_term(field, lambda v: nothing if _unset(v) else str(v).lower() == low)
+    return term if op == "=" else _negate(term)
 
 
 def parse(text: str) -> Query:
@@ -170,3 +227,5 @@ def parse(text: str) -> Query:
 
 
 PROBLEMS = frozenset({JobState.FAILED, JobState.HELD, JobState.RETRYING})
+PROBLEMS_ONLY = Term(lambda job: job.state in PROBLEMS,
+                     lambda jobs: map(PROBLEMS.__contains__, map(_FIELDS["state"].one, jobs)))

@@ -481,3 +481,75 @@ def test_the_key_bar_is_not_rebuilt_when_its_keys_stay_the_same():
         ingest.stop()
 
     run(go())
+
+
+def test_filters_change_the_row_count_without_a_layout_and_the_scrollbar_follows():
+    """A filter that leaves the scrollbar in place repaints the list and moves
+    the thumb (no whole-screen layout); one that shows or hides it lays out."""
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(140, 42)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            height = jobs.scrollable_content_region.height
+            assert len(jobs.rows) > height + 5 and jobs.show_vertical_scrollbar
+            layouts = []
+            refresh = jobs.refresh
+
+            def counted(*a, layout=False, **kw):
+                layouts.append(layout)
+                return refresh(*a, layout=layout, **kw)
+
+            jobs.refresh = counted
+            await pilot.press("slash", *"state!=failed", "enter")
+            await pilot.pause()
+            n = len(jobs.rows)
+            assert n == sum(1 for j in store.jobs() if j.state != JobState.FAILED) > height
+            assert jobs.virtual_size.height == n and jobs.max_scroll_y == n - height
+            assert jobs.vertical_scrollbar.window_virtual_size == n
+            await pilot.press("G")
+            await pilot.pause()
+            assert jobs.cursor == n - 1 and jobs.scroll_offset.y == n - height
+            await pilot.press("escape")  # back to all 33: the bar stays
+            await pilot.pause()
+            assert len(jobs.rows) == 33 and jobs.vertical_scrollbar.window_virtual_size == 33
+            assert jobs.scroll_offset.y <= jobs.max_scroll_y == 33 - height
+            assert layouts and not any(layouts)
+            await pilot.press("slash", *"state=failed", "enter")  # 1 row: the bar goes
+            await pilot.pause()
+            assert len(jobs.rows) == 1 and not jobs.show_vertical_scrollbar
+            assert any(layouts)
+        ingest.stop()
+
+    run(go())
+
+
+def test_the_filter_box_scrolls_to_its_cursor_and_keeps_the_filter_in_force():
+    from panorama_tui.ui.filterbox import FilterBox
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_finished(app, control, pilot)
+            box = app.query_one("#filter", FilterBox)
+            jobs = app.query_one("#jobs", JobList)
+            assert not box.can_focus  # not a tab stop
+            long = "state!=failed " + "x|" * 30 + "stage"
+            await pilot.press("slash", *long)
+            await pilot.pause()
+            assert box.has_focus and box.value == long
+            assert box.scroll_offset.x > 0 and box.scroll_offset.x <= box.max_scroll_x
+            await pilot.press("enter")
+            await pilot.pause()
+            assert jobs.has_focus and box.value == long == jobs.query.text
+            assert jobs.rows and all("stage" in j.job_id for j in jobs.rows)
+            await pilot.press("slash", *"abc", "escape")  # esc: the edit is dropped
+            await pilot.pause()
+            assert box.value == long and jobs.query.text == long
+            await pilot.press("escape")  # esc on the list: the filter is cleared
+            await pilot.pause()
+            assert box.value == "" and jobs.query is None and len(jobs.rows) == 33
+        ingest.stop()
+
+    run(go())

@@ -32,6 +32,7 @@ from ..query import QueryError, parse
 from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
+from .filterbox import FilterBox
 from .keybar import KeyBar
 from .joblist import JobList
 from .panels import (
@@ -191,9 +192,8 @@ class PanoramaApp(App):
     #detail-scroll { width: 1fr; }
     #plot { width: 1fr; height: 1fr; }
     #fail-list { width: 40%; border-right: vkey $panel-lighten-2; }
-    #status { height: 1; background: $panel; }
-    #filter { dock: bottom; display: none; }
-    #filter.visible { display: block; }
+    #statusrow { height: 1; background: $panel; }
+    #status { width: 1fr; height: 1; }
     #banner { dock: top; offset: 0 0; width: auto; height: 1; background: $warning; color: $background; text-style: bold; display: none; }
     #banner.visible { display: block; }
     #toosmall { display: none; content-align: center middle; height: 1fr; text-style: bold; }
@@ -317,8 +317,9 @@ class PanoramaApp(App):
                 with TabPane("Statistics [6]", id="statistics"):
                     with VerticalScroll():
                         yield StatisticsView(id="statistics-view")
-            yield Static("", id="status")
-        yield Input(placeholder="filter: text/regex, state=failed host~node1 exit!=0 tries>1 …", id="filter")
+            with Horizontal(id="statusrow"):
+                yield Static("", id="status")
+                yield FilterBox(id="filter")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -481,11 +482,9 @@ class PanoramaApp(App):
             state = "ended" if c.finished else ("paused" if c.paused else "playing")
             parts.append(f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})")
         jobs = self.query_one("#jobs", JobList)
-        if jobs.query is not None:
-            parts.append(f"filter [b]{escape(jobs.query.text)}[/b]")
         if jobs.problems_only:
             parts.append("[bold yellow]problems only[/]")
-        parts.append(f"{len(jobs.rows)} shown")
+        parts.append(f"{len(jobs.rows)} shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}")
         self.query_one("#status", Static).update(" │ ".join(parts), layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
@@ -575,11 +574,7 @@ class PanoramaApp(App):
         self.push_screen(HelpScreen())
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        jobs = self.query_one("#jobs", JobList)
-        box.value = jobs.query.text if jobs.query else ""
-        box.add_class("visible")
-        box.focus()
+        self.query_one("#filter", FilterBox).open()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -590,21 +585,19 @@ class PanoramaApp(App):
             self.notify(str(exc), title="filter", severity="error")
             return
         jobs.set_query(q)
-        event.input.remove_class("visible")
-        jobs.focus()
+        jobs.focus()  # the box closes as it loses the focus
+        self.query_one("#filter", FilterBox).close(jobs.query.text if jobs.query else "")
         self.refresh_all()
 
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.query_one("#filter", FilterBox)
         jobs = self.query_one("#jobs", JobList)
-        if box.has_class("visible"):
-            box.remove_class("visible")
+        if box.has_focus:
             jobs.focus()
             return
         if jobs.query is not None or jobs.problems_only:
-            jobs.query = None
-            jobs.problems_only = False
-            jobs.rebuild()
+            jobs.clear_filters()
+            box.close("")
         elif jobs.scope is not None:
             self.scope_wf = None
             jobs.set_scope(None)
@@ -615,11 +608,14 @@ class PanoramaApp(App):
         self.refresh_all()
 
     def action_sort(self, step: int) -> None:
-        col = self.query_one("#jobs", JobList).cycle_sort(step)
-        self.notify(f"sorted by {col}", timeout=1.5)
+        # The status line says which column, not a toast: a toast is a
+        # widget mounted and removed, two whole-screen layouts per key.
+        self.query_one("#jobs", JobList).cycle_sort(step)
+        self._refresh_status()
 
     def action_reverse(self) -> None:
         self.query_one("#jobs", JobList).toggle_reverse()
+        self._refresh_status()
 
     def action_pause_view(self) -> None:
         self.view_paused = not self.view_paused
@@ -722,11 +718,8 @@ class PanoramaApp(App):
         return True
 
     def _sort_by(self, col: str) -> None:
-        jobs = self.query_one("#jobs", JobList)
-        jobs.sort_col = col
-        jobs.reverse = col in ("dur", "cpu", "rss", "io", "tries")
-        jobs.rebuild()
-        jobs._update_header()
+        self.query_one("#jobs", JobList).sort_by(col)
+        self._refresh_status()
 
     async def action_quit(self) -> None:
         self.exit(0)

@@ -10,7 +10,7 @@ FIELD-NOTES.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -23,7 +23,8 @@ from textual.strip import Strip
 
 from ..events import describe_exitcode
 from ..fmt import human_bytes, human_duration, sparkline
-from ..query import PROBLEMS, Query
+from ..joborder import SORTABLE, VOLATILE, JobOrder, Selection
+from ..query import PROBLEMS_ONLY, Query
 from ..states import JobState
 from ..store import Job, Store
 from .theme import STATE_STYLES
@@ -56,60 +57,8 @@ COLUMNS = (
     Column("io", "I/O", 7, right=True),
     Column("spark", "CPU TREND", SPARK_WIDTH),
 )
-SORTABLE = ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io")
 # Columns dropped, in this order, when the terminal is narrow.
 DROP_ORDER = ("spark", "io", "xform", "rss", "tries")
-
-
-def _latest_sample(job: Job):
-    return job.series.latest() if job.series is not None else None
-
-
-def _host_key(job: Job):
-    t = job.latest
-    return ((t.host or t.site or "") if t is not None else ""), job.order
-
-
-def _exit_key(job: Job):
-    code = job.exit_code
-    return (-1 if code is None else code), job.order
-
-
-def _cpu_key(job: Job):
-    s = _latest_sample(job)
-    return (s[1] if s else -1.0), job.order
-
-
-def _rss_key(job: Job):
-    s = _latest_sample(job)
-    return (s[2] if s else -1.0), job.order
-
-
-def _io_key(job: Job):
-    s = _latest_sample(job)
-    return (s[3] + s[4] if s else -1.0), job.order
-
-
-def sort_key(col: str, now: float | None) -> Callable[[Job], object]:
-    """The key one column sorts by, ties broken by arrival order so no two
-    keys are equal.  One small function per column: a re-sort calls it for
-    every row (100k), so no dispatch on the column inside."""
-    if col == "state":
-        # One int, not a tuple: 100k keys build and compare ~1.5x faster.
-        return lambda j: (j.state << 40) | j.order
-    if col == "id":
-        return lambda j: (j.job_id, j.order)
-    if col == "xform":
-        return lambda j: (j.transformation or "", j.order)
-    if col == "host":
-        return _host_key
-    if col == "tries":
-        return lambda j: (len(j.tries), j.order)
-    if col == "exit":
-        return _exit_key
-    if col == "dur":
-        return lambda j: (j.duration(now) or 0.0, j.order)
-    return {"cpu": _cpu_key, "rss": _rss_key, "io": _io_key}.get(col, lambda j: j.order)
 
 
 class JobList(ScrollView, can_focus=True):
@@ -153,13 +102,12 @@ class JobList(ScrollView, can_focus=True):
         self.columns = tuple(c for c in COLUMNS if columns is None or c.key in columns)
         self.store = store
         self.now = now
-        self.rows: list[Job] = []
-        self._keys: dict[Job, tuple] = {}
+        self.rows: list[Job] = []  # as shown: the order's rows, reversed when descending
+        self.order = JobOrder()
         self.scope = None  # (Workflow or None, JobState or None)
         self.query: Query | None = None
         self.fixed_filter = fixed_filter
         self.problems_only = False
-        self.sort_col = "state"
         self.reverse = False
         self._structure_seen = -1
         self._layout: list[tuple[Column, int]] = []
@@ -169,100 +117,85 @@ class JobList(ScrollView, can_focus=True):
         self._last_job: Job | None = None
 
     # -- membership and order -------------------------------------------
-    def _scope_jobs(self):
+    @property
+    def sort_col(self) -> str:
+        return self.order.col
+
+    def _scope_jobs(self) -> Iterable[Job]:
         wf, state = self.scope if self.scope else (None, None)
         if wf is None:
-            return self.store.jobs()
-        wfs = [wf] + self.store.descendants(wf)
-        jobs = (j for w in wfs for j in w.jobs.values())
+            jobs = self.store.jobs()
+        else:
+            wfs = [wf] + self.store.descendants(wf)
+            jobs = (j for w in wfs for j in w.jobs.values())
         if state is not None:
             jobs = (j for j in jobs if j.state == state)
+        if self.fixed_filter is not None:
+            jobs = filter(self.fixed_filter, jobs)
         return jobs
 
-    def _predicate(self) -> Callable[[Job], bool] | None:
-        """Who belongs in the list, as one test (None: everyone in scope)."""
-        tests = []
-        if self.fixed_filter is not None:
-            tests.append(self.fixed_filter)
-        if self.problems_only:
-            tests.append(lambda j: j.state in PROBLEMS)
-        if self.scope and self.scope[1] is not None:
-            st = self.scope[1]
-            tests.append(lambda j: j.state == st)
-        if self.query is not None:
-            tests += self.query.tests
-        if not tests:
-            return None
-        if len(tests) == 1:
-            return tests[0]
-        return lambda j: all(t(j) for t in tests)
+    def _in_scope(self, job: Job) -> bool:
+        if self.scope:
+            wf, state = self.scope
+            if state is not None and job.state != state:
+                return False
+            if wf is not None and not self._in_scope_wf(job):
+                return False
+        return self.fixed_filter is None or self.fixed_filter(job)
+
+    def _selection(self) -> Selection:
+        """What the user narrowed the scope to (the filter, problems only)."""
+        return Selection(([PROBLEMS_ONLY] if self.problems_only else [])
+                         + (self.query.tests if self.query is not None else []))
 
     def rebuild(self) -> None:
-        """Filter and sort everything again (scope, filter or sort changed)."""
+        """Scope, filter and sort from scratch (the scope or the store's
+        structure changed)."""
         now = self.now()
         with self.store.lock:
             self._structure_seen = self.store.structure_version
-            accept = self._predicate()
-            jobs = self._scope_jobs()
-            rows = list(jobs) if accept is None else list(filter(accept, jobs))
-            self._keys = dict(zip(rows, map(sort_key(self.sort_col, now), rows)))
-        rows.sort(key=self._keys.__getitem__, reverse=self.reverse)
-        self._strips.clear()  # sort or filter changed what the header marks
-        self._set_rows(rows)
+            self.order.selection = self._selection()
+            self.order.build(self._scope_jobs(), now)
+        self._show()
 
-    def _resort(self) -> None:
-        """Order the same rows by another key: who is in the list has not
-        changed, so nothing is filtered again."""
+    def _reselect(self) -> None:
+        """The filter changed: pick rows from the sorted scope again."""
         if self.store.structure_version != self._structure_seen:
             self.rebuild()
             return
-        rows = self.rows
         with self.store.lock:
-            self._keys = keys = dict(zip(rows, map(sort_key(self.sort_col, self.now()), rows)))
-        rows.sort(key=keys.__getitem__, reverse=self.reverse)
-        self._set_rows(rows)
+            self.order.select(self._selection())
+        self._show()
+
+    def _resort(self, col: str) -> None:
+        """Order the same jobs by another column: who is in the list has not
+        changed, so nothing is filtered again."""
+        if self.store.structure_version != self._structure_seen:
+            self.order.col = col
+            self.rebuild()
+            return
+        with self.store.lock:
+            self.order.sort_by(col, self.now())
+        self._show()
 
     def update_dirty(self, dirty: set[Job]) -> None:
         """Apply the store's changes since the last tick (store lock held by caller)."""
         if self.store.structure_version != self._structure_seen:
             self.rebuild()
             return
-        now = self.now()
-        changed = False
-        members = self._keys
         strips = self._strips
         for job in dirty:
             strips.pop(job, None)
         for job in self.store.active:  # their TIME column moves every second
             strips.pop(job, None)
-        volatile = self.sort_col in ("dur", "cpu", "rss", "io")
-        accept = self._predicate()
-        key = sort_key(self.sort_col, now)
-        for job in dirty:
-            if self.scope and self.scope[0] is not None and not self._in_scope_wf(job):
-                continue
-            if accept is None or accept(job):
-                k = key(job)
-                if members.get(job) != k:
-                    if job not in members:
-                        self.rows.append(job)
-                    members[job] = k
-                    changed = True
-            elif job in members:
-                del members[job]
-                changed = True
-        if changed and len(members) != len(self.rows):
-            self.rows = [j for j in self.rows if j in members]
-        if volatile:
+        changed = dirty
+        if self.order.col in VOLATILE and self.store.active:
             # Durations and rates move for running jobs only: re-key those,
             # not every row.
-            for j in self.store.active:
-                if j in members:
-                    members[j] = key(j)
-            changed = True
+            changed = dirty | self.store.active
         if changed:
-            self.rows.sort(key=members.__getitem__, reverse=self.reverse)
-            self._set_rows(self.rows)
+            self.order.update(changed, self._in_scope, self.now())
+            self._show()
         else:
             self.refresh()
 
@@ -275,23 +208,45 @@ class JobList(ScrollView, can_focus=True):
             w = self.store.workflows.get(w.parent_uuid) if w.parent_uuid else None
         return False
 
+    def _show(self) -> None:
+        rows = self.order.rows
+        self._strips.clear()  # sort or filter changed what the header marks
+        self._set_rows(rows[::-1] if self.reverse else rows)
+
     def _set_rows(self, rows: list[Job]) -> None:
         selected = self._last_job
         self.rows = rows
-        self.virtual_size = Size(self.scrollable_content_region.width, len(rows))
-        if selected is not None and selected in self._keys:
+        self._set_row_count(len(rows))
+        if selected is not None:
             # Keep the cursor on the same job when rows move under it.
             try:
-                idx = rows.index(selected) if len(rows) < 200_000 else self.cursor
+                idx = rows.index(selected)
             except ValueError:
-                idx = self.cursor
-            if idx != self.cursor:
+                idx = None
+            if idx is None:
+                if self.cursor >= len(rows):
+                    self.cursor = max(0, len(rows) - 1)
+            elif idx != self.cursor:
                 self.cursor = idx
                 self.scroll_to_cursor()
         elif self.cursor >= len(rows):
             self.cursor = max(0, len(rows) - 1)
         self.refresh()
         self._emit_highlight()
+
+    def _set_row_count(self, n: int) -> None:
+        size = Size(self.scrollable_content_region.width, n)
+        if size == self.virtual_size:
+            return
+        if self._layout and (n > self.container_size.height) == self.show_vertical_scrollbar:
+            # Setting virtual_size lays out the whole screen (30-50 ms at
+            # 160x50), though only the scrollbar's thumb changes unless the
+            # bar comes or goes: update the thumb and repaint this widget.
+            self.set_reactive(JobList.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+        else:
+            self.virtual_size = size
 
     # -- configuration from the app --------------------------------------
     def set_scope(self, wf, state=None) -> None:
@@ -300,27 +255,35 @@ class JobList(ScrollView, can_focus=True):
 
     def set_query(self, query: Query | None) -> None:
         self.query = None if query is None or query.empty else query
-        self.rebuild()
+        self._reselect()
+
+    def clear_filters(self) -> None:
+        self.query = None
+        self.problems_only = False
+        self._reselect()
 
     def toggle_problems(self) -> bool:
         self.problems_only = not self.problems_only
-        self.rebuild()
+        self._reselect()
         return self.problems_only
 
     def cycle_sort(self, step: int = 1) -> str:
         i = SORTABLE.index(self.sort_col) if self.sort_col in SORTABLE else 0
-        self.sort_col = SORTABLE[(i + step) % len(SORTABLE)]
-        self.reverse = self.sort_col in ("dur", "cpu", "rss", "io", "tries")
-        self._resort()
+        col = SORTABLE[(i + step) % len(SORTABLE)]
+        self.sort_by(col)
+        return col
+
+    def sort_by(self, col: str) -> None:
+        """Sort by a column, biggest first where big is interesting."""
+        self.reverse = col in ("dur", "cpu", "rss", "io", "tries")
+        self._resort(col)
         self._update_header()
-        return self.sort_col
 
     def toggle_reverse(self) -> None:
+        # The order is ascending by (key, arrival), no two alike: the other
+        # direction is the same rows reversed.
         self.reverse = not self.reverse
-        # Every key ends in the job's order, so no two are equal: the list in
-        # the other direction is this one reversed.
-        self.rows.reverse()
-        self._set_rows(self.rows)
+        self._show()
         self._update_header()
 
     # -- cursor ----------------------------------------------------------

@@ -1,0 +1,143 @@
+"""The job list's order (joborder.JobOrder) and the filter language's bulk
+masks (query.Term.mask) must give exactly what the plain per-job definitions
+give: rows sorted by (key, arrival), keeping the jobs every test accepts, after
+a build and after any sequence of store updates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import generate
+from panorama_tui.events import decode
+from panorama_tui.joborder import SORTABLE, JobOrder, Selection, column_keys
+from panorama_tui.query import PROBLEMS_ONLY, parse
+from panorama_tui.states import JobState
+from panorama_tui.store import Store
+
+N = 300  # a generated run from the real WfCommons shapes: traces, retries, failures
+FILTERS = (
+    "state=running", "mProject", "host~pegasus-3", "host~mem", "state=failed", "individuals", "exit!=0",
+    "tries>1", "mDiff.*ID00[0-4]", "xform~frequency", "state!=done,waiting", "xform=none",
+    "exit=2", "site=-", "tries<=1 host!~pegasus", "wf~montage", "type=compute", "state~run",
+)
+
+
+def one_key(col, job, now):
+    return column_keys(col, [job], now)[0]
+
+
+def expected(store, col, now, accept=None, scope=lambda j: True):
+    jobs = [j for j in store.jobs() if scope(j) and (accept is None or accept(j))]
+    return sorted(jobs, key=lambda j: (one_key(col, j, now), j.order))
+
+
+@pytest.fixture(scope="module")
+def timeline():
+    return list(generate.static_events(N)) + list(generate.timeline_events(N))
+
+
+def store_at(events, count) -> Store:
+    s = Store()
+    for ev in events[:count]:
+        s.apply(decode(ev))
+    return s
+
+
+def test_every_column_sorts_like_key_then_arrival(timeline):
+    store = store_at(timeline, len(timeline) // 2)
+    now = store.latest_ts
+    assert any(j.series is not None for j in store.jobs())
+    for col in SORTABLE:
+        order = JobOrder(col)
+        order.build(store.jobs(), now)
+        assert order.full == order.rows == expected(store, col, now), col
+        assert order.keys == [one_key(col, j, now) for j in order.full]
+        order.sort_by("id", now)
+        assert order.full == expected(store, "id", now)
+
+
+def test_masks_and_per_job_tests_agree(timeline):
+    store = store_at(timeline, int(len(timeline) * 0.6))
+    jobs = list(store.jobs())
+    for text in FILTERS:
+        for term in parse(text).tests:
+            flags = [bool(f) for f in term.mask(jobs)]
+            assert flags == [bool(term(j)) for j in jobs], text
+    flags = [bool(f) for f in PROBLEMS_ONLY.mask(jobs)]
+    assert flags == [j.state in (JobState.FAILED, JobState.HELD, JobState.RETRYING) for j in jobs]
+    # The filters are not vacuous on this run.
+    hits = {t: sum(map(parse(t), jobs)) for t in FILTERS}
+    assert hits["mProject"] and hits["state=running"] and hits["tries>1"] and hits["host~mem"] and hits["site=-"]
+
+
+@pytest.mark.parametrize("col", SORTABLE)
+def test_updates_give_what_a_fresh_build_gives(timeline, col):
+    """Apply the rest of the run in slices; after each, the kept order must
+    equal a rebuild, with a filter on and with a scope test."""
+    cut = len(timeline) // 3
+    store = store_at(timeline, cut)
+    query = parse("state!=waiting")
+    scope = lambda j: not j.job_id.startswith("mDiff")  # noqa: E731
+    plain, narrowed = JobOrder(col), JobOrder(col)
+    now = store.latest_ts
+    plain.build(store.jobs(), now)
+    narrowed.selection = Selection(query.tests)
+    narrowed.build(filter(scope, store.jobs()), now)
+    store.dirty = set()
+    step = (len(timeline) - cut) // 7 + 1
+    for i in range(cut, len(timeline), step):
+        for ev in timeline[i:i + step]:
+            store.apply(decode(ev))
+        now = store.latest_ts
+        changed = store.dirty | store.active  # running jobs' keys move with time
+        store.dirty = set()
+        plain.update(changed, lambda j: True, now)
+        narrowed.update(changed, scope, now)
+        assert plain.rows == plain.full == expected(store, col, now)
+        assert narrowed.full == expected(store, col, now, scope=scope)
+        assert narrowed.rows == expected(store, col, now, query, scope)
+        assert narrowed.row_keys == [one_key(col, j, now) for j in narrowed.rows]
+
+
+def test_a_selection_narrows_and_widens_without_sorting_again(timeline):
+    store = store_at(timeline, len(timeline) // 2)
+    now = store.latest_ts
+    order = JobOrder("host")
+    order.build(store.jobs(), now)
+    for text in FILTERS:
+        q = parse(text)
+        order.select(Selection(q.tests))
+        assert order.rows == expected(store, "host", now, q), text
+    order.select(Selection())
+    assert order.rows is order.full
+
+
+def test_big_merges_fall_back_to_a_sort(timeline, monkeypatch):
+    from panorama_tui import joborder
+
+    monkeypatch.setattr(joborder, "MERGE_LIMIT", 5)
+    store = store_at(timeline, len(timeline) // 4)
+    order = JobOrder("dur")
+    order.build(store.jobs(), store.latest_ts)
+    store.dirty = set()
+    for ev in timeline[len(timeline) // 4: len(timeline) // 2]:
+        store.apply(decode(ev))
+    now = store.latest_ts
+    order.update(store.dirty | store.active, lambda j: True, now)
+    assert order.full == expected(store, "dur", now)
+
+
+def test_the_shared_hierarchical_run(replay_dir):
+    """Sub-workflows' jobs interleave in arrival order across workflows."""
+    store = Store()
+    with open(replay_dir / "hierarchical_wf_success" / "events.json") as fh:
+        for line in fh:
+            if line.strip():
+                store.apply(decode(json.loads(line)))
+    assert len(store.workflows) > 1
+    for col in SORTABLE:
+        order = JobOrder(col)
+        order.build(store.jobs(), store.latest_ts)
+        assert order.full == expected(store, col, store.latest_ts), col
