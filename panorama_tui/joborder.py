@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from functools import partial
-from itertools import compress
+from itertools import compress, repeat
 from operator import attrgetter, not_
 from typing import Callable, Iterable, Sequence
 
 from .events import decode_exitcode
+from .series import latest_figures
 from .states import JobState
 
 SORTABLE = ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io")
@@ -80,38 +81,21 @@ def _exit_keys(jobs, now):
 
 
 def _dur_keys(jobs, now):
-    # Job.duration inlined: a method call per job is most of the cost.
-    out = []
-    add = out.append
-    for t, st in zip(map(_latest, jobs), map(_state, jobs)):
-        if t is None or t.start_ts is None:
-            add(0.0)
-            continue
-        end = t.end_ts
-        if end is None:
-            if st not in _RUNNING or now is None:
-                add(float(t.local_dur or 0.0))
-                continue
-            end = now
-        d = end - t.start_ts
-        add(float(d) if d > 0 else 0.0)
-    return out
-
-
-def _figure_keys(i: int, jobs, now):
-    out = []
-    add = out.append
-    for s in map(_series, jobs):
-        if s is None:
-            add(-1.0)
-            continue
-        x = s.latest()
-        if x is None:
-            add(-1.0)
-        elif i == 3:
-            add(x[3] + x[4])  # I/O: read + write
+    # Job.duration a column at a time: the start and end of every latest try
+    # fetched in C, the arithmetic in one comprehension, and only tries that
+    # started but did not end (running, or a local duration) looked at alone.
+    tries = list(map(_latest, jobs))
+    starts = map(getattr, tries, repeat("start_ts"), repeat(None))
+    ends = map(getattr, tries, repeat("end_ts"), repeat(None))
+    out = [0.0 if s is None else (None if e is None else (d if (d := e - s) > 0 else 0.0))
+           for s, e in zip(starts, ends)]
+    for i in [i for i, d in enumerate(out) if d is None]:
+        t = tries[i]
+        if jobs[i].state in _RUNNING and now is not None:
+            d = now - t.start_ts
+            out[i] = d if d > 0 else 0.0
         else:
-            add(float(x[i]))
+            out[i] = t.local_dur or 0.0
     return out
 
 
@@ -123,9 +107,9 @@ KEY_FUNCS: dict[str, Callable[[Sequence, float | None], list]] = {
     "tries": _tries_keys,
     "exit": _exit_keys,
     "dur": _dur_keys,
-    "cpu": partial(_figure_keys, 1),
-    "rss": partial(_figure_keys, 2),
-    "io": partial(_figure_keys, 3),
+    "cpu": lambda jobs, now: latest_figures(1, map(_series, jobs)),
+    "rss": lambda jobs, now: latest_figures(2, map(_series, jobs)),
+    "io": lambda jobs, now: latest_figures(3, map(_series, jobs)),
 }
 assert set(KEY_FUNCS) == set(SORTABLE)
 
