@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import generate
 from panorama_tui.events import decode
-from panorama_tui.joborder import SORTABLE, JobOrder, Selection, column_keys
+from panorama_tui.joborder import SORTABLE, JobOrder, Selection
 from panorama_tui.query import PROBLEMS_ONLY, parse
 from panorama_tui.states import JobState
 from panorama_tui.store import Store
