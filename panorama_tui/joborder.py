@@ -209,17 +209,24 @@ class JobOrder:
         self.rows: list = []
         self.row_keys: list = []
         self.selection = Selection()
+        self._arrival: list | None = []  # the scope in arrival order; None: to be sorted again
 
     def build(self, jobs: Iterable, now: float | None) -> None:
         """Start again from the scope's jobs (any order)."""
-        base = sort_by_arrival(jobs)
-        self.full, self.keys = stable_sort(base, column_keys(self.col, base, now))
-        self._select()
+        self._arrival = sort_by_arrival(jobs)
+        self._sort(now)
 
     def sort_by(self, col: str, now: float | None) -> None:
         """The same jobs ordered by another column."""
         self.col = col
-        self.build(self.full, now)
+        if self._arrival is None:
+            self._arrival = sort_by_arrival(self.full)
+        self._sort(now)
+
+    def _sort(self, now: float | None) -> None:
+        base = self._arrival
+        self.full, self.keys = stable_sort(base, column_keys(self.col, base, now))
+        self._select()
 
     def select(self, selection: Selection) -> None:
         self.selection = selection
@@ -238,7 +245,13 @@ class JobOrder:
             return
         back = [j for j in changed if in_scope(j)]
         back_keys = column_keys(self.col, back, now)
+        before = len(self.full)
         self.full, self.keys = _merge(*_drop(self.full, self.keys, changed), back, back_keys)
+        if len(self.full) != before or len(back) != len(changed):
+            # Jobs came or went (or may have: a changed job out of scope now
+            # may have been in it): the arrival order is sorted again when
+            # next needed.  Most updates change keys, not who is in scope.
+            self._arrival = None
         if not self.selection:
             self.rows, self.row_keys = self.full, self.keys
             return

@@ -119,6 +119,12 @@ def test_updates_give_what_a_fresh_build_gives(timeline, col):
         assert narrowed.full == expected(store, col, now, scope=scope)
         assert narrowed.rows == expected(store, col, now, query, scope)
         assert narrowed.row_keys == [one_key(col, j, now) for j in narrowed.rows]
+        # A re-sort after updates starts from the right arrival order.
+        for o, sc in ((plain, lambda j: True), (narrowed, scope)):
+            o.sort_by("id", now)
+            assert o.full == expected(store, "id", now, scope=sc)
+            o.sort_by(col, now)
+            assert o.full == expected(store, col, now, scope=sc)
 
 
 def test_a_selection_narrows_and_widens_without_sorting_again(timeline):
