@@ -438,7 +438,13 @@ class PanoramaApp(App):
 
     def _refresh_status(self) -> None:
         store = self.store
-        parts = []
+        # What the list shows comes first: next to the filter box, and kept
+        # when a narrow terminal cuts the line short.
+        jobs = self.query_one("#jobs", JobList)
+        shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}"
+        if jobs.problems_only:
+            shown += " [bold yellow]problems only[/]"
+        parts = [shown]
         src = self.ingest.source if self.ingest else None
         if src is not None:
             st = src.status
@@ -481,10 +487,6 @@ class PanoramaApp(App):
             done = ((c.position or 0) - (c.start or 0)) if c.start else 0
             state = "ended" if c.finished else ("paused" if c.paused else "playing")
             parts.append(f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})")
-        jobs = self.query_one("#jobs", JobList)
-        if jobs.problems_only:
-            parts.append("[bold yellow]problems only[/]")
-        parts.append(f"{len(jobs.rows)} shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}")
         self.query_one("#status", Static).update(" │ ".join(parts), layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
