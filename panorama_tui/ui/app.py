@@ -589,7 +589,9 @@ class PanoramaApp(App):
         jobs.set_query(q)
         jobs.focus()  # the box closes as it loses the focus
         self.query_one("#filter", FilterBox).close(jobs.query.text if jobs.query else "")
-        self.refresh_all()
+        # Only the list and the status line change; the detail panel follows
+        # the cursor's new job as for any cursor move (once it rests).
+        self._refresh_status()
 
     def action_back(self) -> None:
         box = self.query_one("#filter", FilterBox)
@@ -600,14 +602,16 @@ class PanoramaApp(App):
         if jobs.query is not None or jobs.problems_only:
             jobs.clear_filters()
             box.close("")
-        elif jobs.scope is not None:
+            self._refresh_status()
+            return
+        if jobs.scope is not None:
             self.scope_wf = None
             jobs.set_scope(None)
         self.refresh_all()
 
     def action_problems(self) -> None:
         self.query_one("#jobs", JobList).toggle_problems()
-        self.refresh_all()
+        self._refresh_status()
 
     def action_sort(self, step: int) -> None:
         # The status line says which column, not a toast: a toast is a
