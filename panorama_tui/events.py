@@ -338,27 +338,31 @@ _ONLINE_STR = f'"{ONLINE}"'
 _ONLINE_BYTES = _ONLINE_STR.encode()
 
 class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
-    event: str
+    # The fields in the order kickstart's records carry them (the keys read,
+    # the keys skipped): msgspec looks each key up from just after the last
+    # one it matched, so the wire order saves ~0.2 us a sample (of ~1.2).
+    # The other spellings, rarer, come last.
+    xformation: str | None = None
+    bread: float | None = None
     ts: float | None = None
-    xwf_id: str | None = None
+    rss: float | None = None  # kB
+    procs: int | None = None
+    pid: int | None = None
+    bwrite: float | None = None
+    threads: int | None = None
+    exe: str | None = None
+    event: str = ""
     wf_uuid: str | None = None
     dag_job_id: str | None = None
-    job_id: str | None = None
     utime: float | None = None
-    stime: float | None = None
-    rss: float | None = None  # kB
-    bread: float | None = None
-    bwrite: float | None = None
-    rchar: float | None = None
-    wchar: float | None = None
     rank: int | None = None
     hostname: str | None = None
-    pid: int | None = None
-    exe: str | None = None
-    threads: int | None = None
-    procs: int | None = None
+    rchar: float | None = None
+    wchar: float | None = None
+    stime: float | None = None
     wf_label: str | None = None
-    xformation: str | None = None
+    xwf_id: str | None = None
+    job_id: str | None = None
 
 
 _sample_decode = msgspec.json.Decoder(TraceSample).decode

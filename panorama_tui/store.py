@@ -1016,7 +1016,7 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     threads, procs = g("threads"), g("procs")
     # Checked and converted: from here on it is a sample like the typed lane's.
     x = TraceSample(
-        _ONLINE, ts, utime=cpu, rss=rss, bread=rd, bwrite=wr, rank=rank, hostname=g("hostname"),
+        event=_ONLINE, ts=ts, utime=cpu, rss=rss, bread=rd, bwrite=wr, rank=rank, hostname=g("hostname"),
         pid=g("pid"), exe=g("exe"), threads=threads if type(threads) is int else _int(threads),
         procs=procs if type(procs) is int else _int(procs), wf_label=str(label) if label else None,
         xformation=xform if type(xform) is str else (str(xform) if xform else None),
