@@ -138,15 +138,16 @@ class BadEvent(ValueError):
     """A record that cannot become an :class:`Event`; the message is one line."""
 
 
-class Event:
-    """A decoded event.  ``data`` keeps every field with underscore keys."""
+class Event(msgspec.Struct, eq=False):
+    """A decoded event.  ``data`` keeps every field with underscore keys.
 
-    __slots__ = ("name", "ts", "data")
+    A msgspec Struct for its C constructor (~65 ns against ~145 for a
+    class with ``__init__``: one per event on the ingest path); ``eq=False``
+    keeps comparison and hashing by identity, as for a plain object."""
 
-    def __init__(self, name: str, ts: float | None, data: dict):
-        self.name = name
-        self.ts = ts
-        self.data = data
+    name: str
+    ts: float | None
+    data: dict
 
     @property
     def known(self) -> bool:
