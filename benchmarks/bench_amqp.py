@@ -193,14 +193,10 @@ def latency_run(exchange: str, rate: int, seconds: float) -> dict:
     lat: list[float] = []
 
     class TimedStore(Store):
-        def apply(self, ev):
-            super().apply(ev)
-            if ev.ts is not None:
-                lat.append(time.time() - ev.ts)
-
-        def apply_sample(self, x):  # /proc samples take Ingest's typed lane
-            super().apply_sample(x)
-            lat.append(time.time() - x.ts)
+        def apply_decoded(self, items):  # Ingest applies each decoded slice (events and samples) here
+            super().apply_decoded(items)
+            now = time.time()
+            lat.extend(now - x.ts for x in items if x.ts is not None)
 
     store = TimedStore()
     src = AmqpSource(f"{BROKER}/{exchange}", bindings=["stampede.#", "kickstart.#"])

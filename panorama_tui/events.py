@@ -138,15 +138,16 @@ class BadEvent(ValueError):
     """A record that cannot become an :class:`Event`; the message is one line."""
 
 
-class Event:
-    """A decoded event.  ``data`` keeps every field with underscore keys."""
+class Event(msgspec.Struct, eq=False):
+    """A decoded event.  ``data`` keeps every field with underscore keys.
 
-    __slots__ = ("name", "ts", "data")
+    A msgspec Struct for its C constructor (~65 ns against ~145 for a
+    class with ``__init__``: one per event on the ingest path); ``eq=False``
+    keeps comparison and hashing by identity, as for a plain object."""
 
-    def __init__(self, name: str, ts: float | None, data: dict):
-        self.name = name
-        self.ts = ts
-        self.data = data
+    name: str
+    ts: float | None
+    data: dict
 
     @property
     def known(self) -> bool:
@@ -338,27 +339,31 @@ _ONLINE_STR = f'"{ONLINE}"'
 _ONLINE_BYTES = _ONLINE_STR.encode()
 
 class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
-    event: str
+    # The fields in the order kickstart's records carry them (the keys read,
+    # the keys skipped): msgspec looks each key up from just after the last
+    # one it matched, so the wire order saves ~0.2 us a sample (of ~1.2).
+    # The other spellings, rarer, come last.
+    xformation: str | None = None
+    bread: float | None = None
     ts: float | None = None
-    xwf_id: str | None = None
+    rss: float | None = None  # kB
+    procs: int | None = None
+    pid: int | None = None
+    bwrite: float | None = None
+    threads: int | None = None
+    exe: str | None = None
+    event: str = ""
     wf_uuid: str | None = None
     dag_job_id: str | None = None
-    job_id: str | None = None
     utime: float | None = None
-    stime: float | None = None
-    rss: float | None = None  # kB
-    bread: float | None = None
-    bwrite: float | None = None
-    rchar: float | None = None
-    wchar: float | None = None
     rank: int | None = None
     hostname: str | None = None
-    pid: int | None = None
-    exe: str | None = None
-    threads: int | None = None
-    procs: int | None = None
+    rchar: float | None = None
+    wchar: float | None = None
+    stime: float | None = None
     wf_label: str | None = None
-    xformation: str | None = None
+    xwf_id: str | None = None
+    job_id: str | None = None
 
 
 _sample_decode = msgspec.json.Decoder(TraceSample).decode

@@ -15,7 +15,7 @@ import threading
 
 from . import gcpolicy
 from .events import (
-    _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, TraceSample, _fast_loads,
+    _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads,
     decode, decode_line, to_epoch, typed_sample,
 )
 from .sources.base import RESET, Source
@@ -31,8 +31,8 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
     """Decode raw records; the reasons for those that are not events go to ``bad``.
 
     With ``samples``, /proc trace records come back as
-    :class:`~panorama_tui.events.TraceSample` for :meth:`Store.apply_sample`
-    (see :func:`apply_decoded`) rather than as events with their whole dict:
+    :class:`~panorama_tui.events.TraceSample` for the store's typed lane
+    (:func:`apply_decoded`) rather than as events with their whole dict:
     for the store, not for those that pass records on."""
     gcpolicy.configure()  # the parsed records are many young objects: see gcpolicy
     out = []
@@ -80,14 +80,7 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
 
 def apply_decoded(store: Store, items) -> None:
     """Apply what :func:`decode_batch` returned (the caller holds the lock)."""
-    apply = store.apply
-    apply_sample = store.apply_sample
-    S = TraceSample
-    for x in items:
-        if type(x) is S:
-            apply_sample(x)
-        else:
-            apply(x)
+    store.apply_decoded(items)
 
 
 class Ingest:

@@ -549,17 +549,40 @@ class Store:
         """A :class:`~panorama_tui.events.TraceSample` (already type-checked by
         its decoder): what :meth:`apply` does for a ``kickstart.inv.online``
         event, without the checks and the dict."""
-        self.event_count += 1
-        self.version += 1
-        self.event_names[_ONLINE] += 1
-        ts = x.ts
-        if self.latest_ts is None or ts > self.latest_ts:
-            self.latest_ts = ts
-        u = x.xwf_id or x.wf_uuid
-        wf = self.workflows.get(u)
-        if wf is None:
-            wf = self.workflow(u)
-        _add_sample(self, wf, x.dag_job_id or x.job_id, x)
+        self.apply_decoded((x,))
+
+    def apply_decoded(self, items) -> None:
+        """Events and TraceSamples in arrival order, as Ingest decodes a slice
+        (see :func:`panorama_tui.ingest.decode_batch`).
+
+        The samples' bookkeeping (counts, version, newest time) is done once
+        for the slice: it was ~0.1 us of the ~1.5 a sample costs here."""
+        apply = self.apply
+        workflows = self.workflows
+        S = TraceSample
+        n = 0
+        newest = _NINF
+        try:
+            for x in items:
+                if type(x) is not S:
+                    apply(x)
+                    continue
+                n += 1
+                ts = x.ts
+                if ts > newest:
+                    newest = ts
+                u = x.xwf_id or x.wf_uuid
+                wf = workflows.get(u)
+                if wf is None:
+                    wf = self.workflow(u)
+                _add_sample(self, wf, x.dag_job_id or x.job_id, x)
+        finally:  # what was applied is counted, whatever stopped the slice
+            if n:
+                self.event_count += n
+                self.version += n
+                self.event_names[_ONLINE] += n
+                if self.latest_ts is None or newest > self.latest_ts:
+                    self.latest_ts = newest
 
     # -- job state -------------------------------------------------------
     def _wf_of(self, d: dict) -> Workflow | None:
@@ -1016,7 +1039,7 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     threads, procs = g("threads"), g("procs")
     # Checked and converted: from here on it is a sample like the typed lane's.
     x = TraceSample(
-        _ONLINE, ts, utime=cpu, rss=rss, bread=rd, bwrite=wr, rank=rank, hostname=g("hostname"),
+        event=_ONLINE, ts=ts, utime=cpu, rss=rss, bread=rd, bwrite=wr, rank=rank, hostname=g("hostname"),
         pid=g("pid"), exe=g("exe"), threads=threads if type(threads) is int else _int(threads),
         procs=procs if type(procs) is int else _int(procs), wf_label=str(label) if label else None,
         xformation=xform if type(xform) is str else (str(xform) if xform else None),
