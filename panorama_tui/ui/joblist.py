@@ -209,8 +209,10 @@ class JobList(ScrollView, can_focus=True):
         return False
 
     def _show(self) -> None:
+        # A row's rendering depends on its job and the width, not on where it
+        # sits: the strip cache survives sorts, filters and updates (changed
+        # jobs' strips are dropped as they change).
         rows = self.order.rows
-        self._strips.clear()  # sort or filter changed what the header marks
         self._set_rows(rows[::-1] if self.reverse else rows)
 
     def _set_rows(self, rows: list[Job]) -> None:
