@@ -156,6 +156,7 @@ class JobList(ScrollView, can_focus=True):
             self._structure_seen = self.store.structure_version
             self.order.selection = self._selection()
             self.order.build(self._scope_jobs(), now)
+        self._strips.clear()  # a full refresh: jobs may have changed unseen
         self._show()
 
     def _reselect(self) -> None:
