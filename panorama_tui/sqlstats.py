@@ -75,9 +75,11 @@ def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(db_uri(path), uri=True, timeout=BUSY_SECONDS if busy is None else busy,
                                isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
-        # Several scans of the big tables: keep their pages in memory between queries.
+        # Several scans of the big tables: keep their pages in memory between queries.  The
+        # cache size is also how much a GROUP BY sort may hold before it spills to a temp file.
+        # temp_store stays a file: with MEMORY SQLite's sorter allocates every record on its
+        # own, and its allocator takes a process-wide mutex the two threads then queue on.
         conn.execute("PRAGMA cache_size = -131072")
-        conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA mmap_size = 1073741824")
     except sqlite3.Error as exc:
         raise _error(exc, path) from None
