@@ -281,17 +281,21 @@ def _sql(text: str) -> str:
 # filtered by it directly.
 
 _JS_SQL = """
-SELECT job_instance_id,
+SELECT jiid,
        -- Post: the POST script's end after the later of its start and the job's termination
-       CAST(min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED')
-            - max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS REAL),
+       CAST(post_end - post_start AS REAL),
        -- CondorQTime: the first grid submit or execute after DAGMan's submit
-       CAST(min(timestamp) FILTER (WHERE state IN ('EXECUTE', 'GRID_SUBMIT', 'GLOBUS_SUBMIT'))
-            - min(timestamp) FILTER (WHERE state = 'SUBMIT') AS REAL),
+       CAST(coalesce(min(execute, grid), execute, grid) - submit AS REAL),
        -- Resource: the first execute after the first grid submit
-       CAST(min(timestamp) FILTER (WHERE state = 'EXECUTE')
-            - min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS REAL)
-FROM jobstate WHERE {where} GROUP BY 1"""
+       CAST(execute - grid AS REAL)
+-- each end aggregated once (CondorQTime's start is the earlier of two of them): fewer aggregates per instance
+FROM (SELECT job_instance_id AS jiid,
+             min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED') AS post_end,
+             max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS post_start,
+             min(timestamp) FILTER (WHERE state = 'SUBMIT') AS submit,
+             min(timestamp) FILTER (WHERE state = 'EXECUTE') AS execute,
+             min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS grid
+      FROM jobstate WHERE {where} GROUP BY 1)"""
 
 _INV_SQL = """
 SELECT jiid, kick, cpu,
