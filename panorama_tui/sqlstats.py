@@ -370,19 +370,24 @@ def _task_counts(conn, tree: "_Tree") -> dict:
             SELECT t.wf_id, count(*) FROM task t JOIN job j ON j.job_id = t.job_id
             WHERE {tree.where('t.wf_id')} AND t.type_desc NOT IN {SUBWF} GROUP BY 1"""):
         out[wf_id][2] = n
+    # The latest instance of a job: the max(job_submit_seq) row of its group on the
+    # (job_id, job_submit_seq) index, in one pass.  LIMIT keeps inv a subquery of its own, so
+    # that each invocation is looked up in that list once, not once per count that needs it.
     for wf_id, rows, distinct, ok, bad in conn.execute(_sql(f"""
             WITH latest(jiid) AS (
-                SELECT job_instance_id FROM job_instance m
-                WHERE {tree.jobs_where('m.job_id')} AND job_submit_seq =
-                      (SELECT max(job_submit_seq) FROM job_instance WHERE job_id = m.job_id))
-            SELECT i.wf_id, count(*), count(DISTINCT i.abs_task_id),
-                   count(DISTINCT i.abs_task_id) FILTER (WHERE i.exitcode = 0 AND i.job_instance_id IN latest),
-                   count(DISTINCT i.abs_task_id) FILTER (WHERE i.exitcode <> 0 AND i.job_instance_id IN latest)
-            FROM invocation i
-            WHERE i.abs_task_id IS NOT NULL AND {tree.where('i.wf_id')}
-              AND i.job_instance_id NOT IN (SELECT ji.job_instance_id FROM job_instance ji
-                                            JOIN job j ON j.job_id = ji.job_id WHERE j.type_desc IN {SUBWF})
-            GROUP BY 1""")):
+                SELECT job_instance_id FROM (
+                    SELECT job_instance_id, max(job_submit_seq) FROM job_instance
+                    WHERE {tree.jobs_where('job_id')} GROUP BY job_id)),
+            inv(wf_id, task, latest_ec) AS (
+                SELECT i.wf_id, i.abs_task_id, CASE WHEN i.job_instance_id IN latest THEN i.exitcode END
+                FROM invocation i
+                WHERE i.abs_task_id IS NOT NULL AND {tree.where('i.wf_id')}
+                  AND i.job_instance_id NOT IN (SELECT ji.job_instance_id FROM job_instance ji
+                                                JOIN job j ON j.job_id = ji.job_id WHERE j.type_desc IN {SUBWF})
+                LIMIT -1)
+            SELECT wf_id, count(*), count(DISTINCT task), count(DISTINCT task) FILTER (WHERE latest_ec = 0),
+                   count(DISTINCT task) FILTER (WHERE latest_ec <> 0)
+            FROM inv GROUP BY 1""")):
         out[wf_id][0], out[wf_id][1], out[wf_id][3] = ok, bad, rows - distinct
     return {k: tuple(v) for k, v in out.items()}
 
