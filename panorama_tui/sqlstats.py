@@ -499,7 +499,7 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
     return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
                           "ALL": _breakdown_rows(every)},
             "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di,
-            "jobs": totals, "tasks": _task_counts(conn, tree)}
+            "jobs": totals, "tasks": _task_counts(conn, tree), **_execute_hours(conn, tree, hosts)}
 
 
 def _job_totals(conn, tree: "_Tree") -> dict:
@@ -518,7 +518,7 @@ def _job_totals(conn, tree: "_Tree") -> dict:
 def _execute_hours(conn, tree: "_Tree", hosts: dict) -> dict:
     """The jobs' time tables: one row per EXECUTE state of a non-sub-workflow job's
     instance, per hour and host when the host is known, per hour when DAGMan's duration
-    is.  Apart from :func:`_aggregates` so the two threads get about the same work."""
+    is."""
     hj: dict = {}
     dj: dict = {}
     for host_id, hour, n, runtime, n_rt in conn.execute(f"""
@@ -600,10 +600,7 @@ def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
     integrity = _integrity(conn, tree)
     other = r.second()
     if other is None:
-        agg = _aggregates(conn, tree, hosts)
-        agg.update(_execute_hours(conn, tree, hosts))
-        inst = _instances(conn, tree, hosts)
-        return agg, inst, states, integrity
+        return _aggregates(conn, tree, hosts), _instances(conn, tree, hosts), states, integrity
     # The worker's queries return a few rows each: it seldom needs the GIL this thread holds
     # while it reads and builds the 100k-row results (two threads doing that would spend more
     # on handing the GIL over than they gain).
@@ -612,13 +609,10 @@ def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
         agg = pool.submit(_aggregates, other, tree, hosts)
         try:
             inst = _instances(conn, tree, hosts)
-            hours = _execute_hours(conn, tree, hosts)
         except BaseException:
             other.interrupt()
             raise
-        agg = agg.result()
-        agg.update(hours)
-        return agg, inst, states, integrity
+        return agg.result(), inst, states, integrity
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
