@@ -36,10 +36,12 @@ connection in a worker thread when it is sure to read the same snapshot
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import tzinfo
 from decimal import Decimal
 from operator import itemgetter
@@ -592,9 +594,27 @@ def _counts(succeeded, failed, total, retries) -> dict:
             "retries": retries, "total_with_retries": succeeded + failed + retries}
 
 
+@contextmanager
+def _gc_paused():
+    """Everything read is kept: a collection while the 100k-row results are built (several
+    hundred of them) would only walk them to find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
     """(aggregates, instances, states, integrity), with two threads when a second connection
     on the same snapshot is to be had."""
+    with _gc_paused():
+        return _read(r, conn, tree)
+
+
+def _read(r: _Reader, conn, tree: "_Tree") -> tuple:
     hosts = dict(conn.execute("SELECT host_id, hostname FROM host"))
     states = _wf_states(conn, tree)
     integrity = _integrity(conn, tree)
