@@ -498,10 +498,13 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         if host is not None:
             add_time(hi, (hour, host), n, runtime)
         add_time(di, (hour, None), n, runtime)
+    hours = _execute_hours(conn, tree, hosts)
+    # The task counts last: their few rows come while the main thread is building the jobs.csv
+    # rows, when each row fetched here has to wait for the GIL (up to sys.getswitchinterval()).
     return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
                           "ALL": _breakdown_rows(every)},
-            "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di,
-            "jobs": totals, "tasks": _task_counts(conn, tree), **_execute_hours(conn, tree, hosts)}
+            "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di, **hours,
+            "jobs": totals, "tasks": _task_counts(conn, tree)}
 
 
 def _job_totals(conn, tree: "_Tree") -> dict:
