@@ -435,7 +435,20 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
     """Every figure but the jobs.csv rows and the job counts: breakdown, cumulative and
     submit-side wall times, time per hour and host, task counts, jobs per workflow.  Few rows
     out."""
-    totals = _job_totals(conn, tree)
+    # In this order because of what the main thread does meanwhile.  The task counts first:
+    # SQLite allocates a few times per row for them, and its allocator has a process-wide
+    # mutex, while the main thread first reads the instances, which allocates little.  The time
+    # tables' few hundred rows before the main thread builds the jobs.csv rows: a row fetched
+    # then waits for the GIL (up to sys.getswitchinterval()).  The breakdown's few rows last.
+    tasks = _task_counts(conn, tree)
+    times = _time_tables(conn, tree, hosts)
+    breakdown, cum = _breakdown(conn, tree)
+    return {"breakdown": breakdown, "cum": cum, "side": _submit_side(conn, tree), **times,
+            "jobs": _job_totals(conn, tree), "tasks": tasks}
+
+
+def _breakdown(conn, tree: "_Tree") -> tuple:
+    """({wf_uuid or "ALL": breakdown rows}, [cumulative job wall time, goodput, badput])."""
     # runtime is remote_duration x the instance's multiplier_factor; the join is skipped when
     # every multiplier is 1 (the usual case: it is the costly part of this scan)
     plain = conn.execute("SELECT 1 FROM job_instance WHERE multiplier_factor <> 1 LIMIT 1").fetchone() is None
@@ -474,9 +487,15 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
                     cum[1] += vals[3]
                 elif outcome == 2:
                     cum[2] += vals[3]
-    # submit side: DAGMan's duration of every instance but those of sub-workflow jobs that
-    # have their sub-workflow (its jobs count instead)
-    side = conn.execute(f"""
+    return ({**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()}, "ALL": _breakdown_rows(every)},
+            cum or [None, None, None])
+
+
+def _submit_side(conn, tree: "_Tree") -> tuple:
+    """(wall time, goodput, badput) as seen from the submit side: DAGMan's duration of every
+    instance but those of sub-workflow jobs that have their sub-workflow (its jobs count
+    instead)."""
+    return conn.execute(f"""
         SELECT CAST(sum(local_duration * multiplier_factor) AS REAL),
                CAST(sum(CASE WHEN exitcode = 0 THEN local_duration * multiplier_factor ELSE 0.0 END) AS REAL),
                CAST(sum(CASE WHEN exitcode > 0 THEN local_duration * multiplier_factor ELSE 0.0 END) AS REAL)
@@ -484,6 +503,10 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         WHERE {tree.jobs_where('job_id')}
           AND NOT (subwf_id IS NOT NULL AND job_id IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF}))
         """).fetchone()
+
+
+def _time_tables(conn, tree: "_Tree", hosts: dict) -> dict:
+    """Time per hour and host, and per hour: of the invocations (hi, di) and of the jobs (hj, dj)."""
     hi: dict = {}
     di: dict = {}
     # host first in the GROUP BY: it tells more rows apart, so the sort compares less
@@ -498,13 +521,7 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         if host is not None:
             add_time(hi, (hour, host), n, runtime)
         add_time(di, (hour, None), n, runtime)
-    hours = _execute_hours(conn, tree, hosts)
-    # The task counts last: their few rows come while the main thread is building the jobs.csv
-    # rows, when each row fetched here has to wait for the GIL (up to sys.getswitchinterval()).
-    return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
-                          "ALL": _breakdown_rows(every)},
-            "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di, **hours,
-            "jobs": totals, "tasks": _task_counts(conn, tree)}
+    return {"hi": hi, "di": di, **_execute_hours(conn, tree, hosts)}
 
 
 def _job_totals(conn, tree: "_Tree") -> dict:
