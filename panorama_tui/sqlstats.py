@@ -307,8 +307,10 @@ FROM (SELECT job_instance_id AS jiid,
              CAST(sum(remote_duration) FILTER (WHERE task_submit_seq >= 0) AS REAL) AS kick,
              CAST(sum(remote_cpu_time) FILTER (WHERE task_submit_seq >= 0) AS REAL) AS cpu,
              -- the PRE script (task_submit_seq -1) fails the job too (PM-704)
-             max(exitcode) FILTER (WHERE task_submit_seq >= -1) AS ec
-      FROM invocation WHERE {where} GROUP BY 1)"""
+             max(exitcode) AS ec
+      -- the POST script's invocations (-2) count nowhere: their rows are not read (the test is
+      -- on the index); an instance with no other gets no row, which reads as all NULL anyway
+      FROM invocation WHERE task_submit_seq >= -1 AND {where} GROUP BY 1)"""
 
 _JI_SQL = """
 SELECT ji.job_instance_id, ji.job_id, ji.job_submit_seq, ji.site, ji.multiplier_factor,
