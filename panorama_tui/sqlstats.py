@@ -79,8 +79,9 @@ def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only = 1")
         # Several scans of the big tables: keep their pages in memory between queries.  The
         # cache size is also how much a GROUP BY sort may hold before it spills to a temp file.
-        # temp_store stays a file: with MEMORY SQLite's sorter allocates every record on its
-        # own, and its allocator takes a process-wide mutex the two threads then queue on.
+        # temp_store stays the default (a file, past that): with MEMORY SQLite's sorter allocates
+        # every record on its own, and its allocator takes a process-wide mutex the two threads
+        # then queue on.
         conn.execute("PRAGMA cache_size = -131072")
         conn.execute("PRAGMA mmap_size = 1073741824")
     except sqlite3.Error as exc:
@@ -282,6 +283,8 @@ def _sql(text: str) -> str:
 # invocation's job (monitord's loader takes both from the same event), so invocations are
 # filtered by it directly.
 
+# each end aggregated once (CondorQTime's start is the earlier of two of them): an aggregate
+# less per instance than with one min() per figure's end
 _JS_SQL = """
 SELECT jiid,
        -- Post: the POST script's end after the later of its start and the job's termination
@@ -290,7 +293,6 @@ SELECT jiid,
        CAST(coalesce(min(execute, grid), execute, grid) - submit AS REAL),
        -- Resource: the first execute after the first grid submit
        CAST(execute - grid AS REAL)
--- each end aggregated once (CondorQTime's start is the earlier of two of them): fewer aggregates per instance
 FROM (SELECT job_instance_id AS jiid,
              min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED') AS post_end,
              max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS post_start,
