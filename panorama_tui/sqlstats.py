@@ -36,10 +36,12 @@ connection in a worker thread when it is sure to read the same snapshot
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import tzinfo
 from decimal import Decimal
 from operator import itemgetter
@@ -75,9 +77,12 @@ def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(db_uri(path), uri=True, timeout=BUSY_SECONDS if busy is None else busy,
                                isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
-        # Several scans of the big tables: keep their pages in memory between queries.
+        # Several scans of the big tables: keep their pages in memory between queries.  The
+        # cache size is also how much a GROUP BY sort may hold before it spills to a temp file.
+        # temp_store stays the default (a file, past that): with MEMORY SQLite's sorter allocates
+        # every record on its own, and its allocator takes a process-wide mutex the two threads
+        # then queue on.
         conn.execute("PRAGMA cache_size = -131072")
-        conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA mmap_size = 1073741824")
     except sqlite3.Error as exc:
         raise _error(exc, path) from None
@@ -278,18 +283,23 @@ def _sql(text: str) -> str:
 # invocation's job (monitord's loader takes both from the same event), so invocations are
 # filtered by it directly.
 
+# each end aggregated once (CondorQTime's start is the earlier of two of them): an aggregate
+# less per instance than with one min() per figure's end
 _JS_SQL = """
-SELECT job_instance_id,
+SELECT jiid,
        -- Post: the POST script's end after the later of its start and the job's termination
-       CAST(min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED')
-            - max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS REAL),
+       CAST(post_end - post_start AS REAL),
        -- CondorQTime: the first grid submit or execute after DAGMan's submit
-       CAST(min(timestamp) FILTER (WHERE state IN ('EXECUTE', 'GRID_SUBMIT', 'GLOBUS_SUBMIT'))
-            - min(timestamp) FILTER (WHERE state = 'SUBMIT') AS REAL),
+       CAST(coalesce(min(execute, grid), execute, grid) - submit AS REAL),
        -- Resource: the first execute after the first grid submit
-       CAST(min(timestamp) FILTER (WHERE state = 'EXECUTE')
-            - min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS REAL)
-FROM jobstate WHERE {where} GROUP BY 1"""
+       CAST(execute - grid AS REAL)
+FROM (SELECT job_instance_id AS jiid,
+             min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED') AS post_end,
+             max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS post_start,
+             min(timestamp) FILTER (WHERE state = 'SUBMIT') AS submit,
+             min(timestamp) FILTER (WHERE state = 'EXECUTE') AS execute,
+             min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS grid
+      FROM jobstate WHERE {where} GROUP BY 1)"""
 
 _INV_SQL = """
 SELECT jiid, kick, cpu,
@@ -299,8 +309,10 @@ FROM (SELECT job_instance_id AS jiid,
              CAST(sum(remote_duration) FILTER (WHERE task_submit_seq >= 0) AS REAL) AS kick,
              CAST(sum(remote_cpu_time) FILTER (WHERE task_submit_seq >= 0) AS REAL) AS cpu,
              -- the PRE script (task_submit_seq -1) fails the job too (PM-704)
-             max(exitcode) FILTER (WHERE task_submit_seq >= -1) AS ec
-      FROM invocation WHERE {where} GROUP BY 1)"""
+             max(exitcode) AS ec
+      -- the POST script's invocations (-2) count nowhere: their rows are not read (the test is
+      -- on the index); an instance with no other gets no row, which reads as all NULL anyway
+      FROM invocation WHERE task_submit_seq >= -1 AND {where} GROUP BY 1)"""
 
 _JI_SQL = """
 SELECT ji.job_instance_id, ji.job_id, ji.job_submit_seq, ji.site, ji.multiplier_factor,
@@ -364,19 +376,24 @@ def _task_counts(conn, tree: "_Tree") -> dict:
             SELECT t.wf_id, count(*) FROM task t JOIN job j ON j.job_id = t.job_id
             WHERE {tree.where('t.wf_id')} AND t.type_desc NOT IN {SUBWF} GROUP BY 1"""):
         out[wf_id][2] = n
+    # The latest instance of a job: the max(job_submit_seq) row of its group on the
+    # (job_id, job_submit_seq) index, in one pass.  LIMIT keeps inv a subquery of its own, so
+    # that each invocation is looked up in that list once, not once per count that needs it.
     for wf_id, rows, distinct, ok, bad in conn.execute(_sql(f"""
             WITH latest(jiid) AS (
-                SELECT job_instance_id FROM job_instance m
-                WHERE {tree.jobs_where('m.job_id')} AND job_submit_seq =
-                      (SELECT max(job_submit_seq) FROM job_instance WHERE job_id = m.job_id))
-            SELECT i.wf_id, count(*), count(DISTINCT i.abs_task_id),
-                   count(DISTINCT i.abs_task_id) FILTER (WHERE i.exitcode = 0 AND i.job_instance_id IN latest),
-                   count(DISTINCT i.abs_task_id) FILTER (WHERE i.exitcode <> 0 AND i.job_instance_id IN latest)
-            FROM invocation i
-            WHERE i.abs_task_id IS NOT NULL AND {tree.where('i.wf_id')}
-              AND i.job_instance_id NOT IN (SELECT ji.job_instance_id FROM job_instance ji
-                                            JOIN job j ON j.job_id = ji.job_id WHERE j.type_desc IN {SUBWF})
-            GROUP BY 1""")):
+                SELECT job_instance_id FROM (
+                    SELECT job_instance_id, max(job_submit_seq) FROM job_instance
+                    WHERE {tree.jobs_where('job_id')} GROUP BY job_id)),
+            inv(wf_id, task, latest_ec) AS (
+                SELECT i.wf_id, i.abs_task_id, CASE WHEN i.job_instance_id IN latest THEN i.exitcode END
+                FROM invocation i
+                WHERE i.abs_task_id IS NOT NULL AND {tree.where('i.wf_id')}
+                  AND i.job_instance_id NOT IN (SELECT ji.job_instance_id FROM job_instance ji
+                                                JOIN job j ON j.job_id = ji.job_id WHERE j.type_desc IN {SUBWF})
+                LIMIT -1)
+            SELECT wf_id, count(*), count(DISTINCT task), count(DISTINCT task) FILTER (WHERE latest_ec = 0),
+                   count(DISTINCT task) FILTER (WHERE latest_ec <> 0)
+            FROM inv GROUP BY 1""")):
         out[wf_id][0], out[wf_id][1], out[wf_id][3] = ok, bad, rows - distinct
     return {k: tuple(v) for k, v in out.items()}
 
@@ -422,8 +439,20 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
     """Every figure but the jobs.csv rows and the job counts: breakdown, cumulative and
     submit-side wall times, time per hour and host, task counts, jobs per workflow.  Few rows
     out."""
-    totals = {(w, bool(sub)): n for w, sub, n in conn.execute(
-        f"SELECT wf_id, type_desc IN {SUBWF}, count(*) FROM job WHERE {tree.where('wf_id')} GROUP BY 1, 2")}
+    # In this order because of what the main thread does meanwhile.  The task counts first:
+    # SQLite allocates a few times per row for them, and its allocator has a process-wide
+    # mutex, while the main thread first reads the instances, which allocates little.  The time
+    # tables' few hundred rows before the main thread builds the jobs.csv rows: a row fetched
+    # then waits for the GIL (up to sys.getswitchinterval()).  The breakdown's few rows last.
+    tasks = _task_counts(conn, tree)
+    times = _time_tables(conn, tree, hosts)
+    breakdown, cum = _breakdown(conn, tree)
+    return {"breakdown": breakdown, "cum": cum, "side": _submit_side(conn, tree), **times,
+            "jobs": _job_totals(conn, tree), "tasks": tasks}
+
+
+def _breakdown(conn, tree: "_Tree") -> tuple:
+    """({wf_uuid or "ALL": breakdown rows}, [cumulative job wall time, goodput, badput])."""
     # runtime is remote_duration x the instance's multiplier_factor; the join is skipped when
     # every multiplier is 1 (the usual case: it is the costly part of this scan)
     plain = conn.execute("SELECT 1 FROM job_instance WHERE multiplier_factor <> 1 LIMIT 1").fetchone() is None
@@ -432,33 +461,45 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
     per: dict = {w: {} for w in tree.ids}
     every: dict = {}
     cum = None
+    # The sort of GROUP BY is most of the cost: its key is kept to two columns, the small ones
+    # in one integer (wf_id * 8 + 4 for a task's invocation + 1 succeeded / 2 failed).
     for r in conn.execute(f"""
-        SELECT i.wf_id, i.transformation, i.exitcode = 0, i.exitcode > 0, i.task_submit_seq >= 0,
+        SELECT i.transformation,
+               i.wf_id * 8 + CASE WHEN i.task_submit_seq >= 0 THEN 4 ELSE 0 END
+                           + CASE WHEN i.exitcode = 0 THEN 1 WHEN i.exitcode > 0 THEN 2 ELSE 0 END,
                count(*), CAST(min({rt}) AS REAL), CAST(max({rt}) AS REAL), CAST(sum({rt}) AS REAL), count({rt}),
                min(i.maxrss), max(i.maxrss), sum(i.maxrss), count(i.maxrss),
                CAST(min(i.avg_cpu) AS REAL), CAST(max(i.avg_cpu) AS REAL), CAST(sum(i.avg_cpu) AS REAL),
                count(i.avg_cpu)
         FROM invocation i {join}
         WHERE {tree.where('i.wf_id')}
-        GROUP BY 1, 2, 3, 4, 5"""):
-        wf_id, xform, ok, failed, task = r[:5]
-        vals = r[5:]
-        key = (xform, "successful" if ok else "failed")
+        GROUP BY 1, 2"""):
+        xform, code = r[:2]
+        vals = r[2:]
+        wf_id, flags = divmod(code, 8)
+        outcome = flags & 3
+        key = (xform, "successful" if outcome == 1 else "failed")
         _merge(per[wf_id], key, vals)
         _merge(every, key, vals)
         # cumulative job wall time: the tasks' invocations (not PRE/POST scripts), not DAGMan's
-        if task and xform != DAGMAN:
+        if flags & 4 and xform != DAGMAN:
             if cum is None:
                 cum = [None, 0.0, 0.0]
             if vals[3] is not None:
                 cum[0] = vals[3] if cum[0] is None else cum[0] + vals[3]
-                if ok:
+                if outcome == 1:
                     cum[1] += vals[3]
-                elif failed:
+                elif outcome == 2:
                     cum[2] += vals[3]
-    # submit side: DAGMan's duration of every instance but those of sub-workflow jobs that
-    # have their sub-workflow (its jobs count instead)
-    side = conn.execute(f"""
+    return ({**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()}, "ALL": _breakdown_rows(every)},
+            cum or [None, None, None])
+
+
+def _submit_side(conn, tree: "_Tree") -> tuple:
+    """(wall time, goodput, badput) as seen from the submit side: DAGMan's duration of every
+    instance but those of sub-workflow jobs that have their sub-workflow (its jobs count
+    instead)."""
+    return conn.execute(f"""
         SELECT CAST(sum(local_duration * multiplier_factor) AS REAL),
                CAST(sum(CASE WHEN exitcode = 0 THEN local_duration * multiplier_factor ELSE 0.0 END) AS REAL),
                CAST(sum(CASE WHEN exitcode > 0 THEN local_duration * multiplier_factor ELSE 0.0 END) AS REAL)
@@ -466,10 +507,15 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         WHERE {tree.jobs_where('job_id')}
           AND NOT (subwf_id IS NOT NULL AND job_id IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF}))
         """).fetchone()
+
+
+def _time_tables(conn, tree: "_Tree", hosts: dict) -> dict:
+    """Time per hour and host, and per hour: of the invocations (hi, di) and of the jobs (hj, dj)."""
     hi: dict = {}
     di: dict = {}
-    for hour, host_id, n, runtime in conn.execute(f"""
-        SELECT CAST(i.start_time / 3600 AS INTEGER), ji.host_id, count(*), CAST(sum(i.remote_duration) AS REAL)
+    # host first in the GROUP BY: it tells more rows apart, so the sort compares less
+    for host_id, hour, n, runtime in conn.execute(f"""
+        SELECT ji.host_id, CAST(i.start_time / 3600 AS INTEGER), count(*), CAST(sum(i.remote_duration) AS REAL)
         FROM invocation i JOIN job_instance ji ON ji.job_instance_id = i.job_instance_id
         WHERE {tree.where('i.wf_id')} AND i.transformation <> '{DAGMAN}'
         GROUP BY 1, 2"""):
@@ -479,20 +525,30 @@ def _aggregates(conn, tree: "_Tree", hosts: dict) -> dict:
         if host is not None:
             add_time(hi, (hour, host), n, runtime)
         add_time(di, (hour, None), n, runtime)
-    return {"breakdown": {**{tree.uuid[w]: _breakdown_rows(g) for w, g in per.items()},
-                          "ALL": _breakdown_rows(every)},
-            "cum": cum or [None, None, None], "side": side, "hi": hi, "di": di,
-            "jobs": totals, "tasks": _task_counts(conn, tree)}
+    return {"hi": hi, "di": di, **_execute_hours(conn, tree, hosts)}
+
+
+def _job_totals(conn, tree: "_Tree") -> dict:
+    """{(wf_id, is_subwf): jobs}, from the indexes on job (wf_id, ...) and (type_desc):
+    no scan of the table and no sort."""
+    totals: dict = {}
+    for w, n in conn.execute(f"SELECT wf_id, count(*) FROM job WHERE {tree.where('wf_id')} GROUP BY 1"):
+        totals[(w, False)] = n
+    for w, n in conn.execute(
+            f"SELECT wf_id, count(*) FROM job WHERE type_desc IN {SUBWF} AND {tree.where('wf_id')} GROUP BY 1"):
+        totals[(w, False)] -= n
+        totals[(w, True)] = n
+    return {k: n for k, n in totals.items() if n}
 
 
 def _execute_hours(conn, tree: "_Tree", hosts: dict) -> dict:
     """The jobs' time tables: one row per EXECUTE state of a non-sub-workflow job's
     instance, per hour and host when the host is known, per hour when DAGMan's duration
-    is.  Apart from :func:`_aggregates` so the two threads get about the same work."""
+    is."""
     hj: dict = {}
     dj: dict = {}
-    for hour, host_id, n, runtime, n_rt in conn.execute(f"""
-        SELECT CAST(js.timestamp / 3600 AS INTEGER), ji.host_id, count(*),
+    for host_id, hour, n, runtime, n_rt in conn.execute(f"""
+        SELECT ji.host_id, CAST(js.timestamp / 3600 AS INTEGER), count(*),
                CAST(sum(ji.local_duration) AS REAL), count(ji.local_duration)
         FROM jobstate js JOIN job_instance ji ON ji.job_instance_id = js.job_instance_id
         WHERE js.state = 'EXECUTE' AND {tree.jobs_where('ji.job_id')}
@@ -562,18 +618,33 @@ def _counts(succeeded, failed, total, retries) -> dict:
             "retries": retries, "total_with_retries": succeeded + failed + retries}
 
 
+@contextmanager
+def _gc_paused():
+    """Everything read is kept: a collection while the 100k-row results are built (several
+    hundred of them) would only walk them to find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
     """(aggregates, instances, states, integrity), with two threads when a second connection
     on the same snapshot is to be had."""
+    with _gc_paused():
+        return _read(r, conn, tree)
+
+
+def _read(r: _Reader, conn, tree: "_Tree") -> tuple:
     hosts = dict(conn.execute("SELECT host_id, hostname FROM host"))
     states = _wf_states(conn, tree)
     integrity = _integrity(conn, tree)
     other = r.second()
     if other is None:
-        agg = _aggregates(conn, tree, hosts)
-        agg.update(_execute_hours(conn, tree, hosts))
-        inst = _instances(conn, tree, hosts)
-        return agg, inst, states, integrity
+        return _aggregates(conn, tree, hosts), _instances(conn, tree, hosts), states, integrity
     # The worker's queries return a few rows each: it seldom needs the GIL this thread holds
     # while it reads and builds the 100k-row results (two threads doing that would spend more
     # on handing the GIL over than they gain).
@@ -582,13 +653,10 @@ def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
         agg = pool.submit(_aggregates, other, tree, hosts)
         try:
             inst = _instances(conn, tree, hosts)
-            hours = _execute_hours(conn, tree, hosts)
         except BaseException:
             other.interrupt()
             raise
-        agg = agg.result()
-        agg.update(hours)
-        return agg, inst, states, integrity
+        return agg.result(), inst, states, integrity
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
