@@ -17,6 +17,7 @@ from operator import attrgetter
 from typing import Callable
 
 from .events import decode_exitcode
+from .joborder import Selection
 from .states import STATE_BY_LABEL, JobState
 
 _TERM = re.compile(r"^([a-z_]+)(!=|!~|>=|<=|=|~|>|<)(.*)$")
@@ -72,16 +73,12 @@ assert set(_FIELDS) == set(FIELDS)
 _COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 
 
-@dataclass
-class Query:
-    text: str
-    tests: list
+class Query(Selection):
+    """A parsed filter: its text and its terms, ANDed."""
 
-    def __call__(self, job) -> bool:
-        for t in self.tests:
-            if not t(job):
-                return False
-        return True
+    def __init__(self, text: str, tests: list):
+        super().__init__(tests)
+        self.text = text
 
     @property
     def empty(self) -> bool:
