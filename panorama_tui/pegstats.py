@@ -288,6 +288,17 @@ def _bump(table: dict, key, value) -> None:
             r[1] = value if r[1] is None else r[1] + value
 
 
+def _bump_execute_hours(states, host, ldur, per_host: dict, per_day: dict) -> None:
+    """A try's EXECUTE states counted in its hour, per host and over all hosts."""
+    for st in states:
+        if st[2] == _EXEC and st[0] is not None:
+            h = int(st[0] // 3600)
+            if host is not None:
+                _bump(per_host, (h, host), ldur)
+            if ldur is not None:
+                _bump(per_day, (h, None), ldur)
+
+
 def _walk(store: Store, wf: Workflow, times: bool, jobs_of: Workflow | None) -> tuple[dict, list]:
     """One pass over the tries of ``wf``'s tree: the hour tables (when
     ``times``) and the jobs.csv rows of ``jobs_of`` (when given).  A try's
@@ -308,13 +319,7 @@ def _walk(store: Store, wf: Workflow, times: bool, jobs_of: Workflow | None) -> 
                 if times:
                     ldur = t.local_dur
                     if nonsub:
-                        for v in sts:
-                            if v[2] == _EXEC and v[0] is not None:
-                                h = int(v[0] // 3600)
-                                if host is not None:
-                                    _bump(hj, (h, host), ldur)
-                                if ldur is not None:
-                                    _bump(dj, (h, None), ldur)
+                        _bump_execute_hours(sts, host, ldur, hj, dj)
                     for inv in t.invocations.values():
                         st = inv.start_time
                         if st is None or inv.transformation == DAGMAN:
@@ -553,13 +558,7 @@ def _part(jobs, sig) -> _Part:
                 s_good.add(v if ec == 0 else 0.0)
                 s_bad.add(v if ec is not None and ec > 0 else 0.0)
             if nonsub:
-                for st in sts:
-                    if st[2] == _EXEC and st[0] is not None:
-                        h = int(st[0] // 3600)
-                        if host is not None:
-                            _bump(hj, (h, host), ldur)
-                        if ldur is not None:
-                            _bump(dj, (h, None), ldur)
+                _bump_execute_hours(sts, host, ldur, hj, dj)
             for inv in t.invocations.values():
                 x = inv.transformation
                 ec = inv.exitcode
