@@ -27,7 +27,11 @@ Figures (each beside a baseline measured in the same run):
     has changed, i.e. the repaint that shows the key's effect.  ~190 presses:
     down/j, pagedown, G, g (navigation, target p95 <= 50 ms); s (re-sort of
     every row) and ``/``-filter apply and clear (re-filter of every row) are
-    reported apart.  Baseline: the same keys on a 1k-job workflow.  Also
+    reported apart.  A filter paints its first screenful and finds the rest
+    of its rows between frames: the time until all are found is reported
+    too.  The sorts come after the navigation keys, by which time the job
+    list has prepared every column's keys (it does so while idle, in the
+    first ~2 s).  Baseline: the same keys on a 1k-job workflow.  Also
     shown: ``await pilot.press(k); await pilot.pause()`` for down, whose wall
     time includes Pilot's own idle waits (>= 3 x 20 ms sleeps), with the same
     on the 1k-job app as its floor.
@@ -168,6 +172,7 @@ class Probe:
         self.frame_bytes = 0
         self.wait_state = None
         self.wait_event: asyncio.Event | None = None
+        self.sent_at = 0.0
         self.hit_time = 0.0
         self.ticks: list[float] = []  # seconds per refresh_all
         self.full_refresh_s: float | None = None
@@ -251,7 +256,7 @@ class Probe:
         self.wait_state = self.state()
         self.wait_event = asyncio.Event()
         c0 = time.process_time()
-        t0 = time.perf_counter()
+        t0 = self.sent_at = time.perf_counter()
         self.send_key(key)
         try:
             await asyncio.wait_for(self.wait_event.wait(), timeout)
@@ -427,6 +432,12 @@ async def keys_run(app, probe: Probe, pilot, *, filters=FILTERS, pilot_presses: 
         ms, cms = await probe.press_to_repaint("enter")
         res.setdefault("/ filter apply", []).append(ms)
         cpu.setdefault("/ filter apply", []).append(cms)
+        # The first screenful paints first; the rest of the rows are found
+        # between frames: how long until all of them are.
+        jobs = probe.jobs()
+        while jobs.filtering is not None:
+            await asyncio.sleep(0.001)
+        res.setdefault("filter complete", []).append((time.perf_counter() - probe.sent_at) * 1000.0)
         if bd is not None:
             bd.phase = "key esc clear"
         ms, cms = await probe.press_to_repaint("escape")
@@ -624,8 +635,9 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
                   f"max {max(v):6.1f} ms  (CPU p95 {_p(keys['cpu'].get(g, [0]), 95):.1f} ms)", flush=True)
         n_nav = len(keys["wall"]["down/j"])
         print(f"[ui] where down/j key time went ({n_nav} presses):\n" + bd.report("key down/j", n_nav, "key"), flush=True)
-        print("[ui] / filter apply, per filter: " + ", ".join(
-            f"{t!r} {ms:.0f} ms" for t, ms in zip(FILTERS, keys["wall"]["/ filter apply"])), flush=True)
+        print("[ui] / filter apply, per filter (all rows found after): " + ", ".join(
+            f"{t!r} {ms:.0f} ms ({done:.0f})"
+            for t, ms, done in zip(FILTERS, keys["wall"]["/ filter apply"], keys["wall"]["filter complete"])), flush=True)
         print("[ui] s (sort), per column: " + ", ".join(
             f"{c} {ms:.0f} ms" for c, ms in zip(SORT_ORDER, keys["wall"]["s (sort)"][:10])), flush=True)
         n_s = len(keys["wall"]["s (sort)"])
@@ -698,14 +710,19 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
         figs.append(figure(f"    {g} p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"][g], 95),
                            baseline_note=f"{SMALL_JOBS} jobs", target=TARGET_KEY_MS, better="lower"))
     # What each of these keys does to every row (joborder.JobOrder).
-    work = {"s (sort)": "every row's key computed and the scope sorted again",
-            "/ filter apply": "one filter pass over the sorted scope",
+    work = {"s (sort)": "the scope sorted again on keys prepared while idle (only changed jobs re-keyed)",
+            "/ filter apply": "the first screenful of one filter pass over the sorted scope",
             "filter clear (esc)": "no pass: the sorted scope is shown again"}
     for g, what in work.items():
         v = keys["wall"][g]
         figs.append(figure(f"(b) {g} p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"][g], 95),
                            baseline_note=f"{SMALL_JOBS} jobs", target=TARGET_KEY_MS, better="lower",
                            note=f"{len(v)} presses, max {max(v):.1f} ms; {what}"))
+    v = keys["wall"]["filter complete"]
+    figs.append(figure("    filter: all rows found p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"]["filter complete"], 95),
+                       baseline_note=f"{SMALL_JOBS} jobs",
+                       note=(f"from the key to the end of the pass, done a chunk at a time between frames "
+                             f"(keys are answered meanwhile); p50 {_p(v, 50):.1f} ms, max {max(v):.1f} ms")))
     pv = keys["wall"]["pilot down"]
     figs.append(figure("(b) pilot.press(down)+pause p95", _p(pv, 95), "ms", baseline=_p(small_keys["wall"]["pilot down"], 95),
                        baseline_note=f"{SMALL_JOBS} jobs: Pilot's own idle waits",

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from functools import partial
-from itertools import compress, repeat
-from operator import attrgetter, not_
-from typing import Callable, Iterable, Sequence
+from itertools import chain, compress, repeat
+from operator import attrgetter, ne, not_
+from time import perf_counter
+from typing import Callable, Collection, Iterable, Sequence
 
 from .events import decode_exitcode
 from .series import latest_figures
@@ -29,8 +30,17 @@ from .states import JobState
 SORTABLE = ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io")
 # Keys that move while a job runs (time passes, samples arrive).
 VOLATILE = frozenset({"dur", "cpu", "rss", "io"})
+# Keys that move with time alone, without the job changing.
+TIMED = frozenset({"dur"})
 # Above this many changed jobs a merge costs more than sorting again.
 MERGE_LIMIT = 4000
+# With kept keys, sorting them again beats bisection once more than one job
+# in this many changed.
+RESORT_SHARE = 40
+# Jobs per step of a selection or a warm-up applied a chunk at a time.
+CHUNK = 2048
+# Below this many jobs in the scope a column's keys cost too little to prepare.
+WARM_MIN = 10_000
 
 _state = attrgetter("state")
 _job_id = attrgetter("job_id")
@@ -141,6 +151,32 @@ def _drop(jobs: list, keys: list, gone: set) -> tuple[list, list]:
     return list(compress(jobs, keep)), list(compress(keys, keep))
 
 
+def _locate(jobs: list, keys: list, job, key) -> int:
+    """Where ``job``, sorted at ``key``, is in ``jobs`` (-1: not there)."""
+    lo = bisect_left(keys, key)
+    hi = bisect_right(keys, key, lo)
+    if hi > lo:
+        i = bisect_left(jobs, job.order, lo, hi, key=_order)
+        if i < hi and jobs[i] is job:
+            return i
+    return -1
+
+
+def _drop_known(jobs: list, keys: list, gone: list, gone_keys: list, all_there: bool = True) -> tuple[list, list]:
+    """``_drop`` for jobs whose keys in ``keys`` are known: each is found by
+    bisection.  (``all_there``: each must be found, else the sorted lists are
+    not what the keys say, and every row is tested instead.)"""
+    at = [i for i in map(_locate, repeat(jobs), repeat(keys), gone, gone_keys) if i >= 0]
+    if all_there and len(at) != len(gone):
+        return _drop(jobs, keys, set(gone))
+    if not at:
+        return jobs, keys
+    keep = [True] * len(jobs)
+    for i in at:
+        keep[i] = False
+    return list(compress(jobs, keep)), list(compress(keys, keep))
+
+
 def _merge(jobs: list, keys: list, new: list, new_keys: list) -> tuple[list, list]:
     """Put ``new`` jobs into sorted ``jobs``/``keys`` at their places."""
     if not new:
@@ -194,12 +230,34 @@ class Selection:
         return jobs, keys
 
 
+class _Scan:
+    """A selection being applied a chunk at a time: ``full[lo:hi]`` is what
+    is left to test, scanning up from the top or down from the bottom."""
+
+    __slots__ = ("selection", "from_end", "lo", "hi", "parts", "found")
+
+    def __init__(self, selection: Selection, from_end: bool, n: int):
+        self.selection = selection
+        self.from_end = from_end
+        self.lo, self.hi = 0, n
+        self.parts: list[tuple[list, list]] = []
+        self.found = 0
+
+
 class JobOrder:
     """The scope's jobs sorted by one column, and the selected subsequence.
 
     ``full``/``keys``: every job in the scope, ascending by (key, arrival).
     ``rows``/``row_keys``: those the selection keeps, in the same order.
     Descending order is the caller's business (reverse the rows).
+
+    Each column's keys, once computed, are kept in arrival order beside the
+    scope (``_cache``), with the jobs changed since then (``_stale``): a key
+    press that sorts by a column it has seen (or that :meth:`warm` prepared
+    while the screen was idle) re-keys only those, not 100k jobs whose
+    attributes are scattered over the heap.  A selection can be applied a
+    chunk at a time (:meth:`select` with a budget, then :meth:`select_more`)
+    so the first screenful shows before the whole scope is tested.
     """
 
     def __init__(self, col: str = "state"):
@@ -210,53 +268,252 @@ class JobOrder:
         self.row_keys: list = []
         self.selection = Selection()
         self._arrival: list | None = []  # the scope in arrival order; None: to be sorted again
+        self._pos: dict | None = None  # job -> index in _arrival, made when first needed
+        self._cache: dict[str, list] = {}  # column -> keys in arrival order
+        self._stale: dict[str, set] = {}  # column -> jobs changed since its keys were made
+        self._warming: tuple[str, list] | None = None  # (column, keys of the first jobs)
+        self._scan: _Scan | None = None
 
-    def build(self, jobs: Iterable, now: float | None) -> None:
+    # -- scope and keys ----------------------------------------------------
+    def build(self, jobs: Iterable, now: float | None, moving: Collection = (), **scan) -> bool:
         """Start again from the scope's jobs (any order)."""
+        self._forget()
         self._arrival = sort_by_arrival(jobs)
-        self._sort(now)
+        return self._sort(now, moving, scan)
 
-    def sort_by(self, col: str, now: float | None) -> None:
-        """The same jobs ordered by another column."""
+    def sort_by(self, col: str, now: float | None, moving: Collection = (), **scan) -> bool:
+        """The same jobs ordered by another column.  ``moving``: jobs whose
+        key may have moved without a change (durations of running jobs)."""
         self.col = col
         if self._arrival is None:
             self._arrival = sort_by_arrival(self.full)
-        self._sort(now)
+        return self._sort(now, moving, scan)
 
-    def _sort(self, now: float | None) -> None:
+    def _sort(self, now, moving, scan) -> bool:
+        self.full, self.keys = stable_sort(self._arrival, self._column(self.col, now, moving))
+        return self._select(**scan)
+
+    def _forget(self) -> None:
+        """Who is in the scope changed: keys kept in arrival order are void."""
+        self._arrival = self._pos = self._warming = None
+        self._cache.clear()
+        self._stale.clear()
+
+    def _positions(self) -> dict:
+        if self._pos is None:
+            self._pos = dict(zip(self._arrival, range(len(self._arrival))))
+        return self._pos
+
+    def _column(self, col: str, now, moving: Collection = ()) -> list:
+        """Every scope job's current key for ``col``, in arrival order."""
         base = self._arrival
-        self.full, self.keys = stable_sort(base, column_keys(self.col, base, now))
-        self._select()
-
-    def select(self, selection: Selection) -> None:
-        self.selection = selection
-        self._select()
-
-    def _select(self) -> None:
-        if self.selection:
-            self.rows, self.row_keys = self.selection.apply(self.full, self.keys)
+        keys = self._cache.get(col)
+        if keys is None:
+            if self._warming is not None and self._warming[0] == col:
+                keys = self._warming[1]
+                keys += column_keys(col, base[len(keys):], now)
+                self._warming = None
+            else:
+                keys = column_keys(col, base, now)
+                self._stale[col] = set()
+            self._cache[col] = keys
+            again = self._stale[col]
         else:
-            self.rows, self.row_keys = self.full, self.keys
+            again = self._stale[col]
+            if col in TIMED and moving:
+                again = again | set(moving)
+        if again:
+            if len(again) * 8 > len(base):  # most of them: a fresh pass is cheaper
+                keys[:] = column_keys(col, base, now)
+            else:
+                pos = self._positions()
+                idx = [i for i in map(pos.get, again) if i is not None]
+                for i, k in zip(idx, column_keys(col, list(map(base.__getitem__, idx)), now)):
+                    keys[i] = k
+        self._stale[col] = set()
+        return keys
 
-    def update(self, changed: set, in_scope: Callable, now: float | None) -> None:
-        """Jobs in ``changed`` may have new keys, may have joined or left the
-        scope (``in_scope(job)``) or the selection; everything else is as it was."""
-        if not changed:
-            return
-        back = [j for j in changed if in_scope(j)]
-        back_keys = column_keys(self.col, back, now)
-        before = len(self.full)
-        self.full, self.keys = _merge(*_drop(self.full, self.keys, changed), back, back_keys)
-        if len(self.full) != before or len(back) != len(changed):
-            # Jobs came or went (or may have: a changed job out of scope now
-            # may have been in it): the arrival order is sorted again when
-            # next needed.  Most updates change keys, not who is in scope.
-            self._arrival = None
+    def warm(self, now: float | None, budget: float) -> bool:
+        """Compute other columns' keys for about ``budget`` seconds, a chunk
+        at a time (the caller runs this while the screen is idle); True when
+        every column is ready."""
+        base = self._arrival
+        if base is None or len(base) < WARM_MIN:
+            return True
+        deadline = perf_counter() + budget
+        if self._pos is None:
+            self._positions()  # what re-keying a few jobs and index_of look up
+            if perf_counter() >= deadline:
+                return False
+        while True:
+            if self._warming is None:
+                col = next((c for c in SORTABLE if c not in self._cache), None)
+                if col is None:
+                    return True
+                self._warming = (col, [])
+                self._stale[col] = set()
+            col, keys = self._warming
+            keys += column_keys(col, base[len(keys):len(keys) + CHUNK], now)
+            if len(keys) >= len(base):
+                self._cache[col] = keys
+                self._warming = None
+            if perf_counter() >= deadline:
+                return False
+
+    def index_of(self, job) -> int | None:
+        """Where ``job`` is in ``rows`` (None: not there), by bisection on its
+        key and arrival, not a scan of 100k rows."""
+        keys = self._cache.get(self.col)
+        if keys is not None and self._arrival is not None:
+            i = self._positions().get(job)
+            if i is None:
+                return None
+            k, rk, rows = keys[i], self.row_keys, self.rows
+            lo = bisect_left(rk, k)
+            hi = bisect_right(rk, k, lo)
+            at = bisect_left(rows, job.order, lo, hi, key=_order)
+            if at < hi and rows[at] is job:
+                return at
+            if self._scan is not None:
+                return None  # not found yet
+        try:
+            return self.rows.index(job)
+        except ValueError:
+            return None
+
+    # -- selection ---------------------------------------------------------
+    def select(self, selection: Selection, **scan) -> bool:
+        self.selection = selection
+        return self._select(**scan)
+
+    def _select(self, budget: float | None = None, want: int | None = None, from_end: bool = False) -> bool:
+        """Pick the selected rows.  With a ``budget`` (seconds), stop once
+        that time is spent or ``want`` rows are found, scanning from the
+        bottom when ``from_end`` (a descending list shows the bottom first);
+        False then: :meth:`select_more` goes on."""
+        self._scan = None
         if not self.selection:
             self.rows, self.row_keys = self.full, self.keys
-            return
+            return True
+        if budget is None:
+            self.rows, self.row_keys = self.selection.apply(self.full, self.keys)
+            return True
+        self._scan = _Scan(self.selection, from_end, len(self.full))
+        return self.select_more(budget, want)
+
+    @property
+    def pending(self) -> bool:
+        """A selection is half applied: ``rows`` are those found so far (the
+        top or the bottom of the final rows, as scanned)."""
+        return self._scan is not None
+
+    @property
+    def scanned(self) -> float:
+        s = self._scan
+        return 1.0 if s is None or not self.full else 1.0 - (s.hi - s.lo) / len(self.full)
+
+    def select_more(self, budget: float = float("inf"), want: int | None = None) -> bool:
+        s = self._scan
+        if s is None:
+            return True
+        deadline = perf_counter() + budget
+        full, keys, apply = self.full, self.keys, s.selection.apply
+        while s.lo < s.hi:
+            if s.from_end:
+                b = s.hi
+                a = s.hi = max(s.lo, b - CHUNK)
+            else:
+                a = s.lo
+                b = s.lo = min(s.hi, a + CHUNK)
+            part = apply(full[a:b], keys[a:b])
+            s.parts.append(part)
+            s.found += len(part[0])
+            if (want is not None and s.found >= want) or perf_counter() >= deadline:
+                break
+        parts = s.parts[::-1] if s.from_end else s.parts
+        if len(parts) == 1:
+            self.rows, self.row_keys = parts[0]
+        else:
+            self.rows = list(chain.from_iterable(p[0] for p in parts))
+            self.row_keys = list(chain.from_iterable(p[1] for p in parts))
+        if s.lo < s.hi:
+            return False
+        self._scan = None
+        return True
+
+    def finish(self) -> None:
+        """Apply a half-applied selection to the rest now."""
+        self.select_more()
+
+    # -- live changes ------------------------------------------------------
+    def update(self, changed: set, in_scope: Callable, now: float | None) -> bool:
+        """Jobs in ``changed`` may have new keys, may have joined or left the
+        scope (``in_scope(job)``) or the selection; everything else is as it
+        was.  False when no row moved, came or went."""
+        if not changed:
+            return False
+        self.finish()
+        changed = list(changed)
+        inside = list(map(in_scope, changed))
+        back = list(compress(changed, inside))
+        if self._arrival is not None and list(map(self._positions().__contains__, changed)) != inside:
+            # Jobs came or went: the arrival order is sorted again when next
+            # needed.  Most updates change keys, not who is in scope.
+            self._forget()
+        back_keys = column_keys(self.col, back, now)
+        cached = self._cache.get(self.col) if self._arrival is not None else None
+        if cached is None:
+            gone = set(changed)
+            self.full, self.keys = _merge(*_drop(self.full, self.keys, gone), back, back_keys)
+            if not self.selection:
+                self.rows, self.row_keys = self.full, self.keys
+            else:
+                flags = list(map(self.selection, back))
+                self.rows, self.row_keys = _merge(*_drop(self.rows, self.row_keys, gone),
+                                                  list(compress(back, flags)), list(compress(back_keys, flags)))
+            return True
+        return self._rekey(back, back_keys, cached)
+
+    def _rekey(self, back: list, back_keys: list, cached: list) -> bool:
+        """``update`` with the same scope and this column's keys kept: only
+        the jobs whose key changed move, found at their old keys by
+        bisection, not by testing 100k rows.  (Most changes in a live run are
+        samples of running jobs: their state, host or id stays.)"""
+        for col, stale in self._stale.items():
+            if col != self.col:
+                stale.update(back)
+        at = list(map(self._positions().__getitem__, back))
+        old_keys = list(map(cached.__getitem__, at))
+        for i, k in zip(at, back_keys):
+            cached[i] = k
+        moved = list(map(ne, old_keys, back_keys))
+        movers = list(compress(back, moved))
+        movers_old = list(compress(old_keys, moved))
+        movers_new = list(compress(back_keys, moved))
+        if len(movers) * RESORT_SHARE > len(self.full):  # sorting the kept keys again costs less
+            self.full, self.keys = stable_sort(self._arrival, cached)
+        elif movers:
+            self.full, self.keys = _merge(*_drop_known(self.full, self.keys, movers, movers_old), movers, movers_new)
+        if not self.selection:
+            self.rows, self.row_keys = self.full, self.keys
+            return bool(movers)
+        # The selection's rows: movers leave from their old places and come
+        # back if selected; the others come or go as the selection says now.
         flags = list(map(self.selection, back))
-        shown = list(compress(back, flags))
-        self.rows, self.row_keys = _merge(
-            *_drop(self.rows, self.row_keys, changed), shown, list(compress(back_keys, flags))
-        )
+        rows, row_keys = self.rows, self.row_keys
+        out, out_keys = list(movers), list(movers_old)
+        add, add_keys = list(compress(movers, compress(flags, moved))), list(compress(movers_new, compress(flags, moved)))
+        for job, key, flag, m in zip(back, back_keys, flags, moved):
+            if m:
+                continue
+            if (_locate(rows, row_keys, job, key) >= 0) != bool(flag):
+                if flag:
+                    add.append(job)
+                    add_keys.append(key)
+                else:
+                    out.append(job)
+                    out_keys.append(key)
+        if not out and not add:
+            return bool(movers)
+        self.rows, self.row_keys = _merge(*_drop_known(rows, row_keys, out, out_keys, all_there=False), add, add_keys)
+        return True

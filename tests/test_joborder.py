@@ -167,3 +167,102 @@ def test_the_shared_hierarchical_run(replay_dir):
         order = JobOrder(col)
         order.build(store.jobs(), store.latest_ts)
         assert order.full == expected(store, col, store.latest_ts), col
+
+
+@pytest.mark.parametrize("resort_share", [1, 40])
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_kept_keys_follow_the_store(timeline, monkeypatch, resort_share, narrowed):
+    """A column's keys are kept (and prepared by warm(), a chunk at a time)
+    and only changed jobs are re-keyed: after any updates, sorting by any
+    column gives what a fresh build gives, with the changes passed as the job
+    list passes them (dirty jobs, plus the running ones for a duration).
+    Changed jobs are found at their old keys by bisection (resort_share 1),
+    or the kept keys are sorted again (40: most updates here)."""
+    from panorama_tui import joborder
+
+    monkeypatch.setattr(joborder, "WARM_MIN", 0)
+    monkeypatch.setattr(joborder, "CHUNK", 7)
+    monkeypatch.setattr(joborder, "RESORT_SHARE", resort_share)
+    tested = []
+    drop = joborder._drop
+    monkeypatch.setattr(joborder, "_drop", lambda jobs, *a: tested.append(len(jobs)) or drop(jobs, *a))
+    cut = len(timeline) // 3
+    store = store_at(timeline, cut)
+    now = store.latest_ts
+    query = parse("state!=waiting") if narrowed else None
+    order = JobOrder("state")
+    order.selection = Selection(query.tests if query else [])
+    order.build(store.jobs(), now, store.active)
+    calls = 1
+    while not order.warm(now, 0.0):  # no time: one chunk a call
+        calls += 1
+    assert calls > len(SORTABLE)
+    store.dirty = set()
+    step = (len(timeline) - cut) // 9 + 1
+    for r, i in enumerate(range(cut, len(timeline), step)):
+        for ev in timeline[i:i + step]:
+            store.apply(decode(ev))
+        now = store.latest_ts
+        changed = store.dirty | (store.active if order.col in joborder.TIMED else set())
+        store.dirty = set()
+        order.update(changed, lambda j: True, now)
+        order.warm(now, 0.0)  # leaves a column half prepared
+        assert order.rows == expected(store, order.col, now, query)
+        for col in SORTABLE[r % len(SORTABLE):] + SORTABLE[:r % len(SORTABLE)]:
+            order.sort_by(col, now, store.active)
+            assert order.full == expected(store, col, now), col
+            assert order.keys == [one_key(col, j, now) for j in order.full], col
+            assert order.rows == expected(store, col, now, query), col
+    assert not tested  # no row was tested one by one to find the changed jobs
+
+
+@pytest.mark.parametrize("from_end", [False, True])
+def test_a_selection_applied_a_chunk_at_a_time(timeline, monkeypatch, from_end):
+    """The rows found so far are always the top (or, scanning from the end,
+    the bottom) of the final rows, which equal a selection applied at once;
+    an update meanwhile finishes the scan first."""
+    from panorama_tui import joborder
+
+    monkeypatch.setattr(joborder, "CHUNK", 5)
+    store = store_at(timeline, len(timeline) // 2)
+    now = store.latest_ts
+    order = JobOrder("dur")
+    order.build(store.jobs(), now)
+    for text in FILTERS:
+        q = parse(text)
+        want = expected(store, "dur", now, q)
+        done = order.select(Selection(q.tests), budget=0.0, want=3, from_end=from_end)
+        steps = 0
+        while True:
+            got = order.rows
+            assert got == (want[len(want) - len(got):] if from_end else want[:len(got)]), text
+            assert order.row_keys == [one_key("dur", j, now) for j in got]
+            assert order.pending == (not done)
+            if done:
+                break
+            assert 0.0 <= order.scanned < 1.0
+            done = order.select_more(0.0)
+            steps += 1
+        assert order.rows == want and not order.pending, text
+        assert steps == -(-len(order.full) // 5) - 1  # no time to spend: a chunk a call
+    order.select(Selection(parse("state!=waiting").tests), budget=0.0, want=1, from_end=from_end)
+    assert order.pending
+    store.dirty = set()
+    for ev in timeline[len(timeline) // 2: len(timeline) // 2 + 200]:
+        store.apply(decode(ev))
+    now = store.latest_ts
+    order.update(store.dirty | store.active, lambda j: True, now)
+    assert not order.pending
+    assert order.rows == expected(store, "dur", now, parse("state!=waiting"))
+
+
+def test_index_of_finds_a_job_by_bisection(timeline):
+    store = store_at(timeline, len(timeline) // 2)
+    now = store.latest_ts
+    jobs = list(store.jobs())
+    for col in SORTABLE:
+        order = JobOrder(col)
+        order.selection = Selection(parse("state!=waiting").tests)
+        order.build(jobs, now)
+        for j in jobs:
+            assert order.index_of(j) == (order.rows.index(j) if j in order.rows else None), col

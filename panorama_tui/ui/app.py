@@ -19,7 +19,7 @@ from typing import Callable
 
 from rich.markup import escape
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -27,6 +27,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
+from .. import gcpolicy
 from ..fmt import clock_time, human_duration
 from ..query import QueryError, parse
 from ..report import failure_report
@@ -353,7 +354,15 @@ class PanoramaApp(App):
             )
 
     # -- the refresh tick --------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            # No collector pause between a key and the frame that shows it.
+            gcpolicy.hold()
+            self.call_after_refresh(gcpolicy.release)
+        await super().on_event(event)
+
     def refresh_all(self, full: bool = False) -> None:
+        gcpolicy.release_overdue()
         if self.view_paused and not full:
             return
         try:
@@ -444,6 +453,8 @@ class PanoramaApp(App):
         shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}"
         if jobs.problems_only:
             shown += " [bold yellow]problems only[/]"
+        if jobs.filtering is not None:
+            shown += f" [i]filtering {jobs.filtering:.0%}[/]"
         parts = [shown]
         src = self.ingest.source if self.ingest else None
         if src is not None:
@@ -508,6 +519,10 @@ class PanoramaApp(App):
         except NoMatches:
             pass
 
+    @on(JobList.Scanned, "#jobs")
+    def _jobs_scanned(self, event: JobList.Scanned) -> None:
+        self._refresh_status()
+
     @on(JobList.Highlighted, "#fail-list")
     def _fail_highlighted(self, event: JobList.Highlighted) -> None:
         with self.store.lock:
@@ -553,7 +568,6 @@ class PanoramaApp(App):
 
     def switch_source(self, source, control=None) -> None:
         """Show another input: stop the current one, start again from an empty store."""
-        from .. import gcpolicy
         from ..ingest import Ingest
 
         if self.ingest is not None:
@@ -737,8 +751,6 @@ def run_app(args, source, control, master_db: str | None = None) -> int:
     With no source and a master DB, the screen opens on the workflows list."""
     from ..ingest import Ingest
     from ..recorder import Recorder, default_recording_path
-
-    from .. import gcpolicy
 
     gcpolicy.configure()
     store = Store()

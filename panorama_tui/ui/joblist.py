@@ -1,10 +1,15 @@
 """The job list: a line-API scroll view that stays smooth at 100k jobs.
 
-Only the visible lines are ever rendered, from a plain Python list of jobs.
-Sorting keys are cached per job and refreshed only for jobs the store marked
-dirty, so a re-sort after an update is timsort over nearly sorted data.  (A
-DataTable measures every cell and rebuilds row lists on each update: see
-FIELD-NOTES.)
+Only the visible lines are ever rendered, from a plain Python list of jobs
+kept in order by :class:`~panorama_tui.joborder.JobOrder`.  (A DataTable
+measures every cell and rebuilds row lists on each update: see FIELD-NOTES.)
+What a key press costs at 100k jobs is kept to a frame's time:
+
+- other columns' sort keys are prepared a chunk at a time while the screen
+  is idle, so a sort re-keys only the jobs changed since;
+- a filter tests the jobs a chunk at a time, from the end the list shows
+  first: the first screenful paints at once and the rest of the rows arrive
+  over the next frames (the status line says how far it got).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from textual.strip import Strip
 
 from ..events import describe_exitcode
 from ..fmt import human_bytes, human_duration, sparkline
-from ..joborder import SORTABLE, VOLATILE, JobOrder, Selection
+from ..joborder import SORTABLE, TIMED, JobOrder, Selection
 from ..query import PROBLEMS_ONLY, Query
 from ..states import JobState
 from ..store import Job, Store
@@ -31,6 +36,12 @@ from .theme import STATE_STYLES
 
 SPARK_WIDTH = 10
 STRIP_CACHE = 2000  # rendered rows kept; a screenful is ~50
+# Seconds of filtering per key press before the first rows are painted, and
+# per later step (between frames, so keys are still answered meanwhile).
+SCAN_FIRST = 0.012
+SCAN_STEP = 0.008
+WARM_STEP = 0.006  # seconds of sort-key preparation per idle step
+WARM_EVERY = 0.05
 MIN_ID_WIDTH = 26
 
 
@@ -74,7 +85,7 @@ class JobList(ScrollView, can_focus=True):
         Binding("enter", "open", "Details"),
     ]
     DEFAULT_CSS = """
-    JobList { height: 1fr; overflow-x: hidden; }
+    JobList { height: 1fr; overflow-x: hidden; overflow-y: scroll; }
     """
 
     cursor = reactive(0, always_update=True, init=False)
@@ -94,6 +105,17 @@ class JobList(ScrollView, can_focus=True):
 
     class Opened(_JobMessage):
         """Enter on a job."""
+
+    class Scanned(Message):
+        """A filter applied a chunk at a time found more rows (or finished)."""
+
+        def __init__(self, job_list: "JobList"):
+            super().__init__()
+            self.job_list = job_list
+
+        @property
+        def control(self) -> "JobList":
+            return self.job_list
 
     def __init__(
         self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, columns=None, **kw
@@ -115,6 +137,8 @@ class JobList(ScrollView, can_focus=True):
         self._strips: dict[Job, tuple[int, Strip]] = {}
         self._header_cb: Callable[[str], None] | None = None
         self._last_job: Job | None = None
+        self._scan_gen = 0  # which selection a scheduled scan step belongs to
+        self._warm_timer = None
 
     # -- membership and order -------------------------------------------
     @property
@@ -148,6 +172,11 @@ class JobList(ScrollView, can_focus=True):
         return Selection(([PROBLEMS_ONLY] if self.problems_only else [])
                          + (self.query.tests if self.query is not None else []))
 
+    def _scan_options(self) -> dict:
+        # Enough rows for the screen, scanned from the end that is shown first.
+        return {"budget": SCAN_FIRST, "want": self.scroll_offset.y + max(self.size.height, 1) + 1,
+                "from_end": self.reverse}
+
     def rebuild(self) -> None:
         """Scope, filter and sort from scratch (the scope or the store's
         structure changed)."""
@@ -155,9 +184,10 @@ class JobList(ScrollView, can_focus=True):
         with self.store.lock:
             self._structure_seen = self.store.structure_version
             self.order.selection = self._selection()
-            self.order.build(self._scope_jobs(), now)
+            done = self.order.build(self._scope_jobs(), now, self.store.active, **self._scan_options())
         self._strips.clear()  # a full refresh: jobs may have changed unseen
         self._show()
+        self._after_select(done)
 
     def _reselect(self) -> None:
         """The filter changed: pick rows from the sorted scope again."""
@@ -165,8 +195,11 @@ class JobList(ScrollView, can_focus=True):
             self.rebuild()
             return
         with self.store.lock:
-            self.order.select(self._selection())
-        self._show()
+            done = self.order.select(self._selection(), **self._scan_options())
+        # A narrower selection starts at its top (its rows may still be coming
+        # in); a wider one keeps the cursor on its job.
+        self._show(top=bool(self.order.selection))
+        self._after_select(done)
 
     def _resort(self, col: str) -> None:
         """Order the same jobs by another column: who is in the list has not
@@ -176,8 +209,55 @@ class JobList(ScrollView, can_focus=True):
             self.rebuild()
             return
         with self.store.lock:
-            self.order.sort_by(col, self.now())
+            done = self.order.sort_by(col, self.now(), self.store.active, **self._scan_options())
         self._show()
+        self._after_select(done)
+
+    @property
+    def filtering(self) -> float | None:
+        """How much of the scope a filter still being applied has tested (None: done)."""
+        return self.order.scanned if self.order.pending else None
+
+    def _after_select(self, done: bool) -> None:
+        self._scan_gen += 1
+        if not done:
+            self.call_after_refresh(self._scan_step, self._scan_gen)
+        self.post_message(self.Scanned(self))
+        self._start_warming()
+
+    def _scan_step(self, gen: int) -> None:
+        if gen != self._scan_gen or not self.order.pending:
+            return  # another selection took its place
+        with self.store.lock:
+            done = self.order.select_more(SCAN_STEP)
+        self._show()
+        self.post_message(self.Scanned(self))
+        if not done:
+            self.call_after_refresh(self._scan_step, gen)
+
+    def _finish_scan(self) -> bool:
+        """Apply the rest of a filter now (False: there was none to apply)."""
+        if not self.order.pending:
+            return False
+        self._scan_gen += 1
+        with self.store.lock:
+            self.order.finish()
+        self.post_message(self.Scanned(self))
+        return True
+
+    def _start_warming(self) -> None:
+        if self._warm_timer is None and self.is_mounted:
+            self._warm_timer = self.set_interval(WARM_EVERY, self._warm_step)
+
+    def _warm_step(self) -> None:
+        """Prepare other columns' sort keys, a little at a time while idle."""
+        if self.order.pending:
+            return  # the filter's steps come first
+        with self.store.lock:
+            done = self.order.warm(self.now(), WARM_STEP)
+        if done and self._warm_timer is not None:
+            self._warm_timer.stop()
+            self._warm_timer = None
 
     def update_dirty(self, dirty: set[Job]) -> None:
         """Apply the store's changes since the last tick (store lock held by caller)."""
@@ -190,15 +270,16 @@ class JobList(ScrollView, can_focus=True):
         for job in self.store.active:  # their TIME column moves every second
             strips.pop(job, None)
         changed = dirty
-        if self.order.col in VOLATILE and self.store.active:
-            # Durations and rates move for running jobs only: re-key those,
-            # not every row.
+        if self.order.col in TIMED and self.store.active:
+            # Running jobs' durations move with time alone: re-key those, not
+            # every row.  (Their rates move with samples: they are dirty then.)
             changed = dirty | self.store.active
-        if changed:
-            self.order.update(changed, self._in_scope, self.now())
+        finished = self._finish_scan() if changed else False
+        if self.order.update(changed, self._in_scope, self.now()) or finished:
             self._show()
+            self._start_warming()  # after a change of scope, columns' keys are prepared again
         else:
-            self.refresh()
+            self.refresh()  # the same rows in the same places: repaint the changed ones
 
     def _in_scope_wf(self, job: Job) -> bool:
         wf = self.scope[0]
@@ -209,23 +290,27 @@ class JobList(ScrollView, can_focus=True):
             w = self.store.workflows.get(w.parent_uuid) if w.parent_uuid else None
         return False
 
-    def _show(self) -> None:
+    def _show(self, top: bool = False) -> None:
         # A row's rendering depends on its job and the width, not on where it
         # sits: the strip cache survives sorts, filters and updates (changed
         # jobs' strips are dropped as they change).
         rows = self.order.rows
-        self._set_rows(rows[::-1] if self.reverse else rows)
+        self._set_rows(rows[::-1] if self.reverse else rows, top)
 
-    def _set_rows(self, rows: list[Job]) -> None:
+    def _set_rows(self, rows: list[Job], top: bool = False) -> None:
+        """Show ``rows``, the cursor on the job it was on, or on the first
+        row when ``top``."""
         selected = self._last_job
         self.rows = rows
         self._set_row_count(len(rows))
-        if selected is not None:
+        if top:
+            self.cursor = 0
+            self.scroll_to(y=0, animate=False)
+        elif selected is not None:
             # Keep the cursor on the same job when rows move under it.
-            try:
-                idx = rows.index(selected)
-            except ValueError:
-                idx = None
+            idx = self.order.index_of(selected)
+            if idx is not None and self.reverse:
+                idx = len(rows) - 1 - idx
             if idx is None:
                 if self.cursor >= len(rows):
                     self.cursor = max(0, len(rows) - 1)
@@ -241,10 +326,11 @@ class JobList(ScrollView, can_focus=True):
         size = Size(self.scrollable_content_region.width, n)
         if size == self.virtual_size:
             return
-        if self._layout and (n > self.container_size.height) == self.show_vertical_scrollbar:
+        if self._layout and self.show_vertical_scrollbar:
             # Setting virtual_size lays out the whole screen (30-50 ms at
-            # 160x50), though only the scrollbar's thumb changes unless the
-            # bar comes or goes: update the thumb and repaint this widget.
+            # 160x50), though only the scrollbar's thumb changes (the bar is
+            # always there, so the columns never move as rows come and go):
+            # update the thumb and repaint this widget.
             self.set_reactive(JobList.virtual_size, size)
             self._scroll_update(size)
             self.refresh()
@@ -286,6 +372,7 @@ class JobList(ScrollView, can_focus=True):
         # The order is ascending by (key, arrival), no two alike: the other
         # direction is the same rows reversed.
         self.reverse = not self.reverse
+        self._finish_scan()  # it scanned from the end shown first
         self._show()
         self._update_header()
 
