@@ -589,3 +589,54 @@ def test_the_collector_waits_for_the_frame_that_shows_a_key():
         ingest.stop()
 
     run(go())
+
+
+def test_a_filter_shows_its_first_rows_at_once_and_the_rest_between_frames(monkeypatch):
+    """With no time to spend per step, a filter goes a chunk of jobs at a
+    time: the list starts at the top of the rows found so far (the bottom of
+    the scope when the order is descending), the status line says how far it
+    got, and the rows end as the whole filter gives them."""
+    from panorama_tui import joborder
+    from panorama_tui.query import parse
+    from panorama_tui.ui import joblist
+
+    monkeypatch.setattr(joborder, "CHUNK", 3)
+    monkeypatch.setattr(joblist, "SCAN_FIRST", 0.0)
+    monkeypatch.setattr(joblist, "SCAN_STEP", 0.0)
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            status = app.query_one("#status")
+            seen = []
+            refresh_status = app._refresh_status
+
+            def recorded():
+                refresh_status()
+                seen.append((list(jobs.rows), jobs.filtering, "filtering" in text_of(status), jobs.cursor))
+
+            app._refresh_status = recorded
+            for keys in (["s"], ["r"]):  # by id ascending; then descending
+                await pilot.press(*keys)
+                await pilot.pause()
+                test = parse("state!=waiting")
+                want = [j for j in (jobs.order.full[::-1] if jobs.reverse else jobs.order.full) if test(j)]
+                assert len(want) > 10
+                await pilot.press("down", "down", "slash", *"state!=waiting")
+                seen.clear()
+                await pilot.press("enter")
+                await pilot.pause()
+                partial = [(rows, f, shown, cur) for rows, f, shown, cur in seen if f is not None]
+                assert len(partial) >= 3
+                for rows, f, shown, cur in partial:
+                    assert rows == want[:len(rows)] and shown and cur == 0
+                assert [len(p[0]) for p in partial] == sorted(len(p[0]) for p in partial)
+                assert jobs.rows == want and jobs.filtering is None
+                assert seen[-1][1:3] == (None, False)  # the status line no longer says filtering
+                await pilot.press("escape")
+                await pilot.pause()
+        ingest.stop()
+
+    run(go())
