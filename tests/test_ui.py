@@ -640,3 +640,23 @@ def test_a_filter_shows_its_first_rows_at_once_and_the_rest_between_frames(monke
         ingest.stop()
 
     run(go())
+
+
+def test_a_list_watched_from_the_top_stays_there_and_a_moved_cursor_follows_its_job():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            assert jobs.cursor == 0
+            await pilot.press("s")  # by id
+            await pilot.pause()
+            assert jobs.cursor == 0 and jobs.current is jobs.rows[0] is min(jobs.rows, key=lambda j: j.job_id)
+            await pilot.press("down", "down")
+            job = jobs.current
+            await pilot.press("s")  # by transformation: the cursor goes where its job went
+            await pilot.pause()
+            assert jobs.current is job and jobs.cursor == jobs.rows.index(job) != 2
+        ingest.stop()
+
+    run(go())

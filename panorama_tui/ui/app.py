@@ -359,6 +359,11 @@ class PanoramaApp(App):
             # No collector pause between a key and the frame that shows it.
             gcpolicy.hold()
             self.call_after_refresh(gcpolicy.release)
+            if self._detail_timer is not None:
+                # The detail panel waits until the keys stop, not just the
+                # cursor: its redraw (a chart, often a layout) would land in
+                # the next key's frame.
+                self._detail_timer.reset()
         await super().on_event(event)
 
     def refresh_all(self, full: bool = False) -> None:

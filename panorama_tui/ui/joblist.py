@@ -39,7 +39,7 @@ STRIP_CACHE = 2000  # rendered rows kept; a screenful is ~50
 # Seconds of filtering per key press before the first rows are painted, and
 # per later step (between frames, so keys are still answered meanwhile).
 SCAN_FIRST = 0.012
-SCAN_STEP = 0.008
+SCAN_STEP = 0.016
 WARM_STEP = 0.006  # seconds of sort-key preparation per idle step
 WARM_EVERY = 0.05
 MIN_ID_WIDTH = 26
@@ -299,13 +299,18 @@ class JobList(ScrollView, can_focus=True):
 
     def _set_rows(self, rows: list[Job], top: bool = False) -> None:
         """Show ``rows``, the cursor on the job it was on, or on the first
-        row when ``top``."""
+        row when ``top`` or when it was there: a list watched from its top
+        (as it opens, and after ``g``) shows what comes first, problems first,
+        as the order changes; a cursor moved down follows its job."""
         selected = self._last_job
+        at_top = self.cursor == 0 and self.scroll_offset.y == 0
         self.rows = rows
         self._set_row_count(len(rows))
-        if top:
-            self.cursor = 0
-            self.scroll_to(y=0, animate=False)
+        if top or at_top:
+            if self.cursor:
+                self.cursor = 0
+            if self.scroll_offset.y:
+                self.scroll_to(y=0, animate=False)
         elif selected is not None:
             # Keep the cursor on the same job when rows move under it.
             idx = self.order.index_of(selected)
