@@ -68,3 +68,15 @@ def progress_bar(fraction: float, width: int) -> str:
         s += part[idx - 1] if idx > 0 else " "
         s += " " * (width - full - 1)
     return s
+
+
+def compact_count(n: int) -> str:
+    """A count in at most 5 characters: 12345 -> 12.3k, 1234567 -> 1.2M.
+    Rounded down, so 99991 of 100000 never reads as all of them."""
+    if n < 10_000:
+        return str(n)
+    for div, unit in ((1_000_000, "M"), (1_000, "k")):
+        if n >= div:
+            tenths = n * 10 // div
+            return f"{tenths // 10}{unit}" if tenths >= 1000 or tenths % 10 == 0 else f"{tenths / 10:.1f}{unit}"
+    return str(n)  # pragma: no cover

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Static, Tree
 
 from ..events import describe_exitcode
-from ..fmt import clock_time, human_bytes, human_duration, progress_bar
+from ..fmt import clock_time, compact_count, human_bytes, human_duration, progress_bar
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
@@ -107,7 +107,9 @@ class WorkflowTree(Tree):
         bad = counts[JobState.FAILED]
         style = WF_STATE_MARKUP.get(wf.state, "")
         label = Text.from_markup(f"[{style}]●[/] {escape(wf.name)} ")
-        label.append(f"{counts[JobState.DONE]}/{total}", style="green" if total and counts[JobState.DONE] == total else "")
+        # Compact counts: a 100k-job label must fit the tree's width.
+        label.append(f"{compact_count(counts[JobState.DONE])}/{compact_count(total)}",
+                     style="green" if total and counts[JobState.DONE] == total else "")
         if bad:
             label.append(f" ✗{bad}", style="bold bright_red")
         return label
