@@ -660,3 +660,27 @@ def test_a_list_watched_from_the_top_stays_there_and_a_moved_cursor_follows_its_
         ingest.stop()
 
     run(go())
+
+
+def test_a_tick_repaints_only_what_changed():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            app.refresh_all()  # the clock's move since the replay ended, if any
+            painted, updated = [], []
+            refresh = jobs.refresh
+            jobs.refresh = lambda *a, **kw: painted.append(a) or refresh(*a, **kw)
+            for wid in ("#header", "#status"):
+                w = app.query_one(wid)
+                w.update = lambda *a, w=w, up=w.update, **kw: updated.append(w.id) or up(*a, **kw)
+            app.refresh_all()
+            assert painted == [] and updated == []  # nothing new: nothing painted
+            with store.lock:
+                store.dirty.add(jobs.rows[3])
+            app.refresh_all()
+            assert len(painted) == 1 and painted[0][0].y == 3 and painted[0][0].height == 1
+        ingest.stop()
+
+    run(go())

@@ -260,6 +260,7 @@ class PanoramaApp(App):
         self._plot_size = (0, 0)
         self._refresh_error_shown = False
         self._detail_timer = None
+        self._status_shown = ""
         self._last_timeline = 0.0
         self._timeline_width = 0
         self._last_stats = 0.0
@@ -503,7 +504,10 @@ class PanoramaApp(App):
             done = ((c.position or 0) - (c.start or 0)) if c.start else 0
             state = "ended" if c.finished else ("paused" if c.paused else "playing")
             parts.append(f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})")
-        self.query_one("#status", Static).update(" │ ".join(parts), layout=False)
+        text = " │ ".join(parts)
+        if text != self._status_shown:
+            self._status_shown = text
+            self.query_one("#status", Static).update(text, layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
 

@@ -138,6 +138,7 @@ class JobList(ScrollView, can_focus=True):
         self._header_cb: Callable[[str], None] | None = None
         self._last_job: Job | None = None
         self._scan_gen = 0  # which selection a scheduled scan step belongs to
+        self._tick_now: float | None = None  # the clock at the last update_dirty
         self._warm_timer = None
 
     # -- membership and order -------------------------------------------
@@ -264,22 +265,28 @@ class JobList(ScrollView, can_focus=True):
         if self.store.structure_version != self._structure_seen:
             self.rebuild()
             return
+        now = self.now()
+        # Running jobs' TIME column (and, sorted by it, their place) moves
+        # when the clock does, without the jobs changing.
+        moving = self.store.active if now != self._tick_now else set()
+        self._tick_now = now
         strips = self._strips
         for job in dirty:
             strips.pop(job, None)
-        for job in self.store.active:  # their TIME column moves every second
+        for job in moving:
             strips.pop(job, None)
-        changed = dirty
-        if self.order.col in TIMED and self.store.active:
-            # Running jobs' durations move with time alone: re-key those, not
-            # every row.  (Their rates move with samples: they are dirty then.)
-            changed = dirty | self.store.active
+        changed = dirty | moving if self.order.col in TIMED and moving else dirty
         finished = self._finish_scan() if changed else False
-        if self.order.update(changed, self._in_scope, self.now()) or finished:
+        if self.order.update(changed, self._in_scope, now) or finished:
             self._show()
             self._start_warming()  # after a change of scope, columns' keys are prepared again
-        else:
-            self.refresh()  # the same rows in the same places: repaint the changed ones
+            return
+        # The same rows in the same places: repaint the visible ones that
+        # changed, not the whole list (a tick with nothing new paints nothing).
+        top = self.scroll_offset.y
+        for y, job in enumerate(self.rows[top:top + self.size.height], top):
+            if job in dirty or job in moving:
+                self.refresh_line(y)
 
     def _in_scope_wf(self, job: Job) -> bool:
         wf = self.scope[0]

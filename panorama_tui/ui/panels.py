@@ -47,6 +47,8 @@ class HeaderBar(Static):
     HeaderBar { height: 2; background: $panel; padding: 0 1; }
     """
 
+    _shown = ""
+
     def show(self, store: Store, wf: Workflow | None, now: float | None) -> None:
         if wf is None and len(store.roots) == 1:
             wf = store.roots[0]
@@ -81,7 +83,10 @@ class HeaderBar(Static):
         width = max(10, min(40, (self.size.width or 100) - 70))
         line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
         line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
-        self.update(line1 + "\n" + line2, layout=False)  # always two lines
+        text = line1 + "\n" + line2
+        if text != self._shown:  # a tick that changes nothing paints nothing
+            self._shown = text
+            self.update(text, layout=False)  # always two lines
 
 
 class WorkflowTree(Tree):
@@ -137,7 +142,9 @@ class WorkflowTree(Tree):
         for uuid, node in self._wf_nodes.items():
             wf = store.workflows.get(uuid)
             if wf is not None:
-                node.set_label(self._wf_label(wf))
+                label = self._wf_label(wf)
+                if label != node.label:
+                    node.set_label(label)
                 if node.is_expanded:
                     self._sync_groups(node, wf)
 
