@@ -407,7 +407,9 @@ class PanoramaApp(App):
         # The failure list's membership stays current whether shown or not (dirty jobs only).
         fail_list = self.query_one("#fail-list", JobList)
         fail_list.update_dirty(dirty)
-        if active == "detail":
+        if active == "detail" and self._detail_timer is not None and not full:
+            pass  # the cursor (or the keys) have not come to rest: the timer redraws it then
+        elif active == "detail":
             job = self.query_one("#jobs", JobList).current
             running = job is not None and job.state in (JobState.RUNNING, JobState.RETRYING)
             if full or job is not self._detail_job or job in dirty or running:
