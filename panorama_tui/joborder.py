@@ -333,6 +333,13 @@ class JobOrder:
         self._stale[col] = set()
         return keys
 
+    @property
+    def cold(self) -> bool:
+        """Some column's keys (or the positions) are still to be prepared by :meth:`warm`."""
+        base = self._arrival
+        return base is not None and len(base) >= WARM_MIN and (
+            self._pos is None or len(self._cache) < len(SORTABLE))
+
     def warm(self, now: float | None, budget: float) -> bool:
         """Compute other columns' keys for about ``budget`` seconds, a chunk
         at a time (the caller runs this while the screen is idle); True when

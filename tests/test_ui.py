@@ -684,3 +684,31 @@ def test_a_tick_repaints_only_what_changed():
         ingest.stop()
 
     run(go())
+
+
+def test_the_job_list_prepares_every_columns_keys_while_idle(monkeypatch):
+    from panorama_tui import joborder
+
+    monkeypatch.setattr(joborder, "WARM_MIN", 0)
+    monkeypatch.setattr(joborder, "CHUNK", 4)
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            jobs.rebuild()  # as when the scope changes: only the shown column's keys are made
+            assert jobs.order.cold and jobs._warm_timer is not None
+            for _ in range(100):
+                if not jobs.order.cold:
+                    break
+                await pilot.pause(0.05)
+            assert not jobs.order.cold
+            await pilot.pause(0.2)
+            assert jobs._warm_timer is None  # stopped once done
+            await pilot.press("s", "s", "s")  # sorts from the prepared keys
+            await pilot.pause()
+            assert jobs.sort_col == "host" and not jobs.order.cold
+        ingest.stop()
+
+    run(go())

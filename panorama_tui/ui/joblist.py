@@ -247,7 +247,7 @@ class JobList(ScrollView, can_focus=True):
         return True
 
     def _start_warming(self) -> None:
-        if self._warm_timer is None and self.is_mounted:
+        if self._warm_timer is None and self.is_mounted and self.order.cold:
             self._warm_timer = self.set_interval(WARM_EVERY, self._warm_step)
 
     def _warm_step(self) -> None:
