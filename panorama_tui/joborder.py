@@ -272,6 +272,7 @@ class JobOrder:
         self._cache: dict[str, list] = {}  # column -> keys in arrival order
         self._stale: dict[str, set] = {}  # column -> jobs changed since its keys were made
         self._warming: tuple[str, list] | None = None  # (column, keys of the first jobs)
+        self._sorted: dict[str, tuple[list, list]] = {}  # column -> (full, keys) by its kept keys
         self._scan: _Scan | None = None
 
     # -- scope and keys ----------------------------------------------------
@@ -290,22 +291,45 @@ class JobOrder:
         return self._sort(now, moving, scan)
 
     def _sort(self, now, moving, scan) -> bool:
-        self.full, self.keys = stable_sort(self._arrival, self._column(self.col, now, moving))
+        col = self.col
+        keys, changes = self._column(col, now, moving)
+        before = self._sorted.get(col)
+        if before is not None and changes is not None:
+            # Sorted by this column before: move the jobs re-keyed since.
+            self.full, self.keys, _ = self._move(*before, *changes, keys)
+        else:
+            self.full, self.keys = stable_sort(self._arrival, keys)
+        self._sorted[col] = (self.full, self.keys)
         return self._select(**scan)
+
+    def _move(self, full: list, keys: list, jobs: list, old_keys: list, new_keys: list, cached: list):
+        """``full``/``keys`` with ``jobs`` moved from their old keys to their
+        new ones (``cached``: every key now, in arrival order); and which of
+        ``jobs`` moved."""
+        moved = list(map(ne, old_keys, new_keys))
+        movers = list(compress(jobs, moved))
+        if len(movers) * RESORT_SHARE > len(full):  # sorting the kept keys again costs less
+            full, keys = stable_sort(self._arrival, cached)
+        elif movers:
+            full, keys = _merge(*_drop_known(full, keys, movers, list(compress(old_keys, moved))),
+                                movers, list(compress(new_keys, moved)))
+        return full, keys, moved
 
     def _forget(self) -> None:
         """Who is in the scope changed: keys kept in arrival order are void."""
         self._arrival = self._pos = self._warming = None
         self._cache.clear()
         self._stale.clear()
+        self._sorted.clear()
 
     def _positions(self) -> dict:
         if self._pos is None:
             self._pos = dict(zip(self._arrival, range(len(self._arrival))))
         return self._pos
 
-    def _column(self, col: str, now, moving: Collection = ()) -> list:
-        """Every scope job's current key for ``col``, in arrival order."""
+    def _column(self, col: str, now, moving: Collection = ()) -> tuple[list, tuple | None]:
+        """Every scope job's current key for ``col``, in arrival order; and
+        the jobs re-keyed, with their old and new keys (None: all made anew)."""
         base = self._arrival
         keys = self._cache.get(col)
         if keys is None:
@@ -322,23 +346,29 @@ class JobOrder:
             again = self._stale[col]
             if col in TIMED and moving:
                 again = again | set(moving)
-        if again:
-            if len(again) * 8 > len(base):  # most of them: a fresh pass is cheaper
-                keys[:] = column_keys(col, base, now)
-            else:
-                pos = self._positions()
-                idx = [i for i in map(pos.get, again) if i is not None]
-                for i, k in zip(idx, column_keys(col, list(map(base.__getitem__, idx)), now)):
-                    keys[i] = k
+        changes: tuple | None = ([], [], [])
+        if not again:
+            pass
+        elif len(again) * 8 > len(base):  # most of them: a fresh pass is cheaper
+            keys[:] = column_keys(col, base, now)
+            changes = None
+        else:
+            pos = self._positions()
+            idx = [i for i in map(pos.get, again) if i is not None]
+            jobs = list(map(base.__getitem__, idx))
+            new = column_keys(col, jobs, now)
+            changes = (jobs, list(map(keys.__getitem__, idx)), new)
+            for i, k in zip(idx, new):
+                keys[i] = k
         self._stale[col] = set()
-        return keys
+        return keys, changes
 
     @property
     def cold(self) -> bool:
         """Some column's keys (or the positions) are still to be prepared by :meth:`warm`."""
         base = self._arrival
         return base is not None and len(base) >= WARM_MIN and (
-            self._pos is None or len(self._cache) < len(SORTABLE))
+            self._pos is None or len(self._sorted) < len(SORTABLE))
 
     def warm(self, now: float | None, budget: float) -> bool:
         """Compute other columns' keys for about ``budget`` seconds, a chunk
@@ -356,7 +386,15 @@ class JobOrder:
             if self._warming is None:
                 col = next((c for c in SORTABLE if c not in self._cache), None)
                 if col is None:
-                    return True
+                    # Then each column's order, a sort a step, by its kept
+                    # keys as they are (the jobs re-keyed since move at sort).
+                    col = next((c for c in SORTABLE if c not in self._sorted), None)
+                    if col is None:
+                        return True
+                    self._sorted[col] = stable_sort(base, self._cache[col])
+                    if perf_counter() >= deadline:
+                        return False
+                    continue
                 self._warming = (col, [])
                 self._stale[col] = set()
             col, keys = self._warming
@@ -493,14 +531,11 @@ class JobOrder:
         old_keys = list(map(cached.__getitem__, at))
         for i, k in zip(at, back_keys):
             cached[i] = k
-        moved = list(map(ne, old_keys, back_keys))
+        self.full, self.keys, moved = self._move(self.full, self.keys, back, old_keys, back_keys, cached)
+        self._sorted[self.col] = (self.full, self.keys)
         movers = list(compress(back, moved))
         movers_old = list(compress(old_keys, moved))
         movers_new = list(compress(back_keys, moved))
-        if len(movers) * RESORT_SHARE > len(self.full):  # sorting the kept keys again costs less
-            self.full, self.keys = stable_sort(self._arrival, cached)
-        elif movers:
-            self.full, self.keys = _merge(*_drop_known(self.full, self.keys, movers, movers_old), movers, movers_new)
         if not self.selection:
             self.rows, self.row_keys = self.full, self.keys
             return bool(movers)
