@@ -30,8 +30,8 @@ Figures (each beside a baseline measured in the same run):
     and clear (re-filter of every row; 10 filters twice) are reported apart.  A filter paints its first screenful and finds the rest
     of its rows between frames: the time until all are found is reported
     too.  The sorts come after the navigation keys, by which time the job
-    list has prepared every column's keys (it does so while idle, in the
-    first ~2 s).  Baseline: the same keys on a 1k-job workflow.  Also
+    list has prepared every column's keys and order (it does so while idle,
+    a few ms a step, in the first ~2 s).  Baseline: the same keys on a 1k-job workflow.  Also
     shown: ``await pilot.press(k); await pilot.pause()`` for down, whose wall
     time includes Pilot's own idle waits (>= 3 x 20 ms sleeps), with the same
     on the 1k-job app as its floor.
@@ -714,7 +714,7 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
         figs.append(figure(f"    {g} p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"][g], 95),
                            baseline_note=f"{SMALL_JOBS} jobs", target=TARGET_KEY_MS, better="lower"))
     # What each of these keys does to every row (joborder.JobOrder).
-    work = {"s (sort)": "the scope sorted again on keys prepared while idle (only changed jobs re-keyed)",
+    work = {"s (sort)": "the column's order prepared while idle, the jobs re-keyed since moved into it",
             "/ filter apply": "the first screenful of one filter pass over the sorted scope",
             "filter clear (esc)": "no pass: the sorted scope is shown again"}
     for g, what in work.items():
