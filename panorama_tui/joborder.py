@@ -252,10 +252,11 @@ class JobOrder:
     Descending order is the caller's business (reverse the rows).
 
     Each column's keys, once computed, are kept in arrival order beside the
-    scope (``_cache``), with the jobs changed since then (``_stale``): a key
-    press that sorts by a column it has seen (or that :meth:`warm` prepared
-    while the screen was idle) re-keys only those, not 100k jobs whose
-    attributes are scattered over the heap.  A selection can be applied a
+    scope (``_cache``), and its order too (``_sorted``), with the jobs
+    changed since (``_stale``): a key press that sorts by a column it has
+    seen (or that :meth:`warm` prepared while the screen was idle) re-keys
+    and moves only those, instead of reading 100k jobs whose attributes are
+    scattered over the heap and sorting them.  A selection can be applied a
     chunk at a time (:meth:`select` with a budget, then :meth:`select_more`)
     so the first screenful shows before the whole scope is tested.
     """
@@ -371,9 +372,9 @@ class JobOrder:
             self._pos is None or len(self._sorted) < len(SORTABLE))
 
     def warm(self, now: float | None, budget: float) -> bool:
-        """Compute other columns' keys for about ``budget`` seconds, a chunk
-        at a time (the caller runs this while the screen is idle); True when
-        every column is ready."""
+        """Compute other columns' keys, a chunk at a time, then their orders,
+        a sort at a time, for about ``budget`` seconds (the caller runs this
+        while the screen is idle); True when every column is ready."""
         base = self._arrival
         if base is None or len(base) < WARM_MIN:
             return True

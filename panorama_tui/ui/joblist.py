@@ -5,8 +5,8 @@ kept in order by :class:`~panorama_tui.joborder.JobOrder`.  (A DataTable
 measures every cell and rebuilds row lists on each update: see FIELD-NOTES.)
 What a key press costs at 100k jobs is kept to a frame's time:
 
-- other columns' sort keys are prepared a chunk at a time while the screen
-  is idle, so a sort re-keys only the jobs changed since;
+- every column's sort keys and order are prepared a little at a time while
+  the screen is idle, so a sort moves only the jobs changed since;
 - a filter tests the jobs a chunk at a time, from the end the list shows
   first: the first screenful paints at once and the rest of the rows arrive
   over the next frames (the status line says how far it got).
@@ -251,7 +251,7 @@ class JobList(ScrollView, can_focus=True):
             self._warm_timer = self.set_interval(WARM_EVERY, self._warm_step)
 
     def _warm_step(self) -> None:
-        """Prepare other columns' sort keys, a little at a time while idle."""
+        """Prepare other columns' sort keys and orders, a little at a time while idle."""
         if self.order.pending:
             return  # the filter's steps come first
         with self.store.lock:
