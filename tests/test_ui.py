@@ -712,3 +712,18 @@ def test_the_job_list_prepares_every_columns_keys_while_idle(monkeypatch):
         ingest.stop()
 
     run(go())
+
+
+def test_the_sort_arrow_shows_on_a_narrow_column():
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_finished(app, control, pilot)
+            jobs = app.query_one("#jobs", JobList)
+            jobs.sort_by("tries")  # TRY is 3 wide
+            assert "TR▲" in jobs.header_text()
+            jobs.toggle_reverse()
+            assert "TR▼" in jobs.header_text()
+        ingest.stop()
+
+    run(go())

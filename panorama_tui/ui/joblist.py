@@ -473,10 +473,14 @@ class JobList(ScrollView, can_focus=True):
 
     def header_text(self) -> str:
         parts = []
+        # Sorted by state, the arrow goes on the STATE label, not the glyph column.
+        marked = "status" if self.sort_col == "state" and any(c.key == "status" for c, _ in self._layout) \
+            else self.sort_col
         for col, w in self._layout:
             title = col.title
-            if col.key == self.sort_col or (col.key == "status" and self.sort_col == "state"):
-                title += "▼" if not self.reverse else "▲"
+            if col.key == marked:
+                # The arrow stays when the column is narrow: the title gives way.
+                title = title[:w - 1] + ("▼" if not self.reverse else "▲")
             parts.append(title.rjust(w) if col.right else title.ljust(w))
         return " " + " ".join(p[:w] for p, (_, w) in zip(parts, self._layout))
 
