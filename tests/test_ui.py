@@ -727,3 +727,24 @@ def test_the_sort_arrow_shows_on_a_narrow_column():
         ingest.stop()
 
     run(go())
+
+
+def test_the_detail_panel_changes_job_only_once_the_cursor_rests():
+    """A refresh tick between two keys does not draw the next job's detail
+    (a chart and often a layout inside a key's frame): the rest timer does."""
+    async def go():
+        app, store, control, ingest = demo_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_finished(app, control, pilot)
+            await pilot.pause(0.3)
+            jobs = app.query_one("#jobs", JobList)
+            first = jobs.current
+            assert app._detail_job is first
+            await pilot.press("down")
+            app.refresh_all()  # a tick before the cursor rests
+            assert jobs.current is not first and app._detail_job is first
+            await pilot.pause(0.4)
+            assert app._detail_job is jobs.current
+        ingest.stop()
+
+    run(go())

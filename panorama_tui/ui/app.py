@@ -400,17 +400,20 @@ class PanoramaApp(App):
             self._refresh_panel(dirty, full)
             self._refresh_status()
 
-    def _refresh_panel(self, dirty: set, full: bool) -> None:
+    def _refresh_panel(self, dirty: set, full: bool, rest: bool = False) -> None:
+        """The shown panel, current.  A refresh tick redraws the detail panel
+        for its own job's changes only: another job under the cursor is drawn
+        once the cursor (and the keys) rest (``rest``), not inside a key's frame."""
         tabs = self.query_one("#panels", TabbedContent)
         active = tabs.active
         store = self.store
         # The failure list's membership stays current whether shown or not (dirty jobs only).
         fail_list = self.query_one("#fail-list", JobList)
         fail_list.update_dirty(dirty)
-        if active == "detail" and self._detail_timer is not None and not full:
-            pass  # the cursor (or the keys) have not come to rest: the timer redraws it then
-        elif active == "detail":
+        if active == "detail":
             job = self.query_one("#jobs", JobList).current
+            if not (full or rest) and (self._detail_timer is not None or job is not self._detail_job):
+                return  # the cursor moved: the rest timer redraws the panel
             running = job is not None and job.state in (JobState.RUNNING, JobState.RETRYING)
             if full or job is not self._detail_job or job in dirty or running:
                 self._detail_job = job
@@ -526,7 +529,7 @@ class PanoramaApp(App):
         self._detail_timer = None
         try:
             with self.store.lock:
-                self._refresh_panel(set(), False)
+                self._refresh_panel(set(), False, rest=True)
         except NoMatches:
             pass
 
