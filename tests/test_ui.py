@@ -9,7 +9,7 @@ from panorama_tui.states import JobState
 from panorama_tui.ui.app import HelpScreen, JobScreen, PanoramaApp, parse_seek
 from panorama_tui.ui.joblist import JobList
 
-from .ui_helpers import demo_app, fixed_timezone, wait_finished
+from .ui_helpers import demo_app, finished_demo, fixed_timezone
 
 fixed_timezone()
 
@@ -32,9 +32,7 @@ def text_of(widget) -> str:
 
 def test_problems_first_and_navigation():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             assert len(jobs.rows) == store.job_count() == 33
             # Problems first: the failed job heads the list, done jobs close it.
@@ -49,16 +47,13 @@ def test_problems_first_and_navigation():
             assert jobs.cursor == 0
             await pilot.press("down", "k")
             assert jobs.cursor == 0
-        ingest.stop()
 
     run(go())
 
 
 def test_filter_terms_regex_and_escape():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             await pilot.press("slash", *"state=done host~workflow", "enter")
             assert jobs.rows and all(j.state == JobState.DONE for j in jobs.rows)
@@ -75,16 +70,13 @@ def test_filter_terms_regex_and_escape():
             await pilot.press("escape")
             await pilot.press("exclamation_mark")
             assert [j.job_id for j in jobs.rows] == ["ls_ID0000001"]
-        ingest.stop()
 
     run(go())
 
 
 def test_sort_cycle_and_reverse():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             await pilot.press("s")  # state -> id
             assert jobs.sort_col == "id"
@@ -93,16 +85,13 @@ def test_sort_cycle_and_reverse():
             await pilot.press("r")
             assert [j.job_id for j in jobs.rows] == sorted(ids, reverse=True)
             assert "JOB▲" in jobs.header_text()
-        ingest.stop()
 
     run(go())
 
 
 def test_enter_opens_job_screen_and_escape_returns():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             await pilot.press("enter")
             assert isinstance(app.screen, JobScreen)
             assert app.screen.job.job_id == "ls_ID0000001"
@@ -115,16 +104,13 @@ def test_enter_opens_job_screen_and_escape_returns():
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
-        ingest.stop()
 
     run(go())
 
 
 def test_failures_panel_shows_reason():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             await pilot.press("2")
             await pilot.pause()
             fail = app.query_one("#fail-list", JobList)
@@ -132,7 +118,6 @@ def test_failures_panel_shows_reason():
             text = text_of(app.query_one("#fail-view"))
             assert "invalid option -- 'z'" in text
             assert "POST_SCRIPT_FAILED" in text
-        ingest.stop()
 
     run(go())
 
@@ -275,14 +260,11 @@ def test_no_color_renders(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(100, 30)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((100, 30)) as (app, store, pilot):
             await pilot.press("j", "2", "1")
             await pilot.pause()
             assert app.no_color
             assert app.query_one("#jobs", JobList).rows
-        ingest.stop()
 
     run(go())
 
@@ -291,9 +273,7 @@ def test_demo_shows_collector_output():
     """The demo carries real panorama-monitor, panorama-darshan and panorama-globus output."""
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             curl = store.find_job("48f759a4-165f-47d6-8c32-571649ce311b", "curl_ID0000001")
             assert curl.series is not None and len(curl.series.rates()) >= 3
             assert curl.summary is not None
@@ -307,7 +287,6 @@ def test_demo_shows_collector_output():
             await pilot.press("3")
             await pilot.pause()
             assert "SUCCEEDED" in text_of(app.query_one("#transfers-view"))
-        ingest.stop()
 
     run(go())
 
@@ -346,14 +325,11 @@ def test_status_line_shows_the_link():
 
 def test_timeline_panel():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 50)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 50)) as (app, store, pilot):
             await pilot.press("5")
             await pilot.pause()
             text = text_of(app.query_one("#timeline-view"))
             assert "running" in text and "Gantt" in text and "ls_ID0000001" in text
-        ingest.stop()
 
     run(go())
 
@@ -362,9 +338,7 @@ def test_statistics_panel_matches_pegasus_statistics(shared_data):
     """The live statistics tab shows pegasus-statistics' figures for the failed run."""
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 50)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 50)) as (app, store, pilot):
             await pilot.press("6")
             await pilot.pause()
             text = text_of(app.query_one("#statistics-view"))
@@ -372,7 +346,6 @@ def test_statistics_panel_matches_pegasus_statistics(shared_data):
             assert "Workflow wall time                                       : 1 min, 36 secs" in expected
             assert "1m36s" in text and "Tasks" in text and "per transformation" in text
             assert "integrity" in text and "compute" in text  # integrity.csv: compute,output,2,0.000
-        ingest.stop()
 
     run(go())
 
@@ -467,9 +440,7 @@ def test_the_key_bar_is_not_rebuilt_when_its_keys_stay_the_same():
     from panorama_tui.ui.keybar import KeyBar
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             bar = app.screen.query_one(KeyBar)
             before = list(bar.children)
             assert any("Details" in str(k.description) for k in before)
@@ -478,7 +449,6 @@ def test_the_key_bar_is_not_rebuilt_when_its_keys_stay_the_same():
             await pilot.press("escape")
             await pilot.pause()
             assert list(bar.children) == before
-        ingest.stop()
 
     run(go())
 
@@ -489,9 +459,7 @@ def test_filters_change_the_row_count_without_a_layout():
     leaves fewer rows than the screen moves no column."""
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(140, 42)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((140, 42)) as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             height = jobs.scrollable_content_region.height
             assert len(jobs.rows) > height + 5 and jobs.show_vertical_scrollbar
@@ -522,7 +490,6 @@ def test_filters_change_the_row_count_without_a_layout():
             assert len(jobs.rows) == 1 and jobs.show_vertical_scrollbar
             assert jobs.vertical_scrollbar.window_virtual_size == 1 and jobs.max_scroll_y == 0
             assert not any(layouts)
-        ingest.stop()
 
     run(go())
 
@@ -531,9 +498,7 @@ def test_the_filter_box_scrolls_to_its_cursor_and_keeps_the_filter_in_force():
     from panorama_tui.ui.filterbox import FilterBox
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(100, 30)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo((100, 30)) as (app, store, pilot):
             box = app.query_one("#filter", FilterBox)
             jobs = app.query_one("#jobs", JobList)
             assert not box.can_focus  # not a tab stop
@@ -552,7 +517,6 @@ def test_the_filter_box_scrolls_to_its_cursor_and_keeps_the_filter_in_force():
             await pilot.press("escape")  # esc on the list: the filter is cleared
             await pilot.pause()
             assert box.value == "" and jobs.query is None and len(jobs.rows) == 33
-        ingest.stop()
 
     run(go())
 
@@ -565,9 +529,7 @@ def test_the_collector_waits_for_the_frame_that_shows_a_key():
     from panorama_tui import gcpolicy
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             seen = []
             sort_by = jobs.sort_by
@@ -586,7 +548,6 @@ def test_the_collector_waits_for_the_frame_that_shows_a_key():
             assert not gc.isenabled()
             gcpolicy.release_overdue(0.0)  # ... is let go by the refresh timer
             assert gc.isenabled()
-        ingest.stop()
 
     run(go())
 
@@ -605,9 +566,7 @@ def test_a_filter_shows_its_first_rows_at_once_and_the_rest_between_frames(monke
     monkeypatch.setattr(joblist, "SCAN_STEP", 0.0)
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             status = app.query_one("#status")
             seen = []
@@ -637,16 +596,13 @@ def test_a_filter_shows_its_first_rows_at_once_and_the_rest_between_frames(monke
                 assert seen[-1][1:3] == (None, False)  # the status line no longer says filtering
                 await pilot.press("escape")
                 await pilot.pause()
-        ingest.stop()
 
     run(go())
 
 
 def test_a_list_watched_from_the_top_stays_there_and_a_moved_cursor_follows_its_job():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             assert jobs.cursor == 0
             await pilot.press("s")  # by id
@@ -657,16 +613,13 @@ def test_a_list_watched_from_the_top_stays_there_and_a_moved_cursor_follows_its_
             await pilot.press("s")  # by transformation: the cursor goes where its job went
             await pilot.pause()
             assert jobs.current is job and jobs.cursor == jobs.rows.index(job) != 2
-        ingest.stop()
 
     run(go())
 
 
 def test_a_tick_repaints_only_what_changed():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             app.refresh_all()  # the clock's move since the replay ended, if any
             painted, updated = [], []
@@ -681,7 +634,6 @@ def test_a_tick_repaints_only_what_changed():
                 store.dirty.add(jobs.rows[3])
             app.refresh_all()
             assert len(painted) == 1 and painted[0][0].y == 3 and painted[0][0].height == 1
-        ingest.stop()
 
     run(go())
 
@@ -693,9 +645,7 @@ def test_the_job_list_prepares_every_columns_keys_while_idle(monkeypatch):
     monkeypatch.setattr(joborder, "CHUNK", 4)
 
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             jobs.rebuild()  # as when the scope changes: only the shown column's keys are made
             assert jobs.order.cold and jobs._warm_timer is not None
@@ -709,22 +659,18 @@ def test_the_job_list_prepares_every_columns_keys_while_idle(monkeypatch):
             await pilot.press("s", "s", "s")  # sorts from the prepared keys
             await pilot.pause()
             assert jobs.sort_col == "host" and not jobs.order.cold
-        ingest.stop()
 
     run(go())
 
 
 def test_the_sort_arrow_shows_on_a_narrow_column():
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
             jobs.sort_by("tries")  # TRY is 3 wide
             assert "TR▲" in jobs.header_text()
             jobs.toggle_reverse()
             assert "TR▼" in jobs.header_text()
-        ingest.stop()
 
     run(go())
 
@@ -733,9 +679,7 @@ def test_the_detail_panel_changes_job_only_once_the_cursor_rests():
     """A refresh tick between two keys does not draw the next job's detail
     (a chart and often a layout inside a key's frame): the rest timer does."""
     async def go():
-        app, store, control, ingest = demo_app()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_finished(app, control, pilot)
+        async with finished_demo() as (app, store, pilot):
             await pilot.pause(0.3)
             jobs = app.query_one("#jobs", JobList)
             first = jobs.current
@@ -745,6 +689,5 @@ def test_the_detail_panel_changes_job_only_once_the_cursor_rests():
             assert jobs.current is not first and app._detail_job is first
             await pilot.pause(0.4)
             assert app._detail_job is jobs.current
-        ingest.stop()
 
     run(go())

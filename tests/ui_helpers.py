@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from contextlib import asynccontextmanager
 
 from panorama_tui.cli import DEMO_RECORDING
 from panorama_tui.ingest import Ingest
@@ -36,3 +37,16 @@ async def wait_finished(app, control, pilot, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.02)
     app.refresh_all(full=True)
     await pilot.pause()
+
+
+@asynccontextmanager
+async def finished_demo(size: tuple[int, int] = (120, 40)):
+    """The demo app at ``size`` once its replay has ended: ``(app, store,
+    pilot)``; the ingest thread stops after."""
+    app, store, control, ingest = demo_app()
+    try:
+        async with app.run_test(size=size) as pilot:
+            await wait_finished(app, control, pilot)
+            yield app, store, pilot
+    finally:
+        ingest.stop()
