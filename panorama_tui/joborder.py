@@ -28,8 +28,6 @@ from .series import latest_figures
 from .states import JobState
 
 SORTABLE = ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io")
-# Keys that move while a job runs (time passes, samples arrive).
-VOLATILE = frozenset({"dur", "cpu", "rss", "io"})
 # Keys that move with time alone, without the job changing.
 TIMED = frozenset({"dur"})
 # Above this many changed jobs a merge costs more than sorting again.
@@ -534,29 +532,22 @@ class JobOrder:
             cached[i] = k
         self.full, self.keys, moved = self._move(self.full, self.keys, back, old_keys, back_keys, cached)
         self._sorted[self.col] = (self.full, self.keys)
-        movers = list(compress(back, moved))
-        movers_old = list(compress(old_keys, moved))
-        movers_new = list(compress(back_keys, moved))
         if not self.selection:
             self.rows, self.row_keys = self.full, self.keys
-            return bool(movers)
+            return any(moved)
         # The selection's rows: movers leave from their old places and come
         # back if selected; the others come or go as the selection says now.
-        flags = list(map(self.selection, back))
         rows, row_keys = self.rows, self.row_keys
-        out, out_keys = list(movers), list(movers_old)
-        add, add_keys = list(compress(movers, compress(flags, moved))), list(compress(movers_new, compress(flags, moved)))
-        for job, key, flag, m in zip(back, back_keys, flags, moved):
-            if m:
-                continue
-            if (_locate(rows, row_keys, job, key) >= 0) != bool(flag):
-                if flag:
-                    add.append(job)
-                    add_keys.append(key)
-                else:
-                    out.append(job)
-                    out_keys.append(key)
+        out, out_keys, add, add_keys = [], [], [], []
+        for job, old, new, flag, m in zip(back, old_keys, back_keys, map(self.selection, back), moved):
+            there = True if m else _locate(rows, row_keys, job, new) >= 0
+            if there and (m or not flag):
+                out.append(job)
+                out_keys.append(old)
+            if flag and (m or not there):
+                add.append(job)
+                add_keys.append(new)
         if not out and not add:
-            return bool(movers)
+            return any(moved)
         self.rows, self.row_keys = _merge(*_drop_known(rows, row_keys, out, out_keys, all_there=False), add, add_keys)
         return True
