@@ -21,6 +21,67 @@ if str(REPO_ROOT) not in sys.path:  # plain `pytest` does not put the repo root 
 
 from .broker import admin  # noqa: E402,F401  (the broker tests' fixture, defined once)
 
+# -- the real home directory is never written ----------------------------------
+# Every test (and every child process it starts: they inherit the environment)
+# gets a HOME and XDG dirs of its own.  The session gets one at configure time,
+# so session-scoped fixtures are covered too; each test then gets a fresh one.
+# pegasus-monitord registers runs in $HOME/.pegasus/workflow.db and panorama-top
+# records into $XDG_DATA_HOME: both went to the user's real home before.
+REAL_HOME = Path(os.path.expanduser("~")).resolve()
+HOME_VARS = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR")
+# What panorama-top or the Pegasus tools would write under a home directory.
+WATCHED = (".pegasus", ".config/panorama-top", ".local/share/panorama-top", ".local/state/panorama-top",
+           ".cache/panorama-top")
+
+
+def _point_home_at(home: Path) -> dict:
+    env = {"HOME": str(home)}
+    for var in HOME_VARS:
+        env[var] = str(home / var.lower())
+    for v in env.values():
+        Path(v).mkdir(parents=True, exist_ok=True, mode=0o700)
+    return env
+
+
+def _home_state(home: Path) -> dict:
+    out = {}
+    for rel in WATCHED:
+        top = home / rel
+        if not top.exists():
+            continue
+        for f in [top, *top.rglob("*")]:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            out[str(f)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def pytest_configure(config):
+    import tempfile
+
+    session_home = Path(tempfile.mkdtemp(prefix="panorama-test-home-"))
+    os.environ.update(_point_home_at(session_home))
+    config._panorama_real_home_state = _home_state(REAL_HOME)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_panorama_real_home_state", None)
+    if before is None:
+        return
+    after = _home_state(REAL_HOME)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if changed:
+        print(f"\nERROR: the test run wrote into the real home directory: {', '.join(changed[:5])}", file=sys.stderr)
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _temporary_home(tmp_path_factory, monkeypatch):
+    for k, v in _point_home_at(tmp_path_factory.mktemp("home")).items():
+        monkeypatch.setenv(k, v)
+
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 
 
