@@ -200,7 +200,7 @@ def threaded_replay(path: str, total: int, timeout: float = 600.0) -> dict:
     ing.stop()
     secs = (t_end[0] if ok else time.perf_counter()) - t0
     res = {"events": store.event_count, "seconds": secs, "rate": store.event_count / secs, "complete": ok}
-    del store
+    store.reset()  # the closure above holds the store: empty it rather than del the name
     gc.collect()
     return res
 

@@ -80,7 +80,8 @@ def _num(v, kind=float):
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    ddl = open(DDL).read()
+    with open(DDL) as f:
+        ddl = f.read()
     # sqlite_sequence is SQLite's own (AUTOINCREMENT makes it)
     ddl = re.sub(r"CREATE TABLE sqlite_sequence\(name,seq\);", "", ddl)
     conn.executescript(ddl)
@@ -446,7 +447,9 @@ def pegasus_stats(db: str, uuid: str, outdir: str) -> tuple[str | None, float, s
 
 def _rows(path) -> list[list[str]]:
     out = []
-    for line in open(path).read().splitlines():
+    with open(path) as f:
+        text = f.read()
+    for line in text.splitlines():
         if not line.strip() or line.startswith("#") or line.startswith(" "):
             continue
         row = next(csv.reader(io.StringIO(line)))

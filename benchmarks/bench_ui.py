@@ -27,7 +27,8 @@ Figures (each beside a baseline measured in the same run):
     has changed, i.e. the repaint that shows the key's effect.  ~220 presses:
     down/j, pagedown, G, g (navigation, target p95 <= 50 ms); s (re-sort of
     every row; three cycles through the 10 columns) and ``/``-filter apply
-    and clear (re-filter of every row; 10 filters twice) are reported apart.  A filter paints its first screenful and finds the rest
+    and clear (re-filter of every row; 10 filters twice) are reported apart.  A filter paints its first screenful and finds
+    the rest
     of its rows between frames: the time until all are found is reported
     too.  The sorts come after the navigation keys, by which time the job
     list has prepared every column's keys and order (it does so while idle,
@@ -81,8 +82,16 @@ TARGET_KEY_MS = 50.0
 TARGET_LAG_MS = 100.0
 TARGET_RSS = 600.0
 FILTERS = (
-    "state=running", "mProject", "host~pegasus-3", "state=failed", "individuals",
-    "exit!=0", "tries>1", "mDiff.*ID00[0-4]", "xform~frequency", "state=queued",
+    "state=running",
+    "mProject",
+    "host~pegasus-3",
+    "state=failed",
+    "individuals",
+    "exit!=0",
+    "tries>1",
+    "mDiff.*ID00[0-4]",
+    "xform~frequency",
+    "state=queued",
 )
 
 
@@ -232,8 +241,16 @@ class Probe:
             boxv = (box.has_focus, box.value)
         except Exception:
             boxv = None
-        return (j.cursor, j.scroll_offset.y, j.sort_col, j.reverse, id(j.rows), len(j.rows),
-                j.query.text if j.query else None, boxv)
+        return (
+            j.cursor,
+            j.scroll_offset.y,
+            j.sort_col,
+            j.reverse,
+            id(j.rows),
+            len(j.rows),
+            j.query.text if j.query else None,
+            boxv,
+        )
 
     def send_key(self, key: str) -> None:
         """Post a key exactly as Pilot.press does, without its idle waits."""
@@ -332,7 +349,9 @@ class Breakdown:
             if label in rows:
                 tot, cnt, mx = rows[label]
                 extra = f", {tot / per * 1000:.1f} ms per {per_label}" if per else ""
-                out.append(f"    {label:24s} {tot * 1000:8.1f} ms total in {cnt:5d} calls, max {mx * 1000:6.1f} ms{extra}")
+                out.append(
+                    f"    {label:24s} {tot * 1000:8.1f} ms total in {cnt:5d} calls, max {mx * 1000:6.1f} ms{extra}"
+                )
         return "\n".join(out)
 
 
@@ -362,7 +381,10 @@ class GcTracker:
     def report(self) -> str:
         out = []
         for phase, gens in self.data.items():
-            parts = [f"gen{g}: {c} x, {tot * 1000:.0f} ms total, max {mx * 1000:.0f} ms" for g, (c, tot, mx) in sorted(gens.items())]
+            parts = [
+                f"gen{g}: {c} x, {tot * 1000:.0f} ms total, max {mx * 1000:.0f} ms"
+                for g, (c, tot, mx) in sorted(gens.items())
+            ]
             out.append(f"    {phase:18s} " + "; ".join(parts))
         return "\n".join(out)
 
@@ -386,8 +408,12 @@ async def first_paint_only(store) -> dict:
     async with app.run_test(size=SIZE) as pilot:
         await _wait_paint(probe)
         await pilot.pause()
-    return {"seconds": (probe.first_paint or float("nan")) - t0, "verified": probe.first_paint_verified,
-            "bytes": probe.frame_bytes, "full_refresh_s": probe.full_refresh_s}
+    return {
+        "seconds": (probe.first_paint or float("nan")) - t0,
+        "verified": probe.first_paint_verified,
+        "bytes": probe.frame_bytes,
+        "full_refresh_s": probe.full_refresh_s,
+    }
 
 
 SORT_ORDER = ("id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io", "state")  # what s cycles to
@@ -400,7 +426,7 @@ FILTER_ROUNDS = 2
 def key_plan(rounds: int = 4, sort_cycles: int = SORT_CYCLES) -> list[tuple[str, str]]:
     """(group, key) for ~220 presses (rounds=4); every key changes what is shown."""
     seq: list[tuple[str, str]] = []
-    for r in range(rounds):
+    for _r in range(rounds):
         for i in range(20):
             seq.append(("down/j", "down" if i % 2 else "j"))
         for _ in range(10):
@@ -413,8 +439,9 @@ def key_plan(rounds: int = 4, sort_cycles: int = SORT_CYCLES) -> list[tuple[str,
     return seq
 
 
-async def keys_run(app, probe: Probe, pilot, *, filters=FILTERS, pilot_presses: int = 20, bd=None,
-                   rounds: int = 4) -> dict:
+async def keys_run(
+    app, probe: Probe, pilot, *, filters=FILTERS, pilot_presses: int = 20, bd=None, rounds: int = 4
+) -> dict:
     res: dict[str, list] = {}
     cpu: dict[str, list] = {}
     for group, key in key_plan(rounds):
@@ -453,7 +480,7 @@ async def keys_run(app, probe: Probe, pilot, *, filters=FILTERS, pilot_presses: 
         bd.phase = "pilot"
     await pilot.press("g")
     await pilot.pause()
-    for i in range(pilot_presses):
+    for _i in range(pilot_presses):
         t0 = time.perf_counter()
         await pilot.press("down")
         await pilot.pause()
@@ -510,7 +537,7 @@ class Feeder(threading.Thread):
         i = 0
         self.t0 = nxt = time.perf_counter()
         while not self.stop_evt.is_set() and i < len(self.lines):
-            batch = self.lines[i:i + per]
+            batch = self.lines[i : i + per]
             i += per
             bad: list = []
             evs = decode_batch(batch, bad, samples=True)  # outside the lock, as Ingest does
@@ -559,8 +586,11 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
 
     cold = await first_paint_only(Store())  # the first app in a process pays one-time costs
     empty = await first_paint_only(Store())
-    print(f"[ui] empty app: first paint {empty['seconds'] * 1000:.0f} ms (first app in the process: "
-          f"{cold['seconds'] * 1000:.0f} ms)", flush=True)
+    print(
+        f"[ui] empty app: first paint {empty['seconds'] * 1000:.0f} ms (first app in the process: "
+        f"{cold['seconds'] * 1000:.0f} ms)",
+        flush=True,
+    )
 
     # Baseline (b): a 1k-job workflow at mid-run.
     from panorama_tui import gcpolicy
@@ -601,8 +631,12 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
         gcpolicy.configure()
         gcpolicy.note_applied(build_events)
     rss_store = rss_mb()
-    print(f"[ui] a full garbage collection with this store in memory: {full_gc * 1000:.0f} ms over "
-          f"{tracked} tracked objects; then {'frozen, as Ingest freezes a growing store' if gc_freeze else 'NOT frozen (what-if run)'}", flush=True)
+    print(
+        f"[ui] a full garbage collection with this store in memory: {full_gc * 1000:.0f} ms over "
+        f"{tracked} tracked objects; then "
+        f"{'frozen, as Ingest freezes a growing store' if gc_freeze else 'NOT frozen (what-if run)'}",
+        flush=True,
+    )
     summ = store_summary(store)
     extra["store"] = summ
     extra["plan_s"] = plan_s
@@ -628,35 +662,60 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
         await _wait_paint(probe)
         paint = probe.first_paint - t0
         paint_cpu = time.process_time() - c0
-        print(f"[ui] {n}-job app: first paint {paint * 1000:.0f} ms (CPU {paint_cpu * 1000:.0f} ms, "
-              f"on_mount full refresh {probe.full_refresh_s * 1000:.0f} ms, frame {probe.frame_bytes} B, "
-              f"verified={probe.first_paint_verified})", flush=True)
+        print(
+            f"[ui] {n}-job app: first paint {paint * 1000:.0f} ms (CPU {paint_cpu * 1000:.0f} ms, "
+            f"on_mount full refresh {probe.full_refresh_s * 1000:.0f} ms, frame {probe.frame_bytes} B, "
+            f"verified={probe.first_paint_verified})",
+            flush=True,
+        )
         print(bd.report("first paint"), flush=True)
         await pilot.pause()
         keys = await keys_run(app, probe, pilot, bd=bd)
         for g, v in keys["wall"].items():
-            print(f"[ui] keys {g:20s} n={len(v):3d} p50 {_p(v, 50):6.1f} ms  p95 {_p(v, 95):6.1f} ms  "
-                  f"max {max(v):6.1f} ms  (CPU p95 {_p(keys['cpu'].get(g, [0]), 95):.1f} ms)", flush=True)
+            print(
+                f"[ui] keys {g:20s} n={len(v):3d} p50 {_p(v, 50):6.1f} ms  p95 {_p(v, 95):6.1f} ms  "
+                f"max {max(v):6.1f} ms  (CPU p95 {_p(keys['cpu'].get(g, [0]), 95):.1f} ms)",
+                flush=True,
+            )
         n_nav = len(keys["wall"]["down/j"])
-        print(f"[ui] where down/j key time went ({n_nav} presses):\n" + bd.report("key down/j", n_nav, "key"), flush=True)
-        print("[ui] / filter apply, per filter (all rows found after): " + ", ".join(
-            f"{t!r} {ms:.0f} ms ({done:.0f})"
-            for t, ms, done in zip(FILTERS * FILTER_ROUNDS, keys["wall"]["/ filter apply"], keys["wall"]["filter complete"])), flush=True)
-        print("[ui] s (sort), per column: " + ", ".join(
-            f"{c} {ms:.0f} ms" for c, ms in zip(SORT_ORDER * SORT_CYCLES, keys["wall"]["s (sort)"])), flush=True)
+        print(
+            f"[ui] where down/j key time went ({n_nav} presses):\n" + bd.report("key down/j", n_nav, "key"), flush=True
+        )
+        print(
+            "[ui] / filter apply, per filter (all rows found after): "
+            + ", ".join(
+                f"{t!r} {ms:.0f} ms ({done:.0f})"
+                for t, ms, done in zip(
+                    FILTERS * FILTER_ROUNDS, keys["wall"]["/ filter apply"], keys["wall"]["filter complete"]
+                )
+            ),
+            flush=True,
+        )
+        print(
+            "[ui] s (sort), per column: "
+            + ", ".join(f"{c} {ms:.0f} ms" for c, ms in zip(SORT_ORDER * SORT_CYCLES, keys["wall"]["s (sort)"])),
+            flush=True,
+        )
         n_s = len(keys["wall"]["s (sort)"])
         print(f"[ui] where sort key time went ({n_s} presses):\n" + bd.report("key s (sort)", n_s, "key"), flush=True)
         n_f = len(keys["wall"]["/ filter apply"])
-        print(f"[ui] where filter apply time went ({n_f} presses):\n" + bd.report("key / apply", n_f, "key"), flush=True)
-        print(f"[ui] where filter clear time went ({n_f} presses):\n" + bd.report("key esc clear", n_f, "key"), flush=True)
+        print(
+            f"[ui] where filter apply time went ({n_f} presses):\n" + bd.report("key / apply", n_f, "key"), flush=True
+        )
+        print(
+            f"[ui] where filter clear time went ({n_f} presses):\n" + bd.report("key esc clear", n_f, "key"), flush=True
+        )
         # (c) lag: feeder off, then on.
         lag = LagProbe(app)
         probe.ticks.clear()
         bd.phase = "calm"
         calm = await lag.measure(calm_seconds)
         calm_ticks = list(probe.ticks)
-        print(f"[ui] lag, feeder off ({calm_seconds:.0f} s): p50 {_p(calm, 50):.1f} p99 {_p(calm, 99):.1f} "
-              f"max {max(calm):.1f} ms; refresh tick p50 {_p(calm_ticks, 50) * 1000:.1f} ms", flush=True)
+        print(
+            f"[ui] lag, feeder off ({calm_seconds:.0f} s): p50 {_p(calm, 50):.1f} p99 {_p(calm, 99):.1f} "
+            f"max {max(calm):.1f} ms; refresh tick p50 {_p(calm_ticks, 50) * 1000:.1f} ms",
+            flush=True,
+        )
         feeder = Feeder(store, lines)
         probe.ticks.clear()
         bd.phase = "live"
@@ -666,14 +725,22 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
         feeder.join()
         live_ticks = list(probe.ticks)
         rate = feeder.applied / max(1e-9, feeder.t1 - feeder.t0)
-        print(f"[ui] lag, feeder on at {rate:.0f} ev/s ({live_seconds:.0f} s): p50 {_p(live, 50):.1f} "
-              f"p99 {_p(live, 99):.1f} max {max(live):.1f} ms; refresh tick p50 {_p(live_ticks, 50) * 1000:.1f} "
-              f"max {max(live_ticks or [0]) * 1000:.1f} ms; feeder lock hold p99 {_p(feeder.lock_ms, 99):.1f} ms",
-              flush=True)
-        print(f"[ui] where the UI thread's time went, feeder off ({calm_seconds:.0f} s):\n"
-              + bd.report("calm", int(calm_seconds), "s"), flush=True)
-        print(f"[ui] where the UI thread's time went at 2k ev/s ({live_seconds:.0f} s):\n"
-              + bd.report("live", int(live_seconds), "s"), flush=True)
+        print(
+            f"[ui] lag, feeder on at {rate:.0f} ev/s ({live_seconds:.0f} s): p50 {_p(live, 50):.1f} "
+            f"p99 {_p(live, 99):.1f} max {max(live):.1f} ms; refresh tick p50 {_p(live_ticks, 50) * 1000:.1f} "
+            f"max {max(live_ticks or [0]) * 1000:.1f} ms; feeder lock hold p99 {_p(feeder.lock_ms, 99):.1f} ms",
+            flush=True,
+        )
+        print(
+            f"[ui] where the UI thread's time went, feeder off ({calm_seconds:.0f} s):\n"
+            + bd.report("calm", int(calm_seconds), "s"),
+            flush=True,
+        )
+        print(
+            f"[ui] where the UI thread's time went at 2k ev/s ({live_seconds:.0f} s):\n"
+            + bd.report("live", int(live_seconds), "s"),
+            flush=True,
+        )
         bd.phase = "end"
         await pilot.pause()
     bd.restore()
@@ -685,11 +752,29 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
     sampler.join()
     peak = maxrss_mb()
     extra.update(
-        empty=empty, small_paint=small_paint, small_build_s=small_build, paint=paint, paint_cpu=paint_cpu,
-        full_refresh_s=probe.full_refresh_s, frame_bytes=probe.frame_bytes, verified=probe.first_paint_verified,
-        keys=keys, small_keys=small_keys, calm=calm, live=live, calm_ticks=calm_ticks, live_ticks=live_ticks,
-        feeder_rate=rate, feeder_lock_ms=feeder.lock_ms, rss_harness=rss0, rss_plan=rss_plan,
-        rss_store=rss_store, rss_sampled_peak=sampler.peak, maxrss=peak, build_s=build_s, build_events=build_events,
+        empty=empty,
+        small_paint=small_paint,
+        small_build_s=small_build,
+        paint=paint,
+        paint_cpu=paint_cpu,
+        full_refresh_s=probe.full_refresh_s,
+        frame_bytes=probe.frame_bytes,
+        verified=probe.first_paint_verified,
+        keys=keys,
+        small_keys=small_keys,
+        calm=calm,
+        live=live,
+        calm_ticks=calm_ticks,
+        live_ticks=live_ticks,
+        feeder_rate=rate,
+        feeder_lock_ms=feeder.lock_ms,
+        rss_harness=rss0,
+        rss_plan=rss_plan,
+        rss_store=rss_store,
+        rss_sampled_peak=sampler.peak,
+        maxrss=peak,
+        build_s=build_s,
+        build_events=build_events,
     )
 
     n_gen2 = sum(g.get(2, [0])[0] for ph, g in gct.data.items())
@@ -699,55 +784,136 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
     nav_small = [v for g in ("down/j", "pagedown", "G", "g") for v in small_keys["wall"][g]]
     nav_cpu = [v for g in ("down/j", "pagedown", "G", "g") for v in keys["cpu"][g]]
     figs = [
-        figure(f"(a) open to first paint, {n // 1000}k jobs", paint, "s", baseline=empty["seconds"],
-               baseline_note="empty store", target=TARGET_PAINT, better="lower", fmt="{:.2f}",
-               note=(f"store built beforehand in {build_s:.1f} s ({build_events} events); on_mount full "
-                     f"refresh {probe.full_refresh_s * 1000:.0f} ms; {SMALL_JOBS}-job app {small_paint:.2f} s; "
-                     f"frame content checked: {probe.first_paint_verified}")),
-        figure("(b) key to repaint p95: down/j pgdn G g", _p(nav, 95), "ms", baseline=_p(nav_small, 95),
-               baseline_note=f"{SMALL_JOBS}-job app", target=TARGET_KEY_MS, better="lower",
-               note=(f"{len(nav)} presses; p50 {_p(nav, 50):.1f} ms, max {max(nav):.1f} ms; process CPU per key "
-                     f"p50 {_p(nav_cpu, 50):.1f} ms, p95 {_p(nav_cpu, 95):.1f} ms")),
+        figure(
+            f"(a) open to first paint, {n // 1000}k jobs",
+            paint,
+            "s",
+            baseline=empty["seconds"],
+            baseline_note="empty store",
+            target=TARGET_PAINT,
+            better="lower",
+            fmt="{:.2f}",
+            note=(
+                f"store built beforehand in {build_s:.1f} s ({build_events} events); on_mount full "
+                f"refresh {probe.full_refresh_s * 1000:.0f} ms; {SMALL_JOBS}-job app {small_paint:.2f} s; "
+                f"frame content checked: {probe.first_paint_verified}"
+            ),
+        ),
+        figure(
+            "(b) key to repaint p95: down/j pgdn G g",
+            _p(nav, 95),
+            "ms",
+            baseline=_p(nav_small, 95),
+            baseline_note=f"{SMALL_JOBS}-job app",
+            target=TARGET_KEY_MS,
+            better="lower",
+            note=(
+                f"{len(nav)} presses; p50 {_p(nav, 50):.1f} ms, max {max(nav):.1f} ms; process CPU per key "
+                f"p50 {_p(nav_cpu, 50):.1f} ms, p95 {_p(nav_cpu, 95):.1f} ms"
+            ),
+        ),
     ]
     for g in ("down/j", "pagedown", "G", "g"):
         v = keys["wall"][g]
-        figs.append(figure(f"    {g} p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"][g], 95),
-                           baseline_note=f"{SMALL_JOBS} jobs", target=TARGET_KEY_MS, better="lower"))
+        figs.append(
+            figure(
+                f"    {g} p95",
+                _p(v, 95),
+                "ms",
+                baseline=_p(small_keys["wall"][g], 95),
+                baseline_note=f"{SMALL_JOBS} jobs",
+                target=TARGET_KEY_MS,
+                better="lower",
+            )
+        )
     # What each of these keys does to every row (joborder.JobOrder).
-    work = {"s (sort)": "the column's order prepared while idle, the jobs re-keyed since moved into it",
-            "/ filter apply": "the first screenful of one filter pass over the sorted scope",
-            "filter clear (esc)": "no pass: the sorted scope is shown again"}
+    work = {
+        "s (sort)": "the column's order prepared while idle, the jobs re-keyed since moved into it",
+        "/ filter apply": "the first screenful of one filter pass over the sorted scope",
+        "filter clear (esc)": "no pass: the sorted scope is shown again",
+    }
     for g, what in work.items():
         v = keys["wall"][g]
-        figs.append(figure(f"(b) {g} p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"][g], 95),
-                           baseline_note=f"{SMALL_JOBS} jobs", target=TARGET_KEY_MS, better="lower",
-                           note=f"{len(v)} presses, max {max(v):.1f} ms; {what}"))
+        figs.append(
+            figure(
+                f"(b) {g} p95",
+                _p(v, 95),
+                "ms",
+                baseline=_p(small_keys["wall"][g], 95),
+                baseline_note=f"{SMALL_JOBS} jobs",
+                target=TARGET_KEY_MS,
+                better="lower",
+                note=f"{len(v)} presses, max {max(v):.1f} ms; {what}",
+            )
+        )
     v = keys["wall"]["filter complete"]
-    figs.append(figure("    filter: all rows found p95", _p(v, 95), "ms", baseline=_p(small_keys["wall"]["filter complete"], 95),
-                       baseline_note=f"{SMALL_JOBS} jobs",
-                       note=(f"from the key to the end of the pass, done a chunk at a time between frames "
-                             f"(keys are answered meanwhile); p50 {_p(v, 50):.1f} ms, max {max(v):.1f} ms")))
+    figs.append(
+        figure(
+            "    filter: all rows found p95",
+            _p(v, 95),
+            "ms",
+            baseline=_p(small_keys["wall"]["filter complete"], 95),
+            baseline_note=f"{SMALL_JOBS} jobs",
+            note=(
+                f"from the key to the end of the pass, done a chunk at a time between frames "
+                f"(keys are answered meanwhile); p50 {_p(v, 50):.1f} ms, max {max(v):.1f} ms"
+            ),
+        )
+    )
     pv = keys["wall"]["pilot down"]
-    figs.append(figure("(b) pilot.press(down)+pause p95", _p(pv, 95), "ms", baseline=_p(small_keys["wall"]["pilot down"], 95),
-                       baseline_note=f"{SMALL_JOBS} jobs: Pilot's own idle waits",
-                       note="the brief's literal measure; includes Pilot's >= 60 ms of idle sleeps, so no target"))
+    figs.append(
+        figure(
+            "(b) pilot.press(down)+pause p95",
+            _p(pv, 95),
+            "ms",
+            baseline=_p(small_keys["wall"]["pilot down"], 95),
+            baseline_note=f"{SMALL_JOBS} jobs: Pilot's own idle waits",
+            note="the brief's literal measure; includes Pilot's >= 60 ms of idle sleeps, so no target",
+        )
+    )
     figs += [
-        figure("(c) UI loop lag p99 at 2k ev/s", _p(live, 99), "ms", baseline=_p(calm, 99), baseline_note="feeder off",
-               target=TARGET_LAG_MS, better="lower",
-               note=(f"{len(live)} ticks of a 50 ms timer over {live_seconds:.0f} s; p50 {_p(live, 50):.1f} ms, "
-                     f"max {max(live):.1f} ms (feeder off: p50 {_p(calm, 50):.1f}, max {max(calm):.1f}); "
-                     f"feeder achieved {rate:.0f} ev/s; app refresh tick p50 {_p(live_ticks, 50) * 1000:.1f} ms, "
-                     f"max {max(live_ticks or [0]) * 1000:.1f} ms")),
+        figure(
+            "(c) UI loop lag p99 at 2k ev/s",
+            _p(live, 99),
+            "ms",
+            baseline=_p(calm, 99),
+            baseline_note="feeder off",
+            target=TARGET_LAG_MS,
+            better="lower",
+            note=(
+                f"{len(live)} ticks of a 50 ms timer over {live_seconds:.0f} s; p50 {_p(live, 50):.1f} ms, "
+                f"max {max(live):.1f} ms (feeder off: p50 {_p(calm, 50):.1f}, max {max(calm):.1f}); "
+                f"feeder achieved {rate:.0f} ev/s; app refresh tick p50 {_p(live_ticks, 50) * 1000:.1f} ms, "
+                f"max {max(live_ticks or [0]) * 1000:.1f} ms"
+            ),
+        ),
         figure("    lag p50 at 2k ev/s", _p(live, 50), "ms", baseline=_p(calm, 50), baseline_note="feeder off"),
         figure("    lag max at 2k ev/s", max(live), "ms", baseline=max(calm), baseline_note="feeder off"),
-        figure("full GC pause with the store loaded", full_gc * 1000, "ms", baseline=small_gc * 1000,
-               baseline_note=f"{SMALL_JOBS} jobs",
-               note=(f"{tracked} tracked objects; longest collector pause seen while the app ran: "
-                     f"{max_gen2 * 1000:.0f} ms ({n_gen2} full collections in the timed phases)")),
-        figure("(d) peak RSS (getrusage, whole process)", peak, "MB", baseline=rss_store,
-               baseline_note="after store build, before the app", target=TARGET_RSS, better="lower", fmt="{:.0f}",
-               note=(f"psutil RSS sampled while the app ran: peak {sampler.peak:.0f} MB; harness alone "
-                     f"{rss0:.0f} MB, + generator plan {rss_plan:.0f} MB")),
+        figure(
+            "full GC pause with the store loaded",
+            full_gc * 1000,
+            "ms",
+            baseline=small_gc * 1000,
+            baseline_note=f"{SMALL_JOBS} jobs",
+            note=(
+                f"{tracked} tracked objects; longest collector pause seen while the app ran: "
+                f"{max_gen2 * 1000:.0f} ms ({n_gen2} full collections in the timed phases)"
+            ),
+        ),
+        figure(
+            "(d) peak RSS (getrusage, whole process)",
+            peak,
+            "MB",
+            baseline=rss_store,
+            baseline_note="after store build, before the app",
+            target=TARGET_RSS,
+            better="lower",
+            fmt="{:.0f}",
+            note=(
+                f"psutil RSS sampled while the app ran: peak {sampler.peak:.0f} MB; harness alone "
+                f"{rss0:.0f} MB, + generator plan {rss_plan:.0f} MB"
+            ),
+        ),
     ]
     return figs, extra
 
@@ -758,8 +924,11 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--live-seconds", type=float, default=20.0)
     ap.add_argument("--calm-seconds", type=float, default=6.0)
-    ap.add_argument("--no-gc-freeze", action="store_true",
-                    help="what-if: leave the loaded store to the collector (Ingest freezes it as it grows)")
+    ap.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="what-if: leave the loaded store to the collector (Ingest freezes it as it grows)",
+    )
     ap.add_argument("--json", help="write the figures here (for benchmarks.run)")
     args = ap.parse_args(argv)
     n = args.jobs or (QUICK_JOBS if args.quick else FULL_JOBS)

@@ -155,7 +155,7 @@ def templates() -> tuple[tuple[Template, ...], dict]:
         by_id = {t["id"]: t for t in spec}
         level: dict[str, int] = {}
 
-        def lvl(tid: str) -> int:
+        def lvl(tid: str, by_id=by_id, level=level) -> int:
             stack = [tid]
             while stack:
                 cur = stack[-1]
@@ -245,7 +245,7 @@ class Plan:
                 self.host_ip.append(f"10.{10 + gi}.{h // 250}.{h % 250 + 2}")
                 self.host_uname.append(uname)
             # Round-robin over hosts: slot c of every host, then slot c+1.
-            for c in range(cores):
+            for _c in range(cores):
                 for h in range(k):
                     slots.append(first + h)
             group_slots[mach] = slots
@@ -378,18 +378,40 @@ def static_events(n: int = DEFAULT_N, seed: int = SEED):
     b = _boiler(p)
     x = p.wf_uuid
     yield {
-        "xwf_id": x, "dax_label": LABEL, "dax_version": "5.0.4", "dax_index": "0", "dax_file": DAX,
-        "dag_file_name": DAG, "ts": int(T_PLAN), "submit_hostname": SUBMIT_HOST, "submit_dir": SUBMIT_DIR,
-        "argv": "--conf pegasus.properties --dir submit --sites condorpool --output-sites local --cleanup leaf --force workflow.yml",
-        "user": USER, "planner_version": PEGASUS, "root_xwf_id": x, "dax": DAX, "dag": DAG,
-        "wf_ts": int(T_PLAN), "pegasus_version": PEGASUS, "wf_user": USER, "event": "stampede.wf.plan",
+        "xwf_id": x,
+        "dax_label": LABEL,
+        "dax_version": "5.0.4",
+        "dax_index": "0",
+        "dax_file": DAX,
+        "dag_file_name": DAG,
+        "ts": int(T_PLAN),
+        "submit_hostname": SUBMIT_HOST,
+        "submit_dir": SUBMIT_DIR,
+        "argv": "--conf pegasus.properties --dir submit --sites condorpool --output-sites local "
+        "--cleanup leaf --force workflow.yml",
+        "user": USER,
+        "planner_version": PEGASUS,
+        "root_xwf_id": x,
+        "dax": DAX,
+        "dag": DAG,
+        "wf_ts": int(T_PLAN),
+        "pegasus_version": PEGASUS,
+        "wf_user": USER,
+        "event": "stampede.wf.plan",
     }
     yield {"xwf_id": x, **b, "event": "stampede.static.start"}
     for g in range(n):
         t = tmpls[p.tmpl[g]]
         yield {
-            "ts": STATIC_TS, "xwf_id": x, "task_id": p.task_id[g], "type": "1", "type_desc": "compute",
-            "transformation": t.program, "argv": t.args, **b, "event": "stampede.task.info",
+            "ts": STATIC_TS,
+            "xwf_id": x,
+            "task_id": p.task_id[g],
+            "type": "1",
+            "type_desc": "compute",
+            "transformation": t.program,
+            "argv": t.args,
+            **b,
+            "event": "stampede.task.info",
         }
     yield {"ts": STATIC_TS, "xwf_id": x, **b, "event": "stampede.static.meta.start"}
     yield {"ts": STATIC_TS, "xwf_id": x, "key": "wf.api", "value": "python", **b, "event": "stampede.xwf.meta"}
@@ -397,17 +419,38 @@ def static_events(n: int = DEFAULT_N, seed: int = SEED):
     for g in range(n):
         j = p.job_id[g]
         yield {
-            "ts": STATIC_TS, "xwf_id": x, "job_id": j, "submit_file": f"00/00/{j}.sub", "type": "1",
-            "type_desc": "compute", "clustered": "0", "max_retries": "1",
-            "executable": f"{SUBMIT_DIR}/00/00/{j}.sh", "task_count": "1", **b, "event": "stampede.job.info",
+            "ts": STATIC_TS,
+            "xwf_id": x,
+            "job_id": j,
+            "submit_file": f"00/00/{j}.sub",
+            "type": "1",
+            "type_desc": "compute",
+            "clustered": "0",
+            "max_retries": "1",
+            "executable": f"{SUBMIT_DIR}/00/00/{j}.sh",
+            "task_count": "1",
+            **b,
+            "event": "stampede.job.info",
         }
     for g in range(n):
-        yield {"ts": STATIC_TS, "xwf_id": x, "job_id": p.job_id[g], "task_id": p.task_id[g], **b,
-               "event": "stampede.wf.map.task_job"}
+        yield {
+            "ts": STATIC_TS,
+            "xwf_id": x,
+            "job_id": p.job_id[g],
+            "task_id": p.task_id[g],
+            **b,
+            "event": "stampede.wf.map.task_job",
+        }
     for g in range(n):
         for par in p.parents[g]:
-            yield {"ts": STATIC_TS, "xwf_id": x, "parent_job_id": p.job_id[par], "child_job_id": p.job_id[g], **b,
-                   "event": "stampede.job.edge"}
+            yield {
+                "ts": STATIC_TS,
+                "xwf_id": x,
+                "parent_job_id": p.job_id[par],
+                "child_job_id": p.job_id[g],
+                **b,
+                "event": "stampede.job.edge",
+            }
     yield {"xwf_id": x, **b, "event": "stampede.static.end"}
 
 
@@ -447,13 +490,51 @@ def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int 
 
     # (ts, event) in the order monitord publishes them for a try.
     seq = []
-    seq.append((at(isub), {**base, "ts": isub, "js_id": 1, "reason": None, "sched_id": sched, "site": "condorpool", **b,
-                            "event": "stampede.job_inst.submit.start"}))
-    seq.append((at(isub), {**base, "ts": isub, "js_id": 1, "reason": None, "sched_id": sched, "status": 0, **b,
-                            "event": "stampede.job_inst.submit.end"}))
-    seq.append((at(istart), {**base, "ts": istart, "js_id": 2, "stdout_file": f"00/00/{j}.out",
-                              "stderr_file": f"00/00/{j}.err", "sched_id": sched, **b,
-                              "event": "stampede.job_inst.main.start"}))
+    seq.append(
+        (
+            at(isub),
+            {
+                **base,
+                "ts": isub,
+                "js_id": 1,
+                "reason": None,
+                "sched_id": sched,
+                "site": "condorpool",
+                **b,
+                "event": "stampede.job_inst.submit.start",
+            },
+        )
+    )
+    seq.append(
+        (
+            at(isub),
+            {
+                **base,
+                "ts": isub,
+                "js_id": 1,
+                "reason": None,
+                "sched_id": sched,
+                "status": 0,
+                **b,
+                "event": "stampede.job_inst.submit.end",
+            },
+        )
+    )
+    seq.append(
+        (
+            at(istart),
+            {
+                **base,
+                "ts": istart,
+                "js_id": 2,
+                "stdout_file": f"00/00/{j}.out",
+                "stderr_file": f"00/00/{j}.err",
+                "sched_id": sched,
+                **b,
+                "event": "stampede.job_inst.main.start",
+            },
+        )
+    )
     for ts, ev in seq:
         if lo <= ts < hi:
             yield ts, ev
@@ -474,14 +555,37 @@ def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int 
             wr_rate = t.out_bytes / rt
             frac_ms = f".{int(round((start % 1) * 1000)) % 1000:03d}Z"
             tmpl = {
-                "site": "condorpool", "@version": "1", "xformation": t.program, "bread": 0, "ts": 0.0,
-                "rss": 0, "procs": 1, "pid": pid, "bwrite": 0, "threads": 1,
-                "exe": f"{work}/pegasus-kickstart", "iowait": 0, "vm": 0, "brecv": 0, "bsend": 0,
-                "event": "kickstart.inv.online", "wf_uuid": x, "dag_job_id": j, "utime": 0.0,
-                "rank": 0, "task_id": p.task_id[g], "syscr": 0, "hostname": host,
-                "rchar": 0, "wchar": 0, "condor_job_id": sched,
-                "syscw": 0, "stime": 0.0, "type": "kickstart",
-                "wf_label": LABEL, "@timestamp": "",
+                "site": "condorpool",
+                "@version": "1",
+                "xformation": t.program,
+                "bread": 0,
+                "ts": 0.0,
+                "rss": 0,
+                "procs": 1,
+                "pid": pid,
+                "bwrite": 0,
+                "threads": 1,
+                "exe": f"{work}/pegasus-kickstart",
+                "iowait": 0,
+                "vm": 0,
+                "brecv": 0,
+                "bsend": 0,
+                "event": "kickstart.inv.online",
+                "wf_uuid": x,
+                "dag_job_id": j,
+                "utime": 0.0,
+                "rank": 0,
+                "task_id": p.task_id[g],
+                "syscr": 0,
+                "hostname": host,
+                "rchar": 0,
+                "wchar": 0,
+                "condor_job_id": sched,
+                "syscw": 0,
+                "stime": 0.0,
+                "type": "kickstart",
+                "wf_label": LABEL,
+                "@timestamp": "",
             }
             for kk in range(first, lastk + 1):
                 ts = start + kk
@@ -510,22 +614,95 @@ def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int 
             at(start + nsamp)  # the same emit times whatever window is asked for
     dur = round(end - start, 3)
     seq = []
-    seq.append((at(iend), {**base, "ts": iend, "js_id": 3, "reason": None, "sched_id": sched, "status": 0, **b,
-                            "event": "stampede.job_inst.main.term"}))
-    seq.append((at(ips), {**base, "ts": ips, "js_id": 5, "reason": None, "sched_id": sched, **b,
-                           "event": "stampede.job_inst.post.start"}))
-    seq.append((at(ips), {**base, "ts": ips, "js_id": 6, "reason": None, "sched_id": sched, **b,
-                           "event": "stampede.job_inst.post.term"}))
+    seq.append(
+        (
+            at(iend),
+            {
+                **base,
+                "ts": iend,
+                "js_id": 3,
+                "reason": None,
+                "sched_id": sched,
+                "status": 0,
+                **b,
+                "event": "stampede.job_inst.main.term",
+            },
+        )
+    )
+    seq.append(
+        (
+            at(ips),
+            {
+                **base,
+                "ts": ips,
+                "js_id": 5,
+                "reason": None,
+                "sched_id": sched,
+                **b,
+                "event": "stampede.job_inst.post.start",
+            },
+        )
+    )
+    seq.append(
+        (
+            at(ips),
+            {
+                **base,
+                "ts": ips,
+                "js_id": 6,
+                "reason": None,
+                "sched_id": sched,
+                **b,
+                "event": "stampede.job_inst.post.term",
+            },
+        )
+    )
     seq.append((at(istart), {**base, "inv_id": 1, "ts": istart, **b, "event": "stampede.inv.start"}))
-    inv_end = {**base, "inv_id": 1, "transformation": t.program, "task_id": p.task_id[g], "start_time": istart,
-               "dur": dur, "remote_cpu_time": round(dur * t.avg_cpu / 100.0, 3), "avg_cpu": t.avg_cpu / 100.0,
-               "maxrss": int(t.memory / 1024), "ts": iend, "exitcode": 0 if ok else 512,
-               "executable": f"/usr/bin/{t.program}", "level": "Error", **b, "event": "stampede.inv.end"}
+    inv_end = {
+        **base,
+        "inv_id": 1,
+        "transformation": t.program,
+        "task_id": p.task_id[g],
+        "start_time": istart,
+        "dur": dur,
+        "remote_cpu_time": round(dur * t.avg_cpu / 100.0, 3),
+        "avg_cpu": t.avg_cpu / 100.0,
+        "maxrss": int(t.memory / 1024),
+        "ts": iend,
+        "exitcode": 0 if ok else 512,
+        "executable": f"/usr/bin/{t.program}",
+        "level": "Error",
+        **b,
+        "event": "stampede.inv.end",
+    }
     seq.append((at(iend), inv_end))
-    seq.append((at(ipe), {**base, "hostname": host, "ip": ip, "site": "condorpool", "uname": p.host_uname[h],
-                           "ts": float(ipe), **b, "event": "stampede.job_inst.host.info"}))
-    main_end = {**base, "ts": ips, "js_id": 4, "site": "condorpool", "user": USER, "local_dur": max(1, int(round(dur))),
-                "multiplier_factor": "1", "exitcode": ec_main, "sched_id": sched, "status": 0 if ok else -1}
+    seq.append(
+        (
+            at(ipe),
+            {
+                **base,
+                "hostname": host,
+                "ip": ip,
+                "site": "condorpool",
+                "uname": p.host_uname[h],
+                "ts": float(ipe),
+                **b,
+                "event": "stampede.job_inst.host.info",
+            },
+        )
+    )
+    main_end = {
+        **base,
+        "ts": ips,
+        "js_id": 4,
+        "site": "condorpool",
+        "user": USER,
+        "local_dur": max(1, int(round(dur))),
+        "multiplier_factor": "1",
+        "exitcode": ec_main,
+        "sched_id": sched,
+        "status": 0 if ok else -1,
+    }
     if not ok:
         main_end["level"] = "Error"
     main_end["work_dir"] = work
@@ -538,10 +715,18 @@ def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int 
     main_end["event"] = "stampede.job_inst.main.end"
     seq.append((at(ips), main_end))
     seq.append((at(ips), {**base, "inv_id": -2, "ts": ips, **b, "event": "stampede.inv.start"}))
-    post_inv = {**base, "inv_id": -2, "transformation": "dagman::post", "start_time": ips, "dur": 0,
-                "remote_cpu_time": 0, "exitcode": ec_post, "executable": f"/home/{USER}/pegasus-5.0.5/bin/pegasus-exitcode",
-                "argv": f" -r $RETURN -s PegasusLite:+exitcode+0 -l {LABEL}-0.exitcode.log -M {LABEL}-0.cache.meta   .//00/00/{j}.out",
-                "ts": ips}
+    post_inv = {
+        **base,
+        "inv_id": -2,
+        "transformation": "dagman::post",
+        "start_time": ips,
+        "dur": 0,
+        "remote_cpu_time": 0,
+        "exitcode": ec_post,
+        "executable": f"/home/{USER}/pegasus-5.0.5/bin/pegasus-exitcode",
+        "argv": f" -r $RETURN -s PegasusLite:+exitcode+0 -l {LABEL}-0.exitcode.log -M {LABEL}-0.cache.meta   .//00/00/{j}.out",
+        "ts": ips,
+    }
     if not ok:
         post_inv["level"] = "Error"
     post_inv.update(b)
@@ -559,8 +744,15 @@ def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int 
             yield ts, ev
 
 
-def timed_events(n: int = DEFAULT_N, until: float | None = None, *, since: float | None = None,
-                 traces: bool = True, trace_tail: int | None = None, seed: int = SEED):
+def timed_events(
+    n: int = DEFAULT_N,
+    until: float | None = None,
+    *,
+    since: float | None = None,
+    traces: bool = True,
+    trace_tail: int | None = None,
+    seed: int = SEED,
+):
     """(emit ts, event) for the run, in time order, with since <= ts < until.
 
     ``trace_tail`` keeps only the newest K trace samples of each try before
@@ -573,8 +765,10 @@ def timed_events(n: int = DEFAULT_N, until: float | None = None, *, since: float
     b = _boiler(p)
     x = p.wf_uuid
     if lo <= T_START < hi:
-        yield T_START, {"xwf_id": x, "ts": T_START, "reason": None, "restart_count": 0, **b,
-                        "event": "stampede.xwf.start"}
+        yield (
+            T_START,
+            {"xwf_id": x, "ts": T_START, "reason": None, "restart_count": 0, **b, "event": "stampede.xwf.start"},
+        )
     submit, post_end = p._t[0], p._t[4]
     order = sorted(range(p.ntries), key=submit.__getitem__)
     heap: list = []
@@ -604,9 +798,19 @@ def timed_events(n: int = DEFAULT_N, until: float | None = None, *, since: float
             heapq.heappush(heap, (nxt[0], tie, nxt[1], gen))
             tie += 1
     if lo <= p.end_ts < hi:
-        yield p.end_ts, {"xwf_id": x, "ts": p.end_ts, "reason": None, "restart_count": 0,
-                         "status": p.status, **({"level": "Error"} if p.status else {}), **b,
-                         "event": "stampede.xwf.end"}
+        yield (
+            p.end_ts,
+            {
+                "xwf_id": x,
+                "ts": p.end_ts,
+                "reason": None,
+                "restart_count": 0,
+                "status": p.status,
+                **({"level": "Error"} if p.status else {}),
+                **b,
+                "event": "stampede.xwf.end",
+            },
+        )
 
 
 def timeline_events(n: int = DEFAULT_N, until: float | None = None, **kw):
@@ -615,8 +819,15 @@ def timeline_events(n: int = DEFAULT_N, until: float | None = None, **kw):
         yield ev
 
 
-def write_recording(path: str, n: int = DEFAULT_N, *, until: float | None = None, traces: bool = True,
-                    batch: int = 5000, seed: int = SEED) -> int:
+def write_recording(
+    path: str,
+    n: int = DEFAULT_N,
+    *,
+    until: float | None = None,
+    traces: bool = True,
+    batch: int = 5000,
+    seed: int = SEED,
+) -> int:
     """A panorama recording (static events, then the timeline), recv_ts = event time.
 
     Static events carry 1970-era ``ts``; they are received at plan time.
@@ -649,8 +860,9 @@ def write_recording(path: str, n: int = DEFAULT_N, *, until: float | None = None
     return total
 
 
-def write_jsonl(path: str, n: int = DEFAULT_N, *, until: float | None = None, traces: bool = True,
-                seed: int = SEED) -> int:
+def write_jsonl(
+    path: str, n: int = DEFAULT_N, *, until: float | None = None, traces: bool = True, seed: int = SEED
+) -> int:
     """The same events as a monitord JSON event log (one event per line)."""
     dumps = json.dumps
     count = 0

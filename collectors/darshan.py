@@ -456,7 +456,7 @@ class LogParser:
             return {"ok": False, "kind": kind, "reason": reason}
         self._n += 1
         err_path = os.path.join(self._tmp, f"{self._n}.stderr")
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
             if self.proc is None or self.proc.poll() is not None:
                 if self.proc is not None:
                     self._kill()
@@ -750,10 +750,9 @@ def main(argv=None) -> int:
         for path in paths:
             if not _process(lp, path, sink, ctx, parsed):
                 failures += 1
-        if args.payload:
-            if parsed:
-                sys.stdout.write(payload_block(parsed))
-                sys.stdout.flush()
+        if args.payload and parsed:
+            sys.stdout.write(payload_block(parsed))
+            sys.stdout.flush()
         if not paths:
             return 1
         return 0 if failures == 0 else 1

@@ -213,10 +213,7 @@ class Selection:
         return bool(self.tests)
 
     def __call__(self, job) -> bool:
-        for t in self.tests:
-            if not t(job):
-                return False
-        return True
+        return all(t(job) for t in self.tests)
 
     def apply(self, jobs: list, keys: list) -> tuple[list, list]:
         for t in self.tests:

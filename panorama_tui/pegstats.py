@@ -414,9 +414,8 @@ def _job_row(job, seq, t, sts) -> dict:
         elif state == "SUBMIT":
             if submit is None or ts < submit:
                 submit = ts
-        elif state == "POST_SCRIPT_TERMINATED":
-            if post_term is None or ts < post_term:
-                post_term = ts
+        elif state == "POST_SCRIPT_TERMINATED" and (post_term is None or ts < post_term):
+            post_term = ts
         if state in _POST_FROM and (post_from is None or ts > post_from):
             post_from = ts
     return {

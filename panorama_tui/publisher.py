@@ -170,10 +170,9 @@ class SpoolingPublisher:
             return 0
         if self._closed:
             raise RuntimeError("publisher is closed")
-        with self._db_lock:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT INTO spool (routing_key, body, created) VALUES (?, ?, ?)", rows)
+        with self._db_lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT INTO spool (routing_key, body, created) VALUES (?, ?, ?)", rows)
         self._nudge()
         return len(rows)
 

@@ -242,9 +242,8 @@ class Try:
             if state == "EXECUTE":
                 if self.start_ts is None or ts < self.start_ts:
                     self.start_ts = ts
-            elif state in _END_STATES:
-                if self.end_ts is None or ts < self.end_ts:
-                    self.end_ts = ts
+            elif state in _END_STATES and (self.end_ts is None or ts < self.end_ts):
+                self.end_ts = ts
         return True
 
     def _states(self) -> list[tuple]:
@@ -1008,11 +1007,18 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     if ts is None:
         s.warn("kickstart.inv.online: no usable ts")
         return
-    ut, st, rss, rd, wr, rc, wc, rank = g("utime"), g("stime"), g("rss"), g("bread"), g("bwrite"), g("rchar"), g("wchar"), g("rank")
+    ut, st, rss, rd = g("utime"), g("stime"), g("rss"), g("bread")
+    wr, rc, wc, rank = g("bwrite"), g("rchar"), g("wchar"), g("rank")
     T = _NUM_TYPES
     if not (
-        type(ut) in T and type(st) in T and type(rss) in T and type(rd) in T
-        and type(wr) in T and type(rc) in T and type(wc) in T and type(rank) in T
+        type(ut) in T
+        and type(st) in T
+        and type(rss) in T
+        and type(rd) in T
+        and type(wr) in T
+        and type(rc) in T
+        and type(wc) in T
+        and type(rank) in T
     ):
         for key in _KS_COUNTERS:
             if _field_float(s, ev.name, d, key) is _BAD:
@@ -1039,9 +1045,19 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
     threads, procs = g("threads"), g("procs")
     # Checked and converted: from here on it is a sample like the typed lane's.
     x = TraceSample(
-        event=_ONLINE, ts=ts, utime=cpu, rss=rss, bread=rd, bwrite=wr, rank=rank, hostname=g("hostname"),
-        pid=g("pid"), exe=g("exe"), threads=threads if type(threads) is int else _int(threads),
-        procs=procs if type(procs) is int else _int(procs), wf_label=str(label) if label else None,
+        event=_ONLINE,
+        ts=ts,
+        utime=cpu,
+        rss=rss,
+        bread=rd,
+        bwrite=wr,
+        rank=rank,
+        hostname=g("hostname"),
+        pid=g("pid"),
+        exe=g("exe"),
+        threads=threads if type(threads) is int else _int(threads),
+        procs=procs if type(procs) is int else _int(procs),
+        wf_label=str(label) if label else None,
         xformation=xform if type(xform) is str else (str(xform) if xform else None),
     )
     _add_sample(s, wf, jid, x)
@@ -1061,8 +1077,12 @@ def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
         series = job.series = ResourceSeries()
     ut, st, rd, wr = x.utime, x.stime, x.bread, x.bwrite
     if series.add5(
-        x.rank or 0, x.ts, (ut or 0.0) + (st or 0.0), (x.rss or 0.0) * 1024.0,  # kickstart reports kB
-        (x.rchar or 0.0) if rd is None else rd, (x.wchar or 0.0) if wr is None else wr,
+        x.rank or 0,
+        x.ts,
+        (ut or 0.0) + (st or 0.0),
+        (x.rss or 0.0) * 1024.0,  # kickstart reports kB
+        (x.rchar or 0.0) if rd is None else rd,
+        (x.wchar or 0.0) if wr is None else wr,
     ):
         h = x.hostname
         if h and h != series.hostname:

@@ -121,7 +121,9 @@ class GanttRow:
     count: int
 
 
-def gantt(store: Store, wf: Workflow | None, width: int, max_rows: int, now: float | None = None) -> tuple[list[GanttRow], float, float] | None:
+def gantt(
+    store: Store, wf: Workflow | None, width: int, max_rows: int, now: float | None = None
+) -> tuple[list[GanttRow], float, float] | None:
     """Rows of text cells over [t0, t1]: one per job when they fit, else per transformation."""
     ivs = intervals(store, wf)
     ivs = [iv for iv in ivs if iv.start is not None]

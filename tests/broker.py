@@ -250,7 +250,7 @@ class PrivateNode:
         except Exception:
             pass
         for pid in list(self.pids):
-            if _alive(pid) and not wait_until(lambda: not _alive(pid), 15):
+            if _alive(pid) and not wait_until(lambda pid=pid: not _alive(pid), 15):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:

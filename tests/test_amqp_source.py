@@ -156,7 +156,8 @@ def test_named_durable_queue_keeps_events_while_nobody_listens(admin):
     _stop(src, ing)
     # Nobody consumes now; the queue outlives the viewer and keeps what comes.
     for i in range(30):
-        admin.publish(ex, "stampede.xwf.start", json.dumps({"event": "stampede.xwf.start", "xwf_id": f"wf{i}", "ts": time.time()}))
+        body = {"event": "stampede.xwf.start", "xwf_id": f"wf{i}", "ts": time.time()}
+        admin.publish(ex, "stampede.xwf.start", json.dumps(body))
     assert wait_until(lambda: admin.count(q) == 30, 5)
     src2 = AmqpSource(url_for(ex), queue=q, max_length=50)
     store2, ing2 = _start(src2)
@@ -271,7 +272,7 @@ def test_fast_reader_and_plain_pika_path_agree(admin, replay_dir):
             for ln in lines:
                 admin.publish(ex, json.loads(ln)["event"], ln)
             admin.publish(ex, "stampede.big", b'{"event": "stampede.big", "pad": "' + b"z" * 300_000 + b'"}')
-            assert wait_until(lambda: store.event_count == len(lines) + 1, 15)
+            assert wait_until(lambda store=store: store.event_count == len(lines) + 1, 15)
         finally:
             _stop(src, ing)
         stores.append(store)
@@ -291,7 +292,9 @@ def test_queue_deleted_under_the_consumer_is_declared_again(admin):
         admin.publish(ex, "stampede.xwf.start", b'{"event": "stampede.xwf.start", "xwf_id": "a"}')
         assert wait_until(lambda: store.event_count == 1, 10)
         admin.ch.queue_delete(q)
-        assert wait_until(lambda: src.status.detail["reconnects"] == 1 and src.status.state == "connected", 15), src.status
+        assert wait_until(lambda: src.status.detail["reconnects"] == 1 and src.status.state == "connected", 15), (
+            src.status
+        )
         admin.publish(ex, "stampede.xwf.start", b'{"event": "stampede.xwf.start", "xwf_id": "b"}')
         assert wait_until(lambda: store.event_count == 2, 10)
     finally:
@@ -320,7 +323,9 @@ def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
 
     def delivery(tag, body, channel=1, frame_max=4096):
         out = pika.frame.Method(channel, spec.Basic.Deliver("ctag1.abc", tag, False, "ex", "stampede.x")).marshal()
-        out += pika.frame.Header(channel, len(body), spec.BasicProperties(delivery_mode=2, message_id=str(tag))).marshal()
+        out += pika.frame.Header(
+            channel, len(body), spec.BasicProperties(delivery_mode=2, message_id=str(tag))
+        ).marshal()
         for i in range(0, len(body), frame_max):
             out += pika.frame.Body(channel, body[i : i + frame_max]).marshal()
         return out

@@ -312,7 +312,8 @@ def test_a_20mb_single_line(cli, tmp_path):
 
 def test_a_20mb_line_among_good_events(cli, tmp_path, replay_dir):
     good = good_lines(replay_dir, "process_wf_failure")
-    huge = b'{"event": "stampede.xwf.start", "xwf_id": "' + FAIL_WF.encode() + b'", "pad": "' + b"x" * (20 * 1024 * 1024) + b'"}\n'
+    pad = b"x" * (20 * 1024 * 1024)
+    huge = b'{"event": "stampede.xwf.start", "xwf_id": "' + FAIL_WF.encode() + b'", "pad": "' + pad + b'"}\n'
     p = tmp_path / "events.json"
     p.write_bytes(b"".join(good[:30]) + huge + b"".join(good[30:]))
     proc = cli("--once", "--json", p)

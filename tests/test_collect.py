@@ -118,7 +118,9 @@ def test_relay_and_record_make_the_same_store(admin, tmp_path, replay_dir, fmt):
     log = tmp_path / "record.log"
     rec = _spawn(tmp_path, "record", "--amqp", url, "--out", str(out), "--log", str(log), "--stats-every", "0.5")
     try:
-        assert wait_until(lambda: log.exists() and "link connected" in log.read_text(), 20), log.read_text() if log.exists() else ""
+        assert wait_until(lambda: log.exists() and "link connected" in log.read_text(), 20), (
+            log.read_text() if log.exists() else ""
+        )
         src = replay_dir / "hierarchical_wf_success" / fmt
         r = _collect(tmp_path, "relay", str(src), "--amqp", url, "--no-follow", "--spool", str(tmp_path / "s.db"))
         assert r.returncode == 0, r.stderr
@@ -135,8 +137,13 @@ def test_relay_and_record_make_the_same_store(admin, tmp_path, replay_dir, fmt):
     root = ref.roots[0]
     assert summarize(store, store.workflows[root.wf_uuid]) == summarize(ref, root)
     # The recording replays in panorama-top.
-    once = subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", str(out)],
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    once = subprocess.run(
+        [sys.executable, "-m", "panorama_tui.cli", "--once", str(out)],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert once.returncode in (0, 1, 2) and "hierarchical-workflow" in once.stdout
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -217,7 +218,7 @@ def test_expired_access_token_is_refreshed_and_stored(tmp_path, panorama_dir):
     assert responses.calls[0].request.url == TOKEN_URL
     assert "grant_type=refresh_token" in responses.calls[0].request.body
     assert responses.calls[1].request.headers["Authorization"] == "Bearer AT-new"
-    saved = json.loads(open(tokens).read())["tokens"]["transfer.api.globus.org"]
+    saved = json.loads(Path(tokens).read_text())["tokens"]["transfer.api.globus.org"]
     assert saved["access_token"] == "AT-new" and saved["refresh_token"] == "RT-2"
     assert stat.S_IMODE(os.stat(tokens).st_mode) == 0o600
 

@@ -108,7 +108,7 @@ os._exit(0)
     on = online(events)
     assert len(on) >= 3
     for ev in on:
-        assert SAMPLE_FIELDS <= set(ev), SAMPLE_FIELDS - set(ev)
+        assert set(ev) >= SAMPLE_FIELDS, SAMPLE_FIELDS - set(ev)
         assert ev["wf_uuid"] == WF and ev["dag_job_id"] == "burn_ID0000001" and ev["rank"] == 0
         assert ev["xformation"] == "burn" and ev["task_id"] == "ID0000001" and ev["site"] == "local"
         assert ev["condor_job_id"] == "12.0" and ev["wf_label"] == "demo" and ev["type"] == "kickstart"

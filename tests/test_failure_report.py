@@ -19,7 +19,10 @@ def analyzer_facts(text: str) -> dict:
     """The ``key : value`` lines and the stderr block of analyzer.txt's failed job."""
     facts = {}
     for line in text.splitlines():
-        m = re.match(r"\s*(last state|site|submit file|output file|error file|hostname|executable|exitcode|working dir)\s*:\s*(.+)$", line)
+        m = re.match(
+            r"\s*(last state|site|submit file|output file|error file|hostname|executable|exitcode|working dir)\s*:\s*(.+)$",
+            line,
+        )
         if m:
             facts.setdefault(m.group(1), m.group(2).strip())
     block = text.split("Kickstart stderr", 1)[1].split("\n", 1)[1]
@@ -40,8 +43,16 @@ def test_failed_job_report_covers_the_analyzer(shared_data, source):
     report = failure_report(failed[0])
     facts = analyzer_facts((run / "analyzer.txt").read_text())
     assert facts["last state"] == "POST_SCRIPT_FAILED" and facts["exitcode"] == "2"
-    for key in ("last state", "site", "submit file", "output file", "error file", "hostname",
-                "executable", "working dir"):
+    for key in (
+        "last state",
+        "site",
+        "submit file",
+        "output file",
+        "error file",
+        "hostname",
+        "executable",
+        "working dir",
+    ):
         assert facts[key] in report, (key, facts[key])
     assert "exitcode   : 2" in report and "exit 2" in report
     for line in facts["stderr"]:

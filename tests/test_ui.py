@@ -589,7 +589,7 @@ def test_a_filter_shows_its_first_rows_at_once_and_the_rest_between_frames(monke
                 await pilot.pause()
                 partial = [(rows, f, shown, cur) for rows, f, shown, cur in seen if f is not None]
                 assert len(partial) >= 3
-                for rows, f, shown, cur in partial:
+                for rows, _f, shown, cur in partial:
                     assert rows == want[:len(rows)] and shown and cur == 0
                 assert [len(p[0]) for p in partial] == sorted(len(p[0]) for p in partial)
                 assert jobs.rows == want and jobs.filtering is None

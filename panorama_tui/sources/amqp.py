@@ -479,7 +479,7 @@ def _describe(exc: BaseException) -> str:
         if exc.reply_code == 404:
             return f"not found: {exc.reply_text}"
         return f"refused ({exc.reply_code} {exc.reply_text})"
-    if isinstance(exc, pe.ProbableAuthenticationError) or isinstance(exc, pe.ProbableAccessDeniedError):
+    if isinstance(exc, (pe.ProbableAuthenticationError, pe.ProbableAccessDeniedError)):
         return "access refused (check the user, password and vhost)"
     if isinstance(exc, pe.AMQPConnectionError):
         inner = exc.args[0] if exc.args else None

@@ -148,7 +148,7 @@ class JobstateLog:
 
     def _open(self) -> bool:
         try:
-            self._f = open(self.path, "rb")
+            self._f = open(self.path, "rb")  # noqa: SIM115 - kept open while the log is followed
         except FileNotFoundError:
             return False
         except OSError as exc:

@@ -29,7 +29,7 @@ class JsonLogSource(Source):
         self.recordable = follow
 
     def _open(self):
-        f = open(self.path, "rb")
+        f = open(self.path, "rb")  # noqa: SIM115 - kept open while the log is followed
         return f, os.fstat(f.fileno()).st_ino
 
     def batches(self):

@@ -823,11 +823,11 @@ class StampedeDbSource(Source):
             elif sub is None and subwf_id not in self._wf_skip:
                 self._sig[jiid] = sig[:1] + (None,) + sig[2:]  # child not read yet: map it next time
                 self._subwf_wait.add(jiid)
-        elif jiid in self._subwf_wait and (main_rows or post_rows) and ji[3] in SUBWF_TYPES:
+        elif (jiid in self._subwf_wait and (main_rows or post_rows) and ji[3] in SUBWF_TYPES
+              and jiid not in self._reread):
             # ended without a sub-workflow (pegasus-plan failed): stop waiting
             # once the re-read window of its last change has passed.
-            if jiid not in self._reread:
-                self._subwf_wait.discard(jiid)
+            self._subwf_wait.discard(jiid)
         # The instance's results ride on its main.end / post.end states.
         if post_rows:
             main_ec = self._main_ec.get(jiid)

@@ -195,7 +195,8 @@ class PanoramaApp(App):
     #fail-list { width: 40%; border-right: vkey $panel-lighten-2; }
     #statusrow { height: 1; background: $panel; }
     #status { width: 1fr; height: 1; }
-    #banner { dock: top; offset: 0 0; width: auto; height: 1; background: $warning; color: $background; text-style: bold; display: none; }
+    #banner { dock: top; offset: 0 0; width: auto; height: 1; background: $warning; color: $background;
+              text-style: bold; display: none; }
     #banner.visible { display: block; }
     #toosmall { display: none; content-align: center middle; height: 1fr; text-style: bold; }
     .small #toosmall { display: block; }
@@ -293,32 +294,28 @@ class PanoramaApp(App):
                     yield Static("", id="jobhead")
                     yield JobList(self.store, self.now, id="jobs")
             with TabbedContent(id="panels", initial="detail"):
-                with TabPane("Detail [1]", id="detail"):
-                    with Horizontal(id="detail-row"):
-                        with VerticalScroll(id="detail-scroll"):
-                            yield JobDetail(id="detail-view")
-                        yield Static("", id="plot")
-                with TabPane("Failures [2]", id="failures"):
-                    with Horizontal(id="fail-row"):
-                        yield JobList(
-                            self.store, self.now, id="fail-list",
-                            fixed_filter=lambda j: j.state == JobState.FAILED,
-                            columns=("state", "id", "exit", "tries", "host"),
-                        )
-                        with VerticalScroll(id="fail-scroll"):
-                            yield FailureText(id="fail-view")
-                with TabPane("Transfers [3]", id="transfers"):
-                    with VerticalScroll():
-                        yield TransfersView(id="transfers-view")
-                with TabPane("Warnings [4]", id="warnings"):
-                    with VerticalScroll():
-                        yield WarningsView(id="warnings-view")
-                with TabPane("Timeline [5]", id="timeline"):
-                    with VerticalScroll():
-                        yield TimelineView(id="timeline-view")
-                with TabPane("Statistics [6]", id="statistics"):
-                    with VerticalScroll():
-                        yield StatisticsView(id="statistics-view")
+                with TabPane("Detail [1]", id="detail"), Horizontal(id="detail-row"):
+                    with VerticalScroll(id="detail-scroll"):
+                        yield JobDetail(id="detail-view")
+                    yield Static("", id="plot")
+                with TabPane("Failures [2]", id="failures"), Horizontal(id="fail-row"):
+                    yield JobList(
+                        self.store,
+                        self.now,
+                        id="fail-list",
+                        fixed_filter=lambda j: j.state == JobState.FAILED,
+                        columns=("state", "id", "exit", "tries", "host"),
+                    )
+                    with VerticalScroll(id="fail-scroll"):
+                        yield FailureText(id="fail-view")
+                with TabPane("Transfers [3]", id="transfers"), VerticalScroll():
+                    yield TransfersView(id="transfers-view")
+                with TabPane("Warnings [4]", id="warnings"), VerticalScroll():
+                    yield WarningsView(id="warnings-view")
+                with TabPane("Timeline [5]", id="timeline"), VerticalScroll():
+                    yield TimelineView(id="timeline-view")
+                with TabPane("Statistics [6]", id="statistics"), VerticalScroll():
+                    yield StatisticsView(id="statistics-view")
             with Horizontal(id="statusrow"):
                 yield Static("", id="status")
                 yield FilterBox(id="filter")
@@ -471,7 +468,9 @@ class PanoramaApp(App):
         if src is not None:
             st = src.status
             state = st.state
-            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(state, "cyan")
+            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(
+                state, "cyan"
+            )
             parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
                 parts.append(f"[bright_red]{escape(st.message)}[/]")
@@ -508,7 +507,9 @@ class PanoramaApp(App):
             total = (c.end - c.start) if c.end and c.start else 0
             done = ((c.position or 0) - (c.start or 0)) if c.start else 0
             state = "ended" if c.finished else ("paused" if c.paused else "playing")
-            parts.append(f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})")
+            parts.append(
+                f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})"
+            )
         text = " │ ".join(parts)
         if text != self._status_shown:
             self._status_shown = text
@@ -732,7 +733,9 @@ class PanoramaApp(App):
         yield SystemCommand("Problems only", "Show only failed, held and retrying jobs", self.action_problems)
         yield SystemCommand("Failed jobs", "Open the failed-jobs panel", lambda: self.action_panel("failures"))
         yield SystemCommand("Transfers", "Open the Globus transfers panel", lambda: self.action_panel("transfers"))
-        yield SystemCommand("Warnings", "Bad records, unknown events and warnings", lambda: self.action_panel("warnings"))
+        yield SystemCommand(
+            "Warnings", "Bad records, unknown events and warnings", lambda: self.action_panel("warnings")
+        )
         yield SystemCommand("Timeline", "Jobs over time and a Gantt view", lambda: self.action_panel("timeline"))
         yield SystemCommand("Statistics", "pegasus-statistics figures, live", lambda: self.action_panel("statistics"))
         yield SystemCommand("Pause view", "Freeze the screen; collection goes on", self.action_pause_view)
@@ -747,9 +750,7 @@ class PanoramaApp(App):
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.
-        if action in self._MAIN_ONLY and self.screen is not self.default_screen:
-            return False
-        return True
+        return not (action in self._MAIN_ONLY and self.screen is not self.default_screen)
 
     def _sort_by(self, col: str) -> None:
         self.query_one("#jobs", JobList).sort_by(col)
@@ -779,7 +780,10 @@ def run_app(args, source, control, master_db: str | None = None) -> int:
         pass  # replaying or reading a whole file: nothing new to record
     ingest = Ingest(source, store, recorder).start() if source is not None else None
     app = PanoramaApp(
-        store, ingest=ingest, control=control, live=source.live if source is not None else True,
+        store,
+        ingest=ingest,
+        control=control,
+        live=source.live if source is not None else True,
         source_label=source.label if source is not None else "no workflow open",
         master_db=master_db,
     )

@@ -542,7 +542,8 @@ class JobList(ScrollView, can_focus=True):
             return "", None
         if key == "spark":
             rates = series.rates(SPARK_WIDTH)
-            return sparkline([r[1] for r in rates], SPARK_WIDTH, top=max(100.0, max((r[1] for r in rates), default=0))), Style(color="cyan")
+            top = max(100.0, max((r[1] for r in rates), default=0))
+            return sparkline([r[1] for r in rates], SPARK_WIDTH, top=top), Style(color="cyan")
         if job.state not in (JobState.RUNNING, JobState.RETRYING):
             # A finished job's last sample is taken as it exits (RSS 0): show
             # what it did over its run instead.

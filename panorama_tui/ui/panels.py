@@ -482,7 +482,8 @@ class StatisticsView(Static):
             if hosts:
                 ht = _table("time per host (jobs)", ("date", "host"), ("count", "runtime"))
                 for r in hosts[:40]:
-                    ht.add_row(str(r.get("date")), escape(str(r.get("host"))), str(r.get("count")), human_duration(r.get("runtime")))
+                    ht.add_row(str(r.get("date")), escape(str(r.get("host"))), str(r.get("count")),
+                               human_duration(r.get("runtime")))
                 parts.append(ht)
             parts.append(Text(""))
         self.update(Group(*parts))
