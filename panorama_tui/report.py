@@ -36,8 +36,9 @@ def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
     out.append(f"   hostname: {job.host or '-'}")
     out.append(f"      tries: {len(job.tries)}" + (f" (max retries {job.max_retries})" if job.max_retries is not None else ""))
     if t is not None:
+        removed = t.removed
         if t.main_exitcode is not None:
-            out.append(f"   job exit: {describe_exitcode(t.main_exitcode)} (raw status {t.main_exitcode})")
+            out.append(f"   job exit: {describe_exitcode(t.main_exitcode, removed)} (raw status {t.main_exitcode})")
         if t.post_exitcode is not None:
             out.append(f"  post exit: {describe_exitcode(t.post_exitcode)} (raw status {t.post_exitcode})")
         if t.reason:
@@ -57,7 +58,7 @@ def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
             out.append(f"--- Task #{n} - {inv.transformation or '?'} - {inv.task_id or '-'} ---")
             out.append(f"  executable : {inv.executable or '-'}")
             out.append(f"  arguments  : {inv.argv or '-'}")
-            out.append(f"  exitcode   : {describe_exitcode(inv.exitcode)}")
+            out.append(f"  exitcode   : {describe_exitcode(inv.exitcode, removed)}")
             out.append(f"  duration   : {human_duration(inv.dur)}   cpu {human_duration(inv.remote_cpu_time)}"
                        f"   maxrss {human_bytes((inv.maxrss or 0) * 1024) if inv.maxrss else '-'}")
         out.append("")
@@ -78,14 +79,15 @@ def tries_report(job: Job) -> list[str]:
     for n, seq in enumerate(sorted(job.tries), 1):
         t: Try = job.tries[seq]
         where = t.host or t.site or "-"
-        out.append(f"try #{n} {t.state_name or '-'}  exit {describe_exitcode(t.main_exitcode)}  on {where}")
+        removed = t.removed
+        out.append(f"try #{n} {t.state_name or '-'}  exit {describe_exitcode(t.main_exitcode, removed)}  on {where}")
         out.append(f"    condor id {t.sched_id or '-'}  site {t.site or '-'}  instance {seq}")
         for ts, _, state in t.ordered_states():
             out.append(f"    {clock_time(ts)}  {state}")
         for inv in sorted(t.invocations.values(), key=lambda i: i.inv_id):
             kind = "PRE" if inv.inv_id == -1 else "POST" if inv.inv_id < 0 else f"inv {inv.inv_id}"
             out.append(
-                f"    {kind}: {inv.transformation or '-'} exit {describe_exitcode(inv.exitcode)}"
+                f"    {kind}: {inv.transformation or '-'} exit {describe_exitcode(inv.exitcode, removed and not inv.is_script)}"
                 f" dur {human_duration(inv.dur)}"
             )
     return out
