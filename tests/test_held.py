@@ -26,7 +26,7 @@ from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
 from panorama_tui.states import JobState
 from panorama_tui.store import Store
 
-from .held_runs import DB, JOB, WF, events, expected, submit_dir
+from .held_runs import DB, HOLD_REASON, JOB, WF, events, expected, submit_dir
 
 SOURCES = ("events", "db", "submitdir")
 
@@ -141,3 +141,46 @@ def test_the_job_list_shows_minus_one():
             ingest.stop()
 
     asyncio.run(go())
+
+
+# -- item 2: holds on the command line -------------------------------------------------------------
+
+
+def _analyzer_summary(case: str) -> dict:
+    out = {}
+    for line in expected(case, "analyzer.txt").splitlines():
+        if line.startswith(" # jobs ") or line.startswith(" Total jobs"):
+            key, value = line.split(":", 1)
+            out[key.strip().removeprefix("# jobs ")] = int(value.split()[0])
+    return out
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+@pytest.mark.parametrize("case,code,held_now", [("removed", 1, 0), ("held", 2, 1)])
+def test_once_json_says_held_as_the_analyzer_counts(kind, case, code, held_now, cli, tmp_path):
+    want = _analyzer_summary(case)
+    assert want["held"] == 1
+    path = events(case) if kind == "events" else submit_dir(case, tmp_path)
+    if kind == "db":
+        path = path / DB
+    proc = cli("--once", "--json", path)
+    assert proc.returncode == code, proc.stderr
+    (wf,) = json.loads(proc.stdout)["workflows"]
+    assert wf["held"] == want["held"] and wf["held_now"] == held_now
+    for f in wf["failed_jobs"]:
+        assert f["hold_reason"].startswith(HOLD_REASON)
+    assert [f["job_id"] for f in wf["failed_jobs"]] == ([JOB] if case == "removed" else [])
+    proc = cli("--once", path)
+    assert "held 1" in proc.stdout, proc.stdout
+    if held_now:
+        assert f"HELD {JOB}  {HOLD_REASON}" in proc.stdout
+    else:
+        assert f"held: {HOLD_REASON}" in proc.stdout
+
+
+def test_once_json_of_runs_without_holds(cli, replay_dir):
+    proc = cli("--once", "--json", replay_dir / "process_wf_failure" / "events.json")
+    (wf,) = json.loads(proc.stdout)["workflows"]
+    assert wf["held"] == 0 and wf["held_now"] == 0
+    assert wf["failed_jobs"][0]["hold_reason"] is None
+    assert "# jobs held        :      0" in (replay_dir / "process_wf_failure" / "analyzer.txt").read_text()
