@@ -273,7 +273,7 @@ def run_stats(args) -> int:
         raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
     try:
         if args.json:
-            print(_dumps(sqlstats.all_statistics_db(path, wf)))
+            print(_dumps(sqlstats.json_units(sqlstats.all_statistics_db(path, wf))))
         else:
             print(sqlstats.summary_text(path, wf))
     except sqlstats.StatsDbError as exc:
