@@ -47,10 +47,11 @@ from decimal import Decimal
 from operator import itemgetter
 
 from .pegstats import add_time, by_day
-from .sources.stampede_db import SUPPORTED_VERSION, db_uri, sqlite_file_problem
+from .sources.stampede_db import SUPPORTED_VERSION, StampedeDbSource, db_uri, sqlite_file_problem
 from .states import WorkflowState
 
-__all__ = ["StatsDbError", "all_statistics_db", "json_units", "summary_text", "format_summary", "format_seconds"]
+__all__ = ["StatsDbError", "all_statistics_db", "json_units", "source_db", "summary_text", "format_summary",
+           "format_seconds"]
 
 DAGMAN = "condor::dagman"
 SUBWF = "('dax', 'dag')"
@@ -67,6 +68,14 @@ class StatsDbError(Exception):
 
 
 # -- opening ---------------------------------------------------------------------
+
+
+def source_db(source) -> str | None:
+    """The Stampede DB a source reads (a DB, or a submit dir's), or None: where a session's
+    pegasus-statistics figures come from when it has one (the store may hold more, from
+    jobstate.log's provisional overlay)."""
+    db = source if isinstance(source, StampedeDbSource) else getattr(source, "db", None)
+    return db.path if isinstance(db, StampedeDbSource) else None
 
 
 def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
