@@ -74,3 +74,13 @@ def test_panel_of_the_db_alone_has_nothing_provisional(tmp_path):
     d = submit_dir("stale", tmp_path)
     text = "\n".join(squeeze(panel_text(StampedeDbSource(str(d / DB), follow=False))))
     assert "Jobs 3 0 2 5 0 3" in text and "provisional" not in text
+
+
+def test_panel_of_jobstate_log_alone_is_provisional(tmp_path):
+    """A submit dir whose DB is not there (monitord has not written it) shows jobstate.log's
+    figures, all of them provisional."""
+    d = submit_dir("stale", tmp_path)
+    (d / DB).unlink()
+    text = "\n".join(squeeze(panel_text(SubmitDirSource(find_submit_dir(str(d)), follow=False))))
+    assert "provisional: jobstate.log, no Stampede DB to read" in text
+    assert "workflow wall time 1m17s" in text  # DAGMan's start and end, from jobstate.log

@@ -490,7 +490,7 @@ class StatisticsView(Static):
         self._shown: tuple | None = None  # (store, wf) last shown
         self._db_key: tuple | None = None  # (db, uuids, file signature) of _db_figures
         self._db_figures: dict = {}  # wf_uuid -> the DB's figures, or why there are none (a str)
-        self._db_busy = False
+        self._db_reading: tuple | None = None  # the key being read
         self._db_next = 0.0  # monotonic time before which the changed DB is not read again
 
     def show(self, store: Store, wf: Workflow | None) -> None:
@@ -535,23 +535,24 @@ class StatisticsView(Static):
     def _read_db(self, db: str, uuids: list[str]) -> None:
         """Starts reading the DB's figures when they are not those of its current state."""
         key = (db, tuple(uuids), _file_signature(db))
-        if key == self._db_key or self._db_busy:
+        if key == self._db_key or self._db_reading is not None:
             return
         if self._db_key is not None and self._db_key[:2] == key[:2] and time.monotonic() < self._db_next:
             return  # the DB changed, but was read a moment ago
-        self._db_busy = True
+        self._db_reading = key
         self.run_worker(partial(_db_figures, db, uuids, key), thread=True, group="statistics", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "statistics" or not worker.is_finished:
+        if worker.group != "statistics" or not worker.is_finished or self._db_reading is None:
             return
-        self._db_busy = False
+        key, self._db_reading = self._db_reading, None
         if event.state == WorkerState.SUCCESS:
             self._db_key, self._db_figures, took = worker.result
             self._db_next = time.monotonic() + self.DB_DUTY * took
-        else:
-            self._db_figures = {u: f"cannot read the Stampede DB: {worker.error}" for u in self._db_figures}
+        else:  # not a StatsDbError (those are answers): say so, and try again when the DB changes
+            self._db_key = key
+            self._db_figures = {u: f"cannot read {os.path.basename(key[0])}: {worker.error}" for u in key[1]}
         if self._shown is not None:
             store, wf = self._shown
             with store.lock:
