@@ -184,3 +184,22 @@ def test_once_json_of_runs_without_holds(cli, replay_dir):
     assert wf["held"] == 0 and wf["held_now"] == 0
     assert wf["failed_jobs"][0]["hold_reason"] is None
     assert "# jobs held        :      0" in (replay_dir / "process_wf_failure" / "analyzer.txt").read_text()
+
+
+# -- the held runs' statistics equal pegasus-statistics' ----------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["removed", "held", "stale"])
+def test_stats_of_the_held_runs_equal_pegasus_statistics(case, tmp_path, expected_summary):
+    from panorama_tui import sqlstats
+
+    from .held_runs import HELD
+    from .test_pegstats import LA
+    from .test_pegstats import check_against_csv as check_store
+    from .test_sqlstats import check_against_csv as check_db
+
+    csv = HELD / case / "expected" / "statistics-csv"
+    db = submit_dir(case, tmp_path) / DB
+    check_db(sqlstats.all_statistics_db(str(db), tz=LA), csv, expected_summary)
+    store = run_to_end(StampedeDbSource(str(db), follow=False), Store())
+    check_store(store, store.workflows[WF], csv, expected_summary)
