@@ -174,3 +174,17 @@ def test_report_bad_input_and_arguments(cli, tmp_path, replay_dir):
     assert proc.returncode == 3 and proc.stdout == ""
     proc = cli("--help")
     assert "--report" in proc.stdout
+
+
+def test_report_of_a_recording_is_the_report_of_its_events(cli, tmp_path):
+    """A recording replays at full speed under --report, as under --once."""
+    from panorama_tui.recorder import Recorder
+
+    lines = [ln for ln in events("removed").read_text().splitlines() if ln.strip()]
+    path = tmp_path / "rec.panorama.db"
+    rec = Recorder(str(path))
+    rec.append_timed((1677911023.0 + i, None, ln) for i, ln in enumerate(lines))
+    rec.close()
+    from_rec = cli("--report", path)
+    assert from_rec.returncode == 1, from_rec.stderr
+    assert from_rec.stdout == cli("--report", events("removed")).stdout
