@@ -36,6 +36,8 @@ __all__ = [
     "decode_exitcode",
     "describe_exitcode",
     "PLACEHOLDER_STATES",
+    "PLACEHOLDER_RAW",
+    "REMOVED_EXIT",
     "unquote_text",
     "KNOWN_EVENTS",
     "MAX_LINE_BYTES",

@@ -454,7 +454,7 @@ def _file_signature(path: str) -> tuple:
     return tuple(sig)
 
 
-def _db_figures(db: str, uuids: list[str], key: tuple) -> tuple:
+def _figures_of_db(db: str, uuids: list[str], key: tuple) -> tuple:
     """``--stats``' figures of each workflow (or why there are none), and how long that took;
     in a worker thread."""
     from .. import sqlstats
@@ -540,7 +540,7 @@ class StatisticsView(Static):
         if self._db_key is not None and self._db_key[:2] == key[:2] and time.monotonic() < self._db_next:
             return  # the DB changed, but was read a moment ago
         self._db_reading = key
-        self.run_worker(partial(_db_figures, db, uuids, key), thread=True, group="statistics", exit_on_error=False)
+        self.run_worker(partial(_figures_of_db, db, uuids, key), thread=True, group="statistics", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
