@@ -27,14 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="panorama-top",
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
-        epilog="--once exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
+        epilog="--once and --report exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
         "64 bad arguments.",
     )
     p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
                    "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
-    p.add_argument("--json", action="store_true", help="with --once or --stats: print a JSON object")
+    p.add_argument("--report", action="store_true", help="print what pegasus-analyzer prints for PATH's held and "
+                   "failed jobs (each the report the o key opens) and exit; with --json, as fields")
+    p.add_argument("--json", action="store_true", help="with --once, --report or --stats: print a JSON object")
     p.add_argument("--stats", action="store_true", help="print pegasus-statistics' summary of PATH (a Stampede DB "
                    "or a submit dir) and exit; with --json, every figure of -s all")
     p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it")
@@ -193,10 +195,19 @@ def _open_amqp(args):
 
 
 def run_once(args, source) -> int:
+    from .summary import overall_exit, render_json, render_text
+
+    store = read_to_end(source)
+    label = args.path or "demo"
+    print(render_json(store, label) if args.json else render_text(store, label))
+    return overall_exit(store)
+
+
+def read_to_end(source):
+    """A store of everything ``source`` holds now (a replay at its end), for --once and --report."""
     from .ingest import Ingest
     from .sources.replay import ReplaySource
     from .store import Store
-    from .summary import overall_exit, render_json, render_text
 
     store = Store()
     ing = Ingest(source, store)
@@ -213,8 +224,23 @@ def run_once(args, source) -> int:
         raise InputError(source.status.message)
     if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):
         print(f"panorama-top: {source.status.message}", file=sys.stderr)  # what a partial submit dir lacks
-    label = args.path or "demo"
-    print(render_json(store, label) if args.json else render_text(store, label))
+    return store
+
+
+def run_report(args) -> int:
+    """pegasus-analyzer's report of PATH's held and failed jobs (report.run_report), read as --once reads."""
+    from . import report as analyzer
+    from .summary import overall_exit
+
+    if args.once or args.stats:
+        raise InputError("give one of --once, --report and --stats")
+    if args.amqp:
+        raise InputError("--report reads a file, a DB, a submit dir or a recording; a live AMQP stream has no end")
+    args.once = True  # the input opened as --once opens it: read to its end, a replay at full speed
+    source, _ = open_source(args)
+    store = read_to_end(source)
+    data = analyzer.run_report(store, args.path or "demo")
+    print(_dumps(data) if args.json else analyzer.render_run_report(data))
     return overall_exit(store)
 
 
@@ -247,7 +273,7 @@ def run_stats(args) -> int:
         raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
     try:
         if args.json:
-            print(_dumps(sqlstats.all_statistics_db(path, wf)))
+            print(_dumps(sqlstats.json_units(sqlstats.all_statistics_db(path, wf))))
         else:
             print(sqlstats.summary_text(path, wf))
     except sqlstats.StatsDbError as exc:
@@ -280,8 +306,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        if args.json and not (args.once or args.stats):
-            raise InputError("--json goes with --once or --stats")
+        if args.json and not (args.once or args.stats or args.report):
+            raise InputError("--json goes with --once, --report or --stats")
+        if args.report:
+            return run_report(args)
         if args.stats:
             return run_stats(args)
         source, control = open_source(args)

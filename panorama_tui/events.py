@@ -35,6 +35,9 @@ __all__ = [
     "decode_line",
     "decode_exitcode",
     "describe_exitcode",
+    "PLACEHOLDER_STATES",
+    "PLACEHOLDER_RAW",
+    "REMOVED_EXIT",
     "unquote_text",
     "KNOWN_EVENTS",
     "MAX_LINE_BYTES",
@@ -251,12 +254,24 @@ def decode_line(line) -> Event:
     return decode(obj)
 
 
-def decode_exitcode(raw) -> tuple[int | None, int | None]:
+# When no job ended an instance -- DAGMan removed it (JOB_ABORTED: a hold never
+# released, an aborted DAG) or its submission failed -- pegasus-monitord writes a
+# raw status of 1 as a placeholder, on the main job and on the invocation it makes
+# up for it (Pegasus/monitoring/workflow.py, PM-877 and PM-1281).  No signal 1
+# happened: pegasus-statistics and pegasus-analyzer show -1 (utils.raw_to_regular).
+PLACEHOLDER_STATES = frozenset({"JOB_ABORTED", "SUBMIT_FAILED", "GRID_SUBMIT_FAILED", "GLOBUS_SUBMIT_FAILED"})
+PLACEHOLDER_RAW = 1
+REMOVED_EXIT = -1
+
+
+def decode_exitcode(raw, removed: bool = False) -> tuple[int | None, int | None]:
     """Split a raw wait status into (exit code, signal).
 
     Pegasus records ``exitcode`` as the raw status ``wait()`` returned: 512 is
     exit 2, 9 is death by SIGKILL.  Negative values are Pegasus's own markers
-    and are passed through as exit codes.
+    and are passed through as exit codes.  ``removed``: the instance has one
+    of :data:`PLACEHOLDER_STATES`, so a raw 1 is monitord's placeholder,
+    exit code -1 as the Pegasus tools show it; elsewhere it is signal 1.
     """
     if raw is None or isinstance(raw, bool):
         return None, None
@@ -266,6 +281,8 @@ def decode_exitcode(raw) -> tuple[int | None, int | None]:
         return None, None
     if status < 0:
         return status, None
+    if removed and status == PLACEHOLDER_RAW:
+        return REMOVED_EXIT, None
     sig = status & 0x7F
     if sig == 0:
         return (status >> 8) & 0xFF, None
@@ -274,9 +291,10 @@ def decode_exitcode(raw) -> tuple[int | None, int | None]:
     return None, sig
 
 
-def describe_exitcode(raw) -> str:
-    """A short human form: ``2``, ``signal 9 (SIGKILL)``, or ``-``."""
-    code, sig = decode_exitcode(raw)
+def describe_exitcode(raw, removed: bool = False) -> str:
+    """A short human form: ``2``, ``signal 9 (SIGKILL)``, or ``-``
+    (``removed``: as for :func:`decode_exitcode`)."""
+    code, sig = decode_exitcode(raw, removed)
     if sig is not None:
         try:
             import signal as _signal

@@ -51,6 +51,7 @@ __all__ = [
     "job_rows",
     "integrity",
     "all_statistics",
+    "summary_counts",
     "wall_time",
     "fstr",
     "pstr",
@@ -90,6 +91,13 @@ def _counts(c: Counts) -> dict:
     d = c.as_dict()
     d["total_with_retries"] = c.total_with_retries
     return d
+
+
+def summary_counts(store: Store, wf: Workflow) -> dict:
+    """``summary.csv``'s counts alone: ``{"tasks"|"jobs"|"sub_workflows": counts}``, each as
+    in :func:`workflow_statistics` (with ``total_with_retries``)."""
+    sm = summarize(store, wf)
+    return {"tasks": _counts(sm.tasks), "jobs": _counts(sm.jobs), "sub_workflows": _counts(sm.sub_workflows)}
 
 
 # -- summary -------------------------------------------------------------------

@@ -1,16 +1,27 @@
 """Plain-text reports about one job: what pegasus-analyzer prints, and more.
 
-Shared by the failed-jobs panel, the job screen and the pager view, so the
-text a user reads on screen is the text they get in ``$PAGER``.
+Shared by the failed-jobs panel, the job screen, the pager view and
+``panorama-top --report``, so the text a user reads on screen is the text
+they get in ``$PAGER`` and in a CI log.
 """
 
 from __future__ import annotations
 
 from .events import describe_exitcode
 from .fmt import clock_time, human_bytes, human_duration
-from .store import Job, Try
+from .states import JobState, WorkflowState
+from .stats import _job_counts, _planned, held_jobs, hold_reason
+from .store import Job, Store, Try, Workflow
+from .summary import overall_exit, workflow_order
 
 TAIL_LINES = 12
+# pegasus-analyzer's words for a workflow's state (WORKFLOW_STATUS)
+ANALYZER_STATUS = {
+    WorkflowState.SUCCEEDED: "success",
+    WorkflowState.FAILED: "failure",
+    WorkflowState.RUNNING: "running",
+    WorkflowState.PLANNED: "unknown",
+}
 
 
 def _tail(text: str | None, lines: int) -> list[str]:
@@ -25,52 +36,159 @@ def last_state(job: Job) -> str:
     return (t.state_name if t else None) or "UNSUBMITTED"
 
 
-def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
-    """An analyzer-style account of a job: why it failed first, then where."""
-    out = []
+def job_facts(job: Job) -> dict:
+    """Everything a job's report says, as data (``--report --json``); :func:`failure_report`
+    is its text.  Exit codes as :func:`~panorama_tui.events.describe_exitcode` gives them
+    (``*_raw``: the wait status monitord recorded); times in seconds, ``maxrss_kb`` in KiB
+    (as kickstart reports it); ``stdout_text`` / ``stderr_text`` whole."""
     t = job.latest
-    where = " on ".join(x for x in (job.host, job.site) if x) or "-"
-    out.append(f"=== {job.job_id}  {job.state.label.upper()}  exit {describe_exitcode(job.exit_raw)}  {where} ===")
-    out.append(f" last state: {last_state(job)}")
-    out.append(f"       site: {job.site or '-'}")
-    out.append(f"   hostname: {job.host or '-'}")
-    out.append(f"      tries: {len(job.tries)}" + (f" (max retries {job.max_retries})" if job.max_retries is not None else ""))
-    if t is not None:
-        if t.main_exitcode is not None:
-            out.append(f"   job exit: {describe_exitcode(t.main_exitcode)} (raw status {t.main_exitcode})")
-        if t.post_exitcode is not None:
-            out.append(f"  post exit: {describe_exitcode(t.post_exitcode)} (raw status {t.post_exitcode})")
-        if t.reason:
-            out.append(f"held reason: {t.reason}")
+    removed = t is not None and t.removed
+    facts = {
+        "job_id": job.job_id, "wf_uuid": job.wf.wf_uuid, "workflow": job.wf.name, "state": job.state.label,
+        "exitcode": describe_exitcode(job.exit_raw), "last_state": last_state(job), "site": job.site,
+        "host": job.host, "tries": len(job.tries), "max_retries": job.max_retries, "removed": removed,
+        "job_exit": None, "job_exit_raw": None, "post_exit": None, "post_exit_raw": None,
+        "hold_reason": hold_reason(job), "stdout_text": None, "stderr_text": None, "tasks": [],
+        "submit_file": job.submit_file, "stdout_file": None, "stderr_file": None, "work_dir": None,
+    }
+    if t is None:
+        return facts
+    if t.main_exitcode is not None:
+        facts["job_exit"], facts["job_exit_raw"] = describe_exitcode(t.main_exitcode, removed), t.main_exitcode
+    if t.post_exitcode is not None:
+        facts["post_exit"], facts["post_exit_raw"] = describe_exitcode(t.post_exitcode), t.post_exitcode
+    facts["tasks"] = [
+        {"transformation": inv.transformation, "task_id": inv.task_id, "executable": inv.executable,
+         "arguments": inv.argv, "exitcode": describe_exitcode(inv.exitcode, removed), "duration": inv.dur,
+         "cpu_time": inv.remote_cpu_time, "maxrss_kb": inv.maxrss}
+        for inv in t.task_invocations()
+    ]
+    facts.update(stdout_text=t.stdout_text, stderr_text=t.stderr_text, stdout_file=t.stdout_file,
+                 stderr_file=t.stderr_file, work_dir=t.work_dir)
+    return facts
+
+
+def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
+    """An analyzer-style account of a job: why it failed first, then where
+    (``tail``: the last lines of its output shown, None for all)."""
+    return render_facts(job_facts(job), tail)
+
+
+def render_facts(f: dict, tail: int | None = TAIL_LINES) -> str:
+    """:func:`job_facts` as text."""
+    out = []
+    where = " on ".join(x for x in (f["host"], f["site"]) if x) or "-"
+    out.append(f"=== {f['job_id']}  {f['state'].upper()}  exit {f['exitcode']}  {where} ===")
+    out.append(f" last state: {f['last_state']}")
+    out.append(f"       site: {f['site'] or '-'}")
+    out.append(f"   hostname: {f['host'] or '-'}")
+    out.append(f"      tries: {f['tries']}" + (f" (max retries {f['max_retries']})" if f["max_retries"] is not None else ""))
+    if f["tries"]:
+        if f["job_exit"] is not None:
+            out.append(f"   job exit: {f['job_exit']} (raw status {f['job_exit_raw']})")
+        if f["post_exit"] is not None:
+            out.append(f"  post exit: {f['post_exit']} (raw status {f['post_exit_raw']})")
+        if f["hold_reason"]:
+            out.append(f"held reason: {f['hold_reason']}")
         # monitord's stdout_text is kickstart's record of the task's own output
         # ("#@ 1 stderr" sections): the failure reason is usually there, so it
         # comes first; stderr_text is the job wrapper's (PegasusLite) log.
-        for title, text in (("Task output (kickstart)", t.stdout_text), ("Job wrapper stderr", t.stderr_text)):
+        for title, text in (("Task output (kickstart)", f["stdout_text"]), ("Job wrapper stderr", f["stderr_text"])):
             rows = _tail(text, tail or 0)
             if rows:
                 out.append("")
                 more = "" if not tail or len((text or "").splitlines()) <= tail else f" (last {tail} lines; o opens all)"
                 out.append(f"--- {title}{more} ---")
                 out.extend(" " + r for r in rows)
-        for n, inv in enumerate(t.task_invocations(), 1):
+        for n, task in enumerate(f["tasks"], 1):
             out.append("")
-            out.append(f"--- Task #{n} - {inv.transformation or '?'} - {inv.task_id or '-'} ---")
-            out.append(f"  executable : {inv.executable or '-'}")
-            out.append(f"  arguments  : {inv.argv or '-'}")
-            out.append(f"  exitcode   : {describe_exitcode(inv.exitcode)}")
-            out.append(f"  duration   : {human_duration(inv.dur)}   cpu {human_duration(inv.remote_cpu_time)}"
-                       f"   maxrss {human_bytes((inv.maxrss or 0) * 1024) if inv.maxrss else '-'}")
+            out.append(f"--- Task #{n} - {task['transformation'] or '?'} - {task['task_id'] or '-'} ---")
+            out.append(f"  executable : {task['executable'] or '-'}")
+            out.append(f"  arguments  : {task['arguments'] or '-'}")
+            out.append(f"  exitcode   : {task['exitcode']}")
+            maxrss = task["maxrss_kb"]
+            out.append(f"  duration   : {human_duration(task['duration'])}   cpu {human_duration(task['cpu_time'])}"
+                       f"   maxrss {human_bytes(maxrss * 1024) if maxrss else '-'}")
         out.append("")
-        if job.submit_file:
-            out.append(f"submit file: {job.submit_file}")
-        if t.stdout_file:
-            out.append(f"output file: {t.stdout_file}")
-        if t.stderr_file:
-            out.append(f" error file: {t.stderr_file}")
-        if t.work_dir:
-            out.append(f"working dir: {t.work_dir}")
-    out.append(f"   workflow: {job.wf.name} ({job.wf.wf_uuid})")
+        for label, key in (("submit file", "submit_file"), ("output file", "stdout_file"),
+                           (" error file", "stderr_file"), ("working dir", "work_dir")):
+            if f[key]:
+                out.append(f"{label}: {f[key]}")
+    out.append(f"   workflow: {f['workflow']} ({f['wf_uuid']})")
     return "\n".join(out)
+
+
+# -- panorama-top --report: pegasus-analyzer's report of a run -----------------------------------
+
+
+def analyzer_counts(wf: Workflow) -> dict:
+    """pegasus-analyzer's summary of a workflow's own jobs (not its sub-workflows'):
+    a job's outcome is its latest try's, as pegasus-statistics says; ``held`` is
+    :func:`~panorama_tui.stats.held_jobs`; ``unsubmitted`` the rest."""
+    c = _job_counts([j for j in wf.jobs.values() if _planned(j)])
+    return {"total": c.total, "succeeded": c.succeeded, "failed": c.failed, "held": len(held_jobs(wf)),
+            "unsubmitted": c.incomplete}
+
+
+def run_report(store: Store, source: str = "") -> dict:
+    """``--report --json``: per workflow (roots, each followed by its sub-workflows),
+    pegasus-analyzer's summary and the :func:`job_facts` of its held jobs and of its
+    failed jobs, in the order the analyzer lists them."""
+    return {
+        "source": source,
+        "exit_status": overall_exit(store),
+        "workflows": [
+            {
+                "wf_uuid": wf.wf_uuid, "label": wf.label, "submit_dir": wf.submit_dir,
+                "status": ANALYZER_STATUS.get(wf.state, wf.state), "jobs": analyzer_counts(wf),
+                "held_jobs": [job_facts(j) for j in held_jobs(wf)],
+                "failed_jobs": [job_facts(j) for j in wf.jobs.values() if j.state == JobState.FAILED],
+            }
+            for wf in workflow_order(store)
+        ],
+    }
+
+
+def render_run_report(report: dict) -> str:
+    """:func:`run_report` as pegasus-analyzer prints it: its summary lines, then its
+    "Held jobs' details" and "Failed jobs' details", each job's block the report the
+    ``o`` key opens.  A held job that failed is told in full once, among the failed."""
+    out = []
+    if not report["workflows"]:
+        out.append("no workflow found in the input yet")
+    for w in report["workflows"]:
+        c = w["jobs"]
+        total = c["total"] or 1
+        out += ["", "Summary".center(80, "*"), "",
+                f" Workflow           : {w['label'] or '-'} ({w['wf_uuid']})",
+                f" Submit Directory   : {w['submit_dir'] or '-'}",
+                f" Workflow Status    : {w['status']}"]
+        for label, key in (("Total jobs        ", "total"), ("# jobs succeeded  ", "succeeded"),
+                           ("# jobs failed     ", "failed"), ("# jobs held       ", "held"),
+                           ("# jobs unsubmitted", "unsubmitted")):
+            out.append(f" {label} : {c[key]:6d} ({100 * c[key] / total:3.2f}%)")
+        if w["held_jobs"]:
+            out += ["", "Held jobs' details".center(80, "*")]
+            for f in w["held_jobs"]:
+                out.append("")
+                out += _held_entry(f) if f["state"] == JobState.FAILED.label else [render_facts(f, None)]
+        if w["failed_jobs"]:
+            out += ["", "Failed jobs' details".center(80, "*")]
+            for f in w["failed_jobs"]:
+                out += ["", render_facts(f, None)]
+    return "\n".join(out)
+
+
+def _held_entry(f: dict) -> list[str]:
+    """A held job that failed, among the held: what pegasus-analyzer says of it there."""
+    how = "held, then removed by DAGMan" if f["removed"] else "held"
+    return [
+        f"=== {f['job_id']}  {f['state'].upper()}  {how} ===",
+        f"submit file : {f['submit_file'] or '-'}",
+        f"      tries : {f['tries']}",
+        f"     reason : {f['hold_reason'] or '-'}",
+        "(its report is under Failed jobs' details)",
+    ]
 
 
 def tries_report(job: Job) -> list[str]:
@@ -78,14 +196,15 @@ def tries_report(job: Job) -> list[str]:
     for n, seq in enumerate(sorted(job.tries), 1):
         t: Try = job.tries[seq]
         where = t.host or t.site or "-"
-        out.append(f"try #{n} {t.state_name or '-'}  exit {describe_exitcode(t.main_exitcode)}  on {where}")
+        removed = t.removed
+        out.append(f"try #{n} {t.state_name or '-'}  exit {describe_exitcode(t.main_exitcode, removed)}  on {where}")
         out.append(f"    condor id {t.sched_id or '-'}  site {t.site or '-'}  instance {seq}")
         for ts, _, state in t.ordered_states():
             out.append(f"    {clock_time(ts)}  {state}")
         for inv in sorted(t.invocations.values(), key=lambda i: i.inv_id):
             kind = "PRE" if inv.inv_id == -1 else "POST" if inv.inv_id < 0 else f"inv {inv.inv_id}"
             out.append(
-                f"    {kind}: {inv.transformation or '-'} exit {describe_exitcode(inv.exitcode)}"
+                f"    {kind}: {inv.transformation or '-'} exit {describe_exitcode(inv.exitcode, removed and not inv.is_script)}"
                 f" dur {human_duration(inv.dur)}"
             )
     return out

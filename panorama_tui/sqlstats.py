@@ -47,10 +47,11 @@ from decimal import Decimal
 from operator import itemgetter
 
 from .pegstats import add_time, by_day
-from .sources.stampede_db import SUPPORTED_VERSION, db_uri, sqlite_file_problem
+from .sources.stampede_db import SUPPORTED_VERSION, StampedeDbSource, db_uri, sqlite_file_problem
 from .states import WorkflowState
 
-__all__ = ["StatsDbError", "all_statistics_db", "summary_text", "format_summary", "format_seconds"]
+__all__ = ["StatsDbError", "all_statistics_db", "json_units", "source_db", "summary_text", "format_summary",
+           "format_seconds"]
 
 DAGMAN = "condor::dagman"
 SUBWF = "('dax', 'dag')"
@@ -67,6 +68,14 @@ class StatsDbError(Exception):
 
 
 # -- opening ---------------------------------------------------------------------
+
+
+def source_db(source) -> str | None:
+    """The Stampede DB a source reads (a DB, or a submit dir's), or None: where a session's
+    pegasus-statistics figures come from when it has one (the store may hold more, from
+    jobstate.log's provisional overlay)."""
+    db = source if isinstance(source, StampedeDbSource) else getattr(source, "db", None)
+    return db.path if isinstance(db, StampedeDbSource) else None
 
 
 def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
@@ -672,6 +681,27 @@ def all_statistics_db(path_or_conn, wf_uuid: str | None = None, tz: tzinfo | Non
     r = _Reader(path_or_conn)
     with r as conn:
         return _statistics(r, conn, _Tree(conn, wf_uuid, r.name), tz)
+
+
+# The breakdown's figures kept in other units than pegasus-statistics prints them:
+# memory in KiB (as kickstart and the DB have maxrss) and average CPU as a fraction.
+_BREAKDOWN_UNITS = (("maxrss", "mem_mb", 1 / 1024), ("avg_cpu", "avg_cpu_pct", 100))
+
+
+def json_units(stats: dict) -> dict:
+    """:func:`all_statistics_db`'s answer in pegasus-statistics' units, for ``--stats --json``:
+    the breakdown's ``{min,max,mean}_maxrss`` (KiB) become ``{min,max,mean}_mem_mb`` (MB) and
+    its ``{min,max,mean}_avg_cpu`` (a fraction) ``{min,max,mean}_avg_cpu_pct`` (%); every other
+    figure already is in the unit pegasus-statistics gives it (seconds, counts, dates)."""
+    def row(r: dict) -> dict:
+        out = dict(r)
+        for kept, printed, factor in _BREAKDOWN_UNITS:
+            for stat in ("min", "max", "mean"):
+                v = out.pop(f"{stat}_{kept}")
+                out[f"{stat}_{printed}"] = None if v is None else v * factor
+        return out
+
+    return {**stats, "breakdown": {k: [row(r) for r in rows] for k, rows in stats["breakdown"].items()}}
 
 
 def summary_text(path_or_conn, wf_uuid: str | None = None) -> str:

@@ -105,6 +105,21 @@ def _task_counts(wfs: list[Workflow]) -> Counts:
     return c
 
 
+def held_jobs(wf: Workflow) -> list[Job]:
+    """pegasus-analyzer's held jobs (its ``# jobs held``,
+    ``StampedeStatistics.get_total_held_jobs``): the workflow's own jobs, not its
+    sub-workflows', whose latest try was held at some time (a ``JOB_HELD`` state),
+    whether released, removed or held still."""
+    return [j for j in wf.jobs.values() if j.latest is not None and j.latest.has_state("JOB_HELD")]
+
+
+def hold_reason(job: Job) -> str | None:
+    """HTCondor's reason for holding the job's latest try, when it was held and said why."""
+    t = job.latest
+    reason = t.reason.strip() if t is not None and t.reason else ""
+    return reason or None
+
+
 def summarize(store: Store, wf: Workflow) -> Summary:
     wfs = [wf] + store.descendants(wf)
     jobs = [j for w in wfs for j in w.jobs.values() if _planned(j)]

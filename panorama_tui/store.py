@@ -19,6 +19,7 @@ from struct import Struct
 from . import gcpolicy
 from .events import ONLINE as _ONLINE
 from .events import Event, TraceSample, decode_exitcode, to_epoch, unquote_text
+from .events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT
 from .series import ResourceSeries
 from .states import (
     FAILED_STATES,
@@ -278,6 +279,12 @@ class Try:
     def ordered_states(self) -> list[tuple]:
         return sorted(self._states(), key=lambda v: (v[0] or 0, v[1]))
 
+    @property
+    def removed(self) -> bool:
+        """DAGMan removed this instance or its submission failed: a raw 1 monitord
+        wrote for it is a placeholder (:data:`~panorama_tui.events.PLACEHOLDER_STATES`)."""
+        return self.has_state(*PLACEHOLDER_STATES)
+
     def task_invocations(self) -> list[Invocation]:
         return [i for i in self.invocations.values() if not i.is_script]
 
@@ -336,11 +343,16 @@ class Job:
 
     @property
     def exit_raw(self):
-        """The user's program status (main job) when known, else the POST script's."""
+        """The user's program status (main job) when known, else the POST script's;
+        monitord's placeholder 1 of a removed instance is given as -1, the exit code
+        the Pegasus tools show for it (every decoder passes a negative status through)."""
         t = self.latest
         if t is None:
             return None
-        return t.main_exitcode if t.main_exitcode is not None else t.exitcode
+        raw = t.main_exitcode if t.main_exitcode is not None else t.exitcode
+        if raw == PLACEHOLDER_RAW and t.removed:  # only a raw 1 costs a look at the states
+            return REMOVED_EXIT
+        return raw
 
     @property
     def exit_code(self) -> int | None:

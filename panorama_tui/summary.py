@@ -11,7 +11,7 @@ import time
 
 from .events import describe_exitcode
 from .states import JobState, WorkflowState
-from .stats import summarize
+from .stats import held_jobs, hold_reason, summarize
 from .store import Store, Workflow
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_RUNNING = 0, 1, 2
@@ -65,6 +65,8 @@ def as_dict(store: Store, source: str = "") -> dict:
                 "jobs": sm.jobs.as_dict(),
                 "tasks": sm.tasks.as_dict(),
                 "sub_workflows": sm.sub_workflows.as_dict(),
+                "held": len(held_jobs(wf)),
+                "held_now": wf.counts[JobState.HELD],
                 "failed_jobs": [
                     {
                         "job_id": j.job_id,
@@ -73,6 +75,7 @@ def as_dict(store: Store, source: str = "") -> dict:
                         "site": j.site,
                         "host": j.host,
                         "tries": len(j.tries),
+                        "hold_reason": hold_reason(j),
                     }
                     for j in wf.jobs.values()
                     if j.state == JobState.FAILED
@@ -118,9 +121,16 @@ def render_text(store: Store, source: str = "") -> str:
             lines.append(
                 f"{ind}  {title:<14}{c['succeeded']:>10}{c['failed']:>8}{c['incomplete']:>12}{c['total']:>7}{c['retries']:>9}"
             )
+        if w["held"]:
+            lines.append(f"{ind}  held {w['held']} ({w['held_now']} now)")
         for fj in w["failed_jobs"]:
             lines.append(
                 f"{ind}  FAILED {fj['job_id']}  exit {fj['exitcode']}  site {fj['site'] or '-'}"
                 f"  host {fj['host'] or '-'}  tries {fj['tries']}"
             )
+            if fj["hold_reason"]:
+                lines.append(f"{ind}    held: {fj['hold_reason']}")
+        for job in store.workflows[w["wf_uuid"]].jobs.values():
+            if job.state == JobState.HELD:
+                lines.append(f"{ind}  HELD {job.job_id}  {hold_reason(job) or '(no reason given yet)'}")
     return "\n".join(lines)

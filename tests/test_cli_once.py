@@ -158,6 +158,7 @@ def test_json_hierarchy_and_failed_jobs(cli, replay_dir):
             "site": "condorpool",
             "host": "workflow.isi.edu",
             "tries": 2,
+            "hold_reason": None,
         }
     ]
 

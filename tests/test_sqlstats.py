@@ -386,7 +386,29 @@ def test_cli_stats_text_and_json(cli, replay_dir):
     assert proc.stdout.rstrip("\n") == S.summary_text(str(db_of(replay_dir, run)))
     proc = cli("--stats", "--json", db_of(replay_dir, run))
     assert proc.returncode == 0
-    assert norm(json.loads(proc.stdout)) == norm(S.all_statistics_db(str(db_of(replay_dir, run)), tz=LA))
+    assert norm(json.loads(proc.stdout)) == norm(S.json_units(S.all_statistics_db(str(db_of(replay_dir, run)), tz=LA)))
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_cli_stats_json_has_pegasus_statistics_units(cli, replay_dir, run):
+    """Memory in MB and average CPU in %, as breakdown.csv has them (every other figure is in
+    the CSV's own unit already: seconds, counts, dates)."""
+    proc = cli("--stats", "--json", db_of(replay_dir, run))
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)["breakdown"]["ALL"]
+    want = [r for r in rows(replay_dir / run / "statistics-csv" / "breakdown.csv") if r[0] == "ALL"]
+    assert [(r["transformation"], r["type"]) for r in got] == [(w[2], w[3]) for w in want]
+    checked = 0
+    for r, w in zip(got, want):
+        for i, stat in ((9, "min"), (10, "max"), (11, "mean")):
+            if w[i] != "-":
+                assert P.fstr(r[f"{stat}_mem_mb"]) == w[i], (r, w)
+                checked += 1
+            if w[i + 3] != "-":
+                assert P.pstr(r[f"{stat}_avg_cpu_pct"]) == w[i + 3], (r, w)
+                checked += 1
+        assert "min_maxrss" not in r and "mean_avg_cpu" not in r
+    assert checked >= 6
 
 
 def test_cli_stats_of_a_submit_dir(cli, shared_data):
