@@ -36,6 +36,7 @@ from ..store import Job, Store
 from .filterbox import FilterBox
 from .keybar import KeyBar
 from .joblist import JobList
+from . import theme
 from .panels import (
     FailureText,
     HeaderBar,
@@ -245,6 +246,7 @@ class PanoramaApp(App):
         master_db: str | None = None,
     ):
         super().__init__()
+        theme.use_palette(self.no_color)  # Textual has read NO_COLOR by now
         self.store = store
         self.ingest = ingest
         self.control = control
@@ -459,8 +461,9 @@ class PanoramaApp(App):
         # when a narrow terminal cuts the line short.
         jobs = self.query_one("#jobs", JobList)
         shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}"
+        signal = theme.SIGNAL_MARKUP
         if jobs.problems_only:
-            shown += " [bold yellow]problems only[/]"
+            shown += f" [{signal['warn']}]problems only[/]"
         if jobs.filtering is not None:
             shown += f" [i]filtering {jobs.filtering:.0%}[/]"
         parts = [shown]
@@ -468,12 +471,10 @@ class PanoramaApp(App):
         if src is not None:
             st = src.status
             state = st.state
-            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(
-                state, "cyan"
-            )
+            color = signal[{"error": "alert", "down": "alert", "reconnecting": "warn"}.get(state, "link")]
             parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
-                parts.append(f"[bright_red]{escape(st.message)}[/]")
+                parts.append(f"[{signal['error']}]{escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
@@ -495,12 +496,12 @@ class PanoramaApp(App):
             self._rate_mark = (now_m, store.event_count)
         parts.append(f"{store.event_count} events" + (f" ({self._rate:.0f}/s)" if self._rate >= 1 else ""))
         if store.bad_count:
-            parts.append(f"[bold bright_red]{store.bad_count} unparsable[/]")
+            parts.append(f"[{signal['alert']}]{store.bad_count} unparsable[/]")
         unknown = sum(store.unknown.values())
         if unknown:
-            parts.append(f"[yellow]{unknown} unknown[/]")
+            parts.append(f"[{signal['note']}]{unknown} unknown[/]")
         if store.warning_count - store.bad_count > 0:
-            parts.append(f"[yellow]{store.warning_count - store.bad_count} warnings[/]")
+            parts.append(f"[{signal['note']}]{store.warning_count - store.bad_count} warnings[/]")
         c = self.control
         if c is not None:
             pos = clock_time(c.position) if c.position else "-"
@@ -513,7 +514,8 @@ class PanoramaApp(App):
         text = " │ ".join(parts)
         if text != self._status_shown:
             self._status_shown = text
-            self.query_one("#status", Static).update(text, layout=False)
+            # Rich's markup: the theme's colours are Rich's names (see theme.py).
+            self.query_one("#status", Static).update(Text.from_markup(text), layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
 

@@ -17,7 +17,7 @@ from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
 from ..summary import workflow_order
-from .theme import STATE_MARKUP, WF_STATE_MARKUP
+from .theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -86,7 +86,8 @@ class HeaderBar(Static):
         text = line1 + "\n" + line2
         if text != self._shown:  # a tick that changes nothing paints nothing
             self._shown = text
-            self.update(text, layout=False)  # always two lines
+            # Rich's markup: the theme's colours are Rich's names (see theme.py).
+            self.update(Text.from_markup(text), layout=False)  # always two lines
 
 
 class WorkflowTree(Tree):
@@ -116,7 +117,7 @@ class WorkflowTree(Tree):
         label.append(f"{compact_count(counts[JobState.DONE])}/{compact_count(total)}",
                      style="green" if total and counts[JobState.DONE] == total else "")
         if bad:
-            label.append(f" ✗{bad}", style="bold bright_red")
+            label.append(f" ✗{bad}", style=STATE_MARKUP[JobState.FAILED])
         return label
 
     def sync(self) -> None:
@@ -335,7 +336,7 @@ class TransfersView(Static):
                 frac = done_files / files
             else:
                 frac = 0.0
-            status_style = {"SUCCEEDED": "green", "FAILED": "bold bright_red", "ACTIVE": "cyan"}.get(tr.status, "yellow")
+            status_style = {"SUCCEEDED": "green", "FAILED": SIGNAL_MARKUP["alert"], "ACTIVE": "cyan"}.get(tr.status, "yellow")
             faults = d.get("faults") or 0
             name = tr.job_id or d.get("label") or tr.task_id
             table.add_row(
@@ -345,7 +346,7 @@ class TransfersView(Static):
                 human_bytes(d.get("bytes_transferred")),
                 f"{done_files}/{files}",
                 human_bytes(d.get("effective_bytes_per_second"), "/s"),
-                Text(str(faults), style="bold bright_red" if faults else ""),
+                Text(str(faults), style=SIGNAL_MARKUP["alert"] if faults else ""),
             )
         more = len(trs) - self.MAX_ROWS
         self.update(Group(table, Text(f"… {more} more", style="dim")) if more > 0 else table)

@@ -1,0 +1,127 @@
+"""Keys, focus, colour and help (#11 items 17-22, 25, 29), with Pilot on real runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.geometry import Region
+
+from panorama_tui.events import decode_line
+from panorama_tui.states import JobState
+from panorama_tui.store import Store
+from panorama_tui.ui.app import PanoramaApp
+from panorama_tui.ui.joblist import JobList
+
+from .ui_helpers import finished_demo, fixed_timezone
+
+fixed_timezone()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def failed_run_store(replay_dir) -> Store:
+    """The shared failed run (``ls -z /`` fails twice), whole."""
+    path = replay_dir / "process_wf_failure" / "events.json"
+    store = Store()
+    store.apply_many(decode_line(ln) for ln in path.read_bytes().splitlines() if ln.strip())
+    return store
+
+
+def segments(widget, y: int | None = None):
+    """The styled segments a widget paints (all lines, or line ``y``)."""
+    lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return [seg for strip in (lines if y is None else [lines[y]]) for seg in strip if seg.text.strip()]
+
+
+def segment_with(segs, text: str):
+    found = [s for s in segs if text in s.text]
+    assert found, (text, [s.text for s in segs])
+    return found[0]
+
+
+def is_red(color) -> bool:
+    if color is None:
+        return False
+    if color.number in (1, 9):  # ANSI red, bright red
+        return True
+    r, g, b = color.get_truecolor()
+    return r > 150 and g < 100 and b < 100
+
+
+# -- item 18: red emphasis ---------------------------------------------------
+
+
+def test_the_header_of_a_failed_run_shows_failed_in_bold_red(replay_dir):
+    store = failed_run_store(replay_dir)
+
+    async def go():
+        app = PanoramaApp(store, source_label="process_wf_failure")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            segs = segments(app.query_one("#header"))
+            for text in ("FAILED", "✗ 1 failed"):
+                style = segment_with(segs, text).style
+                assert style.bold and is_red(style.color), (text, style)
+
+    run(go())
+
+
+def test_every_theme_style_is_one_rich_renders():
+    """Rich parses every style here (Text, Style.parse); an ANSI name Rich does
+    not know would raise, one Textual's markup does not know is dropped."""
+    from rich.style import Style
+
+    from panorama_tui.ui import theme
+
+    for no_color in (False, True):
+        theme.use_palette(no_color)
+        for table in (theme.STATE_MARKUP, theme.WF_STATE_MARKUP, theme.SIGNAL_MARKUP):
+            for markup in table.values():
+                Style.parse(markup)
+    theme.use_palette(False)
+
+
+# -- item 19: NO_COLOR -------------------------------------------------------
+
+
+def test_with_no_color_failed_is_bold_reverse_and_dim_is_only_for_waiting(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            assert app.no_color
+            jobs = app.query_one("#jobs", JobList)
+            assert jobs.rows[0].state == JobState.FAILED
+            await pilot.press("j")  # the cursor off the failed row
+            await pilot.pause()
+            failed_row = segments(jobs, 0)
+            for text in ("✗", "failed"):
+                style = segment_with(failed_row, text).style
+                assert style.bold and style.reverse, (text, style)
+            header = segments(app.query_one("#header"))
+            for text in ("FAILED", "✗ 1 failed"):
+                style = segment_with(header, text).style
+                assert style.bold and style.reverse, (text, style)
+            assert not any(is_red(s.style.color) for s in failed_row)  # no colour asked for
+            for y, job in enumerate(jobs.rows[: jobs.size.height]):
+                state_cell = segment_with(segments(jobs, y), job.state.glyph).style
+                assert bool(state_cell.dim) == (job.state == JobState.WAITING), (job.job_id, state_cell)
+
+    run(go())
+
+
+def test_no_color_palette_keeps_failed_the_loudest():
+    from panorama_tui.ui import theme
+
+    theme.use_palette(True)
+    try:
+        styles = theme.STATE_STYLES
+        assert styles[JobState.FAILED].bold and styles[JobState.FAILED].reverse
+        assert all(not s.reverse for state, s in styles.items() if state != JobState.FAILED)
+        assert [state for state, s in styles.items() if s.dim] == [JobState.WAITING]
+        assert all(s.color is None and s.bgcolor is None for s in styles.values())
+    finally:
+        theme.use_palette(False)
+    assert theme.STATE_STYLES[JobState.FAILED].color is not None
