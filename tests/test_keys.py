@@ -125,3 +125,49 @@ def test_no_color_palette_keeps_failed_the_loudest():
     finally:
         theme.use_palette(False)
     assert theme.STATE_STYLES[JobState.FAILED].color is not None
+
+
+# -- item 17: panel keys -----------------------------------------------------
+
+
+def test_panel_keys_work_after_the_failures_panel_took_the_focus():
+    from textual.widgets import TabbedContent
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            tabs = app.query_one("#panels", TabbedContent)
+            fail_list = app.query_one("#fail-list", JobList)
+            for key, name in (("2", "failures"), ("1", "detail"), ("2", "failures"), ("3", "transfers"),
+                              ("4", "warnings"), ("2", "failures"), ("5", "timeline"), ("6", "statistics"),
+                              ("1", "detail")):
+                await pilot.press(key)
+                await pilot.pause()
+                assert tabs.active == name, (key, tabs.active, app.focused)
+                assert fail_list.has_focus == (name == "failures")
+            assert app.focused is app.query_one("#jobs", JobList)
+
+    run(go())
+
+
+# -- item 20: the too-small check --------------------------------------------
+
+
+def test_the_too_small_screen_follows_each_resize():
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            assert not app.screen.has_class("small")
+            await pilot.resize_terminal(70, 20)
+            await pilot.pause()
+            assert app.screen.has_class("small")
+            assert "70x20" in str(app.query_one("#toosmall").render())
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause()
+            assert not app.screen.has_class("small")
+            await pilot.resize_terminal(80, 24)  # the minimum is not too small
+            await pilot.pause()
+            assert not app.screen.has_class("small")
+            await pilot.resize_terminal(79, 24)
+            await pilot.pause()
+            assert app.screen.has_class("small")
+
+    run(go())

@@ -328,7 +328,7 @@ class PanoramaApp(App):
         head = self.query_one("#jobhead", Static)
         jobs.on_header(lambda text: head.update(Text(text, style="bold"), layout=False))
         jobs.focus()
-        self._check_size()
+        self._check_size(self.size)
         try:
             import asyncio
 
@@ -341,11 +341,12 @@ class PanoramaApp(App):
         if self.master_db and self.ingest is None:
             self.action_workflows()
 
-    def on_resize(self, event) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: self.size still holds the size before this resize.
+        self._check_size(event.size)
 
-    def _check_size(self) -> None:
-        w, h = self.size
+    def _check_size(self, size) -> None:
+        w, h = size
         small = w < MIN_WIDTH or h < MIN_HEIGHT
         self.screen.set_class(small, "small")
         if small:
@@ -663,7 +664,15 @@ class PanoramaApp(App):
             self.refresh_all()
 
     def action_panel(self, name: str) -> None:
-        self.query_one("#panels", TabbedContent).active = name
+        tabs = self.query_one("#panels", TabbedContent)
+        focused = self.screen.focused
+        if name != "failures" and focused is not None and tabs in focused.ancestors:
+            # Hiding the pane that holds the focus hands it to a sibling in
+            # that pane, and TabbedContent then shows the pane again: the
+            # panel keys were trapped in the failures panel.  The job list
+            # takes the focus first (now, not after this handler).
+            self.screen.set_focus(self.query_one("#jobs", JobList))
+        tabs.active = name
         if name == "failures":
             self.query_one("#fail-list", JobList).focus()
 
