@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from textual.geometry import Region
 
 from panorama_tui.events import decode_line
@@ -169,5 +171,95 @@ def test_the_too_small_screen_follows_each_resize():
             await pilot.resize_terminal(79, 24)
             await pilot.pause()
             assert app.screen.has_class("small")
+
+    run(go())
+
+
+# -- item 21: focus you can see, the tree's keys, esc and ctrl+c --------------
+
+
+def test_the_focused_pane_is_highlighted_without_a_layout():
+    """Tab goes round tree, job list and panels; the pane with the focus shows
+    it (the tree's border, the list's title line, the panels' top border) by
+    a colour change only: a layout costs tens of ms at 100k jobs."""
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            tree = app.query_one("#tree")
+            head = app.query_one("#jobhead")
+            panels = app.query_one("#panels")
+            looks = {}
+
+            def look():
+                return (tree.styles.border_right, head.styles.background, panels.styles.border_top)
+
+            layouts = []
+            # Not the tree: Textual's Tree lays itself out on any style update
+            # (Tree.notify_style_update), its own :focus rules included.
+            for w in (head, panels, app.query_one("#jobs")):
+                w.refresh = lambda *a, up=w.refresh, layout=False, **kw: layouts.append(layout) or up(
+                    *a, layout=layout, **kw)
+            assert app.focused is app.query_one("#jobs")
+            looks["jobs"] = look()
+            await pilot.press("shift+tab")
+            await pilot.pause()
+            assert app.focused is tree
+            looks["tree"] = look()
+            await pilot.press("tab", "tab")
+            await pilot.pause()
+            assert panels in app.focused.ancestors
+            looks["panels"] = look()
+            assert len(set(looks.values())) == 3, looks
+            tree_look, jobs_look, panels_look = looks["tree"], looks["jobs"], looks["panels"]
+            assert tree_look[0] != jobs_look[0] == panels_look[0]  # the tree's border
+            assert jobs_look[1] != tree_look[1] == panels_look[1]  # the list's title line
+            assert panels_look[2] != tree_look[2] == jobs_look[2]  # the panels' top border
+            assert not any(layouts)
+
+    run(go())
+
+
+def test_the_tree_shows_its_cursor_from_the_start_and_takes_j_and_k():
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            tree = app.query_one("#tree")
+            assert tree.cursor_line == 0 and tree.cursor_node is not None
+            await pilot.press("shift+tab")
+            assert app.focused is tree
+            await pilot.press("j", "j")
+            assert tree.cursor_line == 2
+            await pilot.press("k")
+            assert tree.cursor_line == 1
+
+    run(go())
+
+
+def test_esc_closes_the_keys_panel():
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            app.action_show_help_panel()
+            await pilot.pause()
+            assert app.screen.query("HelpPanel")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not app.screen.query("HelpPanel")
+
+    run(go())
+
+
+@pytest.mark.parametrize("where", ["list", "filter box", "help"])
+def test_ctrl_c_quits(where):
+    from textual.widgets import Input
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            if where == "filter box":
+                await pilot.press("slash", "a")
+                assert isinstance(app.focused, Input)
+            elif where == "help":
+                await pilot.press("question_mark")
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+            assert app._exit and app.return_code == 0
 
     run(go())

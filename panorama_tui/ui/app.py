@@ -189,6 +189,16 @@ class PanoramaApp(App):
     #jobpane { width: 1fr; }
     #jobhead { height: 1; background: $panel; text-style: bold; }
     #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
+    /* The pane with the focus shows it (as btop and k9s do): colours of
+       edges that are always there, so a focus change lays nothing out. */
+    WorkflowTree:focus { border-right: vkey $border; }
+    #jobpane:focus-within { background-tint: $foreground 5%; }  /* as Tree:focus; and a focus-within
+       rule on #jobpane itself is what makes Textual restyle its title when the focus leaves */
+    #jobpane:focus-within #jobhead { background: $border 50%; }
+    #jobpane:focus-within #jobhead:nocolor { text-style: bold reverse; }
+    #panels:focus-within { border-top: hkey $border; }
+    #panels:focus-within Tab.-active:nocolor { text-style: bold reverse; }
+    WorkflowTree:focus:nocolor > .tree--cursor { text-style: bold reverse; }
     #panels TabPane { padding: 0; }
     #detail-row, #fail-row { height: 1fr; }
     #detail-scroll { width: 1fr; }
@@ -205,6 +215,8 @@ class PanoramaApp(App):
     """
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        # Textual binds ctrl+c to copy; in a terminal monitor it quits.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("w", "workflows", "Workflows", show=False),
         Binding("slash", "filter", "Filter"),
@@ -626,6 +638,9 @@ class PanoramaApp(App):
         self._refresh_status()
 
     def action_back(self) -> None:
+        if self.screen.query("HelpPanel"):  # Textual's Keys panel (command palette)
+            self.action_hide_help_panel()
+            return
         box = self.query_one("#filter", FilterBox)
         jobs = self.query_one("#jobs", JobList)
         if box.has_focus:

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static, Tree
 
@@ -93,6 +94,10 @@ class HeaderBar(Static):
 class WorkflowTree(Tree):
     """Root -> sub-workflows -> jobs by state; children are built on expand."""
 
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
     MAX_LEAVES = 200
 
     def __init__(self, store: Store, **kw):
@@ -140,6 +145,8 @@ class WorkflowTree(Tree):
                 if parent is None:
                     node.expand()
                     self._fill_groups(node, wf)
+            if self.cursor_line < 0 and self._wf_nodes:
+                self.cursor_line = 0  # a cursor to see and move from the start
         for uuid, node in self._wf_nodes.items():
             wf = store.workflows.get(uuid)
             if wf is not None:
