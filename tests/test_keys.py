@@ -263,3 +263,113 @@ def test_ctrl_c_quits(where):
             assert app._exit and app.return_code == 0
 
     run(go())
+
+
+# -- item 22: filter as you type ---------------------------------------------
+
+
+def status_text(app) -> str:
+    from .test_ui import text_of
+
+    return text_of(app.query_one("#status"))
+
+
+async def type_then_pause(pilot, monkeypatch, *keys: str) -> None:
+    """Keys typed without a pause (whatever the machine's speed), then the pause
+    that applies them: each key restarts the wait, the last one a short one."""
+    from panorama_tui.ui import app as app_module
+
+    monkeypatch.setattr(app_module, "FILTER_DELAY", 30.0)
+    await pilot.press(*keys[:-1])
+    monkeypatch.setattr(app_module, "FILTER_DELAY", 0.05)
+    await pilot.press(keys[-1])
+    await pilot.pause(0.3)
+
+
+def test_the_filter_applies_as_you_type_once_the_keys_pause(monkeypatch):
+    from panorama_tui.ui import app as app_module
+    from panorama_tui.ui.filterbox import FilterBox
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            jobs = app.query_one("#jobs", JobList)
+            box = app.query_one("#filter", FilterBox)
+            applied = []
+            set_query = jobs.set_query
+            jobs.set_query = lambda q: applied.append(q.text if q else None) or set_query(q)
+            monkeypatch.setattr(app_module, "FILTER_DELAY", 30.0)
+            await pilot.press("slash", *"state=done ^stag")
+            await pilot.pause()
+            assert applied == [] and box.has_focus and app._filter_timer is not None  # not per key
+            await type_then_pause(pilot, monkeypatch, "e")
+            assert applied == ["state=done ^stage"]  # once, after the keys paused
+            assert box.has_focus and jobs.rows
+            assert all(j.state == JobState.DONE and j.job_id.startswith("stage") for j in jobs.rows)
+
+    run(go())
+
+
+def test_a_rejected_filter_leaves_the_one_in_force_and_says_why_quietly(monkeypatch):
+    from panorama_tui.ui.filterbox import FilterBox
+
+    async def go():
+        async with finished_demo((140, 40)) as (app, store, pilot):
+            jobs = app.query_one("#jobs", JobList)
+            box = app.query_one("#filter", FilterBox)
+            await type_then_pause(pilot, monkeypatch, "slash", *"state=done")
+            n_done = len(jobs.rows)
+            assert jobs.query.text == "state=done" and n_done
+            await type_then_pause(pilot, monkeypatch, *" colour=red")
+            assert jobs.query.text == "state=done" and len(jobs.rows) == n_done
+            status = status_text(app)
+            assert "unknown field 'colour'" in status and "(filter in force: state=done)" in status
+            assert "colour=red" not in status
+            assert not app._notifications  # not a toast per key
+            await pilot.press("enter")  # rejected on enter too: the box stays open on it
+            await pilot.pause()
+            assert box.has_focus and box.value == "state=done colour=red"
+            assert jobs.query.text == "state=done" and not app._notifications
+            await type_then_pause(pilot, monkeypatch, *["backspace"] * len(" colour=red"))
+            assert "colour" not in status_text(app)  # the error goes with the text
+            await pilot.press("escape")
+            await pilot.pause()
+            assert jobs.query is None and box.value == "" and jobs.has_focus  # none was kept
+
+    run(go())
+
+
+def test_enter_keeps_a_filter_esc_restores_the_one_in_force_and_up_down_walk_the_history(monkeypatch):
+    from panorama_tui.ui.filterbox import HISTORY, FilterBox
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            jobs = app.query_one("#jobs", JobList)
+            box = app.query_one("#filter", FilterBox)
+            await pilot.press("slash", *"state=failed", "enter")
+            await pilot.press("slash", *"^stage", "enter")  # typing replaces the text shown
+            await pilot.pause()
+            assert jobs.query.text == "^stage" and jobs.has_focus
+            # esc drops an edit that was already applied: the filter kept is back
+            await type_then_pause(pilot, monkeypatch, "slash", "end", *"_in")
+            assert jobs.query.text == "^stage_in"
+            await pilot.press("escape")
+            await pilot.pause()
+            assert jobs.query.text == "^stage" and box.value == "^stage" and jobs.has_focus
+            # up/down walk the filters entered, newest first, then back to the draft
+            await pilot.press("slash", *"draft", "up")
+            assert box.value == "^stage"
+            await pilot.press("up")
+            assert box.value == "state=failed"
+            await pilot.press("up")  # the oldest stays
+            assert box.value == "state=failed"
+            await pilot.press("down", "down")
+            assert box.value == "draft"
+            await pilot.press("up", "enter")
+            await pilot.pause()
+            assert jobs.query.text == "^stage"
+            assert box.history == ["state=failed", "^stage"]  # entered again: not twice
+            for i in range(HISTORY + 5):
+                box.remember(f"id~{i}")
+            assert len(box.history) == HISTORY and box.history[-1] == f"id~{HISTORY + 4}"
+
+    run(go())

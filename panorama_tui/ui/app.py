@@ -57,6 +57,9 @@ PLOT_SECONDS = 1.0
 TIMELINE_SECONDS = 2.0
 STATS_SECONDS = 5.0
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
+# Seconds the keys must pause before what is typed in the filter box is
+# applied: a word typed is one re-filter of a 100k-job list, not one per key.
+FILTER_DELAY = 0.15
 
 HELP_TEXT = """\
 [b]panorama-top keys[/b]
@@ -282,6 +285,8 @@ class PanoramaApp(App):
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
+        self._filter_timer = None
+        self._filter_error: str | None = None  # why the text in the filter box is not applied
         self._ticks = 0
         self._rate_mark = (0.0, 0)
         self._rate = 0.0
@@ -477,6 +482,10 @@ class PanoramaApp(App):
         signal = theme.SIGNAL_MARKUP
         if jobs.problems_only:
             shown += f" [{signal['warn']}]problems only[/]"
+        if self._filter_error is not None:
+            in_force = escape(jobs.query.text) if jobs.query else "none"
+            # The filter in force first: the error's tail may be cut off.
+            shown += f" (filter in force: {in_force}) [{signal['error']}]✗ {escape(self._filter_error)}[/]"
         if jobs.filtering is not None:
             shown += f" [i]filtering {jobs.filtering:.0%}[/]"
         parts = [shown]
@@ -622,20 +631,53 @@ class PanoramaApp(App):
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBox).open()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if not event.input.has_focus:
+            return  # the closed box showing the filter in force
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter_text)
+
+    def _apply_filter_text(self, text: str | None = None) -> bool:
+        """Filter the list by ``text`` (the box's); False when it does not
+        parse: the list keeps the filter in force and the status line says
+        why, quietly (no toast per key).  Only the list and the status line
+        change; the detail panel follows the cursor's job once it rests."""
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if text is None:
+            text = self.query_one("#filter", FilterBox).value
         jobs = self.query_one("#jobs", JobList)
         try:
-            q = parse(event.value)
+            query = parse(text)
         except QueryError as exc:
-            self.notify(str(exc), title="filter", severity="error")
-            return
-        jobs.set_query(q)
-        jobs.focus()  # the box closes as it loses the focus
-        self.query_one("#filter", FilterBox).close(jobs.query.text if jobs.query else "")
-        # Only the list and the status line change; the detail panel follows
-        # the cursor's new job as for any cursor move (once it rests).
+            self._filter_error = str(exc)
+        else:
+            self._filter_error = None
+            # Terms are split on blanks: a blank typed changes no job's fate.
+            if text.split() != (jobs.query.text.split() if jobs.query else []):
+                jobs.set_query(query)
         self._refresh_status()
+        return self._filter_error is None
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not self._apply_filter_text(event.value):
+            self.bell()  # the box stays open on the text; the status line says why
+            return
+        box = self.query_one("#filter", FilterBox)
+        box.remember(event.value)
+        jobs = self.query_one("#jobs", JobList)
+        jobs.focus()
+        box.close(jobs.query.text if jobs.query else "")
+
+    @on(Input.Blurred, "#filter")
+    def _filter_left(self, event: Input.Blurred) -> None:
+        """Leaving the box without enter (esc, a click elsewhere) goes back
+        to the filter kept last; enter has made it the one typed."""
+        self._apply_filter_text(self.query_one("#filter", FilterBox).applied)
 
     def action_back(self) -> None:
         if self.screen.query("HelpPanel"):  # Textual's Keys panel (command palette)
