@@ -373,3 +373,114 @@ def test_enter_keeps_a_filter_esc_restores_the_one_in_force_and_up_down_walk_the
             assert len(box.history) == HISTORY and box.history[-1] == f"id~{HISTORY + 4}"
 
     run(go())
+
+
+# -- item 25: help from the bindings -----------------------------------------
+
+
+def test_readme_key_table_is_the_bindings(repo_root):
+    """README's table is made from the bindings (scripts/keys_table.py): a key
+    added, changed or described anew without running the script fails here."""
+    import runpy
+
+    script = runpy.run_path(str(repo_root / "scripts" / "keys_table.py"), run_name="keys_table")
+    from panorama_tui.ui.help import documented_bindings, help_rows, readme_table
+
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    assert script["table_in"](readme) == readme_table(help_rows(documented_bindings()))
+
+
+def test_every_key_of_the_main_screen_has_a_line_of_help():
+    from textual.binding import Binding
+
+    from panorama_tui.ui.filterbox import FilterBox
+    from panorama_tui.ui.help import Keys, documented_bindings
+    from panorama_tui.ui.panels import WorkflowTree
+
+    ours = [*PanoramaApp.BINDINGS, *JobList.BINDINGS, *WorkflowTree.BINDINGS, *FilterBox.BINDINGS]
+    assert all(isinstance(b.group, Keys) and b.group.description for b in Binding.make_bindings(ours))
+    documented = {key for b in documented_bindings() for key in b.key.split(",")}
+    assert {"tab", "shift+tab", "ctrl+p", "ctrl+c", "question_mark", "w", "j", "k"} <= documented
+
+
+def help_lines(app) -> list[str]:
+    """The help screen as its lines of text, at the width it has."""
+    import io
+
+    from rich.console import Console
+
+    text = app.screen.query_one("#help-text")
+    console = Console(width=text.content_region.width, file=io.StringIO(), color_system=None)
+    with console.capture() as cap:
+        console.print(text.content)
+    return cap.get().splitlines()
+
+
+def test_help_fits_80x24_scrolls_and_wrapped_lines_hang_under_their_text():
+    from textual.containers import VerticalScroll
+
+    from panorama_tui.ui.help import HelpScreen
+
+    async def go():
+        async with finished_demo((80, 24)) as (app, store, pilot):
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            box = app.screen.query_one(VerticalScroll)
+            assert app.screen.region.contains_region(box.region)  # not clipped
+            assert box.max_scroll_y > 0  # it scrolls to the rest
+            await pilot.press("end")
+            await pilot.pause()
+            assert box.scroll_offset.y == box.max_scroll_y
+            lines = help_lines(app)
+            rows = app.screen.rows
+            text_at = 2 + max(len(r.keys) for r in rows) + 2  # indent, keys, gap
+            starts = {r.keys for r in rows}
+            wrapped = 0
+            for line in lines:
+                body = line[2:text_at].strip()
+                if not line.strip() or not line.startswith("  ") or body in starts:
+                    continue  # blank, a heading, or a row's first line
+                wrapped += 1
+                assert line[:text_at].strip() == "" and line[text_at] != " ", line  # hangs under its text
+            assert wrapped >= 3
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    run(go())
+
+
+def test_w_is_there_when_a_master_db_is_and_lists_it(shared_data):
+    """``w`` shows in the help and works whenever ~/.pegasus/workflow.db
+    exists (the tests' HOME is a temporary one), not only when the app was
+    started on it."""
+    from pathlib import Path
+
+    from panorama_tui.ui.help import HelpScreen
+    from panorama_tui.ui.workflows import WorkflowsScreen
+
+    from .test_submitdir import _master_db
+
+    master = Path.home() / ".pegasus" / "workflow.db"
+    assert not master.exists()
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            assert "w" not in {r.keys for r in app.screen.rows}
+            await pilot.press("escape", "w")
+            assert not isinstance(app.screen, WorkflowsScreen)
+            master.parent.mkdir()
+            fail_db = shared_data / "pegasus/monitord-replay/process_wf_failure/process-0.stampede.db"
+            _master_db(master, [("f84f05fc-a8d0-42b5-bac5-52d6f41a77e3", "process",
+                                 [("WORKFLOW_STARTED", 1677913788, 0, None),
+                                  ("WORKFLOW_TERMINATED", 1677913884, 0, 1)], f"sqlite:///{fail_db}")])
+            await pilot.press("question_mark")
+            assert "w" in {r.keys for r in app.screen.rows}
+            await pilot.press("escape", "w")
+            await pilot.pause()
+            assert isinstance(app.screen, WorkflowsScreen)
+            assert [w["label"] for w in app.screen.workflows] == ["process"]
+
+    run(go())

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
+from textual.actions import parse as parse_action
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -34,6 +35,7 @@ from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
 from .filterbox import FilterBox
+from .help import PROBLEM_LABELS, HelpScreen, Keys, documented_bindings, help_rows
 from .keybar import KeyBar
 from .joblist import JobList
 from . import theme
@@ -60,46 +62,6 @@ DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redr
 # Seconds the keys must pause before what is typed in the filter box is
 # applied: a word typed is one re-filter of a 100k-job list, not one per key.
 FILTER_DELAY = 0.15
-
-HELP_TEXT = """\
-[b]panorama-top keys[/b]
-
-[b]Moving[/b]
-  ↑ ↓  j k        move in the job list        g G / home end   first / last job
-  pgup pgdn       page                        tab shift+tab    next / previous pane
-  enter           open the job (or tree node) esc              back, clear the filter
-  1 2 3 4 5 6     detail / failures / transfers / warnings / timeline / statistics
-
-[b]Finding[/b]
-  /               filter: text or regex, and terms like
-                  state=failed  host~node1  site=condorpool  exit!=0  tries>1  xform~blast
-  !               problems only (failed, held, retrying)
-  s S             sort by the next / previous column      r   reverse the order
-  o               open the selected job's full report and output in $PAGER
-
-[b]Watching[/b]
-  p               pause the view (collection goes on)     q   quit
-  w               workflows in ~/.pegasus/workflow.db (enter opens one)
-  ctrl+p          command palette                         ?   this help
-
-[b]Replay[/b]
-  space           play / pause the replay     + -   faster / slower
-  .               step to the next event      [ ]   back / forward 10 s
-  { }             back / forward 60 s         T     seek to a time (HH:MM:SS, +30s, -5m)
-"""
-
-
-class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(HELP_TEXT)
-
 
 class JobScreen(Screen):
     """Everything about one job; esc goes back."""
@@ -182,6 +144,14 @@ def parse_seek(text: str, position: float | None, start: float | None) -> float 
     return None
 
 
+_SORT = Keys("sort by the next / previous column; reverse the order", section="Finding")
+_PANELS = Keys("panels: detail, failed jobs, transfers, warnings, timeline (jobs over time and a Gantt), "
+               "statistics (pegasus-statistics' figures, live)", section="Panels")
+_QUIT = Keys("quit", section="Watching")
+_SPEED = Keys("replay: faster / slower", section="Replay")
+_SEEK = Keys("replay: back / forward 10 s, 60 s", section="Replay")
+
+
 class PanoramaApp(App):
     TITLE = "panorama-top"
     CSS = """
@@ -216,35 +186,42 @@ class PanoramaApp(App):
     .small #toosmall { display: block; }
     .small #main { display: none; }
     """
+    # Each binding's group is its line in the help screen and README's key
+    # table (ui/help.py): a new key gets a group, and the help has it.
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        Binding("escape", "back", "Back", show=False,
+                group=Keys("back: close the job screen, clear the filter, then the scope", section="Moving")),
+        Binding("slash", "filter", "Filter", group=Keys(
+            "filter as you type: text or regex, and field terms; enter keeps it, esc drops the edit",
+            section="Finding")),
+        Binding("exclamation_mark", "problems", "Problems",
+                group=Keys(f"problems only: {PROBLEM_LABELS}", section="Finding")),
+        Binding("s", "sort(1)", "Sort", group=_SORT),
+        Binding("S", "sort(-1)", "Sort back", show=False, group=_SORT),
+        Binding("r", "reverse", "Reverse", show=False, group=_SORT),
+        *(Binding(str(n), f"panel('{name}')", name.capitalize(), show=False, group=_PANELS)
+          for n, name in enumerate(("detail", "failures", "transfers", "warnings", "timeline", "statistics"), 1)),
+        Binding("o", "pager", "Pager", show=False,
+                group=Keys("the selected job's full report and output in $PAGER", section="Panels")),
+        Binding("p", "pause_view", "Pause",
+                group=Keys("pause the view (a PAUSED banner shows; collection goes on)", section="Watching")),
+        Binding("w", "workflows", "Workflows", show=False, group=Keys(
+            "the workflows in ~/.pegasus/workflow.db (only when it exists; enter opens one)", section="Watching")),
+        Binding("question_mark", "help", "Help", group=Keys("help: these keys", section="Watching")),
+        Binding("q", "quit", "Quit", group=_QUIT),
         # Textual binds ctrl+c to copy; in a terminal monitor it quits.
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("question_mark", "help", "Help"),
-        Binding("w", "workflows", "Workflows", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("exclamation_mark", "problems", "Problems"),
-        Binding("p", "pause_view", "Pause"),
-        Binding("s", "sort(1)", "Sort"),
-        Binding("S", "sort(-1)", "Sort back", show=False),
-        Binding("r", "reverse", "Reverse", show=False),
-        Binding("escape", "back", "Back", show=False),
-        Binding("o", "pager", "Pager", show=False),
-        Binding("1", "panel('detail')", "Detail", show=False),
-        Binding("2", "panel('failures')", "Failures", show=False),
-        Binding("3", "panel('transfers')", "Transfers", show=False),
-        Binding("4", "panel('warnings')", "Warnings", show=False),
-        Binding("5", "panel('timeline')", "Timeline", show=False),
-        Binding("6", "panel('statistics')", "Statistics", show=False),
-        Binding("space", "replay_toggle", "Play/pause", show=False),
-        Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False),
-        Binding("minus", "replay_speed(-1)", "Slower", show=False),
-        Binding("full_stop", "replay_step", "Step", show=False),
-        Binding("left_square_bracket", "replay_seek(-10)", "-10s", show=False),
-        Binding("right_square_bracket", "replay_seek(10)", "+10s", show=False),
-        Binding("left_curly_bracket", "replay_seek(-60)", "-60s", show=False),
-        Binding("right_curly_bracket", "replay_seek(60)", "+60s", show=False),
-        Binding("T", "replay_seek_to", "Seek", show=False),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, group=_QUIT),
+        Binding("space", "replay_toggle", "Play/pause", show=False, group=Keys("replay: play / pause", section="Replay")),
+        Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False, group=_SPEED),
+        Binding("minus", "replay_speed(-1)", "Slower", show=False, group=_SPEED),
+        Binding("full_stop", "replay_step", "Step", show=False,
+                group=Keys("replay: step to the next event", section="Replay")),
+        Binding("left_square_bracket", "replay_seek(-10)", "-10s", show=False, group=_SEEK),
+        Binding("right_square_bracket", "replay_seek(10)", "+10s", show=False, group=_SEEK),
+        Binding("left_curly_bracket", "replay_seek(-60)", "-60s", show=False, group=_SEEK),
+        Binding("right_curly_bracket", "replay_seek(60)", "+60s", show=False, group=_SEEK),
+        Binding("T", "replay_seek_to", "Seek", show=False,
+                group=Keys("replay: seek to a time (HH:MM:SS, +30s, -5m)", section="Replay")),
     ]
 
     def __init__(
@@ -597,13 +574,24 @@ class PanoramaApp(App):
             self._refresh_panel(set(), True)
 
     # -- actions -----------------------------------------------------------
+    def _master_db_path(self) -> str | None:
+        """The master DB whose workflows ``w`` lists: the one the app was
+        started on, else ~/.pegasus/workflow.db if it exists now (monitord
+        creates it with the user's first workflow)."""
+        if self.master_db:
+            return self.master_db
+        from ..sources.master_db import default_path
+
+        path = default_path()
+        return path if os.path.isfile(path) else None
+
     def action_workflows(self) -> None:
-        if not self.master_db:
-            self.notify("no master DB (~/.pegasus/workflow.db) to list workflows from", timeout=2)
-            return
+        path = self._master_db_path()
+        if path is None:
+            return  # check_action has hidden w
         from .workflows import WorkflowsScreen
 
-        self.push_screen(WorkflowsScreen(self.master_db))
+        self.push_screen(WorkflowsScreen(path))
 
     def switch_source(self, source, control=None) -> None:
         """Show another input: stop the current one, start again from an empty store."""
@@ -626,7 +614,11 @@ class PanoramaApp(App):
         self.refresh_all(full=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(help_rows(documented_bindings(), self._binding_enabled)))
+
+    def _binding_enabled(self, binding: Binding) -> bool:
+        _namespace, name, params = parse_action(binding.action)
+        return self.check_action(name, params) is not False
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBox).open()
@@ -818,7 +810,9 @@ class PanoramaApp(App):
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.
-        return not (action in self._MAIN_ONLY and self.screen is not self.default_screen)
+        if action in self._MAIN_ONLY and self.screen is not self.default_screen:
+            return False
+        return action != "workflows" or self._master_db_path() is not None
 
     def _sort_by(self, col: str) -> None:
         self.query_one("#jobs", JobList).sort_by(col)

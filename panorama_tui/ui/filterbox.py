@@ -18,7 +18,10 @@ from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import Input
 
+from .help import Keys
+
 HISTORY = 20  # filters kept for up/down, this session only
+_HISTORY = Keys("in the filter box: the filters entered before, newest first", section="Finding")
 
 
 class FilterBox(Input):
@@ -30,8 +33,8 @@ class FilterBox(Input):
     FilterBox:focus { background: $boost; }
     """
     BINDINGS = [
-        Binding("up", "history(-1)", "Older filter", show=False),
-        Binding("down", "history(1)", "Newer filter", show=False),
+        Binding("up", "history(-1)", "Older filter", show=False, group=_HISTORY),
+        Binding("down", "history(1)", "Newer filter", show=False, group=_HISTORY),
     ]
 
     can_focus = False

@@ -18,6 +18,7 @@ from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
 from ..summary import workflow_order
+from .help import MOVE
 from .theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
 
 COUNT_ORDER = (
@@ -95,8 +96,8 @@ class WorkflowTree(Tree):
     """Root -> sub-workflows -> jobs by state; children are built on expand."""
 
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        Binding("j", "cursor_down", "Down", show=False, group=MOVE),
+        Binding("k", "cursor_up", "Up", show=False, group=MOVE),
     ]
     MAX_LEAVES = 200
 
