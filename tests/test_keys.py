@@ -31,10 +31,11 @@ def failed_run_store(replay_dir) -> Store:
     return store
 
 
-def segments(widget, y: int | None = None):
-    """The styled segments a widget paints (all lines, or line ``y``)."""
+def segments(widget, y: int | None = None, blank: bool = False):
+    """The styled segments a widget paints (all lines, or line ``y``; with
+    ``blank``, the blank ones too)."""
     lines = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
-    return [seg for strip in (lines if y is None else [lines[y]]) for seg in strip if seg.text.strip()]
+    return [seg for strip in (lines if y is None else [lines[y]]) for seg in strip if blank or seg.text.strip()]
 
 
 def segment_with(segs, text: str):
@@ -484,3 +485,76 @@ def test_w_is_there_when_a_master_db_is_and_lists_it(shared_data):
             assert [w["label"] for w in app.screen.workflows] == ["process"]
 
     run(go())
+
+
+# -- item 29: one time zone, said once ----------------------------------------
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    """Set TZ for a test (the module runs in UTC)."""
+    import time
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+WINTER, SUMMER = 1677913788, 1688000000  # 2023-03-04 07:09:48 UTC (the failed run), 2023-06-29
+
+
+@pytest.mark.parametrize("tz, ts, label", [
+    ("UTC", WINTER, "UTC"),
+    ("Europe/Paris", WINTER, "CET (UTC+01:00)"),
+    ("Europe/Paris", SUMMER, "CEST (UTC+02:00)"),
+    ("America/Los_Angeles", WINTER, "PST (UTC-08:00)"),
+    ("Asia/Kolkata", WINTER, "IST (UTC+05:30)"),
+    ("Asia/Dubai", WINTER, "UTC+04:00"),  # the zone has no name of its own
+])
+def test_the_zone_label_names_the_zone_clock_times_are_in(zone, tz, ts, label):
+    from panorama_tui.fmt import clock_time, zone_label
+
+    zone(tz)
+    assert zone_label(ts) == label
+    if tz == "America/Los_Angeles":
+        assert clock_time(ts) == "2023-03-03 23:09:48"  # TZ honoured
+
+
+def test_the_zone_label_takes_any_time():
+    from panorama_tui.fmt import zone_label
+
+    for ts in (None, float("nan"), float("inf"), 1e20, -1e20):
+        assert zone_label(ts) == "UTC"
+
+
+def test_the_screen_says_its_zone_once_and_shows_every_time_in_it(zone, replay_dir):
+    """TZ=Europe/Paris: the header says CET once; the failed job's states in
+    the detail panel are at Paris time (monitord wrote 07:10:09 UTC)."""
+    zone("Europe/Paris")
+    store = failed_run_store(replay_dir)
+
+    async def go():
+        for size in ((120, 40), (80, 24)):
+            app = PanoramaApp(store, source_label="process_wf_failure")
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(0.3)
+                header = app.query_one("#header")
+                line1, line2 = ("".join(s.text for s in segments(header, y, blank=True)).strip() for y in (0, 1))
+                assert line2.startswith("✓")  # line 1 never wraps into the counts
+                if size[0] == 120:
+                    assert "elapsed 1m36s  times in CET (UTC+01:00)" in line1
+                    detail = text_of_all(app.query_one("#detail-view"))
+                    assert "2023-03-04 08:10:09  SUBMIT" in detail
+                    assert "07:10:09" not in detail
+
+    run(go())
+
+
+def text_of_all(widget) -> str:
+    from .test_ui import text_of
+
+    return text_of(widget)

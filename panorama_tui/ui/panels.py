@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import Static, Tree
 
 from ..events import describe_exitcode
-from ..fmt import clock_time, compact_count, human_bytes, human_duration, progress_bar
+from ..fmt import clock_time, compact_count, human_bytes, human_duration, progress_bar, zone_label
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
@@ -40,6 +40,15 @@ def _counts_markup(counts: list[int], retries: int) -> str:
         parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
     parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
     return "  ".join(parts)
+
+
+def _with_zone(line: str, now: float | None, width: int) -> str:
+    """The header's first line and, when it fits there, the time zone every
+    clock time on screen is in (said once, here)."""
+    zone = f"times in {zone_label(now)}"
+    if Text.from_markup(line).cell_len + 2 + len(zone) > width:
+        return line  # a wrapped first line would push the counts out of sight
+    return f"{line}  [dim]{zone}[/dim]"
 
 
 class HeaderBar(Static):
@@ -83,7 +92,7 @@ class HeaderBar(Static):
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
         width = max(10, min(40, (self.size.width or 100) - 70))
-        line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
+        line1 = _with_zone(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", now, (self.size.width or 100) - 2)
         line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
         text = line1 + "\n" + line2
         if text != self._shown:  # a tick that changes nothing paints nothing
