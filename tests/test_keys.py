@@ -71,6 +71,35 @@ def test_the_header_of_a_failed_run_shows_failed_in_bold_red(replay_dir):
     run(go())
 
 
+def test_a_link_that_is_down_shows_in_bold_red_on_the_status_line():
+    from panorama_tui.ingest import Ingest
+    from panorama_tui.sources.base import Source
+
+    class Link(Source):
+        label = "amqp://guest:****@127.0.0.1:5672/panorama/monitoring"
+        live = True
+
+        def batches(self):
+            return iter(())
+
+    src = Link()
+    src.status.state = "down"
+    src.status.message = "connection refused"
+    store = Store()
+    store.note_bad("not JSON: Expecting value")
+
+    async def go():
+        app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
+        async with app.run_test(size=(200, 30)) as pilot:
+            await pilot.pause()
+            segs = segments(app.query_one("#status"))
+            for text, bold in (("monitoring: down", True), ("1 unparsable", True), ("connection refused", False)):
+                style = segment_with(segs, text).style
+                assert is_red(style.color) and bool(style.bold) == bold, (text, style)
+
+    run(go())
+
+
 def test_every_theme_style_is_one_rich_renders():
     """Rich parses every style here (Text, Style.parse); an ANSI name Rich does
     not know would raise, one Textual's markup does not know is dropped."""
