@@ -63,6 +63,7 @@ DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redr
 # applied: a word typed is one re-filter of a 100k-job list, not one per key.
 FILTER_DELAY = 0.15
 
+
 class JobScreen(Screen):
     """Everything about one job; esc goes back."""
 
@@ -165,8 +166,11 @@ class PanoramaApp(App):
     /* The pane with the focus shows it (as btop and k9s do): colours of
        edges that are always there, so a focus change lays nothing out. */
     WorkflowTree:focus { border-right: vkey $border; }
-    #jobpane:focus-within { background-tint: $foreground 5%; }  /* as Tree:focus; and a focus-within
-       rule on #jobpane itself is what makes Textual restyle its title when the focus leaves */
+    /* Textual restyles a focused or blurred widget's relatives only from an
+       ancestor with a :focus-within rule of its own: without this one the
+       title line kept its highlight once the focus had left (the tint, as
+       Tree:focus has, hardly shows: the list paints its own background). */
+    #jobpane:focus-within { background-tint: $foreground 5%; }
     #jobpane:focus-within #jobhead { background: $border 50%; }
     #jobpane:focus-within #jobhead:nocolor { text-style: bold reverse; }
     #panels:focus-within { border-top: hkey $border; }
