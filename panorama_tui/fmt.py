@@ -57,6 +57,23 @@ def clock_time(ts: float | None, utc: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
 
+def zone_label(ts: float | None = None) -> str:
+    """The time zone :func:`clock_time` shows times in (local: ``TZ`` when
+    set), at ``ts`` (now when not a time), e.g. ``CET (UTC+01:00)``, or
+    ``UTC``, or ``UTC+04:00`` for a zone with no name of its own.  The
+    screen says it once, so every clock time on it can go without."""
+    try:
+        t = time.localtime(ts)
+    except (TypeError, ValueError, OverflowError, OSError):  # NaN, inf, out of range
+        t = time.localtime()
+    off = time.strftime("%z", t)  # +0100
+    offset = f"UTC{off[:3]}:{off[3:]}"
+    name = time.strftime("%Z", t)
+    if off == "+0000" and name in ("UTC", "GMT", ""):
+        return "UTC"
+    return offset if not name or name[0] in "+-" else f"{name} ({offset})"
+
+
 def progress_bar(fraction: float, width: int) -> str:
     fraction = max(0.0, min(1.0, fraction))
     full = int(fraction * width)

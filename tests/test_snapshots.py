@@ -19,6 +19,7 @@ CASES = {
     "job-screen-120x40": ((120, 40), ["enter"]),
     "filtered-120x40": ((120, 40), ["slash", *"state=waiting ^stage", "enter"]),
     "help-120x40": ((120, 40), ["question_mark"]),
+    "help-80x24": ((80, 24), ["question_mark"]),
 }
 
 

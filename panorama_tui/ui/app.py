@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
+from textual.actions import parse as parse_action
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -34,8 +35,10 @@ from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
 from .filterbox import FilterBox
+from .help import PROBLEM_LABELS, HelpScreen, Keys, documented_bindings, help_rows
 from .keybar import KeyBar
 from .joblist import JobList
+from . import theme
 from .panels import (
     FailureText,
     HeaderBar,
@@ -56,45 +59,9 @@ PLOT_SECONDS = 1.0
 TIMELINE_SECONDS = 2.0
 STATS_SECONDS = 5.0
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
-
-HELP_TEXT = """\
-[b]panorama-top keys[/b]
-
-[b]Moving[/b]
-  ↑ ↓  j k        move in the job list        g G / home end   first / last job
-  pgup pgdn       page                        tab shift+tab    next / previous pane
-  enter           open the job (or tree node) esc              back, clear the filter
-  1 2 3 4 5 6     detail / failures / transfers / warnings / timeline / statistics
-
-[b]Finding[/b]
-  /               filter: text or regex, and terms like
-                  state=failed  host~node1  site=condorpool  exit!=0  tries>1  xform~blast
-  !               problems only (failed, held, retrying)
-  s S             sort by the next / previous column      r   reverse the order
-  o               open the selected job's full report and output in $PAGER
-
-[b]Watching[/b]
-  p               pause the view (collection goes on)     q   quit
-  w               workflows in ~/.pegasus/workflow.db (enter opens one)
-  ctrl+p          command palette                         ?   this help
-
-[b]Replay[/b]
-  space           play / pause the replay     + -   faster / slower
-  .               step to the next event      [ ]   back / forward 10 s
-  { }             back / forward 60 s         T     seek to a time (HH:MM:SS, +30s, -5m)
-"""
-
-
-class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(HELP_TEXT)
+# Seconds the keys must pause before what is typed in the filter box is
+# applied: a word typed is one re-filter of a 100k-job list, not one per key.
+FILTER_DELAY = 0.15
 
 
 class JobScreen(Screen):
@@ -178,6 +145,14 @@ def parse_seek(text: str, position: float | None, start: float | None) -> float 
     return None
 
 
+_SORT = Keys("sort by the next / previous column; reverse the order", section="Finding")
+_PANELS = Keys("panels: detail, failed jobs, transfers, warnings, timeline (jobs over time and a Gantt), "
+               "statistics (pegasus-statistics' figures, live)", section="Panels")
+_QUIT = Keys("quit", section="Watching")
+_SPEED = Keys("replay: faster / slower", section="Replay")
+_SEEK = Keys("replay: back / forward 10 s, 60 s", section="Replay")
+
+
 class PanoramaApp(App):
     TITLE = "panorama-top"
     CSS = """
@@ -188,6 +163,19 @@ class PanoramaApp(App):
     #jobpane { width: 1fr; }
     #jobhead { height: 1; background: $panel; text-style: bold; }
     #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
+    /* The pane with the focus shows it (as btop and k9s do): colours of
+       edges that are always there, so a focus change lays nothing out. */
+    WorkflowTree:focus { border-right: vkey $border; }
+    /* Textual restyles a focused or blurred widget's relatives only from an
+       ancestor with a :focus-within rule of its own: without this one the
+       title line kept its highlight once the focus had left (the tint, as
+       Tree:focus has, hardly shows: the list paints its own background). */
+    #jobpane:focus-within { background-tint: $foreground 5%; }
+    #jobpane:focus-within #jobhead { background: $border 50%; }
+    #jobpane:focus-within #jobhead:nocolor { text-style: bold reverse; }
+    #panels:focus-within { border-top: hkey $border; }
+    #panels:focus-within Tab.-active:nocolor { text-style: bold reverse; }
+    WorkflowTree:focus:nocolor > .tree--cursor { text-style: bold reverse; }
     #panels TabPane { padding: 0; }
     #detail-row, #fail-row { height: 1fr; }
     #detail-scroll { width: 1fr; }
@@ -202,33 +190,42 @@ class PanoramaApp(App):
     .small #toosmall { display: block; }
     .small #main { display: none; }
     """
+    # Each binding's group is its line in the help screen and README's key
+    # table (ui/help.py): a new key gets a group, and the help has it.
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("w", "workflows", "Workflows", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("exclamation_mark", "problems", "Problems"),
-        Binding("p", "pause_view", "Pause"),
-        Binding("s", "sort(1)", "Sort"),
-        Binding("S", "sort(-1)", "Sort back", show=False),
-        Binding("r", "reverse", "Reverse", show=False),
-        Binding("escape", "back", "Back", show=False),
-        Binding("o", "pager", "Pager", show=False),
-        Binding("1", "panel('detail')", "Detail", show=False),
-        Binding("2", "panel('failures')", "Failures", show=False),
-        Binding("3", "panel('transfers')", "Transfers", show=False),
-        Binding("4", "panel('warnings')", "Warnings", show=False),
-        Binding("5", "panel('timeline')", "Timeline", show=False),
-        Binding("6", "panel('statistics')", "Statistics", show=False),
-        Binding("space", "replay_toggle", "Play/pause", show=False),
-        Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False),
-        Binding("minus", "replay_speed(-1)", "Slower", show=False),
-        Binding("full_stop", "replay_step", "Step", show=False),
-        Binding("left_square_bracket", "replay_seek(-10)", "-10s", show=False),
-        Binding("right_square_bracket", "replay_seek(10)", "+10s", show=False),
-        Binding("left_curly_bracket", "replay_seek(-60)", "-60s", show=False),
-        Binding("right_curly_bracket", "replay_seek(60)", "+60s", show=False),
-        Binding("T", "replay_seek_to", "Seek", show=False),
+        Binding("escape", "back", "Back", show=False,
+                group=Keys("back: close the job screen, clear the filter, then the scope", section="Moving")),
+        Binding("slash", "filter", "Filter", group=Keys(
+            "filter as you type: text or regex, and field terms; enter keeps it, esc drops the edit",
+            section="Finding")),
+        Binding("exclamation_mark", "problems", "Problems",
+                group=Keys(f"problems only: {PROBLEM_LABELS}", section="Finding")),
+        Binding("s", "sort(1)", "Sort", group=_SORT),
+        Binding("S", "sort(-1)", "Sort back", show=False, group=_SORT),
+        Binding("r", "reverse", "Reverse", show=False, group=_SORT),
+        *(Binding(str(n), f"panel('{name}')", name.capitalize(), show=False, group=_PANELS)
+          for n, name in enumerate(("detail", "failures", "transfers", "warnings", "timeline", "statistics"), 1)),
+        Binding("o", "pager", "Pager", show=False,
+                group=Keys("the selected job's full report and output in $PAGER", section="Panels")),
+        Binding("p", "pause_view", "Pause",
+                group=Keys("pause the view (a PAUSED banner shows; collection goes on)", section="Watching")),
+        Binding("w", "workflows", "Workflows", show=False, group=Keys(
+            "the workflows in ~/.pegasus/workflow.db (only when it exists; enter opens one)", section="Watching")),
+        Binding("question_mark", "help", "Help", group=Keys("help: these keys", section="Watching")),
+        Binding("q", "quit", "Quit", group=_QUIT),
+        # Textual binds ctrl+c to copy; in a terminal monitor it quits.
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, group=_QUIT),
+        Binding("space", "replay_toggle", "Play/pause", show=False, group=Keys("replay: play / pause", section="Replay")),
+        Binding("plus,equals_sign", "replay_speed(1)", "Faster", show=False, group=_SPEED),
+        Binding("minus", "replay_speed(-1)", "Slower", show=False, group=_SPEED),
+        Binding("full_stop", "replay_step", "Step", show=False,
+                group=Keys("replay: step to the next event", section="Replay")),
+        Binding("left_square_bracket", "replay_seek(-10)", "-10s", show=False, group=_SEEK),
+        Binding("right_square_bracket", "replay_seek(10)", "+10s", show=False, group=_SEEK),
+        Binding("left_curly_bracket", "replay_seek(-60)", "-60s", show=False, group=_SEEK),
+        Binding("right_curly_bracket", "replay_seek(60)", "+60s", show=False, group=_SEEK),
+        Binding("T", "replay_seek_to", "Seek", show=False,
+                group=Keys("replay: seek to a time (HH:MM:SS, +30s, -5m)", section="Replay")),
     ]
 
     def __init__(
@@ -245,6 +242,7 @@ class PanoramaApp(App):
         master_db: str | None = None,
     ):
         super().__init__()
+        theme.use_palette(self.no_color)  # Textual has read NO_COLOR by now
         self.store = store
         self.ingest = ingest
         self.control = control
@@ -268,6 +266,8 @@ class PanoramaApp(App):
         self._detail_job: Job | None = None
         self._fail_job: Job | None = None
         self._timer = None
+        self._filter_timer = None
+        self._filter_error: str | None = None  # why the text in the filter box is not applied
         self._ticks = 0
         self._rate_mark = (0.0, 0)
         self._rate = 0.0
@@ -326,7 +326,7 @@ class PanoramaApp(App):
         head = self.query_one("#jobhead", Static)
         jobs.on_header(lambda text: head.update(Text(text, style="bold"), layout=False))
         jobs.focus()
-        self._check_size()
+        self._check_size(self.size)
         try:
             import asyncio
 
@@ -339,11 +339,12 @@ class PanoramaApp(App):
         if self.master_db and self.ingest is None:
             self.action_workflows()
 
-    def on_resize(self, event) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        # The event's size: self.size still holds the size before this resize.
+        self._check_size(event.size)
 
-    def _check_size(self) -> None:
-        w, h = self.size
+    def _check_size(self, size) -> None:
+        w, h = size
         small = w < MIN_WIDTH or h < MIN_HEIGHT
         self.screen.set_class(small, "small")
         if small:
@@ -459,8 +460,13 @@ class PanoramaApp(App):
         # when a narrow terminal cuts the line short.
         jobs = self.query_one("#jobs", JobList)
         shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}"
+        signal = theme.SIGNAL_MARKUP
         if jobs.problems_only:
-            shown += " [bold yellow]problems only[/]"
+            shown += f" [{signal['warn']}]problems only[/]"
+        if self._filter_error is not None:
+            in_force = escape(jobs.query.text) if jobs.query else "none"
+            # The filter in force first: the error's tail may be cut off.
+            shown += f" (filter in force: {in_force}) [{signal['error']}]✗ {escape(self._filter_error)}[/]"
         if jobs.filtering is not None:
             shown += f" [i]filtering {jobs.filtering:.0%}[/]"
         parts = [shown]
@@ -468,12 +474,10 @@ class PanoramaApp(App):
         if src is not None:
             st = src.status
             state = st.state
-            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(
-                state, "cyan"
-            )
+            color = signal[{"error": "alert", "down": "alert", "reconnecting": "warn"}.get(state, "link")]
             parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
-                parts.append(f"[bright_red]{escape(st.message)}[/]")
+                parts.append(f"[{signal['error']}]{escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
@@ -495,12 +499,12 @@ class PanoramaApp(App):
             self._rate_mark = (now_m, store.event_count)
         parts.append(f"{store.event_count} events" + (f" ({self._rate:.0f}/s)" if self._rate >= 1 else ""))
         if store.bad_count:
-            parts.append(f"[bold bright_red]{store.bad_count} unparsable[/]")
+            parts.append(f"[{signal['alert']}]{store.bad_count} unparsable[/]")
         unknown = sum(store.unknown.values())
         if unknown:
-            parts.append(f"[yellow]{unknown} unknown[/]")
+            parts.append(f"[{signal['note']}]{unknown} unknown[/]")
         if store.warning_count - store.bad_count > 0:
-            parts.append(f"[yellow]{store.warning_count - store.bad_count} warnings[/]")
+            parts.append(f"[{signal['note']}]{store.warning_count - store.bad_count} warnings[/]")
         c = self.control
         if c is not None:
             pos = clock_time(c.position) if c.position else "-"
@@ -513,7 +517,8 @@ class PanoramaApp(App):
         text = " │ ".join(parts)
         if text != self._status_shown:
             self._status_shown = text
-            self.query_one("#status", Static).update(text, layout=False)
+            # Rich's markup: the theme's colours are Rich's names (see theme.py).
+            self.query_one("#status", Static).update(Text.from_markup(text), layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
 
@@ -573,13 +578,24 @@ class PanoramaApp(App):
             self._refresh_panel(set(), True)
 
     # -- actions -----------------------------------------------------------
+    def _master_db_path(self) -> str | None:
+        """The master DB whose workflows ``w`` lists: the one the app was
+        started on, else ~/.pegasus/workflow.db if it exists now (monitord
+        creates it with the user's first workflow)."""
+        if self.master_db:
+            return self.master_db
+        from ..sources.master_db import default_path
+
+        path = default_path()
+        return path if os.path.isfile(path) else None
+
     def action_workflows(self) -> None:
-        if not self.master_db:
-            self.notify("no master DB (~/.pegasus/workflow.db) to list workflows from", timeout=2)
-            return
+        path = self._master_db_path()
+        if path is None:
+            return  # check_action has hidden w
         from .workflows import WorkflowsScreen
 
-        self.push_screen(WorkflowsScreen(self.master_db))
+        self.push_screen(WorkflowsScreen(path))
 
     def switch_source(self, source, control=None) -> None:
         """Show another input: stop the current one, start again from an empty store."""
@@ -602,27 +618,67 @@ class PanoramaApp(App):
         self.refresh_all(full=True)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(help_rows(documented_bindings(), self._binding_enabled)))
+
+    def _binding_enabled(self, binding: Binding) -> bool:
+        _namespace, name, params = parse_action(binding.action)
+        return self.check_action(name, params) is not False
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBox).open()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if not event.input.has_focus:
+            return  # the closed box showing the filter in force
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter_text)
+
+    def _apply_filter_text(self, text: str | None = None) -> bool:
+        """Filter the list by ``text`` (the box's); False when it does not
+        parse: the list keeps the filter in force and the status line says
+        why, quietly (no toast per key).  Only the list and the status line
+        change; the detail panel follows the cursor's job once it rests."""
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if text is None:
+            text = self.query_one("#filter", FilterBox).value
         jobs = self.query_one("#jobs", JobList)
         try:
-            q = parse(event.value)
+            query = parse(text)
         except QueryError as exc:
-            self.notify(str(exc), title="filter", severity="error")
-            return
-        jobs.set_query(q)
-        jobs.focus()  # the box closes as it loses the focus
-        self.query_one("#filter", FilterBox).close(jobs.query.text if jobs.query else "")
-        # Only the list and the status line change; the detail panel follows
-        # the cursor's new job as for any cursor move (once it rests).
+            self._filter_error = str(exc)
+        else:
+            self._filter_error = None
+            # Terms are split on blanks: a blank typed changes no job's fate.
+            if text.split() != (jobs.query.text.split() if jobs.query else []):
+                jobs.set_query(query)
         self._refresh_status()
+        return self._filter_error is None
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not self._apply_filter_text(event.value):
+            self.bell()  # the box stays open on the text; the status line says why
+            return
+        box = self.query_one("#filter", FilterBox)
+        box.remember(event.value)
+        jobs = self.query_one("#jobs", JobList)
+        jobs.focus()
+        box.close(jobs.query.text if jobs.query else "")
+
+    @on(Input.Blurred, "#filter")
+    def _filter_left(self, event: Input.Blurred) -> None:
+        """Leaving the box without enter (esc, a click elsewhere) goes back
+        to the filter kept last; enter has made it the one typed."""
+        self._apply_filter_text(self.query_one("#filter", FilterBox).applied)
 
     def action_back(self) -> None:
+        if self.screen.query("HelpPanel"):  # Textual's Keys panel (command palette)
+            self.action_hide_help_panel()
+            return
         box = self.query_one("#filter", FilterBox)
         jobs = self.query_one("#jobs", JobList)
         if box.has_focus:
@@ -661,7 +717,15 @@ class PanoramaApp(App):
             self.refresh_all()
 
     def action_panel(self, name: str) -> None:
-        self.query_one("#panels", TabbedContent).active = name
+        tabs = self.query_one("#panels", TabbedContent)
+        focused = self.screen.focused
+        if name != "failures" and focused is not None and tabs in focused.ancestors:
+            # Hiding the pane that holds the focus hands it to a sibling in
+            # that pane, and TabbedContent then shows the pane again: the
+            # panel keys were trapped in the failures panel.  The job list
+            # takes the focus first (now, not after this handler).
+            self.screen.set_focus(self.query_one("#jobs", JobList))
+        tabs.active = name
         if name == "failures":
             self.query_one("#fail-list", JobList).focus()
 
@@ -750,7 +814,9 @@ class PanoramaApp(App):
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.
-        return not (action in self._MAIN_ONLY and self.screen is not self.default_screen)
+        if action in self._MAIN_ONLY and self.screen is not self.default_screen:
+            return False
+        return action != "workflows" or self._master_db_path() is not None
 
     def _sort_by(self, col: str) -> None:
         self.query_one("#jobs", JobList).sort_by(col)

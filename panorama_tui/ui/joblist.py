@@ -32,6 +32,7 @@ from ..joborder import SORTABLE, TIMED, JobOrder, Selection
 from ..query import PROBLEMS_ONLY, Query
 from ..states import JobState
 from ..store import Job, Store
+from .help import MOVE, Keys
 from .theme import STATE_STYLES
 
 SPARK_WIDTH = 10
@@ -72,17 +73,23 @@ COLUMNS = (
 DROP_ORDER = ("spark", "io", "xform", "rss", "tries")
 
 
+_PAGE = Keys("a page up / down", section="Moving")
+_JUMP = Keys("the first / last job", section="Moving")
+
+
 class JobList(ScrollView, can_focus=True):
     """Jobs of the current scope, filtered and sorted; one line each."""
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "jump(0)", "Top", show=False),
-        Binding("end,G", "jump(-1)", "Bottom", show=False),
-        Binding("enter", "open", "Details"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, group=MOVE),
+        Binding("down,j", "cursor(1)", "Down", show=False, group=MOVE),
+        Binding("pageup", "page(-1)", "Page up", show=False, group=_PAGE),
+        Binding("pagedown", "page(1)", "Page down", show=False, group=_PAGE),
+        Binding("home,g", "jump(0)", "Top", show=False, group=_JUMP),
+        Binding("end,G", "jump(-1)", "Bottom", show=False, group=_JUMP),
+        Binding("enter", "open", "Details", group=Keys(
+            "open the job: its tries, invocations, states, output and chart; on the tree, show its jobs",
+            section="Moving")),
     ]
     DEFAULT_CSS = """
     JobList { height: 1fr; overflow-x: hidden; overflow-y: scroll; }

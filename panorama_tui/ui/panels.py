@@ -12,17 +12,19 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static, Tree
 from textual.worker import Worker, WorkerState
 
 from ..events import describe_exitcode
-from ..fmt import clock_time, compact_count, human_bytes, human_duration, progress_bar
+from ..fmt import clock_time, compact_count, human_bytes, human_duration, progress_bar, zone_label
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
 from ..summary import workflow_order
-from .theme import STATE_MARKUP, WF_STATE_MARKUP
+from .help import MOVE
+from .theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -43,6 +45,15 @@ def _counts_markup(counts: list[int], retries: int) -> str:
         parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
     parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
     return "  ".join(parts)
+
+
+def _with_zone(line: str, now: float | None, width: int) -> str:
+    """The header's first line and, when it fits there, the time zone every
+    clock time on screen is in (said once, here)."""
+    zone = f"times in {zone_label(now)}"
+    if Text.from_markup(line).cell_len + 2 + len(zone) > width:
+        return line  # a wrapped first line would push the counts out of sight
+    return f"{line}  [dim]{zone}[/dim]"
 
 
 class HeaderBar(Static):
@@ -86,17 +97,22 @@ class HeaderBar(Static):
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
         width = max(10, min(40, (self.size.width or 100) - 70))
-        line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
+        line1 = _with_zone(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", now, (self.size.width or 100) - 2)
         line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
         text = line1 + "\n" + line2
         if text != self._shown:  # a tick that changes nothing paints nothing
             self._shown = text
-            self.update(text, layout=False)  # always two lines
+            # Rich's markup: the theme's colours are Rich's names (see theme.py).
+            self.update(Text.from_markup(text), layout=False)  # always two lines
 
 
 class WorkflowTree(Tree):
     """Root -> sub-workflows -> jobs by state; children are built on expand."""
 
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, group=MOVE),
+        Binding("k", "cursor_up", "Up", show=False, group=MOVE),
+    ]
     MAX_LEAVES = 200
 
     def __init__(self, store: Store, **kw):
@@ -121,7 +137,7 @@ class WorkflowTree(Tree):
         label.append(f"{compact_count(counts[JobState.DONE])}/{compact_count(total)}",
                      style="green" if total and counts[JobState.DONE] == total else "")
         if bad:
-            label.append(f" ✗{bad}", style="bold bright_red")
+            label.append(f" ✗{bad}", style=STATE_MARKUP[JobState.FAILED])
         return label
 
     def sync(self) -> None:
@@ -144,6 +160,8 @@ class WorkflowTree(Tree):
                 if parent is None:
                     node.expand()
                     self._fill_groups(node, wf)
+            if self.cursor_line < 0 and self._wf_nodes:
+                self.cursor_line = 0  # a cursor to see and move from the start
         for uuid, node in self._wf_nodes.items():
             wf = store.workflows.get(uuid)
             if wf is not None:
@@ -340,7 +358,7 @@ class TransfersView(Static):
                 frac = done_files / files
             else:
                 frac = 0.0
-            status_style = {"SUCCEEDED": "green", "FAILED": "bold bright_red", "ACTIVE": "cyan"}.get(tr.status, "yellow")
+            status_style = {"SUCCEEDED": "green", "FAILED": SIGNAL_MARKUP["alert"], "ACTIVE": "cyan"}.get(tr.status, "yellow")
             faults = d.get("faults") or 0
             name = tr.job_id or d.get("label") or tr.task_id
             table.add_row(
@@ -350,7 +368,7 @@ class TransfersView(Static):
                 human_bytes(d.get("bytes_transferred")),
                 f"{done_files}/{files}",
                 human_bytes(d.get("effective_bytes_per_second"), "/s"),
-                Text(str(faults), style="bold bright_red" if faults else ""),
+                Text(str(faults), style=SIGNAL_MARKUP["alert"] if faults else ""),
             )
         more = len(trs) - self.MAX_ROWS
         self.update(Group(table, Text(f"… {more} more", style="dim")) if more > 0 else table)

@@ -1,10 +1,25 @@
-"""Colours that read in a 16-colour terminal: ANSI names only."""
+"""Colours that read in a 16-colour terminal: ANSI names only.
+
+Every style here is in Rich's spelling (``bright_red``) and must be parsed by
+Rich: ``Text.from_markup``, ``Text(style=...)``, ``Style.parse``.  Textual's
+own content markup (a plain ``str`` given to ``Static.update``) spells ANSI
+colours ``ansi_bright_red`` and silently drops a name it does not know, which
+is how "FAILED" once lost its red: give such widgets a ``Text``.
+
+With ``NO_COLOR`` Textual turns every colour into a grey (bright red became
+grey 237 on black, the least visible thing on screen), so the tables switch
+to a palette without colours: emphasis from bold and reverse, the glyph says
+the state, dim only for jobs still waiting.  The importers keep the same dict
+objects: :func:`use_palette` fills them in place.
+"""
+
+from __future__ import annotations
 
 from rich.style import Style
 
 from ..states import JobState
 
-STATE_MARKUP = {
+_COLOUR = {
     JobState.FAILED: "bold bright_red",
     JobState.HELD: "bold magenta",
     JobState.RETRYING: "bold yellow",
@@ -13,6 +28,37 @@ STATE_MARKUP = {
     JobState.WAITING: "dim",
     JobState.DONE: "green",
 }
-# The same colours as Style objects, for the job list's line-API rendering.
-STATE_STYLES = {state: Style.parse(markup) for state, markup in STATE_MARKUP.items()}
-WF_STATE_MARKUP = {"failed": "bold bright_red", "succeeded": "bold green", "running": "bold cyan", "planned": "dim"}
+_MONO = {
+    JobState.FAILED: "bold reverse",
+    JobState.HELD: "bold",
+    JobState.RETRYING: "bold",
+    JobState.RUNNING: "none",
+    JobState.QUEUED: "none",
+    JobState.WAITING: "dim",
+    JobState.DONE: "none",
+}
+_WF_COLOUR = {"failed": "bold bright_red", "succeeded": "bold green", "running": "bold cyan", "planned": "dim"}
+_WF_MONO = {"failed": "bold reverse", "succeeded": "bold", "running": "bold", "planned": "dim"}
+# What is not a job's state: alert = something is broken (a link down,
+# records that cannot be parsed), error = the text saying why, warn = worth
+# a look (reconnecting, problems only, retries), note = counted, harmless.
+_SIGNAL_COLOUR = {"alert": "bold bright_red", "error": "bright_red", "warn": "bold yellow", "note": "yellow",
+                  "link": "cyan"}
+_SIGNAL_MONO = {"alert": "bold reverse", "error": "bold", "warn": "bold", "note": "none", "link": "none"}
+
+STATE_MARKUP: dict[JobState, str] = {}
+# The same as Style objects, for the job list's line-API rendering.
+STATE_STYLES: dict[JobState, Style] = {}
+WF_STATE_MARKUP: dict[str, str] = {}
+SIGNAL_MARKUP: dict[str, str] = {}
+
+
+def use_palette(no_color: bool) -> None:
+    """Colours, or (``NO_COLOR``) bold, reverse and dim only."""
+    STATE_MARKUP.update(_MONO if no_color else _COLOUR)
+    STATE_STYLES.update({state: Style.parse(markup) for state, markup in STATE_MARKUP.items()})
+    WF_STATE_MARKUP.update(_WF_MONO if no_color else _WF_COLOUR)
+    SIGNAL_MARKUP.update(_SIGNAL_MONO if no_color else _SIGNAL_COLOUR)
+
+
+use_palette(False)
