@@ -17,14 +17,7 @@ overlay of the root workflow and of every sub-workflow whose submit dir is
 found on disk; without a DB, the event log; without either, jobstate.log
 alone.  What is missing is said once, in the status line.
 
-dagman.out times are naive local times of the submit host.
-:func:`dagman_out_info` ties them to epoch seconds without trusting this
-machine's timezone: the offset is calibrated on the ``DAGMAN_STARTED`` line
-monitord wrote to jobstate.log (epoch seconds) against dagman.out's
-``STARTING UP`` line, else taken from braindump's ``timestamp``
-(``20230303T222333-0800``); this machine's zone is used only when it has that
-same offset at that time (so DST changes during the run are followed), and a
-fixed offset otherwise.
+dagman.out is read by :mod:`.dagman_out` (its times in any timezone too).
 """
 
 from __future__ import annotations
@@ -34,11 +27,12 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import unquote, urlparse
 
 from ..events import Event
 from .base import RESET, Source
+from .dagman_out import dagman_out_info
 from .jobstate_log import JobstateLog
 from .stampede_db import StampedeDbError, StampedeDbSource
 
@@ -325,96 +319,6 @@ def _s(v):
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
-
-
-# -- dagman.out times ------------------------------------------------------------
-
-_DAGMAN_TS = re.compile(rb"^(\d\d)/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) ")
-_EXIT = re.compile(rb"EXITING WITH STATUS (-?\d+)")
-
-
-def _naive(m) -> datetime:
-    mo, dd, yy, hh, mi, ss = (int(x) for x in m.groups())
-    return datetime(2000 + yy, mo, dd, hh, mi, ss)
-
-
-def _offset_from_braindump(ts: str | None) -> int | None:
-    """``20230303T222333-0800`` -> -28800."""
-    if not ts:
-        return None
-    m = re.search(r"([+-])(\d\d):?(\d\d)$", ts.strip())
-    if not m:
-        return None
-    sec = int(m.group(2)) * 3600 + int(m.group(3)) * 60
-    return -sec if m.group(1) == "-" else sec
-
-
-def _dagman_started_epoch(jobstate_log: str | None) -> float | None:
-    if not jobstate_log:
-        return None
-    try:
-        with open(jobstate_log, "rb") as f:
-            for _ in range(50):
-                line = f.readline()
-                if not line:
-                    break
-                if b"DAGMAN_STARTED" in line:
-                    return float(line.split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def dagman_out_clock(naive_start: datetime, jobstate_log: str | None, braindump_ts: str | None):
-    """(a function naive datetime -> epoch seconds, how the offset was found)."""
-    epoch = _dagman_started_epoch(jobstate_log)
-    offset = None
-    how = ""
-    if epoch is not None:
-        offset = round((naive_start.replace(tzinfo=timezone.utc).timestamp() - epoch) / 60) * 60
-        how = "calibrated on jobstate.log's DAGMAN_STARTED"
-    if offset is None:
-        offset = _offset_from_braindump(braindump_ts)
-        how = "braindump timestamp's UTC offset" if offset is not None else ""
-    if offset is None:
-        return (lambda n: n.timestamp()), "this machine's timezone (no calibration available)"
-    # this machine's zone, if it agrees at that time: it knows DST changes
-    local = naive_start.astimezone().utcoffset()
-    if local is not None and int(local.total_seconds()) == offset:
-        return (lambda n: n.timestamp()), how + " (= this machine's zone)"
-    tz = timezone(timedelta(seconds=offset))
-    return (lambda n: n.replace(tzinfo=tz).timestamp()), how + f" (UTC{offset // 3600:+03d}:{abs(offset) % 3600 // 60:02d})"
-
-
-def dagman_out_info(path: str, jobstate_log: str | None = None, braindump_ts: str | None = None) -> dict:
-    """DAGMan's start and end (epoch seconds) and exit status, from dagman.out's head and tail."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(8192)
-        f.seek(max(0, size - 8192))
-        tail = f.read()
-    first = None
-    for line in head.splitlines():
-        m = _DAGMAN_TS.match(line)
-        if m:
-            first = _naive(m)
-            break
-    if first is None:
-        return {"note": f"{os.path.basename(path)}: no timestamped line yet"}
-    clock, how = dagman_out_clock(first, jobstate_log, braindump_ts)
-    out = {"start": clock(first), "tz": how}
-    last = None
-    for line in tail.splitlines():
-        m = _DAGMAN_TS.match(line)
-        if m:
-            last = (_naive(m), line)
-    if last is not None:
-        out["last"] = clock(last[0])
-        m = _EXIT.search(last[1])
-        if m:
-            out["end"] = clock(last[0])
-            out["status"] = int(m.group(1))
-    return out
 
 
 # -- the source --------------------------------------------------------------------

@@ -1,0 +1,252 @@
+"""DAGMan's own log, ``*.dag.dagman.out``, read the way the real Pegasus tools read it.
+
+Expected answers come from the real tools of the pegasus-wms 5.1.3 wheel run
+on the same files: ``pegasus-status`` (its progress table reading, per DAG and
+in total) and ``pegasus-monitord`` (the jobstate.log it derived from the same
+dagman.out: ``monitord-replay/<run>/jobstate.log``).  Mid-run states are real
+dagman.out files cut after one of DAGMan's own progress tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from panorama_tui.sources.dagman_out import NODE_COLUMNS, DagmanOut, find_dagman_outs, read_dag
+from panorama_tui.sources.jobstate_log import JobstateLog
+from panorama_tui.sources.submitdir import parse_braindump_yml
+
+RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
+UUIDS = {"process_wf_failure": "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3",
+         "process_wf_success": "f00c0056-abd4-4e8e-b793-24eb760dda1f",
+         "hierarchical_wf_success": "48f759a4-165f-47d6-8c32-571649ce311b"}
+DAGS = {"process_wf_success": "process-0.dag", "process_wf_failure": "process-0.dag",
+        "hierarchical_wf_success": "hierarchical-workflow-0.dag"}
+# pegasus-status's words for a DAG's state, and the store's
+STATE_WORDS = {"Running": "running", "Success": "succeeded", "Failure": "failed"}
+# pegasus-status's keys -> ours
+STATUS_KEYS = {"succeeded": "done", "pre": "pre", "queued": "queued", "post": "post", "ready": "ready",
+               "unready": "unready", "failed": "failed", "total": "total", "percent_done": "percent_done"}
+
+
+@pytest.fixture
+def submitdirs(shared_data):
+    return shared_data / "pegasus" / "submitdirs"
+
+
+# -- the real pegasus-status ------------------------------------------------------
+
+
+def _pegasus_cli(tool: str) -> str:
+    try:
+        import Pegasus
+    except ImportError:  # the wheel is a test dependency: its absence is a failure under CI
+        if os.environ.get("CI") == "true":
+            pytest.fail("pegasus-wms is not installed")
+        pytest.skip("pegasus-wms is not installed")
+    return os.path.join(os.path.dirname(Pegasus.__file__), "cli", tool)
+
+
+def pegasus_status(submit_dir, child_env) -> dict:
+    """``pegasus-status -Q -j DIR`` (-Q: no condor_q; there is no HTCondor here)."""
+    r = subprocess.run([sys.executable, _pegasus_cli("pegasus-status.py"), "-Q", "-j", str(submit_dir)],
+                       capture_output=True, text=True, env=child_env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def as_ours(row: dict) -> dict:
+    """One of pegasus-status's rows in our keys (and our state word, when it has one)."""
+    out = {ours: row[theirs] for theirs, ours in STATUS_KEYS.items()}
+    if "state" in row:
+        out["state"] = STATE_WORDS[row["state"]]
+    return out
+
+
+def compare(row: dict) -> dict:
+    return {k: row[k] for k in (*STATUS_KEYS.values(), "state") if k in row}
+
+
+# -- making submit dirs from the real ones -----------------------------------------
+
+
+def copy_dir(src, dst, drop=()):
+    shutil.copytree(src, dst)
+    for p in [dst, *dst.rglob("*")]:
+        p.chmod(p.stat().st_mode | 0o200)
+    for name in drop:
+        p = dst / name
+        if p.exists():
+            p.unlink()
+    return dst
+
+
+def table_rows(path) -> list[int]:
+    """Line numbers (0-based) of the numbers rows of DAGMan's progress tables."""
+    lines = Path(path).read_text().splitlines()
+    return [i + 2 for i, ln in enumerate(lines) if ln.endswith("Failed   Futile") and "Done" in ln]
+
+
+def cut_after_line(path, n: int) -> None:
+    """Keep the first n+1 lines of a file (a real dagman.out as it was when DAGMan wrote line n)."""
+    lines = Path(path).read_text().splitlines(keepends=True)
+    Path(path).write_text("".join(lines[: n + 1]))
+
+
+def row_values(path, n: int) -> list[int]:
+    return [int(x) for x in Path(path).read_text().splitlines()[n].split()[2:]]
+
+
+def clock_hint(d) -> str:
+    return parse_braindump_yml((Path(d) / "braindump.yml").read_text())["timestamp"]
+
+
+def read_all(path, uuid, nodes: bool, **kw) -> tuple[DagmanOut, list]:
+    dm = DagmanOut(str(path), uuid, nodes=nodes, **kw)
+    events = []
+    while True:
+        got = dm.poll()
+        if not got:
+            break
+        events.extend(got)
+    dm.close()
+    return dm, events
+
+
+def _key(ev):
+    return (ev.name, ev.ts, sorted(ev.data.items()))
+
+
+# -- the reader's own answers --------------------------------------------------------
+
+
+def test_find_dagman_outs_as_pegasus_status_does(tmp_path, submitdirs):
+    d = copy_dir(submitdirs / "hierarchical_wf_success", tmp_path / "run")
+    sub = d / "00" / "00" / "blackdiamond_diamond_subworkflow.000"
+    shutil.copy(submitdirs / "process_wf_success" / "process-0.dag.dagman.out", sub / "inner.dag.dagman.out")
+    (d / "notes.dagman.out").write_text("not a DAG's log\n")  # pegasus-status wants *.dag.dagman.out
+    found = find_dagman_outs(str(d))
+    assert found == [str(d / "hierarchical-workflow-0.dag.dagman.out"), str(sub / "inner.dag.dagman.out")]
+
+
+def test_read_dag_nodes(submitdirs):
+    dag = read_dag(str(submitdirs / "process_wf_failure" / "process-0.dag"))
+    assert list(dag.nodes) == ["create_dir_process_0_local", "ls_ID0000001", "stage_out_local_local_0_0",
+                               "cleanup_process_0_local", "register_local_0_0"]
+    ls = dag.nodes["ls_ID0000001"]
+    assert ls.submit_file == "00/00/ls_ID0000001.sub" and ls.retries == 1 and ls.post and not ls.pre
+    h = read_dag(str(submitdirs / "hierarchical_wf_success" / "hierarchical-workflow-0.dag"))
+    assert len(h.nodes) == 13 and h.nodes["pegasus-plan_diamond_subworkflow"].pre
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_dagman_out_gives_the_events_monitords_jobstate_log_gives(submitdirs, replay_dir, run):
+    """pegasus-monitord turned this dagman.out into monitord-replay's jobstate.log;
+    read here, the same dagman.out gives the very events that jobstate.log gives
+    (same states, job instances, js_ids, times, exit codes and sites), so the two
+    can lie under the Stampede DB alike."""
+    d = submitdirs / run
+    _, got = read_all(d / (DAGS[run] + ".dagman.out"), UUIDS[run], nodes=True, braindump_ts=clock_hint(d))
+    want = JobstateLog(str(replay_dir / run / "jobstate.log"), UUIDS[run]).poll()
+    assert [_key(e) for e in got if e.name != "dagman.progress"] == [_key(e) for e in want]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_progress_equals_pegasus_status_on_the_shared_runs(submitdirs, replay_dir, run, child_env):
+    d = submitdirs / run
+    dm, events = read_all(d / (DAGS[run] + ".dagman.out"), UUIDS[run], nodes=False, braindump_ts=clock_hint(d))
+    want = json.loads((replay_dir / run / "status.json").read_text())["dags"]["root"]
+    assert compare(dm.progress) == as_ours(want)
+    assert pegasus_status(d, child_env)["dags"]["root"] == want  # the shared answer is today's answer
+    # one progress event, the latest table, stamped with the table's time
+    prog = [e for e in events if e.name == "dagman.progress"]
+    assert len(prog) == 1 and compare(prog[0].data) == as_ours(want) and prog[0].data["xwf_id"] == UUIDS[run]
+
+
+def _cut_points(path):
+    """Tables with something in every interesting column: PRE, queued, POST, ready+unready, done."""
+    rows = table_rows(path)
+    picks = {}
+    for n in rows:
+        v = row_values(path, n)
+        for col, name in ((1, "pre"), (2, "queued"), (3, "post"), (4, "ready")):
+            if v[col] and name not in picks:
+                picks[name] = n
+    return picks
+
+
+@pytest.mark.parametrize("run", ["process_wf_success", "hierarchical_wf_success"])
+def test_progress_mid_run_equals_pegasus_status(tmp_path, submitdirs, run, child_env):
+    src = submitdirs / run / (DAGS[run] + ".dagman.out")
+    picks = _cut_points(src)
+    assert {"queued", "post", "ready"} <= set(picks)
+    if run == "hierarchical_wf_success":
+        assert "pre" in picks  # the sub-workflow's pegasus-plan PRE script
+    for name, n in picks.items():
+        d = copy_dir(submitdirs / run, tmp_path / f"{run}-{name}")
+        cut_after_line(d / src.name, n)
+        dm, _ = read_all(d / src.name, UUIDS[run], nodes=True, braindump_ts=clock_hint(d))
+        want = pegasus_status(d, child_env)["dags"]["root"]
+        assert want["state"] == "Running"
+        assert compare(dm.progress) == as_ours(want), name
+        # a table cut in its middle: the previous complete table stands, as for pegasus-status
+        d2 = copy_dir(submitdirs / run, tmp_path / f"{run}-{name}-half")
+        cut_after_line(d2 / src.name, n - 1)
+        dm2, _ = read_all(d2 / src.name, UUIDS[run], nodes=False, braindump_ts=clock_hint(d))
+        want2 = as_ours(pegasus_status(d2, child_env)["dags"]["root"])
+        if dm2.progress is None:  # no complete table yet: pegasus-status shows its empty row
+            assert n == table_rows(src)[0] and want2["total"] == 0 and not any(want2[k] for k in NODE_COLUMNS[:-1])
+        else:
+            assert compare(dm2.progress) == want2, name
+
+
+def test_following_a_growing_dagman_out(tmp_path, submitdirs):
+    """Appended in pieces of any size (mid-line, mid-table), followed: the same
+    events as one read of the whole file, progress included."""
+    run = "process_wf_failure"
+    src = submitdirs / run / "process-0.dag.dagman.out"
+    _, whole = read_all(src, UUIDS[run], nodes=True, braindump_ts=clock_hint(submitdirs / run))
+    data = src.read_bytes()
+    path = tmp_path / "process-0.dag.dagman.out"
+    path.write_bytes(b"")
+    shutil.copy(submitdirs / run / "process-0.dag", tmp_path / "process-0.dag")
+    shutil.copytree(submitdirs / run / "00", tmp_path / "00")
+    dm = DagmanOut(str(path), UUIDS[run], nodes=True, braindump_ts=clock_hint(submitdirs / run))
+    rng = random.Random(11)
+    got, pos = [], 0
+    while pos < len(data):
+        step = rng.choice((1, 7, 50, 333, 2000))
+        with open(path, "ab") as f:
+            f.write(data[pos:pos + step])
+        pos += step
+        got.extend(dm.poll())
+    got.extend(dm.poll())
+    dm.close()
+    # progress events come as tables complete: the last one is the whole file's
+    prog = [e for e in got if e.name == "dagman.progress"]
+    assert prog[-1].data == [e for e in whole if e.name == "dagman.progress"][-1].data
+    assert [_key(e) for e in got if e.name != "dagman.progress"] == [_key(e) for e in whole
+                                                                       if e.name != "dagman.progress"]
+
+
+def test_a_rewritten_dagman_out_is_read_again(tmp_path, submitdirs):
+    run = "process_wf_success"
+    d = copy_dir(submitdirs / run, tmp_path / "run")
+    path = d / "process-0.dag.dagman.out"
+    full = path.read_text()
+    dm = DagmanOut(str(path), UUIDS[run], nodes=True, braindump_ts=clock_hint(d))
+    first = dm.poll()
+    assert dm.finished and dm.exit_status == 0
+    path.write_text(full[: len(full) // 3])  # started over (shorter): read from the top
+    again = dm.poll()
+    assert not dm.finished and again and again[0].name == "stampede.xwf.start"
+    assert dm.progress["state"] == "running"
+    dm.close()
+    assert first
