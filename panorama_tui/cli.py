@@ -88,7 +88,7 @@ def open_source(args):
         kind = detect(path)
     except UnknownInput as exc:
         raise InputError(str(exc)) from None
-    if kind in ("submitdir", "stampede", "masterdb"):
+    if kind in ("submitdir", "dagmanout", "stampede", "masterdb"):
         return _open_pegasus(kind, path, args), None
     if kind == "recording":
         speed = args.speed
@@ -136,6 +136,10 @@ def _open_pegasus(kind: str, path: str, args):
             return SubmitDirSource(find_submit_dir(path), follow=follow)
         except SubmitDirError as exc:
             raise InputError(str(exc)) from None
+    if kind == "dagmanout":
+        from .sources.submitdir import SubmitDirSource, dagman_submit_dir
+
+        return SubmitDirSource(dagman_submit_dir(path), follow=follow)
     if not args.once:
         raise OpenMasterDb(path)
     from .sources.master_db import list_workflows

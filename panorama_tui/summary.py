@@ -1,4 +1,5 @@
-"""``panorama-top --once``: a plain summary for scripts, in text or JSON.
+"""``panorama-top --once``: a plain summary for scripts, in text or JSON; and
+the DAG progress every view shows (pegasus-status's definition, one for all).
 
 Exit status: 0 every workflow succeeded, 1 one failed, 2 still running (or
 nothing has started yet).
@@ -10,22 +11,115 @@ import json
 import time
 
 from .events import describe_exitcode
-from .states import JobState, WorkflowState
+from .sources.dagman_out import NODE_COLUMNS, percent_done
+from .states import FAILED_STATES, JobState, WorkflowState
 from .stats import summarize
 from .store import Store, Workflow
 
 EXIT_SUCCEEDED, EXIT_FAILED, EXIT_RUNNING = 0, 1, 2
+_ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.HELD, JobState.RETRYING)
 
 
 def overall_exit(store: Store) -> int:
     roots = store.roots
     if not roots:
         return EXIT_RUNNING
-    if any(w.state == WorkflowState.FAILED for w in store.workflows.values()):
+    if any(workflow_state(w) == WorkflowState.FAILED for w in store.workflows.values()):
         return EXIT_FAILED
-    if all(w.state == WorkflowState.SUCCEEDED for w in roots):
+    if all(workflow_state(w) == WorkflowState.SUCCEEDED for w in roots):
         return EXIT_SUCCEEDED
     return EXIT_RUNNING
+
+
+# -- DAG progress: pegasus-status's definition --------------------------------------------
+# A DAG's % done is Done / its nodes (every job of the workflow, a sub-workflow's
+# job included, counts as one node of its parent's DAG); a tree adds up the DAGs
+# DAGMan has started, as pegasus-status adds up the dagman.out files it finds.
+# DAGMan's own latest table is used when its log is read (sources/dagman_out.py);
+# otherwise the jobs' states stand in for it.
+
+
+def workflow_state(wf: Workflow) -> str:
+    """monitord's record of the run's end when it has one; before that, DAGMan's
+    own table (pegasus-status's state: a failed node fails the DAG, all nodes
+    done succeed it), else running or planned."""
+    if not wf.ended and wf.dagman is not None:
+        return wf.dagman.get("state") or wf.state
+    return wf.state
+
+
+def dag_started(wf: Workflow) -> bool:
+    """DAGMan has started this workflow's DAG (pegasus-status counts a DAG once it has a dagman.out)."""
+    return wf.dagman is not None or wf.state != WorkflowState.PLANNED or wf.counts[JobState.WAITING] < len(wf.jobs)
+
+
+def dag_scope(store: Store, wf: Workflow) -> list[Workflow]:
+    """The workflow and those of its sub-workflows whose DAG DAGMan has started."""
+    return [wf] + [d for d in store.descendants(wf) if dag_started(d)]
+
+
+def dag_row(wf: Workflow, detail: bool = True) -> dict:
+    """One DAG's nodes in DAGMan's columns, its total and % done: its latest
+    table when DAGMan's log is read, else counted from its jobs (``detail``:
+    telling PRE and POST scripts and retries waiting to be submitted from jobs
+    in the queue, a pass over the jobs; without it they count as queued)."""
+    t = wf.dagman
+    if t is not None:
+        row = {k: t.get(k, 0) for k in NODE_COLUMNS}
+        row["total"] = t.get("total", 0)
+    else:
+        row = _row_of_jobs(wf, detail)
+    row["percent_done"] = percent_done(row["done"], row["total"])
+    return row
+
+
+def _row_of_jobs(wf: Workflow, detail: bool) -> dict:
+    c = wf.counts
+    waiting = c[JobState.WAITING]
+    aborted = wf.state == WorkflowState.FAILED  # what never ran will not: DAGMan's "futile"
+    row = dict.fromkeys(NODE_COLUMNS, 0)
+    row.update(done=c[JobState.DONE], failed=c[JobState.FAILED], queued=sum(c[s] for s in _ACTIVE),
+               unready=0 if aborted else waiting, futile=waiting if aborted else 0, total=len(wf.jobs))
+    if detail and row["queued"]:
+        for job in wf.jobs.values():
+            if job.state not in _ACTIVE:
+                continue
+            phase = job.phase
+            if phase is not None:
+                key = phase.lower()
+            elif job.state == JobState.RETRYING and job.latest.state_name in FAILED_STATES:
+                key = "ready"  # its try failed; DAGMan submits the next
+            else:
+                continue
+            row[key] += 1
+            row["queued"] -= 1
+    return row
+
+
+def dag_totals(rows) -> dict:
+    """Rows added up, with their % done (pegasus-status's totals)."""
+    out = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
+    for row in rows:
+        for k in out:
+            out[k] += row[k]
+    out["percent_done"] = percent_done(out["done"], out["total"])
+    return out
+
+
+def tree_progress(store: Store, wf: Workflow, detail: bool = False) -> dict:
+    """A workflow's DAG and its started sub-DAGs, added up: what the header, the
+    tree and --once show as its progress."""
+    return dag_totals(dag_row(w, detail) for w in dag_scope(store, wf))
+
+
+def _dag_json(store: Store, wf: Workflow) -> dict | None:
+    """A workflow's own DAG row for --json; None for a sub-workflow DAGMan has not started."""
+    if wf.parent_uuid in store.workflows and not dag_started(wf):
+        return None
+    row = dag_row(wf)
+    row["dagname"] = (wf.dagman or {}).get("dagname") or wf.dag_file
+    row["from"] = "dagman.out" if wf.dagman is not None else "jobs"
+    return row
 
 
 def _iso(ts) -> str | None:
@@ -58,13 +152,14 @@ def as_dict(store: Store, source: str = "") -> dict:
             {
                 "wf_uuid": wf.wf_uuid,
                 "label": wf.label,
-                "state": wf.state,
+                "state": workflow_state(wf),
                 "parent_wf_uuid": wf.parent_uuid,
                 "start": _iso(wf.start_ts),
                 "end": _iso(wf.end_ts),
                 "jobs": sm.jobs.as_dict(),
                 "tasks": sm.tasks.as_dict(),
                 "sub_workflows": sm.sub_workflows.as_dict(),
+                "dag": _dag_json(store, wf),
                 "failed_jobs": [
                     {
                         "job_id": j.job_id,
@@ -86,6 +181,8 @@ def as_dict(store: Store, source: str = "") -> dict:
         "bad_records": store.bad_count,
         "unknown_events": sum(store.unknown.values()),
         "warnings": store.warning_count,
+        "dag_totals": dag_totals(row for r in store.roots for row in
+                                 (dag_row(w) for w in dag_scope(store, r))),
         "workflows": wfs,
     }
 

@@ -250,3 +250,160 @@ def test_a_rewritten_dagman_out_is_read_again(tmp_path, submitdirs):
     assert dm.progress["state"] == "running"
     dm.close()
     assert first
+
+
+# -- panorama-top on dagman.out alone ------------------------------------------------------
+
+MONITORD_FILES = ("jobstate.log", "monitord.info", "monitord.log.000", "monitord.started", "monitord.subwf",
+                  "monitord.done", "monitord.pid", "monitord.recover")
+SUB_DIR = Path("00") / "00" / "blackdiamond_diamond_subworkflow.000"
+SUB_UUID = "160be601-bda4-45fb-86cd-9cf7a269bb22"
+
+
+def dagman_only(src: Path, dst: Path, dag_mismatch: bool = True) -> Path:
+    """A copy of a real submit dir holding DAGMan's logs but no Stampede DB,
+    no jobstate.log (monitord never ran), and a braindump whose ``dag`` names
+    another file (pegasus-status searches for ``*.dag.dagman.out``)."""
+    d = copy_dir(src, dst, drop=MONITORD_FILES)
+    for db in d.rglob("*.stampede.db"):
+        db.unlink()
+    if dag_mismatch:
+        bd = d / "braindump.yml"
+        bd.write_text(bd.read_text().replace('dag: "', 'dag: "renamed-'))
+    return d
+
+
+def with_sub_dagman_out(d: Path, submitdirs: Path, cut_at: str | None = None) -> Path:
+    """The hierarchical run with a dagman.out in its sub-workflow's dir: a real
+    DAGMan log (process_wf_success's, optionally cut at one of its tables), as
+    the sub-DAG's (the shared copy of the run lacks the sub-workflow's own)."""
+    src = submitdirs / "process_wf_success" / "process-0.dag.dagman.out"
+    dst = d / SUB_DIR / "inner.dag.dagman.out"
+    shutil.copy(src, dst)
+    if cut_at:
+        cut_after_line(dst, _cut_points(src)[cut_at])
+    return dst
+
+
+@pytest.fixture
+def cli(child_env, tmp_path):
+    def run(*args, cwd=None):
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(cwd or tmp_path),
+                              env=child_env() | {"TMPDIR": str(tmp_path), "PANORAMA_AMQP_URL": ""},
+                              capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+        assert proc.returncode not in (64, 70), proc.stderr
+        return proc
+
+    return run
+
+
+def once_json(cli, target) -> tuple[int, dict]:
+    p = cli("--once", "--json", target)
+    assert p.returncode != 3, p.stderr
+    return p.returncode, json.loads(p.stdout)
+
+
+def assert_like_pegasus_status(ours: dict, status: dict) -> None:
+    """Every DAG pegasus-status reports is one of our workflows with the same
+    state and counts, and the totals are equal."""
+    by_dag = {w["dag"]["dagname"]: w for w in ours["workflows"] if w["dag"] is not None}
+    for key, row in status["dags"].items():
+        w = by_dag[row["dagname"]]
+        assert compare(w["dag"]) == {k: v for k, v in as_ours(row).items() if k != "state"}, key
+        assert w["state"] == STATE_WORDS[row["state"]], key
+    assert len(by_dag) == len(status["dags"])
+    assert compare(ours["dag_totals"]) == as_ours(status["totals"])
+
+
+@pytest.mark.parametrize("run,code", [("process_wf_success", 0), ("process_wf_failure", 1)])
+def test_a_dir_with_only_dagman_out(tmp_path, submitdirs, cli, child_env, run, code):
+    d = dagman_only(submitdirs / run, tmp_path / run)
+    rc, ours = once_json(cli, d)
+    assert_like_pegasus_status(ours, pegasus_status(d, child_env))
+    assert rc == code
+    w = ours["workflows"][0]
+    assert w["wf_uuid"] == UUIDS[run] and w["label"] == "process"  # braindump's, though its dag name is wrong
+    # the jobs, from DAGMan's node lines, as pegasus-statistics counts them
+    assert w["jobs"]["total"] == 5 and w["jobs"]["succeeded"] == (5 if code == 0 else 1)
+    if code == 1:
+        assert [f["job_id"] for f in w["failed_jobs"]] == ["ls_ID0000001"] and w["failed_jobs"][0]["tries"] == 2
+
+
+def test_a_dagman_out_path(tmp_path, submitdirs, cli, child_env):
+    """The file itself: that DAG from DAGMan's log alone (here beside a full
+    submit dir, whose Stampede DB it does not read)."""
+    run = "process_wf_failure"
+    d = copy_dir(submitdirs / run, tmp_path / run)
+    rc, ours = once_json(cli, d / "process-0.dag.dagman.out")
+    assert rc == 1
+    assert_like_pegasus_status(ours, pegasus_status(d, child_env))
+    assert ours["source"].endswith("process-0.dag.dagman.out") and ours["events"] > 0
+
+
+def test_sub_dags_and_their_totals(tmp_path, submitdirs, cli, child_env):
+    """A root DAG and a sub-DAG (mid-run: its POST script running), DAGMan's logs only:
+    per DAG and in total as pegasus-status says; the sub-workflow hangs under its job."""
+    d = dagman_only(submitdirs / "hierarchical_wf_success", tmp_path / "h")
+    with_sub_dagman_out(d, submitdirs, cut_at="post")
+    status = pegasus_status(d, child_env)
+    assert len(status["dags"]) == 2 and status["totals"]["post"] == 1
+    rc, ours = once_json(cli, d)
+    assert_like_pegasus_status(ours, status)
+    root, sub = ours["workflows"]
+    assert (root["wf_uuid"], sub["wf_uuid"], sub["parent_wf_uuid"]) == (UUIDS["hierarchical_wf_success"], SUB_UUID,
+                                                                       root["wf_uuid"])
+    assert sub["label"] == "blackdiamond" and sub["state"] == "running"
+    # the sub-workflow's job in the root DAG is its parent job
+    from panorama_tui.ingest import run_to_end
+    from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
+    from panorama_tui.store import Store
+
+    store = run_to_end(SubmitDirSource(find_submit_dir(str(d)), follow=False), Store())
+    assert store.workflows[SUB_UUID].parent_job_id == "pegasus-plan_diamond_subworkflow"
+    # the job whose POST script runs shows that phase
+    post = [j for j in store.workflows[SUB_UUID].jobs.values() if j.phase == "POST"]
+    assert len(post) == 1 and post[0].state.label == "running"
+
+
+@pytest.mark.parametrize("cut", ["queued", "post", "pre"])
+def test_mid_run_dagman_out_alone(tmp_path, submitdirs, cli, child_env, cut):
+    run = "hierarchical_wf_success"
+    d = dagman_only(submitdirs / run, tmp_path / cut)
+    out = d / "hierarchical-workflow-0.dag.dagman.out"
+    cut_after_line(out, _cut_points(out)[cut])
+    rc, ours = once_json(cli, d)
+    assert_like_pegasus_status(ours, pegasus_status(d, child_env))
+    assert rc == 2  # still running: something is queued or runs a script
+    root = ours["workflows"][0]
+    phases = {"pre": "PRE", "post": "POST"}
+    if cut in phases:
+        from panorama_tui.ingest import run_to_end
+        from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
+        from panorama_tui.store import Store
+
+        store = run_to_end(SubmitDirSource(find_submit_dir(str(d)), follow=False), Store())
+        wf = store.workflows[root["wf_uuid"]]
+        assert sum(j.phase == phases[cut] for j in wf.jobs.values()) == root["dag"][cut] > 0
+
+
+def test_detect_dagman_outs(tmp_path, submitdirs):
+    from panorama_tui.detect import UnknownInput, detect
+
+    d = dagman_only(submitdirs / "process_wf_success", tmp_path / "run")
+    assert detect(str(d / "process-0.dag.dagman.out")) == "dagmanout"
+    (d / "braindump.yml").unlink()
+    assert detect(str(d)) == "submitdir"  # no braindump, but DAGMan's logs
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    with pytest.raises(UnknownInput, match="dagman.out"):
+        detect(str(bare))
+
+
+def test_a_dir_of_dagman_outs_without_braindump(tmp_path, submitdirs, cli):
+    d = dagman_only(submitdirs / "process_wf_failure", tmp_path / "run")
+    (d / "braindump.yml").unlink()
+    rc, ours = once_json(cli, d)
+    assert rc == 1
+    w = ours["workflows"][0]
+    assert w["label"] == "process-0" and w["dag"]["percent_done"] == 20.0 and w["dag"]["futile"] == 3

@@ -414,23 +414,25 @@ def cli(child_env, tmp_path):
 
 
 # The upstream hierarchical submit dir was copied mid-run: its DB and
-# jobstate.log stop before the end, its dagman.out does not (status 0).
+# jobstate.log stop before the end, its dagman.out does not (status 0), and
+# no monitord runs: DAGMan's log shows the rest of the run.
 @pytest.mark.parametrize("run,code", [("process_wf_success", 0), ("process_wf_failure", 1),
-                                      ("hierarchical_wf_success", 2)])
+                                      ("hierarchical_wf_success", 0)])
 def test_once_in_a_submit_dir_without_a_path(cli, submitdirs, run, code):
     p = cli("--once", "--json", cwd=submitdirs / run)
     assert p.returncode == code, p.stderr
     d = json.loads(p.stdout)
     assert d["workflows"][0]["wf_uuid"] == UUIDS[run]
-    if code == 2:
+    if run == "hierarchical_wf_success":
         assert p.stderr.count("\n") == 1 and "DAGMan exited with status 0 at 2023-03-04 09:06:41Z" in p.stderr
         assert "monitord has not recorded the end" in p.stderr
+        assert d["workflows"][0]["state"] == "succeeded" and d["workflows"][0]["dag"]["percent_done"] == 100.0
     else:
         assert p.stderr == ""
 
 
 @pytest.mark.parametrize("run,codes", [("process_wf_success", (0, 0)), ("process_wf_failure", (1, 1)),
-                                       ("hierarchical_wf_success", (2, 0))])
+                                       ("hierarchical_wf_success", (0, 0))])
 def test_once_on_a_submit_dir_and_on_a_db(cli, submitdirs, replay_dir, run, codes, expected_summary):
     for target, code in zip((submitdirs / run, replay_dir / run / DBS[run]), codes):
         p = cli("--once", "--json", target)
@@ -503,3 +505,36 @@ def test_following_a_db_that_grows(tmp_path, replay_dir, store_snapshot):
     assert ing.error is None
     assert store_snapshot(store) == store_snapshot(ref)
     assert ing.source.changed_polls > 3
+
+
+# -- DAGMan's log under the DB and jobstate.log ------------------------------------------------
+
+
+def test_dagman_out_shows_what_a_stopped_monitord_did_not(replay_dir, submitdirs):
+    """The shared hierarchical submit dir: its DB and jobstate.log stop before
+    DAGMan's end and no monitord runs.  DAGMan's log then gives the rest of the
+    job states, under the very keys monitord gave them when it read the whole
+    log (monitord-replay's DB): no state twice, none missing."""
+    run = "hierarchical_wf_success"
+    src = SubmitDirSource(find_submit_dir(str(submitdirs / run)), follow=False)
+    s = run_to_end(src, Store())
+    assert src.dagmans[ROOT_WF].nodes  # switched to DAGMan's node lines: monitord is not running
+    full = read_store(str(replay_dir / run / DBS[run]))
+    got, want = s.workflows[ROOT_WF], full.workflows[ROOT_WF]
+    assert {j.job_id: j.state for j in got.jobs.values()} == {j.job_id: j.state for j in want.jobs.values()}
+    for job_id, job in want.jobs.items():
+        assert {seq: t.states for seq, t in got.jobs[job_id].tries.items()} == \
+            {seq: t.states for seq, t in job.tries.items()}, job_id
+    assert got.state == "succeeded" and got.end_ts == want.end_ts
+
+
+def test_a_running_monitord_is_left_to_its_jobstate_log(tmp_path, submitdirs):
+    """monitord runs (its pid file names a live process): its jobstate.log shows
+    the jobs; DAGMan's log gives only its progress tables, start and end."""
+    d = copy_dir(submitdirs / "hierarchical_wf_success", tmp_path / "run")
+    (d / "monitord.pid").write_text(f"pid {os.getpid()}\ntimestamp 2023-03-04T01:01:09-0800\n")
+    src = SubmitDirSource(find_submit_dir(str(d)), follow=False)
+    s = run_to_end(src, Store())
+    assert not src.dagmans[ROOT_WF].nodes
+    wf = s.workflows[ROOT_WF]
+    assert wf.dagman["done"] == 13 and wf.jobs["register_local_2_0"].state.label != "done"

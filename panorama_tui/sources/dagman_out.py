@@ -58,6 +58,11 @@ PROGRESS_EVENT = "dagman.progress"
 MAX_HEAD = 64 * 1024  # DAGMan's first line is a timestamped banner: a file without one this far is not its log
 
 
+def dag_of(dagman_out: str) -> str | None:
+    """``x.dag.dagman.out`` -> ``x.dag`` (DAGMan names its log after its DAG)."""
+    return dagman_out[: -len(".dagman.out")] if dagman_out.endswith(".dagman.out") else None
+
+
 def find_dagman_outs(top: str) -> list[str]:
     """Every ``*.dag.dagman.out`` under ``top`` as pegasus-status finds them
     (``Status.get_all_dagmans``: a top-down walk that does not follow symlinked
@@ -619,7 +624,7 @@ class DagmanOut:
     """
 
     def __init__(self, path: str, wf_uuid: str, nodes: bool = False, jobstate_log: str | None = None,
-                 braindump_ts: str | None = None, original_dir: str | None = None):
+                 braindump_ts: str | None = None, original_dir: str | None = None, dag: Dag | None = None):
         self.path = path
         self.wf_uuid = wf_uuid
         self.nodes = nodes
@@ -627,8 +632,8 @@ class DagmanOut:
         self.braindump_ts = braindump_ts
         self.original_dir = original_dir
         self.run_dir = os.path.dirname(os.path.abspath(path))
-        self.dag_path = path[: -len(".dagman.out")] if path.endswith(".dagman.out") else None
-        self.dag: Dag | None = None
+        self.dag_path = dag_of(path)
+        self.dag: Dag | None = dag
         self.error: str | None = None
         self._f = None
         self._reset()
@@ -678,8 +683,12 @@ class DagmanOut:
         """Read the job states too, from the top (monitord's reading needs all of it)."""
         if not self.nodes:
             self.nodes = True
-            self.close()
-            self._reset()
+            self.restart()
+
+    def restart(self) -> None:
+        """Read again from the top (what was built from it is being rebuilt)."""
+        self.close()
+        self._reset()
 
     def close(self) -> None:
         if self._f is not None:
