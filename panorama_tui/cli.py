@@ -155,10 +155,12 @@ def _open_pegasus(kind: str, path: str, args):
         raise Listing(json.dumps({"source": path, "workflows": wfs}, indent=2))
     import time
 
+    from .summary import percent_text
+
     lines = [f"{len(wfs)} workflow(s) in {path}; open one with: panorama-top SUBMIT_DIR"]
     for w in wfs:
         p = w.get("progress") or {}
-        pct = f"{p['percent']:.0f}%" if p.get("percent") is not None else "-"
+        pct = percent_text(p["percent"]) if p.get("percent") is not None else "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(w["start"])) if w["start"] else "-"
         lines.append(f"{w['state']:<10} {pct:>5}  {when}  {w['label'] or '?':<20} {w['submit_dir']}")
     raise Listing("\n".join(lines))

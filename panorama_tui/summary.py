@@ -96,6 +96,11 @@ def _row_of_jobs(wf: Workflow, detail: bool) -> dict:
     return row
 
 
+def percent_text(p: float) -> str:
+    """A % done as pegasus-status prints it, without a useless ``.0``: 20%, 33.33%."""
+    return f"{p:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def dag_totals(rows) -> dict:
     """Rows added up, with their % done (pegasus-status's totals)."""
     out = dict.fromkeys((*NODE_COLUMNS, "total"), 0)

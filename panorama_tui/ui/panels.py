@@ -16,7 +16,7 @@ from ..fmt import clock_time, compact_count, human_bytes, human_duration, progre
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
-from ..summary import workflow_order
+from ..summary import dag_row, dag_scope, dag_totals, percent_text, tree_progress, workflow_order, workflow_state
 from .theme import STATE_MARKUP, WF_STATE_MARKUP
 
 COUNT_ORDER = (
@@ -28,16 +28,43 @@ COUNT_ORDER = (
 )
 
 
-def _counts_markup(counts: list[int], retries: int) -> str:
+def _counts_parts(counts: list[int], retries: int, progress: dict, detail: bool, zeros: bool) -> list[str]:
+    """The header's counts; without ``zeros``, those that are 0 (done and waiting stay)."""
     parts = []
     for state, name in COUNT_ORDER:
         n = counts[state]
         if state == JobState.RUNNING:
             n += counts[JobState.RETRYING]
-        style = STATE_MARKUP[state] if n else "dim"
-        parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
-    parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
-    return "  ".join(parts)
+        if n or zeros or state == JobState.DONE:
+            style = STATE_MARKUP[state] if n else "dim"
+            parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
+    parts.append(_waiting_markup(progress, detail))
+    if retries or zeros:
+        parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
+    return parts
+
+
+def _waiting_markup(progress: dict, detail: bool) -> str:
+    """Nodes not submitted yet (pegasus-analyzer's "unsubmitted"), with DAGMan's
+    ready and futile among them when there are any (``detail``)."""
+    ready, futile = progress["ready"], progress["futile"]
+    n = progress["unready"] + ready + futile
+    more = ", ".join(f"{v} {k}" for k, v in (("ready", ready), ("futile", futile)) if v) if detail else ""
+    return f"[{STATE_MARKUP[JobState.WAITING]}]{JobState.WAITING.glyph} {n} waiting{f' ({more})' if more else ''}[/]"
+
+
+def _progress_line(counts: list[int], retries: int, progress: dict, width: int) -> str:
+    """The counts, a bar and "N% of T" in ``width`` cells: to make room, the
+    waiting detail goes first, then the counts that are 0, then the bar."""
+    tail = f"{percent_text(progress['percent_done'])} of {progress['total']}"
+    for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
+        head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
+        room = width - Text.from_markup(head).cell_len - len(tail) - 3
+        if room >= 0:
+            break
+    bar = min(40, room)
+    frac = progress["percent_done"] / 100
+    return f"{head}  [green]{progress_bar(frac, bar)}[/] {tail}" if bar >= 5 else f"{head}  {tail}"
 
 
 class HeaderBar(Static):
@@ -53,36 +80,32 @@ class HeaderBar(Static):
         if wf is None and len(store.roots) == 1:
             wf = store.roots[0]
         if wf is not None:
-            counts = store.tree_counts(wf)
-            scope = [wf] + store.descendants(wf)
+            scope = dag_scope(store, wf)  # the DAGs DAGMan has started, as pegasus-status adds them up
             title = f"[b]{escape(wf.name)}[/b] [dim]{wf.wf_uuid}[/dim]"
-            state = wf.state
+            state = workflow_state(wf)
             start = wf.start_ts
             end = wf.end_ts
         else:
-            scope = list(store.workflows.values())
-            counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
+            scope = [w for r in store.roots for w in dag_scope(store, r)]
             title = f"[b]{len(store.roots)} workflows[/b]" if store.roots else "[dim]waiting for events…[/dim]"
-            states = {w.state for w in store.roots}
+            states = {workflow_state(w) for w in store.roots}
             state = "failed" if "failed" in states else "running" if "running" in states else (
                 "succeeded" if states == {"succeeded"} else "planned")
             starts = [w.start_ts for w in store.roots if w.start_ts]
             ends = [w.end_ts for w in store.roots if w.end_ts]
             start = min(starts) if starts else None
             end = max(ends) if ends and len(ends) == len(store.roots) else None
+        counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
+        progress = dag_totals(dag_row(w, detail=False) for w in scope)
         retries = sum(w.retries for w in scope)
-        total = sum(counts)
-        done = counts[JobState.DONE]
-        frac = done / total if total else 0.0
         if start is not None:
             elapsed = (end if end is not None else (now or start)) - start
             el = human_duration(max(0.0, elapsed))
         else:
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
-        width = max(10, min(40, (self.size.width or 100) - 70))
         line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
-        line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
+        line2 = _progress_line(counts, retries, progress, (self.size.width or 100) - 2)
         text = line1 + "\n" + line2
         if text != self._shown:  # a tick that changes nothing paints nothing
             self._shown = text
@@ -107,14 +130,13 @@ class WorkflowTree(Tree):
         self._seen_structure = -1
 
     def _wf_label(self, wf: Workflow) -> Text:
-        counts = self.store.tree_counts(wf)
-        total = sum(counts)
-        bad = counts[JobState.FAILED]
-        style = WF_STATE_MARKUP.get(wf.state, "")
+        progress = tree_progress(self.store, wf)
+        done, total = progress["done"], progress["total"]
+        bad = progress["failed"]
+        style = WF_STATE_MARKUP.get(workflow_state(wf), "")
         label = Text.from_markup(f"[{style}]●[/] {escape(wf.name)} ")
         # Compact counts: a 100k-job label must fit the tree's width.
-        label.append(f"{compact_count(counts[JobState.DONE])}/{compact_count(total)}",
-                     style="green" if total and counts[JobState.DONE] == total else "")
+        label.append(f"{compact_count(done)}/{compact_count(total)}", style="green" if total and done == total else "")
         if bad:
             label.append(f" ✗{bad}", style="bold bright_red")
         return label
