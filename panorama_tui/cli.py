@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import traceback
 
 from . import __version__
@@ -27,11 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="panorama-top",
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
-        epilog="--once exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
-        "64 bad arguments.",
+        epilog="--once exit status: 0 succeeded, 1 failed, 2 still running, 4 stalled (DAGMan exited but "
+        "monitord recorded no end, or no event for far longer than the run's pace with nothing queued or "
+        "running); 3 unreadable input; 64 bad arguments.",
     )
     p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
-                   "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
+                   "a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede DB, a monitord event log "
+                   "(JSON or BP) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
     p.add_argument("--json", action="store_true", help="with --once or --stats: print a JSON object")
@@ -153,8 +156,6 @@ def _open_pegasus(kind: str, path: str, args):
         import json
 
         raise Listing(json.dumps({"source": path, "workflows": wfs}, indent=2))
-    import time
-
     from .summary import percent_text
 
     lines = [f"{len(wfs)} workflow(s) in {path}; open one with: panorama-top SUBMIT_DIR"]
@@ -220,8 +221,10 @@ def run_once(args, source) -> int:
     if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):
         print(f"panorama-top: {source.status.message}", file=sys.stderr)  # what a partial submit dir lacks
     label = args.path or "demo"
-    print(render_json(store, label) if args.json else render_text(store, label))
-    return overall_exit(store)
+    # stalls are judged by the wall clock, a recording's by its own end
+    now = store.latest_ts if isinstance(source, ReplaySource) else time.time()
+    print(render_json(store, label, now) if args.json else render_text(store, label, now))
+    return overall_exit(store, now)
 
 
 def run_stats(args) -> int:

@@ -268,6 +268,10 @@ class Try:
     def state_count(self) -> int:
         return len(self._st) // 24
 
+    def state_times(self) -> list[float]:
+        """The times of its states that have one."""
+        return [t for t, _, _ in _TRIPLE.iter_unpack(self._st) if t == t]
+
     def state_time(self, *names: str) -> float | None:
         codes = {_STATE_CODE[n] for n in names if n in _STATE_CODE}
         times = [t for t, _, c in _TRIPLE.iter_unpack(self._st) if c in codes and t == t]

@@ -417,9 +417,10 @@ def cli(child_env, tmp_path):
 
 # The upstream hierarchical submit dir was copied mid-run: its DB and
 # jobstate.log stop before the end, its dagman.out does not (status 0), and
-# no monitord runs: DAGMan's log shows the rest of the run.
+# no monitord runs: DAGMan's log shows the rest of the run, which is stalled
+# (monitord did not record the end; tests/test_stalled.py).
 @pytest.mark.parametrize("run,code", [("process_wf_success", 0), ("process_wf_failure", 1),
-                                      ("hierarchical_wf_success", 0)])
+                                      ("hierarchical_wf_success", 4)])
 def test_once_in_a_submit_dir_without_a_path(cli, submitdirs, run, code):
     p = cli("--once", "--json", cwd=submitdirs / run)
     assert p.returncode == code, p.stderr
@@ -434,7 +435,7 @@ def test_once_in_a_submit_dir_without_a_path(cli, submitdirs, run, code):
 
 
 @pytest.mark.parametrize("run,codes", [("process_wf_success", (0, 0)), ("process_wf_failure", (1, 1)),
-                                       ("hierarchical_wf_success", (0, 0))])
+                                       ("hierarchical_wf_success", (4, 0))])
 def test_once_on_a_submit_dir_and_on_a_db(cli, submitdirs, replay_dir, run, codes, expected_summary):
     for target, code in zip((submitdirs / run, replay_dir / run / DBS[run]), codes):
         p = cli("--once", "--json", target)

@@ -667,7 +667,8 @@ class SubmitDirSource(Source):
             root in self.logs and self.logs[root].finished)
         if self._dagman_note is not None:
             if recorded or end is None:  # the end came after all, or DAGMan started again
-                notes.remove(self._dagman_note)
+                if self._dagman_note in notes:
+                    notes.remove(self._dagman_note)
                 self._dagman_note = None
                 self.status.message = "; ".join(notes)
                 events.append(Event(STALLED_EVENT, None, {"xwf_id": root, "reason": None}))

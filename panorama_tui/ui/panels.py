@@ -16,7 +16,17 @@ from ..fmt import clock_time, compact_count, human_bytes, human_duration, progre
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
-from ..summary import dag_row, dag_scope, dag_totals, percent_text, tree_progress, workflow_order, workflow_state
+from ..summary import (
+    Stall,
+    dag_row,
+    dag_scope,
+    dag_totals,
+    percent_text,
+    stall,
+    tree_progress,
+    workflow_order,
+    workflow_state,
+)
 from .theme import STATE_MARKUP, WF_STATE_MARKUP
 
 COUNT_ORDER = (
@@ -53,6 +63,26 @@ def _waiting_markup(progress: dict, detail: bool) -> str:
     return f"[{STATE_MARKUP[JobState.WAITING]}]{JobState.WAITING.glyph} {n} waiting{f' ({more})' if more else ''}[/]"
 
 
+_UUID = "\x00"  # where the header's uuid goes
+
+
+def _fit_uuid(line: str, uuid: str, width: int) -> str:
+    """The line with the whole uuid if it fits, else its first 8 characters, else none."""
+    for u in (uuid, uuid[:8], ""):
+        fitted = line.replace(_UUID, u, 1)
+        if Text.from_markup(fitted).cell_len <= width:
+            break
+    return fitted
+
+
+def _stall_line(st: Stall, width: int) -> str:
+    """``STALLED: why``, bold and reversed in the warning colour (so it reads
+    without colour too), the reason cut only when wider than the screen."""
+    room = width - len(" STALLED:  ")
+    reason = st.reason if len(st.reason) <= room else st.reason[: max(0, room - 1)] + "…"
+    return f"[bold reverse $warning] STALLED: {escape(reason)} [/]"
+
+
 def _progress_line(counts: list[int], retries: int, progress: dict, width: int) -> str:
     """The counts, a bar and "N% of T" in ``width`` cells: to make room, the
     waiting detail goes first, then the counts that are 0, then the bar."""
@@ -71,17 +101,21 @@ class HeaderBar(Static):
     """Workflow, state, elapsed time, counts and overall progress."""
 
     DEFAULT_CSS = """
-    HeaderBar { height: 2; background: $panel; padding: 0 1; }
+    HeaderBar { height: 2; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     _shown = ""
+    _lines = 2
 
-    def show(self, store: Store, wf: Workflow | None, now: float | None) -> None:
+    def show(self, store: Store, wf: Workflow | None, now: float | None, clock: float | None = None) -> None:
+        """``now``: the time running jobs are timed to; ``clock``: the one stalls are judged by."""
         if wf is None and len(store.roots) == 1:
             wf = store.roots[0]
+        stalled = None
         if wf is not None:
             scope = dag_scope(store, wf)  # the DAGs DAGMan has started, as pegasus-status adds them up
-            title = f"[b]{escape(wf.name)}[/b] [dim]{wf.wf_uuid}[/dim]"
+            stalled = stall(store, wf, clock)
+            title = f"[b]{escape(wf.name)}[/b] [dim]{_UUID}[/dim]"  # the uuid, as much of it as fits
             state = workflow_state(wf)
             start = wf.start_ts
             end = wf.end_ts
@@ -98,18 +132,29 @@ class HeaderBar(Static):
         counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
         progress = dag_totals(dag_row(w, detail=False) for w in scope)
         retries = sum(w.retries for w in scope)
+        if end is None and stalled is not None:
+            end = stalled.since  # nothing happened since: elapsed stops there
         if start is not None:
             elapsed = (end if end is not None else (now or start)) - start
             el = human_duration(max(0.0, elapsed))
         else:
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
+        width = (self.size.width or 100) - 2
         line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
-        line2 = _progress_line(counts, retries, progress, (self.size.width or 100) - 2)
+        if wf is not None:
+            line1 = _fit_uuid(line1, wf.wf_uuid, width)
+        line2 = _progress_line(counts, retries, progress, width)
         text = line1 + "\n" + line2
+        if stalled is not None:
+            text += "\n" + _stall_line(stalled, width)
         if text != self._shown:  # a tick that changes nothing paints nothing
             self._shown = text
-            self.update(text, layout=False)  # always two lines
+            lines = text.count("\n") + 1
+            if lines != self._lines:  # a stall's line comes or goes: the one layout it costs
+                self._lines = lines
+                self.styles.height = lines
+            self.update(text, layout=False)
 
 
 class WorkflowTree(Tree):
@@ -378,11 +423,14 @@ class WarningsView(Static):
     WarningsView { height: auto; padding: 0 1; }
     """
 
-    def show(self, store: Store) -> None:
-        lines = [
+    def show(self, store: Store, stalled: list | None = None) -> None:
+        """``stalled``: (workflow, :class:`Stall`) pairs, listed first."""
+        lines = [f"STALLED {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
+                 for wf, st in stalled or ()]
+        lines.append(
             f"events {store.event_count}   bad records {store.bad_count}   unknown events "
             f"{sum(store.unknown.values())}   warnings {store.warning_count}",
-        ]
+        )
         if store.unknown:
             lines.append("unknown event names: " + ", ".join(f"{k} ×{v}" for k, v in store.unknown.most_common(10)))
         if store.warnings:
