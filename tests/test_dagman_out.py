@@ -407,3 +407,35 @@ def test_a_dir_of_dagman_outs_without_braindump(tmp_path, submitdirs, cli):
     assert rc == 1
     w = ours["workflows"][0]
     assert w["label"] == "process-0" and w["dag"]["percent_done"] == 20.0 and w["dag"]["futile"] == 3
+
+
+def test_the_job_list_shows_a_script_phase(tmp_path, submitdirs):
+    """A job whose POST script runs reads POST in the list's STATE column, as
+    pegasus-status counts it under POST (PRE likewise)."""
+    import asyncio
+
+    from panorama_tui.ingest import run_to_end
+    from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
+    from panorama_tui.store import Store
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.joblist import JobList
+
+    run = "hierarchical_wf_success"
+    shown = {}
+    for cut in ("pre", "post"):
+        d = dagman_only(submitdirs / run, tmp_path / cut)
+        out = d / "hierarchical-workflow-0.dag.dagman.out"
+        cut_after_line(out, _cut_points(out)[cut])
+        store = run_to_end(SubmitDirSource(find_submit_dir(str(d)), follow=False), Store())
+        job = next(j for j in store.jobs() if j.phase == cut.upper())
+
+        async def go(store=store, job=job):
+            app = PanoramaApp(store, source_label="test")
+            async with app.run_test(size=(140, 40)) as pilot:
+                await pilot.pause()
+                jobs = app.query_one("#jobs", JobList)
+                lines = ["".join(seg.text for seg in jobs.render_line(y)) for y in range(jobs.size.height)]
+                return next(ln for ln in lines if job.job_id[:20] in ln)
+
+        shown[cut] = asyncio.run(go())
+    assert " POST " in shown["post"] and " PRE " in shown["pre"], shown
