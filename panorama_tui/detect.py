@@ -27,9 +27,9 @@ def detect(path: str) -> str:
         # -- Pegasus submit dir (sources/submitdir.py), or DAGMan's logs alone (sources/dagman_out.py) --
         if any(os.path.isfile(os.path.join(path, n)) for n in ("braindump.yml", "braindump.txt")):
             return "submitdir"
-        from .sources.dagman_out import find_dagman_outs
+        from .sources.dagman_out import has_dagman_out
 
-        if find_dagman_outs(path):
+        if has_dagman_out(path):
             return "submitdir"
         raise UnknownInput(f"{path}: is a directory without braindump.yml or *.dag.dagman.out, so not a Pegasus "
                            "submit directory; give a submit dir, a dagman.out, a Stampede DB, a monitord events file "

@@ -398,6 +398,11 @@ def test_detect_dagman_outs(tmp_path, submitdirs):
     bare.mkdir()
     with pytest.raises(UnknownInput, match="dagman.out"):
         detect(str(bare))
+    # a DAG's log somewhere below is not looked for (a home dir is not walked)
+    (bare / "deep" / "er").mkdir(parents=True)
+    shutil.copy(d / "process-0.dag.dagman.out", bare / "deep" / "er")
+    with pytest.raises(UnknownInput, match="dagman.out"):
+        detect(str(bare))
 
 
 def test_a_dir_of_dagman_outs_without_braindump(tmp_path, submitdirs, cli):

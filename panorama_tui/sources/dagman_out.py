@@ -63,6 +63,14 @@ def dag_of(dagman_out: str) -> str | None:
     return dagman_out[: -len(".dagman.out")] if dagman_out.endswith(".dagman.out") else None
 
 
+def has_dagman_out(d: str) -> bool:
+    """A DAG's log in the dir itself (not below: a home dir is not walked to find out)."""
+    try:
+        return any(n.endswith(".dag.dagman.out") for n in os.listdir(d))
+    except OSError:
+        return False
+
+
 def find_dagman_outs(top: str) -> list[str]:
     """Every ``*.dag.dagman.out`` under ``top`` as pegasus-status finds them
     (``Status.get_all_dagmans``: a top-down walk that does not follow symlinked

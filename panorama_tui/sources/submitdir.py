@@ -244,10 +244,10 @@ def find_submit_dir(path: str | None = None) -> SubmitDir:
     try:
         bd, bfile = read_braindump(d)
     except SubmitDirError:
-        outs = find_dagman_outs(d)
-        if not outs:
+        root = _root_dagman_out(d, None)
+        if root is None:
             raise
-        return _dagman_only(d, outs[0], outs[1:])
+        return _dagman_only(d, root, [p for p in find_dagman_outs(d) if p != root])
     sd = SubmitDir(path=d, braindump=bd, braindump_file=bfile)
     sd.wf_uuid = _s(bd.get("wf_uuid"))
     sd.root_wf_uuid = _s(bd.get("root_wf_uuid")) or sd.wf_uuid
