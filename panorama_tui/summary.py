@@ -72,19 +72,19 @@ def stall(store: Store, wf: Workflow, now: float | None) -> Stall | None:
         t = w.dagman
         if any(w.counts[s] for s in _ACTIVE) or (t is not None and (t.get("queued") or t.get("pre") or t.get("post"))):
             return None
-    pace, last = _pace(store, wf, scope)
+    pace, last = run_pace(store, wf, scope)
     if last is None or now - last <= max(STALL_FLOOR, STALL_FACTOR * pace):
         return None
     return Stall(f"no event for {human_duration(now - last)}, nothing queued or running (usual gap {pace:g}s)", last)
 
 
-def cadence(store: Store, wf: Workflow) -> float:
-    """The run's pace: the 90th percentile of the gaps between its distinct event times (s)."""
-    return _pace(store, wf, dag_scope(store, wf))[0]
-
-
-def _pace(store: Store, wf: Workflow, scope: list[Workflow]) -> tuple[float, float | None]:
-    """(pace, last activity) of the DAGs in scope; computed again only when the store changed."""
+def run_pace(store: Store, wf: Workflow, scope: list[Workflow] | None = None) -> tuple[float, float | None]:
+    """(the run's pace, its last activity): the 90th percentile of the gaps
+    between the distinct event times of the DAGs in scope (the workflow's
+    dag_scope by default), and the latest of them.  Computed again only when
+    the store has changed."""
+    if scope is None:
+        scope = dag_scope(store, wf)
     cache = _PACE.setdefault(store, {})
     hit = cache.get(wf.wf_uuid)
     if hit is not None and hit[0] == store.version:

@@ -25,7 +25,7 @@ from panorama_tui.ingest import run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
 from panorama_tui.store import Store
-from panorama_tui.summary import EXIT_STALLED, STALL_FLOOR, cadence, stall
+from panorama_tui.summary import EXIT_STALLED, STALL_FLOOR, run_pace, stall
 from panorama_tui.ui.app import PanoramaApp
 from panorama_tui.ui.panels import HeaderBar, WarningsView
 
@@ -94,8 +94,8 @@ def test_no_event_for_far_longer_than_the_runs_pace(cut_log):
     s = run_to_end(JsonLogSource(str(cut_log(IDLE_CUT)), follow=False), Store())
     wf = s.workflows[OK_WF]
     assert wf.state == "running" and not s.active
-    pace = cadence(s, wf)
-    last = 1677911039  # create_dir's POST_SCRIPT_SUCCESS, the last event
+    pace, last = run_pace(s, wf)
+    assert last == 1677911039  # create_dir's POST_SCRIPT_SUCCESS, the last event
     # the run's own pace: its distinct event times so far (DAGMan's start at :23, create_dir's states
     # at :24 :28 :30 :31 :34 :35 :39) are 1, 4, 2, 1, 3, 1, 4 s apart; the 90th percentile is 4 s
     assert pace == 4.0

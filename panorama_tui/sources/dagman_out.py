@@ -287,8 +287,8 @@ class _Progress:
         row_at = -1
         p = data.rfind(_TOTAL, 0, end)
         while p >= 0 and row_at < 0:
-            start, stop = _line_at(data, p, end)
-            lines = data[start:end].split(b"\n", 4)
+            start = _line_at(data, p, end)[0]
+            lines = data[start:min(end, start + 4096)].split(b"\n", 4)  # a table's four lines
             m = _ROW.match(lines[3]) if len(lines) > 3 else None
             if m:
                 row_at = start
