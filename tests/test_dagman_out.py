@@ -274,14 +274,21 @@ def dagman_only(src: Path, dst: Path, dag_mismatch: bool = True) -> Path:
 
 
 def with_sub_dagman_out(d: Path, submitdirs: Path, cut_at: str | None = None) -> Path:
-    """The hierarchical run with a dagman.out in its sub-workflow's dir: a real
-    DAGMan log (process_wf_success's, optionally cut at one of its tables), as
-    the sub-DAG's (the shared copy of the run lacks the sub-workflow's own)."""
-    src = submitdirs / "process_wf_success" / "process-0.dag.dagman.out"
-    dst = d / SUB_DIR / "inner.dag.dagman.out"
-    shutil.copy(src, dst)
+    """The hierarchical run with a DAG run in its sub-workflow's dir: a real DAG
+    and its real DAGMan log (process_wf_success's .dag, submit files and
+    dagman.out, optionally cut at one of its tables) as the sub-DAG's (the
+    shared copy of the run lacks the sub-workflow's own log)."""
+    proc = submitdirs / "process_wf_success"
+    sub = d / SUB_DIR
+    (sub / "inner.static.bp").unlink()  # the planner's jobs of the DAG replaced here
+    shutil.copy(proc / "process-0.dag", sub / "inner.dag")
+    (sub / "00" / "00").mkdir(parents=True, exist_ok=True)
+    for f in (proc / "00" / "00").glob("*.sub"):
+        shutil.copy(f, sub / "00" / "00" / f.name)
+    dst = sub / "inner.dag.dagman.out"
+    shutil.copy(proc / "process-0.dag.dagman.out", dst)
     if cut_at:
-        cut_after_line(dst, _cut_points(src)[cut_at])
+        cut_after_line(dst, _cut_points(dst)[cut_at])
     return dst
 
 
@@ -354,6 +361,7 @@ def test_sub_dags_and_their_totals(tmp_path, submitdirs, cli, child_env):
     assert (root["wf_uuid"], sub["wf_uuid"], sub["parent_wf_uuid"]) == (UUIDS["hierarchical_wf_success"], SUB_UUID,
                                                                        root["wf_uuid"])
     assert sub["label"] == "blackdiamond" and sub["state"] == "running"
+    assert ours["dag_totals"]["total"] == 18
     # the sub-workflow's job in the root DAG is its parent job
     from panorama_tui.ingest import run_to_end
     from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
@@ -361,6 +369,8 @@ def test_sub_dags_and_their_totals(tmp_path, submitdirs, cli, child_env):
 
     store = run_to_end(SubmitDirSource(find_submit_dir(str(d)), follow=False), Store())
     assert store.workflows[SUB_UUID].parent_job_id == "pegasus-plan_diamond_subworkflow"
+    # its jobs: the nodes its .dag names, the ones DAGMan's log mentions among them
+    assert sorted(store.workflows[SUB_UUID].jobs) == sorted(read_dag(str(d / SUB_DIR / "inner.dag")).nodes)
     # the job whose POST script runs shows that phase
     post = [j for j in store.workflows[SUB_UUID].jobs.values() if j.phase == "POST"]
     assert len(post) == 1 and post[0].state.label == "running"
@@ -444,3 +454,26 @@ def test_the_job_list_shows_a_script_phase(tmp_path, submitdirs):
 
         shown[cut] = asyncio.run(go())
     assert " POST " in shown["post"] and " PRE " in shown["pre"], shown
+
+
+def test_following_a_run_whose_monitord_never_started(tmp_path, submitdirs):
+    """Following (the screen): the DB that braindump names may still come, but
+    meanwhile DAGMan's log shows the workflow, its jobs and their states."""
+    from panorama_tui.ingest import decode_batch
+    from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
+    from panorama_tui.store import Store
+
+    d = dagman_only(submitdirs / "hierarchical_wf_success", tmp_path / "run")
+    out = d / "hierarchical-workflow-0.dag.dagman.out"
+    cut_after_line(out, _cut_points(out)["post"])
+    src = SubmitDirSource(find_submit_dir(str(d)), follow=True, poll=0.01)
+    store = Store()
+    bad = []
+    for _ in range(3):
+        store.apply_many(decode_batch(src._round([])[0], bad))
+    src.db.close()
+    assert bad == []
+    wf = store.workflows[UUIDS["hierarchical_wf_success"]]
+    assert wf.label == "hierarchical-workflow" and len(wf.jobs) == 13
+    assert sorted(j.job_id for j in wf.jobs.values() if j.phase == "POST") == [
+        "create_dir_hierarchical-workflow_0_local", "stage_worker_local_hierarchical-workflow_0_local"]

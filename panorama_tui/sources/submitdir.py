@@ -476,12 +476,13 @@ class SubmitDirSource(Source):
         self.dagmans: dict[str, DagmanOut] = {}
         self._dagman_of: dict[str, str] = {}  # dagman.out path -> its workflow
         self._intro: list[Event] = []  # what names the workflows and jobs when no DB does
+        self._no_db = False  # no Stampede DB (yet) when the source started
         self._dirs_seen = 0
         self._ready = False
         self._dagman_note: str | None = None
         self._reread = False  # a DAG's log is being read again (for its job states): not done yet
         self._last_change = time.monotonic()
-        self._next_dagman = self._last_change + DAGMAN_QUIET / 2
+        self._next_dagman = 0.0  # whether monitord runs: looked at after the first round, then now and then
         self._next_look = 0.0
 
     def _setup(self) -> str:
@@ -497,7 +498,8 @@ class SubmitDirSource(Source):
             self.logs[sd.wf_uuid] = JobstateLog(sd.jobstate_log, sd.wf_uuid)
         root = sd.wf_uuid
         dag = None
-        if self.db is None and root and (self.logs or sd.dagman_out):
+        self._no_db = self.db is None or not os.path.exists(sd.db_path)  # (yet: monitord has not started)
+        if self._no_db and root and (self.logs or sd.dagman_out):
             dag = self._introduce(sd.path, root, sd.label, None, dag_of(sd.dagman_out or "") or
                                   os.path.join(sd.path, os.path.basename(sd.dag or "")))
         if self.overlay and sd.dagman_out and root:
@@ -517,18 +519,18 @@ class SubmitDirSource(Source):
 
     def _follow_sub_dagman(self, path: str, parent: str | None) -> str:
         uuid, label = dagman_identity(path, self.sd.path)
-        dag = self._introduce(os.path.dirname(path), uuid, label, parent, dag_of(path) or "") if self.db is None else None
+        dag = self._introduce(os.path.dirname(path), uuid, label, parent, dag_of(path) or "") if self._no_db else None
         self._follow_dagman(path, uuid, dag)
         return uuid
 
     def _follow_dagman(self, path: str, uuid: str, dag: Dag | None) -> None:
         """Read a DAG's log (job states too when no jobstate.log shows them)."""
-        sd = self.sd
-        bd = sd.braindump
-        self.dagmans[uuid] = DagmanOut(
-            path, uuid, nodes=uuid not in self.logs,
-            jobstate_log=self.logs[uuid].path if uuid in self.logs and os.path.exists(self.logs[uuid].path) else None,
-            braindump_ts=_s(bd.get("timestamp")), original_dir=_s(bd.get("submit_dir")), dag=dag)
+        bd = self.sd.braindump
+        log = self.logs.get(uuid)
+        jobstate = log.path if log is not None and os.path.exists(log.path) else None
+        self.dagmans[uuid] = DagmanOut(path, uuid, nodes=jobstate is None, jobstate_log=jobstate,
+                                       braindump_ts=_s(bd.get("timestamp")), original_dir=_s(bd.get("submit_dir")),
+                                       dag=dag)
         self._dagman_of[os.path.normpath(path)] = uuid
 
     def _parent_dir_workflow(self, path: str) -> str | None:
