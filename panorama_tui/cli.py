@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import traceback
 
 from . import __version__
@@ -27,11 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="panorama-top",
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
-        epilog="--once and --report exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
-        "64 bad arguments.",
+        epilog="--once and --report exit status: 0 succeeded, 1 failed, 2 still running, 4 stalled (DAGMan "
+        "exited but monitord recorded no end, or no event for far longer than the run's pace with nothing queued "
+        "or running); 3 unreadable input; 64 bad arguments.",
     )
     p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
-                   "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
+                   "a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede DB, a monitord event log "
+                   "(JSON or BP) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
     p.add_argument("--report", action="store_true", help="print what pegasus-analyzer prints for PATH's held and "
@@ -90,7 +93,7 @@ def open_source(args):
         kind = detect(path)
     except UnknownInput as exc:
         raise InputError(str(exc)) from None
-    if kind in ("submitdir", "stampede", "masterdb"):
+    if kind in ("submitdir", "dagmanout", "stampede", "masterdb"):
         return _open_pegasus(kind, path, args), None
     if kind == "recording":
         speed = args.speed
@@ -138,6 +141,10 @@ def _open_pegasus(kind: str, path: str, args):
             return SubmitDirSource(find_submit_dir(path), follow=follow)
         except SubmitDirError as exc:
             raise InputError(str(exc)) from None
+    if kind == "dagmanout":
+        from .sources.submitdir import SubmitDirSource, dagman_submit_dir
+
+        return SubmitDirSource(dagman_submit_dir(path), follow=follow)
     if not args.once:
         raise OpenMasterDb(path)
     from .sources.master_db import list_workflows
@@ -151,12 +158,12 @@ def _open_pegasus(kind: str, path: str, args):
         import json
 
         raise Listing(json.dumps({"source": path, "workflows": wfs}, indent=2))
-    import time
+    from .summary import percent_text
 
     lines = [f"{len(wfs)} workflow(s) in {path}; open one with: panorama-top SUBMIT_DIR"]
     for w in wfs:
         p = w.get("progress") or {}
-        pct = f"{p['percent']:.0f}%" if p.get("percent") is not None else "-"
+        pct = percent_text(p["percent"]) if p.get("percent") is not None else "-"
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(w["start"])) if w["start"] else "-"
         lines.append(f"{w['state']:<10} {pct:>5}  {when}  {w['label'] or '?':<20} {w['submit_dir']}")
     raise Listing("\n".join(lines))
@@ -199,8 +206,16 @@ def run_once(args, source) -> int:
 
     store = read_to_end(source)
     label = args.path or "demo"
-    print(render_json(store, label) if args.json else render_text(store, label))
-    return overall_exit(store)
+    now = _stall_clock(source, store)
+    print(render_json(store, label, now) if args.json else render_text(store, label, now))
+    return overall_exit(store, now)
+
+
+def _stall_clock(source, store) -> float | None:
+    """The time stalls are judged by: the wall clock, a recording's by its own end."""
+    from .sources.replay import ReplaySource
+
+    return store.latest_ts if isinstance(source, ReplaySource) else time.time()
 
 
 def read_to_end(source):
@@ -241,7 +256,7 @@ def run_report(args) -> int:
     store = read_to_end(source)
     data = analyzer.run_report(store, args.path or "demo")
     print(_dumps(data) if args.json else analyzer.render_run_report(data))
-    return overall_exit(store)
+    return overall_exit(store, _stall_clock(source, store))
 
 
 def run_stats(args) -> int:

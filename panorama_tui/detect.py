@@ -8,26 +8,38 @@ import os
 from .recorder import is_recording
 
 
+# the first line DAGMan writes to its log
+DAGMAN_BANNER = b"(CONDOR_DAGMAN) STARTING UP"
+
+
 class UnknownInput(Exception):
     """The path is not something panorama-top can read; the message says why."""
 
 
 def detect(path: str) -> str:
     """Return the kind of input: ``recording``, ``jsonlog``, ``bplog``,
-    ``submitdir`` (a Pegasus submit directory), ``stampede`` (a Stampede DB)
-    or ``masterdb`` (a user's ~/.pegasus/workflow.db)."""
+    ``submitdir`` (a Pegasus submit directory, or a dir of DAGMan logs),
+    ``dagmanout`` (a DAGMan log, ``*.dag.dagman.out``), ``stampede`` (a
+    Stampede DB) or ``masterdb`` (a user's ~/.pegasus/workflow.db)."""
     if not os.path.exists(path):
         raise UnknownInput(f"{path}: no such file or directory")
     if os.path.isdir(path):
-        # -- Pegasus submit dir (sources/submitdir.py) --
+        # -- Pegasus submit dir (sources/submitdir.py), or DAGMan's logs alone (sources/dagman_out.py) --
         if any(os.path.isfile(os.path.join(path, n)) for n in ("braindump.yml", "braindump.txt")):
             return "submitdir"
-        raise UnknownInput(f"{path}: is a directory without braindump.yml, so not a Pegasus submit directory; "
-                           "give a submit dir, a Stampede DB, a monitord events file or a recording")
+        from .sources.dagman_out import has_dagman_out
+
+        if has_dagman_out(path):
+            return "submitdir"
+        raise UnknownInput(f"{path}: is a directory without braindump.yml or *.dag.dagman.out, so not a Pegasus "
+                           "submit directory; give a submit dir, a dagman.out, a Stampede DB, a monitord events file "
+                           "or a recording")
     if not os.access(path, os.R_OK):
         raise UnknownInput(f"{path}: permission denied")
     with open(path, "rb") as f:
         head = f.read(64 * 1024)
+    if path.endswith(".dagman.out") or DAGMAN_BANNER in head:
+        return "dagmanout"
     if head.startswith(b"SQLite format 3\x00"):
         if is_recording(path):
             return "recording"

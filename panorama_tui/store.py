@@ -71,6 +71,8 @@ _STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for pair in JOBSTATE_NAMES
 _STATE_CODE = {n: float(i) for i, n in enumerate(_STATE_NAMES)}
 _TRIPLE = Struct("=3d")
 _END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
+_PHASES = {"PRE_SCRIPT_STARTED": "PRE", "PRE_SCRIPT_TERMINATED": "PRE",
+           "POST_SCRIPT_STARTED": "POST", "POST_SCRIPT_TERMINATED": "POST"}
 _NAN = math.nan
 _NINF = -math.inf
 _EXACT = 2.0**53  # a js_id a double holds exactly
@@ -267,6 +269,10 @@ class Try:
     def state_count(self) -> int:
         return len(self._st) // 24
 
+    def state_times(self) -> list[float]:
+        """The times of its states that have one."""
+        return [t for t, _, _ in _TRIPLE.iter_unpack(self._st) if t == t]
+
     def state_time(self, *names: str) -> float | None:
         codes = {_STATE_CODE[n] for n in names if n in _STATE_CODE}
         times = [t for t, _, c in _TRIPLE.iter_unpack(self._st) if c in codes and t == t]
@@ -358,6 +364,13 @@ class Job:
     def exit_code(self) -> int | None:
         return decode_exitcode(self.exit_raw)[0]
 
+    @property
+    def phase(self) -> str | None:
+        """``PRE`` or ``POST`` while DAGMan runs the job's PRE or POST script
+        (pegasus-status's PRE and POST columns), else None."""
+        t = self.latest
+        return _PHASES.get(t.state_name) if t is not None else None
+
     def duration(self, now: float | None) -> float | None:
         t = self.latest
         if t is None:
@@ -408,7 +421,7 @@ class Workflow:
         "wf_uuid", "label", "parent_uuid", "root_uuid", "parent_job_id",
         "submit_dir", "user", "submit_host", "planner_version", "dag_file",
         "plan_ts", "wf_states", "jobs", "tasks", "children", "counts", "meta",
-        "state", "start_ts", "end_ts", "status", "retries", "integrity",
+        "state", "start_ts", "end_ts", "status", "retries", "integrity", "dagman", "stalled",
     )
 
     def __init__(self, wf_uuid: str):
@@ -430,6 +443,10 @@ class Workflow:
         # {(job_id, job_inst_id, type, file_type): (count, duration)}; None until
         # a first metric (most workflows have few or none)
         self.integrity: dict[tuple, tuple] | None = None
+        # DAGMan's latest progress table, as pegasus-status reads it (sources/dagman_out.py), or None
+        self.dagman: dict | None = None
+        # (why, since when): the run stopped without an end monitord recorded (sources/submitdir.py), or None
+        self.stalled: tuple[str, float] | None = None
 
     @property
     def ended(self) -> bool:
@@ -793,6 +810,23 @@ def _h_xwf_state(s: Store, ev: Event, d: dict) -> None:
         for job in wf.jobs.values():
             s._recompute(job)
     s.structure_version += 1
+
+
+def _h_dagman_progress(s: Store, ev: Event, d: dict) -> None:
+    """DAGMan's progress table (sources/dagman_out.py): the latest replaces the last."""
+    wf = s._wf_of(d)
+    if wf is not None:
+        wf.dagman = {k: v for k, v in d.items() if k not in ("xwf_id", "provisional")}
+
+
+def _h_stalled(s: Store, ev: Event, d: dict) -> None:
+    """The run stopped without an end monitord recorded (``reason`` None: it came after all)."""
+    wf = s._wf_of(d)
+    if wf is None:
+        return
+    reason = _str(d.get("reason"))
+    since = _float(d.get("since"))
+    wf.stalled = (reason, since if since is not None else ev.ts) if reason else None
 
 
 def _h_xwf_meta(s: Store, ev: Event, d: dict) -> None:
@@ -1193,6 +1227,8 @@ _HANDLERS = {
     "stampede.job_inst.host.info": _h_host,
     "stampede.inv.end": _h_inv_end,
     "stampede.int.metric": _h_int_metric,
+    "dagman.progress": _h_dagman_progress,
+    "panorama.wf.stalled": _h_stalled,
     "kickstart.inv.online": _h_kickstart,
     "kickstart.inv.summary": _h_kickstart_summary,
     "darshan.perf": _h_darshan,

@@ -374,9 +374,11 @@ def test_list_workflows_of_a_master_db(tmp_path, replay_dir):
     f = by[FAIL_WF]
     assert (f["state"], f["status"], f["start"], f["end"], f["label"]) == ("failed", 1, 1677913788.0, 1677913884.0, "process")
     assert f["db_path"] == str(fail_db) and f["submit_dir"] == "/runs/process"
-    assert f["progress"] == {"total": 5, "succeeded": 1, "failed": 1, "running": 0, "unsubmitted": 3, "percent": 40.0}
+    # pegasus-status's % done (status.json): 1 of 5 nodes done, not 2 of 5 "finished"
+    assert f["progress"] == {"total": 5, "succeeded": 1, "failed": 1, "running": 0, "unsubmitted": 3, "percent": 20.0}
     h = by[ROOT_WF]
-    assert h["state"] == "succeeded" and h["progress"]["total"] == 27 and h["progress"]["succeeded"] == 12
+    # its sub-workflow never started in this DB (pegasus-status: 13 of 13 nodes; the sub-workflow's job is one)
+    assert h["state"] == "succeeded" and h["progress"]["total"] == 13 and h["progress"]["succeeded"] == 13
     assert by["running-1"]["state"] == "running" and by["running-1"]["progress"] is None
     r = by["restarted"]
     assert (r["state"], r["restart_count"], r["start"], r["end"]) == ("running", 1, 1677800000.0, None)
@@ -414,23 +416,26 @@ def cli(child_env, tmp_path):
 
 
 # The upstream hierarchical submit dir was copied mid-run: its DB and
-# jobstate.log stop before the end, its dagman.out does not (status 0).
+# jobstate.log stop before the end, its dagman.out does not (status 0), and
+# no monitord runs: DAGMan's log shows the rest of the run, which is stalled
+# (monitord did not record the end; tests/test_stalled.py).
 @pytest.mark.parametrize("run,code", [("process_wf_success", 0), ("process_wf_failure", 1),
-                                      ("hierarchical_wf_success", 2)])
+                                      ("hierarchical_wf_success", 4)])
 def test_once_in_a_submit_dir_without_a_path(cli, submitdirs, run, code):
     p = cli("--once", "--json", cwd=submitdirs / run)
     assert p.returncode == code, p.stderr
     d = json.loads(p.stdout)
     assert d["workflows"][0]["wf_uuid"] == UUIDS[run]
-    if code == 2:
+    if run == "hierarchical_wf_success":
         assert p.stderr.count("\n") == 1 and "DAGMan exited with status 0 at 2023-03-04 09:06:41Z" in p.stderr
         assert "monitord has not recorded the end" in p.stderr
+        assert d["workflows"][0]["state"] == "succeeded" and d["workflows"][0]["dag"]["percent_done"] == 100.0
     else:
         assert p.stderr == ""
 
 
 @pytest.mark.parametrize("run,codes", [("process_wf_success", (0, 0)), ("process_wf_failure", (1, 1)),
-                                       ("hierarchical_wf_success", (2, 0))])
+                                       ("hierarchical_wf_success", (4, 0))])
 def test_once_on_a_submit_dir_and_on_a_db(cli, submitdirs, replay_dir, run, codes, expected_summary):
     for target, code in zip((submitdirs / run, replay_dir / run / DBS[run]), codes):
         p = cli("--once", "--json", target)
@@ -475,7 +480,7 @@ def test_master_db_lists_workflows(cli, tmp_path, replay_dir):
                        f"sqlite:///{replay_dir / 'process_wf_failure' / 'process-0.stampede.db'}")])
     # Without --once the screen opens on the workflows list (tests/test_ui.py); --once prints it.
     p = cli("--once", path)
-    assert p.returncode == 0 and "failed" in p.stdout and "40%" in p.stdout and "/runs/process" in p.stdout
+    assert p.returncode == 0 and "failed" in p.stdout and "20%" in p.stdout and "/runs/process" in p.stdout
     p = cli("--once", "--json", path)
     assert json.loads(p.stdout)["workflows"][0]["progress"]["failed"] == 1
 
@@ -503,3 +508,36 @@ def test_following_a_db_that_grows(tmp_path, replay_dir, store_snapshot):
     assert ing.error is None
     assert store_snapshot(store) == store_snapshot(ref)
     assert ing.source.changed_polls > 3
+
+
+# -- DAGMan's log under the DB and jobstate.log ------------------------------------------------
+
+
+def test_dagman_out_shows_what_a_stopped_monitord_did_not(replay_dir, submitdirs):
+    """The shared hierarchical submit dir: its DB and jobstate.log stop before
+    DAGMan's end and no monitord runs.  DAGMan's log then gives the rest of the
+    job states, under the very keys monitord gave them when it read the whole
+    log (monitord-replay's DB): no state twice, none missing."""
+    run = "hierarchical_wf_success"
+    src = SubmitDirSource(find_submit_dir(str(submitdirs / run)), follow=False)
+    s = run_to_end(src, Store())
+    assert src.dagmans[ROOT_WF].nodes  # switched to DAGMan's node lines: monitord is not running
+    full = read_store(str(replay_dir / run / DBS[run]))
+    got, want = s.workflows[ROOT_WF], full.workflows[ROOT_WF]
+    assert {j.job_id: j.state for j in got.jobs.values()} == {j.job_id: j.state for j in want.jobs.values()}
+    for job_id, job in want.jobs.items():
+        assert {seq: t.states for seq, t in got.jobs[job_id].tries.items()} == \
+            {seq: t.states for seq, t in job.tries.items()}, job_id
+    assert got.state == "succeeded" and got.end_ts == want.end_ts
+
+
+def test_a_running_monitord_is_left_to_its_jobstate_log(tmp_path, submitdirs):
+    """monitord runs (its pid file names a live process): its jobstate.log shows
+    the jobs; DAGMan's log gives only its progress tables, start and end."""
+    d = copy_dir(submitdirs / "hierarchical_wf_success", tmp_path / "run")
+    (d / "monitord.pid").write_text(f"pid {os.getpid()}\ntimestamp 2023-03-04T01:01:09-0800\n")
+    src = SubmitDirSource(find_submit_dir(str(d)), follow=False)
+    s = run_to_end(src, Store())
+    assert not src.dagmans[ROOT_WF].nodes
+    wf = s.workflows[ROOT_WF]
+    assert wf.dagman["done"] == 13 and wf.jobs["register_local_2_0"].state.label != "done"

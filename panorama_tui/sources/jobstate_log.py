@@ -180,10 +180,16 @@ class JobstateLog:
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        for raw in lines:
-            line = raw.decode("utf-8", errors="replace").strip()
+        return self.feed((raw.decode("utf-8", errors="replace").strip() for raw in lines), known, wf_known)
+
+    def feed(self, lines, known=None, wf_known=None) -> list[Event]:
+        """The events of jobstate.log lines, read here or made elsewhere (from
+        dagman.out, as monitord makes them: sources/dagman_out.py)."""
+        out: list[Event] = []
+        known, wf_known = known or {}, wf_known or {}
+        for line in lines:
             if line:
-                self._line(line, out, known or {}, wf_known or {})
+                self._line(line, out, known, wf_known)
         self.emitted += len(out)
         return out
 

@@ -8,7 +8,7 @@ same list as plain data for a workflows screen; the state follows the
 dashboard's rule (the latest state row: no status = running, 0 = successful,
 else failed).  Progress is not in the master DB; ``progress=True`` counts
 jobs in each workflow's own Stampede DB (SQLite only, read-only, skipped
-when busy or missing).
+when busy or missing), with pegasus-status's definition of % done.
 
 Read-only (``mode=ro``), short transactions: pegasus-monitord may be writing.
 """
@@ -19,6 +19,7 @@ import os
 import sqlite3
 from urllib.parse import unquote
 
+from .dagman_out import percent_done
 from .stampede_db import StampedeDbError, check_schema, connect_ro
 
 DEFAULT_PATH = os.path.join("~", ".pegasus", "workflow.db")
@@ -136,9 +137,11 @@ def sqlite_file(url: str | None) -> str | None:
 
 
 def workflow_progress(db_path: str, wf_uuid: str) -> dict | None:
-    """Job counts of a root workflow and its sub-workflows in its Stampede DB,
-    with pegasus-statistics' definitions (latest instance's exitcode; dax/dag
-    jobs not counted), or None when the DB cannot be read now."""
+    """A root workflow's DAG nodes and those of the sub-workflows it has started
+    (a workflow state or a job instance), as pegasus-status adds them up (every
+    job is a node: a sub-workflow's job too), and their outcome by the latest
+    instance's exitcode; % done = done / nodes (summary.tree_progress's
+    definition).  None when the DB cannot be read now."""
     if not db_path or not os.path.exists(db_path):
         return None
     try:
@@ -151,14 +154,14 @@ def workflow_progress(db_path: str, wf_uuid: str) -> dict | None:
         row = conn.execute("SELECT wf_id FROM workflow WHERE wf_uuid = ?", (wf_uuid,)).fetchone()
         if row is None:
             return None
-        wfs = "SELECT wf_id FROM workflow WHERE root_wf_id = :root OR wf_id = :root"
-        total = conn.execute(
-            f"SELECT count(*) FROM job WHERE wf_id IN ({wfs}) AND type_desc NOT IN ('dax', 'dag')", {"root": row[0]}
-        ).fetchone()[0]
+        wfs = """SELECT w.wf_id FROM workflow w WHERE w.wf_id = :root OR (w.root_wf_id = :root AND (
+                   EXISTS (SELECT 1 FROM workflowstate s WHERE s.wf_id = w.wf_id)
+                   OR EXISTS (SELECT 1 FROM job j JOIN job_instance i ON i.job_id = j.job_id WHERE j.wf_id = w.wf_id)))"""
+        total = conn.execute(f"SELECT count(*) FROM job WHERE wf_id IN ({wfs})", {"root": row[0]}).fetchone()[0]
         ok, bad, running = conn.execute(
             f"""SELECT sum(ji.exitcode = 0), sum(ji.exitcode != 0), sum(ji.exitcode IS NULL)
                 FROM job_instance ji JOIN job j ON j.job_id = ji.job_id
-                WHERE j.wf_id IN ({wfs}) AND j.type_desc NOT IN ('dax', 'dag')
+                WHERE j.wf_id IN ({wfs})
                   AND ji.job_submit_seq = (SELECT max(job_submit_seq) FROM job_instance x WHERE x.job_id = ji.job_id)""",
             {"root": row[0]},
         ).fetchone()
@@ -174,5 +177,5 @@ def workflow_progress(db_path: str, wf_uuid: str) -> dict | None:
         "failed": bad,
         "running": running,  # submitted, no result yet
         "unsubmitted": max(0, total - ok - bad - running),
-        "percent": round(100.0 * (ok + bad) / total, 1) if total else None,
+        "percent": percent_done(ok, total) if total else None,
     }

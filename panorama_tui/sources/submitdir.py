@@ -17,14 +17,7 @@ overlay of the root workflow and of every sub-workflow whose submit dir is
 found on disk; without a DB, the event log; without either, jobstate.log
 alone.  What is missing is said once, in the status line.
 
-dagman.out times are naive local times of the submit host.
-:func:`dagman_out_info` ties them to epoch seconds without trusting this
-machine's timezone: the offset is calibrated on the ``DAGMAN_STARTED`` line
-monitord wrote to jobstate.log (epoch seconds) against dagman.out's
-``STARTING UP`` line, else taken from braindump's ``timestamp``
-(``20230303T222333-0800``); this machine's zone is used only when it has that
-same offset at that time (so DST changes during the run are followed), and a
-fixed offset otherwise.
+dagman.out is read by :mod:`.dagman_out` (its times in any timezone too).
 """
 
 from __future__ import annotations
@@ -34,15 +27,17 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import unquote, urlparse
 
-from ..events import Event
+from ..events import BadEvent, Event, parse_bp_line
 from .base import RESET, Source
+from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
 from .stampede_db import StampedeDbError, StampedeDbSource
 
 POLL_SECONDS = 0.5
+STALLED_EVENT = "panorama.wf.stalled"
 # following: how long nothing new must arrive before "DAGMan exited, monitord did not say so" is shown
 DAGMAN_QUIET = 30.0
 
@@ -181,6 +176,8 @@ class SubmitDir:
     dagman_out: str | None = None
     dagman: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    # DAGMan's logs below the root's (sub-DAGs), read when no Stampede DB names the sub-workflows
+    sub_dagman_outs: list = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -240,10 +237,17 @@ def _event_file(url: str, base: str) -> str | None:
 
 
 def find_submit_dir(path: str | None = None) -> SubmitDir:
+    """A submit dir: braindump's, else a dir of DAGMan logs (``*.dag.dagman.out``, as pegasus-status finds them)."""
     d = os.path.abspath(path or os.getcwd())
     if not os.path.isdir(d):
         raise SubmitDirError(f"{d}: not a directory")
-    bd, bfile = read_braindump(d)
+    try:
+        bd, bfile = read_braindump(d)
+    except SubmitDirError:
+        root = _root_dagman_out(d, None)
+        if root is None:
+            raise
+        return _dagman_only(d, root, [p for p in find_dagman_outs(d) if p != root])
     sd = SubmitDir(path=d, braindump=bd, braindump_file=bfile)
     sd.wf_uuid = _s(bd.get("wf_uuid"))
     sd.root_wf_uuid = _s(bd.get("root_wf_uuid")) or sd.wf_uuid
@@ -304,19 +308,137 @@ def find_submit_dir(path: str | None = None) -> SubmitDir:
     sd.jobstate_log = jp
     if not os.path.exists(jp):
         sd.notes.append("no jobstate.log yet")
-    if sd.dag:
-        dp = os.path.join(d, os.path.basename(sd.dag) + ".dagman.out")
-        if os.path.exists(dp):
-            sd.dagman_out = dp
-            try:
-                sd.dagman = dagman_out_info(dp, jp if os.path.exists(jp) else None, _s(bd.get("timestamp")))
-            except OSError:
-                sd.dagman = {}
-            if sd.dagman.get("note"):
-                sd.notes.append(sd.dagman["note"])
-        else:
-            sd.notes.append("no dagman.out (DAGMan not started?)")
+    sd.dagman_out = _root_dagman_out(d, sd.dag)
+    if sd.dagman_out:
+        _read_dagman_times(sd)
+    else:
+        sd.notes.append("no dagman.out (DAGMan not started?)")
+    if sd.db_path is None or not os.path.exists(sd.db_path):
+        # no DB names the sub-workflows and their dirs: DAGMan's logs below this one do
+        sd.sub_dagman_outs = [p for p in find_dagman_outs(d) if p != sd.dagman_out]
     return sd
+
+
+def dagman_submit_dir(path: str) -> SubmitDir:
+    """A dagman.out given by itself: that DAG and the sub-DAGs below its dir,
+    from DAGMan's logs alone (named by the braindump beside it, if any)."""
+    path = os.path.abspath(path)
+    d = os.path.dirname(path)
+    return _dagman_only(d, path, [p for p in find_dagman_outs(d) if p != path])
+
+
+def _dagman_only(d: str, root: str, subs: list[str]) -> SubmitDir:
+    try:
+        bd, bfile = read_braindump(d)
+    except SubmitDirError:
+        bd, bfile = {}, ""
+    sd = SubmitDir(path=d, braindump=bd, braindump_file=bfile, dagman_out=root, sub_dagman_outs=subs)
+    sd.wf_uuid, sd.label = dagman_identity(root, d)
+    sd.root_wf_uuid = _s(bd.get("root_wf_uuid")) or sd.wf_uuid
+    sd.dag = os.path.basename(dag_of(root) or root)
+    _read_dagman_times(sd)
+    return sd
+
+
+def dagman_identity(dagman_out: str, top: str) -> tuple[str, str]:
+    """(wf_uuid, label) of a DAGMan log's workflow: its dir's braindump's, else
+    names made from the DAG's file (its path under ``top``, its stem)."""
+    d = os.path.dirname(dagman_out)
+    dag = os.path.basename(dag_of(dagman_out) or dagman_out)
+    try:
+        bd, _ = read_braindump(d)
+    except SubmitDirError:
+        bd = {}
+    uuid = _s(bd.get("wf_uuid")) or os.path.relpath(os.path.join(d, dag), top)
+    stem = dag[: -len(".dag")] if dag.endswith(".dag") else dag
+    return uuid, _s(bd.get("dax_label")) or stem
+
+
+def _root_dagman_out(d: str, dag: str | None) -> str | None:
+    """The DAG's log in the submit dir: braindump's ``dag`` + ``.dagman.out``, else
+    (braindump names another file) the newest ``*.dag.dagman.out`` there."""
+    if dag:
+        p = os.path.join(d, os.path.basename(dag) + ".dagman.out")
+        if os.path.exists(p):
+            return p
+    try:
+        names = [n for n in os.listdir(d) if n.endswith(".dag.dagman.out")]
+    except OSError:
+        return None
+    return max((os.path.join(d, n) for n in names), key=_mtime, default=None)
+
+
+def _mtime(p: str) -> float:
+    try:
+        return os.path.getmtime(p)
+    except OSError:
+        return 0.0
+
+
+def _read_dagman_times(sd: SubmitDir) -> None:
+    jp = sd.jobstate_log if sd.jobstate_log and os.path.exists(sd.jobstate_log) else None
+    try:
+        sd.dagman = dagman_out_info(sd.dagman_out, jp, _s(sd.braindump.get("timestamp")))
+    except OSError:
+        sd.dagman = {}
+    if sd.dagman.get("note"):
+        sd.notes.append(sd.dagman["note"])
+
+
+def _plan_event(d: str, uuid: str, label: str | None, parent: str | None, root: str | None, dag: str) -> Event:
+    """The workflow's plan as monitord sends it from braindump when it starts
+    (Workflow.db_send_wf_info)."""
+    try:
+        bd, _ = read_braindump(d)
+    except SubmitDirError:
+        bd = {}
+    plan = {"xwf_id": uuid, "dax_label": label, "dag_file_name": os.path.basename(dag), "submit_dir": d,
+            "root_xwf_id": _s(bd.get("root_wf_uuid")) or root, "user": _s(bd.get("user")),
+            "submit_hostname": _s(bd.get("submit_hostname")), "planner_version": _s(bd.get("planner_version")),
+            "provisional": True}
+    if parent:
+        plan["parent_xwf_id"] = parent
+    return Event("stampede.wf.plan", None, plan)
+
+
+def _static_records(dag: str) -> list[dict]:
+    """The planner's static events (``<dag stem>.static.bp``: jobs, tasks and
+    their maps), which monitord sends before DAGMan's first line; empty when
+    there is no such file.  Its names get monitord's ``stampede.`` prefix."""
+    path = os.path.splitext(dag)[0] + ".static.bp"
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            rec = parse_bp_line(line)
+        except BadEvent:
+            continue  # monitord skips them too ("bad event in static bp file")
+        if not rec["event"].startswith("stampede."):
+            rec["event"] = "stampede." + rec["event"]
+        out.append(rec)
+    return out
+
+
+def monitord_running(submit_dir: str) -> bool:
+    """pegasus-monitord's pid file is there and names a live process (Pegasus's
+    utils.pid_running: a process we may not signal counts as alive)."""
+    try:
+        with open(os.path.join(submit_dir, "monitord.pid"), encoding="utf-8", errors="replace") as f:
+            words = f.read().split()
+        pid = int(words[words.index("pid") + 1])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # EPERM: alive, another user's
+    return True
 
 
 def _s(v):
@@ -327,101 +449,16 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
 
 
-# -- dagman.out times ------------------------------------------------------------
-
-_DAGMAN_TS = re.compile(rb"^(\d\d)/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) ")
-_EXIT = re.compile(rb"EXITING WITH STATUS (-?\d+)")
-
-
-def _naive(m) -> datetime:
-    mo, dd, yy, hh, mi, ss = (int(x) for x in m.groups())
-    return datetime(2000 + yy, mo, dd, hh, mi, ss)
-
-
-def _offset_from_braindump(ts: str | None) -> int | None:
-    """``20230303T222333-0800`` -> -28800."""
-    if not ts:
-        return None
-    m = re.search(r"([+-])(\d\d):?(\d\d)$", ts.strip())
-    if not m:
-        return None
-    sec = int(m.group(2)) * 3600 + int(m.group(3)) * 60
-    return -sec if m.group(1) == "-" else sec
-
-
-def _dagman_started_epoch(jobstate_log: str | None) -> float | None:
-    if not jobstate_log:
-        return None
-    try:
-        with open(jobstate_log, "rb") as f:
-            for _ in range(50):
-                line = f.readline()
-                if not line:
-                    break
-                if b"DAGMAN_STARTED" in line:
-                    return float(line.split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def dagman_out_clock(naive_start: datetime, jobstate_log: str | None, braindump_ts: str | None):
-    """(a function naive datetime -> epoch seconds, how the offset was found)."""
-    epoch = _dagman_started_epoch(jobstate_log)
-    offset = None
-    how = ""
-    if epoch is not None:
-        offset = round((naive_start.replace(tzinfo=timezone.utc).timestamp() - epoch) / 60) * 60
-        how = "calibrated on jobstate.log's DAGMAN_STARTED"
-    if offset is None:
-        offset = _offset_from_braindump(braindump_ts)
-        how = "braindump timestamp's UTC offset" if offset is not None else ""
-    if offset is None:
-        return (lambda n: n.timestamp()), "this machine's timezone (no calibration available)"
-    # this machine's zone, if it agrees at that time: it knows DST changes
-    local = naive_start.astimezone().utcoffset()
-    if local is not None and int(local.total_seconds()) == offset:
-        return (lambda n: n.timestamp()), how + " (= this machine's zone)"
-    tz = timezone(timedelta(seconds=offset))
-    return (lambda n: n.replace(tzinfo=tz).timestamp()), how + f" (UTC{offset // 3600:+03d}:{abs(offset) % 3600 // 60:02d})"
-
-
-def dagman_out_info(path: str, jobstate_log: str | None = None, braindump_ts: str | None = None) -> dict:
-    """DAGMan's start and end (epoch seconds) and exit status, from dagman.out's head and tail."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(8192)
-        f.seek(max(0, size - 8192))
-        tail = f.read()
-    first = None
-    for line in head.splitlines():
-        m = _DAGMAN_TS.match(line)
-        if m:
-            first = _naive(m)
-            break
-    if first is None:
-        return {"note": f"{os.path.basename(path)}: no timestamped line yet"}
-    clock, how = dagman_out_clock(first, jobstate_log, braindump_ts)
-    out = {"start": clock(first), "tz": how}
-    last = None
-    for line in tail.splitlines():
-        m = _DAGMAN_TS.match(line)
-        if m:
-            last = (_naive(m), line)
-    if last is not None:
-        out["last"] = clock(last[0])
-        m = _EXIT.search(last[1])
-        if m:
-            out["end"] = clock(last[0])
-            out["status"] = int(m.group(1))
-    return out
-
-
 # -- the source --------------------------------------------------------------------
 
 
 class SubmitDirSource(Source):
-    """The run in a submit dir: Stampede DB + jobstate.log overlays (or what there is)."""
+    """The run in a submit dir: the Stampede DB (authority) with jobstate.log
+    overlays and DAGMan's own logs beneath (or what there is).
+
+    dagman.out always gives DAGMan's progress tables and its start and end; it
+    gives the job states too where no jobstate.log does, or where monitord has
+    stopped short of DAGMan's end (its jobstate.log then lags DAGMan's log)."""
 
     recordable = False
 
@@ -436,15 +473,20 @@ class SubmitDirSource(Source):
         self.db: StampedeDbSource | None = None
         self.db_error: str | None = None
         self.logs: dict[str, JobstateLog] = {}
+        self.dagmans: dict[str, DagmanOut] = {}
+        self._dagman_of: dict[str, str] = {}  # dagman.out path -> its workflow
+        self._intro: list[Event] = []  # what names the workflows and jobs when no DB does
+        self._no_db = False  # no Stampede DB (yet) when the source started
         self._dirs_seen = 0
         self._ready = False
         self._dagman_note: str | None = None
+        self._reread = False  # a DAG's log is being read again (for its job states): not done yet
         self._last_change = time.monotonic()
-        self._next_dagman = self._last_change + DAGMAN_QUIET / 2
+        self._next_dagman = 0.0  # whether monitord runs: looked at after the first round, then now and then
         self._next_look = 0.0
 
     def _setup(self) -> str:
-        """Open what there is: ``"db"`` (DB and/or jobstate.log), ``"events"`` (the event log) or ``""``."""
+        """Open what there is: ``"db"`` (DB, jobstate.log and/or dagman.out), ``"events"`` (the event log) or ``""``."""
         sd = self.sd
         self._ready = True
         if sd.db_path and (self.follow or os.path.exists(sd.db_path)):
@@ -454,7 +496,52 @@ class SubmitDirSource(Source):
             return "events"
         if self.overlay and sd.jobstate_log and sd.wf_uuid and (self.follow or os.path.exists(sd.jobstate_log)):
             self.logs[sd.wf_uuid] = JobstateLog(sd.jobstate_log, sd.wf_uuid)
-        return "db" if self.db is not None or self.logs else ""
+        root = sd.wf_uuid
+        dag = None
+        self._no_db = self.db is None or not os.path.exists(sd.db_path)  # (yet: monitord has not started)
+        if self._no_db and root and (self.logs or sd.dagman_out):
+            dag = self._introduce(sd.path, root, sd.label, None, dag_of(sd.dagman_out or "") or
+                                  os.path.join(sd.path, os.path.basename(sd.dag or "")))
+        if self.overlay and sd.dagman_out and root:
+            self._follow_dagman(sd.dagman_out, root, dag)
+            for path in sd.sub_dagman_outs:
+                self._follow_sub_dagman(path, self._parent_dir_workflow(path))
+        return "db" if self.db is not None or self.logs or self.dagmans else ""
+
+    def _introduce(self, d: str, uuid: str, label: str | None, parent: str | None, dag_path: str) -> Dag:
+        """Without a DB: what monitord sends of a workflow before DAGMan's first
+        line (its plan, and its jobs from the planner's static events, else from
+        the .dag file, so the DAG's total is known before every job has run)."""
+        dag = read_dag(dag_path)
+        self._intro.append(_plan_event(d, uuid, label, parent, self.sd.root_wf_uuid, dag_path))
+        self._intro.extend(_static_records(dag_path) or dag_job_events(dag, uuid))
+        return dag
+
+    def _follow_sub_dagman(self, path: str, parent: str | None) -> str:
+        uuid, label = dagman_identity(path, self.sd.path)
+        dag = self._introduce(os.path.dirname(path), uuid, label, parent, dag_of(path) or "") if self._no_db else None
+        self._follow_dagman(path, uuid, dag)
+        return uuid
+
+    def _follow_dagman(self, path: str, uuid: str, dag: Dag | None) -> None:
+        """Read a DAG's log (job states too when no jobstate.log shows them)."""
+        bd = self.sd.braindump
+        log = self.logs.get(uuid)
+        jobstate = log.path if log is not None and os.path.exists(log.path) else None
+        self.dagmans[uuid] = DagmanOut(path, uuid, nodes=jobstate is None, jobstate_log=jobstate,
+                                       braindump_ts=_s(bd.get("timestamp")), original_dir=_s(bd.get("submit_dir")),
+                                       dag=dag)
+        self._dagman_of[os.path.normpath(path)] = uuid
+
+    def _parent_dir_workflow(self, path: str) -> str | None:
+        """The workflow whose DAG's log is in the nearest dir above this one."""
+        d = os.path.dirname(os.path.dirname(path))
+        best = None
+        for p, uuid in self._dagman_of.items():
+            pd = os.path.dirname(p)
+            if (d == pd or d.startswith(pd + os.sep)) and (best is None or len(pd) > len(best[0])):
+                best = (pd, uuid)
+        return best[1] if best else None
 
     def batches(self):
         sd = self.sd
@@ -462,9 +549,9 @@ class SubmitDirSource(Source):
         if self._setup() == "events":
             yield from self._event_log()
             return
-        if self.db is None and not self.logs:
-            self._set("error", "; ".join(notes) or f"{sd.path}: nothing to read (no Stampede DB, event log "
-                      "or jobstate.log)")
+        if self.db is None and not self.logs and not self.dagmans:
+            self._set("error", "; ".join(notes) or f"{sd.path}: nothing to read (no Stampede DB, event log, "
+                      "jobstate.log or dagman.out)")
             return
         self._set("reading", "; ".join(notes))
         try:
@@ -475,7 +562,7 @@ class SubmitDirSource(Source):
                 if events:
                     yield events
                 db_idle = self.db is None or self.db.caught_up or self.db_error is not None
-                if not self.follow and db_idle and not events:
+                if not self.follow and db_idle and not events and not self._reread:
                     break
                 if db_idle and not events:
                     self._set("following", "; ".join(notes))
@@ -485,6 +572,8 @@ class SubmitDirSource(Source):
                 self.db.close()
             for log in self.logs.values():
                 log.close()
+            for dm in self.dagmans.values():
+                dm.close()
         if self.status.state != "error":
             self.status.state = "ended"
 
@@ -495,7 +584,8 @@ class SubmitDirSource(Source):
     def _round(self, notes: list) -> tuple[list, bool]:
         if not self._ready:
             self._setup()
-        events: list[Event] = []
+        events: list[Event] = self._intro
+        self._intro = []
         reset = False
         db = self.db
         if db is not None and self.db_error is None:
@@ -506,13 +596,15 @@ class SubmitDirSource(Source):
                 notes.append(f"{exc}; showing jobstate.log only" if self.logs else str(exc))
                 self._set("reading", "; ".join(notes))
                 got = []
-                if not self.logs:
+                if not self.logs and not self.dagmans:
                     self._set("error", str(exc))
                     self._stop.set()
             if got is RESET:
                 reset = True
                 for log in self.logs.values():
                     log.close()
+                for dm in self.dagmans.values():
+                    dm.restart()
             elif got:
                 events.extend(got)
             if db.status.state == "starting" and db.status.message:
@@ -525,51 +617,82 @@ class SubmitDirSource(Source):
         wf_known = db.wf_seen if db is not None else {}
         for log in list(self.logs.values()):
             events.extend(log.poll(known, wf_known))
-        self._check_dagman(notes, bool(events) or reset)
+        for uuid, dm in list(self.dagmans.items()):
+            events.extend(dm.poll(known, wf_known))
+            for job_id, path in dm.take_subworkflows():
+                self._link_subworkflow(uuid, job_id, path, events)
+        self._reread = self._check_dagman(notes, bool(events) or reset, events)
         return events, reset
 
-    def _check_dagman(self, notes: list, changed: bool) -> None:
+    def _link_subworkflow(self, parent: str, job_id: str, path: str, events: list) -> None:
+        """A sub-workflow job was submitted (DAGMan's log says so): its DAG's log
+        is followed, and the sub-workflow hangs under its job."""
+        uuid = self._dagman_of.get(os.path.normpath(path))
+        if uuid is None:
+            uuid = self._follow_sub_dagman(path, parent)
+            events.extend(self._intro)
+            self._intro = []
+        events.append(Event("stampede.xwf.map.subwf_job", None, {
+            "xwf_id": parent, "subwf_id": uuid, "job_id": job_id, "provisional": True}))
+
+    def _nodes_from_dagman(self) -> bool:
+        """monitord is not running and its jobstate.log stopped short of DAGMan's
+        end: DAGMan's log shows the job states from now on.  True when a log is
+        to be read again for them."""
+        if monitord_running(self.sd.path):
+            return False
+        switched = False
+        for uuid, dm in self.dagmans.items():
+            log = self.logs.get(uuid)
+            if not dm.nodes and log is not None and not log.finished:
+                dm.set_nodes()
+                switched = True
+        return switched
+
+    def _check_dagman(self, notes: list, changed: bool, events: list) -> bool:
         """dagman.out says DAGMan exited, and neither the DB nor jobstate.log
         has the end: monitord died or is far behind.  Said once everything has
-        been read (following: after DAGMAN_QUIET seconds without news), and
-        taken back if the end arrives after all."""
+        been read (following: after DAGMAN_QUIET seconds without news), in the
+        status line and as the root workflow's stall, and taken back if the end
+        arrives after all.  True when a DAG's log is to be read again."""
         now = time.monotonic()
         if changed:
             self._last_change = now
-        sd = self.sd
-        if self.follow and sd.dagman_out and now >= self._next_dagman:
-            self._next_dagman = now + DAGMAN_QUIET / 2  # it grows: look at its tail again now and then
-            try:
-                sd.dagman = dagman_out_info(sd.dagman_out, sd.jobstate_log if sd.jobstate_log and
-                                            os.path.exists(sd.jobstate_log) else None,
-                                            _s(sd.braindump.get("timestamp")))
-            except OSError:
-                pass
-        end = self.sd.dagman.get("end")
-        if end is None:
-            return
+        switched = False
+        if not self.follow or now >= self._next_dagman:
+            self._next_dagman = now + DAGMAN_QUIET / 2
+            switched = self._nodes_from_dagman()
         root = self.sd.wf_uuid
+        dm = self.dagmans.get(root)
+        end = dm.end if dm is not None else None
         recorded = (self.db is not None and any(k[1] for k in self.db.wf_seen.get(root, ()))) or (
             root in self.logs and self.logs[root].finished)
         if self._dagman_note is not None:
-            if recorded:
-                notes.remove(self._dagman_note)
+            if recorded or end is None:  # the end came after all, or DAGMan started again
+                if self._dagman_note in notes:
+                    notes.remove(self._dagman_note)
                 self._dagman_note = None
                 self.status.message = "; ".join(notes)
-            return
-        if recorded or (self.db is not None and not self.db.caught_up):
-            return
-        if self.follow and now - self._last_change < DAGMAN_QUIET:
-            return
+                events.append(Event(STALLED_EVENT, None, {"xwf_id": root, "reason": None}))
+            return switched
+        if end is None or recorded or switched or (self.db is None and root not in self.logs):
+            return switched  # running, ended as recorded, or monitord never wrote a thing: nothing to say
+        if (self.db is not None and not self.db.caught_up) or (self.follow and now - self._last_change < DAGMAN_QUIET):
+            return switched
         when = datetime.fromtimestamp(end, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-        self._dagman_note = (f"dagman.out: DAGMan exited with status {self.sd.dagman.get('status')} at {when}, but "
+        status = dm.exit_status
+        self._dagman_note = (f"dagman.out: DAGMan exited with status {status} at {when}, but "
                              "monitord has not recorded the end (is pegasus-monitord running?)")
         notes.append(self._dagman_note)
         self.status.message = "; ".join(notes)
+        events.append(Event(STALLED_EVENT, end, {
+            "xwf_id": root, "since": end,
+            "reason": f"DAGMan exited {status} at {when}, monitord did not record the end"}))
+        return switched
 
     def _find_subworkflow_logs(self) -> None:
-        """A jobstate.log overlay for every sub-workflow dir found on disk
-        (looked for again every few seconds until its log appears)."""
+        """A jobstate.log overlay and DAGMan's log for every sub-workflow dir
+        found on disk (looked for again every few seconds until they appear)."""
         db = self.db
         now = time.monotonic()
         if len(db.wf_dirs) == self._dirs_seen and now < self._next_look:
@@ -581,7 +704,7 @@ class SubmitDirSource(Source):
         if self.sd.wf_uuid and self.sd.wf_uuid in db.wf_dirs:
             sd_root = db.wf_dirs[self.sd.wf_uuid].rstrip("/")
         for uuid, d in db.wf_dirs.items():
-            if uuid in self.logs:
+            if uuid in self.logs and uuid in self.dagmans:
                 continue
             local = d
             if sd_root and not os.path.isdir(d):
@@ -590,8 +713,11 @@ class SubmitDirSource(Source):
                 elif d.startswith(sd_root + "/"):
                     local = os.path.join(root_dir, d[len(sd_root) + 1 :])
             p = os.path.join(local, "jobstate.log")
-            if os.path.isfile(p):
+            if uuid not in self.logs and os.path.isfile(p):
                 self.logs[uuid] = JobstateLog(p, uuid)
+            out = _root_dagman_out(local, None) if uuid not in self.dagmans and os.path.isdir(local) else None
+            if out:
+                self._follow_dagman(out, uuid, None)
 
     def _event_log(self):
         from .jsonlog import JsonLogSource

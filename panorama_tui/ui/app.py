@@ -34,6 +34,7 @@ from ..query import QueryError, parse
 from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
+from ..summary import stall
 from .filterbox import FilterBox
 from .help import PROBLEM_LABELS, HelpScreen, Keys, documented_bindings, help_rows
 from .keybar import KeyBar
@@ -282,6 +283,10 @@ class PanoramaApp(App):
             return self.clock()
         return self.store.latest_ts
 
+    def stall_clock(self) -> float | None:
+        """The clock stalls are judged by (summary.stall): a replay's own, else the wall clock."""
+        return self.control.position if self.control is not None else self.clock()
+
     # -- layout ------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static("", id="banner")
@@ -394,7 +399,7 @@ class PanoramaApp(App):
             else:
                 jobs.update_dirty(dirty)
             self.query_one("#tree", WorkflowTree).sync()
-            self.query_one("#header", HeaderBar).show(store, self.scope_wf, self.now())
+            self.query_one("#header", HeaderBar).show(store, self.scope_wf, self.now(), self.stall_clock())
             self._refresh_panel(dirty, full)
             self._refresh_status()
 
@@ -437,7 +442,9 @@ class PanoramaApp(App):
         elif active == "transfers":
             self.query_one("#transfers-view", TransfersView).show(store)
         elif active == "warnings":
-            self.query_one("#warnings-view", WarningsView).show(store)
+            clock = self.stall_clock()
+            stalled = [(w, st) for w in store.roots if (st := stall(store, w, clock)) is not None]
+            self.query_one("#warnings-view", WarningsView).show(store, stalled)
         elif active == "statistics":
             # Walks every invocation: every few seconds at most, only while shown.
             now_m = time.monotonic()

@@ -528,8 +528,8 @@ class JobList(ScrollView, can_focus=True):
             return job.job_id, None
         if key == "xform":
             return job.transformation or job.type_desc or "", None
-        if key == "status":
-            return job.state.label, STATE_STYLES[job.state]
+        if key == "status":  # a PRE or POST script running reads as pegasus-status counts it
+            return job.phase or job.state.label, STATE_STYLES[job.state]
         if key == "host":
             return job.host or job.site or "", None
         if key == "tries":

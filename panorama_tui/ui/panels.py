@@ -22,7 +22,17 @@ from ..fmt import clock_time, compact_count, human_bytes, human_duration, progre
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
-from ..summary import workflow_order
+from ..summary import (
+    Stall,
+    dag_row,
+    dag_scope,
+    dag_totals,
+    percent_text,
+    stall,
+    tree_progress,
+    workflow_order,
+    workflow_state,
+)
 from .help import MOVE
 from .theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
 
@@ -35,75 +45,125 @@ COUNT_ORDER = (
 )
 
 
-def _counts_markup(counts: list[int], retries: int) -> str:
+def _counts_parts(counts: list[int], retries: int, progress: dict, detail: bool, zeros: bool) -> list[str]:
+    """The header's counts; without ``zeros``, those that are 0 (done and waiting stay)."""
     parts = []
     for state, name in COUNT_ORDER:
         n = counts[state]
         if state == JobState.RUNNING:
             n += counts[JobState.RETRYING]
-        style = STATE_MARKUP[state] if n else "dim"
-        parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
-    parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
-    return "  ".join(parts)
+        if n or zeros or state == JobState.DONE:
+            style = STATE_MARKUP[state] if n else "dim"
+            parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
+    parts.append(_waiting_markup(progress, detail))
+    if retries or zeros:
+        parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
+    return parts
 
 
-def _with_zone(line: str, now: float | None, width: int) -> str:
-    """The header's first line and, when it fits there, the time zone every
-    clock time on screen is in (said once, here)."""
-    zone = f"times in {zone_label(now)}"
-    if Text.from_markup(line).cell_len + 2 + len(zone) > width:
-        return line  # a wrapped first line would push the counts out of sight
-    return f"{line}  [dim]{zone}[/dim]"
+def _waiting_markup(progress: dict, detail: bool) -> str:
+    """Nodes not submitted yet (pegasus-analyzer's "unsubmitted"), with DAGMan's
+    ready and futile among them when there are any (``detail``)."""
+    ready, futile = progress["ready"], progress["futile"]
+    n = progress["unready"] + ready + futile
+    more = ", ".join(f"{v} {k}" for k, v in (("ready", ready), ("futile", futile)) if v) if detail else ""
+    return f"[{STATE_MARKUP[JobState.WAITING]}]{JobState.WAITING.glyph} {n} waiting{f' ({more})' if more else ''}[/]"
+
+
+_UUID = "\x00"  # where the header's uuid goes
+
+
+def _fit_title(line: str, uuid: str, now: float | None, width: int) -> str:
+    """The header's first line in ``width`` cells: the uuid (whole, else its
+    first 8 characters, else none) and the time zone every clock time on screen
+    is in, said once here; the zone goes before the last 8 characters of uuid."""
+    zone = f"  [dim]times in {zone_label(now)}[/dim]"
+    for u, z in ((uuid, zone), (uuid[:8], zone), (uuid[:8], ""), ("", "")):
+        fitted = line.replace(_UUID, u, 1) + z
+        if Text.from_markup(fitted).cell_len <= width:
+            break
+    return fitted  # a wrapped first line would push the counts out of sight: the CSS cuts it
+
+
+def _stall_line(st: Stall, width: int) -> str:
+    """``STALLED: why``, bold and reversed in the warning colour (so it reads
+    without colour too), the reason cut only when wider than the screen."""
+    room = width - len(" STALLED:  ")
+    reason = st.reason if len(st.reason) <= room else st.reason[: max(0, room - 1)] + "…"
+    return f"[{SIGNAL_MARKUP['stalled']}] STALLED: {escape(reason)} [/]"
+
+
+def _progress_line(counts: list[int], retries: int, progress: dict, width: int) -> str:
+    """The counts, a bar and "N% of T" in ``width`` cells: to make room, the
+    waiting detail goes first, then the counts that are 0, then the bar."""
+    tail = f"{percent_text(progress['percent_done'])} of {progress['total']}"
+    for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
+        head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
+        room = width - Text.from_markup(head).cell_len - len(tail) - 3
+        if room >= 0:
+            break
+    bar = min(40, room)
+    frac = progress["percent_done"] / 100
+    return f"{head}  [green]{progress_bar(frac, bar)}[/] {tail}" if bar >= 5 else f"{head}  {tail}"
 
 
 class HeaderBar(Static):
     """Workflow, state, elapsed time, counts and overall progress."""
 
     DEFAULT_CSS = """
-    HeaderBar { height: 2; background: $panel; padding: 0 1; }
+    HeaderBar { height: 2; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     _shown = ""
+    _lines = 2
 
-    def show(self, store: Store, wf: Workflow | None, now: float | None) -> None:
+    def show(self, store: Store, wf: Workflow | None, now: float | None, clock: float | None = None) -> None:
+        """``now``: the time running jobs are timed to; ``clock``: the one stalls are judged by."""
         if wf is None and len(store.roots) == 1:
             wf = store.roots[0]
+        stalled = None
         if wf is not None:
-            counts = store.tree_counts(wf)
-            scope = [wf] + store.descendants(wf)
-            title = f"[b]{escape(wf.name)}[/b] [dim]{wf.wf_uuid}[/dim]"
-            state = wf.state
+            scope = dag_scope(store, wf)  # the DAGs DAGMan has started, as pegasus-status adds them up
+            stalled = stall(store, wf, clock)
+            title = f"[b]{escape(wf.name)}[/b] [dim]{_UUID}[/dim]"  # the uuid, as much of it as fits
+            state = workflow_state(wf)
             start = wf.start_ts
             end = wf.end_ts
         else:
-            scope = list(store.workflows.values())
-            counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
+            scope = [w for r in store.roots for w in dag_scope(store, r)]
             title = f"[b]{len(store.roots)} workflows[/b]" if store.roots else "[dim]waiting for events…[/dim]"
-            states = {w.state for w in store.roots}
+            states = {workflow_state(w) for w in store.roots}
             state = "failed" if "failed" in states else "running" if "running" in states else (
                 "succeeded" if states == {"succeeded"} else "planned")
             starts = [w.start_ts for w in store.roots if w.start_ts]
             ends = [w.end_ts for w in store.roots if w.end_ts]
             start = min(starts) if starts else None
             end = max(ends) if ends and len(ends) == len(store.roots) else None
+        counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
+        progress = dag_totals(dag_row(w, detail=False) for w in scope)
         retries = sum(w.retries for w in scope)
-        total = sum(counts)
-        done = counts[JobState.DONE]
-        frac = done / total if total else 0.0
+        if end is None and stalled is not None:
+            end = stalled.since  # nothing happened since: elapsed stops there
         if start is not None:
             elapsed = (end if end is not None else (now or start)) - start
             el = human_duration(max(0.0, elapsed))
         else:
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
-        width = max(10, min(40, (self.size.width or 100) - 70))
-        line1 = _with_zone(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", now, (self.size.width or 100) - 2)
-        line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
+        width = (self.size.width or 100) - 2
+        line1 = _fit_title(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", wf.wf_uuid if wf else "", now, width)
+        line2 = _progress_line(counts, retries, progress, width)
         text = line1 + "\n" + line2
+        if stalled is not None:
+            text += "\n" + _stall_line(stalled, width)
         if text != self._shown:  # a tick that changes nothing paints nothing
             self._shown = text
+            lines = text.count("\n") + 1
+            if lines != self._lines:  # a stall's line comes or goes: the one layout it costs
+                self._lines = lines
+                self.styles.height = lines
             # Rich's markup: the theme's colours are Rich's names (see theme.py).
-            self.update(Text.from_markup(text), layout=False)  # always two lines
+            self.update(Text.from_markup(text), layout=False)
 
 
 class WorkflowTree(Tree):
@@ -128,14 +188,13 @@ class WorkflowTree(Tree):
         self._seen_structure = -1
 
     def _wf_label(self, wf: Workflow) -> Text:
-        counts = self.store.tree_counts(wf)
-        total = sum(counts)
-        bad = counts[JobState.FAILED]
-        style = WF_STATE_MARKUP.get(wf.state, "")
+        progress = tree_progress(self.store, wf)
+        done, total = progress["done"], progress["total"]
+        bad = progress["failed"]
+        style = WF_STATE_MARKUP.get(workflow_state(wf), "")
         label = Text.from_markup(f"[{style}]●[/] {escape(wf.name)} ")
         # Compact counts: a 100k-job label must fit the tree's width.
-        label.append(f"{compact_count(counts[JobState.DONE])}/{compact_count(total)}",
-                     style="green" if total and counts[JobState.DONE] == total else "")
+        label.append(f"{compact_count(done)}/{compact_count(total)}", style="green" if total and done == total else "")
         if bad:
             label.append(f" ✗{bad}", style=STATE_MARKUP[JobState.FAILED])
         return label
@@ -379,11 +438,14 @@ class WarningsView(Static):
     WarningsView { height: auto; padding: 0 1; }
     """
 
-    def show(self, store: Store) -> None:
-        lines = [
+    def show(self, store: Store, stalled: list | None = None) -> None:
+        """``stalled``: (workflow, :class:`Stall`) pairs, listed first."""
+        lines = [f"STALLED {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
+                 for wf, st in stalled or ()]
+        lines.append(
             f"events {store.event_count}   bad records {store.bad_count}   unknown events "
             f"{sum(store.unknown.values())}   warnings {store.warning_count}",
-        ]
+        )
         if store.unknown:
             lines.append("unknown event names: " + ", ".join(f"{k} ×{v}" for k, v in store.unknown.most_common(10)))
         if store.warnings:

@@ -42,9 +42,11 @@ _WF_MONO = {"failed": "bold reverse", "succeeded": "bold", "running": "bold", "p
 # What is not a job's state: alert = something is broken (a link down,
 # records that cannot be parsed), error = the text saying why, warn = worth
 # a look (reconnecting, problems only, retries), note = counted, harmless.
+# stalled = a run that stopped without saying so (the header's STALLED line).
 _SIGNAL_COLOUR = {"alert": "bold bright_red", "error": "bright_red", "warn": "bold yellow", "note": "yellow",
-                  "link": "cyan"}
-_SIGNAL_MONO = {"alert": "bold reverse", "error": "bold", "warn": "bold", "note": "none", "link": "none"}
+                  "link": "cyan", "stalled": "bold reverse yellow"}
+_SIGNAL_MONO = {"alert": "bold reverse", "error": "bold", "warn": "bold", "note": "none", "link": "none",
+                "stalled": "bold reverse"}
 
 STATE_MARKUP: dict[JobState, str] = {}
 # The same as Style objects, for the job list's line-API rendering.

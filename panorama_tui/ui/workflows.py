@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..fmt import clock_time
+from ..summary import percent_text
 from .theme import WF_STATE_MARKUP
 
 REFRESH_SECONDS = 5.0
@@ -70,7 +71,7 @@ class WorkflowsScreen(Screen):
             table.add_row(
                 Text(state, style=WF_STATE_MARKUP.get(state, "")),
                 Text(f"{w.get('label') or '?'}  {w.get('wf_uuid', '')[:8]}"),
-                "-" if pct is None else f"{pct:3.0f}%",
+                "-" if pct is None else percent_text(pct),
                 str(p.get("total", "-")),
                 Text(str(p.get("failed", 0)), style="bold bright_red" if p.get("failed") else ""),
                 clock_time(w.get("start")),
