@@ -22,9 +22,9 @@ below):
   to its JOB_TERMINATED, plus one second, because DAGMan logs whole seconds
   (kickstart's 2.375 s transfer runs in the window 537..539);
 * it measured the same task kickstart did: its duration within 0.25 s or 10 %
-  of kickstart's, its exit code kickstart's, no more CPU than kickstart's
-  1.5 times plus 0.1 s (the fork and exec of the command are counted too), a
-  peak RSS at most twice kickstart's maxrss;
+  of kickstart's, its exit code kickstart's, its CPU time and peak RSS within
+  a factor of two of kickstart's (CPU give or take 0.1 s: starting a command
+  costs that much);
 * a job's Darshan record and its trace tell one story: Darshan's POSIX and
   STDIO bytes are within 20 % of the trace's bytes read plus written (/proc
   counts whole pages and read-ahead), its run time is no longer than the
@@ -32,7 +32,8 @@ below):
 * a Globus transfer belongs to a stage-in or stage-out job: its reports and
   its request and completion times lie in that job's run window, its files
   and bytes are the files that job moved (its ``.in`` file; sizes from the
-  run's ``.meta`` files), and its rate is its bytes over its time;
+  run's ``.meta`` files), and its rate is its bytes over its time (to the
+  second the Transfer API gives its times in);
 * no job under a workflow that succeeded is waiting, queued or running.
 """
 
@@ -283,8 +284,8 @@ def test_every_trace_measured_the_task_kickstart_measured(demo):
         assert abs(s["duration"] - inv.dur) <= max(0.25, 0.1 * inv.dur), (job.job_id, s["duration"], inv.dur)
         assert s["exitcode"] == decode_exitcode(inv.exitcode)[0], job.job_id
         cpu, peak, _, _ = job.series.totals()
-        assert cpu <= 1.5 * inv.remote_cpu_time + 0.1, (job.job_id, cpu, inv.remote_cpu_time)
-        assert peak <= 2 * inv.maxrss * 1024, (job.job_id, peak, inv.maxrss)
+        assert inv.remote_cpu_time / 2 - 0.1 <= cpu <= 2 * inv.remote_cpu_time + 0.1, (job.job_id, cpu, inv.remote_cpu_time)
+        assert inv.maxrss * 1024 / 2 <= peak <= 2 * inv.maxrss * 1024, (job.job_id, peak, inv.maxrss)
 
 
 def _darshan_bytes(rec: dict) -> int:
@@ -344,6 +345,29 @@ def test_transfers_belong_to_the_stage_jobs_that_moved_those_files(demo, recorde
         d = tr.data
         assert d["status"] == "SUCCEEDED" and d["files"] == d["files_transferred"] == len(moved), tr.job_id
         assert d["bytes_transferred"] == sum(sizes[lfn] for lfn in moved), tr.job_id
-        took = to_epoch(d["completion_time"]) - to_epoch(d["request_time"])
-        assert took > 0 and abs(d["effective_bytes_per_second"] * took - d["bytes_transferred"]) <= 0.25 * d[
-            "bytes_transferred"], (tr.job_id, d["effective_bytes_per_second"], took)
+        took = to_epoch(d["completion_time"]) - to_epoch(d["request_time"])  # whole seconds
+        assert abs(d["bytes_transferred"] / d["effective_bytes_per_second"] - took) <= 1.0, (tr.job_id, took)
+
+
+# -- on the screen ----------------------------------------------------------------------------------
+
+
+def test_the_tree_shows_each_workflow_as_pegasus_status_does():
+    """Each workflow's node: done/total of its tree, failures marked; the
+    hierarchical run 100 % done (pegasus-status: 13 of 13, Success) with its
+    sub-workflow's 15 jobs done beneath it."""
+    import asyncio
+
+    from panorama_tui.ui.panels import WorkflowTree
+
+    from .ui_helpers import finished_demo
+
+    async def go():
+        async with finished_demo((120, 40)) as (app, store, pilot):
+            nodes = app.query_one("#tree", WorkflowTree)._wf_nodes
+            return {uuid: str(node.label) for uuid, node in nodes.items()}
+
+    labels = asyncio.run(go())
+    assert labels[FAIL_WF].endswith("process 1/5 ✗1")
+    assert labels[ROOT_WF].endswith("hierarchical-workflow 28/28")
+    assert labels[SUB_WF].endswith("blackdiamond 15/15")
