@@ -24,7 +24,8 @@ below):
 * it measured the same task kickstart did: its duration within 0.25 s or 10 %
   of kickstart's, its exit code kickstart's, its CPU time and peak RSS within
   a factor of two of kickstart's (CPU give or take 0.1 s: starting a command
-  costs that much);
+  costs that much), and at no time more CPUs busy than kickstart saw on
+  average, rounded up (give or take 10 % and a few clock ticks);
 * a job's Darshan record and its trace tell one story: Darshan's POSIX and
   STDIO bytes are within 20 % of the trace's bytes read plus written (/proc
   counts whole pages and read-ahead), its run time is no longer than the
@@ -40,6 +41,7 @@ below):
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -66,6 +68,7 @@ RUN_OF = {FAIL_WF: "process_wf_failure", ROOT_WF: "hierarchical_wf_success"}
 DB_NAME = {"process_wf_failure": "process-0.stampede.db", "hierarchical_wf_success": "hierarchical-workflow-0.stampede.db"}
 SUB_DIR = "00/00/blackdiamond_diamond_subworkflow.000"
 DAGMAN_SECOND = 1.0  # DAGMan's log times are whole seconds
+TICKS = 0.05  # /proc counts CPU time in ticks of 10 ms, per process: a few processes' worth
 
 
 # -- the demo, replayed to its end ----------------------------------------------------------------
@@ -286,6 +289,10 @@ def test_every_trace_measured_the_task_kickstart_measured(demo):
         cpu, peak, _, _ = job.series.totals()
         assert inv.remote_cpu_time / 2 - 0.1 <= cpu <= 2 * inv.remote_cpu_time + 0.1, (job.job_id, cpu, inv.remote_cpu_time)
         assert inv.maxrss * 1024 / 2 <= peak <= 2 * inv.maxrss * 1024, (job.job_id, peak, inv.maxrss)
+        cpus = math.ceil(inv.avg_cpu)  # kickstart's CPU time over its duration: how many CPUs were busy
+        for rs in job.series.ranks.values():
+            for (t0, c0, *_), (t1, c1, *_) in zip(rs.samples, list(rs.samples)[1:]):
+                assert c1 - c0 <= 1.1 * cpus * (t1 - t0) + TICKS, (job.job_id, t0, t1, c1 - c0, cpus)
 
 
 def _darshan_bytes(rec: dict) -> int:
