@@ -29,6 +29,7 @@ result against the Pegasus tools and kickstart's figures.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import sys
@@ -49,6 +50,7 @@ SUB_WF = "160be601-bda4-45fb-86cd-9cf7a269bb22"
 TIME_KEYS = ("ts", "start_ts", "end_ts")
 ISO_KEYS = ("request_time", "completion_time", "deadline")  # a Globus task's times
 DAGMAN_SECOND = 1.0  # DAGMan logs whole seconds: a job's run ends before its JOB_TERMINATED second is over
+CPU_BOUND = 0.9  # kickstart's avg_cpu (CPU time over duration) of a task that kept a CPU busy
 
 
 def timed_rows(path: str) -> list[tuple[float, str, str]]:
@@ -113,6 +115,7 @@ def job_runs(rows) -> dict:
         if name == "stampede.inv.end":
             if int(d["inv_id"]) >= 0:  # the task, not DAGMan's PRE/POST script
                 run["task_start"], run["task_dur"] = float(d["start_time"]), float(d["dur"])
+                run["task_cpus"] = float(d.get("avg_cpu") or 0.0)
         else:
             run["execute" if name.endswith("start") else "terminated"] = float(d["ts"])
     return {k: v[max(v)] for k, v in tries.items()}
@@ -131,20 +134,46 @@ def _move(e: dict, to) -> None:
             item["time"] = globus_time(to(to_epoch(item["time"])))
 
 
+def _cpu_clock(evs: list, summary: dict) -> tuple[list, list]:
+    """A trace's (times, CPU seconds so far): its start, its samples, its end."""
+    pts = [(summary["start_ts"], 0.0)]
+    pts += sorted((e["ts"], e["utime"] + e["stime"]) for e in evs if e["event"] == "kickstart.inv.online")
+    pts.append((summary["end_ts"], summary["utime"] + summary["stime"]))
+    return [t for t, _ in pts], [c for _, c in pts]
+
+
 def _onto_task(evs: list, run: dict):
     """The map from collection time onto the task's run, and its scale.
 
     A traced command starts when kickstart started the task and lasts as long
-    as kickstart says the task ran: the build machine, busier than the one
-    the run had, may have taken longer for the same CPU time.  Other output (a
-    transfer task) starts with the task, its times as they were."""
+    as kickstart says the task ran.  The build machine may be busier than the
+    run's node was (8 jobs on 2 shared cores against a 24-core node at load
+    0.6): a task that kept a CPU busy (kickstart's avg_cpu from 0.9) then
+    takes longer for the same CPU time, and its progress is its CPU time, so
+    its trace is laid on the run by CPU time; another by wall time, scaled.
+    Other output (a transfer task) starts with the task, its times as they
+    were."""
     summary = next((e for e in evs if e["event"] == "kickstart.inv.summary"), None)
-    if summary is not None:
-        start, scale = summary["start_ts"], run["task_dur"] / summary["duration"]
-    else:
+    start, dur = run["task_start"], run["task_dur"]
+    if summary is None:
         times = [e[k] for e in evs for k in TIME_KEYS if isinstance(e.get(k), (int, float))]
-        start, scale = min(times + [to_epoch(e["request_time"]) for e in evs if e.get("request_time")]), 1.0
-    return (lambda t: run["task_start"] + (t - start) * scale), scale
+        first = min(times + [to_epoch(e["request_time"]) for e in evs if e.get("request_time")])
+        return (lambda t: start + t - first), 1.0
+    t0, t1 = summary["start_ts"], summary["end_ts"]
+    scale = dur / (t1 - t0)
+    if run["task_cpus"] < CPU_BOUND:
+        return (lambda t: start + (t - t0) * scale), scale
+    times, cpu = _cpu_clock(evs, summary)
+
+    def by_cpu(t: float) -> float:
+        if not t0 <= t <= t1:  # before or after the command: at the pace it had
+            return start + (t - t0 if t < t0 else dur + t - t1)
+        i = max(1, bisect.bisect_left(times, t))
+        a, b = times[i - 1], times[i]
+        c = cpu[i - 1] + (cpu[i] - cpu[i - 1]) * ((t - a) / (b - a) if b > a else 1.0)
+        return start + dur * c / cpu[-1]
+
+    return by_cpu, scale
 
 
 def _end_darshan_with_trace(evs: list) -> None:
@@ -194,7 +223,7 @@ def collector_rows(path: str, runs: dict) -> list[tuple[float, str, str]]:
                 e["duration"] *= scale
         _end_darshan_with_trace(evs)
         _check_fit(key, evs, run)
-        print(f"{key[1]}: {len(evs)} collector events, time x{scale:.2f}")
+        print(f"{key[1]}: {len(evs)} collector events, {scale:.2f} s of the run for 1 s of the build")
         rows.extend((e["ts"], e["event"], json.dumps(e, separators=(",", ":"))) for e in evs)
     return rows
 
