@@ -35,7 +35,9 @@ below):
   and bytes are the files that job moved (its ``.in`` file; sizes from the
   run's ``.meta`` files), and its rate is its bytes over its time (to the
   second the Transfer API gives its times in);
-* no job under a workflow that succeeded is waiting, queued or running.
+* no job under a workflow that succeeded is waiting, queued or running (the
+  failed run's three jobs that never ran stay "waiting": pegasus-analyzer's
+  "unsubmitted").
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
 SUB_WF = "160be601-bda4-45fb-86cd-9cf7a269bb22"
 RUN_OF = {FAIL_WF: "process_wf_failure", ROOT_WF: "hierarchical_wf_success"}
-DB_NAME = {"process_wf_failure": "process-0.stampede.db", "hierarchical_wf_success": "hierarchical-workflow-0.stampede.db"}
+HIER_DB = "hierarchical-workflow-0.stampede.db"
 SUB_DIR = "00/00/blackdiamond_diamond_subworkflow.000"
 DAGMAN_SECOND = 1.0  # DAGMan's log times are whole seconds
 TICKS = 0.05  # /proc counts CPU time in ticks of 10 ms, per process: a few processes' worth
@@ -139,9 +141,9 @@ def pegasus(shared_data, tmp_path_factory, expected_summary) -> dict:
     """Per workflow: pegasus-status, pegasus-statistics and pegasus-analyzer's answers."""
     tmp = tmp_path_factory.mktemp("pegasus-tools")
     replay = shared_data / "pegasus" / "monitord-replay"
-    committed = _writable_copy(shared_data / "pegasus/submitdirs/hierarchical_wf_success" / DB_NAME[RUN_OF[ROOT_WF]],
+    committed = _writable_copy(shared_data / "pegasus/submitdirs/hierarchical_wf_success" / HIER_DB,
                                tmp / "committed.stampede.db")
-    replayed = _writable_copy(replay / RUN_OF[ROOT_WF] / DB_NAME[RUN_OF[ROOT_WF]], tmp / "replayed.stampede.db")
+    replayed = _writable_copy(replay / RUN_OF[ROOT_WF] / HIER_DB, tmp / "replayed.stampede.db")
     sub_committed = _statistics(tmp, committed, SUB_WF, expected_summary)
     sub_replayed = _statistics(tmp, replayed, SUB_WF, expected_summary)
     root_replayed = expected_summary(replay / RUN_OF[ROOT_WF] / "statistics-csv" / "summary.csv")
