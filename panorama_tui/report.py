@@ -210,6 +210,11 @@ def tries_report(job: Job) -> list[str]:
     return out
 
 
+def _mib_per_s(rate) -> str:
+    """A darshan-parser --perf rate (agg_perf_by_*: MiB/s, as the parser prints it) with its unit."""
+    return f"{rate} MiB/s" if isinstance(rate, (int, float)) else "-"
+
+
 def darshan_report(job: Job) -> list[str]:
     out = []
     for rec in (job.darshan or {}).values():
@@ -219,8 +224,6 @@ def darshan_report(job: Job) -> list[str]:
         for key, val in rec.items():
             if key.endswith("_module_data") and isinstance(val, dict):
                 mod = key[: -len("_module_data")]
-                out.append(
-                    f"  {mod:<6} {human_bytes(val.get('total_bytes'))}  by_slowest {val.get('agg_perf_by_slowest', '-')} MiB/s"
-                    f"  by_cumul {val.get('agg_perf_by_cumul', '-')}  by_open {val.get('agg_perf_by_open', '-')}"
-                )
+                rates = "  ".join(f"by_{k} {_mib_per_s(val.get('agg_perf_by_' + k))}" for k in ("slowest", "cumul", "open"))
+                out.append(f"  {mod:<6} {human_bytes(val.get('total_bytes'))}  {rates}")
     return out

@@ -276,14 +276,14 @@ def test_demo_shows_collector_output():
 
     async def go():
         async with finished_demo((140, 42)) as (app, store, pilot):
-            curl = store.find_job("48f759a4-165f-47d6-8c32-571649ce311b", "curl_ID0000001")
-            assert curl.series is not None and len(curl.series.rates()) >= 3
-            assert curl.summary is not None
-            wc = store.find_job("48f759a4-165f-47d6-8c32-571649ce311b", "wc_ID0000002")
-            assert wc.darshan
+            rc = store.find_job("48f759a4-165f-47d6-8c32-571649ce311b", "register_local_0_0")
+            assert rc.series is not None and len(rc.series.rates()) >= 3
+            assert rc.summary is not None
+            analyze = store.find_job("160be601-bda4-45fb-86cd-9cf7a269bb22", "analyze_ID0000004")
+            assert analyze.darshan
             assert len(store.transfers) >= 2
             jobs = app.query_one("#jobs", JobList)
-            assert jobs.select_job(curl)
+            assert jobs.select_job(rc)
             await pilot.pause(0.3)
             assert "peak rss" in text_of(app.query_one("#detail-view"))
             await pilot.press("3")
