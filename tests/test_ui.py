@@ -84,7 +84,7 @@ def test_sort_cycle_and_reverse():
             assert ids == sorted(ids)
             await pilot.press("r")
             assert [j.job_id for j in jobs.rows] == sorted(ids, reverse=True)
-            assert "JOB▲" in jobs.header_text()
+            assert "JOB▼" in jobs.header_text()
 
     run(go())
 
@@ -667,10 +667,10 @@ def test_the_sort_arrow_shows_on_a_narrow_column():
     async def go():
         async with finished_demo() as (app, store, pilot):
             jobs = app.query_one("#jobs", JobList)
-            jobs.sort_by("tries")  # TRY is 3 wide
-            assert "TR▲" in jobs.header_text()
-            jobs.toggle_reverse()
+            jobs.sort_by("tries")  # TRY is 3 wide; most tries first
             assert "TR▼" in jobs.header_text()
+            jobs.toggle_reverse()
+            assert "TR▲" in jobs.header_text()
 
     run(go())
 

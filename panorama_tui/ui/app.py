@@ -458,7 +458,7 @@ class PanoramaApp(App):
         # What the list shows comes first: next to the filter box, and kept
         # when a narrow terminal cuts the line short.
         jobs = self.query_one("#jobs", JobList)
-        shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}"
+        shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{jobs.sort_arrow}"
         if jobs.problems_only:
             shown += " [bold yellow]problems only[/]"
         if jobs.filtering is not None:

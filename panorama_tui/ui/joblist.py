@@ -146,6 +146,11 @@ class JobList(ScrollView, can_focus=True):
     def sort_col(self) -> str:
         return self.order.col
 
+    @property
+    def sort_arrow(self) -> str:
+        """▲ ascending, ▼ descending (the common convention), for every column."""
+        return "▼" if self.reverse else "▲"
+
     def _scope_jobs(self) -> Iterable[Job]:
         wf, state = self.scope if self.scope else (None, None)
         if wf is None:
@@ -480,7 +485,7 @@ class JobList(ScrollView, can_focus=True):
             title = col.title
             if col.key == marked:
                 # The arrow stays when the column is narrow: the title gives way.
-                title = title[:w - 1] + ("▼" if not self.reverse else "▲")
+                title = title[:w - 1] + self.sort_arrow
             parts.append(title.rjust(w) if col.right else title.ljust(w))
         return " " + " ".join(p[:w] for p, (_, w) in zip(parts, self._layout))
 
