@@ -127,6 +127,40 @@ def test_updates_give_what_a_fresh_build_gives(timeline, col):
             assert o.full == expected(store, col, now, scope=sc)
 
 
+EXIT_COMPARISONS = ("exit!=0", "exit=0", "exit=2", "exit!=2", "exit~.", "exit!~^0$", "exit!~x", "exit>-100", "exit<=0")
+
+
+def _run_store(replay_dir, run, share=1.0) -> Store:
+    store = Store()
+    with open(replay_dir / run / "events.json") as fh:
+        lines = [line for line in fh if line.strip()]
+    for line in lines[:int(len(lines) * share)]:
+        store.apply(decode(json.loads(line)))
+    return store
+
+
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_a_job_without_an_exit_code_matches_no_comparison_on_exit(replay_dir, share):
+    """``exit!=0`` asks which jobs ended badly: a job that never ran (or is
+    running) has no exit code, so it matches no comparison on exit, in the
+    per-job test and in the whole-list mask alike; ``exit=-`` asks for them.
+    (The real failed run: ls exits 2, the jobs after it never run.)"""
+    jobs = list(_run_store(replay_dir, "process_wf_failure", share).jobs())
+    unset = [j.exit_raw is None for j in jobs]
+    assert any(unset) and not all(unset)
+    for text in EXIT_COMPARISONS:
+        term = parse(text).tests[0]
+        one = [bool(term(j)) for j in jobs]
+        assert one == [bool(f) for f in term.mask(jobs)], text
+        assert not any(o and u for o, u in zip(one, unset)), text
+    if share == 1.0:  # the comparisons are not vacuous
+        assert [j.job_id for j in jobs if parse("exit!=0")(j)] == ["ls_ID0000001"]
+        assert sum(map(parse("exit=0"), jobs)) == 1 and sum(unset) == 3
+    for text, want in (("exit=-", unset), ("exit!=-", [not u for u in unset])):
+        term = parse(text).tests[0]
+        assert [bool(term(j)) for j in jobs] == want == [bool(f) for f in term.mask(jobs)], text
+
+
 def test_a_selection_narrows_and_widens_without_sorting_again(timeline):
     store = store_at(timeline, len(timeline) // 2)
     now = store.latest_ts
