@@ -35,3 +35,29 @@ def test_the_sort_arrow_points_up_for_ascending_in_the_header_and_the_status_lin
             assert "TIME▼" in jobs.header_text() and "by dur▼" in text_of(status)
 
     run(go())
+
+
+def _number(text: str) -> float:
+    """A CPU %, RSS or I/O cell back to a number ("" -> -1)."""
+    text = text.strip().removesuffix("/s")
+    if not text:
+        return -1.0
+    scale = {"B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    return float(text[:-1]) * scale[text[-1]] if text[-1] in scale else float(text)
+
+
+def test_the_cpu_rss_and_io_columns_sort_by_the_numbers_they_show():
+    """A finished job shows what it did over its trace (its last sample is
+    taken as it exits): the sort follows the shown figure, not that sample."""
+    async def go():
+        async with finished_demo() as (app, store, pilot):
+            jobs = app.query_one("#jobs", JobList)
+            now = app.now()
+            for col in ("cpu", "rss", "io"):
+                jobs.sort_by(col)  # biggest first
+                await pilot.pause()
+                shown = [_number(jobs._cell(col, j, now)[0]) for j in jobs.rows]
+                assert sum(x > 0 for x in shown) >= 2, col
+                assert shown == sorted(shown, reverse=True), (col, shown)
+
+    run(go())

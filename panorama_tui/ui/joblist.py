@@ -28,7 +28,7 @@ from textual.strip import Strip
 
 from ..events import describe_exitcode
 from ..fmt import human_bytes, human_duration, sparkline
-from ..joborder import SORTABLE, TIMED, JobOrder, Selection
+from ..joborder import SORTABLE, TIMED, JobOrder, Selection, figure_of
 from ..query import PROBLEMS_ONLY, Query
 from ..states import JobState
 from ..store import Job, Store
@@ -549,28 +549,12 @@ class JobList(ScrollView, can_focus=True):
             rates = series.rates(SPARK_WIDTH)
             top = max(100.0, max((r[1] for r in rates), default=0))
             return sparkline([r[1] for r in rates], SPARK_WIDTH, top=top), Style(color="cyan")
-        if job.state not in (JobState.RUNNING, JobState.RETRYING):
-            # A finished job's last sample is taken as it exits (RSS 0): show
-            # what it did over its run instead.
-            rates = series.rates()
-            if key == "rss":
-                return human_bytes(series.totals()[1]), Style(dim=True)
-            if not rates:
-                return "", None
-            if key == "cpu":
-                return f"{sum(r[1] for r in rates) / len(rates):.0f}", Style(dim=True)
-            if key == "io":
-                return human_bytes(sum(r[3] + r[4] for r in rates) / len(rates), "/s"), Style(dim=True)
-        latest = series.latest()
-        if latest is None:
+        value = figure_of(key, job)  # what the column sorts by
+        if value < 0:
             return "", None
-        if key == "cpu":
-            return f"{latest[1]:.0f}", None
-        if key == "rss":
-            return human_bytes(latest[2]), None
-        if key == "io":
-            return human_bytes(latest[3] + latest[4], "/s"), None
-        return "", None
+        text = f"{value:.0f}" if key == "cpu" else human_bytes(value, "/s" if key == "io" else "")
+        # A finished job's figures are over its trace: dim, apart from running jobs' current ones.
+        return text, None if job.state in (JobState.RUNNING, JobState.RETRYING) else Style(dim=True)
 
     def _row_segments(self, job: Job, focused: bool, selected: bool) -> list[Segment]:
         now = self.now()
