@@ -61,3 +61,70 @@ def test_the_cpu_rss_and_io_columns_sort_by_the_numbers_they_show():
                 assert shown == sorted(shown, reverse=True), (col, shown)
 
     run(go())
+
+
+async def _seek(app, store, control, pilot, target: float) -> None:
+    """Seek the paused replay and wait until the store holds every event up
+    to ``target`` (the recording says how many), then refresh the screen."""
+    import sqlite3
+    import time
+
+    from panorama_tui.cli import DEMO_RECORDING
+
+    with sqlite3.connect(DEMO_RECORDING) as db:
+        want = db.execute("SELECT COUNT(*) FROM events WHERE recv_ts <= ?", (target,)).fetchone()[0]
+    control.seek(target)
+    deadline = time.monotonic() + 20
+    while not (store.event_count == want and control.position == target):
+        assert time.monotonic() < deadline, "the replay did not reach the target"
+        await asyncio.sleep(0.02)
+    app.refresh_all()
+    await pilot.pause()
+
+
+def test_seeking_back_leaves_only_the_workflows_started_by_then():
+    """A backward seek replays from an empty store: the tree drops the
+    workflows that had not started at that time and holds the store's new
+    workflow objects, and a list scoped to a workflow follows it."""
+    from panorama_tui.ui.panels import WorkflowTree
+
+    from .ui_helpers import demo_app, wait_finished
+
+    async def go():
+        app, store, control, ingest = demo_app()
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await wait_finished(app, control, pilot)
+                tree = app.query_one("#tree", WorkflowTree)
+                jobs = app.query_one("#jobs", JobList)
+                roots = [w.wf_uuid for w in store.roots]
+                assert len(roots) == 2 and set(tree._wf_nodes) == set(store.workflows)
+                first = min(store.roots, key=lambda w: w.start_ts)
+                second = max(store.roots, key=lambda w: w.start_ts)
+                assert first.start_ts + 3600 < second.start_ts
+                tree.select_node(tree._wf_nodes[first.wf_uuid])  # scope the list to the first
+                await pilot.pause()
+                assert jobs.scope[0] is first
+                control.toggle_pause()
+                await _seek(app, store, control, pilot, first.start_ts + 60)
+                assert set(store.workflows) == {first.wf_uuid}
+                assert set(tree._wf_nodes) == {first.wf_uuid}
+                shown = [n.data[1] for n in tree.root.children]
+                assert shown == [store.workflows[first.wf_uuid]]  # the new object, not the old one
+                now_first = store.workflows[first.wf_uuid]
+                assert jobs.scope[0] is now_first and app.scope_wf is now_first
+                assert jobs.rows and all(j.wf is now_first for j in jobs.rows)
+                assert set(jobs.rows) == set(now_first.jobs.values())
+                # To the end, then back twice: the second backward seek builds
+                # the store again to the same structure; the list holds the new jobs.
+                await pilot.press("escape")  # all workflows
+                await _seek(app, store, control, pilot, control.end)
+                for back in (0.001, 0.002):
+                    await _seek(app, store, control, pilot, control.end - back)
+                    assert len(store.workflows) == 3
+                    assert len(jobs.rows) == store.job_count() and set(jobs.rows) == set(store.jobs())
+                    assert set(tree._wf_nodes) == set(store.workflows)
+        finally:
+            ingest.stop()
+
+    run(go())

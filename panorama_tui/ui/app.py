@@ -392,6 +392,7 @@ class PanoramaApp(App):
                 self.query_one("#fail-list", JobList).rebuild()
             else:
                 jobs.update_dirty(dirty)
+            self.scope_wf = jobs.scope_wf  # the store's current object after a replay's backward seek
             self.query_one("#tree", WorkflowTree).sync()
             self.query_one("#header", HeaderBar).show(store, self.scope_wf, self.now())
             self._refresh_panel(dirty, full)

@@ -183,11 +183,26 @@ class JobList(ScrollView, can_focus=True):
         return {"budget": SCAN_FIRST, "want": self.scroll_offset.y + max(self.size.height, 1) + 1,
                 "from_end": self.reverse}
 
+    @property
+    def scope_wf(self):
+        """The workflow the list is scoped to (None: all)."""
+        return self.scope[0] if self.scope else None
+
+    def _rebind_scope(self) -> None:
+        """After the store was emptied (a replay's backward seek), the scope's
+        workflow is the store's new object of that uuid; no scope while the
+        replay has not reached it."""
+        wf = self.scope_wf
+        if wf is not None and self.store.workflows.get(wf.wf_uuid) is not wf:
+            now = self.store.workflows.get(wf.wf_uuid)
+            self.scope = None if now is None else (now, self.scope[1])
+
     def rebuild(self) -> None:
         """Scope, filter and sort from scratch (the scope or the store's
         structure changed)."""
         now = self.now()
         with self.store.lock:
+            self._rebind_scope()
             self._structure_seen = self.store.structure_version
             self.order.selection = self._selection()
             done = self.order.build(self._scope_jobs(), now, self.store.active, **self._scan_options())

@@ -119,9 +119,20 @@ class WorkflowTree(Tree):
             label.append(f" ✗{bad}", style="bold bright_red")
         return label
 
+    def _stale(self) -> bool:
+        """The store was emptied since the nodes were made (a replay's
+        backward seek): some workflow is gone, or is another object now."""
+        workflows = self.store.workflows
+        return any(workflows.get(uuid) is not node.data[1] for uuid, node in self._wf_nodes.items())
+
     def sync(self) -> None:
-        """Add new workflows; relabel all (there are few)."""
+        """Add new workflows; relabel all (there are few).  After the store
+        was emptied, start again: a workflow that has not started by the
+        replay's new time is not shown."""
         store = self.store
+        if self._stale():
+            self.clear()
+            self.reset_nodes()
         if store.structure_version != self._seen_structure:
             self._seen_structure = store.structure_version
             for wf in workflow_order(store):
