@@ -128,3 +128,22 @@ def test_seeking_back_leaves_only_the_workflows_started_by_then():
             ingest.stop()
 
     run(go())
+
+
+def test_the_timeline_chart_fits_the_panel_at_80x24_and_120x40():
+    for size in ((80, 24), (120, 40)):
+        async def go(size=size):
+            async with finished_demo(size) as (app, store, pilot):
+                await pilot.press("5")
+                await pilot.pause()
+                app.refresh_all(full=True)
+                await pilot.pause()
+                view = app.query_one("#timeline-view")
+                chart = view.content.renderables[0].plain.splitlines()
+                shown = view.parent.size.height
+                assert "running" in chart[0] and "done" in chart[0]
+                assert len(chart) == min(12, shown), (size, len(chart), shown)
+                assert all(len(line.rstrip()) <= view.size.width - 2 for line in chart)
+                assert "Gantt" in text_of(view)
+
+        run(go())

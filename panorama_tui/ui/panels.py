@@ -17,7 +17,7 @@ from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
 from ..summary import workflow_order
-from .theme import STATE_MARKUP, WF_STATE_MARKUP
+from .theme import STATE_MARKUP, STATE_STYLES, WF_STATE_MARKUP
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -381,6 +381,60 @@ class WarningsView(Static):
 
 
 
+# The timeline chart's lines: the job list's states, in its colours and glyphs.
+TIMELINE_STATES = (JobState.RUNNING, JobState.QUEUED, JobState.DONE, JobState.FAILED)
+CHART_HEIGHT = 12  # lines, legend included, when the panel has them
+FRAMED_FROM = 8  # below this many lines the chart has no frame: its rows go to the data
+
+
+def _plot_color(state: JobState):
+    """The state's theme colour as plotext takes it (an ANSI number)."""
+    color = STATE_STYLES[state].color
+    return color.number if color is not None and color.number is not None else "default"
+
+
+def render_timeline(occ, width: int, height: int, no_color: bool = False) -> Text:
+    """Jobs running / queued / done / failed over time: a legend line, then
+    a plotext chart of ``height - 1`` lines on one axis of whole counts,
+    with clock times (local) along x."""
+    from ..timeline import clock_ticks, count_ticks
+
+    lines = [(st, getattr(occ, st.label)) for st in TIMELINE_STATES if st != JobState.FAILED or any(occ.failed)]
+    xs = [t - occ.t0 for t in occ.times]
+    chart_h = max(4, height - 1)
+    framed = chart_h >= FRAMED_FROM
+    plt.clf()
+    plt.limitsize(False, False)  # the panel's size, not the terminal's plotext guesses (80 off a tty)
+    plt.plotsize(width, chart_h)
+    plt.theme("clear" if no_color else "pro")
+    plt.frame(framed)
+    for st, ys in lines:
+        if no_color:
+            # Each line's points are its state's glyph, where its count is not 0
+            # (four lines along 0 would read as the last one drawn).
+            points = [(x, y) for x, y in zip(xs, ys) if y]
+            if points:
+                plt.scatter(*zip(*points), marker=st.glyph)
+        else:
+            plt.plot(xs, ys, color=_plot_color(st))
+    rows = chart_h - (3 if framed else 1)  # the frame's two lines and the clock labels
+    yt = count_ticks(max(max(ys) for _, ys in lines), rows)
+    plt.ylim(0, yt[-1])
+    plt.yticks(yt, [str(y) for y in yt])
+    plot_w = width - len(str(yt[-1])) - (3 if framed else 1)  # the counts, the axis and the frame
+    ticks = clock_ticks(occ.t0, occ.t1, plot_w)
+    plt.xticks([t - occ.t0 for t, _ in ticks], [label for _, label in ticks])
+    plt.xlim(0, occ.t1 - occ.t0)
+    legend = Text(" ", no_wrap=True)
+    for st, _ in lines:
+        legend.append(f"{st.glyph} {st.label}", style=STATE_STYLES[st])
+        legend.append("  ")
+    span = f"jobs, {clock_time(occ.t0)} → {clock_time(occ.t1)[-8:]}"
+    if legend.cell_len + len(span) <= width:  # whole or not at all
+        legend.append(span, style="dim")
+    return Text("\n").join([legend, Text.from_ansi(plt.build())])
+
+
 class TimelineView(Static):
     """Jobs running / queued / done over time (plotext), then a Gantt."""
 
@@ -395,17 +449,9 @@ class TimelineView(Static):
         if occ is None:
             self.update(Text("no job has been submitted yet", style="dim"))
             return
-        xs = [t - occ.t0 for t in occ.times]
-        plt.clf()
-        plt.plotsize(max(30, width), 12)
-        plt.theme("clear" if no_color else "pro")
-        plt.plot(xs, occ.running, label="running")
-        plt.plot(xs, occ.queued, label="queued")
-        plt.plot(xs, occ.done, label="done", yside="right")
-        if any(occ.failed):
-            plt.plot(xs, occ.failed, label="failed", yside="right")
-        plt.xlabel(f"seconds since {clock_time(occ.t0)}")
-        parts: list = [Text.from_ansi(plt.build())]
+        # The chart fits the lines the panel shows (6 at 80x24); the Gantt scrolls below.
+        shown = self.parent.size.height if isinstance(self.parent, Widget) else 0
+        parts: list = [render_timeline(occ, width, min(CHART_HEIGHT, shown) if shown else CHART_HEIGHT, no_color)]
         label_w = 30
         g = gantt(store, wf, max(10, width - label_w - 2), max_rows=40, now=now)
         if g is not None:
