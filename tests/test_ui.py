@@ -313,7 +313,7 @@ def test_status_line_shows_the_link():
 
     async def go():
         app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
-        async with app.run_test(size=(140, 30)) as pilot:
+        async with app.run_test(size=(260, 30)) as pilot:  # room for every field: a narrower line drops some whole
             await pilot.pause()
             text = text_of(app.query_one("#status"))
             for want in ("reconnecting", "connection refused", "16 msg/s", "lag 1.5s", "2 reconnects", "1 unparsable"):

@@ -33,6 +33,7 @@ from ..query import QueryError, parse
 from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
+from .columns import ColumnsScreen, fit_fields
 from .filterbox import FilterBox
 from .keybar import KeyBar
 from .joblist import JobList
@@ -71,6 +72,7 @@ HELP_TEXT = """\
                   state=failed  host~node1  site=condorpool  exit!=0  tries>1  xform~blast
   !               problems only (failed, held, retrying)
   s S             sort by the next / previous column      r   reverse the order
+  c               choose the job list's columns           t   hide / show the workflow tree
   o               open the selected job's full report and output in $PAGER
 
 [b]Watching[/b]
@@ -184,7 +186,7 @@ class PanoramaApp(App):
     Screen { layout: vertical; }
     #main { height: 1fr; }
     #body { height: 1fr; }
-    WorkflowTree { width: 32; border-right: vkey $panel-lighten-2; }
+    WorkflowTree { border-right: vkey $panel-lighten-2; }
     #jobpane { width: 1fr; }
     #jobhead { height: 1; background: $panel; text-style: bold; }
     #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
@@ -212,6 +214,8 @@ class PanoramaApp(App):
         Binding("s", "sort(1)", "Sort"),
         Binding("S", "sort(-1)", "Sort back", show=False),
         Binding("r", "reverse", "Reverse", show=False),
+        Binding("c", "columns", "Columns", show=False),
+        Binding("t", "toggle_tree", "Tree", show=False),
         Binding("escape", "back", "Back", show=False),
         Binding("o", "pager", "Pager", show=False),
         Binding("1", "panel('detail')", "Detail", show=False),
@@ -304,7 +308,7 @@ class PanoramaApp(App):
                         self.now,
                         id="fail-list",
                         fixed_filter=lambda j: j.state == JobState.FAILED,
-                        columns=("state", "id", "exit", "tries", "host"),
+                        columns=("state", "wf", "id", "exit", "tries", "host"),
                     )
                     with VerticalScroll(id="fail-scroll"):
                         yield FailureText(id="fail-view")
@@ -511,10 +515,11 @@ class PanoramaApp(App):
             parts.append(
                 f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})"
             )
-        text = " │ ".join(parts)
+        status = self.query_one("#status", Static)
+        text = fit_fields(parts, status.size.width or MIN_WIDTH)  # whole fields, the last ones first dropped
         if text != self._status_shown:
             self._status_shown = text
-            self.query_one("#status", Static).update(text, layout=False)
+            status.update(text, layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
 
@@ -653,6 +658,16 @@ class PanoramaApp(App):
         self.query_one("#jobs", JobList).toggle_reverse()
         self._refresh_status()
 
+    def action_columns(self) -> None:
+        jobs = self.query_one("#jobs", JobList)
+        self.push_screen(ColumnsScreen(jobs.columns, jobs.hidden, fixed={"id"}), jobs.set_hidden)
+
+    def action_toggle_tree(self) -> None:
+        tree = self.query_one("#tree", WorkflowTree)
+        tree.display = not tree.display
+        if not tree.display and tree.has_focus:
+            self.query_one("#jobs", JobList).focus()
+
     def action_pause_view(self) -> None:
         self.view_paused = not self.view_paused
         banner = self.query_one("#banner", Static)
@@ -747,7 +762,7 @@ class PanoramaApp(App):
             yield SystemCommand("Replay: seek to time", "Jump to a time in the recording", self.action_replay_seek_to)
             yield SystemCommand("Replay: as fast as possible", "Run to the end", lambda: self.control.set_speed(0))
 
-    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows"})
+    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows", "columns", "toggle_tree"})
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.

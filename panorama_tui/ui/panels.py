@@ -16,7 +16,8 @@ from ..fmt import clock_time, compact_count, human_bytes, human_duration, progre
 from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
-from ..summary import workflow_order
+from ..summary import unique_names, workflow_order
+from .columns import fit_fields
 from .theme import STATE_MARKUP, STATE_STYLES, WF_STATE_MARKUP
 
 COUNT_ORDER = (
@@ -38,6 +39,16 @@ def _counts_markup(counts: list[int], retries: int) -> str:
         parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
     parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
     return "  ".join(parts)
+
+
+def _fit_progress(counts: str, frac: float, total: int, width: int) -> str:
+    """The counts, a progress bar and "42% of 33" in ``width`` cells: the bar
+    takes the room left (up to 40, none below 4); counts that do not fit
+    are dropped whole from the right; the percentage always stays whole."""
+    done = f"{frac * 100:3.0f}% of {total}"
+    counts = fit_fields(counts.split("  "), width - len(done) - 2, "  ")
+    bar = min(40, width - Text.from_markup(counts).cell_len - len(done) - 3)
+    return f"{counts}  [green]{progress_bar(frac, bar)}[/] {done}" if bar >= 4 else f"{counts}  {done}"
 
 
 class HeaderBar(Static):
@@ -80,9 +91,8 @@ class HeaderBar(Static):
         else:
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
-        width = max(10, min(40, (self.size.width or 100) - 70))
         line1 = f"{title}  [{style}]{state.upper()}[/]  elapsed {el}"
-        line2 = f"{_counts_markup(counts, retries)}  [green]{progress_bar(frac, width)}[/] {frac * 100:3.0f}% of {total}"
+        line2 = _fit_progress(_counts_markup(counts, retries), frac, total, (self.size.width or 100) - 2)
         text = line1 + "\n" + line2
         if text != self._shown:  # a tick that changes nothing paints nothing
             self._shown = text
@@ -92,6 +102,11 @@ class HeaderBar(Static):
 class WorkflowTree(Tree):
     """Root -> sub-workflows -> jobs by state; children are built on expand."""
 
+    # As wide as its labels, at most a fifth of the screen (16 at 80 columns):
+    # the job list needs the width more; `t` hides the tree.
+    DEFAULT_CSS = """
+    WorkflowTree { width: auto; min-width: 16; max-width: 20%; overflow-x: hidden; }
+    """
     MAX_LEAVES = 200
 
     def __init__(self, store: Store, **kw):
@@ -106,12 +121,12 @@ class WorkflowTree(Tree):
         self._wf_nodes = {}
         self._seen_structure = -1
 
-    def _wf_label(self, wf: Workflow) -> Text:
+    def _wf_label(self, wf: Workflow, name: str) -> Text:
         counts = self.store.tree_counts(wf)
         total = sum(counts)
         bad = counts[JobState.FAILED]
         style = WF_STATE_MARKUP.get(wf.state, "")
-        label = Text.from_markup(f"[{style}]●[/] {escape(wf.name)} ")
+        label = Text.from_markup(f"[{style}]●[/] {escape(name)} ")
         # Compact counts: a 100k-job label must fit the tree's width.
         label.append(f"{compact_count(counts[JobState.DONE])}/{compact_count(total)}",
                      style="green" if total and counts[JobState.DONE] == total else "")
@@ -133,6 +148,7 @@ class WorkflowTree(Tree):
         if self._stale():
             self.clear()
             self.reset_nodes()
+        names = unique_names(store.workflows.values())  # two runs of one workflow read apart
         if store.structure_version != self._seen_structure:
             self._seen_structure = store.structure_version
             for wf in workflow_order(store):
@@ -144,7 +160,8 @@ class WorkflowTree(Tree):
                 host = parent if parent is not None else self.root
                 # sub-workflows before the parent's state groups
                 first_group = next((c for c in host.children if c.data and c.data[0] == "group"), None)
-                node = host.add(self._wf_label(wf), data=("wf", wf), expand=parent is None, before=first_group)
+                node = host.add(self._wf_label(wf, names[wf.wf_uuid]), data=("wf", wf), expand=parent is None,
+                                before=first_group)
                 node.allow_expand = True
                 self._wf_nodes[wf.wf_uuid] = node
                 if parent is None:
@@ -153,7 +170,7 @@ class WorkflowTree(Tree):
         for uuid, node in self._wf_nodes.items():
             wf = store.workflows.get(uuid)
             if wf is not None:
-                label = self._wf_label(wf)
+                label = self._wf_label(wf, names[uuid])
                 if label != node.label:
                     node.set_label(label)
                 if node.is_expanded:
@@ -237,6 +254,23 @@ def render_plot(job: Job, width: int, height: int, no_color: bool = False) -> Te
     return Text.from_ansi(plt.build())
 
 
+FACT_PAIRS_FROM = 64  # cells from which the detail's facts go two pairs a line (labels 14 + 12, values 16)
+
+
+def _facts_grid(rows: list[tuple], width: int) -> Table:
+    """Label / value pairs, two a line when ``width`` has room, else one:
+    labels are never cut (values end in … instead)."""
+    if width < FACT_PAIRS_FROM:
+        rows = [pair for row in rows for pair in (row[:2], row[2:])]
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(len(rows[0]) // 2):
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        grid.add_row(*row)
+    return grid
+
+
 class JobDetail(Static):
     """The selected job: facts, tries and invocations, Darshan, transfers."""
 
@@ -266,24 +300,21 @@ class JobDetail(Static):
             self.update(Text("no job selected", style="dim"))
             return
         t = job.latest
-        head = Table.grid(padding=(0, 2))
-        head.add_column(style="bold")
-        head.add_column()
-        head.add_column(style="bold")
-        head.add_column()
-        head.add_row("job", job.job_id, "state", Text(job.state.label, style=STATE_MARKUP[job.state]))
-        head.add_row("transformation", job.transformation or "-", "type", job.type_desc or "-")
-        head.add_row("site", job.site or "-", "host", job.host or "-")
-        head.add_row("tries", str(len(job.tries)), "exit", describe_exitcode(job.exit_raw))
-        head.add_row("duration", human_duration(job.duration(now)), "sched id", (t.sched_id if t else None) or "-")
+        rows = [
+            ("job", job.job_id, "state", Text(job.state.label, style=STATE_MARKUP[job.state])),
+            ("transformation", job.transformation or "-", "type", job.type_desc or "-"),
+            ("site", job.site or "-", "host", job.host or "-"),
+            ("tries", str(len(job.tries)), "exit", describe_exitcode(job.exit_raw)),
+            ("duration", human_duration(job.duration(now)), "sched id", (t.sched_id if t else None) or "-"),
+        ]
         if job.series is not None:
             cpu, peak, rd, wr = job.series.totals()
-            head.add_row("cpu time", human_duration(cpu), "peak rss", human_bytes(peak))
-            head.add_row("read", human_bytes(rd), "written", human_bytes(wr))
+            rows.append(("cpu time", human_duration(cpu), "peak rss", human_bytes(peak)))
+            rows.append(("read", human_bytes(rd), "written", human_bytes(wr)))
         if job.summary:
             s = job.summary
-            head.add_row("monitor exit", str(s.get("exitcode", "-")), "monitor dur", human_duration(s.get("duration")))
-        parts: list = [head]
+            rows.append(("monitor exit", str(s.get("exitcode", "-")), "monitor dur", human_duration(s.get("duration"))))
+        parts: list = [_facts_grid(rows, self.size.width - 2)]
         lines = tries_report(job)
         lines += darshan_report(job)
         for tid in job.transfers or []:
@@ -452,7 +483,7 @@ class TimelineView(Static):
         # The chart fits the lines the panel shows (6 at 80x24); the Gantt scrolls below.
         shown = self.parent.size.height if isinstance(self.parent, Widget) else 0
         parts: list = [render_timeline(occ, width, min(CHART_HEIGHT, shown) if shown else CHART_HEIGHT, no_color)]
-        label_w = 30
+        label_w = max(12, min(48, width // 3))  # job ids run to ~50: a third of the width, the rest for time
         g = gantt(store, wf, max(10, width - label_w - 2), max_rows=40, now=now)
         if g is not None:
             rows, t0, t1 = g
