@@ -320,3 +320,26 @@ def test_the_column_chooser_hides_and_shows_columns():
 
     run(go())
 
+
+# The fonts the README's screenshots are drawn with: Fira Code, and the
+# monospace fallback fontconfig gives rsvg-convert for what it lacks.
+SCREENSHOT_FONTS = ("/usr/share/fonts/truetype/firacode/FiraCode-Regular.ttf",
+                    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+
+
+def test_every_state_glyph_is_in_the_screenshot_fonts():
+    """⏸ (held) was drawn as a box: no installed font has it."""
+    import os
+
+    import pytest
+
+    from panorama_tui.states import JobState
+
+    ttlib = pytest.importorskip("fontTools.ttLib")
+    if not all(os.path.exists(f) for f in SCREENSHOT_FONTS):
+        pytest.skip("fonts-firacode / fonts-dejavu-core not installed (.ci/run installs them)")
+    covered = set()
+    for path in SCREENSHOT_FONTS:
+        covered |= set(ttlib.TTFont(path).getBestCmap())
+    missing = [(s.label, s.glyph) for s in JobState if ord(s.glyph) not in covered]
+    assert not missing, missing
