@@ -78,7 +78,11 @@ class ColumnsScreen(ModalScreen[set]):
     """Which of the job list's columns to show (space or enter toggles, esc
     or c closes): the result is the set of the hidden columns' keys."""
 
-    BINDINGS = [Binding("escape,c", "done", "Close")]
+    BINDINGS = [
+        Binding("escape,c", "done", "Close"),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
+    ]
     DEFAULT_CSS = """
     ColumnsScreen { align: center middle; }
     ColumnsScreen > Vertical { width: 44; height: auto; max-height: 90%; border: round $accent;
@@ -100,6 +104,10 @@ class ColumnsScreen(ModalScreen[set]):
                   for c in self.columns),
                 id="columns",
             )
+
+    def action_move(self, step: int) -> None:
+        picker = self.query_one(SelectionList)
+        picker.action_cursor_down() if step > 0 else picker.action_cursor_up()
 
     def action_done(self) -> None:
         shown = set(self.query_one(SelectionList).selected)

@@ -483,7 +483,7 @@ class TimelineView(Static):
         # The chart fits the lines the panel shows (6 at 80x24); the Gantt scrolls below.
         shown = self.parent.size.height if isinstance(self.parent, Widget) else 0
         parts: list = [render_timeline(occ, width, min(CHART_HEIGHT, shown) if shown else CHART_HEIGHT, no_color)]
-        label_w = max(12, min(48, width // 3))  # job ids run to ~50: a third of the width, the rest for time
+        label_w = max(12, min(52, width // 3))  # job ids run to ~50: a third of the width, the rest for time
         g = gantt(store, wf, max(10, width - label_w - 2), max_rows=40, now=now)
         if g is not None:
             rows, t0, t1 = g
