@@ -279,6 +279,13 @@ class JobDetail(Static):
     """
 
     _width: int | None = None
+    _drawn: tuple | None = None  # the last show()'s arguments, and whether its facts went two pairs a line
+
+    def on_resize(self, event) -> None:
+        # First drawn before any layout (no width yet), or its pane changed:
+        # the facts may go two pairs a line now, or one.
+        if self._drawn is not None and (event.size.width - 2 >= FACT_PAIRS_FROM) != self._drawn[1]:
+            self.show(*self._drawn[0])
 
     def _update_sized(self, parts: list) -> None:
         """Update, laying the screen out again only when the new text does not
@@ -315,6 +322,7 @@ class JobDetail(Static):
             s = job.summary
             rows.append(("monitor exit", str(s.get("exitcode", "-")), "monitor dur", human_duration(s.get("duration"))))
         parts: list = [_facts_grid(rows, self.size.width - 2)]
+        self._drawn = ((store, job, now), self.size.width - 2 >= FACT_PAIRS_FROM)
         lines = tries_report(job)
         lines += darshan_report(job)
         for tid in job.transfers or []:
