@@ -207,8 +207,8 @@ class JobList(ScrollView, can_focus=True):
         replay has not reached it."""
         wf = self.scope_wf
         if wf is not None and self.store.workflows.get(wf.wf_uuid) is not wf:
-            now = self.store.workflows.get(wf.wf_uuid)
-            self.scope = None if now is None else (now, self.scope[1])
+            current = self.store.workflows.get(wf.wf_uuid)
+            self.scope = None if current is None else (current, self.scope[1])
 
     def rebuild(self) -> None:
         """Scope, filter and sort from scratch (the scope or the store's

@@ -438,7 +438,9 @@ def render_timeline(occ, width: int, height: int, no_color: bool = False) -> Tex
     with clock times (local) along x."""
     from ..timeline import clock_ticks, count_ticks
 
-    lines = [(st, getattr(occ, st.label)) for st in TIMELINE_STATES if st != JobState.FAILED or any(occ.failed)]
+    counts = {JobState.RUNNING: occ.running, JobState.QUEUED: occ.queued, JobState.DONE: occ.done,
+              JobState.FAILED: occ.failed}
+    lines = [(st, counts[st]) for st in TIMELINE_STATES if st != JobState.FAILED or any(occ.failed)]
     xs = [t - occ.t0 for t in occ.times]
     chart_h = max(4, height - 1)
     framed = chart_h >= FRAMED_FROM
