@@ -24,7 +24,7 @@ from time import perf_counter
 from typing import Callable, Collection, Iterable, Sequence
 
 from .events import decode_exitcode
-from .series import latest_figures
+from .series import shown_figures
 from .states import JobState
 
 SORTABLE = ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io")
@@ -49,7 +49,7 @@ _series = attrgetter("series")
 _exit_raw = attrgetter("exit_raw")
 _order = attrgetter("order")
 _RANK = {s: int(s) for s in JobState}  # exact ints sort on CPython's fast path; IntEnums do not
-_RUNNING = (JobState.RUNNING, JobState.RETRYING)
+_RUNNING = frozenset({JobState.RUNNING, JobState.RETRYING})
 
 
 class _ExitCodes(dict):
@@ -107,6 +107,11 @@ def _dur_keys(jobs, now):
     return out
 
 
+def _figure_keys(field: int, jobs) -> list:
+    # What the cell shows: running jobs' latest figures, finished jobs' over their trace.
+    return shown_figures(field, map(_series, jobs), map(_RUNNING.__contains__, map(_state, jobs)))
+
+
 KEY_FUNCS: dict[str, Callable[[Sequence, float | None], list]] = {
     "state": _state_keys,
     "id": _id_keys,
@@ -115,11 +120,17 @@ KEY_FUNCS: dict[str, Callable[[Sequence, float | None], list]] = {
     "tries": _tries_keys,
     "exit": _exit_keys,
     "dur": _dur_keys,
-    "cpu": lambda jobs, now: latest_figures(1, map(_series, jobs)),
-    "rss": lambda jobs, now: latest_figures(2, map(_series, jobs)),
-    "io": lambda jobs, now: latest_figures(3, map(_series, jobs)),
+    "cpu": lambda jobs, now: _figure_keys(1, jobs),
+    "rss": lambda jobs, now: _figure_keys(2, jobs),
+    "io": lambda jobs, now: _figure_keys(3, jobs),
 }
 assert set(KEY_FUNCS) == set(SORTABLE)
+
+
+def figure_of(col: str, job) -> float:
+    """The CPU % ("cpu"), RSS or I/O figure the job list shows for a job
+    (-1.0: none): its sort key, so the cell and the order cannot disagree."""
+    return KEY_FUNCS[col]((job,), None)[0]
 
 
 def column_keys(col: str, jobs: Sequence, now: float | None) -> list:

@@ -4,14 +4,16 @@
 ``field<op>value`` tests one field (ops: ``=`` equal, ``!=`` not equal, ``~``
 regex search, ``!~`` no match, ``>`` ``<`` ``>=`` ``<=`` numeric); a bare
 word is a case-insensitive regex over the job id, transformation, host and
-site.  ``state=problems`` means failed, held or retrying.
+site.  ``state=problems`` means failed, held or retrying.  ``field=-`` asks
+for jobs without the field.  A job without an exit code (it has not ended)
+matches no comparison on exit, ``exit!=0`` included.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import repeat
 from operator import attrgetter
 from typing import Callable
@@ -51,6 +53,10 @@ class _Field:
     many: Callable | None = None  # jobs -> raw values (default: map(one, jobs))
     norm: Callable | None = None  # raw value -> what a term compares (once per distinct value)
     repeats: bool = True  # values recur across jobs (worth remembering answers)
+    # A job without the value matches no comparison on it, ``!=`` and ``!~``
+    # included: ``exit!=0`` asks which jobs ended badly, and a job that has
+    # not ended has no exit code.  (``exit=-`` still asks for those.)
+    unset_fails: bool = False
 
     def values(self, jobs):
         return self.many(jobs) if self.many is not None else map(self.one, jobs)
@@ -64,7 +70,7 @@ _FIELDS = {
     "xform": _Field(attrgetter("transformation")),
     "site": _Field(attrgetter("site"), _latest_attr("site")),
     "host": _Field(attrgetter("host"), _latest_attr("host")),
-    "exit": _Field(attrgetter("exit_raw"), norm=_exit_value),
+    "exit": _Field(attrgetter("exit_raw"), norm=_exit_value, unset_fails=True),
     "tries": _Field(lambda j: len(j.tries), lambda jobs: map(len, map(_tries, jobs))),
     "wf": _Field(attrgetter("wf"), norm=lambda w: w.label or w.wf_uuid),
     "type": _Field(attrgetter("type_desc")),
@@ -120,9 +126,15 @@ class _Memo(dict):
         return hit
 
 
-def _value_term(field: _Field, test: Callable) -> Term:
+def _value_term(field: _Field, test: Callable, negated: bool = False) -> Term:
     """A term that tests one field's value (``test`` sees the normalised
-    value, None when the job does not have it)."""
+    value, None when the job does not have it), or its negation."""
+    if negated:
+        positive = test
+        test = lambda v: not positive(v)  # noqa: E731
+    if field.unset_fails:
+        compare = test
+        test = lambda v: False if _unset(v) else compare(v)  # noqa: E731
     norm = field.norm
     if norm is not None:
         inner = test
@@ -157,11 +169,6 @@ def _text_term(rx: re.Pattern) -> Term:
     return Term(test, mask)
 
 
-def _negate(term: Term) -> Term:
-    test, mask = term.test, term.mask
-    return Term(lambda job: not test(job), lambda jobs: map(operator.not_, mask(jobs)))
-
-
 def _compile_regex(text: str) -> re.Pattern:
     try:
         return re.compile(text, re.IGNORECASE)
@@ -193,8 +200,7 @@ def _compile_term(term: str) -> Term:
         return Term(lambda job: job.state in wanted, lambda jobs: map(wanted.__contains__, map(get_state, jobs)))
     if op in ("~", "!~"):
         search = _compile_regex(value).search
-        term = _value_term(field, lambda v: search("" if v is None else str(v)))
-        return term if op == "~" else _negate(term)
+        return _value_term(field, lambda v: search("" if v is None else str(v)), negated=op == "!~")
     if op in (">", "<", ">=", "<="):
         try:
             num = float(value)
@@ -212,10 +218,11 @@ def _compile_term(term: str) -> Term:
 
         return _value_term(field, num_test)
 
+    if value in ("", "-", "none"):  # how a user asks for a field that is not set (or, with !=, set)
+        want_unset = op == "="
+        return _value_term(replace(field, unset_fails=False), lambda v: _unset(v) == want_unset)
     low = value.lower()
-    nothing = value in ("", "-", "none")  # how a user asks for a field that is not set
-    term = _value_term(field, lambda v: nothing if _unset(v) else str(v).lower() == low)
-    return term if op == "=" else _negate(term)
+    return _value_term(field, lambda v: not _unset(v) and str(v).lower() == low, negated=op == "!=")
 
 
 def parse(text: str) -> Query:

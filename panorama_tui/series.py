@@ -294,30 +294,65 @@ class ResourceSeries:
         return cpu, peak, rd, wr
 
 
-def latest_figures(field: int, series) -> list[float]:
-    """One figure of :meth:`ResourceSeries.latest` for many series (None or
-    no samples: -1.0): 1 CPU %, 2 RSS, 3 read + write bytes/s.  A job list
-    sorts 100k jobs by it, so single-rank series are read in place, without
-    a method call and a tuple per series."""
+def _trace_rates(series: ResourceSeries) -> tuple[float, float] | None:
+    """A finished job's mean CPU % and read + write bytes/s over its trace:
+    each rank's counters' change over the time its samples span, summed over
+    ranks (None: no rank has two samples)."""
+    cpu = io = 0.0
+    seen = False
+    for rs in series._series():
+        a = rs._a
+        n = len(a)
+        if n < 2 * _W:
+            continue
+        seen = True
+        dt = a[n - 5] - a[0]  # > 0: samples are kept sorted, one per time
+        c = (a[n - 4] - a[1]) / dt * 100.0
+        r = (a[n - 2] - a[3]) / dt
+        w = (a[n - 1] - a[4]) / dt
+        cpu += c if c > 0.0 else 0.0
+        io += (r if r > 0.0 else 0.0) + (w if w > 0.0 else 0.0)
+    return (cpu, io) if seen else None
+
+
+def shown_figures(field: int, series, running) -> list[float]:
+    """The figure the job list shows, and sorts by, for many jobs (-1.0:
+    none): ``field`` 1 CPU %, 2 RSS bytes, 3 read + write bytes/s;
+    ``running``: a flag per job.  A running job's are its latest (between
+    its last two samples).  A finished job's last sample is taken as it exits
+    (RSS 0, little CPU), so it shows what it did over its trace: peak RSS,
+    and mean CPU % and I/O rate (:func:`_trace_rates`).  A job list sorts
+    100k jobs by it, so single-rank series are read in place, without a
+    method call and a tuple per series; a finished job's peak RSS is a
+    C-level max over its kept samples (~3 us at 120 samples), paid once:
+    the job list keeps each column's keys."""
     out: list[float] = []
     add = out.append
-    for s in series:
+    for s, live in zip(series, running):
         if s is None:
             add(-1.0)
             continue
         rs = s._rs
         if s._more is not None or rs is None:
-            x = s.latest()
-            add(-1.0 if x is None else (x[3] + x[4] if field == 3 else float(x[field])))
+            add(_figure(field, s, live))
             continue
         a = rs._a
         n = len(a)
         if not n:
             add(-1.0)
         elif field == 2:
-            add(a[n - 3])
+            add(a[n - 3] if live else max(a[2::_W]))
         elif n < 10:
-            add(0.0)
+            add(0.0 if live else -1.0)
+        elif not live:  # _trace_rates of one rank, inline: 1.8x faster than the call (30k series)
+            dt = a[n - 5] - a[0]
+            if field == 1:
+                v = (a[n - 4] - a[1]) / dt * 100.0
+                add(v if v > 0.0 else 0.0)
+            else:
+                rd = (a[n - 2] - a[3]) / dt
+                wr = (a[n - 1] - a[4]) / dt
+                add((rd if rd > 0.0 else 0.0) + (wr if wr > 0.0 else 0.0))
         else:
             t0, c0, _, r0, w0, t, c, _, r, w = a[n - 10:n]
             dt = t - t0
@@ -331,3 +366,14 @@ def latest_figures(field: int, series) -> list[float]:
                 wr = (w - w0) / dt
                 add((rd if rd > 0.0 else 0.0) + (wr if wr > 0.0 else 0.0))
     return out
+
+
+def _figure(field: int, series: ResourceSeries, live: bool) -> float:
+    """:func:`shown_figures` for one job, through the series' methods."""
+    if live:
+        x = series.latest()
+        return -1.0 if x is None else (x[3] + x[4] if field == 3 else float(x[field]))
+    if field == 2:
+        return series.totals()[1] if series.sample_count else -1.0
+    rates = _trace_rates(series)
+    return -1.0 if rates is None else rates[0 if field == 1 else 1]

@@ -39,7 +39,7 @@ _LABELS = {
 # Glyphs that read in a 16-colour terminal and in NO_COLOR mode alike.
 _GLYPHS = {
     JobState.FAILED: "✗",
-    JobState.HELD: "⏸",
+    JobState.HELD: "‖",  # U+2016: in Fira Code (the screenshots' font), which has no ⏸
     JobState.RETRYING: "↻",
     JobState.RUNNING: "▶",
     JobState.QUEUED: "…",

@@ -465,7 +465,11 @@ class Store:
     def reset(self) -> None:
         """Forget everything (replay's backward seek rebuilds from zero)."""
         gcpolicy.thaw()  # what was frozen is about to be garbage
+        structure = self.structure_version
         self._clear()
+        # Views rebuild when this moves: from zero, the replay could bring it
+        # back to the very number they saw, and they would keep the old jobs.
+        self.structure_version = structure + 1
 
     def _clear(self) -> None:
         self.workflows: dict[str, Workflow] = {}

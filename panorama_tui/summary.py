@@ -221,6 +221,26 @@ def workflow_order(store: Store) -> list[Workflow]:
     return out
 
 
+def unique_names(workflows) -> dict[str, str]:
+    """wf_uuid -> a name that tells the workflow apart from the others: its
+    label, and where labels repeat (two runs of one workflow) the tail of its
+    submit dir (run0002) when those differ, else its uuid's first 8."""
+    workflows = list(workflows)
+    by_name: dict[str, list[Workflow]] = {}
+    for wf in workflows:
+        by_name.setdefault(wf.name, []).append(wf)
+    out = {}
+    for name, same in by_name.items():
+        if len(same) == 1:
+            out[same[0].wf_uuid] = name
+            continue
+        tails = [(w.submit_dir or "").rstrip("/").rsplit("/", 1)[-1] for w in same]
+        distinct = all(tails) and len(set(tails)) == len(tails)
+        for wf, tail in zip(same, tails):
+            out[wf.wf_uuid] = f"{name} {tail if distinct else wf.wf_uuid[:8]}"
+    return out
+
+
 def _stall_json(store: Store, wf: Workflow, now: float | None) -> dict | None:
     st = stall(store, wf, now)
     return None if st is None else {"reason": st.reason, "since": _iso(st.since)}

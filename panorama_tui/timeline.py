@@ -9,6 +9,8 @@ cells shade by how many of its jobs ran in that time slice.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
 from .states import JobState
@@ -17,6 +19,8 @@ from .store import Job, Store, Workflow
 _END_STATES = ("JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED")
 _FINAL_STATES = ("POST_SCRIPT_SUCCESS", "POST_SCRIPT_FAILED", "SUBMIT_FAILED", "PRE_SCRIPT_FAILED", "JOB_ABORTED")
 SHADES = " ░▒▓█"
+# Seconds between clock ticks, round on a clock face.
+CLOCK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
 @dataclass
@@ -176,3 +180,31 @@ def gantt(
         cells = "".join(SHADES[0] if v <= 0 else SHADES[min(4, 1 + int(3 * v / top))] for v in dens)
         rows.append(GanttRow(f"{key} ({len(counts[key])})", cells, None, len(counts[key])))
     return rows, t0, t1
+
+
+def clock_ticks(t0: float, t1: float, width: int) -> list[tuple[float, str]]:
+    """Round local clock times within [t0, t1] for an axis ``width`` columns
+    wide, labelled HH:MM, or HH:MM:SS when less than a minute apart, as many
+    as fit with two columns between labels (the first time alone when no
+    round time falls in the span)."""
+    span = max(t1 - t0, 0.0)
+
+    def fits(step: int) -> bool:
+        return (span / step + 1) * ((8 if step < 60 else 5) + 2) <= width
+
+    step = next((s for s in CLOCK_STEPS if fits(s)), CLOCK_STEPS[-1])
+    offset = time.localtime(t0).tm_gmtoff  # round in local time (a 5:30 zone's hours too)
+    first = math.ceil((t0 + offset) / step) * step - offset
+    ticks = [first + i * step for i in range(int((t1 - first) // step) + 1)] if first <= t1 else [t0]
+    fmt = "%H:%M:%S" if step < 60 else "%H:%M"
+    return [(t, time.strftime(fmt, time.localtime(t))) for t in ticks]
+
+
+def count_ticks(top: float, max_ticks: int) -> list[int]:
+    """Whole numbers from 0 to at least ``top`` (and 1), 1, 2 or 5 x 10^k
+    apart, at most ``max_ticks`` of them (2 at least)."""
+    top = max(1, math.ceil(top))
+    step = 1
+    while math.ceil(top / step) + 1 > max(2, max_ticks):
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2  # 1 2 5 10 20 50 ...
+    return list(range(0, math.ceil(top / step) * step + 1, step))

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import generate
 from panorama_tui.events import decode
-from panorama_tui.joborder import SORTABLE, JobOrder, Selection
+from panorama_tui.joborder import SORTABLE, JobOrder, Selection, column_keys
 from panorama_tui.query import PROBLEMS_ONLY, parse
 from panorama_tui.states import JobState
 from panorama_tui.store import Store
@@ -42,10 +42,32 @@ def one_key(col, job, now):
         return -1 if job.exit_code is None else job.exit_code
     if col == "dur":
         return job.duration(now) or 0.0
-    x = job.series.latest() if job.series is not None else None
-    if x is None:
+    return shown_figure(col, job)
+
+
+def shown_figure(col, job):
+    """What the CPU %, RSS and I/O cells show (-1.0: nothing): a running job's
+    latest figures; a finished job's over its trace (its last sample is taken
+    as it exits): peak RSS, and each rank's counters' change over the time
+    its samples span, summed over ranks."""
+    series = job.series
+    if series is None:
         return -1.0
-    return {"cpu": x[1], "rss": x[2], "io": x[3] + x[4]}[col]
+    if job.state in (JobState.RUNNING, JobState.RETRYING):
+        x = series.latest()
+        return -1.0 if x is None else {"cpu": x[1], "rss": x[2], "io": x[3] + x[4]}[col]
+    if col == "rss":
+        return series.totals()[1]
+    spans = [(r.samples[0], r.samples[-1]) for r in series.ranks.values() if len(r) >= 2]
+    if not spans:
+        return -1.0
+    total = 0.0
+    for (t0, c0, _, r0, w0), (t1, c1, _, r1, w1) in spans:
+        if col == "cpu":
+            total += max(0.0, (c1 - c0) / (t1 - t0) * 100)
+        else:
+            total += max(0.0, (r1 - r0) / (t1 - t0)) + max(0.0, (w1 - w0) / (t1 - t0))
+    return total
 
 
 def expected(store, col, now, accept=None, scope=lambda j: True):
@@ -125,6 +147,64 @@ def test_updates_give_what_a_fresh_build_gives(timeline, col):
             assert o.full == expected(store, "id", now, scope=sc)
             o.sort_by(col, now)
             assert o.full == expected(store, col, now, scope=sc)
+
+
+def test_figure_keys_over_one_rank_and_several():
+    """The demo's real /proc traces (panorama-monitor), plus analyze's samples
+    again as a second rank of preprocess: a finished job's CPU %, RSS and I/O
+    keys are its figures over the trace, summed over ranks."""
+    import sqlite3
+
+    from panorama_tui.cli import DEMO_RECORDING
+
+    store = Store()
+    with sqlite3.connect(DEMO_RECORDING) as db:
+        events = [json.loads(body) for (body,) in db.execute("SELECT body FROM events ORDER BY seq")]
+    for ev in events:
+        store.apply(decode(ev))
+    for ev in events:
+        if ev["event"] == "kickstart.inv.online" and ev["dag_job_id"] == "analyze_ID0000004":
+            store.apply(decode({**ev, "dag_job_id": "preprocess_ID0000001", "rank": 1}))
+    jobs = sorted(store.jobs(), key=lambda j: j.order)
+    traced = [j for j in jobs if j.series is not None]
+    assert len(traced) >= 4 and any(len(j.series.ranks) == 2 for j in traced)
+    for col in ("cpu", "rss", "io"):
+        assert column_keys(col, jobs, store.latest_ts) == [shown_figure(col, j) for j in jobs], col
+        assert sum(shown_figure(col, j) > 0 for j in traced) >= 2, col
+
+
+EXIT_COMPARISONS = ("exit!=0", "exit=0", "exit=2", "exit!=2", "exit~.", "exit!~^0$", "exit!~x", "exit>-100", "exit<=0")
+
+
+def _run_store(replay_dir, run, share=1.0) -> Store:
+    store = Store()
+    with open(replay_dir / run / "events.json") as fh:
+        lines = [line for line in fh if line.strip()]
+    for line in lines[:int(len(lines) * share)]:
+        store.apply(decode(json.loads(line)))
+    return store
+
+
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_a_job_without_an_exit_code_matches_no_comparison_on_exit(replay_dir, share):
+    """``exit!=0`` asks which jobs ended badly: a job that never ran (or is
+    running) has no exit code, so it matches no comparison on exit, in the
+    per-job test and in the whole-list mask alike; ``exit=-`` asks for them.
+    (The real failed run: ls exits 2, the jobs after it never run.)"""
+    jobs = list(_run_store(replay_dir, "process_wf_failure", share).jobs())
+    unset = [j.exit_raw is None for j in jobs]
+    assert any(unset) and not all(unset)
+    for text in EXIT_COMPARISONS:
+        term = parse(text).tests[0]
+        one = [bool(term(j)) for j in jobs]
+        assert one == [bool(f) for f in term.mask(jobs)], text
+        assert not any(o and u for o, u in zip(one, unset)), text
+    if share == 1.0:  # the comparisons are not vacuous
+        assert [j.job_id for j in jobs if parse("exit!=0")(j)] == ["ls_ID0000001"]
+        assert sum(map(parse("exit=0"), jobs)) == 1 and sum(unset) == 3
+    for text, want in (("exit=-", unset), ("exit!=-", [not u for u in unset])):
+        term = parse(text).tests[0]
+        assert [bool(term(j)) for j in jobs] == want == [bool(f) for f in term.mask(jobs)], text
 
 
 def test_a_selection_narrows_and_widens_without_sorting_again(timeline):

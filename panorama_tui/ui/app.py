@@ -35,6 +35,7 @@ from ..report import failure_report
 from ..states import JobState
 from ..store import Job, Store
 from ..summary import stall
+from .columns import ColumnsScreen, fit_fields
 from .filterbox import FilterBox
 from .help import PROBLEM_LABELS, HelpScreen, Keys, documented_bindings, help_rows
 from .keybar import KeyBar
@@ -146,7 +147,7 @@ def parse_seek(text: str, position: float | None, start: float | None) -> float 
     return None
 
 
-_SORT = Keys("sort by the next / previous column; reverse the order", section="Finding")
+_SORT = Keys("sort by the next / previous column; reverse the order (▲ ascending, ▼ descending)", section="Finding")
 _PANELS = Keys("panels: detail, failed jobs, transfers, warnings, timeline (jobs over time and a Gantt), "
                "statistics (pegasus-statistics' figures, live)", section="Panels")
 _QUIT = Keys("quit", section="Watching")
@@ -160,7 +161,7 @@ class PanoramaApp(App):
     Screen { layout: vertical; }
     #main { height: 1fr; }
     #body { height: 1fr; }
-    WorkflowTree { width: 32; border-right: vkey $panel-lighten-2; }
+    WorkflowTree { border-right: vkey $panel-lighten-2; }
     #jobpane { width: 1fr; }
     #jobhead { height: 1; background: $panel; text-style: bold; }
     #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
@@ -204,6 +205,10 @@ class PanoramaApp(App):
         Binding("s", "sort(1)", "Sort", group=_SORT),
         Binding("S", "sort(-1)", "Sort back", show=False, group=_SORT),
         Binding("r", "reverse", "Reverse", show=False, group=_SORT),
+        Binding("c", "columns", "Columns", show=False,
+                group=Keys("choose the job list's columns (space shows / hides one)", section="Finding")),
+        Binding("t", "toggle_tree", "Tree", show=False,
+                group=Keys("hide / show the workflow tree", section="Panels")),
         *(Binding(str(n), f"panel('{name}')", name.capitalize(), show=False, group=_PANELS)
           for n, name in enumerate(("detail", "failures", "transfers", "warnings", "timeline", "statistics"), 1)),
         Binding("o", "pager", "Pager", show=False,
@@ -309,7 +314,7 @@ class PanoramaApp(App):
                         self.now,
                         id="fail-list",
                         fixed_filter=lambda j: j.state == JobState.FAILED,
-                        columns=("state", "id", "exit", "tries", "host"),
+                        columns=("state", "wf", "id", "exit", "tries", "host"),
                     )
                     with VerticalScroll(id="fail-scroll"):
                         yield FailureText(id="fail-view")
@@ -398,6 +403,7 @@ class PanoramaApp(App):
                 self.query_one("#fail-list", JobList).rebuild()
             else:
                 jobs.update_dirty(dirty)
+            self.scope_wf = jobs.scope_wf  # the store's current object after a replay's backward seek
             self.query_one("#tree", WorkflowTree).sync()
             self.query_one("#header", HeaderBar).show(store, self.scope_wf, self.now(), self.stall_clock())
             self._refresh_panel(dirty, full)
@@ -466,7 +472,7 @@ class PanoramaApp(App):
         # What the list shows comes first: next to the filter box, and kept
         # when a narrow terminal cuts the line short.
         jobs = self.query_one("#jobs", JobList)
-        shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{'▲' if jobs.reverse else '▼'}"
+        shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{jobs.sort_arrow}"
         signal = theme.SIGNAL_MARKUP
         if jobs.problems_only:
             shown += f" [{signal['warn']}]problems only[/]"
@@ -521,11 +527,12 @@ class PanoramaApp(App):
             parts.append(
                 f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})"
             )
-        text = " │ ".join(parts)
+        status = self.query_one("#status", Static)
+        text = fit_fields(parts, status.size.width or MIN_WIDTH)  # whole fields, the last ones first dropped
         if text != self._status_shown:
             self._status_shown = text
             # Rich's markup: the theme's colours are Rich's names (see theme.py).
-            self.query_one("#status", Static).update(Text.from_markup(text), layout=False)
+            status.update(Text.from_markup(text), layout=False)
         banner = self.query_one("#banner", Static)
         banner.set_class(self.view_paused, "visible")
 
@@ -715,6 +722,16 @@ class PanoramaApp(App):
         self.query_one("#jobs", JobList).toggle_reverse()
         self._refresh_status()
 
+    def action_columns(self) -> None:
+        jobs = self.query_one("#jobs", JobList)
+        self.push_screen(ColumnsScreen(jobs.columns, jobs.hidden, fixed={"id"}), jobs.set_hidden)
+
+    def action_toggle_tree(self) -> None:
+        tree = self.query_one("#tree", WorkflowTree)
+        tree.display = not tree.display
+        if not tree.display and tree.has_focus:
+            self.query_one("#jobs", JobList).focus()
+
     def action_pause_view(self) -> None:
         self.view_paused = not self.view_paused
         banner = self.query_one("#banner", Static)
@@ -817,7 +834,7 @@ class PanoramaApp(App):
             yield SystemCommand("Replay: seek to time", "Jump to a time in the recording", self.action_replay_seek_to)
             yield SystemCommand("Replay: as fast as possible", "Run to the end", lambda: self.control.set_speed(0))
 
-    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows"})
+    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows", "columns", "toggle_tree"})
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.

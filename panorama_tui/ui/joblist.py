@@ -28,10 +28,12 @@ from textual.strip import Strip
 
 from ..events import describe_exitcode
 from ..fmt import human_bytes, human_duration, sparkline
-from ..joborder import SORTABLE, TIMED, JobOrder, Selection
+from ..joborder import SORTABLE, TIMED, JobOrder, Selection, figure_of
 from ..query import PROBLEMS_ONLY, Query
 from ..states import JobState
 from ..store import Job, Store
+from ..summary import unique_names
+from .columns import allocate
 from .help import MOVE, Keys
 from .theme import STATE_STYLES
 
@@ -43,34 +45,40 @@ SCAN_FIRST = 0.012
 SCAN_STEP = 0.016
 WARM_STEP = 0.006  # seconds of sort-key preparation per idle step
 WARM_EVERY = 0.05
-MIN_ID_WIDTH = 26
+ID_FIRST = 24  # the job id's least share before other columns get theirs (then it takes what is left)
+MEASURE_SAMPLE = 1000  # jobs whose text columns are measured at a rebuild (evenly spread)
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
     title: str
-    width: int
+    width: int  # a fixed column's width; a text column's least
     right: bool = False
-    flex: bool = False
+    flex: bool = False  # the job id: takes the width left over
+    cap: int = 0  # a text column: as wide as its content, up to this
+    short: str = ""  # the title when the column is narrower than its title
 
 
 COLUMNS = (
     Column("state", "ST", 2),
-    Column("id", "JOB", 24, flex=True),
-    Column("xform", "TRANSFORMATION", 14),
+    Column("wf", "WORKFLOW", 8, cap=24, short="WF"),  # only while the list holds several workflows
+    Column("id", "JOB", 12, flex=True, cap=64),
+    Column("xform", "TRANSFORMATION", 8, cap=32, short="XFORM"),
     Column("status", "STATE", 8),
-    Column("host", "SITE/HOST", 16),
+    Column("host", "SITE/HOST", 8, cap=32, short="HOST"),
     Column("tries", "TRY", 3, right=True),
-    Column("exit", "EXIT", 6, right=True),
-    Column("dur", "TIME", 7, right=True),
+    Column("exit", "EXIT", 5, right=True),  # sig15
+    Column("dur", "TIME", 6, right=True),  # 59m59s
     Column("cpu", "CPU%", 5, right=True),
-    Column("rss", "RSS", 6, right=True),
-    Column("io", "I/O", 7, right=True),
+    Column("rss", "RSS", 5, right=True),  # 1023M
+    Column("io", "I/O", 7, right=True),  # 1023K/s
     Column("spark", "CPU TREND", SPARK_WIDTH),
 )
-# Columns dropped, in this order, when the terminal is narrow.
-DROP_ORDER = ("spark", "io", "xform", "rss", "tries")
+TEXT_COLUMNS = tuple(c.key for c in COLUMNS if c.cap)
+# Which columns get the width first when not all fit; the rest are left out.
+PRIORITY = ("state", "id", "status", "wf", "exit", "dur", "host", "tries", "cpu", "xform", "rss", "io", "spark")
+assert set(PRIORITY) == {c.key for c in COLUMNS}
 
 
 _PAGE = Keys("a page up / down", section="Moving")
@@ -129,6 +137,10 @@ class JobList(ScrollView, can_focus=True):
     ):
         super().__init__(**kw)
         self.columns = tuple(c for c in COLUMNS if columns is None or c.key in columns)
+        self.hidden: set[str] = set()  # columns the user turned off (the column chooser)
+        self._names: dict[str, str] = {}  # wf_uuid -> a name unique among the store's workflows
+        self._multi = False  # the scope holds several workflows: the workflow column shows
+        self._content: dict[str, int] = {}  # text column -> the widest value measured
         self.store = store
         self.now = now
         self.rows: list[Job] = []  # as shown: the order's rows, reversed when descending
@@ -141,6 +153,7 @@ class JobList(ScrollView, can_focus=True):
         self._structure_seen = -1
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
+        self._regrow = False  # a relayout for a wider value is scheduled
         self._strips: dict[Job, tuple[int, Strip]] = {}
         self._header_cb: Callable[[str], None] | None = None
         self._last_job: Job | None = None
@@ -152,6 +165,11 @@ class JobList(ScrollView, can_focus=True):
     @property
     def sort_col(self) -> str:
         return self.order.col
+
+    @property
+    def sort_arrow(self) -> str:
+        """▲ ascending, ▼ descending (the common convention), for every column."""
+        return "▼" if self.reverse else "▲"
 
     def _scope_jobs(self) -> Iterable[Job]:
         wf, state = self.scope if self.scope else (None, None)
@@ -185,17 +203,48 @@ class JobList(ScrollView, can_focus=True):
         return {"budget": SCAN_FIRST, "want": self.scroll_offset.y + max(self.size.height, 1) + 1,
                 "from_end": self.reverse}
 
+    @property
+    def scope_wf(self):
+        """The workflow the list is scoped to (None: all)."""
+        return self.scope[0] if self.scope else None
+
+    def _rebind_scope(self) -> None:
+        """After the store was emptied (a replay's backward seek), the scope's
+        workflow is the store's new object of that uuid; no scope while the
+        replay has not reached it."""
+        wf = self.scope_wf
+        if wf is not None and self.store.workflows.get(wf.wf_uuid) is not wf:
+            current = self.store.workflows.get(wf.wf_uuid)
+            self.scope = None if current is None else (current, self.scope[1])
+
     def rebuild(self) -> None:
         """Scope, filter and sort from scratch (the scope or the store's
         structure changed)."""
         now = self.now()
         with self.store.lock:
+            self._rebind_scope()
             self._structure_seen = self.store.structure_version
             self.order.selection = self._selection()
             done = self.order.build(self._scope_jobs(), now, self.store.active, **self._scan_options())
+            self._measure(now)
         self._strips.clear()  # a full refresh: jobs may have changed unseen
         self._show()
         self._after_select(done)
+
+    def _measure(self, now) -> None:
+        """Which workflows the scope holds and how wide its text columns'
+        values are, on a sample spread over the scope (not per sort: the
+        columns stay put as the order changes), and the columns laid out
+        again for them."""
+        store = self.store
+        wf = self.scope_wf
+        self._multi = len(store.workflows) > 1 if wf is None else bool(wf.children)
+        self._names = unique_names(store.workflows.values()) if self._multi else {}
+        full = self.order.full
+        sample = full[::max(1, len(full) // MEASURE_SAMPLE)]
+        cell = self._cell
+        self._content = {key: max((len(cell(key, j, now)[0]) for j in sample), default=0) for key in TEXT_COLUMNS}
+        self._relayout()
 
     def _reselect(self) -> None:
         """The filter changed: pick rows from the sorted scope again."""
@@ -385,6 +434,7 @@ class JobList(ScrollView, can_focus=True):
         """Sort by a column, biggest first where big is interesting."""
         self.reverse = col in ("dur", "cpu", "rss", "io", "tries")
         self._resort(col)
+        self._relayout()  # a column left out for room shows while it is sorted by
         self._update_header()
 
     def toggle_reverse(self) -> None:
@@ -461,18 +511,47 @@ class JobList(ScrollView, can_focus=True):
         self._compute_layout(width)
         self.virtual_size = Size(width, len(self.rows))
 
-    def _compute_layout(self, width: int) -> None:
+    @property
+    def shown_columns(self) -> tuple[Column, ...]:
+        """The columns the list may show: not turned off, and the workflow
+        column only while the scope holds several workflows."""
+        return tuple(c for c in self.columns if c.key not in self.hidden and (c.key != "wf" or self._multi))
+
+    def set_hidden(self, hidden: set[str]) -> None:
+        self.hidden = set(hidden) - {"id"}
+        self._relayout()
+
+    def _compute_layout(self, width: int) -> bool:
+        """Widths from content within ``width`` (see ui/columns.allocate);
+        True when the columns moved."""
         self._layout_width = width
-        self._strips.clear()
-        cols = list(self.columns)
-        fixed = lambda cs: sum(c.width + 1 for c in cs if not c.flex)  # noqa: E731
-        for drop in DROP_ORDER:
-            if width - fixed(cols) >= min(MIN_ID_WIDTH, width // 2):
-                break
-            cols = [c for c in cols if c.key != drop]
-        flex = max(8, width - fixed(cols) - 1)
-        self._layout = [(c, flex if c.flex else c.width) for c in cols]
+        content = self._content
+        wants = {c.key: max(c.width, min(c.cap, content.get(c.key, 0), width)) if c.cap else c.width
+                 for c in self.columns}
+        # The sorted column shows whatever its rank: its title carries the arrow.
+        first = ("state", "id", "status", self.sort_col) + PRIORITY
+        # The job id first gets a third of the width (at least ID_FIRST), then the others theirs.
+        layout = allocate(self.shown_columns, wants, width - 1, first, max(ID_FIRST, width // 3))
+        moved = layout != self._layout
+        if moved:
+            self._layout = layout
+            self._strips.clear()
         self._update_header()
+        return moved
+
+    def _grow(self, key: str, width: int) -> None:
+        """A value wider than its text column was measured came into view (a
+        host once jobs run): the column widens to it, as far as it can."""
+        if width > self._content.get(key, 0):
+            self._content[key] = width
+            if not self._regrow:
+                self._regrow = True
+                self.call_after_refresh(self._relayout)
+
+    def _relayout(self) -> None:
+        self._regrow = False
+        if self._layout_width > 0 and self._compute_layout(self._layout_width):
+            self.refresh()
 
     def on_header(self, callback: Callable[[str], None]) -> None:
         self._header_cb = callback
@@ -484,10 +563,10 @@ class JobList(ScrollView, can_focus=True):
         marked = "status" if self.sort_col == "state" and any(c.key == "status" for c, _ in self._layout) \
             else self.sort_col
         for col, w in self._layout:
-            title = col.title
+            title = col.title if len(col.title) <= w or not col.short else col.short
             if col.key == marked:
                 # The arrow stays when the column is narrow: the title gives way.
-                title = title[:w - 1] + ("▼" if not self.reverse else "▲")
+                title = title[:w - 1] + self.sort_arrow
             parts.append(title.rjust(w) if col.right else title.ljust(w))
         return " " + " ".join(p[:w] for p, (_, w) in zip(parts, self._layout))
 
@@ -526,6 +605,9 @@ class JobList(ScrollView, can_focus=True):
             return job.state.glyph, STATE_STYLES[job.state]
         if key == "id":
             return job.job_id, None
+        if key == "wf":
+            wf = job.wf
+            return self._names.get(wf.wf_uuid) or wf.name, None
         if key == "xform":
             return job.transformation or job.type_desc or "", None
         if key == "status":  # a PRE or POST script running reads as pegasus-status counts it
@@ -551,28 +633,12 @@ class JobList(ScrollView, can_focus=True):
             rates = series.rates(SPARK_WIDTH)
             top = max(100.0, max((r[1] for r in rates), default=0))
             return sparkline([r[1] for r in rates], SPARK_WIDTH, top=top), Style(color="cyan")
-        if job.state not in (JobState.RUNNING, JobState.RETRYING):
-            # A finished job's last sample is taken as it exits (RSS 0): show
-            # what it did over its run instead.
-            rates = series.rates()
-            if key == "rss":
-                return human_bytes(series.totals()[1]), Style(dim=True)
-            if not rates:
-                return "", None
-            if key == "cpu":
-                return f"{sum(r[1] for r in rates) / len(rates):.0f}", Style(dim=True)
-            if key == "io":
-                return human_bytes(sum(r[3] + r[4] for r in rates) / len(rates), "/s"), Style(dim=True)
-        latest = series.latest()
-        if latest is None:
+        value = figure_of(key, job)  # what the column sorts by
+        if value < 0:
             return "", None
-        if key == "cpu":
-            return f"{latest[1]:.0f}", None
-        if key == "rss":
-            return human_bytes(latest[2]), None
-        if key == "io":
-            return human_bytes(latest[3] + latest[4], "/s"), None
-        return "", None
+        text = f"{value:.0f}" if key == "cpu" else human_bytes(value, "/s" if key == "io" else "")
+        # A finished job's figures are over its trace: dim, apart from running jobs' current ones.
+        return text, None if job.state in (JobState.RUNNING, JobState.RETRYING) else Style(dim=True)
 
     def _row_segments(self, job: Job, focused: bool, selected: bool) -> list[Segment]:
         now = self.now()
@@ -583,6 +649,8 @@ class JobList(ScrollView, can_focus=True):
         for col, w in self._layout:
             text, style = self._cell(col.key, job, now)
             if len(text) > w:
+                if col.cap:
+                    self._grow(col.key, len(text))
                 text = text[: w - 1] + "…" if w > 1 else text[:w]
             text = text.rjust(w) if col.right else text.ljust(w)
             segs.append(Segment(text, base + style if style else base))

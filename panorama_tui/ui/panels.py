@@ -30,11 +30,12 @@ from ..summary import (
     percent_text,
     stall,
     tree_progress,
+    unique_names,
     workflow_order,
     workflow_state,
 )
 from .help import MOVE
-from .theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
+from .theme import SIGNAL_MARKUP, STATE_MARKUP, STATE_STYLES, WF_STATE_MARKUP
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -173,6 +174,11 @@ class WorkflowTree(Tree):
         Binding("j", "cursor_down", "Down", show=False, group=MOVE),
         Binding("k", "cursor_up", "Up", show=False, group=MOVE),
     ]
+    # As wide as its labels, at most a fifth of the screen (16 at 80 columns):
+    # the job list needs the width more; `t` hides the tree.
+    DEFAULT_CSS = """
+    WorkflowTree { width: auto; min-width: 16; max-width: 20%; overflow-x: hidden; }
+    """
     MAX_LEAVES = 200
 
     def __init__(self, store: Store, **kw):
@@ -187,21 +193,33 @@ class WorkflowTree(Tree):
         self._wf_nodes = {}
         self._seen_structure = -1
 
-    def _wf_label(self, wf: Workflow) -> Text:
+    def _wf_label(self, wf: Workflow, name: str | None = None) -> Text:
         progress = tree_progress(self.store, wf)
         done, total = progress["done"], progress["total"]
         bad = progress["failed"]
         style = WF_STATE_MARKUP.get(workflow_state(wf), "")
-        label = Text.from_markup(f"[{style}]●[/] {escape(wf.name)} ")
+        label = Text.from_markup(f"[{style}]●[/] {escape(name or wf.name)} ")
         # Compact counts: a 100k-job label must fit the tree's width.
         label.append(f"{compact_count(done)}/{compact_count(total)}", style="green" if total and done == total else "")
         if bad:
             label.append(f" ✗{bad}", style=STATE_MARKUP[JobState.FAILED])
         return label
 
+    def _stale(self) -> bool:
+        """The store was emptied since the nodes were made (a replay's
+        backward seek): some workflow is gone, or is another object now."""
+        workflows = self.store.workflows
+        return any(workflows.get(uuid) is not node.data[1] for uuid, node in self._wf_nodes.items())
+
     def sync(self) -> None:
-        """Add new workflows; relabel all (there are few)."""
+        """Add new workflows; relabel all (there are few).  After the store
+        was emptied, start again: a workflow that has not started by the
+        replay's new time is not shown."""
         store = self.store
+        if self._stale():
+            self.clear()
+            self.reset_nodes()
+        names = unique_names(store.workflows.values())  # two runs of one workflow read apart
         if store.structure_version != self._seen_structure:
             self._seen_structure = store.structure_version
             for wf in workflow_order(store):
@@ -213,7 +231,8 @@ class WorkflowTree(Tree):
                 host = parent if parent is not None else self.root
                 # sub-workflows before the parent's state groups
                 first_group = next((c for c in host.children if c.data and c.data[0] == "group"), None)
-                node = host.add(self._wf_label(wf), data=("wf", wf), expand=parent is None, before=first_group)
+                node = host.add(self._wf_label(wf, names[wf.wf_uuid]), data=("wf", wf), expand=parent is None,
+                                before=first_group)
                 node.allow_expand = True
                 self._wf_nodes[wf.wf_uuid] = node
                 if parent is None:
@@ -224,7 +243,7 @@ class WorkflowTree(Tree):
         for uuid, node in self._wf_nodes.items():
             wf = store.workflows.get(uuid)
             if wf is not None:
-                label = self._wf_label(wf)
+                label = self._wf_label(wf, names[uuid])
                 if label != node.label:
                     node.set_label(label)
                 if node.is_expanded:
@@ -308,6 +327,23 @@ def render_plot(job: Job, width: int, height: int, no_color: bool = False) -> Te
     return Text.from_ansi(plt.build())
 
 
+FACT_PAIRS_FROM = 64  # cells from which the detail's facts go two pairs a line (labels 14 + 12, values 16)
+
+
+def _facts_grid(rows: list[tuple], width: int) -> Table:
+    """Label / value pairs, two a line when ``width`` has room, else one:
+    labels are never cut (values end in … instead)."""
+    if width < FACT_PAIRS_FROM:
+        rows = [pair for row in rows for pair in (row[:2], row[2:])]
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(len(rows[0]) // 2):
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        grid.add_row(*row)
+    return grid
+
+
 class JobDetail(Static):
     """The selected job: facts, tries and invocations, Darshan, transfers."""
 
@@ -316,6 +352,13 @@ class JobDetail(Static):
     """
 
     _width: int | None = None
+    _drawn: tuple | None = None  # the last show()'s arguments, and whether its facts went two pairs a line
+
+    def on_resize(self, event) -> None:
+        # First drawn before any layout (no width yet), or its pane changed:
+        # the facts may go two pairs a line now, or one.
+        if self._drawn is not None and (event.size.width - 2 >= FACT_PAIRS_FROM) != self._drawn[1]:
+            self.show(*self._drawn[0])
 
     def _update_sized(self, parts: list) -> None:
         """Update, laying the screen out again only when the new text does not
@@ -337,24 +380,22 @@ class JobDetail(Static):
             self.update(Text("no job selected", style="dim"))
             return
         t = job.latest
-        head = Table.grid(padding=(0, 2))
-        head.add_column(style="bold")
-        head.add_column()
-        head.add_column(style="bold")
-        head.add_column()
-        head.add_row("job", job.job_id, "state", Text(job.state.label, style=STATE_MARKUP[job.state]))
-        head.add_row("transformation", job.transformation or "-", "type", job.type_desc or "-")
-        head.add_row("site", job.site or "-", "host", job.host or "-")
-        head.add_row("tries", str(len(job.tries)), "exit", describe_exitcode(job.exit_raw))
-        head.add_row("duration", human_duration(job.duration(now)), "sched id", (t.sched_id if t else None) or "-")
+        rows = [
+            ("job", job.job_id, "state", Text(job.state.label, style=STATE_MARKUP[job.state])),
+            ("transformation", job.transformation or "-", "type", job.type_desc or "-"),
+            ("site", job.site or "-", "host", job.host or "-"),
+            ("tries", str(len(job.tries)), "exit", describe_exitcode(job.exit_raw)),
+            ("duration", human_duration(job.duration(now)), "sched id", (t.sched_id if t else None) or "-"),
+        ]
         if job.series is not None:
             cpu, peak, rd, wr = job.series.totals()
-            head.add_row("cpu time", human_duration(cpu), "peak rss", human_bytes(peak))
-            head.add_row("read", human_bytes(rd), "written", human_bytes(wr))
+            rows.append(("cpu time", human_duration(cpu), "peak rss", human_bytes(peak)))
+            rows.append(("read", human_bytes(rd), "written", human_bytes(wr)))
         if job.summary:
             s = job.summary
-            head.add_row("monitor exit", str(s.get("exitcode", "-")), "monitor dur", human_duration(s.get("duration")))
-        parts: list = [head]
+            rows.append(("monitor exit", str(s.get("exitcode", "-")), "monitor dur", human_duration(s.get("duration"))))
+        parts: list = [_facts_grid(rows, self.size.width - 2)]
+        self._drawn = ((store, job, now), self.size.width - 2 >= FACT_PAIRS_FROM)
         lines = tries_report(job)
         lines += darshan_report(job)
         for tid in job.transfers or []:
@@ -455,6 +496,62 @@ class WarningsView(Static):
 
 
 
+# The timeline chart's lines: the job list's states, in its colours and glyphs.
+TIMELINE_STATES = (JobState.RUNNING, JobState.QUEUED, JobState.DONE, JobState.FAILED)
+CHART_HEIGHT = 12  # lines, legend included, when the panel has them
+FRAMED_FROM = 8  # below this many lines the chart has no frame: its rows go to the data
+
+
+def _plot_color(state: JobState):
+    """The state's theme colour as plotext takes it (an ANSI number)."""
+    color = STATE_STYLES[state].color
+    return color.number if color is not None and color.number is not None else "default"
+
+
+def render_timeline(occ, width: int, height: int, no_color: bool = False) -> Text:
+    """Jobs running / queued / done / failed over time: a legend line, then
+    a plotext chart of ``height - 1`` lines on one axis of whole counts,
+    with clock times (local) along x."""
+    from ..timeline import clock_ticks, count_ticks
+
+    counts = {JobState.RUNNING: occ.running, JobState.QUEUED: occ.queued, JobState.DONE: occ.done,
+              JobState.FAILED: occ.failed}
+    lines = [(st, counts[st]) for st in TIMELINE_STATES if st != JobState.FAILED or any(occ.failed)]
+    xs = [t - occ.t0 for t in occ.times]
+    chart_h = max(4, height - 1)
+    framed = chart_h >= FRAMED_FROM
+    plt.clf()
+    plt.limitsize(False, False)  # the panel's size, not the terminal's plotext guesses (80 off a tty)
+    plt.plotsize(width, chart_h)
+    plt.theme("clear" if no_color else "pro")
+    plt.frame(framed)
+    for st, ys in lines:
+        if no_color:
+            # Each line's points are its state's glyph, where its count is not 0
+            # (four lines along 0 would read as the last one drawn).
+            points = [(x, y) for x, y in zip(xs, ys) if y]
+            if points:
+                plt.scatter(*zip(*points), marker=st.glyph)
+        else:
+            plt.plot(xs, ys, color=_plot_color(st))
+    rows = chart_h - (3 if framed else 1)  # the frame's two lines and the clock labels
+    yt = count_ticks(max(max(ys) for _, ys in lines), rows)
+    plt.ylim(0, yt[-1])
+    plt.yticks(yt, [str(y) for y in yt])
+    plot_w = width - len(str(yt[-1])) - (3 if framed else 1)  # the counts, the axis and the frame
+    ticks = clock_ticks(occ.t0, occ.t1, plot_w)
+    plt.xticks([t - occ.t0 for t, _ in ticks], [label for _, label in ticks])
+    plt.xlim(0, occ.t1 - occ.t0)
+    legend = Text(" ", no_wrap=True)
+    for st, _ in lines:
+        legend.append(f"{st.glyph} {st.label}", style=STATE_STYLES[st])
+        legend.append("  ")
+    span = f"jobs, {clock_time(occ.t0)} → {clock_time(occ.t1)[-8:]}"
+    if legend.cell_len + len(span) <= width:  # whole or not at all
+        legend.append(span, style="dim")
+    return Text("\n").join([legend, Text.from_ansi(plt.build())])
+
+
 class TimelineView(Static):
     """Jobs running / queued / done over time (plotext), then a Gantt."""
 
@@ -469,18 +566,10 @@ class TimelineView(Static):
         if occ is None:
             self.update(Text("no job has been submitted yet", style="dim"))
             return
-        xs = [t - occ.t0 for t in occ.times]
-        plt.clf()
-        plt.plotsize(max(30, width), 12)
-        plt.theme("clear" if no_color else "pro")
-        plt.plot(xs, occ.running, label="running")
-        plt.plot(xs, occ.queued, label="queued")
-        plt.plot(xs, occ.done, label="done", yside="right")
-        if any(occ.failed):
-            plt.plot(xs, occ.failed, label="failed", yside="right")
-        plt.xlabel(f"seconds since {clock_time(occ.t0)}")
-        parts: list = [Text.from_ansi(plt.build())]
-        label_w = 30
+        # The chart fits the lines the panel shows (6 at 80x24); the Gantt scrolls below.
+        shown = self.parent.size.height if isinstance(self.parent, Widget) else 0
+        parts: list = [render_timeline(occ, width, min(CHART_HEIGHT, shown) if shown else CHART_HEIGHT, no_color)]
+        label_w = max(12, min(52, width // 3))  # job ids run to ~50: a third of the width, the rest for time
         g = gantt(store, wf, max(10, width - label_w - 2), max_rows=40, now=now)
         if g is not None:
             rows, t0, t1 = g
