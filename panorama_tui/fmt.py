@@ -57,6 +57,17 @@ def clock_time(ts: float | None, utc: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
 
+def stamp(ts: float | None) -> str:
+    """A date and time with its zone, for text read away from the screen's
+    "times in" line (a warning, --once): ``2023-03-03 22:33:45 PST``."""
+    if ts is None:
+        return "-"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
+    except (TypeError, ValueError, OverflowError, OSError):  # NaN, inf, out of range
+        return "-"
+
+
 def zone_label(ts: float | None = None) -> str:
     """The time zone :func:`clock_time` shows times in (local: ``TZ`` when
     set), at ``ts`` (now when not a time), e.g. ``CET (UTC+01:00)``, or

@@ -31,7 +31,7 @@ from panorama_tui.ui.panels import HeaderBar, WarningsView
 
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
 OK_WF = "f00c0056-abd4-4e8e-b793-24eb760dda1f"
-DAGMAN_END = 1677920801  # 2023-03-04 09:06:41Z, DAGMan's exit in the hierarchical run's dagman.out
+DAGMAN_END = 1677920801  # 2023-03-04 09:06:41 UTC, DAGMan's exit in the hierarchical run's dagman.out
 NOW = 1795240000.0  # 2026-11-20: the day "elapsed 1373d" was seen
 # events.json of process_wf_success: 32 lines end with create_dir's POST script done and nothing
 # else submitted yet; 35 lines end with ls_ID0000001 executing
@@ -85,7 +85,7 @@ def test_dagman_exited_monitord_did_not_record_it(submitdirs):
     s = hierarchical_store(submitdirs)
     st = stall(s, s.workflows[ROOT_WF], NOW)
     assert st is not None and st.since == DAGMAN_END
-    assert st.reason == "DAGMan exited 0 at 2023-03-04 09:06:41Z, monitord did not record the end"
+    assert st.reason == "DAGMan exited 0 at 2023-03-04 09:06:41 UTC, monitord did not record the end"
     # the same with no clock at all: it is DAGMan's and monitord's word, not a time-out
     assert stall(s, s.workflows[ROOT_WF], None) == st
 
@@ -154,11 +154,11 @@ def test_once_exits_4_and_says_why(cli, submitdirs, fmt):
         d = json.loads(p.stdout)
         assert d["exit_status"] == 4
         w = d["workflows"][0]
-        assert w["stalled"] == {"reason": "DAGMan exited 0 at 2023-03-04 09:06:41Z, monitord did not record the end",
+        assert w["stalled"] == {"reason": "DAGMan exited 0 at 2023-03-04 09:06:41 UTC, monitord did not record the end",
                                 "since": "2023-03-04T09:06:41Z"}
         assert d["workflows"][1]["stalled"] is None
     else:
-        assert "STALLED: DAGMan exited 0 at 2023-03-04 09:06:41Z, monitord did not record the end" in p.stdout
+        assert "STALLED: DAGMan exited 0 at 2023-03-04 09:06:41 UTC, monitord did not record the end" in p.stdout
 
 
 def test_once_on_a_dead_event_log(cli, cut_log):
@@ -204,15 +204,15 @@ def test_the_header_of_a_run_monitord_lost(submitdirs):
     text, segs, _ = _screen(hierarchical_store(submitdirs), size=(120, 40))
     line1, _, line3 = text.splitlines()
     assert "SUCCEEDED" in line1 and "elapsed 5m31s" in line1 and segs
-    assert line3.strip() == "STALLED: DAGMan exited 0 at 2023-03-04 09:06:41Z, monitord did not record the end"
+    assert line3.strip() == "STALLED: DAGMan exited 0 at 2023-03-04 09:06:41 UTC, monitord did not record the end"
     # at 80 columns the reason is cut, not the word (the Warnings panel has all of it)
     text80, segs80, _ = _screen(hierarchical_store(submitdirs), size=(80, 24))
     line3_80 = text80.splitlines()[2].strip()
-    assert line3_80.startswith("STALLED: DAGMan exited 0 at 2023-03-04 09:06:41Z, monitord") and segs80
+    assert line3_80.startswith("STALLED: DAGMan exited 0 at 2023-03-04 09:06:41 UTC, monitord") and segs80
     assert line3_80.endswith("…") and len(line3_80) <= 78
 
 
 def test_the_warnings_panel_lists_it(submitdirs):
     _, _, warnings = _screen(hierarchical_store(submitdirs), keys=["4"])
     assert "STALLED hierarchical-workflow" in warnings
-    assert "DAGMan exited 0 at 2023-03-04 09:06:41Z, monitord did not record the end" in warnings
+    assert "DAGMan exited 0 at 2023-03-04 09:06:41 UTC, monitord did not record the end" in warnings

@@ -427,7 +427,7 @@ def test_once_in_a_submit_dir_without_a_path(cli, submitdirs, run, code):
     d = json.loads(p.stdout)
     assert d["workflows"][0]["wf_uuid"] == UUIDS[run]
     if run == "hierarchical_wf_success":
-        assert p.stderr.count("\n") == 1 and "DAGMan exited with status 0 at 2023-03-04 09:06:41Z" in p.stderr
+        assert p.stderr.count("\n") == 1 and "DAGMan exited with status 0 at 2023-03-04 09:06:41 UTC" in p.stderr
         assert "monitord has not recorded the end" in p.stderr
         assert d["workflows"][0]["state"] == "succeeded" and d["workflows"][0]["dag"]["percent_done"] == 100.0
     else:

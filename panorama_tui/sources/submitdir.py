@@ -27,9 +27,9 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from urllib.parse import unquote, urlparse
 
+from ..fmt import stamp
 from ..events import BadEvent, Event, parse_bp_line
 from .base import RESET, Source
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
@@ -679,7 +679,7 @@ class SubmitDirSource(Source):
             return switched  # running, ended as recorded, or monitord never wrote a thing: nothing to say
         if (self.db is not None and not self.db.caught_up) or (self.follow and now - self._last_change < DAGMAN_QUIET):
             return switched
-        when = datetime.fromtimestamp(end, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        when = stamp(end)  # in the zone the screen's times are in, named
         status = dm.exit_status
         self._dagman_note = (f"dagman.out: DAGMan exited with status {status} at {when}, but "
                              "monitord has not recorded the end (is pegasus-monitord running?)")

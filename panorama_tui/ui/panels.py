@@ -58,7 +58,7 @@ def _counts_parts(counts: list[int], retries: int, progress: dict, detail: bool,
             parts.append(f"[{style}]{state.glyph} {n} {name}[/]")
     parts.append(_waiting_markup(progress, detail))
     if retries or zeros:
-        parts.append(f"[{'bold yellow' if retries else 'dim'}]↻ {retries} retries[/]")
+        parts.append(f"[{STATE_MARKUP[JobState.RETRYING] if retries else 'dim'}]↻ {retries} retries[/]")
     return parts
 
 
@@ -105,7 +105,7 @@ def _progress_line(counts: list[int], retries: int, progress: dict, width: int) 
             break
     bar = min(40, room)
     frac = progress["percent_done"] / 100
-    return f"{head}  [green]{progress_bar(frac, bar)}[/] {tail}" if bar >= 5 else f"{head}  {tail}"
+    return f"{head}  [{STATE_MARKUP[JobState.DONE]}]{progress_bar(frac, bar)}[/] {tail}" if bar >= 5 else f"{head}  {tail}"
 
 
 class HeaderBar(Static):
@@ -761,7 +761,7 @@ class StatisticsView(Static):
                 f = pegstats.format_breakdown(r)
                 bt.add_row(
                     escape(f[0] or "-"),
-                    Text(f[1], style="bright_red" if f[1] == "failed" else ""),
+                    Text(f[1], style=STATE_MARKUP[JobState.FAILED] if f[1] == "failed" else ""),
                     f[2], f[3], f[4], f[5], f[6], f[9], f[12],
                 )
             parts.append(bt)

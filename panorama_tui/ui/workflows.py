@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..fmt import clock_time
 from ..summary import percent_text
-from .theme import WF_STATE_MARKUP
+from ..states import JobState
+from .theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
 
 REFRESH_SECONDS = 5.0
 
@@ -59,7 +60,8 @@ class WorkflowsScreen(Screen):
         try:
             self.workflows = list_workflows(self.master_db, progress=True)
         except Exception as exc:  # a locked or damaged master DB: say so, keep the screen
-            self.query_one("#wf-status", Static).update(Text(f" cannot read {self.master_db}: {exc}", style="bold red"))
+            self.query_one("#wf-status", Static).update(
+                Text(f" cannot read {self.master_db}: {exc}", style=SIGNAL_MARKUP["alert"]))
             return
         table = self.query_one(DataTable)
         row = table.cursor_row
@@ -73,7 +75,7 @@ class WorkflowsScreen(Screen):
                 Text(f"{w.get('label') or '?'}  {w.get('wf_uuid', '')[:8]}"),
                 "-" if pct is None else percent_text(pct),
                 str(p.get("total", "-")),
-                Text(str(p.get("failed", 0)), style="bold bright_red" if p.get("failed") else ""),
+                Text(str(p.get("failed", 0)), style=STATE_MARKUP[JobState.FAILED] if p.get("failed") else ""),
                 clock_time(w.get("start")),
                 w.get("submit_dir") or "-",
             )
