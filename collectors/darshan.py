@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 
+from panorama_tui.logsetup import quiet_on_closed_stdout
+
 from .common import (
     EXIT_CONFIG,
     CollectorArgumentParser,
@@ -707,6 +709,7 @@ def _process(parser: LogParser, path: str, sink, ctx: dict, parsed: list) -> boo
     return False
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:

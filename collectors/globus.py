@@ -34,6 +34,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from panorama_tui.logsetup import quiet_on_closed_stdout
+
 from .common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
 from .sinks import SinkError, open_sink
 
@@ -511,6 +513,7 @@ def build_login_parser(name: str):
     return p
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["login"], ["logout"]):

@@ -37,6 +37,8 @@ import sys
 import threading
 import time
 
+from panorama_tui.logsetup import quiet_on_closed_stdout
+
 from .common import (
     EXIT_WRAPPER,
     CollectorArgumentParser,
@@ -624,6 +626,7 @@ def _default_interval(env) -> float:
     return DEFAULT_INTERVAL
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()

@@ -10,6 +10,7 @@ import tempfile
 import traceback
 
 from . import __version__
+from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
 EXIT_BAD_INPUT = 3
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
         epilog="--once exit status: 0 succeeded, 1 failed, 2 still running; 3 unreadable input; "
-        "64 bad arguments.",
+        "64 bad arguments; 141 stdout's reader left (| head), as for any filter.",
     )
     p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
                    "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
@@ -276,6 +277,7 @@ def _log_internal_error(exc: BaseException) -> str:
     return path
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -303,6 +305,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # never a traceback on the user's terminal
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise  # the reader left (| head): main's wrapper ends quietly
         where = _log_internal_error(exc)
         print(
             f"panorama-top: internal error: {type(exc).__name__}: {exc}"

@@ -24,6 +24,7 @@ import threading
 import time
 
 from . import __version__
+from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 3
@@ -377,6 +378,7 @@ def _drain(pub, wait: float | None, stopper) -> int:
 # -- main ---------------------------------------------------------------------------------
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -391,6 +393,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:  # one line, masked; the traceback goes to the log
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise  # the reader left (| head): main's wrapper ends quietly
         from .amqp_url import redact
 
         if _LOG_FILE:
