@@ -36,6 +36,7 @@ import tempfile
 import time
 
 from panorama_tui.logsetup import quiet_on_closed_stdout
+from panorama_tui.private_files import replace_private
 
 from .common import (
     EXIT_CONFIG,
@@ -635,13 +636,8 @@ class SeenState:
         self.save()
 
     def save(self) -> None:
-        if not self.path:
-            return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = f"{self.path}.tmp.{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"seen": self.seen}, f)
-        os.replace(tmp, self.path)
+        if self.path:
+            replace_private(self.path, json.dumps({"seen": self.seen}))
 
 
 def _default_state() -> str:

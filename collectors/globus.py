@@ -35,6 +35,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from panorama_tui.logsetup import quiet_on_closed_stdout
+from panorama_tui.private_files import replace_private
 
 from .common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
 from .sinks import SinkError, open_sink
@@ -107,21 +108,7 @@ def load_tokens(path: str) -> dict | None:
 
 def save_tokens(path: str, data: dict) -> None:
     """Write the token file atomically, 0600, its directory 0700."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    os.chmod(path, 0o600)
+    replace_private(path, json.dumps(data, indent=1))
 
 
 class TokenFileError(Exception):

@@ -19,6 +19,8 @@ import os
 import sys
 from collections import deque
 
+from panorama_tui.private_files import open_private, private_dir
+
 from .common import say
 
 __all__ = ["Sink", "JsonlSink", "StdoutSink", "AmqpSink", "TeeSink", "SinkError", "open_sink", "dumps",
@@ -131,9 +133,7 @@ class JsonlSink(_FdSink):
     def __init__(self, path: str, prog: str = "panorama"):
         super().__init__(prog)
         self.path = path
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.fd = open_private(path, os.O_WRONLY | os.O_APPEND)
 
     def describe(self) -> str:
         return self.path
@@ -200,7 +200,6 @@ class AmqpSink(Sink):
         if publisher is None:
             from panorama_tui.publisher import SpoolingPublisher  # lazy: pika only when asked for
 
-            os.makedirs(os.path.dirname(os.path.abspath(spool_path)), exist_ok=True)
             publisher = SpoolingPublisher(url, spool_path)
         self.publisher = publisher
 
@@ -298,7 +297,7 @@ def default_spool(prog: str) -> str:
     from .common import hostname
 
     d = spool_dir()
-    os.makedirs(d, exist_ok=True)
+    private_dir(d)
     host = hostname().split(".")[0]
     for n in range(SPOOL_SLOTS):
         path = os.path.join(d, f"{prog}.{host}.{n}.sqlite")

@@ -268,9 +268,9 @@ def _dumps(obj) -> str:
 
 
 def _log_internal_error(exc: BaseException) -> str:
-    path = os.path.join(tempfile.gettempdir(), f"panorama-top-error-{os.getpid()}.log")
-    try:
-        with open(path, "w") as f:
+    try:  # mkstemp: a new file of our own, 0600, even in a shared /tmp
+        fd, path = tempfile.mkstemp(prefix=f"panorama-top-error-{os.getpid()}-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
     except OSError:
         return ""
