@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 
+from panorama_tui import logsetup
 from panorama_tui.logsetup import quiet_on_closed_stdout
 from panorama_tui.private_files import replace_private
 
@@ -710,6 +711,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:
         return worker_main()
+    logsetup.setup(PROG)  # the publisher's and pika's records: on stderr, secrets masked
     parser_ = build_parser()
     args = parser_.parse_args(argv)
     sources = sum(bool(x) for x in (args.logs, args.watch, args.log_dir))

@@ -34,6 +34,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from panorama_tui import logsetup
 from panorama_tui.logsetup import quiet_on_closed_stdout
 from panorama_tui.private_files import replace_private
 
@@ -119,6 +120,12 @@ class NoCredentials(Exception):
     pass
 
 
+def _mask_tokens(entry: dict) -> None:
+    """Tokens are passwords: masked in every log record and error line from now on."""
+    for key in ("access_token", "refresh_token"):
+        logsetup.add_secret(entry.get(key))
+
+
 def _token_entry(resp) -> dict:
     return {
         "access_token": resp.get("access_token"),
@@ -136,6 +143,7 @@ def make_authorizer(args, env=None):
     env = os.environ if env is None else env
     cid, secret = env.get("GLOBUS_CLIENT_ID"), env.get("GLOBUS_CLIENT_SECRET")
     if cid and secret:
+        logsetup.add_secret(secret)
         client = globus_sdk.ConfidentialAppAuthClient(cid, secret)
         return globus_sdk.ClientCredentialsAuthorizer(client, globus_sdk.TransferClient.scopes.all), \
             f"client credentials of {cid}"
@@ -149,12 +157,14 @@ def make_authorizer(args, env=None):
     entry = data["tokens"].get(TRANSFER_RS) or {}
     if not entry.get("refresh_token"):
         raise NoCredentials(f"{path} has no refresh token for Globus Transfer: run 'panorama-globus login' again")
+    _mask_tokens(entry)
     client = globus_sdk.NativeAppAuthClient(data["client_id"])
 
     def on_refresh(token_response):
         try:
             by_rs = token_response.by_resource_server
             if TRANSFER_RS in by_rs:
+                _mask_tokens(by_rs[TRANSFER_RS])
                 fresh = dict(entry)
                 fresh.update({k: v for k, v in by_rs[TRANSFER_RS].items() if v is not None})
                 data["tokens"][TRANSFER_RS] = fresh
@@ -434,6 +444,8 @@ def login(args, stdin=None, stderr=None) -> int:
         say(PROG, f"login failed: {classify(exc).message}")
         return 1
     by_rs = tokens.by_resource_server
+    for entry in by_rs.values():
+        _mask_tokens(entry)
     if TRANSFER_RS not in by_rs:
         say(PROG, "login did not give a Globus Transfer token: nothing stored")
         return 1
@@ -503,6 +515,7 @@ def build_login_parser(name: str):
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    logsetup.setup(PROG)  # globus-sdk's, the publisher's and pika's records: on stderr, tokens masked
     if argv[:1] in (["login"], ["logout"]):
         args = build_login_parser(argv[0]).parse_args(argv[1:])
         return login(args) if argv[0] == "login" else logout(args)

@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 
+from panorama_tui import logsetup
 from panorama_tui.logsetup import quiet_on_closed_stdout
 
 from .common import (
@@ -629,6 +630,7 @@ def _default_interval(env) -> float:
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    logsetup.setup(PROG)  # the publisher's and pika's records: on stderr, secrets masked
     parser = build_parser()
     if "--" in argv:
         i = argv.index("--")

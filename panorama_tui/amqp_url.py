@@ -32,6 +32,8 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass, field
 
+from .logsetup import MASK, add_secret, scrub
+
 __all__ = [
     "AmqpUrl",
     "AmqpSettings",
@@ -55,7 +57,6 @@ DEFAULT_PASSWORD = "guest"
 DEFAULT_HOST = "localhost"
 DEFAULT_BINDINGS = ("stampede.#", "kickstart.#", "transfer.#", "darshan.#")
 ENV_VAR = "PANORAMA_AMQP_URL"
-MASK = "****"
 
 _QUERY_KEYS = {"heartbeat", "connection_timeout", "cafile", "certfile", "keyfile", "server_name", "verify"}
 
@@ -76,15 +77,11 @@ def mask(url) -> str:
 
 
 def redact(text, *secrets) -> str:
-    """Text with every URL's password masked and each given secret removed."""
-    out = mask(text)
+    """Text with every URL's password, each given secret and every secret known to logsetup masked."""
     for s in secrets:
-        if s and len(s) >= 3 and s != DEFAULT_PASSWORD:
-            out = out.replace(s, MASK)
-            quoted = urllib.parse.quote(s, safe="")
-            if quoted != s:
-                out = out.replace(quoted, MASK)
-    return out
+        if s != DEFAULT_PASSWORD:
+            add_secret(s)
+    return scrub(text)
 
 
 @dataclass(frozen=True)
@@ -180,6 +177,8 @@ def parse(url: str) -> AmqpUrl:
     user = urllib.parse.unquote(u.username) if u.username is not None else DEFAULT_USER
     if u.password is not None:
         password = urllib.parse.unquote(u.password)
+        if password != DEFAULT_PASSWORD:
+            add_secret(password)  # masked in every log record and error line from now on
     else:
         password = DEFAULT_PASSWORD if u.username is None else ""
     parts = u.path.split("/")[1:] if u.path else []

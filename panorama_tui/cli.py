@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import tempfile
 import traceback
 
 from . import __version__
+from . import logsetup
 from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
@@ -188,8 +188,6 @@ def _open_amqp(args):
         source = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf)
     except UrlError as exc:
         raise InputError(str(exc)) from None
-    # The link's state is on screen; pika's own error lines would garble it.
-    logging.getLogger("pika").setLevel(logging.CRITICAL)
     return source
 
 
@@ -271,16 +269,28 @@ def _log_internal_error(exc: BaseException) -> str:
     try:  # mkstemp: a new file of our own, 0600, even in a shared /tmp
         fd, path = tempfile.mkstemp(prefix=f"panorama-top-error-{os.getpid()}-", suffix=".log")
         with os.fdopen(fd, "w") as f:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
+            f.write(logsetup.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
     except OSError:
         return ""
     return path
 
 
+def _run_screen(args, source, control, master_db: str | None = None) -> int:
+    """The screen, with the log's records also in Textual's own log (``textual console``)."""
+    from textual.logging import TextualHandler
+
+    from .ui.app import run_app
+
+    logsetup.attach(TextualHandler(stderr=False))  # never the terminal: it is the screen's
+    return run_app(args, source, control, master_db=master_db)
+
+
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    # The screen owns the terminal: its log goes to a file (a traceback over the
+    # screen was how a refresh error showed before).
+    logsetup.setup("panorama-top", screen=not (args.once or args.stats))
     try:
         if args.json and not (args.once or args.stats):
             raise InputError("--json goes with --once or --stats")
@@ -289,9 +299,7 @@ def main(argv=None) -> int:
         source, control = open_source(args)
         if args.once:
             return run_once(args, source)
-        from .ui.app import run_app
-
-        return run_app(args, source, control)
+        return _run_screen(args, source, control)
     except InputError as exc:
         print(f"panorama-top: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -299,9 +307,7 @@ def main(argv=None) -> int:
         print(str(exc))
         return 0
     except OpenMasterDb as exc:
-        from .ui.app import run_app
-
-        return run_app(args, None, None, master_db=exc.path)
+        return _run_screen(args, None, None, master_db=exc.path)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # never a traceback on the user's terminal
@@ -309,7 +315,7 @@ def main(argv=None) -> int:
             raise  # the reader left (| head): main's wrapper ends quietly
         where = _log_internal_error(exc)
         print(
-            f"panorama-top: internal error: {type(exc).__name__}: {exc}"
+            f"panorama-top: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}"
             + (f" (details in {where})" if where else ""),
             file=sys.stderr,
         )

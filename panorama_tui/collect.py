@@ -24,6 +24,7 @@ import threading
 import time
 
 from . import __version__
+from . import logsetup
 from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
@@ -108,52 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
 # -- logging ----------------------------------------------------------------------
 
 
-class _RedactFilter(logging.Filter):
-    """Masks URL passwords (and the given secret) in every record, whatever logged it."""
-
-    def __init__(self, secret: str | None):
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from .amqp_url import redact
-
-        try:
-            msg = record.getMessage()
-        except Exception:
-            return True
-        clean = redact(msg, self.secret) if self.secret else redact(msg)
-        if clean != msg or record.args:
-            record.msg, record.args = clean, None
-        if record.exc_info:
-            import traceback
-
-            text = "".join(traceback.format_exception(*record.exc_info))
-            record.msg = f"{record.msg}\n{redact(text, self.secret) if self.secret else redact(text)}"
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def setup_logging(path: str | None, verbose: bool, secret: str | None) -> None:
-    handler: logging.Handler
-    if path:
-        try:
-            handler = logging.FileHandler(path)
-        except OSError as exc:
-            raise CollectError(f"cannot write the log {path}: {exc.strerror or exc}") from None
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactFilter(secret))
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    root.addHandler(handler)
+def setup_logging(path: str | None, verbose: bool) -> None:
+    """logsetup's one set-up (secrets masked), to ``path`` or stderr (a journal)."""
     global _LOG_FILE
-    _LOG_FILE = path
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("pika").setLevel(logging.INFO if verbose else logging.CRITICAL)
+    try:
+        _LOG_FILE = logsetup.setup("panorama-collect", log_file=path, verbose=verbose, daemon=True)
+    except OSError as exc:
+        raise CollectError(f"cannot write the log {path}: {exc.strerror or exc}") from None
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -229,7 +191,7 @@ def cmd_record(args) -> int:
     from .store import Store
 
     s, url = _settings(args)
-    setup_logging(args.log, args.verbose, url.password)
+    setup_logging(args.log, args.verbose)
     try:
         src = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf, max_length=args.max_length)
     except UrlError as exc:
@@ -299,7 +261,7 @@ def cmd_relay(args) -> int:
     from .sources.jsonlog import JsonLogSource
 
     s, url = _settings(args)
-    setup_logging(args.log, args.verbose, url.password)
+    setup_logging(args.log, args.verbose)
     try:
         kind = detect(args.source)
     except UnknownInput as exc:
@@ -395,11 +357,9 @@ def main(argv=None) -> int:
     except Exception as exc:  # one line, masked; the traceback goes to the log
         if isinstance(exc, BrokenPipeError) and stdout_closed():
             raise  # the reader left (| head): main's wrapper ends quietly
-        from .amqp_url import redact
-
         if _LOG_FILE:
             log.exception("internal error")
-        print(f"panorama-collect: internal error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
+        print(f"panorama-collect: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
 
 
