@@ -32,13 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         "64 bad arguments; 141 stdout's reader left (| head), as for any filter.",
     )
     p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
-                   "a Stampede DB, a monitord event log (JSON or BP) or a panorama-top recording")
+                   "a Stampede DB, a monitord event log (JSON or BP; followed, and waited for if not there yet; "
+                   "also a pipe or FIFO) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
     p.add_argument("--json", action="store_true", help="with --once or --stats: print a JSON object")
     p.add_argument("--stats", action="store_true", help="print pegasus-statistics' summary of PATH (a Stampede DB "
                    "or a submit dir) and exit; with --json, every figure of -s all")
-    p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it")
+    p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it, "
+                   "and wait for nothing: not for a log not there yet, nor for a FIFO's writer")
     p.add_argument("--record", metavar="FILE", help="append every event received to this recording")
     p.add_argument("--no-record", action="store_true", help="do not record live input")
     p.add_argument("--speed", type=float, default=None, help="replay speed: 1, 10, ... or 0 for as fast as possible")
@@ -85,8 +87,9 @@ def open_source(args):
         if os.path.isfile(default_path()) and not args.once:
             raise OpenMasterDb(default_path())
         raise InputError("nothing to show: give an event log, a recording or a submit dir, or try --demo")
+    follow = not (args.no_follow or args.once)
     try:
-        kind = detect(path)
+        kind = detect(path, follow=follow)
     except UnknownInput as exc:
         raise InputError(str(exc)) from None
     if kind in ("submitdir", "stampede", "masterdb"):
@@ -101,8 +104,15 @@ def open_source(args):
             raise InputError("--speed must be 0 (as fast as possible) or more")
         control = ReplayControl(speed=speed, paused=args.paused and not args.once)
         return ReplaySource(path, control), control
-    follow = not (args.no_follow or args.once)
-    return JsonLogSource(path, follow=follow, bp=(kind == "bplog")), None
+    # --once waits for a FIFO's writer (a pipe is its natural input); --no-follow does not.
+    source = JsonLogSource(path, follow=follow, bp=_BP.get(kind), wait_for_writer=not args.no_follow)
+    why = source.open_now()
+    if why:
+        raise InputError(why)
+    return source, None
+
+
+_BP = {"jsonlog": False, "bplog": True}  # an "eventlog" (None): its first line says
 
 
 # -- Pegasus submit dirs and DBs ------------------------------------------------
@@ -198,16 +208,15 @@ def run_once(args, source) -> int:
     from .summary import overall_exit, render_json, render_text
 
     store = Store()
-    ing = Ingest(source, store)
-    if isinstance(source, ReplaySource):
-        # A replay idles at its end (waiting for seeks): stop once it is there.
-        ing.start()
-        while not ing.done.wait(0.05):
-            if source.control.finished:
-                source.stop()
-        ing.thread.join()
-    else:
-        ing.run()
+    ing = Ingest(source, store).start()
+    said_waiting = False
+    while not ing.done.wait(0.05):
+        if isinstance(source, ReplaySource) and source.control.finished:
+            source.stop()  # a replay idles at its end (waiting for seeks): stop once it is there
+        if source.status.state == "waiting" and not said_waiting:  # a FIFO's writer: said once
+            said_waiting = True
+            print(f"panorama-top: {source.status.message}", file=sys.stderr, flush=True)
+    ing.thread.join()
     if source.status.state == "error":
         raise InputError(source.status.message)
     if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):

@@ -263,10 +263,10 @@ def cmd_relay(args) -> int:
     s, url = _settings(args)
     setup_logging(args.log, args.verbose)
     try:
-        kind = detect(args.source)
+        kind = detect(args.source, follow=not args.no_follow)
     except UnknownInput as exc:
         raise CollectError(str(exc)) from None
-    if kind not in ("jsonlog", "bplog"):
+    if kind not in ("jsonlog", "bplog", "eventlog"):
         raise CollectError(f"{args.source}: relay reads a monitord event log (JSON lines or BP), not a {kind}")
     if args.no_wait:
         why = check_broker(url)
@@ -277,7 +277,7 @@ def cmd_relay(args) -> int:
         pub = SpoolingPublisher(s.url, spool)
     except Exception as exc:
         raise CollectError(f"cannot open the spool {spool}: {getattr(exc, 'strerror', None) or exc}") from None
-    src = JsonLogSource(args.source, follow=not args.no_follow, bp=(kind == "bplog"))
+    src = JsonLogSource(args.source, follow=not args.no_follow, bp={"jsonlog": False, "bplog": True}.get(kind))
     stopper = _Stopper(on_stop=src.stop)
     left_over = pub.pending()
     log.info("relaying %s to %s (spool %s%s)", args.source, url.masked, spool,

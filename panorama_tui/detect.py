@@ -4,21 +4,39 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 from .recorder import is_recording
+
+# Names that are not event logs: a missing one is an error, not something to wait for.
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_NOT_FILES = ((stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
 class UnknownInput(Exception):
     """The path is not something panorama-top can read; the message says why."""
 
 
-def detect(path: str) -> str:
+def detect(path: str, follow: bool = False) -> str:
     """Return the kind of input: ``recording``, ``jsonlog``, ``bplog``,
-    ``submitdir`` (a Pegasus submit directory), ``stampede`` (a Stampede DB)
-    or ``masterdb`` (a user's ~/.pegasus/workflow.db)."""
-    if not os.path.exists(path):
-        raise UnknownInput(f"{path}: no such file or directory")
-    if os.path.isdir(path):
+    ``submitdir`` (a Pegasus submit directory), ``stampede`` (a Stampede DB),
+    ``masterdb`` (a user's ~/.pegasus/workflow.db), or ``eventlog``: an event
+    log whose first line, read by the source, says JSON or BP (a FIFO or pipe,
+    which cannot be read twice, or with ``follow`` a log not written yet)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if follow and not path.endswith(_DB_SUFFIXES + (os.sep,)):
+            return "eventlog"  # followed like tail -F once monitord creates it
+        raise UnknownInput(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise UnknownInput(f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISFIFO(mode):
+        return "eventlog"  # not peeked at: what detection read, the source would never see
+    for test, what in _NOT_FILES:
+        if test(mode):
+            raise UnknownInput(f"{path}: {what}, not a file panorama-top can read")
+    if stat.S_ISDIR(mode):
         # -- Pegasus submit dir (sources/submitdir.py) --
         if any(os.path.isfile(os.path.join(path, n)) for n in ("braindump.yml", "braindump.txt")):
             return "submitdir"

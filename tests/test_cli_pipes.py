@@ -85,3 +85,135 @@ def test_darshan_payload_into_a_closed_pipe_ends_quietly(repo_root, child_env, t
     log = os.path.join(os.path.dirname(darshan.__file__), "tests", "input", "sample.darshan")
     proc = run_into_closed_pipe("collectors.darshan", ["--payload", log], repo_root, child_env(), tmp_path)
     assert (proc.returncode, proc.stderr) == (141, "")
+
+
+# -- streams as input ------------------------------------------------------------------------
+
+
+def cli(repo_root, env, tmp_path, *args, shell: str | None = None, timeout=60, **kw):
+    cmd = [sys.executable, "-m", "panorama_tui.cli", *map(str, args)]
+    if shell is not None:  # bash: <(...) and pipes as a user writes them
+        cmd = ["bash", "-c", shell.replace("PANORAMA_TOP", f'"{sys.executable}" -m panorama_tui.cli')]
+    proc = subprocess.run(cmd, cwd=str(repo_root), env=env | {"TMPDIR": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=timeout, **kw)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert error_files(tmp_path) == []
+    return proc
+
+
+def answer(proc) -> dict:
+    import json
+
+    data = json.loads(proc.stdout)
+    data.pop("source")
+    return data
+
+
+@pytest.mark.parametrize("name", ["events.json", "events.bp"])
+def test_once_on_process_substitution_reads_every_event(repo_root, child_env, tmp_path, replay_dir, name):
+    """<(cat events.json): detection used to eat the first 64 KiB of the pipe (0 events)."""
+    events = replay_dir / "process_wf_failure" / name
+    want = cli(repo_root, child_env(), tmp_path, "--once", "--json", events)
+    got = cli(repo_root, child_env(), tmp_path, shell=f'PANORAMA_TOP --once --json <(cat "{events}")')
+    assert (got.returncode, got.stderr) == (1, "")
+    assert answer(got) == answer(want)
+    assert answer(got)["events"] == 75
+
+
+def test_once_on_stdin_through_dev_stdin(repo_root, child_env, tmp_path, replay_dir):
+    events = replay_dir / "hierarchical_wf_success" / "events.json"
+    want = cli(repo_root, child_env(), tmp_path, "--once", "--json", events)
+    got = cli(repo_root, child_env(), tmp_path, shell=f'cat "{events}" | PANORAMA_TOP --once --json /dev/stdin')
+    assert (got.returncode, got.stderr) == (0, "")
+    assert answer(got) == answer(want)
+
+
+def test_once_on_an_empty_pipe_has_nothing_started(repo_root, child_env, tmp_path):
+    got = cli(repo_root, child_env(), tmp_path, shell="PANORAMA_TOP --once <(true)")
+    assert got.returncode == 2, got.stderr
+    assert "no workflow found" in got.stdout
+
+
+def test_once_on_a_fifo_waits_visibly_for_its_writer(repo_root, child_env, tmp_path, replay_dir):
+    events = replay_dir / "process_wf_failure" / "events.json"
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli", "--once", "--json", str(fifo)],
+                            cwd=str(repo_root), env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stderr.readline()  # said once, while nothing has been written
+        assert line == f"panorama-top: waiting for a writer on {fifo}\n"
+        with open(fifo, "wb") as w:
+            w.write(events.read_bytes())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, err) == (1, "")
+    assert '"events": 75' in out
+
+
+def test_no_follow_on_a_fifo_without_writer_fails_at_once(repo_root, child_env, tmp_path):
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    for args in (["--once", "--no-follow"], ["--no-follow"]):
+        proc = cli(repo_root, child_env(), tmp_path, *args, fifo, timeout=30)
+        assert proc.returncode == 3
+        assert proc.stderr == f"panorama-top: {fifo}: a FIFO with no writer (--no-follow waits for none)\n"
+
+
+def test_a_socket_or_a_device_is_one_line(repo_root, child_env, tmp_path):
+    import socket
+
+    sock_path = tmp_path / "s.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock_path))
+    try:
+        for path, what in ((sock_path, "a socket"), ("/dev/null", "a character device")):
+            proc = cli(repo_root, child_env(), tmp_path, "--once", path, timeout=30)
+            assert proc.returncode == 3, proc.stdout
+            assert proc.stderr == f"panorama-top: {path}: {what}, not a file panorama-top can read\n"
+    finally:
+        s.close()
+
+
+# -- the screen says what it waits for ------------------------------------------------------------
+
+
+def test_the_status_line_says_which_log_it_waits_for(tmp_path, replay_dir):
+    import asyncio
+
+    from panorama_tui.ingest import Ingest
+    from panorama_tui.sources.jsonlog import JsonLogSource
+    from panorama_tui.store import Store
+    from panorama_tui.ui.app import PanoramaApp
+
+    from .test_ui import text_of
+
+    path = tmp_path / "run" / "events.json"
+    store = Store()
+    ingest = Ingest(JsonLogSource(str(path), follow=True, poll=0.02, bp=None), store).start()
+    app = PanoramaApp(store, ingest=ingest, live=True, source_label="events", monotonic=lambda: 0.0)
+
+    async def go():
+        async with app.run_test(size=(160, 40)) as pilot:
+            app.refresh_all(full=True)
+            await pilot.pause()
+            assert f"waiting for {path}" in text_of(app.query_one("#status"))
+            path.parent.mkdir()
+            path.write_bytes((replay_dir / "process_wf_failure" / "events.json").read_bytes())
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if store.event_count == 75:
+                    break
+            app.refresh_all(full=True)
+            await pilot.pause()
+            assert "waiting for" not in text_of(app.query_one("#status"))
+            assert "75 events" in text_of(app.query_one("#status"))
+
+    try:
+        asyncio.run(go())
+    finally:
+        ingest.stop()
