@@ -115,7 +115,8 @@ def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: st
         "--amqp",
         metavar="URL",
         help="also publish to AMQP through the spooling publisher "
-        "(amqp[s]://user:pass@host:port/<vhost>/<exchange>)",
+        "(amqp[s]://user:pass@host:port/<vhost>/<exchange>; without a password, PANORAMA_AMQP_PASSWORD's "
+        "or the config file's: one given here is starred in ps only once the program has started)",
     )
     g.add_argument(
         "--spool",

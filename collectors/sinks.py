@@ -204,7 +204,9 @@ class AmqpSink(Sink):
         self.publisher = publisher
 
     def describe(self) -> str:
-        return f"AMQP {_mask(self.url)} (spool {self.spool_path})"
+        from panorama_tui.amqp_url import redact
+
+        return f"AMQP {redact(self.url)} (spool {self.spool_path})"
 
     def emit(self, events) -> None:
         events = [ev for ev in events if isinstance(ev, dict) and ev.get("event")]
@@ -258,17 +260,6 @@ class TeeSink(Sink):
 
     def describe(self) -> str:
         return " + ".join(s.describe() for s in self.sinks)
-
-
-def _mask(url: str) -> str:
-    try:
-        from panorama_tui.amqp_url import mask  # the core's URL masking, when present
-
-        return mask(url)
-    except Exception:
-        import re
-
-        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 _SPOOL_LOCKS: list[int] = []  # flock'ed descriptors, held for the life of the process
@@ -337,13 +328,17 @@ def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> 
         except (OSError, ValueError) as exc:
             raise SinkError(f"cannot open {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if amqp:
+        from panorama_tui.amqp_url import fill_password, hide_password_from_ps, redact  # only when publishing
+
+        hide_password_from_ps(amqp, prog)
         try:
+            amqp = fill_password(amqp)  # PANORAMA_AMQP_PASSWORD or the config's, for a URL without one
             spool = getattr(args, "spool", None) or default_spool(prog)
             sinks.append(AmqpSink(amqp, expand_path(spool, **path_values), prog))
         except ImportError as exc:
             raise SinkError(f"--amqp needs panorama_tui.publisher and pika: {exc}") from None
         except Exception as exc:
-            raise SinkError(f"cannot publish to {_mask(amqp)}: {type(exc).__name__}: {exc}") from None
+            raise SinkError(f"cannot publish to {redact(amqp)}: {type(exc).__name__}: {redact(exc)}") from None
     if len(sinks) == 1:
         return sinks[0]
     return TeeSink(sinks)

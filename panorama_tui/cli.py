@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paused", action="store_true", help="start a replay paused")
     p.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (lighter over SSH)")
     p.add_argument("--amqp", metavar="URL", help="subscribe to a RabbitMQ exchange: amqp[s]://user:pass@host:port/"
-                   "<vhost>/<exchange> (default without PATH: PANORAMA_AMQP_URL, then the config file)")
+                   "<vhost>/<exchange> (default without PATH: PANORAMA_AMQP_URL, then the config file).  Without "
+                   "a password, the URL takes PANORAMA_AMQP_PASSWORD's or the config file's: one given here "
+                   "is starred in ps only once the program has started")
     p.add_argument("--queue", metavar="NAME", help="with AMQP: consume this named durable queue "
                    "(default: an exclusive queue that lives as long as the screen)")
     p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
@@ -173,8 +175,9 @@ def _open_pegasus(kind: str, path: str, args):
 
 def _open_amqp(args):
     """An AmqpSource when --amqp is given, or no PATH and the env/config name a broker."""
-    from .amqp_url import UrlError, resolve
+    from .amqp_url import UrlError, hide_password_from_ps, parse, resolve
 
+    hide_password_from_ps(args.amqp, "panorama-top")
     amqp_opts = args.queue or args.bind or args.wf
     if args.amqp and (args.path or args.demo):
         raise InputError("give either PATH/--demo or --amqp, not both")
@@ -190,11 +193,12 @@ def _open_amqp(args):
         if amqp_opts:
             raise InputError("--queue, --bind and --wf go with --amqp")
         return None
-    if args.once:
-        raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
     from .sources.amqp import AmqpSource
 
     try:
+        parse(s.url)  # a bad URL is said first, --once or not
+        if args.once:
+            raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
         source = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf)
     except UrlError as exc:
         raise InputError(str(exc)) from None

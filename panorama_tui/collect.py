@@ -40,8 +40,10 @@ _LOG_FILE: str | None = None  # errors go to the log file too, when there is one
 EPILOG = """\
 The broker URL is amqp[s]://user:password@host:port/<vhost>/<exchange> (vhost '/' is
 %2F); defaults: vhost panorama, exchange monitoring.  Without --amqp it comes from
-PANORAMA_AMQP_URL, then [amqp] url in ~/.config/panorama-top/config.toml.  Passwords
-are never printed or logged.
+PANORAMA_AMQP_URL, then [amqp] url in ~/.config/panorama-top/config.toml.  A URL with
+a user and no password takes PANORAMA_AMQP_PASSWORD, then [amqp] password: ps shows a
+command line to every user (a password given there is starred once the command has
+started).  Passwords are never printed or logged.
 
 Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or done; 3 bad input (URL, file,
 recording path); 64 bad arguments; 69 broker unavailable at start (only with
@@ -122,8 +124,9 @@ def setup_logging(path: str | None, verbose: bool) -> None:
 
 
 def _settings(args):
-    from .amqp_url import UrlError, parse, resolve
+    from .amqp_url import UrlError, hide_password_from_ps, parse, resolve
 
+    hide_password_from_ps(args.amqp, "panorama-collect")
     try:
         s = resolve(
             args.amqp,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import logging.handlers
 import os
 import select
 import sys
@@ -53,6 +52,38 @@ def scrub(text) -> str:
     return out
 
 
+def hide_in_cmdline(text: str, start: int, length: int) -> bool | None:
+    """Star ``length`` characters of ``text``, from ``start``, wherever ``text`` stands in
+    this process's command line (/proc/PID/cmdline, what ps shows to every user).
+
+    Linux keeps the command line in the process's own memory, between the
+    ``arg_start`` and ``arg_end`` of /proc/self/stat; CPython copied argv at
+    start and never reads it again, so it is overwritten in place.  True when
+    done, None when ``text`` is not on the command line, False when it cannot be
+    done (no /proc, or a command line already rewritten)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after the name, which may hold spaces
+        arg_start, arg_end = int(fields[45]), int(fields[46])  # proc(5) fields 48 and 49
+        with open("/proc/self/cmdline", "rb") as f:
+            shown = f.read()
+    except (OSError, ValueError, IndexError):
+        return False
+    if arg_end <= arg_start or ctypes.string_at(arg_start, arg_end - arg_start) != shown:
+        return False  # not the memory ps reads: leave it alone
+    raw = os.fsencode(text)
+    skip, n = len(os.fsencode(text[:start])), len(os.fsencode(text[start:start + length]))
+    at = shown.find(raw)
+    if at < 0:
+        return None
+    while at >= 0:
+        ctypes.memset(arg_start + at + skip, ord("*"), n)
+        at = shown.find(raw, at + len(raw))
+    return True
+
+
 class RedactFilter(logging.Filter):
     """Masks secrets in a record's message, arguments, exception text and stack, whatever logged it."""
 
@@ -71,15 +102,19 @@ class RedactFilter(logging.Filter):
         return True
 
 
-class PrivateFileHandler(logging.handlers.RotatingFileHandler):
-    """A log file created 0600 (rotated ones too); ``max_bytes=0`` never rotates."""
+def private_file_handler(path: str, max_bytes: int = 0, backups: int = 0) -> logging.Handler:
+    """A log file created 0600 (rotated ones too); ``max_bytes=0`` never rotates.
 
-    def __init__(self, path: str, max_bytes: int = 0, backups: int = 0):
-        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=False)
+    logging.handlers is imported here: a collector that logs only to stderr
+    starts without it (it pulls in socket, pickle and queue)."""
+    from logging.handlers import RotatingFileHandler
 
-    def _open(self):
-        return os.fdopen(open_private(self.baseFilename, os.O_WRONLY | os.O_APPEND), "a", encoding=self.encoding,
-                         errors=self.errors)
+    class PrivateFileHandler(RotatingFileHandler):
+        def _open(self):
+            return os.fdopen(open_private(self.baseFilename, os.O_WRONLY | os.O_APPEND), "a",
+                             encoding=self.encoding, errors=self.errors)
+
+    return PrivateFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
 
 
 def default_log_path(prog: str) -> str:
@@ -102,7 +137,7 @@ def setup(prog: str, *, screen: bool = False, log_file: str | None = None, verbo
     handler: logging.Handler
     if path:
         try:
-            handler = PrivateFileHandler(path, *((LOG_BYTES, LOG_BACKUPS) if not log_file else (0, 0)))
+            handler = private_file_handler(path, *((LOG_BYTES, LOG_BACKUPS) if not log_file else (0, 0)))
         except OSError as exc:
             if not screen:
                 raise

@@ -114,9 +114,10 @@ def test_an_unwritable_screen_log_turns_logging_off_not_onto_the_terminal(root_l
     assert "after the screen is up" not in err
 
 
-def run_screen_in_pty(args, env, seconds: float = 4.0, size=(40, 120)):
+def run_screen_in_pty(args, env, seconds: float = 4.0, size=(40, 120), on_start=None):
     """The real panorama-top on a pseudo-terminal (Textual draws on stderr, so all three are
-    the terminal); q after ``seconds``.  Returns the exit status and all the terminal got."""
+    the terminal); q after ``seconds``.  Returns the exit status and all the terminal got.
+    ``on_start(proc)`` looks at the running process first."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli", *args], stdin=slave, stdout=slave,
@@ -133,6 +134,8 @@ def run_screen_in_pty(args, env, seconds: float = 4.0, size=(40, 120)):
                     return
 
     try:
+        if on_start is not None:
+            on_start(proc)
         drain(time.monotonic() + seconds)
         os.write(master, b"q")
         drain(time.monotonic() + 15)
