@@ -161,3 +161,16 @@ def test_the_real_screen_logs_its_amqp_link_to_the_file_masked(repo_root, child_
     assert "panorama_tui.sources.amqp" not in screen and "Traceback" not in screen
     assert "tiger" not in text and "tiger" not in screen
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_globus_tokens_are_masked_once_loaded(tmp_path):
+    import argparse
+
+    from collectors.globus import TRANSFER_RS, make_authorizer, save_tokens
+
+    path = tmp_path / "globus-tokens.json"
+    save_tokens(str(path), {"client_id": "9d5d9f4c-1b5c-4c4e-8a0e-3f1d2b7a6c01", "tokens": {TRANSFER_RS: {
+        "access_token": "AccT0ken-xyz", "refresh_token": "RefT0ken-abc", "expires_at_seconds": 4102444800}}})
+    make_authorizer(argparse.Namespace(tokens=str(path)), env={})
+    assert logsetup.scrub("Authorization: Bearer AccT0ken-xyz; refresh RefT0ken-abc") == \
+        "Authorization: Bearer ****; refresh ****"
