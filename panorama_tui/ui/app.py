@@ -468,11 +468,15 @@ class PanoramaApp(App):
         if src is not None:
             st = src.status
             state = st.state
-            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow",
-                     "waiting": "bold yellow"}.get(state, "cyan")
-            parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
-            if st.message and state in ("error", "down", "reconnecting", "waiting"):  # waiting: for a log, a writer
-                parts.append(f"[{'yellow' if state == 'waiting' else 'bright_red'}]{escape(st.message)}[/]")
+            color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(
+                state, "cyan"
+            )
+            if state == "waiting":  # for a log not there yet, a FIFO's writer: the message names it (short: it wraps)
+                parts.append(f"[bold yellow]{escape(st.message)}[/]")
+            else:
+                parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
+            if st.message and state in ("error", "down", "reconnecting"):
+                parts.append(f"[bright_red]{escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
