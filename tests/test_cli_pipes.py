@@ -217,3 +217,10 @@ def test_the_status_line_says_which_log_it_waits_for(tmp_path, replay_dir):
         asyncio.run(go())
     finally:
         ingest.stop()
+
+
+def test_a_one_line_bp_stream_without_newline_is_read_as_bp(repo_root, child_env, tmp_path, replay_dir):
+    first = (replay_dir / "process_wf_failure" / "events.bp").read_bytes().split(b"\n")[0]
+    (tmp_path / "one.bp").write_bytes(first)  # no newline at the end
+    got = cli(repo_root, child_env(), tmp_path, shell=f'PANORAMA_TOP --once --json <(cat "{tmp_path / "one.bp"}")')
+    assert '"events": 1' in got.stdout and '"bad_records": 0' in got.stdout, got.stdout

@@ -172,6 +172,8 @@ class JsonLogSource(Source):
             self.status.state = "ended"
 
     def _record(self, line: bytes):
+        if self.bp is None:  # a log of one line, without its newline
+            self.bp = _json_or_bp([line])
         return _bp_record(line) if self.bp else line
 
 
