@@ -8,8 +8,7 @@ import sys
 import tempfile
 import traceback
 
-from . import __version__
-from . import logsetup
+from . import __version__, logsetup
 from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
@@ -301,8 +300,8 @@ def _run_screen(args, source, control, master_db: str | None = None) -> int:
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    # The screen owns the terminal: its log goes to a file (a traceback over the
-    # screen was how a refresh error showed before).
+    # The screen owns the terminal: its log goes to a file (a refresh error's
+    # traceback on stderr would be drawn over the screen).
     logsetup.setup("panorama-top", screen=not (args.once or args.stats))
     try:
         if args.json and not (args.once or args.stats):

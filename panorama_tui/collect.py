@@ -23,8 +23,7 @@ import sys
 import threading
 import time
 
-from . import __version__
-from . import logsetup
+from . import __version__, logsetup
 from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0

@@ -22,7 +22,7 @@ import urllib.parse
 from .private_files import open_private
 
 MASK = "****"
-# The screen's log: enough for a day of warnings, bounded on a login node's quota.
+# The screen's log, bounded for a login node's quota: 1 MiB, and two old ones.
 LOG_BYTES = 1024 * 1024
 LOG_BACKUPS = 2
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
