@@ -65,7 +65,7 @@ class InputError(Exception):
 
 def open_source(args):
     """(source, replay control or None) for the command line's input."""
-    from .detect import UnknownInput, detect
+    from .detect import UnknownInput, bp_of, detect
     from .sources.jsonlog import JsonLogSource
     from .sources.replay import ReplayControl, ReplaySource
 
@@ -106,14 +106,11 @@ def open_source(args):
         control = ReplayControl(speed=speed, paused=args.paused and not args.once)
         return ReplaySource(path, control), control
     # --once waits for a FIFO's writer (a pipe is its natural input); --no-follow does not.
-    source = JsonLogSource(path, follow=follow, bp=_BP.get(kind), wait_for_writer=not args.no_follow)
+    source = JsonLogSource(path, follow=follow, bp=bp_of(kind), wait_for_writer=not args.no_follow)
     why = source.open_now()
     if why:
         raise InputError(why)
     return source, None
-
-
-_BP = {"jsonlog": False, "bplog": True}  # an "eventlog" (None): its first line says
 
 
 # -- Pegasus submit dirs and DBs ------------------------------------------------

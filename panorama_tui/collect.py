@@ -257,7 +257,7 @@ def _log_counts(src, store, recorder) -> None:
 
 
 def cmd_relay(args) -> int:
-    from .detect import UnknownInput, detect
+    from .detect import UnknownInput, bp_of, detect
     from .ingest import decode_batch
     from .publisher import SpoolingPublisher
     from .sources.jsonlog import JsonLogSource
@@ -279,7 +279,7 @@ def cmd_relay(args) -> int:
         pub = SpoolingPublisher(s.url, spool)
     except Exception as exc:
         raise CollectError(f"cannot open the spool {spool}: {getattr(exc, 'strerror', None) or exc}") from None
-    src = JsonLogSource(args.source, follow=not args.no_follow, bp={"jsonlog": False, "bplog": True}.get(kind))
+    src = JsonLogSource(args.source, follow=not args.no_follow, bp=bp_of(kind))
     stopper = _Stopper(on_stop=src.stop)
     left_over = pub.pending()
     log.info("relaying %s to %s (spool %s%s)", args.source, url.masked, spool,

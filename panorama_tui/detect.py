@@ -84,6 +84,11 @@ def detect(path: str, follow: bool = False) -> str:
     raise UnknownInput(f"{path}: not a monitord event log (no JSON or BP event in its first lines)")
 
 
+def bp_of(kind: str) -> bool | None:
+    """JsonLogSource's ``bp`` for an event log's kind: None lets its first line say."""
+    return {"jsonlog": False, "bplog": True}.get(kind)
+
+
 def _pegasus_db_kind(path: str) -> str | None:
     """``stampede`` (workflow tables with rows, or an empty schema being
     filled), ``masterdb`` (only master_workflow rows), or None."""
