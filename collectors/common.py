@@ -12,6 +12,8 @@ import socket
 import sys
 import time
 
+from panorama_tui.logsetup import scrub
+
 __all__ = [
     "CollectorArgumentParser",
     "add_sink_args",
@@ -74,8 +76,8 @@ class CollectorArgumentParser(argparse.ArgumentParser):
 
 
 def say(prog: str, message: str) -> None:
-    """One line on stderr, never more (newlines in ``message`` are folded)."""
-    text = " ".join(str(message).split("\n")).strip()
+    """One line on stderr, never more (newlines in ``message`` are folded), secrets masked."""
+    text = " ".join(scrub(message).split("\n")).strip()
     try:
         sys.stderr.write(f"{prog}: {text}\n")
         sys.stderr.flush()
@@ -113,7 +115,8 @@ def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: st
         "--amqp",
         metavar="URL",
         help="also publish to AMQP through the spooling publisher "
-        "(amqp[s]://user:pass@host:port/<vhost>/<exchange>)",
+        "(amqp[s]://user:pass@host:port/<vhost>/<exchange>; without a password, PANORAMA_AMQP_PASSWORD's "
+        "or the config file's: one given here is starred in ps only once the program has started)",
     )
     g.add_argument(
         "--spool",

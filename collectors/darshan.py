@@ -35,6 +35,10 @@ import sys
 import tempfile
 import time
 
+from panorama_tui import logsetup
+from panorama_tui.logsetup import quiet_on_closed_stdout
+from panorama_tui.private_files import replace_private
+
 from .common import (
     EXIT_CONFIG,
     CollectorArgumentParser,
@@ -633,13 +637,8 @@ class SeenState:
         self.save()
 
     def save(self) -> None:
-        if not self.path:
-            return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        tmp = f"{self.path}.tmp.{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"seen": self.seen}, f)
-        os.replace(tmp, self.path)
+        if self.path:
+            replace_private(self.path, json.dumps({"seen": self.seen}))
 
 
 def _default_state() -> str:
@@ -707,10 +706,12 @@ def _process(parser: LogParser, path: str, sink, ctx: dict, parsed: list) -> boo
     return False
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:
         return worker_main()
+    logsetup.setup(PROG)  # the publisher's and pika's records: on stderr, secrets masked
     parser_ = build_parser()
     args = parser_.parse_args(argv)
     sources = sum(bool(x) for x in (args.logs, args.watch, args.log_dir))

@@ -34,6 +34,10 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from panorama_tui import logsetup
+from panorama_tui.logsetup import quiet_on_closed_stdout
+from panorama_tui.private_files import replace_private
+
 from .common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
 from .sinks import SinkError, open_sink
 
@@ -105,21 +109,7 @@ def load_tokens(path: str) -> dict | None:
 
 def save_tokens(path: str, data: dict) -> None:
     """Write the token file atomically, 0600, its directory 0700."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    os.chmod(path, 0o600)
+    replace_private(path, json.dumps(data, indent=1))
 
 
 class TokenFileError(Exception):
@@ -128,6 +118,12 @@ class TokenFileError(Exception):
 
 class NoCredentials(Exception):
     pass
+
+
+def _mask_tokens(entry: dict) -> None:
+    """Tokens are passwords: masked in every log record and error line from now on."""
+    for key in ("access_token", "refresh_token"):
+        logsetup.add_secret(entry.get(key))
 
 
 def _token_entry(resp) -> dict:
@@ -147,6 +143,7 @@ def make_authorizer(args, env=None):
     env = os.environ if env is None else env
     cid, secret = env.get("GLOBUS_CLIENT_ID"), env.get("GLOBUS_CLIENT_SECRET")
     if cid and secret:
+        logsetup.add_secret(secret)
         client = globus_sdk.ConfidentialAppAuthClient(cid, secret)
         return globus_sdk.ClientCredentialsAuthorizer(client, globus_sdk.TransferClient.scopes.all), \
             f"client credentials of {cid}"
@@ -160,12 +157,14 @@ def make_authorizer(args, env=None):
     entry = data["tokens"].get(TRANSFER_RS) or {}
     if not entry.get("refresh_token"):
         raise NoCredentials(f"{path} has no refresh token for Globus Transfer: run 'panorama-globus login' again")
+    _mask_tokens(entry)
     client = globus_sdk.NativeAppAuthClient(data["client_id"])
 
     def on_refresh(token_response):
         try:
             by_rs = token_response.by_resource_server
             if TRANSFER_RS in by_rs:
+                _mask_tokens(by_rs[TRANSFER_RS])
                 fresh = dict(entry)
                 fresh.update({k: v for k, v in by_rs[TRANSFER_RS].items() if v is not None})
                 data["tokens"][TRANSFER_RS] = fresh
@@ -445,6 +444,8 @@ def login(args, stdin=None, stderr=None) -> int:
         say(PROG, f"login failed: {classify(exc).message}")
         return 1
     by_rs = tokens.by_resource_server
+    for entry in by_rs.values():
+        _mask_tokens(entry)
     if TRANSFER_RS not in by_rs:
         say(PROG, "login did not give a Globus Transfer token: nothing stored")
         return 1
@@ -511,8 +512,10 @@ def build_login_parser(name: str):
     return p
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    logsetup.setup(PROG)  # globus-sdk's, the publisher's and pika's records: on stderr, tokens masked
     if argv[:1] in (["login"], ["logout"]):
         args = build_login_parser(argv[0]).parse_args(argv[1:])
         return login(args) if argv[0] == "login" else logout(args)

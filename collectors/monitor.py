@@ -19,8 +19,10 @@
 Events go to ``--out FILE`` (``{pid}``, ``{rank}``, ``{host}`` are filled in),
 else ``$PANORAMA_MONITOR_OUT``, else ``./panorama-monitor.<pid>.jsonl`` in the
 job's working directory (or kickstart's ``$KICKSTART_MON_URL`` when it is a
-``file://`` URL), and/or to AMQP with ``--amqp URL`` (or
-``$PANORAMA_MONITOR_AMQP``).  Stdout is the command's, so events never go there.
+``file://`` URL), and/or to AMQP with ``--amqp URL`` (or ``$PANORAMA_AMQP_URL``,
+the broker variable of every Panorama command; ``$PANORAMA_MONITOR_AMQP`` is its
+old, deprecated name).  Stdout is the command's, so events never go there.  The
+command's environment has none of the broker variables: they hold a password.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ import subprocess
 import sys
 import threading
 import time
+
+from panorama_tui import logsetup
+from panorama_tui.logsetup import quiet_on_closed_stdout
 
 from .common import (
     EXIT_WRAPPER,
@@ -58,6 +63,11 @@ END = b"@@@MONITORING_PAYLOAD - END@@@"
 MAX_BLOCK = 16 * 1024 * 1024
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 CONTEXT_KEYS = ("wf_uuid", "wf_label", "dag_job_id", "task_id", "xformation", "site", "condor_job_id", "rank")
+# amqp_url.ENV_VAR and its PASSWORD_ENV_VAR, named here: amqp_url (dataclasses, inspect) would
+# add a third to the start of a wrapper that runs with every job, publishing or not.
+URL_VAR = "PANORAMA_AMQP_URL"
+OLD_URL_VAR = "PANORAMA_MONITOR_AMQP"  # deprecated: PANORAMA_AMQP_URL, as for every command
+BROKER_VAR_PREFIX = "PANORAMA_AMQP_"  # with OLD_URL_VAR: never passed on to the command
 
 __all__ = ["main", "build_parser", "PayloadFilter", "payload_events", "Monitor"]
 
@@ -377,6 +387,8 @@ class Monitor:
                 self.command,
                 stdout=subprocess.PIPE if self.payload else None,
                 close_fds=True,
+                env={k: v for k, v in os.environ.items()  # the job needs no broker password
+                     if not k.startswith(BROKER_VAR_PREFIX) and k != OLD_URL_VAR},
             )
         except FileNotFoundError as exc:
             self.spawn_error = f"cannot run {exe!r}: {exc.strerror or 'not found'}"
@@ -624,8 +636,10 @@ def _default_interval(env) -> float:
     return DEFAULT_INTERVAL
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    logsetup.setup(PROG)  # the publisher's and pika's records: on stderr, secrets masked
     parser = build_parser()
     if "--" in argv:
         i = argv.index("--")
@@ -638,8 +652,8 @@ def main(argv=None) -> int:
         parser.error("no command given (usage: panorama-monitor [options] -- COMMAND ARGS...)")
     env = os.environ
     interval = args.interval if args.interval is not None else _default_interval(env)
-    if args.amqp is None and env.get("PANORAMA_MONITOR_AMQP"):
-        args.amqp = env["PANORAMA_MONITOR_AMQP"]
+    if args.amqp is None:
+        args.amqp = env.get(URL_VAR) or env.get(OLD_URL_VAR) or None
     if args.out is None:
         kickstart_url = env.get("KICKSTART_MON_URL") or ""
         args.out = (env.get("PANORAMA_MONITOR_OUT")

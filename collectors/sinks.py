@@ -19,6 +19,8 @@ import os
 import sys
 from collections import deque
 
+from panorama_tui.private_files import open_private, private_dir
+
 from .common import say
 
 __all__ = ["Sink", "JsonlSink", "StdoutSink", "AmqpSink", "TeeSink", "SinkError", "open_sink", "dumps",
@@ -131,9 +133,7 @@ class JsonlSink(_FdSink):
     def __init__(self, path: str, prog: str = "panorama"):
         super().__init__(prog)
         self.path = path
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self.fd = open_private(path, os.O_WRONLY | os.O_APPEND)
 
     def describe(self) -> str:
         return self.path
@@ -200,12 +200,13 @@ class AmqpSink(Sink):
         if publisher is None:
             from panorama_tui.publisher import SpoolingPublisher  # lazy: pika only when asked for
 
-            os.makedirs(os.path.dirname(os.path.abspath(spool_path)), exist_ok=True)
             publisher = SpoolingPublisher(url, spool_path)
         self.publisher = publisher
 
     def describe(self) -> str:
-        return f"AMQP {_mask(self.url)} (spool {self.spool_path})"
+        from panorama_tui.amqp_url import redact
+
+        return f"AMQP {redact(self.url)} (spool {self.spool_path})"
 
     def emit(self, events) -> None:
         events = [ev for ev in events if isinstance(ev, dict) and ev.get("event")]
@@ -261,17 +262,6 @@ class TeeSink(Sink):
         return " + ".join(s.describe() for s in self.sinks)
 
 
-def _mask(url: str) -> str:
-    try:
-        from panorama_tui.amqp_url import mask  # the core's URL masking, when present
-
-        return mask(url)
-    except Exception:
-        import re
-
-        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
 _SPOOL_LOCKS: list[int] = []  # flock'ed descriptors, held for the life of the process
 SPOOL_SLOTS = 32
 
@@ -298,7 +288,7 @@ def default_spool(prog: str) -> str:
     from .common import hostname
 
     d = spool_dir()
-    os.makedirs(d, exist_ok=True)
+    private_dir(d)
     host = hostname().split(".")[0]
     for n in range(SPOOL_SLOTS):
         path = os.path.join(d, f"{prog}.{host}.{n}.sqlite")
@@ -338,13 +328,17 @@ def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> 
         except (OSError, ValueError) as exc:
             raise SinkError(f"cannot open {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if amqp:
+        from panorama_tui.amqp_url import fill_password, hide_password_from_ps, redact  # only when publishing
+
+        hide_password_from_ps(amqp, prog)
         try:
+            amqp = fill_password(amqp)  # PANORAMA_AMQP_PASSWORD or the config's, for a URL without one
             spool = getattr(args, "spool", None) or default_spool(prog)
             sinks.append(AmqpSink(amqp, expand_path(spool, **path_values), prog))
         except ImportError as exc:
             raise SinkError(f"--amqp needs panorama_tui.publisher and pika: {exc}") from None
         except Exception as exc:
-            raise SinkError(f"cannot publish to {_mask(amqp)}: {type(exc).__name__}: {exc}") from None
+            raise SinkError(f"cannot publish to {redact(amqp)}: {type(exc).__name__}: {redact(exc)}") from None
     if len(sinks) == 1:
         return sinks[0]
     return TeeSink(sinks)

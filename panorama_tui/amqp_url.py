@@ -15,22 +15,31 @@ Settings come from, first to last: the command line, ``PANORAMA_AMQP_URL``,
 and ``[amqp]`` in ``~/.config/panorama-top/config.toml``::
 
     [amqp]
-    url = "amqps://panorama:secret@broker.example.org/panorama/monitoring"
+    url = "amqps://panorama@broker.example.org/panorama/monitoring"
+    password = "secret"               # for a URL with a user and no password
     queue = "panorama-archive"        # optional: a named durable queue
     bindings = ["stampede.#", "kickstart.#"]
     wf = "f84f05fc-..."               # optional: one workflow only
 
+A URL that names a user but no password takes it from ``PANORAMA_AMQP_PASSWORD``,
+then the config file's ``password``: so it need never be on a command line,
+where ``ps`` shows it.  One given there anyway is overwritten in the process's
+command line as soon as the program has started (:func:`hide_password_from_ps`).
+
 Every URL shown anywhere goes through :func:`mask`; error text that may quote
-a URL goes through :func:`redact`.
+a URL goes through :func:`redact`; a password parsed is known to the logging
+filter from then on (:func:`panorama_tui.logsetup.add_secret`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import ssl
+import sys
 import urllib.parse
 from dataclasses import dataclass, field
+
+from .logsetup import MASK, add_secret, hide_in_cmdline, scrub
 
 __all__ = [
     "AmqpUrl",
@@ -39,8 +48,11 @@ __all__ = [
     "DEFAULT_EXCHANGE",
     "DEFAULT_VHOST",
     "ENV_VAR",
+    "PASSWORD_ENV_VAR",
     "UrlError",
     "config_path",
+    "fill_password",
+    "hide_password_from_ps",
     "load_config",
     "mask",
     "parse",
@@ -55,7 +67,7 @@ DEFAULT_PASSWORD = "guest"
 DEFAULT_HOST = "localhost"
 DEFAULT_BINDINGS = ("stampede.#", "kickstart.#", "transfer.#", "darshan.#")
 ENV_VAR = "PANORAMA_AMQP_URL"
-MASK = "****"
+PASSWORD_ENV_VAR = "PANORAMA_AMQP_PASSWORD"
 
 _QUERY_KEYS = {"heartbeat", "connection_timeout", "cafile", "certfile", "keyfile", "server_name", "verify"}
 
@@ -64,8 +76,10 @@ class UrlError(ValueError):
     """A URL that cannot be used; the message never holds the password."""
 
 
-# user:password@ in anything that looks like a URL (also inside longer text).
-_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^/\s?#]*)@")
+# user:password@ in anything that looks like a URL (also inside longer text): the user may
+# hold an '@', the password runs to the last '@' before a space (an unescaped '/', '?' or
+# '#' in it must not cut the mask short).  A space in a password: see logsetup.add_secret.
+_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*?:)(?P<pw>\S*)@")
 
 
 def mask(url) -> str:
@@ -75,16 +89,53 @@ def mask(url) -> str:
     return _USERINFO.sub(lambda m: m.group("pre") + MASK + "@", str(url))
 
 
+def _typed_password(url: str) -> tuple[str, str | None, int]:
+    """(the URL with its password masked, the password as typed or None, where it starts).
+
+    The user info runs to the LAST '@', as its writer meant it, even where an
+    unescaped '/', '?', '#' or space hides it from urlsplit."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not (sep and at and colon):
+        return url, None, -1
+    return f"{scheme}://{user}:{MASK}@{hostpart}", password, len(scheme) + 3 + len(user) + 1
+
+
+def fill_password(url: str, env=None, config: dict | None = None) -> str:
+    """``url`` with the password of ``PANORAMA_AMQP_PASSWORD`` (else the config's ``password``)
+    put in, when it names a user and no password."""
+    env = os.environ if env is None else env
+    password = env.get(PASSWORD_ENV_VAR) or (config if config is not None else load_config()).get("password")
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not (password and sep and at) or ":" in userinfo:
+        return url
+    add_secret(str(password))
+    return f"{scheme}://{userinfo}:{urllib.parse.quote(str(password), safe='')}@{hostpart}"
+
+
+def hide_password_from_ps(url: str | None, prog: str) -> None:
+    """Overwrite the password of a URL given on our command line where ``ps`` reads it.
+
+    Other users see a command line (/proc/PID/cmdline) but not the environment
+    or the config file.  As mysql -p does, the bytes are starred in place, once
+    the program has started: a ps in the first moments may still catch them.
+    Where that cannot be done (no /proc), one line says so."""
+    if not url:
+        return
+    _, password, at = _typed_password(url)
+    if password and password != DEFAULT_PASSWORD and hide_in_cmdline(url, at, len(password)) is False:
+        sys.stderr.write(f"{prog}: warning: the password given with --amqp shows in ps here; "
+                         f"give it in {PASSWORD_ENV_VAR} or the config file instead\n")
+
+
 def redact(text, *secrets) -> str:
-    """Text with every URL's password masked and each given secret removed."""
-    out = mask(text)
+    """Text with every URL's password, each given secret and every secret known to logsetup masked."""
     for s in secrets:
-        if s and len(s) >= 3 and s != DEFAULT_PASSWORD:
-            out = out.replace(s, MASK)
-            quoted = urllib.parse.quote(s, safe="")
-            if quoted != s:
-                out = out.replace(quoted, MASK)
-    return out
+        if s != DEFAULT_PASSWORD:
+            add_secret(s)
+    return scrub(text)
 
 
 @dataclass(frozen=True)
@@ -120,6 +171,8 @@ class AmqpUrl:
         """pika SSLOptions for amqps, else None."""
         if not self.tls:
             return None
+        import ssl  # here: a collector that publishes nowhere, or over plain amqp, does not pay for it
+
         import pika
 
         q = self.query
@@ -163,12 +216,19 @@ def parse(url: str) -> AmqpUrl:
     if not isinstance(url, str) or not url.strip():
         raise UrlError("empty AMQP URL")
     url = url.strip()
-    shown = mask(url)
+    shown, typed, _ = _typed_password(url)
+    if typed and typed != DEFAULT_PASSWORD:  # known to every error line and log record from here on
+        add_secret(typed)
+        add_secret(urllib.parse.unquote(typed))
     try:
         u = urllib.parse.urlsplit(url)
-        port = u.port
+        at_after_host = "@" in url.partition("://")[2] and "@" not in u.netloc
+        port = None if at_after_host else u.port
     except ValueError as exc:
         raise UrlError(f"bad AMQP URL {shown}: {redact(exc, url)}") from None
+    if at_after_host:  # a password cut short by an unescaped '/', '?' or '#', or a name with an '@'
+        raise UrlError(f"bad AMQP URL {shown}: an '@' after the host (write '/', '?', '#' in a password "
+                       "as %2F, %3F, %23, and '@' in a name as %40)")
     scheme = u.scheme.lower()
     if scheme not in ("amqp", "amqps"):
         raise UrlError(f"bad AMQP URL {shown}: the scheme must be amqp:// or amqps://")
@@ -317,6 +377,8 @@ def resolve(
         s.url, s.origin = env[ENV_VAR], ENV_VAR
     elif cfg.get("url"):
         s.url, s.origin = str(cfg["url"]), config or config_path()
+    if s.url:
+        s.url = fill_password(s.url, env, cfg)
     s.queue = queue or cfg.get("queue") or None
     s.bindings = list(bindings) if bindings else (list(cfg["bindings"]) if cfg.get("bindings") else None)
     s.wf = wf or cfg.get("wf") or None

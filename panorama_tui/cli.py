@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import tempfile
 import time
 import traceback
 
-from . import __version__
+from . import __version__, logsetup
+from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
 EXIT_BAD_INPUT = 3
@@ -30,11 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Darshan I/O and Globus transfers in one screen.",
         epilog="--once and --report exit status: 0 succeeded, 1 failed, 2 still running, 4 stalled (DAGMan "
         "exited but monitord recorded no end, or no event for far longer than the run's pace with nothing queued "
-        "or running); 3 unreadable input; 64 bad arguments.",
+        "or running); 3 unreadable input; 64 bad arguments; 141 stdout's reader left (| head), as for any filter.",
     )
     p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
-                   "a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede DB, a monitord event log "
-                   "(JSON or BP) or a panorama-top recording")
+                   "a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede DB, a monitord event log (JSON or "
+                   "BP; followed, and waited for if not there yet; also a pipe or FIFO) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
     p.add_argument("--report", action="store_true", help="print what pegasus-analyzer prints for PATH's held and "
@@ -42,14 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --once, --report or --stats: print a JSON object")
     p.add_argument("--stats", action="store_true", help="print pegasus-statistics' summary of PATH (a Stampede DB "
                    "or a submit dir) and exit; with --json, every figure of -s all")
-    p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it")
+    p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it, "
+                   "and wait for nothing: not for a log not there yet, nor for a FIFO's writer")
     p.add_argument("--record", metavar="FILE", help="append every event received to this recording")
     p.add_argument("--no-record", action="store_true", help="do not record live input")
     p.add_argument("--speed", type=float, default=None, help="replay speed: 1, 10, ... or 0 for as fast as possible")
     p.add_argument("--paused", action="store_true", help="start a replay paused")
     p.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (lighter over SSH)")
     p.add_argument("--amqp", metavar="URL", help="subscribe to a RabbitMQ exchange: amqp[s]://user:pass@host:port/"
-                   "<vhost>/<exchange> (default without PATH: PANORAMA_AMQP_URL, then the config file)")
+                   "<vhost>/<exchange> (default without PATH: PANORAMA_AMQP_URL, then the config file).  Without "
+                   "a password, the URL takes PANORAMA_AMQP_PASSWORD's or the config file's: one given here "
+                   "is starred in ps only once the program has started")
     p.add_argument("--queue", metavar="NAME", help="with AMQP: consume this named durable queue "
                    "(default: an exclusive queue that lives as long as the screen)")
     p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
@@ -66,7 +69,7 @@ class InputError(Exception):
 
 def open_source(args):
     """(source, replay control or None) for the command line's input."""
-    from .detect import UnknownInput, detect
+    from .detect import UnknownInput, bp_of, detect
     from .sources.jsonlog import JsonLogSource
     from .sources.replay import ReplayControl, ReplaySource
 
@@ -89,8 +92,9 @@ def open_source(args):
         if os.path.isfile(default_path()) and not args.once:
             raise OpenMasterDb(default_path())
         raise InputError("nothing to show: give an event log, a recording or a submit dir, or try --demo")
+    follow = not (args.no_follow or args.once)
     try:
-        kind = detect(path)
+        kind = detect(path, follow=follow)
     except UnknownInput as exc:
         raise InputError(str(exc)) from None
     if kind in ("submitdir", "dagmanout", "stampede", "masterdb"):
@@ -105,8 +109,12 @@ def open_source(args):
             raise InputError("--speed must be 0 (as fast as possible) or more")
         control = ReplayControl(speed=speed, paused=args.paused and not args.once)
         return ReplaySource(path, control), control
-    follow = not (args.no_follow or args.once)
-    return JsonLogSource(path, follow=follow, bp=(kind == "bplog")), None
+    # --once waits for a FIFO's writer (a pipe is its natural input); --no-follow does not.
+    source = JsonLogSource(path, follow=follow, bp=bp_of(kind), wait_for_writer=not args.no_follow)
+    why = source.open_now()
+    if why:
+        raise InputError(why)
+    return source, None
 
 
 # -- Pegasus submit dirs and DBs ------------------------------------------------
@@ -171,8 +179,9 @@ def _open_pegasus(kind: str, path: str, args):
 
 def _open_amqp(args):
     """An AmqpSource when --amqp is given, or no PATH and the env/config name a broker."""
-    from .amqp_url import UrlError, resolve
+    from .amqp_url import UrlError, hide_password_from_ps, parse, resolve
 
+    hide_password_from_ps(args.amqp, "panorama-top")
     amqp_opts = args.queue or args.bind or args.wf
     if args.amqp and (args.path or args.demo):
         raise InputError("give either PATH/--demo or --amqp, not both")
@@ -188,16 +197,15 @@ def _open_amqp(args):
         if amqp_opts:
             raise InputError("--queue, --bind and --wf go with --amqp")
         return None
-    if args.once:
-        raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
     from .sources.amqp import AmqpSource
 
     try:
+        parse(s.url)  # a bad URL is said first, --once or not
+        if args.once:
+            raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
         source = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf)
     except UrlError as exc:
         raise InputError(str(exc)) from None
-    # The link's state is on screen; pika's own error lines would garble it.
-    logging.getLogger("pika").setLevel(logging.CRITICAL)
     return source
 
 
@@ -225,16 +233,15 @@ def read_to_end(source):
     from .store import Store
 
     store = Store()
-    ing = Ingest(source, store)
-    if isinstance(source, ReplaySource):
-        # A replay idles at its end (waiting for seeks): stop once it is there.
-        ing.start()
-        while not ing.done.wait(0.05):
-            if source.control.finished:
-                source.stop()
-        ing.thread.join()
-    else:
-        ing.run()
+    ing = Ingest(source, store).start()
+    said_waiting = False
+    while not ing.done.wait(0.05):
+        if isinstance(source, ReplaySource) and source.control.finished:
+            source.stop()  # a replay idles at its end (waiting for seeks): stop once it is there
+        if source.status.state == "waiting" and not said_waiting:  # a FIFO's writer: said once
+            said_waiting = True
+            print(f"panorama-top: {source.status.message}", file=sys.stderr, flush=True)
+    ing.thread.join()
     if source.status.state == "error":
         raise InputError(source.status.message)
     if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):
@@ -308,18 +315,31 @@ def _dumps(obj) -> str:
 
 
 def _log_internal_error(exc: BaseException) -> str:
-    path = os.path.join(tempfile.gettempdir(), f"panorama-top-error-{os.getpid()}.log")
-    try:
-        with open(path, "w") as f:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
+    try:  # mkstemp: a new file of our own, 0600, even in a shared /tmp
+        fd, path = tempfile.mkstemp(prefix=f"panorama-top-error-{os.getpid()}-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(logsetup.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
     except OSError:
         return ""
     return path
 
 
+def _run_screen(args, source, control, master_db: str | None = None) -> int:
+    """The screen, with the log's records also in Textual's own log (``textual console``)."""
+    from textual.logging import TextualHandler
+
+    from .ui.app import run_app
+
+    logsetup.attach(TextualHandler(stderr=False))  # never the terminal: it is the screen's
+    return run_app(args, source, control, master_db=master_db)
+
+
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    # The screen owns the terminal: its log goes to a file (a refresh error's
+    # traceback on stderr would be drawn over the screen).
+    logsetup.setup("panorama-top", screen=not (args.once or args.stats))
     try:
         if args.json and not (args.once or args.stats or args.report):
             raise InputError("--json goes with --once, --report or --stats")
@@ -330,9 +350,7 @@ def main(argv=None) -> int:
         source, control = open_source(args)
         if args.once:
             return run_once(args, source)
-        from .ui.app import run_app
-
-        return run_app(args, source, control)
+        return _run_screen(args, source, control)
     except InputError as exc:
         print(f"panorama-top: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -340,15 +358,15 @@ def main(argv=None) -> int:
         print(str(exc))
         return 0
     except OpenMasterDb as exc:
-        from .ui.app import run_app
-
-        return run_app(args, None, None, master_db=exc.path)
+        return _run_screen(args, None, None, master_db=exc.path)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # never a traceback on the user's terminal
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise  # the reader left (| head): main's wrapper ends quietly
         where = _log_internal_error(exc)
         print(
-            f"panorama-top: internal error: {type(exc).__name__}: {exc}"
+            f"panorama-top: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}"
             + (f" (details in {where})" if where else ""),
             file=sys.stderr,
         )

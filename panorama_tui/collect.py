@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 
-from . import __version__
+from . import __version__, logsetup
+from .logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 3
@@ -38,8 +39,10 @@ _LOG_FILE: str | None = None  # errors go to the log file too, when there is one
 EPILOG = """\
 The broker URL is amqp[s]://user:password@host:port/<vhost>/<exchange> (vhost '/' is
 %2F); defaults: vhost panorama, exchange monitoring.  Without --amqp it comes from
-PANORAMA_AMQP_URL, then [amqp] url in ~/.config/panorama-top/config.toml.  Passwords
-are never printed or logged.
+PANORAMA_AMQP_URL, then [amqp] url in ~/.config/panorama-top/config.toml.  A URL with
+a user and no password takes PANORAMA_AMQP_PASSWORD, then [amqp] password: ps shows a
+command line to every user (a password given there is starred once the command has
+started).  Passwords are never printed or logged.
 
 Exit status: 0 stopped cleanly (SIGTERM/SIGINT) or done; 3 bad input (URL, file,
 recording path); 64 bad arguments; 69 broker unavailable at start (only with
@@ -107,60 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
 # -- logging ----------------------------------------------------------------------
 
 
-class _RedactFilter(logging.Filter):
-    """Masks URL passwords (and the given secret) in every record, whatever logged it."""
-
-    def __init__(self, secret: str | None):
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from .amqp_url import redact
-
-        try:
-            msg = record.getMessage()
-        except Exception:
-            return True
-        clean = redact(msg, self.secret) if self.secret else redact(msg)
-        if clean != msg or record.args:
-            record.msg, record.args = clean, None
-        if record.exc_info:
-            import traceback
-
-            text = "".join(traceback.format_exception(*record.exc_info))
-            record.msg = f"{record.msg}\n{redact(text, self.secret) if self.secret else redact(text)}"
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def setup_logging(path: str | None, verbose: bool, secret: str | None) -> None:
-    handler: logging.Handler
-    if path:
-        try:
-            handler = logging.FileHandler(path)
-        except OSError as exc:
-            raise CollectError(f"cannot write the log {path}: {exc.strerror or exc}") from None
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactFilter(secret))
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    root.addHandler(handler)
+def setup_logging(path: str | None, verbose: bool) -> None:
+    """logsetup's one set-up (secrets masked), to ``path`` or stderr (a journal)."""
     global _LOG_FILE
-    _LOG_FILE = path
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("pika").setLevel(logging.INFO if verbose else logging.CRITICAL)
+    try:
+        _LOG_FILE = logsetup.setup("panorama-collect", log_file=path, verbose=verbose, daemon=True)
+    except OSError as exc:
+        raise CollectError(f"cannot write the log {path}: {exc.strerror or exc}") from None
 
 
 # -- helpers ------------------------------------------------------------------------
 
 
 def _settings(args):
-    from .amqp_url import UrlError, parse, resolve
+    from .amqp_url import UrlError, hide_password_from_ps, parse, resolve
 
+    hide_password_from_ps(args.amqp, "panorama-collect")
     try:
         s = resolve(
             args.amqp,
@@ -228,7 +193,7 @@ def cmd_record(args) -> int:
     from .store import Store
 
     s, url = _settings(args)
-    setup_logging(args.log, args.verbose, url.password)
+    setup_logging(args.log, args.verbose)
     try:
         src = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf, max_length=args.max_length)
     except UrlError as exc:
@@ -292,18 +257,18 @@ def _log_counts(src, store, recorder) -> None:
 
 
 def cmd_relay(args) -> int:
-    from .detect import UnknownInput, detect
+    from .detect import UnknownInput, bp_of, detect
     from .ingest import decode_batch
     from .publisher import SpoolingPublisher
     from .sources.jsonlog import JsonLogSource
 
     s, url = _settings(args)
-    setup_logging(args.log, args.verbose, url.password)
+    setup_logging(args.log, args.verbose)
     try:
-        kind = detect(args.source)
+        kind = detect(args.source, follow=not args.no_follow)
     except UnknownInput as exc:
         raise CollectError(str(exc)) from None
-    if kind not in ("jsonlog", "bplog"):
+    if kind not in ("jsonlog", "bplog", "eventlog"):
         raise CollectError(f"{args.source}: relay reads a monitord event log (JSON lines or BP), not a {kind}")
     if args.no_wait:
         why = check_broker(url)
@@ -314,7 +279,7 @@ def cmd_relay(args) -> int:
         pub = SpoolingPublisher(s.url, spool)
     except Exception as exc:
         raise CollectError(f"cannot open the spool {spool}: {getattr(exc, 'strerror', None) or exc}") from None
-    src = JsonLogSource(args.source, follow=not args.no_follow, bp=(kind == "bplog"))
+    src = JsonLogSource(args.source, follow=not args.no_follow, bp=bp_of(kind))
     stopper = _Stopper(on_stop=src.stop)
     left_over = pub.pending()
     log.info("relaying %s to %s (spool %s%s)", args.source, url.masked, spool,
@@ -377,6 +342,7 @@ def _drain(pub, wait: float | None, stopper) -> int:
 # -- main ---------------------------------------------------------------------------------
 
 
+@quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -391,11 +357,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:  # one line, masked; the traceback goes to the log
-        from .amqp_url import redact
-
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise  # the reader left (| head): main's wrapper ends quietly
         if _LOG_FILE:
             log.exception("internal error")
-        print(f"panorama-collect: internal error: {type(exc).__name__}: {redact(exc)}", file=sys.stderr)
+        print(f"panorama-collect: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 from .recorder import is_recording
+
+# Names that are not event logs: a missing one is an error, not something to wait for.
+_NOT_LOG_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".dagman.out")
+_NOT_FILES = ((stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
 # the first line DAGMan writes to its log
@@ -16,14 +21,28 @@ class UnknownInput(Exception):
     """The path is not something panorama-top can read; the message says why."""
 
 
-def detect(path: str) -> str:
+def detect(path: str, follow: bool = False) -> str:
     """Return the kind of input: ``recording``, ``jsonlog``, ``bplog``,
     ``submitdir`` (a Pegasus submit directory, or a dir of DAGMan logs),
     ``dagmanout`` (a DAGMan log, ``*.dag.dagman.out``), ``stampede`` (a
-    Stampede DB) or ``masterdb`` (a user's ~/.pegasus/workflow.db)."""
-    if not os.path.exists(path):
-        raise UnknownInput(f"{path}: no such file or directory")
-    if os.path.isdir(path):
+    Stampede DB), ``masterdb`` (a user's ~/.pegasus/workflow.db), or
+    ``eventlog``: an event log whose first line, read by the source, says JSON
+    or BP (a FIFO or pipe, which cannot be read twice, or with ``follow`` a log
+    not written yet)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if follow and not path.endswith(_NOT_LOG_SUFFIXES + (os.sep,)):
+            return "eventlog"  # followed like tail -F once monitord creates it
+        raise UnknownInput(f"{path}: no such file or directory") from None
+    except OSError as exc:
+        raise UnknownInput(f"{path}: {exc.strerror or exc}") from None
+    if stat.S_ISFIFO(mode):
+        return "eventlog"  # not peeked at: what detection read, the source would never see
+    for test, what in _NOT_FILES:
+        if test(mode):
+            raise UnknownInput(f"{path}: {what}, not a file panorama-top can read")
+    if stat.S_ISDIR(mode):
         # -- Pegasus submit dir (sources/submitdir.py), or DAGMan's logs alone (sources/dagman_out.py) --
         if any(os.path.isfile(os.path.join(path, n)) for n in ("braindump.yml", "braindump.txt")):
             return "submitdir"
@@ -76,6 +95,11 @@ def detect(path: str) -> str:
     if saw_json_object:
         raise UnknownInput(f"{path}: JSON, but not Panorama or Stampede events (no 'event' field)")
     raise UnknownInput(f"{path}: not a monitord event log (no JSON or BP event in its first lines)")
+
+
+def bp_of(kind: str) -> bool | None:
+    """JsonLogSource's ``bp`` for an event log's kind: None lets its first line say."""
+    return {"jsonlog": False, "bplog": True}.get(kind)
 
 
 def _pegasus_db_kind(path: str) -> str | None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import urllib.parse
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 try:  # optional: the fast parser
     from orjson import loads as _fast_loads
@@ -174,11 +175,54 @@ def _normalize_keys(obj: dict) -> dict:
     return {k.replace(".", "_"): v for k, v in obj.items()}
 
 
+# YYYY-MM-DD, then optionally T (or t, or a space) HH:MM[:SS[.fraction]] and a zone:
+# Z, +HH:MM, +HHMM or +HH.  datetime.fromisoformat is no judge: 3.10 refuses Z and
+# fractions of other than 3 or 6 digits, and 3.11+ take basic and week forms.
+_ISO = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)"
+    r"(?:[Tt ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?"
+    r"(?:([Zz])|([+-])(\d\d)(?::?(\d\d))?)?)?"
+)
+# BP's and Elasticsearch's own form, which fromisoformat reads alike on every Python
+# once Z is +00:00: twice as fast as the general way, and quicker than before
+# (a float() that failed first), for the ts of every BP event.
+_ISO_COMMON = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6})?Z").fullmatch
+_fromisoformat = datetime.fromisoformat
+_UTC = timezone.utc
+
+
+def iso_epoch(text: str) -> float | None:
+    """An ISO-8601 date and time as epoch seconds, the same on every Python; None if it is not one.
+
+    A fraction past microseconds is cut (as Python 3.11+ does); naive times are UTC."""
+    if _ISO_COMMON(text) is not None:
+        try:
+            return _fromisoformat(text[:-1] + "+00:00").timestamp()
+        except ValueError:  # 2023-02-30, 25:00, a 60th second
+            return None
+    m = _ISO.fullmatch(text)
+    if m is None:
+        return None
+    y, mo, d, hh, mi, ss, frac, _z, sign, oh, om = m.groups()
+    micro = int(frac[:6].ljust(6, "0")) if frac else 0
+    try:
+        tz = _UTC
+        if sign:
+            if om and int(om) > 59:
+                return None
+            offset = timedelta(hours=int(oh), minutes=int(om or 0))
+            tz = timezone(-offset if sign == "-" else offset)  # refuses 24 h or more
+        return datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), micro, tzinfo=tz).timestamp()
+    except ValueError:  # 2023-02-30, 25:00, a 60th second
+        return None
+
+
 def to_epoch(value) -> float | None:
     """A timestamp as epoch seconds, or None when it is not a real time.
 
     Accepts numbers, numeric strings and ISO-8601 (BP ``ts`` and Elasticsearch
-    ``@timestamp``).  Naive ISO strings are taken as UTC, as BP writes them.
+    ``@timestamp``; see :func:`iso_epoch`).  Naive ISO strings are taken as UTC,
+    as BP writes them.
     """
     t = type(value)
     if t is float:  # the common cases first
@@ -198,16 +242,15 @@ def to_epoch(value) -> float | None:
         except OverflowError:
             return None
     elif isinstance(value, str):
-        try:
-            f = float(value)
-        except ValueError:
+        if len(value) >= 10 and value[4] == "-":  # a date (a number has no '-' there but in a tiny exponent)
+            f = iso_epoch(value)
+            if f is None:
+                return None
+        else:
             try:
-                dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                f = float(value)
             except ValueError:
                 return None
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=timezone.utc)
-            f = dt.timestamp()
     else:
         return None
     if not math.isfinite(f) or f < _PLAUSIBLE_EPOCH:

@@ -28,13 +28,13 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
 from typing import Protocol
 
 from .amqp_url import parse
+from .private_files import create_private
 
 __all__ = ["EventSink", "SpoolingPublisher", "CLOSE_WAIT"]
 
@@ -114,8 +114,7 @@ class SpoolingPublisher:
         self.confirm_window = max(1, int(confirm_window))
         self.backoff_cap = backoff_cap
         self.retry_cap = retry_cap
-        d = os.path.dirname(os.path.abspath(spool_path))
-        os.makedirs(d, exist_ok=True)
+        create_private(spool_path)  # the events it holds are a site's job data: 0600, its WAL too
         self._db = _connect_db(spool_path)
         self._db.executescript(_SCHEMA)
         self._db_lock = threading.Lock()

@@ -13,6 +13,8 @@ import os
 import sqlite3
 import time
 
+from .private_files import create_private
+
 FORMAT = "panorama-recording"
 VERSION = "1"
 
@@ -35,8 +37,7 @@ class Recorder:
 
     def __init__(self, path: str, source: str = ""):
         self.path = path
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
+        create_private(path)  # a site's job data: 0600, its WAL too
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")

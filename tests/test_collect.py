@@ -86,7 +86,8 @@ def test_usage_errors_exit_64(tmp_path):
 def test_bad_input_exits_3_with_the_password_masked(tmp_path):
     r = _collect(tmp_path, "record", "--amqp", f"amqp://u:{SECRET}@h/a/b/c", "--out", str(tmp_path / "x.db"))
     assert r.returncode == 3 and SECRET not in r.stderr and "****" in r.stderr
-    r = _collect(tmp_path, "relay", str(tmp_path / "missing.json"), "--amqp", f"amqp://u:{SECRET}@h/v/e")
+    # (followed, a missing log is waited for, as tail -F does: see test_jsonlog_source)
+    r = _collect(tmp_path, "relay", str(tmp_path / "missing.json"), "--no-follow", "--amqp", f"amqp://u:{SECRET}@h/v/e")
     assert r.returncode == 3 and "no such file" in r.stderr
     notlog = tmp_path / "x.txt"
     notlog.write_text("hello\n")

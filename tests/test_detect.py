@@ -29,3 +29,21 @@ def test_json_without_events_is_refused(tmp_path):
 
 def test_bp_log(shared_data):
     assert detect(str(shared_data / "pegasus/monitord-replay/process_wf_failure/events.bp")) == "bplog"
+
+
+def test_a_missing_path_is_an_event_log_to_wait_for_only_when_following(tmp_path):
+    assert detect(str(tmp_path / "events.json"), follow=True) == "eventlog"
+    assert detect(str(tmp_path / "monitord.log"), follow=True) == "eventlog"
+    for name in ("run.panorama.db", "x.stampede.db", "w.sqlite"):  # not event logs: nothing to wait for
+        with pytest.raises(UnknownInput, match="no such file"):
+            detect(str(tmp_path / name), follow=True)
+    with pytest.raises(UnknownInput, match="no such file"):
+        detect(str(tmp_path / "events.json"))
+
+
+def test_a_fifo_is_not_read_to_be_detected(tmp_path):
+    import os
+
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    assert detect(str(fifo)) == "eventlog"  # returns at once: opening it would wait for a writer

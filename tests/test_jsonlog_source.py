@@ -281,3 +281,76 @@ def test_follow_an_empty_file_then_stop(tmp_path):
     wait_for(store, lambda s: src.status.state == "following", "following state", ing)
     _stop(src, ing)
     assert store.event_count == 0
+
+
+# -- not there yet, and pipes ----------------------------------------------------------
+
+
+def test_a_log_not_there_yet_is_waited_for_visibly(tmp_path, hier_lines, store_snapshot):
+    """tail -F: the source says it is waiting, then reads the log once monitord creates it."""
+    p = tmp_path / "later" / "events.json"
+    store = Store()
+    src = JsonLogSource(str(p), follow=True, poll=POLL, bp=None)  # JSON or BP: told by the first line
+    ing = Ingest(src, store).start()
+    try:
+        wait_for(store, lambda s: src.status.state == "waiting", "the waiting state", ing)
+        assert src.status.message == f"waiting for {p}"
+        p.parent.mkdir()
+        p.write_bytes(b"".join(hier_lines))
+        wait_for(store, lambda s: s.event_count == len(hier_lines), "every event", ing)
+    finally:
+        _stop(src, ing)
+    assert store_snapshot(store) == _reference(hier_lines, store_snapshot)
+
+
+def test_a_bp_log_not_there_yet_is_read_as_bp(tmp_path, replay_dir, store_snapshot):
+    p = tmp_path / "events.bp"
+    store = Store()
+    src = JsonLogSource(str(p), follow=True, poll=POLL, bp=None)
+    ing = Ingest(src, store).start()
+    try:
+        wait_for(store, lambda s: src.status.state == "waiting", "the waiting state", ing)
+        p.write_bytes((replay_dir / "process_wf_failure" / "events.bp").read_bytes())
+        wait_for(store, lambda s: s.event_count == 75, "every event", ing)
+    finally:
+        _stop(src, ing)
+    assert store.bad_count == 0
+
+
+def test_a_fifo_waits_for_its_writer_then_reads_to_the_end(tmp_path, failure_lines, store_snapshot):
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    store = Store()
+    src = JsonLogSource(str(fifo), follow=True, poll=POLL, bp=None)
+    ing = Ingest(src, store).start()
+    wait_for(store, lambda s: src.status.state == "waiting", "the waiting state", ing)
+    assert src.status.message == f"waiting for a writer on {fifo}"
+    with open(fifo, "wb") as w:  # opens once the source is reading: a real writer
+        for ln in failure_lines:
+            w.write(ln)
+    ing.thread.join(DEADLINE)
+    assert not ing.thread.is_alive()  # the writer closed: the stream ended
+    assert src.status.state == "ended"
+    assert store_snapshot(store) == _reference(failure_lines, store_snapshot)
+
+
+def test_a_fifo_without_a_writer_fails_at_once_when_not_waiting(tmp_path):
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    src = JsonLogSource(str(fifo), follow=False, poll=POLL, bp=None, wait_for_writer=False)
+    ing = Ingest(src, Store())
+    t0 = time.monotonic()
+    ing.run()
+    assert time.monotonic() - t0 < 5
+    assert src.status.state == "error"
+    assert src.status.message == f"{fifo}: a FIFO with no writer (--no-follow waits for none)"
+
+
+def test_a_fifo_stops_while_waiting(tmp_path):
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    store = Store()
+    src = JsonLogSource(str(fifo), follow=True, poll=POLL, bp=None)
+    ing = Ingest(src, store).start()
+    wait_for(store, lambda s: src.status.state == "waiting", "the waiting state", ing)
+    _stop(src, ing)

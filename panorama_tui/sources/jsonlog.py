@@ -1,27 +1,44 @@
 """monitord's event log (JSON lines, or NetLogger BP), read whole or followed.
 
-Following behaves like ``tail -F``: a line is taken only once its newline has
-arrived, a truncated file is read again from its start, and a rotated file
-(a new inode at the path) is drained before the new one is opened.
+Following behaves like ``tail -F``: a log not there yet is waited for (the
+status says so), a line is taken only once its newline has arrived, a
+truncated file is read again from its start, and a rotated file (a new inode
+at the path) is drained before the new one is opened.
+
+A FIFO or a pipe (``<(...)``, ``/dev/stdin``) is read once, as it comes, to its
+end: nothing else has read from it (detection does not look into a stream it
+cannot rewind), and a FIFO with no writer is waited for visibly.  Given
+``bp=None``, the first line that is an event says JSON or BP.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import select
+import stat
 
 from ..events import BadEvent, parse_bp_line
 from .base import Source
 
+log = logging.getLogger(__name__)
+
 BATCH = 2000
 POLL_SECONDS = 0.25
+PIPE_CHUNK = 1024 * 1024
 
 
 class JsonLogSource(Source):
-    def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, bp: bool = False):
+    def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, bp: bool | None = False,
+                 wait_for_writer: bool | None = None):
         super().__init__()
         self.path = path
-        self.bp = bp
+        self.bp = bp  # None: JSON or BP, told by the first event line
         self.follow = follow
+        # A FIFO's writer is waited for unless --no-follow (--once waits: a pipe is its natural input).
+        self.wait_for_writer = follow if wait_for_writer is None else wait_for_writer
+        self._opened = None  # what open_now opened, for batches to read
         self.live = follow
         self.poll = poll
         self.label = f"events {os.path.basename(path)}"
@@ -32,13 +49,75 @@ class JsonLogSource(Source):
         f = open(self.path, "rb")  # noqa: SIM115 - kept open while the log is followed
         return f, os.fstat(f.fileno()).st_ino
 
+    def _fail(self, message: str) -> None:
+        self.status.state = "error"
+        self.status.message = message
+
+    def _wait(self, message: str) -> bool:
+        """Say what we wait for (status line, log), then wait one poll; False once stopped."""
+        if self.status.state != "waiting":
+            self.status.state, self.status.message = "waiting", message
+            log.info("%s", message)
+        return not self._stop.wait(self.poll)
+
+    def _open_when_there(self):
+        """(file, inode) once the path can be read, or None (stopped, or an error in the status).
+
+        A missing log is waited for when following (tail -F); a FIFO or pipe
+        comes back as a :class:`_Pipe` once a writer is there."""
+        while True:
+            try:
+                if stat.S_ISFIFO(os.stat(self.path).st_mode):
+                    pipe = self._open_pipe()
+                    return None if pipe is None else (pipe, 0)
+                return self._open()
+            except FileNotFoundError:
+                if not self.follow:
+                    self._fail(f"cannot open {self.path}: no such file or directory")
+                    return None
+                if not self._wait(f"waiting for {self.path}"):
+                    return None
+            except OSError as exc:
+                self._fail(f"cannot open {self.path}: {exc.strerror or exc}")
+                return None
+
+    def _open_pipe(self):
+        # O_NONBLOCK: opening a FIFO blocks until a writer opens it.  Then an
+        # empty pipe reads EAGAIN while a writer holds it, and b"" once none does.
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        anonymous = _is_anonymous_pipe(fd)  # <(...), a shell pipe: nobody else will ever open it
+        while True:
+            try:
+                first = os.read(fd, PIPE_CHUNK)
+            except BlockingIOError:
+                return _Pipe(fd, b"", self._stop, self.poll)  # a writer, nothing written yet
+            if first or anonymous:
+                return _Pipe(fd, first, self._stop, self.poll, ended=not first)  # data, or an empty pipe's end
+            if not self.wait_for_writer:
+                os.close(fd)
+                self._fail(f"{self.path}: a FIFO with no writer (--no-follow waits for none)")
+                return None
+            if not self._wait(f"waiting for a writer on {self.path}"):
+                os.close(fd)
+                return None
+
+    def open_now(self) -> str | None:
+        """Open the input at once when nothing is to be waited for (--no-follow), so a FIFO
+        with no writer fails before any screen starts; None, or why it cannot be read.
+        :meth:`batches` then reads that same stream (a pipe cannot be opened twice)."""
+        if self.follow or self.wait_for_writer:
+            return None
+        self._opened = self._open_when_there()
+        return self.status.message if self._opened is None else None
+
     def batches(self):
-        try:
-            f, inode = self._open()
-        except OSError as exc:
-            self.status.state = "error"
-            self.status.message = f"cannot open {self.path}: {exc.strerror or exc}"
+        opened, self._opened = self._opened or self._open_when_there(), None
+        if opened is None:
+            if self.status.state != "error":
+                self.status.state = "ended"  # stopped while waiting
             return
+        f, inode = opened
+        follow = self.follow and not isinstance(f, _Pipe)  # a pipe is read to its end, never re-opened
         partial = b""
         self.status.state = "reading"
         try:
@@ -51,13 +130,15 @@ class JsonLogSource(Source):
                     if not lines[-1].endswith(b"\n"):
                         partial = lines.pop()
                     batch = [ln for ln in lines if ln.strip()]
+                    if self.bp is None:
+                        self.bp = _json_or_bp(batch)
                     if self.bp:
                         batch = [_bp_record(ln) for ln in batch]
                     for i in range(0, len(batch), BATCH):
                         yield batch[i : i + BATCH]
                     continue
                 # At the end of what is there now.
-                if not self.follow:
+                if not follow:
                     if partial.strip():
                         yield [self._record(partial)]
                     break
@@ -91,7 +172,62 @@ class JsonLogSource(Source):
             self.status.state = "ended"
 
     def _record(self, line: bytes):
+        if self.bp is None:  # a log of one line, without its newline
+            self.bp = _json_or_bp([line])
         return _bp_record(line) if self.bp else line
+
+
+class _Pipe:
+    """A FIFO or pipe as the follow loop reads a file: ``readlines`` waits for data
+    (a poll at a time, so a stop is heard) and gives [] only at the end or on stop."""
+
+    def __init__(self, fd: int, first: bytes, stop, poll: float, ended: bool = False):
+        self.fd = fd
+        self.pending = first
+        self.stop = stop
+        self.poll = poll
+        self.ended = ended
+
+    def readlines(self, hint: int) -> list[bytes]:
+        while not (self.ended or self.stop.is_set()):
+            if self.pending:
+                data, self.pending = self.pending, b""
+            else:
+                try:
+                    data = os.read(self.fd, hint)
+                except BlockingIOError:
+                    select.select([self.fd], [], [], self.poll)
+                    continue
+                if not data:
+                    self.ended = True  # every writer closed it
+                    break
+            return io.BytesIO(data).readlines()  # split as a file's lines; the loop keeps a cut last line
+        return []
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _is_anonymous_pipe(fd: int) -> bool:
+    """A shell's pipe or <(...) (no name: no later writer can come), not a named FIFO."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:")
+    except OSError:
+        return False
+
+
+def _json_or_bp(lines) -> bool | None:
+    """False for JSON lines, True for BP, from the first line that tells; None if none does."""
+    for line in lines:
+        head = line.lstrip()[:1]
+        if head == b"{":
+            return False
+        if b" event=" in line or (head == b"e" and line.lstrip().startswith(b"event=")):
+            return True
+    return None
 
 
 def _bp_record(line: bytes):

@@ -488,7 +488,10 @@ class PanoramaApp(App):
             st = src.status
             state = st.state
             color = signal[{"error": "alert", "down": "alert", "reconnecting": "warn"}.get(state, "link")]
-            parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
+            if state == "waiting":  # for a log not there yet, a FIFO's writer: the message names it (short: it wraps)
+                parts.append(f"[{signal['warn']}]{escape(st.message)}[/]")
+            else:
+                parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
                 parts.append(f"[{signal['error']}]{escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
