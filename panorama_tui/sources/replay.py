@@ -8,26 +8,22 @@ replay thread at once.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
+from bisect import bisect_right
 
-from .base import RESET, Source
+from ..events import BadEvent
+from ..recorder import CHUNK_ROWS, unpack_chunk
+from .base import RESET, Batch, Source
 
-CHUNK = 5000
+CHUNK = 5000  # records read (and emitted) at a time at most
 # Gaps longer than this (in wall seconds at the chosen speed) are cut to
 # IDLE_SKIP_TO: nothing happened, and the user should not wait for it.
 IDLE_SKIP_AFTER = 3.0
 IDLE_SKIP_TO = 0.5
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1000.0, 0.0)  # 0 = as fast as possible
-# The recording's time range from its first and last rows, two lookups on the
-# rowid: MIN/MAX(recv_ts) read the whole table (0.2 s for a 400 MB recording
-# in the OS cache, seconds from disk) before the first event could show.  The
-# recorder stamps rows in order; a wall clock stepped back only narrows the range.
-_TIME_RANGE = (
-    "SELECT (SELECT recv_ts FROM events ORDER BY seq LIMIT 1),"
-    " (SELECT recv_ts FROM events ORDER BY seq DESC LIMIT 1)"
-)
 
 
 class ReplayControl:
@@ -100,6 +96,106 @@ class ReplayControl:
         return "max" if self.speed == 0.0 else f"{self.speed:g}x"
 
 
+class RecordingReader:
+    """A recording of either format, read as groups of records received at one time.
+
+    A group is ``(seq, recv_ts, records, first)``: the row it starts at, its
+    receive time, its records (bytes) and, in a version 2 recording, the place
+    of its first record in the row's chunk (-1 for a chunk that could not be
+    read).  A row that cannot be read (a damaged chunk, a body or receive time
+    of the wrong type) becomes one :class:`BadEvent` in place of its records:
+    counted as a bad record by the ingest thread, and the replay goes on.
+    Only such rows cost a check more than reading the row."""
+
+    def __init__(self, conn: sqlite3.Connection, name: str):
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        self.v2 = "chunks" in tables
+        conn.text_factory = bytes  # a bad byte in one body must not fail the whole fetch
+        self.conn = conn
+        self.name = name
+        table, last = ("chunks", "last_ts") if self.v2 else ("events", "recv_ts")
+        # The time range from the first and last rows, two lookups on the rowid:
+        # MIN/MAX(recv_ts) read the whole table (0.2 s for a 400 MB recording in
+        # the OS cache, seconds from disk) before the first event could show.
+        # Rows are stamped in order; a wall clock stepped back only narrows the range.
+        self._range_sql = (f"SELECT (SELECT recv_ts FROM {table} ORDER BY seq LIMIT 1),"
+                           f" (SELECT {last} FROM {table} ORDER BY seq DESC LIMIT 1)")
+
+    def time_range(self) -> tuple:
+        return self.conn.execute(self._range_sql).fetchone()
+
+    def groups(self, after_seq: int) -> tuple[list, int]:
+        """(the next groups after row ``after_seq``, newest first; the last row read)."""
+        if self.v2:
+            rows = self.conn.execute(
+                "SELECT seq, recv_ts, n, body FROM chunks WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, max(1, CHUNK // CHUNK_ROWS)),
+            ).fetchall()
+            out = self._chunk_groups(rows)
+        else:
+            rows = self.conn.execute(
+                "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, CHUNK)
+            ).fetchall()
+            out = []
+            _group(out, rows)
+        out.reverse()  # pop() from the end is cheap
+        return out, (rows[-1][0] if rows else after_seq)
+
+    def _chunk_groups(self, rows) -> list:
+        out: list = []
+        for seq, ts, n, body in rows:
+            if not _is_time(ts):
+                out.append((seq, out[-1][1] if out else 0.0, [BadEvent(_bad_time(ts))], -1))
+                continue
+            try:
+                bodies, times = unpack_chunk(body, n)
+            except ValueError as exc:
+                what = f"its {n} records" if type(n) is int else "its records"
+                out.append((seq, ts, [BadEvent(f"unreadable chunk ({exc}); {what} skipped")], -1))
+                continue
+            if times is None:
+                out.append((seq, ts, bodies, 0))
+            else:
+                _group(out, [(seq, t, b) for t, b in zip(times, bodies)], chunk=True)
+        return out
+
+    def where(self, seq: int, first: int, k: int) -> str:
+        """The place of the ``k``-th record of the group at (``seq``, ``first``)."""
+        if first < 0:
+            return f"{self.name} row {seq}"
+        if self.v2:
+            return f"{self.name} row {seq} record {first + k + 1}"
+        row = self.conn.execute("SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1 OFFSET ?", (seq, k))
+        found = row.fetchone()
+        return f"{self.name} row {found[0] if found else '?'}"
+
+
+def _is_time(ts) -> bool:
+    return type(ts) is float or type(ts) is int
+
+
+def _bad_time(ts) -> str:
+    return f"receive time {ts!r:.40} is not a number; row skipped"
+
+
+def _group(out: list, rows, chunk: bool = False) -> None:
+    """Append rows of (seq, recv_ts, body) to ``out`` as groups of one receive time."""
+    cur = None
+    bodies: list = []
+    for k, (seq, ts, body) in enumerate(rows):
+        if type(body) is not bytes:
+            body = BadEvent(f"body is {type(body).__name__}, not text; row skipped")
+        if ts != cur:
+            if not _is_time(ts):
+                out.append((seq, cur if cur is not None else 0.0, [BadEvent(_bad_time(ts))], -1))
+                continue
+            cur = ts
+            bodies = [body]
+            out.append((seq, ts, bodies, k if chunk else 0))
+        else:
+            bodies.append(body)
+
+
 class ReplaySource(Source):
     live = True  # it unfolds over time even though nothing new arrives
     recordable = False
@@ -108,14 +204,12 @@ class ReplaySource(Source):
         super().__init__()
         self.path = path
         self.control = control or ReplayControl()
-        import os
-
         self.label = f"replay {os.path.basename(path)}"
 
     def _connect(self):
         try:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("SELECT 1 FROM events LIMIT 1")
+            conn.execute("SELECT 1 FROM meta LIMIT 1")
             return conn
         except sqlite3.OperationalError:
             # A WAL recording in a directory we cannot write (no -shm can be
@@ -127,19 +221,12 @@ class ReplaySource(Source):
         with self.control.cond:
             self.control._poke()
 
-    def _fetch(self, conn, after_seq: int) -> list:
-        rows = conn.execute(
-            "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, CHUNK),
-        ).fetchall()
-        rows.reverse()  # pop() from the end is cheap
-        return rows
-
     def batches(self):
         c = self.control
         try:
             conn = self._connect()
-            lo, hi = conn.execute(_TIME_RANGE).fetchone()
+            reader = RecordingReader(conn, os.path.basename(self.path))
+            lo, hi = reader.time_range()
         except sqlite3.Error as exc:
             self.status.state = "error"
             self.status.message = f"cannot read recording {self.path}: {exc}"
@@ -157,8 +244,8 @@ class ReplaySource(Source):
         try:
             while not self.stopping:
                 if not buf:
-                    buf = self._fetch(conn, last_seq)
-                out: list = []
+                    buf, last_seq = reader.groups(last_seq)
+                reset = False
                 with c.cond:
                     now = c.clock()
                     if not c.paused and c.speed > 0:
@@ -168,7 +255,7 @@ class ReplaySource(Source):
                         target = max(lo, min(c.seek_to, hi))
                         c.seek_to = None
                         if c.position is not None and target < c.position:  # None: nothing shown yet
-                            out.append(RESET)
+                            reset = True
                             last_seq, buf = 0, []
                             c.finished = False
                         vpos = target
@@ -198,20 +285,21 @@ class ReplaySource(Source):
                             c.cond.wait(min(wait, 0.25))
                             continue
                     self.status.state = "paused" if c.paused else "live"
-                if out:  # a RESET from a backward seek
+                if reset:  # a backward seek
                     yield RESET
-                    out = []
                 # Emit everything due by vpos (re-reading chunks as needed).
+                out, starts, marks = [], [], []
                 while True:
                     if not buf:
-                        buf = self._fetch(conn, last_seq)
+                        buf, last_seq = reader.groups(last_seq)
                         if not buf:
                             break
                     if buf[-1][1] > vpos:
                         break
-                    seq, _, body = buf.pop()
-                    last_seq = seq
-                    out.append(body)
+                    seq, _, bodies, first = buf.pop()
+                    starts.append(len(out))
+                    marks.append((seq, first))
+                    out.extend(bodies)
                     if len(out) >= CHUNK:
                         break
                 with c.cond:
@@ -222,6 +310,15 @@ class ReplaySource(Source):
                     if c.speed == 0.0 and vpos == float("inf"):
                         vpos = c.position
                 if out:
-                    yield out
+                    yield Batch(out, where=_where(reader, starts, marks))
         finally:
             conn.close()
+
+
+def _where(reader: RecordingReader, starts: list, marks: list):
+    def where(i: int) -> str:
+        g = bisect_right(starts, i) - 1
+        seq, first = marks[g]
+        return reader.where(seq, first, i - starts[g])
+
+    return where
