@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -448,11 +449,11 @@ def test_a_bad_byte_in_one_row_of_the_demo_costs_that_row_only(tmp_path):
     total = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     seq, body = conn.execute("SELECT seq, body FROM events WHERE seq = 100").fetchone()
     conn.close()
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     at = data.find(body.encode())
     assert at > 0 and data.count(body.encode()) == 1
     data[at] = 0xFF  # '{' -> a byte that is not UTF-8
-    open(path, "wb").write(bytes(data))
+    Path(path).write_bytes(bytes(data))
     assert integrity(path) == "ok"  # SQLite sees nothing wrong
 
     store = replay_to_end(path)
