@@ -239,6 +239,26 @@ def is_recording(path: str) -> bool:
         return False
 
 
+def session_recorder(source, path: str | None = None, off: bool = False) -> Recorder | None:
+    """The recording of a screen's session, or None when there is nothing to record.
+
+    Live input is recorded (``path``, else a new file in :func:`recordings_dir`,
+    which is pruned first); not a replay or a file read whole, and not a
+    followed file unless ``path`` asks for it: the file is its own recording
+    (copying it cost as much disk again, 895 MB in a 10-minute soak)."""
+    if source is None or off or not (source.recordable and source.live):
+        return None
+    if path is None:
+        if source.file_backed:
+            return None
+        path = default_recording_path()
+        prune(recordings_dir(), retention(), current=path)
+    try:
+        return Recorder(path, source=source.label)
+    except (OSError, sqlite3.Error) as exc:
+        raise RecordingError(f"cannot create the recording {path}: {exc}") from None
+
+
 def recordings_dir() -> str:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "panorama-top", "recordings")
@@ -258,7 +278,11 @@ class Retention:
     keep_mb: float = KEEP_MB
 
 
-class SettingsError(ValueError):
+class RecordingError(ValueError):
+    """The session's recording cannot be made as configured (one line for the user)."""
+
+
+class SettingsError(RecordingError):
     pass
 
 

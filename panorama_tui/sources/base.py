@@ -49,6 +49,9 @@ class Source:
     live: bool = False
     #: True when the ingest thread should append what arrives to a recording
     recordable: bool = True
+    #: True when the input is a file that keeps what it delivered (a followed
+    #: log): the screen records it only when asked to (``--record FILE``)
+    file_backed: bool = False
 
     def __init__(self):
         self.status = SourceStatus()

@@ -17,6 +17,8 @@ POLL_SECONDS = 0.25
 
 
 class JsonLogSource(Source):
+    file_backed = True  # a followed log is its own recording
+
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, bp: bool = False,
                  resume: tuple[int, int, int] | None = None):
         super().__init__()

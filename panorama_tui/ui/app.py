@@ -28,7 +28,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
 from .. import gcpolicy
-from ..fmt import clock_time, human_duration
+from ..fmt import clock_time, human_bytes, human_duration, short_path
 from ..query import QueryError, parse
 from ..report import failure_report
 from ..states import JobState
@@ -487,6 +487,10 @@ class PanoramaApp(App):
                 parts.append(f"{reconnects} reconnects")
         else:
             parts.append(escape(self.source_label))
+        rec = self.ingest.recorder if self.ingest else None
+        if rec is not None:
+            # High priority: a session must say that, and where, it is being recorded.
+            parts.insert(1, f"[bold bright_red]●[/] REC {escape(short_path(rec.path))} {human_bytes(rec.size())}")
         now_m = self.monotonic()
         mark_t, mark_n = self._rate_mark
         if now_m - mark_t >= 2.0:
@@ -764,20 +768,16 @@ def run_app(args, source, control, master_db: str | None = None) -> int:
     """Start the ingest thread (and recording) and run the screen.
 
     With no source and a master DB, the screen opens on the workflows list."""
+    from ..cli import InputError
     from ..ingest import Ingest
-    from ..recorder import Recorder, default_recording_path
+    from ..recorder import RecordingError, session_recorder
 
     gcpolicy.configure()
     store = Store()
-    recorder = None
-    if source is not None and source.recordable and source.live and not args.no_record:
-        path = args.record or default_recording_path()
-        try:
-            recorder = Recorder(path, source=source.label)
-        except Exception as exc:
-            raise RuntimeError(f"cannot create recording {path}: {exc}") from exc
-    elif args.record and source is not None and not source.recordable:
-        pass  # replaying or reading a whole file: nothing new to record
+    try:
+        recorder = session_recorder(source, args.record, args.no_record)
+    except RecordingError as exc:
+        raise InputError(str(exc)) from None
     ingest = Ingest(source, store, recorder).start() if source is not None else None
     app = PanoramaApp(
         store,
