@@ -68,3 +68,22 @@ def test_quiet_input_repaints_only_what_the_clock_changes(replay_dir):
             assert calls["detail"] == 1 and calls["rows"] == 1, calls
 
     asyncio.run(go())
+
+
+def test_a_quiet_input_repaints_for_the_clock_every_few_seconds(replay_dir, monkeypatch):
+    """The timer still ticks every 0.5 s; with nothing new it repaints every QUIET_CLOCK_SECONDS."""
+    import panorama_tui.ui.app as app_module
+
+    store = running_store(replay_dir)
+    app = PanoramaApp(store, live=True)
+    painted = []
+    app.refresh_all = lambda full=False: painted.append(t[0])
+    t = [1000.0]
+    monkeypatch.setattr(app_module.time, "monotonic", lambda: t[0])
+    for _ in range(13):  # 6 s of ticks, nothing new
+        app._tick()
+        t[0] += 0.5
+    assert painted == [1000.0, 1000.0 + app_module.QUIET_CLOCK_SECONDS, 1000.0 + 2 * app_module.QUIET_CLOCK_SECONDS]
+    store.note_bad("a new bad record")  # anything arriving is painted on the next tick
+    app._tick()
+    assert painted[-1] == t[0]
