@@ -29,6 +29,7 @@ import time
 import zlib
 from array import array
 from dataclasses import dataclass
+from itertools import accumulate, islice
 
 FORMAT = "panorama-recording"
 VERSION = "2"
@@ -86,8 +87,11 @@ def pack_chunk(bodies: list, times: list | None = None) -> bytes:
     return zlib.compress(head + b"".join(bodies), LEVEL)
 
 
-def unpack_chunk(body, n: int) -> tuple[list, list | None]:
-    """(records, receive times or None) of one chunk; ValueError when it is damaged."""
+def unpack_chunk(body, n: int, text: bool = False) -> tuple[list, list | None]:
+    """(records, receive times or None) of one chunk; ValueError when it is damaged.
+
+    Records are bytes; with ``text``, str when the chunk's records are all
+    ASCII (monitord's JSON is): the decoder takes str ~10 % faster than bytes."""
     if type(body) is not bytes or type(n) is not int or n <= 0:
         raise ValueError(f"not a chunk ({type(body).__name__} body, n={n!r})")
     try:
@@ -112,12 +116,14 @@ def unpack_chunk(body, n: int) -> tuple[list, list | None]:
         data += 8 * n
     elif extra != 0:
         raise ValueError(f"record lengths do not add up to the chunk's {len(raw)} bytes")
-    out = []
-    view = memoryview(raw)
-    for ln in lens:
-        out.append(bytes(view[data : data + ln]))
-        data += ln
-    return out, times
+    if text:
+        try:
+            raw = raw[data:].decode("ascii")  # one character a byte: the same offsets
+            data = 0
+        except UnicodeDecodeError:
+            pass
+    ends = list(accumulate(lens, initial=data))
+    return [raw[a:b] for a, b in zip(ends, islice(ends, 1, None))], times
 
 
 class Recorder:

@@ -13,6 +13,8 @@ import sqlite3
 import threading
 import time
 from bisect import bisect_right
+from itertools import accumulate, chain
+from operator import itemgetter
 
 from ..events import BadEvent
 from ..recorder import CHUNK_ROWS, unpack_chunk
@@ -97,20 +99,24 @@ class ReplayControl:
 
 
 class RecordingReader:
-    """A recording of either format, read as groups of records received at one time.
+    """A recording of either format, read a page at a time as groups of records.
 
-    A group is ``(seq, recv_ts, records, first)``: the row it starts at, its
-    receive time, its records (bytes) and, in a version 2 recording, the place
-    of its first record in the row's chunk (-1 for a chunk that could not be
-    read).  A row that cannot be read (a damaged chunk, a body or receive time
-    of the wrong type) becomes one :class:`BadEvent` in place of its records:
-    counted as a bad record by the ingest thread, and the replay goes on.
-    Only such rows cost a check more than reading the row."""
+    A group is ``(seq, recv_ts, records, first, times)``: the row it starts at,
+    its (first) receive time, its records (str, or bytes when not ASCII or not
+    UTF-8), the place of its first record from that row (-1: a row that could
+    not be read), and the records' own receive times when they differ (else
+    None).  Such a group is split by the replay only as its times come due, so a
+    replay as fast as possible does no work per record here (2 us a record read,
+    as one SQLite row a record cost before).
+
+    A row that cannot be read (a damaged chunk, a body or receive time of the
+    wrong type, a body that is not UTF-8 text) becomes one :class:`BadEvent` in
+    place of its records, or its bytes: counted as a bad record by the ingest
+    thread, and the replay goes on."""
 
     def __init__(self, conn: sqlite3.Connection, name: str):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         self.v2 = "chunks" in tables
-        conn.text_factory = bytes  # a bad byte in one body must not fail the whole fetch
         self.conn = conn
         self.name = name
         table, last = ("chunks", "last_ts") if self.v2 else ("events", "recv_ts")
@@ -128,36 +134,27 @@ class RecordingReader:
         """(the next groups after row ``after_seq``, newest first; the last row read)."""
         if self.v2:
             rows = self.conn.execute(
-                "SELECT seq, recv_ts, n, body FROM chunks WHERE seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT seq, {_TIME_OR_NULL}, n, body FROM chunks WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, max(1, CHUNK // CHUNK_ROWS)),
             ).fetchall()
-            out = self._chunk_groups(rows)
+            out = _chunk_groups(rows)
         else:
-            rows = self.conn.execute(
-                "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, CHUNK)
-            ).fetchall()
-            out = []
-            _group(out, rows)
+            rows = self._v1_rows(after_seq)
+            out = _row_groups(rows)
         out.reverse()  # pop() from the end is cheap
         return out, (rows[-1][0] if rows else after_seq)
 
-    def _chunk_groups(self, rows) -> list:
-        out: list = []
-        for seq, ts, n, body in rows:
-            if not _is_time(ts):
-                out.append((seq, out[-1][1] if out else 0.0, [BadEvent(_bad_time(ts))], -1))
-                continue
+    def _v1_rows(self, after_seq: int) -> list:
+        sql = (f"SELECT seq, {_TIME_OR_NULL}, CASE WHEN typeof(body) IN ('text', 'blob') THEN body END"
+               " FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+        try:
+            return self.conn.execute(sql, (after_seq, CHUNK)).fetchall()
+        except sqlite3.OperationalError:  # a body that is not UTF-8 ("Could not decode"): this page as bytes
+            self.conn.text_factory = bytes
             try:
-                bodies, times = unpack_chunk(body, n)
-            except ValueError as exc:
-                what = f"its {n} records" if type(n) is int else "its records"
-                out.append((seq, ts, [BadEvent(f"unreadable chunk ({exc}); {what} skipped")], -1))
-                continue
-            if times is None:
-                out.append((seq, ts, bodies, 0))
-            else:
-                _group(out, [(seq, t, b) for t, b in zip(times, bodies)], chunk=True)
-        return out
+                return self.conn.execute(sql, (after_seq, CHUNK)).fetchall()
+            finally:
+                self.conn.text_factory = str
 
     def where(self, seq: int, first: int, k: int) -> str:
         """The place of the ``k``-th record of the group at (``seq``, ``first``)."""
@@ -165,35 +162,68 @@ class RecordingReader:
             return f"{self.name} row {seq}"
         if self.v2:
             return f"{self.name} row {seq} record {first + k + 1}"
-        row = self.conn.execute("SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1 OFFSET ?", (seq, k))
+        row = self.conn.execute("SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1 OFFSET ?",
+                                (seq, first + k))
         found = row.fetchone()
         return f"{self.name} row {found[0] if found else '?'}"
 
 
-def _is_time(ts) -> bool:
-    return type(ts) is float or type(ts) is int
+# A receive time that is not a number (a damaged row) reads as NULL: its row is skipped.
+_TIME_OR_NULL = "CASE WHEN typeof(recv_ts) IN ('real', 'integer') THEN recv_ts END"
+_BAD_TIME = "receive time is not a number; row skipped"
+_SEQ, _TS, _BODY = itemgetter(0), itemgetter(1), itemgetter(2)
+_RECORDS = itemgetter(2)  # of a group
+_INF = float("inf")
 
 
-def _bad_time(ts) -> str:
-    return f"receive time {ts!r:.40} is not a number; row skipped"
+def _chunk_groups(rows) -> list:
+    """Format 2: a group a chunk."""
+    out: list = []
+    for seq, ts, n, body in rows:
+        if ts is None:
+            out.append((seq, out[-1][1] if out else 0.0, [BadEvent(_BAD_TIME)], -1, None))
+            continue
+        try:
+            bodies, times = unpack_chunk(body, n, text=True)
+        except ValueError as exc:
+            what = f"its {n} records" if type(n) is int else "its records"
+            out.append((seq, ts, [BadEvent(f"unreadable chunk ({exc}); {what} skipped")], -1, None))
+            continue
+        out.append((seq, ts, bodies, 0, times))
+    return out
 
 
-def _group(out: list, rows, chunk: bool = False) -> None:
-    """Append rows of (seq, recv_ts, body) to ``out`` as groups of one receive time."""
-    cur = None
-    bodies: list = []
-    for k, (seq, ts, body) in enumerate(rows):
-        if type(body) is not bytes:
-            body = BadEvent(f"body is {type(body).__name__}, not text; row skipped")
-        if ts != cur:
-            if not _is_time(ts):
-                out.append((seq, cur if cur is not None else 0.0, [BadEvent(_bad_time(ts))], -1))
-                continue
-            cur = ts
-            bodies = [body]
-            out.append((seq, ts, bodies, k if chunk else 0))
+def _row_groups(rows: list) -> list:
+    """Format 1: a group a page of rows (a row a record); a row by itself only when damaged."""
+    if not rows:
+        return []
+    times = list(map(_TS, rows))
+    bodies = list(map(_BODY, rows))
+    if None not in times and None not in bodies:
+        return [(rows[0][0], times[0], bodies, 0, times)]
+    out: list = []
+    last = 0.0
+    for seq, ts, body in rows:
+        if ts is None:
+            out.append((seq, last, [BadEvent(_BAD_TIME)], -1, None))
         else:
-            bodies.append(body)
+            out.append((seq, ts, [BadEvent("body is not text; row skipped") if body is None else body], 0, None))
+            last = ts
+    return out
+
+
+def _last_time(group: tuple) -> float:
+    times = group[4]
+    return times[-1] if times else group[1]
+
+
+def _take_due(group: tuple, vpos: float) -> tuple[tuple, tuple | None]:
+    """(the records of ``group`` due by ``vpos``, the rest or None); its first record is due."""
+    seq, ts, records, first, times = group
+    if times is None or times[-1] <= vpos:
+        return group, None
+    k = max(1, bisect_right(times, vpos))  # times are in order; at least the first (due) one
+    return (seq, ts, records[:k], first, None), (seq, times[k], records[k:], first + k, times[k:])
 
 
 class ReplaySource(Source):
@@ -232,6 +262,7 @@ class ReplaySource(Source):
             self.status.message = f"cannot read recording {self.path}: {exc}"
             return
         if lo is None:
+            conn.close()
             self.status.state = "ended"
             self.status.message = "the recording is empty"
             return
@@ -287,38 +318,50 @@ class ReplaySource(Source):
                     self.status.state = "paused" if c.paused else "live"
                 if reset:  # a backward seek
                     yield RESET
-                # Emit everything due by vpos (re-reading chunks as needed).
-                out, starts, marks = [], [], []
-                while True:
+                # Emit everything due by vpos (re-reading pages as needed).
+                taken: list = []
+                n = 0
+                while n < CHUNK:
                     if not buf:
                         buf, last_seq = reader.groups(last_seq)
                         if not buf:
                             break
+                    if vpos == _INF:  # as fast as possible: the whole page at once
+                        buf.reverse()
+                        taken += buf
+                        n += sum(map(len, map(_RECORDS, buf)))
+                        buf = []
+                        continue
                     if buf[-1][1] > vpos:
                         break
-                    seq, _, bodies, first = buf.pop()
-                    starts.append(len(out))
-                    marks.append((seq, first))
-                    out.extend(bodies)
-                    if len(out) >= CHUNK:
+                    due, rest = _take_due(buf.pop(), vpos)
+                    taken.append(due)
+                    n += len(due[2])
+                    if rest is not None:
+                        buf.append(rest)
                         break
                 with c.cond:
-                    if vpos == float("inf"):
-                        c.position = buf[-1][1] if buf else hi
+                    if vpos == _INF:
+                        c.position = buf[-1][1] if buf else (_last_time(taken[-1]) if taken else hi)
                     else:
                         c.position = max(lo, min(vpos, hi))
-                    if c.speed == 0.0 and vpos == float("inf"):
+                    if c.speed == 0.0 and vpos == _INF:
                         vpos = c.position
-                if out:
-                    yield Batch(out, where=_where(reader, starts, marks))
+                if taken:
+                    yield Batch(chain.from_iterable(map(_RECORDS, taken)), where=_where(reader, taken))
         finally:
             conn.close()
 
 
-def _where(reader: RecordingReader, starts: list, marks: list):
+def _where(reader: RecordingReader, groups: list):
+    """The place of a batch's ``i``-th record; the groups' offsets are added up on the first call."""
+    starts: list = []
+
     def where(i: int) -> str:
+        if not starts:
+            starts.extend(accumulate(map(len, map(_RECORDS, groups)), initial=0))
         g = bisect_right(starts, i) - 1
-        seq, first = marks[g]
+        seq, _, _, first, _ = groups[g]
         return reader.where(seq, first, i - starts[g])
 
     return where
