@@ -75,9 +75,8 @@ def test_the_status_line_says_the_session_is_recorded_where_and_how_big(tmp_path
             app.refresh_all(full=True)
             await pilot.pause()
             text = text_of(app.query_one("#status"))
-            assert "● REC …/session.panorama.db " in text, text
-            size = text.split("session.panorama.db ", 1)[1].split()[0]
-            assert size.endswith("K"), text
+            assert text.split(" │ ")[1].startswith("● REC ") and text.split(" │ ")[1].endswith("K"), text
+            assert text.rstrip().endswith(" │ rec …/session.panorama.db"), text
 
     try:
         asyncio.run(go())

@@ -511,8 +511,9 @@ class PanoramaApp(App):
             parts.append(escape(self.source_label))
         rec = self.ingest.recorder if self.ingest else None
         if rec is not None:
-            # High priority: a session must say that, and where, it is being recorded.
-            parts.insert(1, f"[bold bright_red]●[/] REC {escape(short_path(rec.path))} {human_bytes(rec.size())}")
+            # High priority: a session must say that it is being recorded (and how much);
+            # where (the path, last) is the first thing a narrow line gives up.
+            parts.insert(1, f"[bold bright_red]●[/] REC {human_bytes(rec.size())}")
         now_m = self.monotonic()
         mark_t, mark_n = self._rate_mark
         if now_m - mark_t >= 2.0:
@@ -536,6 +537,8 @@ class PanoramaApp(App):
             parts.append(
                 f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})"
             )
+        if rec is not None:
+            parts.append(f"rec {escape(short_path(rec.path))}")
         text = " │ ".join(parts)
         if text != self._status_shown:
             self._status_shown = text
