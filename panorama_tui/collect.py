@@ -335,7 +335,7 @@ def cmd_relay(args) -> int:
     try:
         for batch in src.batches():
             reasons: list[str] = []
-            events = decode_batch(batch, reasons)
+            events = decode_batch(batch, reasons, where=batch.where)  # "events.json:12: not JSON…"
             for r in reasons[:5]:
                 log.warning("skipped a record: %s", r)
             bad += len(reasons)

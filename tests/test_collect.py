@@ -250,3 +250,17 @@ def test_a_relay_restarted_mid_file_sends_nothing_twice(admin, tmp_path, replay_
     assert len(bodies) == len(lines)
     canon = lambda text: json.dumps(json.loads(text), sort_keys=True)  # noqa: E731 (the relay re-encodes)
     assert sorted(map(canon, bodies)) == sorted(map(canon, lines))  # each line once
+
+
+def test_the_relay_log_says_where_a_skipped_record_was(admin, tmp_path, replay_dir):
+    ex = admin.exchange()
+    admin.queue(ex, keys=["stampede.#"])  # somewhere to route to: the relay waits for the confirms
+    lines = (replay_dir / "process_wf_failure" / "events.json").read_bytes().splitlines(keepends=True)
+    src = tmp_path / "events.json"
+    src.write_bytes(b"".join(lines[:2]) + b"garbage\n" + b"".join(lines[2:]))
+    log = tmp_path / "relay.log"
+    r = _collect(tmp_path, "relay", str(src), "--amqp", url_for(ex), "--no-follow", "--spool", str(tmp_path / "s.db"),
+                 "--log", str(log))
+    assert r.returncode == 0, r.stderr
+    assert "skipped a record: events.json:3: not JSON: Expecting value: line 1 column 1 (char 0) «garbage»" in (
+        log.read_text())
