@@ -7,8 +7,9 @@ about 534k events (``--quick``: 2,000 jobs, ~161k).  It is generated once
 and cached under ``benchmarks/out/``.
 
 "Ours" is the path ReplaySource and Ingest take, in-process and without the
-replay's pacing: page through the recording with ReplaySource's own query
-(``SELECT seq, recv_ts, body ... WHERE seq > ? ORDER BY seq LIMIT 5000``),
+replay's pacing: page through the recording with ReplaySource's own reader
+(``RecordingReader.groups``: 25 compressed chunks of 200 records at a time,
+decompressed; "select" below includes that),
 then, as ``Ingest.run`` does, per slice of ``ingest.SLICE`` records:
 ``ingest.decode_batch`` (trace samples into typed structs) and
 ``ingest.apply_decoded`` holding ``store.lock``.
@@ -43,10 +44,10 @@ if REPO not in sys.path:
 
 from benchmarks import generate  # noqa: E402
 from benchmarks.run import figure, loadavg, median, out_path, table, write_json  # noqa: E402
+from panorama_tui import recorder  # noqa: E402
 
 FULL_JOBS = 8_000
 QUICK_JOBS = 2_000
-CHUNK = 5000  # ReplaySource.CHUNK
 THREADED_EVENTS = 150_000  # the threaded check reads the recording's first events only
 TARGET_RATE = 150_000
 TARGET_RATIO = 0.5
@@ -61,10 +62,11 @@ def recording_for(n: int) -> tuple[str, int, float]:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 meta = conn.execute("SELECT value FROM meta WHERE key='generator'").fetchone()
-                count = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                version = conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
+                count = conn.execute("SELECT SUM(n) FROM chunks").fetchone()[0]
             finally:
                 conn.close()
-            if meta and meta[0] == want:
+            if meta and meta[0] == want and version and version[0] == recorder.VERSION:
                 return path, count, 0.0
         except sqlite3.Error:
             pass
@@ -76,11 +78,13 @@ def recording_for(n: int) -> tuple[str, int, float]:
 def one_pass(path: str) -> dict:
     """One interleaved pass: per page, bare json.loads, then ours (decode_batch + apply)."""
     from panorama_tui.ingest import SLICE, apply_decoded, decode_batch
+    from panorama_tui.sources.replay import RecordingReader
     from panorama_tui.store import Store
 
     store = Store()
     loads = json.loads
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    reader = RecordingReader(conn, os.path.basename(path))
     # The cyclic collector's pauses, by phase (they land in whichever phase allocates).
     gc_s = {"select": 0.0, "bare": 0.0, "decode": 0.0, "apply": 0.0}
     gc_full = [0, 0.0]
@@ -110,16 +114,13 @@ def one_pass(path: str) -> dict:
             phase[0] = "select"
             ca = cpu()
             a = pc()
-            rows = conn.execute(
-                "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (last, CHUNK)
-            ).fetchall()
+            groups, last = reader.groups(last)
+            bodies = [body for g in reversed(groups) for body in g[2]]
             b = pc()
             cpu_ours += cpu() - ca
             t_select += b - a
-            if not rows:
+            if not bodies:
                 break
-            last = rows[-1][0]
-            bodies = [r[2] for r in rows]
             # Baseline: bare json.loads of the same lines.
             phase[0] = "bare"
             a = pc()

@@ -62,6 +62,10 @@ START = b"@@@MONITORING_PAYLOAD - START@@@"
 END = b"@@@MONITORING_PAYLOAD - END@@@"
 MAX_BLOCK = 16 * 1024 * 1024
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+# Signals that end a job: passed to its whole tree (unless --keep-orphans), whose
+# processes get ENDING_GRACE seconds to go before the rest is SIGKILLed.
+ENDING = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT})
+ENDING_GRACE = 1.0
 CONTEXT_KEYS = ("wf_uuid", "wf_label", "dag_job_id", "task_id", "xformation", "site", "condor_job_id", "rank")
 # amqp_url.ENV_VAR and its PASSWORD_ENV_VAR, named here: amqp_url (dataclasses, inspect) would
 # add a third to the start of a wrapper that runs with every job, publishing or not.
@@ -246,7 +250,7 @@ def payload_events(block: dict, ctx: dict, host: str | None = None, now: float |
 
 class Monitor:
     def __init__(self, command, interval, sink, ctx, payload=True, orphan_wait=5.0,
-                 kill_orphans=False, flush_timeout=10.0, verbose=False):
+                 kill_orphans=True, flush_timeout=10.0, verbose=False):
         self.command = list(command)
         self.interval = interval
         self.sink = sink
@@ -265,6 +269,7 @@ class Monitor:
         self.seq = 0
         self.peak = {"rss": 0, "vm": 0, "threads": 0, "procs": 0}
         self.signals = []
+        self.ending = False  # a signal that ends the job was passed to its whole tree
         self._pending_signals = []
         self._emit_lock = threading.Lock()
         self._last_pids: list[int] = []
@@ -308,7 +313,14 @@ class Monitor:
         self._forward(signum)
 
     def _forward(self, signum: int) -> None:
-        targets = [self.child_pid] if self.child_status is None else list(self._last_pids)
+        if self.child_status is not None:
+            targets = list(self._last_pids)
+        elif signum in ENDING and self.kill_orphans:
+            # As kickstart: the job's whole tree, daemons it double-forked included.
+            self.ending = True
+            targets = [self.child_pid, *(p for p in self._live_descendants() if p != self.child_pid)]
+        else:
+            targets = [self.child_pid]
         for pid in targets:
             try:
                 os.kill(pid, signum)
@@ -461,7 +473,9 @@ class Monitor:
             now = time.monotonic()
             if self.child_status is not None:
                 if orphan_deadline is None:
-                    orphan_deadline = now + self.orphan_wait
+                    # A job told to end gets a moment, not the wait meant for work still being done.
+                    wait = min(self.orphan_wait, ENDING_GRACE) if self.ending else self.orphan_wait
+                    orphan_deadline = now + wait
                 if not self._live_descendants() or now >= orphan_deadline:
                     break
             deadline = start + k * interval
@@ -614,8 +628,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not look for payload blocks: the command writes to our stdout directly")
     g.add_argument("--orphan-wait", type=positive_float(0.0), default=5.0, metavar="SECONDS",
                    help="after the command exits, wait this long for processes it left behind (default 5)")
-    g.add_argument("--kill-orphans", action="store_true",
-                   help="SIGKILL processes still left behind after --orphan-wait")
+    g.add_argument("--keep-orphans", action="store_true",
+                   help="leave processes the command left behind running: by default they are SIGKILLed after "
+                        "--orphan-wait, and a SIGTERM, SIGINT, SIGHUP or SIGQUIT goes to the whole tree (as kickstart)")
+    g.add_argument("--kill-orphans", action="store_true", help=argparse.SUPPRESS)  # the default now; still accepted
     g.add_argument("--flush-timeout", type=positive_float(0.0), default=10.0, metavar="SECONDS",
                    help="at the end, wait this long for the broker to confirm events (default 10)")
     g.add_argument("-v", "--verbose", action="store_true", help="say where events go")
@@ -670,7 +686,7 @@ def main(argv=None) -> int:
     if args.verbose:
         say(PROG, f"events go to {sink.describe()} every {interval:g} s")
     mon = Monitor(command, interval, sink, ctx, payload=not args.no_payload, orphan_wait=args.orphan_wait,
-                  kill_orphans=args.kill_orphans, flush_timeout=args.flush_timeout, verbose=args.verbose)
+                  kill_orphans=not args.keep_orphans, flush_timeout=args.flush_timeout, verbose=args.verbose)
     return mon.run()
 
 

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "or a submit dir) and exit; with --json, every figure of -s all")
     p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it, "
                    "and wait for nothing: not for a log not there yet, nor for a FIFO's writer")
-    p.add_argument("--record", metavar="FILE", help="append every event received to this recording")
+    p.add_argument("--record", metavar="FILE", help="append every event received to this recording (a followed "
+                   "event log too; by default an AMQP stream is recorded under ~/.local/share/panorama-top/recordings)")
     p.add_argument("--no-record", action="store_true", help="do not record live input")
     p.add_argument("--speed", type=float, default=None, help="replay speed: 1, 10, ... or 0 for as fast as possible")
     p.add_argument("--paused", action="store_true", help="start a replay paused")

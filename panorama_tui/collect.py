@@ -4,7 +4,8 @@
 panorama-top recording (replay it later with ``panorama-top FILE``).
 ``relay`` reads a local source (a monitord events.json or BP log, followed
 like ``tail -F`` or read once) and publishes it to the exchange through the
-spooling publisher, so nothing is lost while the broker is away.
+spooling publisher, so nothing is lost while the broker is away; the spool
+keeps its read position too, so a restart sends nothing twice.
 
 Both stop cleanly on SIGTERM or SIGINT: ``record`` acknowledges only what it
 has written and closes the recording; ``relay`` waits for the broker to
@@ -49,6 +50,12 @@ recording path); 64 bad arguments; 69 broker unavailable at start (only with
 --no-wait: otherwise the command waits and retries with backoff); 75 relay stopped
 with events still spooled (they are sent on its next start, nothing is lost);
 70 internal error.
+"""
+RELAY_NOTE = """\
+The spool also keeps how far SOURCE was read (its inode and byte offset), in the same
+transaction as the events: a restart goes on from there, so nothing is sent twice or
+skipped.  A source replaced since (another inode) or truncated is read from its start.
+
 """
 
 
@@ -95,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bound a --queue to N messages (x-overflow=reject-publish)")
 
     s = sub.add_parser("relay", parents=[common], help="publish a local event source to AMQP",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=RELAY_NOTE + EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("source", metavar="SOURCE", help="a monitord events.json (JSON lines) or BP log")
     s.add_argument("--spool", metavar="FILE", help="the local spool (default: one per URL and source under "
                    "~/.local/state/panorama-top/spool/)")
@@ -279,26 +286,32 @@ def cmd_relay(args) -> int:
         pub = SpoolingPublisher(s.url, spool)
     except Exception as exc:
         raise CollectError(f"cannot open the spool {spool}: {getattr(exc, 'strerror', None) or exc}") from None
-    src = JsonLogSource(args.source, follow=not args.no_follow, bp=bp_of(kind))
+    key = os.path.abspath(args.source)
+    resume = _resume_point(pub.position(key))
+    src = JsonLogSource(args.source, follow=not args.no_follow, bp=bp_of(kind), resume=resume)
     stopper = _Stopper(on_stop=src.stop)
     left_over = pub.pending()
-    log.info("relaying %s to %s (spool %s%s)", args.source, url.masked, spool,
-             f", {left_over} event(s) left from the last run" if left_over else "")
+    log.info("relaying %s to %s (spool %s%s%s)", args.source, url.masked, spool,
+             f", {left_over} event(s) left from the last run" if left_over else "",
+             f"; going on after line {resume[2]} (byte {resume[1]}), relayed by the last run" if resume else "")
     sent = bad = 0
     last_state = None
     next_stats = time.monotonic() + args.stats_every
     try:
         for batch in src.batches():
             reasons: list[str] = []
-            events = decode_batch(batch, reasons)
+            events = decode_batch(batch, reasons, where=batch.where)  # "events.json:12: not JSON…"
             for r in reasons[:5]:
                 log.warning("skipped a record: %s", r)
             bad += len(reasons)
             # Routed by the record's own name, as monitord routes it (a Darshan
             # record wrapped in stampede.task.monitoring keeps that key).
             rows = [(ev.data, str(ev.data.get("event") or ev.name)) for ev in events]
-            if rows:
-                pub.publish_many(rows)
+            resume_at = batch.resume() if getattr(batch, "resume", None) else None
+            if rows or resume_at:
+                # The read position goes with the events, in one transaction:
+                # a restart (even a kill -9) neither sends them again nor skips any.
+                pub.publish_many(rows, position=(key, resume_at) if resume_at else None)
             sent += len(rows)
             st = pub.status()
             if st["state"] != last_state:
@@ -322,6 +335,13 @@ def cmd_relay(args) -> int:
     if src.status.state == "error":
         raise CollectError(src.status.message)
     return EXIT_SPOOLED if left else EXIT_OK
+
+
+def _resume_point(value) -> tuple[int, int, int] | None:
+    """The (inode, offset, lines) a spool kept, or None for a value that is not one."""
+    if isinstance(value, list) and len(value) == 3 and all(type(v) is int and v >= 0 for v in value):
+        return value[0], value[1], value[2]
+    return None
 
 
 def _drain(pub, wait: float | None, stopper) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -108,3 +109,14 @@ def compact_count(n: int) -> str:
             tenths = n * 10 // div
             return f"{tenths // 10}{unit}" if tenths >= 1000 or tenths % 10 == 0 else f"{tenths / 10:.1f}{unit}"
     return str(n)  # pragma: no cover
+
+
+def short_path(path: str, width: int = 40) -> str:
+    """``path`` with the home directory as ``~``; past ``width``, its directory elided: ``…/name``."""
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + os.sep)):
+        path = "~" + path[len(home):]
+    if len(path) <= width:
+        return path
+    name = os.path.basename(path)
+    return "…/" + name if len(name) + 2 <= width else "…" + name[-(width - 1):]

@@ -11,6 +11,7 @@ slice.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 from . import gcpolicy
@@ -27,8 +28,12 @@ _INF = float("inf")
 SLICE = 200  # records decoded and applied at a time
 
 
-def decode_batch(records, bad: list, samples: bool = False) -> list:
+def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
     """Decode raw records; the reasons for those that are not events go to ``bad``.
+
+    A reason names the record's place when ``where(i)`` (the place of
+    ``records[i]``, see :class:`~panorama_tui.sources.base.Batch`) is given,
+    and shows the start of the bad text; only bad records pay for that.
 
     With ``samples``, /proc trace records come back as
     :class:`~panorama_tui.events.TraceSample` for the store's typed lane
@@ -38,6 +43,7 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
     out = []
     append = out.append
     fast = _fast_loads
+    bad0 = len(bad)
     for r in records:
         try:
             t = type(r)
@@ -71,11 +77,49 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
                 append(r)
             elif isinstance(r, dict):
                 append(decode(r))
+            elif isinstance(r, BadEvent):  # a source's unreadable record (a damaged recording row)
+                raise r
             else:
                 append(decode_line(r))
         except BadEvent as exc:
-            bad.append(str(exc))
+            # Every record before this one is in ``out`` or ``bad``: its index is their sum.
+            place = where(len(out) + len(bad) - bad0) if where is not None else None
+            bad.append(describe_bad(str(exc), r, place))
     return out
+
+
+SNIPPET = 60  # characters of a bad record shown in its warning
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def describe_bad(reason: str, record, place: str | None = None) -> str:
+    """``place: reason «start of the record»``, control characters made visible."""
+    text = f"{place}: {reason}" if place else reason
+    if isinstance(record, BadEvent):
+        return text
+    if isinstance(record, (bytes, bytearray)):
+        raw = bytes(record[: SNIPPET * 4]).decode("utf-8", "replace")
+    elif isinstance(record, dict):
+        raw = repr(record)[: SNIPPET * 4]
+    else:
+        raw = str(record)[: SNIPPET * 4]
+    raw = raw.rstrip("\r\n")
+    shown = _CONTROL.sub(_visible, raw)
+    if len(shown) > SNIPPET:
+        shown = shown[: SNIPPET - 1] + "…"
+    return f"{text} «{shown}»"
+
+
+def _visible(m) -> str:
+    c = m.group()
+    return {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "^["}.get(c, f"\\x{ord(c):02x}")
+
+
+def _shifted(where, by: int):
+    """``where`` for a slice that starts at record ``by`` of its batch."""
+    if where is None:
+        return None
+    return lambda k: where(by + k)
 
 
 def apply_decoded(store: Store, items) -> None:
@@ -116,12 +160,13 @@ class Ingest:
                     except Exception as exc:  # disk full, read-only: keep monitoring
                         store.warn(f"recording stopped: {exc}")
                         self.recorder = None
+                where = getattr(batch, "where", None)
                 if not isinstance(batch, (list, tuple)):
                     batch = list(batch)
                 bad: list[str] = []
                 for i in range(0, len(batch), SLICE):
                     # Decode outside the lock (parsing is the slow part), apply under it.
-                    events = decode_batch(batch[i:i + SLICE], bad, samples=True)
+                    events = decode_batch(batch[i:i + SLICE], bad, samples=True, where=_shifted(where, i))
                     with store.lock:
                         for reason in bad:
                             store.note_bad(reason)

@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS spool (
     attempts INTEGER NOT NULL DEFAULT 0,
     not_before REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS positions (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -152,10 +156,14 @@ class SpoolingPublisher:
             )
         self._nudge()
 
-    def publish_many(self, events, routing_key: str | None = None) -> int:
+    def publish_many(self, events, routing_key: str | None = None, position: tuple[str, object] | None = None) -> int:
         """Spool many events in one transaction; returns how many.
 
-        Items are events, or ``(event, routing_key)`` pairs.
+        Items are events, or ``(event, routing_key)`` pairs.  ``position``,
+        ``(key, value)`` (JSON), is kept in the same transaction: where a
+        reader is in its source once these events are spooled, so that a
+        restart goes on from there (:meth:`position`) and neither sends them
+        twice nor skips any.
         """
         rows = []
         now = time.time()
@@ -165,15 +173,25 @@ class SpoolingPublisher:
             else:
                 rk, body = encode_event(ev, routing_key)
             rows.append((rk, body, now))
-        if not rows:
+        if not rows and position is None:
             return 0
         if self._closed:
             raise RuntimeError("publisher is closed")
         with self._db_lock, self._db:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT INTO spool (routing_key, body, created) VALUES (?, ?, ?)", rows)
-        self._nudge()
+            if position is not None:
+                self._db.execute("INSERT OR REPLACE INTO positions (key, value) VALUES (?, ?)",
+                                 (position[0], json.dumps(position[1])))
+        if rows:
+            self._nudge()
         return len(rows)
+
+    def position(self, key: str):
+        """The value last kept under ``key`` with :meth:`publish_many` (None: none yet)."""
+        with self._db_lock:
+            row = self._db.execute("SELECT value FROM positions WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def pending(self) -> int:
         """Events in the spool: not yet confirmed by the broker."""

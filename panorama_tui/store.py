@@ -20,6 +20,7 @@ from . import gcpolicy
 from .events import ONLINE as _ONLINE
 from .events import Event, TraceSample, decode_exitcode, to_epoch, unquote_text
 from .events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT
+from .fmt import clock_time, human_duration
 from .series import ResourceSeries
 from .states import (
     FAILED_STATES,
@@ -1211,6 +1212,13 @@ def _h_transfer(s: Store, ev: Event, d: dict) -> None:
             s.dirty.add(job)
 
 
+def _h_gap(s: Store, ev: Event, d: dict) -> None:
+    """panorama-top's own marker (sources/amqp.py): its link was down, what was published meanwhile is missing."""
+    start, end = _float(d.get("start")), _float(d.get("end"))
+    span = f"{clock_time(start)} to {clock_time(end)[-8:]} ({human_duration(end - start)})" if start and end else "?"
+    s.warn(f"gap {span}: events sent meanwhile are missing ({d.get('reason') or 'the link was down'})"[:200])
+
+
 def _h_noop(s: Store, ev: Event, d: dict) -> None:
     return None
 
@@ -1237,6 +1245,7 @@ _HANDLERS = {
     "kickstart.inv.summary": _h_kickstart_summary,
     "darshan.perf": _h_darshan,
     "transfer.inv.go": _h_transfer,
+    "panorama.gap": _h_gap,
 }
 for _name in JOBSTATE_NAMES:
     _HANDLERS.setdefault(_name, _h_job_inst_state)

@@ -361,3 +361,56 @@ def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
     _DeliveryReader(bad, 1, lambda tag, body: None)
     with pytest.raises(ConnectionError):
         bad._on_data_available(delivery(1, b"x")[:-1] + b"\x00")  # a broken frame end
+
+
+# -- a link lost and made again: the gap is marked (#12 item 11) ------------------------------------------------
+
+
+def test_an_outage_is_marked_as_a_gap_live_in_the_recording_and_in_its_replay(tmp_path):
+    """The default exclusive queue goes with the link: what was published meanwhile is
+    missing, and the screen, the recording and a replay of it say so, with the time span."""
+    from panorama_tui.recorder import Recorder, read_records
+    from panorama_tui.sources.replay import ReplayControl, ReplaySource
+
+    try:
+        from broker import PrivateNode, in_ci, require_broker
+    except ImportError:  # pragma: no cover
+        from tests.broker import PrivateNode, in_ci, require_broker
+
+    require_broker()  # the installation is the shared one's
+    try:
+        node = PrivateNode(tmp_path / "rabbit")
+        node.start()
+    except Exception as exc:
+        if in_ci():
+            pytest.fail(f"cannot start a private RabbitMQ node: {exc}")
+        pytest.skip(f"cannot start a private RabbitMQ node: {exc}")
+    rec_path = str(tmp_path / "live.panorama.db")
+    src = AmqpSource(node.url("monitoring"), backoff_cap=1.0)
+    store = Store()
+    ing = Ingest(src, store, recorder=Recorder(rec_path, source=src.label)).start()
+    try:
+        assert wait_until(lambda: src.status.state == "connected", 30), src.status
+        node.stop_app()
+        assert wait_until(lambda: src.status.state in ("reconnecting", "down"), 30), src.status
+        time.sleep(1.5)
+        node.start_app()
+        assert wait_until(lambda: src.status.state == "connected" and store.warning_count == 1, 60), src.status
+    finally:
+        ing.stop()
+        node.shutdown()
+    assert src.status.detail["gaps"] == 1
+    [warning] = list(store.warnings)
+    assert warning.startswith("gap ") and ": events sent meanwhile are missing (lost amqp://guest:****@127.0.0.1" in warning
+    [(_, body)] = read_records(rec_path)
+    marker = json.loads(body)
+    assert marker["event"] == "panorama.gap" and 1.5 < marker["end"] - marker["start"] < 60
+    assert "guest:guest" not in body.decode()
+
+    replayed = Store()
+    rsrc = ReplaySource(rec_path, ReplayControl(speed=0.0))
+    ring = Ingest(rsrc, replayed).start()
+    assert wait_until(lambda: rsrc.control.finished, 15)
+    ring.stop()
+    assert list(replayed.warnings) == [warning]
+    assert store.unknown == replayed.unknown == {}

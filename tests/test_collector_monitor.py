@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -304,13 +305,14 @@ os._exit(0)
 
 def test_orphan_left_behind_is_reported(tmp_path, env):
     p, events = monitor(tmp_path, ["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo started"],
-                        "--orphan-wait", "0.3", "--kill-orphans", env=env)
+                        "--orphan-wait", "0.3", env=env)
     assert p.returncode == 0
     s = summary(events)
-    assert s["orphans_left"] == []  # killed
+    assert s["orphans_left"] == []  # killed (the default)
     second = tmp_path / "second"
     second.mkdir()
-    p, events = monitor(second, ["sh", "-c", "sleep 30 >/dev/null 2>&1 &"], "--orphan-wait", "0.2", env=env)
+    p, events = monitor(second, ["sh", "-c", "sleep 30 >/dev/null 2>&1 &"], "--orphan-wait", "0.2", "--keep-orphans",
+                        env=env)
     s = summary(events)
     try:
         assert len(s["orphans_left"]) == 1
@@ -509,3 +511,83 @@ def test_unwritable_output_is_a_clear_error(tmp_path, env):
     p = subprocess.run([PY, "-m", "collectors.monitor", "--out", "/proc/no/such/dir/x.jsonl", "--", "true"],
                        env=env, capture_output=True)
     assert p.returncode == 125 and p.stderr.decode().count("\n") == 1
+
+
+# -- SIGTERM takes the job's whole tree by default, as kickstart does (#12 item 11) ---------------
+
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()                   # a daemon's double fork: out of the job's process group
+    if os.fork() == 0:
+        open(sys.argv[1], "w").write(str(os.getpid()))
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+os.wait()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _terminated(tmp_path, env, *opts):
+    pidfile = tmp_path / "daemon.pid"
+    proc = subprocess.Popen(
+        [PY, "-m", "collectors.monitor", "--out", str(tmp_path / "events.jsonl"), "-i", "0.2", *opts, "--",
+         PY, script(tmp_path, "daemon.py", DAEMON), str(pidfile)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 10
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline, "the daemon never started"
+            time.sleep(0.02)
+        orphan = int(pidfile.read_text())
+        assert _alive(orphan)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)  # not communicate(): a child left running holds the stderr pipe
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+    return proc, orphan, summary([json.loads(ln) for ln in (tmp_path / "events.jsonl").read_text().splitlines()])
+
+
+def test_sigterm_ends_the_jobs_double_forked_children_by_default(tmp_path, env):
+    proc, orphan, s = _terminated(tmp_path, env)
+    try:
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert wait_gone(orphan), "the job's background child survived the SIGTERM"
+        assert s["orphans_left"] == [] and s["signals_forwarded"] == ["SIGTERM"]
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def test_keep_orphans_leaves_them_running(tmp_path, env):
+    proc, orphan, s = _terminated(tmp_path, env, "--keep-orphans", "--orphan-wait", "0.2")
+    try:
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert _alive(orphan)
+        assert s["orphans_left"] == [orphan]
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False

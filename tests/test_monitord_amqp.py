@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -29,7 +28,7 @@ except ImportError:  # pragma: no cover
     from tests.broker import PrivateNode, in_ci, require_broker, wait_until
 
 from panorama_tui.ingest import Ingest, run_to_end
-from panorama_tui.recorder import Recorder
+from panorama_tui.recorder import Recorder, read_records
 from panorama_tui.sources.amqp import AmqpSource
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.stats import summarize
@@ -122,8 +121,6 @@ def test_monitord_over_amqp_builds_the_same_store(node, tmp_path, shared_data, r
         assert (mine.state, mine.exit_code, len(mine.tries)) == (job.state, job.exit_code, len(job.tries)), job_id
     # And the messages are monitord's JSON wire format, the shared events.json line for line.
     assert src.status.detail["received"] == len(expected_lines)
-    conn = sqlite3.connect(tmp_path / "live.panorama.db")
-    bodies = [b for (b,) in conn.execute("SELECT body FROM events ORDER BY seq")]
-    conn.close()
+    bodies = [b for _, b in read_records(str(tmp_path / "live.panorama.db"))]
     canon = lambda text: json.dumps(json.loads(text), sort_keys=True)  # noqa: E731
     assert Counter(map(canon, bodies)) == Counter(map(canon, expected_lines))

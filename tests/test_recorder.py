@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import shutil
 import signal
 import sqlite3
@@ -15,17 +16,19 @@ import pytest
 
 from panorama_tui.events import decode_line
 from panorama_tui.ingest import Ingest
-from panorama_tui.recorder import FORMAT, Recorder, default_recording_path, is_recording
+from panorama_tui.recorder import (
+    CHUNK_ROWS, FORMAT, VERSION, Recorder, Retention, SettingsError, default_recording_path, is_recording, prune,
+    read_records, retention,
+)
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.store import Store
 
+DEMO = os.path.join(os.path.dirname(__file__), "..", "panorama_tui", "data", "demo.panorama.db")
+
 
 def rows(path) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT seq, recv_ts, name, body FROM events ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    """(receive time, body) of every record, whatever the recording's format."""
+    return read_records(path)
 
 
 def meta(path) -> dict:
@@ -49,22 +52,19 @@ def test_append_and_read_back(tmp_path, replay_dir):
     rec.close()
 
     got = rows(path)
-    assert [r[0] for r in got] == list(range(1, 15))
-    assert [r[1] for r in got] == [1000.0] * 10 + [1001.5] * 4
-    # raw bytes are kept as the text that arrived
-    assert [r[3] for r in got[:10]] == [ln.decode() for ln in lines[:10]]
-    assert [r[2] for r in got[:10]] == [None] * 10
-    # events and dicts carry their name and round-trip
-    assert got[10][2] == ev.name
-    again = decode_line(got[10][3])
+    assert [r[0] for r in got] == [1000.0] * 10 + [1001.5] * 4
+    # raw bytes are kept as they arrived (a replay meets the same bytes)
+    assert [r[1] for r in got[:10]] == lines[:10]
+    # events and dicts round-trip
+    again = decode_line(got[10][1])
     assert again.name == ev.name and again.data == ev.data
-    assert got[11][2] == "custom.thing"
-    assert json.loads(got[11][3]) == {"event": "custom.thing", "x": 1}
-    assert got[12][3] == "plain text"
-    assert got[13][3] == "\ufffd\ufffdbinary"
+    assert json.loads(got[11][1]) == {"event": "custom.thing", "x": 1}
+    assert got[12][1] == b"plain text"
+    assert got[13][1] == b"\xff\xfebinary"
 
     m = meta(path)
     assert m["format"] == FORMAT
+    assert m["version"] == VERSION == "2"
     assert m["source"] == "events.json"
     assert m["note"] == "hello"
     assert float(m["created"]) > 0
@@ -78,7 +78,7 @@ def test_reopen_appends_and_keeps_meta(tmp_path):
     r2 = Recorder(path, source="second")
     r2.append([b'{"event":"b"}', b'{"event":"c"}'], recv_ts=2.0)
     r2.close()
-    assert [r[3] for r in rows(path)] == ['{"event":"a"}', '{"event":"b"}', '{"event":"c"}']
+    assert [r[1] for r in rows(path)] == [b'{"event":"a"}', b'{"event":"b"}', b'{"event":"c"}']
     assert meta(path)["source"] == "first"
 
 
@@ -87,7 +87,7 @@ def test_append_timed(tmp_path):
     r = Recorder(path)
     assert r.append_timed([(5.0, "x", "{}"), (7.5, None, "junk")]) == 2
     r.close()
-    assert [(t, n, b) for _, t, n, b in rows(path)] == [(5.0, "x", "{}"), (7.5, None, "junk")]
+    assert rows(path) == [(5.0, b"{}"), (7.5, b"junk")]
 
 
 def test_wal_mode_and_closed_file_has_no_wal_left(tmp_path):
@@ -158,10 +158,10 @@ def test_ingest_records_what_a_followed_source_received(tmp_path, replay_dir):
     ing.stop()
     assert store.event_count == len(lines)
     assert store.bad_count == 1
-    got = [r[3] for r in rows(rec_path)]
+    got = [r[1] for r in rows(rec_path)]
     assert len(got) == len(lines) + 1
-    assert got[20] == "not json at all\n"
-    assert got[:20] == [ln.decode() for ln in lines[:20]]
+    assert got[20] == b"not json at all\n"
+    assert got[:20] == lines[:20]
 
 
 def test_reading_whole_is_not_recorded(tmp_path, replay_dir):
@@ -223,22 +223,104 @@ def test_sigkill_mid_write_loses_at_most_the_batch_in_flight(tmp_path, delay, ch
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        n = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        assert n >= 20 * BATCH
-        assert n % BATCH == 0
-        per_batch = conn.execute("SELECT recv_ts, COUNT(*) FROM events GROUP BY recv_ts ORDER BY recv_ts").fetchall()
-        # whole batches, in order, none missing in the middle
-        assert [int(t) for t, _ in per_batch] == list(range(len(per_batch)))
-        assert all(c == BATCH for _, c in per_batch)
-        # every body is intact JSON of its batch
-        for recv_ts, body in conn.execute("SELECT recv_ts, body FROM events"):
-            d = json.loads(body)
-            assert d["batch"] == int(recv_ts)
     finally:
         conn.close()
+    got = rows(path)
+    n = len(got)
+    assert n >= 20 * BATCH
+    assert n % BATCH == 0
+    per_batch = Counter(int(t) for t, _ in got)
+    # whole batches, in order, none missing in the middle
+    assert sorted(per_batch) == list(range(len(per_batch)))
+    assert set(per_batch.values()) == {BATCH}
+    # every body is intact JSON of its batch
+    for recv_ts, body in got:
+        assert json.loads(body)["batch"] == int(recv_ts)
     # and the file takes more appends after the crash
     r = Recorder(path)
     r.append([b'{"event":"after.crash"}'])
     r.close()
-    assert rows(path)[-1][3] == '{"event":"after.crash"}'
-    assert decode_line(rows(path)[-1][3]).name == "after.crash"
+    assert rows(path)[-1][1] == b'{"event":"after.crash"}'
+    assert decode_line(rows(path)[-1][1]).name == "after.crash"
+
+
+# -- format 2: compressed chunks; format 1 still appended to ---------------------------------
+
+
+def test_batches_are_stored_compressed(tmp_path):
+    """#11 item 28: the demo's bodies, recorded as live batches, take a tenth of their size or less."""
+    bodies = [b for _, b in read_records(DEMO)] * 3
+    path = str(tmp_path / "rec.panorama.db")
+    rec = Recorder(path)
+    for i in range(0, len(bodies), 500):  # an AMQP source's batch
+        rec.append(bodies[i:i + 500], recv_ts=1000.0 + i)
+    rec.close()
+    raw = sum(map(len, bodies))
+    size = os.path.getsize(path)
+    assert raw / size >= 8, f"{raw} bytes of records took {size} on disk"
+    conn = sqlite3.connect(path)
+    try:
+        n_rows = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    finally:
+        conn.close()
+    assert n_rows == sum(-(-len(bodies[i:i + 500]) // CHUNK_ROWS) for i in range(0, len(bodies), 500))
+    assert [b for _, b in rows(path)] == bodies
+
+
+def test_a_version_1_recording_goes_on_in_version_1(tmp_path):
+    path = tmp_path / "old.panorama.db"
+    shutil.copy(DEMO, path)
+    before = rows(str(path))
+    rec = Recorder(str(path))
+    rec.append([b'{"event":"later"}'], recv_ts=2e9)
+    rec.close()
+    assert meta(str(path))["version"] == "1"
+    assert rows(str(path)) == [*before, (2e9, b'{"event":"later"}')]
+
+
+# -- pruning --------------------------------------------------------------------------------
+
+
+def _recording(directory, name: str, size: int, age_days: float, now: float) -> str:
+    path = directory / name
+    path.write_bytes(b"x" * size)
+    os.utime(path, (now - age_days * 86400, now - age_days * 86400))
+    return str(path)
+
+
+def test_prune_by_age_and_size_oldest_first_never_the_current(tmp_path):
+    now = time.time()
+    mb = 2**20
+    old = _recording(tmp_path, "a.panorama.db", mb, 20, now)
+    mid = _recording(tmp_path, "b.panorama.db", 2 * mb, 3, now)
+    new = _recording(tmp_path, "c.panorama.db", 2 * mb, 1, now)
+    cur = _recording(tmp_path, "d.panorama.db", mb, 30, now)  # the current one, oldest of all
+    other = _recording(tmp_path, "notes.txt", 10 * mb, 90, now)  # not a recording: never touched
+    assert prune(str(tmp_path), Retention(keep_days=14, keep_mb=100), current=cur, now=now) == [old]
+    assert prune(str(tmp_path), Retention(keep_days=14, keep_mb=3.5), current=cur, now=now) == [mid]
+    assert os.path.exists(new) and os.path.exists(cur) and os.path.exists(other)
+    assert prune(str(tmp_path), Retention(keep_days=0, keep_mb=0), current=cur, now=now) == [new]
+    assert os.path.exists(cur)
+
+
+def test_prune_leaves_a_recording_another_session_writes(tmp_path):
+    now = time.time()
+    busy = _recording(tmp_path, "busy.panorama.db", 2**20, 20, now)
+    (tmp_path / "busy.panorama.db-wal").write_bytes(b"w")  # a live write-ahead log
+    assert prune(str(tmp_path), Retention(keep_days=1, keep_mb=0), now=now) == []
+    os.utime(busy + "-wal", (now - 5 * 86400, now - 5 * 86400))  # a crashed session's, aged out
+    assert prune(str(tmp_path), Retention(keep_days=1, keep_mb=0), now=now) == [busy]
+    assert not os.path.exists(busy + "-wal")
+
+
+def test_retention_settings(tmp_path):
+    cfg = tmp_path / "config.toml"
+    assert retention(env={}, config=str(cfg)) == Retention(14, 2048)
+    cfg.write_text("[recording]\nkeep_days = 3\nkeep_mb = 500\n")
+    assert retention(env={}, config=str(cfg)) == Retention(3, 500)
+    assert retention(env={"PANORAMA_RECORDING_KEEP_MB": "50"}, config=str(cfg)) == Retention(3, 50)
+    cfg.write_text("[recording]\nkeep_days = 'soon'\n")
+    with pytest.raises(SettingsError, match="keep_days must be a number"):
+        retention(env={}, config=str(cfg))
+    with pytest.raises(SettingsError, match="PANORAMA_RECORDING_KEEP_DAYS must be 0 or more"):
+        retention(env={"PANORAMA_RECORDING_KEEP_DAYS": "-1"}, config=str(cfg))

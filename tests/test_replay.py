@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -370,7 +373,7 @@ def test_generator_yields_reset_object_on_backward_seek(recording, lines):
     got = []
     while len(got) < len(lines):
         got.extend(next(gen))
-    assert got == lines
+    assert got == lines  # ASCII records come back as text
     control.seek(T0 + 1.0)
     assert next(gen) is RESET
     assert next(gen) == lines[: 2 * GROUP]
@@ -412,3 +415,101 @@ def test_control_pause_step_seek_flags():
     c.position = 200.0
     c.seek_relative(-30)
     assert c.seek_to == 170.0
+
+
+# -- damaged recordings: a bad row is skipped and counted, the rest replays (#12 item 9) ----------
+
+DEMO = os.path.join(os.path.dirname(__file__), "..", "panorama_tui", "data", "demo.panorama.db")
+
+
+def replay_to_end(path) -> Store:
+    store = Store()
+    ing = Ingest(ReplaySource(path, ReplayControl(speed=0.0)), store).start()
+    deadline = time.monotonic() + DEADLINE
+    while not ing.source.control.finished and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ing.stop()
+    assert ing.error is None, ing.error
+    assert ing.source.control.finished
+    return store
+
+
+def integrity(path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_bad_byte_in_one_row_of_the_demo_costs_that_row_only(tmp_path):
+    path = str(tmp_path / "demo.panorama.db")
+    shutil.copy(DEMO, path)
+    conn = sqlite3.connect(path)
+    total = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    seq, body = conn.execute("SELECT seq, body FROM events WHERE seq = 100").fetchone()
+    conn.close()
+    data = bytearray(Path(path).read_bytes())
+    at = data.find(body.encode())
+    assert at > 0 and data.count(body.encode()) == 1
+    data[at] = 0xFF  # '{' -> a byte that is not UTF-8
+    Path(path).write_bytes(bytes(data))
+    assert integrity(path) == "ok"  # SQLite sees nothing wrong
+
+    store = replay_to_end(path)
+    assert store.bad_count == 1
+    assert store.event_count == total - 1
+    [warning] = list(store.warnings)
+    assert warning.startswith(f"demo.panorama.db row {seq}: not JSON")
+    assert "«\ufffd" in warning  # the start of the bad text, as it is
+
+
+def v2_recording(tmp_path, lines) -> str:
+    path = str(tmp_path / "v2.panorama.db")
+    rec = Recorder(path)
+    for i in range(0, len(lines), 10):
+        rec.append(lines[i:i + 10], recv_ts=T0 + i)
+    rec.close()
+    return path
+
+
+def test_a_damaged_chunk_or_a_body_of_the_wrong_type_is_skipped_and_counted(tmp_path, lines):
+    path = v2_recording(tmp_path, lines)
+    conn = sqlite3.connect(path)
+    body = conn.execute("SELECT body FROM chunks WHERE seq = 2").fetchone()[0]
+    flipped = bytearray(body)
+    flipped[len(body) // 2] ^= 0x40
+    conn.execute("UPDATE chunks SET body = ? WHERE seq = 2", (bytes(flipped),))
+    conn.execute("UPDATE chunks SET body = 42 WHERE seq = 4")
+    conn.commit()
+    conn.close()
+    assert integrity(path) == "ok"
+
+    store = replay_to_end(path)
+    assert store.bad_count == 2
+    assert store.event_count == len(lines) - 20
+    warnings = list(store.warnings)
+    assert warnings[0].startswith("v2.panorama.db row 2: unreadable chunk (zlib: ")
+    assert warnings[0].endswith("its 10 records skipped")
+    assert warnings[1].startswith("v2.panorama.db row 4: unreadable chunk (not a chunk (int body")
+
+
+def test_a_bad_record_names_its_row_and_place_in_the_chunk(tmp_path, lines):
+    path = v2_recording(tmp_path, [*lines[:13], "not json\x1b[2J", *lines[13:]])
+    store = replay_to_end(path)
+    assert list(store.warnings) == ["v2.panorama.db row 2 record 4: not JSON: Expecting value: line 1 column 1 "
+                                    "(char 0) «not json^[[2J»"]
+    # a recording of the first format names the row
+    old = str(tmp_path / "v1.panorama.db")
+    conn = sqlite3.connect(old)
+    conn.executescript("CREATE TABLE events (seq INTEGER PRIMARY KEY, recv_ts REAL, name TEXT, body TEXT);"
+                       "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+                       "INSERT INTO meta VALUES ('format', 'panorama-recording'), ('version', '1');")
+    conn.executemany("INSERT INTO events (seq, recv_ts, body) VALUES (?, ?, ?)",
+                     [(10, T0, lines[0]), (12, T0, lines[1]), (15, T0, "[1, 2"), (16, T0, lines[2])])
+    conn.commit()
+    conn.close()
+    store = replay_to_end(old)
+    assert store.event_count == 3
+    assert list(store.warnings) == ["v1.panorama.db row 15: not JSON: Expecting ',' delimiter: line 1 column 6 "
+                                    "(char 5) «[1, 2»"]

@@ -5,12 +5,12 @@ back to the general lane whatever it cannot type, so the warnings stay the same.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from panorama_tui.events import TraceSample, decode, decode_sample
 from panorama_tui.ingest import apply_decoded, decode_batch
+from panorama_tui.recorder import read_records
 from panorama_tui.store import Store
 
 DEMO = "panorama_tui/data/demo.panorama.db"
@@ -48,9 +48,7 @@ def series_of(store: Store) -> dict:
 
 
 def test_both_lanes_build_the_same_series_from_the_demo_recording(repo_root, store_snapshot):
-    conn = sqlite3.connect(f"file:{repo_root / DEMO}?mode=ro", uri=True)
-    lines = [r[0] for r in conn.execute("SELECT body FROM events ORDER BY seq")]
-    conn.close()
+    lines = [b.decode() for _, b in read_records(str(repo_root / DEMO))]
     a = general(lines)
     b, n_typed = typed(lines)
     assert n_typed == sum('"kickstart.inv.online"' in x for x in lines) > 0

@@ -137,12 +137,10 @@ def test_pause_freezes_view_but_collection_goes_on():
             await wait_for(lambda: control.finished)
             await asyncio.sleep(app.tick_seconds * 2)
             await pilot.pause()
-            import sqlite3
-
             from panorama_tui.cli import DEMO_RECORDING
+            from panorama_tui.recorder import read_records
 
-            with sqlite3.connect(DEMO_RECORDING) as db:
-                recorded = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            recorded = len(read_records(DEMO_RECORDING))
             assert store.event_count == recorded  # collected
             assert len(app.query_one("#jobs", JobList).rows) == shown  # not shown
             await pilot.press("p")

@@ -33,6 +33,14 @@ could not be parsed are the store's ``bad_count``.  ``status.detail`` holds:
 ``reconnects`` connections lost and re-made
 ``filtered``   messages dropped by the workflow filter (``wf=``)
 ``oversized``  bodies over ``events.MAX_LINE_BYTES`` (passed on; the decoder refuses them)
+``gaps``       times the link came back after events may have been missed
+
+A link lost and made again with the default exclusive queue loses what was
+published meanwhile (the queue went with the connection).  The source then
+yields a ``panorama.gap`` event (start and end of the outage, the reason):
+recorded like any message, so the recording says where it has a hole, and
+shown by the store as a warning, live and in a replay.  A named durable queue
+(``queue=``) keeps messages while the viewer is away: no gap, nothing lost.
 ``since``      epoch seconds of the last change of state
 
 Deliveries are read off the socket data by :class:`_DeliveryReader`, which
@@ -42,6 +50,7 @@ it to pika).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import statistics
@@ -51,7 +60,7 @@ from collections import deque
 
 from ..amqp_url import DEFAULT_BINDINGS, parse
 from ..events import MAX_LINE_BYTES, to_epoch
-from .base import Source
+from .base import Batch, Source
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +75,7 @@ RATE_WINDOW = 5.0
 LAG_WINDOW = 60.0
 LAG_SAMPLES_PER_BATCH = 16
 
+GAP_EVENT = "panorama.gap"
 _TS = re.compile(rb'"(?:ts|@timestamp)"\s*:\s*("?)([^",}\s]+)')
 _WF_IDS = re.compile(rb'"(?:xwf_id|wf_uuid|root_xwf_id|xwf\.id|wf\.uuid|root_xwf\.id)"\s*:\s*"([^"]*)"')
 
@@ -243,6 +253,7 @@ class AmqpSource(Source):
             reconnects=0,
             filtered=0,
             oversized=0,
+            gaps=0,
             since=time.time(),
         )
         self._conn = None
@@ -263,8 +274,9 @@ class AmqpSource(Source):
             rates.popleft()
         self.status.detail["rate"] = round(sum(n for _, n in rates) / RATE_WINDOW, 1)
 
-    def _account(self, batch: list) -> list:
-        """Counts, lag samples and the workflow filter for one batch of bodies."""
+    def _account(self, batch: list) -> tuple[list, list | None]:
+        """Counts, lag samples and the workflow filter for one batch of bodies:
+        (the bodies kept, their places in ``batch`` when some were filtered out)."""
         now = time.monotonic()
         wall = time.time()
         d = self.status.detail
@@ -291,21 +303,19 @@ class AmqpSource(Source):
                 p50 = round(statistics.median(v for _, v in lags), 3)
                 self._lag_at = now
             d["lag"] = {"last": round(last, 3), "p50": p50}
+        kept = None
         if self._wf_b is not None:
-            keep = []
+            keep, kept = [], []
             wf = self._wf_b
-            for body in batch:
-                if wf in body:
-                    keep.append(body)
-                    continue
-                ids = _WF_IDS.findall(body, 0, 64 * 1024)
-                if ids:
-                    d["filtered"] += 1
+            for i, body in enumerate(batch):
+                if wf in body or not _WF_IDS.search(body, 0, 64 * 1024):
+                    keep.append(body)  # ours, or no id at all: the decoder decides
+                    kept.append(i)
                 else:
-                    keep.append(body)  # no id at all: the decoder decides
+                    d["filtered"] += 1
             batch = keep
         self._refresh_rate(now)
-        return batch
+        return batch, kept
 
     # -- connection ----------------------------------------------------------
     def _setup(self, conn):
@@ -358,6 +368,7 @@ class AmqpSource(Source):
         params = self.url.connection_parameters(**self._param_overrides)
         failures = 0
         connected_once = False
+        lost = None  # (when, why, queue) the link went, while events may be missed
         try:
             while not self.stopping:
                 if failures == 0:
@@ -382,13 +393,19 @@ class AmqpSource(Source):
                 connected_once = True
                 self.status.detail["queue"] = q
                 self._set("connected", f"connected to {self.label}, queue {q}{note}")
+                if lost is not None:
+                    yield self._gap(*lost)
+                    lost = None
                 try:
                     yield from self._consume(conn, ch, q)
                 except Exception as exc:
                     if self.stopping:
                         break
                     failures = 1
-                    self._set("reconnecting", f"lost {self.label}: {_describe(exc)}; reconnecting")
+                    why = _describe(exc)
+                    if self.queue is None:  # the exclusive queue went with the link
+                        lost = (time.time(), f"lost {self.label}: {why}", q)
+                    self._set("reconnecting", f"lost {self.label}: {why}; reconnecting")
                     self._stop.wait(BACKOFF_START)
                 finally:
                     self._close()
@@ -460,13 +477,28 @@ class AmqpSource(Source):
             batch = buf[:]
             tag = state["tag"]
             del buf[:]
-            batch = self._account(batch)
+            first = tag - len(batch) + 1  # one consumer on the channel: its delivery tags run 1, 2, 3...
+            batch, kept = self._account(batch)
             last_refresh = now
             if batch:
-                yield batch
+                yield Batch(batch, where=self._where(q, first, kept))
             # Taken (and recorded) by the ingest thread: acknowledge it.
             ch.basic_ack(tag, multiple=True)
         # Deliveries still buffered were not acknowledged: they go back to the queue.
+
+
+    def _where(self, q: str, first: int, kept: list | None):
+        def where(i: int) -> str:
+            return f"{self.url.exchange} queue {q} delivery #{first + (kept[i] if kept else i)}"
+
+        return where
+
+    def _gap(self, lost: float, why: str, q: str | None) -> list:
+        """A marker for the time the link was down: what an exclusive queue missed (see batches)."""
+        now = time.time()
+        self.status.detail["gaps"] += 1
+        return [json.dumps({"event": GAP_EVENT, "ts": now, "start": lost, "end": now, "source": self.label,
+                            "queue": q, "reason": self.url.redact(why)}).encode()]
 
 
 def _describe(exc: BaseException) -> str:

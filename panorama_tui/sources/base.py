@@ -11,6 +11,23 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+class Batch(list):
+    """A batch that can say where its records came from.
+
+    ``where(i)`` names the place of record ``i`` (``events.json:1234``, a
+    recording's row, an AMQP delivery); the ingest thread asks only for a
+    record it could not decode, so a source pays for it only then.
+    ``resume()``, when a source can be resumed, is where to read from to
+    continue after this batch (a followed file's ``(inode, offset)``)."""
+
+    __slots__ = ("where", "resume")
+
+    def __init__(self, records=(), where=None, resume=None):
+        super().__init__(records)
+        self.where = where
+        self.resume = resume
+
+
 # Yielded in place of a batch to say "forget what you built" (replay's
 # backward seek, a followed file that was truncated and restarted).
 RESET = object()
@@ -32,6 +49,9 @@ class Source:
     live: bool = False
     #: True when the ingest thread should append what arrives to a recording
     recordable: bool = True
+    #: True when the input is a file that keeps what it delivered (a followed
+    #: log): the screen records it only when asked to (``--record FILE``)
+    file_backed: bool = False
 
     def __init__(self):
         self.status = SourceStatus()

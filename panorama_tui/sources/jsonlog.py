@@ -20,7 +20,7 @@ import select
 import stat
 
 from ..events import BadEvent, parse_bp_line
-from .base import Source
+from .base import Batch, Source
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,14 @@ PIPE_CHUNK = 1024 * 1024
 
 
 class JsonLogSource(Source):
+    file_backed = True  # a followed log is its own recording
+
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, bp: bool | None = False,
-                 wait_for_writer: bool | None = None):
+                 wait_for_writer: bool | None = None, resume: tuple[int, int, int] | None = None):
         super().__init__()
         self.path = path
+        #: (inode, offset, lines before it) to go on from: a relay restarted mid-file (see Batch.resume)
+        self.resume = resume
         self.bp = bp  # None: JSON or BP, told by the first event line
         self.follow = follow
         # A FIFO's writer is waited for unless --no-follow (--once waits: a pipe is its natural input).
@@ -119,6 +123,11 @@ class JsonLogSource(Source):
         f, inode = opened
         follow = self.follow and not isinstance(f, _Pipe)  # a pipe is read to its end, never re-opened
         partial = b""
+        pos = _Position(os.path.basename(self.path), inode)
+        if (self.resume is not None and not isinstance(f, _Pipe) and self.resume[0] == inode
+                and 0 < self.resume[1] <= _size(f)):
+            f.seek(self.resume[1])  # the same file, not shorter: go on where the last run stopped
+            pos.offset, pos.line = self.resume[1], self.resume[2]
         self.status.state = "reading"
         try:
             while not self.stopping:
@@ -134,13 +143,14 @@ class JsonLogSource(Source):
                         self.bp = _json_or_bp(batch)
                     if self.bp:
                         batch = [_bp_record(ln) for ln in batch]
+                    places = pos.take(lines)
                     for i in range(0, len(batch), BATCH):
-                        yield batch[i : i + BATCH]
+                        yield places.batch(batch, i, i + BATCH)
                     continue
                 # At the end of what is there now.
                 if not follow:
                     if partial.strip():
-                        yield [self._record(partial)]
+                        yield pos.take([partial]).batch([self._record(partial)], 0, 1)
                     break
                 self.status.state = "following"
                 try:
@@ -153,9 +163,10 @@ class JsonLogSource(Source):
                         continue  # written to since our last read: drain it first
                     if partial.strip():
                         # its last line never got a newline and never will
-                        yield [self._record(partial)]
+                        yield pos.take([partial]).batch([self._record(partial)], 0, 1)
                     f.close()
                     f, inode = self._open()
+                    pos = _Position(pos.name, inode)
                     partial = b""
                     continue
                 if st is not None and st.st_size < f.tell():
@@ -163,6 +174,7 @@ class JsonLogSource(Source):
                     # is idempotent, so reading again from the top loses
                     # nothing and double-counts nothing.
                     f.seek(0)
+                    pos = _Position(pos.name, inode)
                     partial = b""
                     continue
                 self._stop.wait(self.poll)
@@ -175,6 +187,61 @@ class JsonLogSource(Source):
         if self.bp is None:  # a log of one line, without its newline
             self.bp = _json_or_bp([line])
         return _bp_record(line) if self.bp else line
+
+
+def _size(f) -> int:
+    return os.fstat(f.fileno()).st_size
+
+
+class _Position:
+    """Line numbers and byte offsets in one file: a count per read; a line's own place only when asked."""
+
+    def __init__(self, name: str, inode: int):
+        self.name = name
+        self.inode = inode
+        self.line = 0  # complete lines before the next read
+        self.offset = 0  # their bytes
+
+    def take(self, lines: list) -> "_Lines":
+        """The places of a read's complete lines (a file's or a pipe's); moves past them."""
+        got = _Lines(self, lines, self.line, self.offset)
+        self.line += len(lines)
+        self.offset += sum(map(len, lines))
+        return got
+
+
+class _Lines:
+    """Where the non-blank lines of one read are (computed for the first bad record or resume point)."""
+
+    def __init__(self, pos: _Position, lines: list, line: int, offset: int):
+        self.pos = pos
+        self.lines = lines
+        self.line = line
+        self.offset = offset
+        self._kept: list | None = None  # (line number, offset after it) per non-blank line
+
+    def _places(self) -> list:
+        if self._kept is None:
+            kept = []
+            end = self.offset
+            for k, ln in enumerate(self.lines):
+                end += len(ln)
+                if ln.strip():
+                    kept.append((self.line + k + 1, end))
+            self._kept = kept
+        return self._kept
+
+    def where(self, i: int) -> str:
+        return f"{self.pos.name}:{self._places()[i][0]}"
+
+    def end(self, i: int) -> tuple[int, int, int]:
+        """(inode, offset, lines) just after the ``i``-th non-blank line."""
+        number, end = self._places()[i]
+        return self.pos.inode, end, number
+
+    def batch(self, records: list, start: int, stop: int) -> Batch:
+        last = min(stop, len(records)) - 1
+        return Batch(records[start:stop], where=lambda k: self.where(start + k), resume=lambda: self.end(last))
 
 
 class _Pipe:

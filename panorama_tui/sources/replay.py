@@ -8,26 +8,24 @@ replay thread at once.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
+from bisect import bisect_right
+from itertools import accumulate, chain
+from operator import itemgetter
 
-from .base import RESET, Source
+from ..events import BadEvent
+from ..recorder import CHUNK_ROWS, unpack_chunk
+from .base import RESET, Batch, Source
 
-CHUNK = 5000
+CHUNK = 5000  # records read (and emitted) at a time at most
 # Gaps longer than this (in wall seconds at the chosen speed) are cut to
 # IDLE_SKIP_TO: nothing happened, and the user should not wait for it.
 IDLE_SKIP_AFTER = 3.0
 IDLE_SKIP_TO = 0.5
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1000.0, 0.0)  # 0 = as fast as possible
-# The recording's time range from its first and last rows, two lookups on the
-# rowid: MIN/MAX(recv_ts) read the whole table (0.2 s for a 400 MB recording
-# in the OS cache, seconds from disk) before the first event could show.  The
-# recorder stamps rows in order; a wall clock stepped back only narrows the range.
-_TIME_RANGE = (
-    "SELECT (SELECT recv_ts FROM events ORDER BY seq LIMIT 1),"
-    " (SELECT recv_ts FROM events ORDER BY seq DESC LIMIT 1)"
-)
 
 
 class ReplayControl:
@@ -100,6 +98,134 @@ class ReplayControl:
         return "max" if self.speed == 0.0 else f"{self.speed:g}x"
 
 
+class RecordingReader:
+    """A recording of either format, read a page at a time as groups of records.
+
+    A group is ``(seq, recv_ts, records, first, times)``: the row it starts at,
+    its (first) receive time, its records (str, or bytes when not ASCII or not
+    UTF-8), the place of its first record from that row (-1: a row that could
+    not be read), and the records' own receive times when they differ (else
+    None).  Such a group is split by the replay only as its times come due, so a
+    replay as fast as possible does no work per record here (2 us a record read,
+    as one SQLite row a record cost before).
+
+    A row that cannot be read (a damaged chunk, a body or receive time of the
+    wrong type, a body that is not UTF-8 text) becomes one :class:`BadEvent` in
+    place of its records, or its bytes: counted as a bad record by the ingest
+    thread, and the replay goes on."""
+
+    def __init__(self, conn: sqlite3.Connection, name: str):
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        self.v2 = "chunks" in tables
+        self.conn = conn
+        self.name = name
+        table, last = ("chunks", "last_ts") if self.v2 else ("events", "recv_ts")
+        # The time range from the first and last rows, two lookups on the rowid:
+        # MIN/MAX(recv_ts) read the whole table (0.2 s for a 400 MB recording in
+        # the OS cache, seconds from disk) before the first event could show.
+        # Rows are stamped in order; a wall clock stepped back only narrows the range.
+        self._range_sql = (f"SELECT (SELECT recv_ts FROM {table} ORDER BY seq LIMIT 1),"
+                           f" (SELECT {last} FROM {table} ORDER BY seq DESC LIMIT 1)")
+
+    def time_range(self) -> tuple:
+        return self.conn.execute(self._range_sql).fetchone()
+
+    def groups(self, after_seq: int) -> tuple[list, int]:
+        """(the next groups after row ``after_seq``, newest first; the last row read)."""
+        if self.v2:
+            rows = self.conn.execute(
+                f"SELECT seq, {_TIME_OR_NULL}, n, body FROM chunks WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, max(1, CHUNK // CHUNK_ROWS)),
+            ).fetchall()
+            out = _chunk_groups(rows)
+        else:
+            rows = self._v1_rows(after_seq)
+            out = _row_groups(rows)
+        out.reverse()  # pop() from the end is cheap
+        return out, (rows[-1][0] if rows else after_seq)
+
+    def _v1_rows(self, after_seq: int) -> list:
+        sql = (f"SELECT seq, {_TIME_OR_NULL}, CASE WHEN typeof(body) IN ('text', 'blob') THEN body END"
+               " FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+        try:
+            return self.conn.execute(sql, (after_seq, CHUNK)).fetchall()
+        except sqlite3.OperationalError:  # a body that is not UTF-8 ("Could not decode"): this page as bytes
+            self.conn.text_factory = bytes
+            try:
+                return self.conn.execute(sql, (after_seq, CHUNK)).fetchall()
+            finally:
+                self.conn.text_factory = str
+
+    def where(self, seq: int, first: int, k: int) -> str:
+        """The place of the ``k``-th record of the group at (``seq``, ``first``)."""
+        if first < 0:
+            return f"{self.name} row {seq}"
+        if self.v2:
+            return f"{self.name} row {seq} record {first + k + 1}"
+        row = self.conn.execute("SELECT seq FROM events WHERE seq >= ? ORDER BY seq LIMIT 1 OFFSET ?",
+                                (seq, first + k))
+        found = row.fetchone()
+        return f"{self.name} row {found[0] if found else '?'}"
+
+
+# A receive time that is not a number (a damaged row) reads as NULL: its row is skipped.
+_TIME_OR_NULL = "CASE WHEN typeof(recv_ts) IN ('real', 'integer') THEN recv_ts END"
+_BAD_TIME = "receive time is not a number; row skipped"
+_SEQ, _TS, _BODY = itemgetter(0), itemgetter(1), itemgetter(2)
+_RECORDS = itemgetter(2)  # of a group
+_INF = float("inf")
+
+
+def _chunk_groups(rows) -> list:
+    """Format 2: a group a chunk."""
+    out: list = []
+    for seq, ts, n, body in rows:
+        if ts is None:
+            out.append((seq, out[-1][1] if out else 0.0, [BadEvent(_BAD_TIME)], -1, None))
+            continue
+        try:
+            bodies, times = unpack_chunk(body, n, text=True)
+        except ValueError as exc:
+            what = f"its {n} records" if type(n) is int else "its records"
+            out.append((seq, ts, [BadEvent(f"unreadable chunk ({exc}); {what} skipped")], -1, None))
+            continue
+        out.append((seq, ts, bodies, 0, times))
+    return out
+
+
+def _row_groups(rows: list) -> list:
+    """Format 1: a group a page of rows (a row a record); a row by itself only when damaged."""
+    if not rows:
+        return []
+    times = list(map(_TS, rows))
+    bodies = list(map(_BODY, rows))
+    if None not in times and None not in bodies:
+        return [(rows[0][0], times[0], bodies, 0, times)]
+    out: list = []
+    last = 0.0
+    for seq, ts, body in rows:
+        if ts is None:
+            out.append((seq, last, [BadEvent(_BAD_TIME)], -1, None))
+        else:
+            out.append((seq, ts, [BadEvent("body is not text; row skipped") if body is None else body], 0, None))
+            last = ts
+    return out
+
+
+def _last_time(group: tuple) -> float:
+    times = group[4]
+    return times[-1] if times else group[1]
+
+
+def _take_due(group: tuple, vpos: float) -> tuple[tuple, tuple | None]:
+    """(the records of ``group`` due by ``vpos``, the rest or None); its first record is due."""
+    seq, ts, records, first, times = group
+    if times is None or times[-1] <= vpos:
+        return group, None
+    k = max(1, bisect_right(times, vpos))  # times are in order; at least the first (due) one
+    return (seq, ts, records[:k], first, None), (seq, times[k], records[k:], first + k, times[k:])
+
+
 class ReplaySource(Source):
     live = True  # it unfolds over time even though nothing new arrives
     recordable = False
@@ -108,14 +234,12 @@ class ReplaySource(Source):
         super().__init__()
         self.path = path
         self.control = control or ReplayControl()
-        import os
-
         self.label = f"replay {os.path.basename(path)}"
 
     def _connect(self):
         try:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("SELECT 1 FROM events LIMIT 1")
+            conn.execute("SELECT 1 FROM meta LIMIT 1")
             return conn
         except sqlite3.OperationalError:
             # A WAL recording in a directory we cannot write (no -shm can be
@@ -127,24 +251,18 @@ class ReplaySource(Source):
         with self.control.cond:
             self.control._poke()
 
-    def _fetch(self, conn, after_seq: int) -> list:
-        rows = conn.execute(
-            "SELECT seq, recv_ts, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, CHUNK),
-        ).fetchall()
-        rows.reverse()  # pop() from the end is cheap
-        return rows
-
     def batches(self):
         c = self.control
         try:
             conn = self._connect()
-            lo, hi = conn.execute(_TIME_RANGE).fetchone()
+            reader = RecordingReader(conn, os.path.basename(self.path))
+            lo, hi = reader.time_range()
         except sqlite3.Error as exc:
             self.status.state = "error"
             self.status.message = f"cannot read recording {self.path}: {exc}"
             return
         if lo is None:
+            conn.close()
             self.status.state = "ended"
             self.status.message = "the recording is empty"
             return
@@ -157,8 +275,8 @@ class ReplaySource(Source):
         try:
             while not self.stopping:
                 if not buf:
-                    buf = self._fetch(conn, last_seq)
-                out: list = []
+                    buf, last_seq = reader.groups(last_seq)
+                reset = False
                 with c.cond:
                     now = c.clock()
                     if not c.paused and c.speed > 0:
@@ -168,7 +286,7 @@ class ReplaySource(Source):
                         target = max(lo, min(c.seek_to, hi))
                         c.seek_to = None
                         if c.position is not None and target < c.position:  # None: nothing shown yet
-                            out.append(RESET)
+                            reset = True
                             last_seq, buf = 0, []
                             c.finished = False
                         vpos = target
@@ -198,30 +316,52 @@ class ReplaySource(Source):
                             c.cond.wait(min(wait, 0.25))
                             continue
                     self.status.state = "paused" if c.paused else "live"
-                if out:  # a RESET from a backward seek
+                if reset:  # a backward seek
                     yield RESET
-                    out = []
-                # Emit everything due by vpos (re-reading chunks as needed).
-                while True:
+                # Emit everything due by vpos (re-reading pages as needed).
+                taken: list = []
+                n = 0
+                while n < CHUNK:
                     if not buf:
-                        buf = self._fetch(conn, last_seq)
+                        buf, last_seq = reader.groups(last_seq)
                         if not buf:
                             break
+                    if vpos == _INF:  # as fast as possible: the whole page at once
+                        buf.reverse()
+                        taken += buf
+                        n += sum(map(len, map(_RECORDS, buf)))
+                        buf = []
+                        continue
                     if buf[-1][1] > vpos:
                         break
-                    seq, _, body = buf.pop()
-                    last_seq = seq
-                    out.append(body)
-                    if len(out) >= CHUNK:
+                    due, rest = _take_due(buf.pop(), vpos)
+                    taken.append(due)
+                    n += len(due[2])
+                    if rest is not None:
+                        buf.append(rest)
                         break
                 with c.cond:
-                    if vpos == float("inf"):
-                        c.position = buf[-1][1] if buf else hi
+                    if vpos == _INF:
+                        c.position = buf[-1][1] if buf else (_last_time(taken[-1]) if taken else hi)
                     else:
                         c.position = max(lo, min(vpos, hi))
-                    if c.speed == 0.0 and vpos == float("inf"):
+                    if c.speed == 0.0 and vpos == _INF:
                         vpos = c.position
-                if out:
-                    yield out
+                if taken:
+                    yield Batch(chain.from_iterable(map(_RECORDS, taken)), where=_where(reader, taken))
         finally:
             conn.close()
+
+
+def _where(reader: RecordingReader, groups: list):
+    """The place of a batch's ``i``-th record; the groups' offsets are added up on the first call."""
+    starts: list = []
+
+    def where(i: int) -> str:
+        if not starts:
+            starts.extend(accumulate(map(len, map(_RECORDS, groups)), initial=0))
+        g = bisect_right(starts, i) - 1
+        seq, _, _, first, _ = groups[g]
+        return reader.where(seq, first, i - starts[g])
+
+    return where

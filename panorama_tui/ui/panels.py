@@ -479,6 +479,8 @@ class WarningsView(Static):
     WarningsView { height: auto; padding: 0 1; }
     """
 
+    _shown = ""
+
     def show(self, store: Store, stalled: list | None = None) -> None:
         """``stalled``: (workflow, :class:`Stall`) pairs, listed first."""
         lines = [f"STALLED {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
@@ -490,9 +492,12 @@ class WarningsView(Static):
         if store.unknown:
             lines.append("unknown event names: " + ", ".join(f"{k} ×{v}" for k, v in store.unknown.most_common(10)))
         if store.warnings:
-            lines.append("latest warnings:")
+            lines.append("latest warnings (where: what «the start of the record»):")
             lines.extend("  " + w for w in list(store.warnings)[-30:])
-        self.update(Text("\n".join(lines)))
+        text = "\n".join(lines)
+        if text != self._shown:  # an update lays the panel out again: 2 % of a core idle, every tick
+            self._shown = text
+            self.update(Text(text))
 
 
 
