@@ -53,7 +53,7 @@ def detect(path: str) -> str:
     for line in lines:
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a record nested ~1,000 deep
             if b" event=" in line or line.startswith(b"event="):
                 return "bplog"
             continue
@@ -87,7 +87,7 @@ def _pegasus_db_kind(path: str) -> str | None:
                 return "stampede"  # a Pegasus DB; the source says what is wrong with it
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:  # UnicodeDecodeError: a corrupt schema's text
         if "locked" in str(exc) or "busy" in str(exc):
             return "stampede"  # monitord writing: the source waits for it
         raise UnknownInput(f"{path}: an SQLite file that cannot be read ({exc}); truncated or corrupt?") from None

@@ -18,7 +18,6 @@ as the nearest float where ``json`` keeps the exact int.
 from __future__ import annotations
 
 import json
-import math
 import urllib.parse
 from datetime import datetime, timezone
 
@@ -27,6 +26,8 @@ try:  # optional: the fast parser
 except ImportError:  # pragma: no cover - orjson is a dependency, but stay usable without it
     _fast_loads = None
 import msgspec
+
+from .fmt import visible
 
 __all__ = [
     "Event",
@@ -53,7 +54,10 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 # Anything earlier than 1973 is not a wall-clock time: monitord stamps static
 # (planning) events with small numbers relative to an unknown origin.
 _PLAUSIBLE_EPOCH = 1e8
-_INF = math.inf
+# Nor is anything after 2286 (1e10): milliseconds read as seconds, or garbage.  It
+# also keeps every time in the range time.gmtime and datetime can format
+# (1e20 raised OverflowError in the views).
+_LATEST_EPOCH = 1e10
 _std_loads = json.loads
 
 
@@ -179,14 +183,9 @@ def to_epoch(value) -> float | None:
     """
     t = type(value)
     if t is float:  # the common cases first
-        return value if _PLAUSIBLE_EPOCH <= value < _INF else None
+        return value if _PLAUSIBLE_EPOCH <= value < _LATEST_EPOCH else None
     if t is int:
-        if value < _PLAUSIBLE_EPOCH:
-            return None
-        try:
-            return float(value)
-        except OverflowError:  # an int past the float range
-            return None
+        return float(value) if _PLAUSIBLE_EPOCH <= value < _LATEST_EPOCH else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -207,7 +206,7 @@ def to_epoch(value) -> float | None:
             f = dt.timestamp()
     else:
         return None
-    if not math.isfinite(f) or f < _PLAUSIBLE_EPOCH:
+    if not _PLAUSIBLE_EPOCH <= f < _LATEST_EPOCH:  # NaN fails both
         return None
     return f
 
@@ -288,7 +287,8 @@ def describe_exitcode(raw) -> str:
 
 
 def unquote_text(value) -> str | None:
-    """monitord URL-quotes stdout/stderr (``%0A``); give back readable text."""
+    """monitord URL-quotes stdout/stderr (``%0A``); give back readable text,
+    its control characters made visible (a job's output may hold any bytes)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -297,7 +297,7 @@ def unquote_text(value) -> str | None:
         value = urllib.parse.unquote(value)
     if len(value) > MAX_TEXT_CHARS:
         value = value[-MAX_TEXT_CHARS:]
-    return value
+    return visible(value, text=True)
 
 
 _BP_FIELD = None
@@ -388,7 +388,7 @@ def typed_sample(raw):
         return None
     ts = x.ts
     if (
-        x.event != ONLINE or ts is None or not (_PLAUSIBLE_EPOCH <= ts < _INF)
+        x.event != ONLINE or ts is None or not (_PLAUSIBLE_EPOCH <= ts < _LATEST_EPOCH)
         or not (x.xwf_id or x.wf_uuid) or not (x.dag_job_id or x.job_id)
     ):
         return None

@@ -15,7 +15,7 @@ import threading
 
 from . import gcpolicy
 from .events import (
-    _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads,
+    _LATEST_EPOCH, _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads,
     decode, decode_line, to_epoch, typed_sample,
 )
 from .sources.base import RESET, Source
@@ -23,7 +23,6 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-_INF = float("inf")
 SLICE = 200  # records decoded and applied at a time
 
 
@@ -61,7 +60,7 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
                         if ts is None:
                             ts = obj.get("@timestamp")
                         if type(ts) is float:
-                            ts = ts if _PLAUSIBLE_EPOCH <= ts < _INF else None
+                            ts = ts if _PLAUSIBLE_EPOCH <= ts < _LATEST_EPOCH else None
                         elif ts is not None:
                             ts = to_epoch(ts)
                         append(Event(name, ts, obj))
@@ -75,6 +74,10 @@ def decode_batch(records, bad: list, samples: bool = False) -> list:
                 append(decode_line(r))
         except BadEvent as exc:
             bad.append(str(exc))
+        except RecursionError:
+            bad.append("not JSON: nested too deeply")
+        except Exception as exc:  # no record, whatever it holds, stops the others
+            bad.append(f"undecodable record ({type(exc).__name__}: {exc})"[:200])
     return out
 
 
@@ -120,14 +123,22 @@ class Ingest:
                     batch = list(batch)
                 bad: list[str] = []
                 for i in range(0, len(batch), SLICE):
-                    # Decode outside the lock (parsing is the slow part), apply under it.
-                    events = decode_batch(batch[i:i + SLICE], bad, samples=True)
-                    with store.lock:
-                        for reason in bad:
-                            store.note_bad(reason)
-                        apply_decoded(store, events)
+                    try:
+                        # Decode outside the lock (parsing is the slow part), apply under it.
+                        events = decode_batch(batch[i:i + SLICE], bad, samples=True)
+                        with store.lock:
+                            for reason in bad:
+                                store.note_bad(reason)
+                            apply_decoded(store, events)
+                        gcpolicy.note_applied(len(events))
+                    except Exception as exc:
+                        # Decoding and applying contain each record; this is for what they did
+                        # not foresee (an odd Event a source made): the slice is lost, not the source.
+                        log.debug("slice of %s failed", self.source.label, exc_info=True)
+                        with store.lock:
+                            store.warn(f"{self.source.label}: records skipped ({type(exc).__name__}: {exc})"[:200])
                     bad.clear()
-                    gcpolicy.note_applied(len(events))
+                self._take_warnings()
                 self.batches += 1
                 if self.on_batch is not None:
                     self.on_batch()
@@ -141,7 +152,16 @@ class Ingest:
             with store.lock:
                 store.warn(self.error)
         finally:
+            self._take_warnings()
             self.done.set()
+
+    def _take_warnings(self) -> None:
+        got = self.source.warnings
+        if got:
+            with self.store.lock:
+                for message in got:
+                    self.store.warn(message)
+            got.clear()
 
     def stop(self, timeout: float = 2.0) -> None:
         self.source.stop()
