@@ -17,7 +17,6 @@ import subprocess
 import time
 from typing import Callable
 
-from rich.markup import escape
 from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
@@ -47,6 +46,7 @@ from .panels import (
     WorkflowTree,
     render_plot,
 )
+from .theme import markup_escape
 
 log = logging.getLogger(__name__)
 
@@ -471,9 +471,10 @@ class PanoramaApp(App):
             color = {"error": "bold bright_red", "down": "bold bright_red", "reconnecting": "bold yellow"}.get(
                 state, "cyan"
             )
-            parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
+            # a source's words may quote its input (a file name, a DB's message): made visible
+            parts.append(f"[{color}]{markup_escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
-                parts.append(f"[bright_red]{escape(st.message)}[/]")
+                parts.append(f"[bright_red]{markup_escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
@@ -486,7 +487,7 @@ class PanoramaApp(App):
             if reconnects:
                 parts.append(f"{reconnects} reconnects")
         else:
-            parts.append(escape(self.source_label))
+            parts.append(markup_escape(self.source_label))
         now_m = self.monotonic()
         mark_t, mark_n = self._rate_mark
         if now_m - mark_t >= 2.0:

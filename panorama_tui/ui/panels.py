@@ -17,7 +17,7 @@ from ..report import darshan_report, failure_report, tries_report
 from ..states import JobState
 from ..store import Job, Store, Workflow
 from ..summary import workflow_order
-from .theme import STATE_MARKUP, WF_STATE_MARKUP
+from .theme import STATE_MARKUP, WF_STATE_MARKUP, markup_escape
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -55,7 +55,7 @@ class HeaderBar(Static):
         if wf is not None:
             counts = store.tree_counts(wf)
             scope = [wf] + store.descendants(wf)
-            title = f"[b]{escape(wf.name)}[/b] [dim]{wf.wf_uuid}[/dim]"
+            title = f"[b]{markup_escape(wf.name)}[/b] [dim]{markup_escape(wf.wf_uuid)}[/dim]"
             state = wf.state
             start = wf.start_ts
             end = wf.end_ts
