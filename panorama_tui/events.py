@@ -367,7 +367,8 @@ class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
 
 
 _sample_decode = msgspec.json.Decoder(TraceSample).decode
-_SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# RecursionError: a field it skips nested ~1,000 deep (the general way decides about that record)
+_SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 def decode_sample(raw):

@@ -272,11 +272,14 @@ def test_a_poison_record_is_counted_and_the_rest_ingested(replay_dir):
     """A 2 KB record nested 1,000 deep killed the ingest thread: nothing after it was shown."""
     lines = good_lines(replay_dir)
     poison = ('{"event": "stampede.job.info", "xwf_id": "%s", "job_id": %s}' % (FAIL_WF, DEEP)).encode()
+    # a /proc sample with a field nested that deep: msgspec's typed lane raised RecursionError
+    sample = ('{"event": "kickstart.inv.online", "xwf_id": "%s", "dag_job_id": "ls_ID0000001", "ts": 1677913800, '
+              '"x": %s}' % (FAIL_WF, DEEP)).encode()
     store = Store()
-    ing = Ingest(Batches(lines[:10] + [poison] + lines[10:40], [poison], lines[40:]), store)
+    ing = Ingest(Batches(lines[:10] + [poison, sample] + lines[10:40], [poison], lines[40:]), store)
     ing.run()
     assert ing.error is None and ing.source.status.state != "error"
-    assert store.event_count == len(lines) + 2 and store.bad_count == 2
+    assert store.event_count == len(lines) + 3 and store.bad_count == 2  # the sample's deep field is unread
     ref = run_to_end(JsonLogSource(str(replay_dir / RUN / "events.json"), follow=False), Store())
     assert summarize(store, store.roots[0]) == summarize(ref, ref.roots[0])
 
