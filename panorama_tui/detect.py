@@ -72,8 +72,11 @@ def _pegasus_db_kind(path: str) -> str | None:
     import sqlite3
     from urllib.parse import quote
 
+    from .sources.stampede_db import bound_work
+
     try:
         conn = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True, timeout=0.5)
+        bound_work(conn)  # a corrupted page can make SQLite loop
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "job_instance" in tables and "workflow" in tables:
