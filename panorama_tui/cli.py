@@ -11,6 +11,7 @@ import traceback
 
 from . import __version__, logsetup
 from .logsetup import quiet_on_closed_stdout, stdout_closed
+from .fmt import visible
 
 EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
 EXIT_BAD_INPUT = 3
@@ -241,12 +242,12 @@ def read_to_end(source):
             source.stop()  # a replay idles at its end (waiting for seeks): stop once it is there
         if source.status.state == "waiting" and not said_waiting:  # a FIFO's writer: said once
             said_waiting = True
-            print(f"panorama-top: {source.status.message}", file=sys.stderr, flush=True)
+            print(f"panorama-top: {visible(source.status.message)}", file=sys.stderr, flush=True)
     ing.thread.join()
     if source.status.state == "error":
         raise InputError(source.status.message)
     if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):
-        print(f"panorama-top: {source.status.message}", file=sys.stderr)  # what a partial submit dir lacks
+        print(f"panorama-top: {visible(source.status.message)}", file=sys.stderr)  # what a partial submit dir lacks
     return store
 
 
@@ -294,13 +295,17 @@ def run_stats(args) -> int:
         path, wf = sd.db_path, wf or sd.wf_uuid
     elif kind != "stampede":
         raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
+    warnings: list[str] = []
     try:
         if args.json:
-            print(_dumps(sqlstats.json_units(sqlstats.all_statistics_db(path, wf))))
+            print(_dumps(sqlstats.json_units(sqlstats.all_statistics_db(path, wf, warnings=warnings))))
         else:
-            print(sqlstats.summary_text(path, wf))
+            print(sqlstats.summary_text(path, wf, warnings=warnings))
     except sqlstats.StatsDbError as exc:
         raise InputError(str(exc)) from None
+    if warnings:  # rows skipped, text not UTF-8: the figures are those of the rest
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        print(f"panorama-top: warning: {visible(warnings[0])}{more}", file=sys.stderr)
     return 0
 
 
@@ -309,7 +314,7 @@ def _dumps(obj) -> str:
         import orjson
 
         return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
-    except ImportError:  # pragma: no cover - orjson is a dependency
+    except (ImportError, TypeError):  # no orjson; an integer past 64 bits (a DB's sums can be)
         import json
 
         return json.dumps(obj, indent=2)
@@ -353,7 +358,7 @@ def main(argv=None) -> int:
             return run_once(args, source)
         return _run_screen(args, source, control)
     except InputError as exc:
-        print(f"panorama-top: {exc}", file=sys.stderr)
+        print(f"panorama-top: {visible(str(exc))}", file=sys.stderr)  # it may quote the input
         return EXIT_BAD_INPUT
     except Listing as exc:
         print(str(exc))
@@ -367,7 +372,7 @@ def main(argv=None) -> int:
             raise  # the reader left (| head): main's wrapper ends quietly
         where = _log_internal_error(exc)
         print(
-            f"panorama-top: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}"
+            f"panorama-top: internal error: {type(exc).__name__}: {visible(logsetup.scrub(exc))}"
             + (f" (details in {where})" if where else ""),
             file=sys.stderr,
         )

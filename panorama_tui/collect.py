@@ -266,7 +266,7 @@ def _log_counts(src, store, recorder) -> None:
 def cmd_relay(args) -> int:
     from .detect import UnknownInput, bp_of, detect
     from .ingest import decode_batch
-    from .publisher import SpoolingPublisher
+    from .publisher import SpoolingPublisher, encode_event
     from .sources.jsonlog import JsonLogSource
 
     s, url = _settings(args)
@@ -306,7 +306,15 @@ def cmd_relay(args) -> int:
             bad += len(reasons)
             # Routed by the record's own name, as monitord routes it (a Darshan
             # record wrapped in stampede.task.monitoring keeps that key).
-            rows = [(ev.data, str(ev.data.get("event") or ev.name)) for ev in events]
+            rows = []
+            for i, ev in enumerate(events):
+                try:
+                    rows.append(encode_event(ev.data, str(ev.data.get("event") or ev.name)))
+                except (RecursionError, ValueError, TypeError) as exc:  # decoded, but json cannot write it again
+                    bad += 1
+                    log.warning("skipped a record: %s: cannot encode it again (%s)", _place_of_decoded(batch, i),
+                                type(exc).__name__)
+            rows = [(body, rk) for rk, body in rows]
             resume_at = batch.resume() if getattr(batch, "resume", None) else None
             if rows or resume_at:
                 # The read position goes with the events, in one transaction:
@@ -342,6 +350,20 @@ def _resume_point(value) -> tuple[int, int, int] | None:
     if isinstance(value, list) and len(value) == 3 and all(type(v) is int and v >= 0 for v in value):
         return value[0], value[1], value[2]
     return None
+
+
+def _place_of_decoded(batch, i: int) -> str:
+    """Where the ``i``-th record of ``batch`` that decodes came from: for the rare
+    warning about a record that decoded but cannot be encoded again."""
+    from .ingest import decode_batch
+
+    n = -1
+    for j, raw in enumerate(batch):
+        if decode_batch([raw], []):
+            n += 1
+            if n == i:
+                return batch.where(j) if getattr(batch, "where", None) else f"record {j + 1}"
+    return "?"
 
 
 def _drain(pub, wait: float | None, stopper) -> int:

@@ -84,7 +84,7 @@ def detect(path: str, follow: bool = False) -> str:
     for line in lines:
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a record nested ~1,000 deep
             if b" event=" in line or line.startswith(b"event="):
                 return "bplog"
             continue
@@ -108,8 +108,11 @@ def _pegasus_db_kind(path: str) -> str | None:
     import sqlite3
     from urllib.parse import quote
 
+    from .sources.stampede_db import bound_work
+
     try:
         conn = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True, timeout=0.5)
+        bound_work(conn)  # a corrupted page can make SQLite loop
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "job_instance" in tables and "workflow" in tables:
@@ -123,7 +126,7 @@ def _pegasus_db_kind(path: str) -> str | None:
                 return "stampede"  # a Pegasus DB; the source says what is wrong with it
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:  # UnicodeDecodeError: a corrupt schema's text
         if "locked" in str(exc) or "busy" in str(exc):
             return "stampede"  # monitord writing: the source waits for it
         raise UnknownInput(f"{path}: an SQLite file that cannot be read ({exc}); truncated or corrupt?") from None

@@ -18,7 +18,6 @@ as the nearest float where ``json`` keeps the exact int.
 from __future__ import annotations
 
 import json
-import math
 import re
 import urllib.parse
 from datetime import datetime, timedelta, timezone
@@ -28,6 +27,8 @@ try:  # optional: the fast parser
 except ImportError:  # pragma: no cover - orjson is a dependency, but stay usable without it
     _fast_loads = None
 import msgspec
+
+from .fmt import visible
 
 __all__ = [
     "Event",
@@ -57,7 +58,10 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 # Anything earlier than 1973 is not a wall-clock time: monitord stamps static
 # (planning) events with small numbers relative to an unknown origin.
 _PLAUSIBLE_EPOCH = 1e8
-_INF = math.inf
+# Nor is anything after 2286 (1e10): milliseconds read as seconds, or garbage.  It
+# also keeps every time in the range time.gmtime and datetime can format
+# (1e20 raised OverflowError in the views).
+_LATEST_EPOCH = 1e10
 _std_loads = json.loads
 
 
@@ -226,14 +230,9 @@ def to_epoch(value) -> float | None:
     """
     t = type(value)
     if t is float:  # the common cases first
-        return value if _PLAUSIBLE_EPOCH <= value < _INF else None
+        return value if _PLAUSIBLE_EPOCH <= value < _LATEST_EPOCH else None
     if t is int:
-        if value < _PLAUSIBLE_EPOCH:
-            return None
-        try:
-            return float(value)
-        except OverflowError:  # an int past the float range
-            return None
+        return float(value) if _PLAUSIBLE_EPOCH <= value < _LATEST_EPOCH else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -253,7 +252,7 @@ def to_epoch(value) -> float | None:
                 return None
     else:
         return None
-    if not math.isfinite(f) or f < _PLAUSIBLE_EPOCH:
+    if not _PLAUSIBLE_EPOCH <= f < _LATEST_EPOCH:  # NaN fails both
         return None
     return f
 
@@ -349,7 +348,8 @@ def describe_exitcode(raw, removed: bool = False) -> str:
 
 
 def unquote_text(value) -> str | None:
-    """monitord URL-quotes stdout/stderr (``%0A``); give back readable text."""
+    """monitord URL-quotes stdout/stderr (``%0A``); give back readable text,
+    its control characters made visible (a job's output may hold any bytes)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -358,7 +358,7 @@ def unquote_text(value) -> str | None:
         value = urllib.parse.unquote(value)
     if len(value) > MAX_TEXT_CHARS:
         value = value[-MAX_TEXT_CHARS:]
-    return value
+    return visible(value, text=True)
 
 
 _BP_FIELD = None
@@ -428,7 +428,8 @@ class TraceSample(msgspec.Struct, gc=False):  # gc=False: holds no containers
 
 
 _sample_decode = msgspec.json.Decoder(TraceSample).decode
-_SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError)
+# RecursionError: a field it skips nested ~1,000 deep (the general way decides about that record)
+_SAMPLE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 def decode_sample(raw):
@@ -449,7 +450,7 @@ def typed_sample(raw):
         return None
     ts = x.ts
     if (
-        x.event != ONLINE or ts is None or not (_PLAUSIBLE_EPOCH <= ts < _INF)
+        x.event != ONLINE or ts is None or not (_PLAUSIBLE_EPOCH <= ts < _LATEST_EPOCH)
         or not (x.xwf_id or x.wf_uuid) or not (x.dag_job_id or x.job_id)
     ):
         return None

@@ -1,17 +1,72 @@
-"""Small text formatters shared by the screen and the plain summary."""
+"""Small text formatters shared by the screen and the plain summary.
+
+They are total: whatever an input carried (NaN, infinities, 1e308, a string
+where a number belongs) comes out as text, never as an exception, so a view
+that meets absurd data still draws.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import time
 
 SPARK = "▁▂▃▄▅▆▇█"
 
 
+def _shown(code: int) -> str:
+    if code < 0x20:
+        return "^" + chr(code + 0x40)  # ESC -> ^[, BEL -> ^G, CR -> ^M: as less and cat -v show them
+    if code == 0x7F:
+        return "^?"
+    if code < 0xA0:
+        return f"\\x{code:02x}"  # C1 (0x80-0x9f, 0x9b is an 8-bit CSI): as ls -b shows bytes
+    return "\ufffd"  # a lone surrogate (JSON's "\ud800") is no text: printing one raises
+
+
+# C0 controls, DEL and C1 controls: what a terminal acts on rather than shows; and lone surrogates.
+_SHOWN = {chr(c): _shown(c) for c in (*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000))}
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROLS_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # \t and \n are text
+
+
+def _show(m: re.Match) -> str:
+    return _SHOWN[m.group()]
+
+
+def visible(s: str, text: bool = False) -> str:
+    """``s`` with its control characters made visible (``^[``, ``\\x9b``), so a
+    string from an input can go to the terminal: it cannot move the cursor,
+    set the title or clear the screen.  ``text``: a multi-line text (a job's
+    output), whose newlines and tabs are kept (CRLF read as a newline).
+
+    A clean string costs one ``str.isprintable()`` (C, ~40 ns for a short one);
+    a clean text, whose newlines are not printable, one regex search (C, ~3 ns a
+    character); only what is found is replaced."""
+    if s.isprintable():
+        return s
+    if not text:
+        return _CONTROLS.sub(_show, s)
+    if _CONTROLS_IN_TEXT.search(s) is None:
+        return s
+    return _CONTROLS_IN_TEXT.sub(_show, s.replace("\r\n", "\n"))
+
+
+def _number(n) -> float | None:
+    """``n`` as a finite float, or None (not a number, NaN, an infinity)."""
+    if type(n) is not float:
+        try:
+            n = float(n)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return n if math.isfinite(n) else None
+
+
 def human_bytes(n: float | None, suffix: str = "") -> str:
+    n = None if n is None else _number(n)
     if n is None:
         return "-"
-    n = float(n)
     for unit in ("B", "K", "M", "G", "T", "P"):
         if abs(n) < 1024 or unit == "P":
             if unit == "B":
@@ -22,6 +77,7 @@ def human_bytes(n: float | None, suffix: str = "") -> str:
 
 
 def human_duration(seconds: float | None) -> str:
+    seconds = None if seconds is None else _number(seconds)
     if seconds is None:
         return "-"
     s = int(round(seconds))
@@ -41,11 +97,11 @@ def human_duration(seconds: float | None) -> str:
 
 def sparkline(values, width: int, top: float | None = None) -> str:
     """The last ``width`` values as block characters, scaled to ``top``."""
-    vals = list(values)[-width:]
+    vals = [_number(v) or 0.0 for v in list(values)[-width:]]
     if not vals:
         return ""
-    hi = top if top else max(vals)
-    if hi <= 0:
+    hi = _number(top) if top else max(vals)
+    if not hi or hi <= 0:
         return SPARK[0] * len(vals)
     last = len(SPARK) - 1
     return "".join(SPARK[min(last, max(0, int(v / hi * last + 0.5)))] for v in vals)
@@ -54,7 +110,10 @@ def sparkline(values, width: int, top: float | None = None) -> str:
 def clock_time(ts: float | None, utc: bool = False) -> str:
     if ts is None:
         return "-"
-    t = time.gmtime(ts) if utc else time.localtime(ts)
+    try:
+        t = time.gmtime(ts) if utc else time.localtime(ts)
+    except (TypeError, ValueError, OverflowError, OSError):  # NaN, 1e20, not a number
+        return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
 
@@ -87,7 +146,7 @@ def zone_label(ts: float | None = None) -> str:
 
 
 def progress_bar(fraction: float, width: int) -> str:
-    fraction = max(0.0, min(1.0, fraction))
+    fraction = max(0.0, min(1.0, _number(fraction) or 0.0))
     full = int(fraction * width)
     part = "▏▎▍▌▋▊▉"
     rem = fraction * width - full

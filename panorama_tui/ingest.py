@@ -11,20 +11,19 @@ slice.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 
 from . import gcpolicy
 from .events import (
-    _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads,
+    _LATEST_EPOCH, _ONLINE_BYTES, _ONLINE_STR, _PLAUSIBLE_EPOCH, MAX_LINE_BYTES, BadEvent, Event, _fast_loads,
     decode, decode_line, to_epoch, typed_sample,
 )
+from .fmt import visible
 from .sources.base import RESET, Source
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-_INF = float("inf")
 SLICE = 200  # records decoded and applied at a time
 
 
@@ -67,7 +66,7 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
                         if ts is None:
                             ts = obj.get("@timestamp")
                         if type(ts) is float:
-                            ts = ts if _PLAUSIBLE_EPOCH <= ts < _INF else None
+                            ts = ts if _PLAUSIBLE_EPOCH <= ts < _LATEST_EPOCH else None
                         elif ts is not None:
                             ts = to_epoch(ts)
                         append(Event(name, ts, obj))
@@ -85,11 +84,13 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
             # Every record before this one is in ``out`` or ``bad``: its index is their sum.
             place = where(len(out) + len(bad) - bad0) if where is not None else None
             bad.append(describe_bad(str(exc), r, place))
+        except Exception as exc:  # no record, whatever it holds, stops the others
+            place = where(len(out) + len(bad) - bad0) if where is not None else None
+            bad.append(describe_bad(f"undecodable record ({type(exc).__name__}: {exc})"[:200], r, place))
     return out
 
 
 SNIPPET = 60  # characters of a bad record shown in its warning
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def describe_bad(reason: str, record, place: str | None = None) -> str:
@@ -103,16 +104,10 @@ def describe_bad(reason: str, record, place: str | None = None) -> str:
         raw = repr(record)[: SNIPPET * 4]
     else:
         raw = str(record)[: SNIPPET * 4]
-    raw = raw.rstrip("\r\n")
-    shown = _CONTROL.sub(_visible, raw)
+    shown = visible(raw.rstrip("\r\n"))
     if len(shown) > SNIPPET:
         shown = shown[: SNIPPET - 1] + "…"
     return f"{text} «{shown}»"
-
-
-def _visible(m) -> str:
-    c = m.group()
-    return {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "^["}.get(c, f"\\x{ord(c):02x}")
 
 
 def _shifted(where, by: int):
@@ -165,14 +160,22 @@ class Ingest:
                     batch = list(batch)
                 bad: list[str] = []
                 for i in range(0, len(batch), SLICE):
-                    # Decode outside the lock (parsing is the slow part), apply under it.
-                    events = decode_batch(batch[i:i + SLICE], bad, samples=True, where=_shifted(where, i))
-                    with store.lock:
-                        for reason in bad:
-                            store.note_bad(reason)
-                        apply_decoded(store, events)
+                    try:
+                        # Decode outside the lock (parsing is the slow part), apply under it.
+                        events = decode_batch(batch[i:i + SLICE], bad, samples=True, where=_shifted(where, i))
+                        with store.lock:
+                            for reason in bad:
+                                store.note_bad(reason)
+                            apply_decoded(store, events)
+                        gcpolicy.note_applied(len(events))
+                    except Exception as exc:
+                        # Decoding and applying contain each record; this is for what they did
+                        # not foresee (an odd Event a source made): the slice is lost, not the source.
+                        log.debug("slice of %s failed", self.source.label, exc_info=True)
+                        with store.lock:
+                            store.warn(f"{self.source.label}: records skipped ({type(exc).__name__}: {exc})"[:200])
                     bad.clear()
-                    gcpolicy.note_applied(len(events))
+                self._take_warnings()
                 self.batches += 1
                 if self.on_batch is not None:
                     self.on_batch()
@@ -186,7 +189,16 @@ class Ingest:
             with store.lock:
                 store.warn(self.error)
         finally:
+            self._take_warnings()
             self.done.set()
+
+    def _take_warnings(self) -> None:
+        got = self.source.warnings
+        if got:
+            with self.store.lock:
+                for message in got:
+                    self.store.warn(message)
+            got.clear()
 
     def stop(self, timeout: float = 2.0) -> None:
         self.source.stop()

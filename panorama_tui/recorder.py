@@ -242,7 +242,7 @@ def is_recording(path: str) -> bool:
         finally:
             conn.close()
         return bool(row and row[0] == FORMAT)
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, UnicodeDecodeError):  # UnicodeDecodeError: a corrupt schema's text
         return False
 
 

@@ -46,8 +46,17 @@ from datetime import tzinfo
 from decimal import Decimal
 from operator import itemgetter
 
-from .pegstats import add_time, by_day
-from .sources.stampede_db import SUPPORTED_VERSION, StampedeDbSource, db_uri, sqlite_file_problem
+from .fmt import visible
+from .pegstats import add_time, all_statistics, by_day
+from .sources.stampede_db import (
+    SQL_ERRORS,
+    SUPPORTED_VERSION,
+    StampedeDbSource,
+    bound_work,
+    db_uri,
+    sqlite_file_problem,
+    text_reader,
+)
 from .states import WorkflowState
 
 __all__ = ["StatsDbError", "all_statistics_db", "json_units", "source_db", "summary_text", "format_summary",
@@ -67,6 +76,16 @@ class StatsDbError(Exception):
     one line."""
 
 
+class _NotUtf8(StatsDbError):
+    """A text value is not UTF-8: read again, with U+FFFD for what is not."""
+
+
+# What a cell SQLite keeps in a type or value the schema does not say ('abc' for a time, a wf_id
+# no workflow has, 1e308) makes the figures' Python raise.  Such a DB is answered row by row
+# instead (:func:`_from_store`): the store skips and counts a bad row where SQL cannot.
+_ODD_VALUES = (TypeError, ValueError, KeyError, ArithmeticError, IndexError)
+
+
 # -- opening ---------------------------------------------------------------------
 
 
@@ -78,13 +97,16 @@ def source_db(source) -> str | None:
     return db.path if isinstance(db, StampedeDbSource) else None
 
 
-def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
+def _connect(path: str, busy: float | None = None, text=None) -> sqlite3.Connection:
     kind, problem = sqlite_file_problem(path)
     if kind is not None:
         raise StatsDbError(problem)
     try:
         conn = sqlite3.connect(db_uri(path), uri=True, timeout=BUSY_SECONDS if busy is None else busy,
                                isolation_level=None, check_same_thread=False)
+        bound_work(conn)
+        if text is not None:
+            conn.text_factory = text
         conn.execute("PRAGMA query_only = 1")
         # Several scans of the big tables: keep their pages in memory between queries.  The
         # cache size is also how much a GROUP BY sort may hold before it spills to a temp file.
@@ -93,14 +115,20 @@ def _connect(path: str, busy: float | None = None) -> sqlite3.Connection:
         # then queue on.
         conn.execute("PRAGMA cache_size = -131072")
         conn.execute("PRAGMA mmap_size = 1073741824")
-    except sqlite3.Error as exc:
+    except SQL_ERRORS as exc:
         raise _error(exc, path) from None
     return conn
 
 
-def _error(exc: sqlite3.Error, name: str) -> StatsDbError:
+def _error(exc: Exception, name: str) -> StatsDbError:
+    if isinstance(exc, UnicodeDecodeError):
+        return StatsDbError(f"{name}: not a readable SQLite DB (its schema is not UTF-8 text); corrupt?")
     msg = str(exc)
     low = msg.lower()
+    if msg.startswith("Could not decode"):
+        return _NotUtf8(f"{name}: {msg}")
+    if low == "interrupted":  # by bound_work
+        return StatsDbError(f"{name}: a read ran too long and was stopped; a corrupt DB that makes SQLite loop?")
     if "locked" in low or "busy" in low:
         return StatsDbError(f"{name}: locked by another process (pegasus-monitord committing?); try again")
     if "readonly" in low or "read-only" in low:
@@ -131,6 +159,16 @@ def _check(conn: sqlite3.Connection, name: str) -> None:
                                f"{SUPPORTED_VERSION} (Pegasus 5.0.x-5.1.x) is; pegasus-db-admin can update an old DB")
 
 
+def _text(v):
+    """A DB value bound for output: text with its control characters made visible (a BLOB
+    decoded as text); numbers and None as they are."""
+    if type(v) is str:
+        return v if v.isprintable() else visible(v)
+    if type(v) is bytes:
+        return visible(v.decode("utf-8", "replace"))
+    return v
+
+
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))  # what this process may use (taskset, cgroups)
@@ -142,13 +180,14 @@ class _Reader:
     """One read transaction on a checked DB (an own connection, closed at the end),
     and maybe a second connection reading the same snapshot (:meth:`second`)."""
 
-    def __init__(self, path_or_conn):
+    def __init__(self, path_or_conn, text=None):
         self.own = not isinstance(path_or_conn, sqlite3.Connection)
         self.began = False
         self.other: sqlite3.Connection | None = None
+        self.text = text
         if self.own:
             self.name = self.path = str(path_or_conn)
-            self.conn = _connect(self.name)
+            self.conn = _connect(self.name, text=text)
         else:
             self.conn = path_or_conn
             self.name = "DB"
@@ -160,7 +199,7 @@ class _Reader:
                 self.conn.execute("BEGIN")
                 self.began = True
             _check(self.conn, self.name)  # in the transaction: its reads took the shared lock
-        except sqlite3.Error as exc:
+        except SQL_ERRORS as exc:
             self.close()
             raise _error(exc, self.name) from None
         except BaseException:
@@ -177,15 +216,15 @@ class _Reader:
         try:
             if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
                 return None  # a reader starting later may see later commits: one connection it is
-            other = _connect(self.path, busy=0.05)
-        except (sqlite3.Error, StatsDbError):
+            other = _connect(self.path, busy=0.05, text=self.text)
+        except (*SQL_ERRORS, StatsDbError):
             return None
         try:
             # Rollback journal: while the first connection's read transaction holds its shared
             # lock nobody can commit, so this one, started now, reads the same data.
             other.execute("BEGIN")
             other.execute("SELECT count(*) FROM workflow").fetchone()
-        except sqlite3.Error:  # a writer is waiting for the first reader: leave it be
+        except SQL_ERRORS:  # a writer is waiting for the first reader: leave it be
             other.close()
             return None
         self.other = other
@@ -196,10 +235,10 @@ class _Reader:
             try:
                 if c is not None and began:
                     c.execute("COMMIT")  # a read transaction: nothing to commit, the lock goes
-            except sqlite3.Error:
+            except SQL_ERRORS:
                 pass
         self.close()
-        if isinstance(exc, sqlite3.Error):
+        if isinstance(exc, SQL_ERRORS):
             raise _error(exc, self.name) from None
         return False
 
@@ -242,8 +281,8 @@ class _Tree:
         ids = [top[0]] + sorted(below)
         self.top = top[0]
         self.ids = ids
-        self.uuid = {r[0]: r[1] for r in rows}
-        self.label = {r[0]: r[2] or None for r in rows}
+        self.uuid = {r[0]: _text(r[1]) for r in rows}
+        self.label = {r[0]: _text(r[2]) or None for r in rows}
         # the literal id list is safe (ints from the DB); all of the DB needs no filter at all
         self.everything = len(ids) == len(rows)
         self.in_list = "(" + ",".join(str(int(i)) for i in ids) + ")"
@@ -346,6 +385,10 @@ def _instances(conn, tree: "_Tree", hosts: dict) -> dict:
     no_js = no_inv = (None,) * 4
     # the rows are the bulk of the answer: tuples up to here, then one dict each
     for jiid, job_id, seq, site, mult, ldur, cdur, ec, host_id, wf_id, name, sub in instances:
+        if type(name) is not str or not name.isprintable():  # the strings shown: see _text
+            name = _text(name)
+        if type(site) is not str or not site.isprintable():
+            site = _text(site)
         n = n_try[job_id] = n_try.get(job_id, 0) + 1
         latest[job_id] = (wf_id, sub, ec)  # rows in job_submit_seq order: the last one is the latest
         _, post, queued, resource = js_get(jiid, no_js)
@@ -595,7 +638,7 @@ def _breakdown_rows(groups: dict) -> list[dict]:
     for (xform, typ), (count, rmn, rmx, rsum, rn, mmn, mmx, msum, mn, cmn, cmx, csum, cn) in sorted(
             groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
         rows.append({
-            "transformation": xform, "type": typ, "count": count,
+            "transformation": _text(xform), "type": typ, "count": count,
             "min": rmn, "max": rmx, "mean": rsum / rn if rn else None, "total": rsum,
             "min_maxrss": mmn, "max_maxrss": mmx, "mean_maxrss": msum / mn if mn else None,
             "min_avg_cpu": cmn, "max_avg_cpu": cmx, "mean_avg_cpu": csum / cn if cn else None,
@@ -609,6 +652,7 @@ def _integrity(conn, tree: "_Tree") -> dict:
     for wf_id, typ, ftype, count, duration in conn.execute(f"""
         SELECT wf_id, type, file_type, sum(count), CAST(sum(duration) AS REAL) FROM integrity
         WHERE {tree.where('wf_id')} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""):
+        typ, ftype = _text(typ), _text(ftype)
         per[tree.uuid[wf_id]].append({"type": typ, "file_type": ftype, "count": count, "duration": duration})
         a = every.setdefault((typ, ftype), [0, None])
         a[0] += count
@@ -648,7 +692,7 @@ def _read_all(r: _Reader, conn, tree: "_Tree") -> tuple:
 
 
 def _read(r: _Reader, conn, tree: "_Tree") -> tuple:
-    hosts = dict(conn.execute("SELECT host_id, hostname FROM host"))
+    hosts = {h: _text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
     states = _wf_states(conn, tree)
     integrity = _integrity(conn, tree)
     other = r.second()
@@ -670,17 +714,19 @@ def _read(r: _Reader, conn, tree: "_Tree") -> tuple:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def all_statistics_db(path_or_conn, wf_uuid: str | None = None, tz: tzinfo | None = None) -> dict:
+def all_statistics_db(path_or_conn, wf_uuid: str | None = None, tz: tzinfo | None = None,
+                      warnings: list | None = None) -> dict:
     """Everything ``pegasus-statistics -s all`` reports for ``wf_uuid``'s tree
     (default: the DB's first root workflow), from a Stampede DB (a path, or
     an open connection, which is left open): the same dict as
     :func:`panorama_tui.pegstats.all_statistics`.  Days are ``tz``'s
-    (default: this machine's zone, as pegasus-statistics does).
+    (default: this machine's zone, as pegasus-statistics does).  What could
+    not be read as it should (:func:`_answer`) is told in ``warnings``.
 
     Raises :class:`StatsDbError` when the DB cannot be read."""
-    r = _Reader(path_or_conn)
-    with r as conn:
-        return _statistics(r, conn, _Tree(conn, wf_uuid, r.name), tz)
+    return _answer(path_or_conn, wf_uuid, warnings,
+                   lambda r, conn, tree: _statistics(r, conn, tree, tz),
+                   lambda store, wf: all_statistics(store, wf, tz))
 
 
 # The breakdown's figures kept in other units than pegasus-statistics prints them:
@@ -704,15 +750,64 @@ def json_units(stats: dict) -> dict:
     return {**stats, "breakdown": {k: [row(r) for r in rows] for k, rows in stats["breakdown"].items()}}
 
 
-def summary_text(path_or_conn, wf_uuid: str | None = None) -> str:
+def summary_text(path_or_conn, wf_uuid: str | None = None, warnings: list | None = None) -> str:
     """pegasus-statistics' summary text (:func:`format_summary`) of ``wf_uuid``'s
     tree, from one read of a Stampede DB.  Raises :class:`StatsDbError`."""
-    r = _Reader(path_or_conn)
-    with r as conn:
-        tree = _Tree(conn, wf_uuid, r.name)
-        stats = _statistics(r, conn, tree, None)
-        errors = _integrity_errors(conn, tree)
-    return format_summary(stats, errors)
+
+    def from_sql(r, conn, tree):
+        return _statistics(r, conn, tree, None), _integrity_errors(conn, tree)
+
+    def from_store(store, wf):  # without the integrity-error lines: a quirk of pegasus-statistics' SQL
+        return all_statistics(store, wf), None
+
+    return format_summary(*_answer(path_or_conn, wf_uuid, warnings, from_sql, from_store))
+
+
+def _answer(path_or_conn, wf_uuid, warnings: list | None, from_sql, from_store):
+    """``from_sql(reader, conn, tree)`` in one read transaction.  Text that is not
+    UTF-8 is read again with U+FFFD (each such value a warning); a DB with a
+    value the SQL figures cannot use is answered by ``from_store(store,
+    workflow)`` (:func:`_from_store`).  A caller's own connection gets neither."""
+
+    def not_utf8(text: str) -> None:
+        if warnings is not None:
+            warnings.append(f"{path_or_conn}: text that is not UTF-8, read as {text[:60]!r}")
+
+    text = None
+    while True:
+        r = _Reader(path_or_conn, text)
+        try:
+            with r as conn:
+                return from_sql(r, conn, _Tree(conn, wf_uuid, r.name))
+        except _NotUtf8:
+            if text is not None or not r.own:
+                raise
+            text = text_reader(not_utf8)
+        except _ODD_VALUES as exc:
+            if not r.own:
+                raise
+            return _from_store(r.path, wf_uuid, f"{type(exc).__name__}: {exc}"[:120], warnings, from_store)
+
+
+def _from_store(path: str, wf_uuid, why: str, warnings: list | None, answer):
+    """``answer(store, workflow)`` from a store :class:`StampedeDbSource` built
+    row by row, its bad rows skipped and counted (slower than SQL: only for a
+    DB that has such rows)."""
+    from .sources.stampede_db import StampedeDbError, read_store
+
+    try:
+        store = read_store(path)
+    except StampedeDbError as exc:
+        raise StatsDbError(str(exc)) from None
+    wf = store.workflows.get(wf_uuid) if wf_uuid else next(iter(store.roots), None)
+    if wf is None:
+        raise StatsDbError(f"{path}: no workflow {wf_uuid or ''} in this Stampede DB".replace("  ", " "))
+    if warnings is not None:
+        warnings.append(f"{path}: a value the SQL figures cannot use ({why}); figures computed row by row")
+        warnings.extend(store.warnings)
+        if store.warning_count > len(store.warnings):
+            warnings.append(f"{path}: {store.warning_count - len(store.warnings)} more warnings not kept")
+    return answer(store, wf)
 
 
 def _statistics(r: _Reader, conn, tree: _Tree, tz) -> dict:
@@ -786,7 +881,10 @@ def format_seconds(duration, max_comp: int = 2) -> str:
     """``Pegasus.plots_stats.utils.format_seconds``: ``1 min, 17 secs``."""
     if duration is None:
         return "-"
-    sec = int(duration)
+    try:
+        sec = int(duration)
+    except (TypeError, ValueError, OverflowError):  # NaN, an infinity: a DB's 9e999
+        return "-"
     parts = []
     years, sec = divmod(sec, 31536000)
     days, sec = divmod(sec, 86400)
@@ -806,7 +904,7 @@ def format_seconds(duration, max_comp: int = 2) -> str:
 def _decimal(v, places: int):
     # pegasus-statistics reads NUMERIC columns as Decimals of the column's scale, which is how
     # "0.00 secs" (not "0.0 secs") gets printed
-    return None if v is None else Decimal(f"{v:.{places}f}")
+    return None if v is None else Decimal(f"{float(v):.{places}f}")
 
 
 def format_summary(stats: dict, errors: dict | None = None) -> str:

@@ -18,9 +18,9 @@ from struct import Struct
 
 from . import gcpolicy
 from .events import ONLINE as _ONLINE
-from .events import Event, TraceSample, decode_exitcode, to_epoch, unquote_text
+from .events import BadEvent, Event, TraceSample, decode_exitcode, to_epoch, unquote_text
 from .events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT
-from .fmt import clock_time, human_duration
+from .fmt import clock_time, human_duration, visible
 from .series import ResourceSeries
 from .states import (
     FAILED_STATES,
@@ -80,6 +80,10 @@ _EXACT = 2.0**53  # a js_id a double holds exactly
 _NUM_TYPES = frozenset({int, float, type(None)})
 _intern = sys.intern
 _INTERN_MAX = 256  # longer strings are not worth a lookup (nor kept interned)
+# How deep a record kept whole for a view may nest (Darshan's module data and
+# Globus's event lists are 3 deep); past it the record is a bad one, since
+# str(), repr() and json of a 1,000-deep list raise RecursionError.
+MAX_KEPT_DEPTH = 32
 
 
 def _int(v):
@@ -111,7 +115,14 @@ def _float(v):
 
 
 def _str(v):
-    return None if v is None else str(v)
+    """A field as text a view may show: the string with its control characters
+    made visible (:func:`~panorama_tui.fmt.visible`); every string from an
+    input enters the store through here."""
+    if v is None:
+        return None
+    if type(v) is not str:
+        v = str(v)
+    return v if v.isprintable() else visible(v)
 
 
 def _istr(v):
@@ -121,7 +132,25 @@ def _istr(v):
         return None
     if type(v) is not str:
         v = str(v)
+    if not v.isprintable():
+        v = visible(v)
     return _intern(v) if len(v) <= _INTERN_MAX else v
+
+
+def _kept(obj, depth: int = 0):
+    """A record's data kept whole for a view (Darshan, transfers, kickstart
+    summaries), its strings made visible; :class:`BadEvent` when it nests
+    deeper than :data:`MAX_KEPT_DEPTH`."""
+    t = type(obj)
+    if t is str:
+        return obj if obj.isprintable() else visible(obj)
+    if t is dict or t is list:
+        if depth >= MAX_KEPT_DEPTH:
+            raise BadEvent(f"nested more than {MAX_KEPT_DEPTH} deep")
+        if t is list:
+            return [_kept(v, depth + 1) for v in obj]
+        return {_kept(k): _kept(v, depth + 1) for k, v in obj.items()}
+    return obj
 
 
 _BAD = object()
@@ -491,9 +520,10 @@ class Store:
 
     # -- bookkeeping -----------------------------------------------------
     def warn(self, message: str) -> None:
-        """A counted, visible warning about input the store could not use."""
+        """A counted, visible warning about input the store could not use
+        (the message may quote the input: its control characters are made visible)."""
         self.warning_count += 1
-        self.warnings.append(message)
+        self.warnings.append(visible(message))
 
     def note_bad(self, reason: str) -> None:
         """A record that never became an event (not JSON, no name, too big)."""
@@ -507,17 +537,23 @@ class Store:
     def workflow(self, wf_uuid: str) -> Workflow:
         wf = self.workflows.get(wf_uuid)
         if wf is None:
-            wf = self.workflows[wf_uuid] = Workflow(wf_uuid)
-            self.structure_version += 1
+            wf_uuid = _str(wf_uuid)  # a workflow is known by its id as the views show it
+            wf = self.workflows.get(wf_uuid)
+            if wf is None:
+                wf = self.workflows[wf_uuid] = Workflow(wf_uuid)
+                self.structure_version += 1
         return wf
 
     def job(self, wf: Workflow, job_id: str) -> Job:
         j = wf.jobs.get(job_id)
         if j is None:
-            self._order += 1
-            j = wf.jobs[job_id] = Job(wf, job_id, self._order)
-            wf.counts[j.state] += 1
-            self.structure_version += 1
+            job_id = _str(job_id)  # a job is known by its id as the views show it
+            j = wf.jobs.get(job_id)
+            if j is None:
+                self._order += 1
+                j = wf.jobs[job_id] = Job(wf, job_id, self._order)
+                wf.counts[j.state] += 1
+                self.structure_version += 1
         return j
 
     def jobs(self):
@@ -570,12 +606,17 @@ class Store:
         handler = _HANDLERS.get(name)
         if handler is None:
             if name not in _IGNORED:
-                self.unknown[name] += 1
+                self.unknown[_str(name)] += 1
             return
         try:
             handler(self, ev, ev.data)
-        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
-            # A field of the wrong type: keep what we had, say so, go on.
+        except BadEvent as exc:
+            self.note_bad(f"{name}: {exc}"[:200])
+        except RecursionError:  # str() of a field nested ~1,000 deep
+            self.note_bad(f"{name}: nested too deeply"[:200])
+        except Exception as exc:
+            # A field of the wrong type, or whatever else a record holds: keep
+            # what we had, say so, go on.  No record stops the ingest thread.
             self.warn(f"{name}: unusable record ({type(exc).__name__}: {exc})"[:200])
 
     def apply_sample(self, x) -> None:
@@ -608,7 +649,10 @@ class Store:
                 wf = workflows.get(u)
                 if wf is None:
                     wf = self.workflow(u)
-                _add_sample(self, wf, x.dag_job_id or x.job_id, x)
+                try:  # free unless it raises (zero-cost exceptions, Python >= 3.11)
+                    _add_sample(self, wf, x.dag_job_id or x.job_id, x)
+                except Exception as exc:
+                    self.warn(f"{_ONLINE}: unusable sample ({type(exc).__name__}: {exc})"[:200])
         finally:  # what was applied is counted, whatever stopped the slice
             if n:
                 self.event_count += n
@@ -779,11 +823,28 @@ def _h_wf_plan(s: Store, ev: Event, d: dict) -> None:
         wf.root_uuid = root
     parent = _str(d.get("parent_xwf_id"))
     if parent and parent != wf.wf_uuid and wf.parent_uuid != parent:
-        wf.parent_uuid = parent
-        p = s.workflow(parent)
-        if wf.wf_uuid not in p.children:
-            p.children.append(wf.wf_uuid)
+        if _is_ancestor(s, wf.wf_uuid, parent):
+            s.warn(f"{ev.name}: {wf.wf_uuid} would be its own ancestor; parent {parent} ignored"[:200])
+        else:
+            wf.parent_uuid = parent
+            p = s.workflow(parent)
+            if wf.wf_uuid not in p.children:
+                p.children.append(wf.wf_uuid)
     s.structure_version += 1
+
+
+def _is_ancestor(s: Store, uuid: str, of: str) -> bool:
+    """``uuid`` is ``of`` or one of its ancestors.  Links that would make a
+    workflow its own ancestor are refused, so every walk up the tree (the job
+    list's scope, the summary's indent) ends."""
+    seen = set()
+    while of is not None and of not in seen:
+        if of == uuid:
+            return True
+        seen.add(of)
+        wf = s.workflows.get(of)
+        of = wf.parent_uuid if wf is not None else None
+    return False
 
 
 def _h_xwf_state(s: Store, ev: Event, d: dict) -> None:
@@ -837,7 +898,7 @@ def _h_stalled(s: Store, ev: Event, d: dict) -> None:
 def _h_xwf_meta(s: Store, ev: Event, d: dict) -> None:
     wf = s._wf_of(d)
     if wf is not None and d.get("key") is not None:
-        wf.meta[str(d["key"])] = d.get("value")
+        wf.meta[_str(d["key"])] = _kept(d.get("value"))
 
 
 def _h_subwf_map(s: Store, ev: Event, d: dict) -> None:
@@ -845,6 +906,9 @@ def _h_subwf_map(s: Store, ev: Event, d: dict) -> None:
     sub = _str(d.get("subwf_id"))
     job_id = d.get("job_id")
     if wf is None or not sub or job_id is None:
+        return
+    if sub == wf.wf_uuid or _is_ancestor(s, sub, wf.wf_uuid):
+        s.warn(f"{ev.name}: {sub} would be its own ancestor; ignored"[:200])
         return
     job = s.job(wf, str(job_id))
     job.subwf_uuid = sub
@@ -862,9 +926,10 @@ def _h_task_info(s: Store, ev: Event, d: dict) -> None:
     tid = d.get("task_id")
     if wf is None or tid is None:
         return
-    task = wf.tasks.get(str(tid))
+    tid = _str(tid)
+    task = wf.tasks.get(tid)
     if task is None:
-        task = wf.tasks[str(tid)] = Task(str(tid))
+        task = wf.tasks[tid] = Task(tid)
     task.type_desc = _istr(d.get("type_desc")) or task.type_desc
     task.transformation = _istr(d.get("transformation")) or task.transformation
     task.argv = _str(d.get("argv")) or task.argv
@@ -879,9 +944,10 @@ def _h_task_map(s: Store, ev: Event, d: dict) -> None:
     tid, jid = d.get("task_id"), d.get("job_id")
     if wf is None or tid is None or jid is None:
         return
-    task = wf.tasks.get(str(tid))
+    tid = _str(tid)
+    task = wf.tasks.get(tid)
     if task is None:
-        task = wf.tasks[str(tid)] = Task(str(tid))
+        task = wf.tasks[tid] = Task(tid)
     job = s.job(wf, str(jid))
     task.job_id = job.job_id  # one string for both
     if task.task_id not in job.task_ids:
@@ -1108,8 +1174,8 @@ def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
         exe=g("exe"),
         threads=threads if type(threads) is int else _int(threads),
         procs=procs if type(procs) is int else _int(procs),
-        wf_label=str(label) if label else None,
-        xformation=xform if type(xform) is str else (str(xform) if xform else None),
+        wf_label=_str(label) if label else None,
+        xformation=_str(xform) if xform else None,
     )
     _add_sample(s, wf, jid, x)
 
@@ -1120,7 +1186,7 @@ def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
     if job is None:
         job = s.job(wf, str(jid))
     if not wf.label and x.wf_label:
-        wf.label = x.wf_label
+        wf.label = _str(x.wf_label)
     if not job.transformation and x.xformation:
         job.transformation = _istr(x.xformation)
     series = job.series
@@ -1137,17 +1203,18 @@ def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
     ):
         h = x.hostname
         if h and h != series.hostname:
-            series.hostname = _intern(h) if type(h) is str and len(h) <= _INTERN_MAX else h
+            series.hostname = _istr(h)
         series.pid = x.pid or series.pid
         e = x.exe
         if e and e != series.exe:
-            series.exe = e
+            series.exe = _str(e)
         series.threads = x.threads
         series.procs = x.procs
         s.dirty.add(job)
 
 
 def _h_kickstart_summary(s: Store, ev: Event, d: dict) -> None:
+    d = _kept(d)
     wf = s._wf_of(d)
     jid = d.get("dag_job_id") or d.get("job_id")
     if wf is None or jid is None:
@@ -1158,6 +1225,7 @@ def _h_kickstart_summary(s: Store, ev: Event, d: dict) -> None:
 
 
 def _h_darshan(s: Store, ev: Event, d: dict) -> None:
+    d = _kept(d)
     wf = s._wf_of(d)
     jid = d.get("job_id") or d.get("dag_job_id")
     if wf is None or jid is None:
@@ -1188,9 +1256,11 @@ def _h_transfer(s: Store, ev: Event, d: dict) -> None:
     if tid is None:
         s.warn("transfer.inv.go: no task_id")
         return
-    tr = s.transfers.get(str(tid))
+    d = _kept(d)
+    tid = _str(tid)
+    tr = s.transfers.get(tid)
     if tr is None:
-        tr = s.transfers[str(tid)] = Transfer(str(tid))
+        tr = s.transfers[tid] = Transfer(tid)
         s.structure_version += 1
     rank = _transfer_rank(d, ev.ts)
     if rank < tr.rank:
@@ -1201,9 +1271,9 @@ def _h_transfer(s: Store, ev: Event, d: dict) -> None:
     wf_uuid = d.get("wf_uuid") or d.get("xwf_id")
     jid = d.get("dag_job_id") or d.get("job_id")
     if wf_uuid:
-        tr.wf_uuid = str(wf_uuid)
+        tr.wf_uuid = _str(wf_uuid)
         if jid:
-            tr.job_id = str(jid)
+            tr.job_id = _str(jid)
             job = s.job(s.workflow(tr.wf_uuid), tr.job_id)
             if job.transfers is None:
                 job.transfers = []

@@ -208,16 +208,15 @@ def _iso(ts) -> str | None:
 def workflow_order(store: Store) -> list[Workflow]:
     """Roots, each followed by its sub-workflows, depth first."""
     out: list[Workflow] = []
-
-    def walk(wf: Workflow):
+    seen: set[str] = set()
+    stack = list(reversed(store.roots))
+    while stack:  # not recursive: an input may nest workflows thousands deep
+        wf = stack.pop()
+        if wf.wf_uuid in seen:
+            continue
+        seen.add(wf.wf_uuid)
         out.append(wf)
-        for c in wf.children:
-            child = store.workflows.get(c)
-            if child is not None and child not in out:
-                walk(child)
-
-    for r in store.roots:
-        walk(r)
+        stack.extend(c for c in map(store.workflows.get, reversed(wf.children)) if c is not None)
     return out
 
 

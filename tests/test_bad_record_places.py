@@ -61,7 +61,7 @@ def test_a_bad_line_of_a_bp_log_names_its_line(tmp_path, replay_dir):
     assert store.event_count == len(lines)
     [warning] = list(store.warnings)
     assert warning.startswith("events.bp:8: ")
-    assert warning.endswith("«this is no BP line\\tat all»")
+    assert warning.endswith("«this is no BP line^Iat all»")
 
 
 def test_good_records_never_ask_where_they_came_from(replay_dir):
@@ -103,4 +103,4 @@ def test_a_bad_message_names_its_delivery(admin, replay_dir):
         ing.thread.join(10)
     q = src.status.detail["queue"]
     assert list(store.warnings) == [f"{ex} queue {q} delivery #4: not JSON: Expecting value: line 1 column 1 "
-                                    f"(char 0) «\\x00\\x01 binary junk»"]
+                                    f"(char 0) «^@^A binary junk»"]

@@ -265,3 +265,20 @@ def test_the_relay_log_says_where_a_skipped_record_was(admin, tmp_path, replay_d
     assert r.returncode == 0, r.stderr
     assert "skipped a record: events.json:3: not JSON: Expecting value: line 1 column 1 (char 0) «garbage»" in (
         log.read_text())
+
+
+def test_the_relay_skips_a_record_it_cannot_encode_again(admin, tmp_path, replay_dir):
+    """A record nested ~1,000 deep decodes (orjson) but json.dumps cannot write it
+    again: it made the relay exit 70; it is counted and skipped, the rest sent."""
+    ex = admin.exchange()
+    q = admin.queue(ex, keys=["stampede.#"])
+    lines = (replay_dir / "process_wf_failure" / "events.json").read_bytes().splitlines(keepends=True)
+    deep = b'{"event": "stampede.job.info", "job_id": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"
+    src = tmp_path / "events.json"
+    src.write_bytes(b"".join(lines[:2]) + deep + b"".join(lines[2:]))
+    log = tmp_path / "relay.log"
+    r = _collect(tmp_path, "relay", str(src), "--amqp", url_for(ex), "--no-follow", "--spool", str(tmp_path / "s.db"),
+                 "--log", str(log))
+    assert r.returncode == 0, r.stderr + log.read_text()[-2000:]
+    assert "skipped a record: events.json:3: cannot encode it again" in log.read_text()
+    assert wait_until(lambda: admin.count(q) == len(lines), 10), admin.count(q)

@@ -56,6 +56,9 @@ class Source:
     def __init__(self):
         self.status = SourceStatus()
         self._stop = threading.Event()
+        #: what the source could not read as it should (a row skipped, text not UTF-8), one line
+        #: each: the ingest thread moves them to the store's counted, shown warnings
+        self.warnings: list[str] = []
 
     def batches(self):  # pragma: no cover - interface
         raise NotImplementedError

@@ -19,8 +19,10 @@ import os
 import sqlite3
 from urllib.parse import unquote
 
+from ..events import to_epoch
+from ..fmt import visible
 from .dagman_out import percent_done
-from .stampede_db import StampedeDbError, check_schema, connect_ro
+from .stampede_db import SQL_ERRORS, StampedeDbError, check_schema, connect_ro, text_reader
 
 DEFAULT_PATH = os.path.join("~", ".pegasus", "workflow.db")
 
@@ -40,8 +42,12 @@ def _open(path: str) -> sqlite3.Connection:
         raise StampedeDbError(f"{path}: not an SQLite DB")
     try:
         conn = connect_ro(path, busy_ms=500)
+        # Its strings go to the screen as they are: what is not UTF-8 with U+FFFD, control
+        # characters made visible (a few dozen rows: no cost worth a fast path).
+        read = text_reader()
+        conn.text_factory = lambda raw: visible(read(raw))
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.Error as exc:
+    except SQL_ERRORS as exc:
         raise StampedeDbError(f"{path}: not a readable SQLite DB ({exc})") from None
     for t in ("master_workflow", "master_workflowstate"):
         if t not in tables:
@@ -71,9 +77,11 @@ def list_workflows(path: str | None = None, progress: bool = False, include_arch
         for wf_id, state, ts, restart, status, reason in conn.execute(
             "SELECT wf_id, state, timestamp, restart_count, status, reason FROM master_workflowstate"
         ):
-            states.setdefault(wf_id, []).append((ts, restart, state, status, reason))
+            # a time that is not one is no time; a restart count that is no integer counts as 0
+            restart = restart if type(restart) is int else 0
+            states.setdefault(wf_id, []).append((to_epoch(ts), restart, state, status, reason))
         conn.execute("COMMIT")
-    except sqlite3.Error as exc:
+    except SQL_ERRORS as exc:
         raise StampedeDbError(f"{path}: {exc}") from None
     finally:
         conn.close()
@@ -97,11 +105,11 @@ def list_workflows(path: str | None = None, progress: bool = False, include_arch
             "label": label,
             "dax_version": dver,
             "dag_file": dag,
-            "planned": _f(ts),
+            "planned": to_epoch(ts),
             "state": state,
             "status": status,
-            "start": _f(min(starts)) if starts else None,
-            "end": _f(end),
+            "start": min(starts) if starts else None,
+            "end": end,
             "restart_count": last[1] if last else None,
             "reason": last[4] if last else None,
             "submit_dir": sdir,
@@ -118,10 +126,6 @@ def list_workflows(path: str | None = None, progress: bool = False, include_arch
         out.append(d)
     out.sort(key=lambda d: (d["start"] or d["planned"] or 0), reverse=True)
     return out
-
-
-def _f(v):
-    return None if v is None else float(v)
 
 
 def sqlite_file(url: str | None) -> str | None:
@@ -146,7 +150,7 @@ def workflow_progress(db_path: str, wf_uuid: str) -> dict | None:
         return None
     try:
         conn = connect_ro(db_path, busy_ms=200)
-    except sqlite3.Error:
+    except SQL_ERRORS:
         return None
     try:
         check_schema(conn, db_path)
@@ -166,7 +170,7 @@ def workflow_progress(db_path: str, wf_uuid: str) -> dict | None:
             {"root": row[0]},
         ).fetchone()
         conn.execute("COMMIT")
-    except (sqlite3.Error, StampedeDbError):
+    except (*SQL_ERRORS, StampedeDbError):
         return None
     finally:
         conn.close()

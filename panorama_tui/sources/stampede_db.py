@@ -54,7 +54,14 @@ Exit codes
 
 Bad input (missing, empty, truncated, not Stampede, unknown schema version)
 ends with ``status.state == "error"`` and a one-line message; a DB that is
-still being created while following is waited for.
+still being created while following is waited for.  Within a readable DB a
+bad row is skipped and counted (:attr:`Source.warnings`), never the read: a
+row whose parent row is missing (its parent's table was read to its end in
+the same transaction, so it will not come), a cell of the wrong type, a time
+that is not one (``events.to_epoch``).  Text that is not UTF-8 is read with
+U+FFFD, each value counted.  Every statement has a bound (:func:`bound_work`),
+so a corrupted page that makes SQLite go round in circles ends the read with
+an error instead of hanging it.
 """
 
 from __future__ import annotations
@@ -62,9 +69,10 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from urllib.parse import quote
 
-from ..events import Event
+from ..events import Event, to_epoch
 from ..store import STATE_EVENTS, SUBWF_TYPES
 from .base import RESET, Source
 
@@ -98,7 +106,7 @@ _UNESCAPE = re.compile(r"\\(.)", re.S)
 
 def unescape_argv(v):
     """The loader stores argv with ``\\`` doubled and ``'`` escaped; undo it."""
-    if v is None or "\\" not in v:
+    if type(v) is not str or "\\" not in v:
         return v
     return _UNESCAPE.sub(r"\1", v)
 
@@ -111,14 +119,56 @@ class StampedeDbError(Exception):
     """The file is not a Stampede DB this source can read; the message says why."""
 
 
+# What reading a damaged DB raises: SQLite's errors, and UnicodeDecodeError when the text of
+# one (a corrupted schema's names in "malformed database schema (...)") is not UTF-8.
+SQL_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+# SQLite VM steps between two looks at the clock (~1-5 ms of work here): a look costs ~1 us.
+_STEPS = 50_000
+# The longest one statement may run.  The slowest real ones, sqlstats' scans of a 100k-job DB,
+# take ~2 s on a busy 2-core machine; a corrupted page that sends SQLite round a b-tree loop
+# never ends.  60 s is far from both.
+MAX_STATEMENT_SECONDS = 60.0
+
+
+def bound_work(conn: sqlite3.Connection, seconds: float = MAX_STATEMENT_SECONDS) -> None:
+    """Interrupt any statement of ``conn`` that runs longer than ``seconds``: it
+    raises ``sqlite3.OperationalError: interrupted`` (:func:`_classify` says why)."""
+    clock = time.monotonic
+    deadline = [clock() + seconds]
+
+    def started(_sql) -> None:  # SQLite calls this as each statement starts to run
+        deadline[0] = clock() + seconds
+
+    conn.set_trace_callback(started)
+    conn.set_progress_handler(lambda: clock() > deadline[0], _STEPS)
+
+
+def text_reader(on_bad=None):
+    """An SQLite ``text_factory``: UTF-8, with U+FFFD where a value is not
+    (``on_bad(text)`` is told of each such value)."""
+
+    def read(raw: bytes) -> str:
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            if on_bad is not None:
+                on_bad(text)
+            return text
+
+    return read
+
+
 def db_uri(path: str) -> str:
     return "file:" + quote(os.path.abspath(path)) + "?mode=ro"
 
 
 def connect_ro(path: str, busy_ms: int = BUSY_MS) -> sqlite3.Connection:
-    """A read-only, autocommit connection that never takes a write lock."""
+    """A read-only, autocommit connection that never takes a write lock, and
+    whose statements have a bound (:func:`bound_work`)."""
     conn = sqlite3.connect(db_uri(path), uri=True, timeout=busy_ms / 1000.0,
                            isolation_level=None, check_same_thread=False)
+    bound_work(conn)
     conn.execute("PRAGMA query_only = 1")
     return conn
 
@@ -131,7 +181,7 @@ def check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     """
     try:
         return _check_schema(conn, path)
-    except sqlite3.Error as exc:
+    except SQL_ERRORS as exc:
         raise _classify(exc, path or "DB") from None
 
 
@@ -144,7 +194,7 @@ def _check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     name = path or "DB"
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
+    except SQL_ERRORS as exc:
         raise _classify(exc, name) from None  # a StampedeDbError, or _Busy
     if not tables:
         raise _NotReady(f"{name}: empty SQLite DB (monitord has not created the schema yet?)")
@@ -167,9 +217,9 @@ def _check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     try:
         version = float(row[0])
     except (TypeError, ValueError):
-        raise StampedeDbError(f"{name}: unknown Stampede schema version {row[0]!r}") from None
+        raise StampedeDbError(f"{name}: unknown Stampede schema version {str(row[0])[:40]!r}") from None
     if version != SUPPORTED_VERSION:
-        what = _PEGASUS_OF_VERSION.get(int(version))
+        what = _PEGASUS_OF_VERSION.get(version)  # 4.0 finds 4; NaN and infinities find nothing
         hint = f" (Pegasus {what}.x)" if what else ""
         newer = " newer than" if version > SUPPORTED_VERSION else ""
         raise StampedeDbError(
@@ -188,9 +238,14 @@ class _Busy(Exception):
     pass
 
 
-def _classify(exc: sqlite3.Error, name: str) -> Exception:
+def _classify(exc: Exception, name: str) -> Exception:
+    if isinstance(exc, UnicodeDecodeError):
+        return StampedeDbError(f"{name}: not a readable SQLite DB (its schema is not UTF-8 text); corrupt?")
     msg = str(exc)
     low = msg.lower()
+    if low == "interrupted":  # by bound_work
+        return StampedeDbError(f"{name}: a read ran over {MAX_STATEMENT_SECONDS:.0f} s and was stopped; "
+                               f"a corrupt DB that makes SQLite loop?")
     if "locked" in low or "busy" in low:
         return _Busy(f"{name}: locked by pegasus-monitord; retrying")
     if "no such table" in low:
@@ -287,7 +342,7 @@ class StampedeDbSource(Source):
             conn = connect_ro(path)
         except OSError as exc:
             raise StampedeDbError(f"{path}: {exc.strerror or exc}") from None
-        except sqlite3.Error as exc:
+        except SQL_ERRORS as exc:
             err = _classify(exc, path)
             if self.follow and self.polls == 0:
                 self._wait(f"{err}; retrying")  # monitord may be writing its first pages
@@ -388,7 +443,7 @@ class StampedeDbSource(Source):
         self.polls += 1
         try:
             dv = conn.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error as exc:
+        except SQL_ERRORS as exc:
             err = _classify(exc, self.path)
             if isinstance(err, _Busy):
                 self.busy_polls += 1
@@ -403,10 +458,10 @@ class StampedeDbSource(Source):
                 more = self._read(conn, out)
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except SQL_ERRORS as exc:
             try:
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except SQL_ERRORS:
                 pass
             err = _classify(exc, self.path)
             if not isinstance(err, _Busy):
@@ -426,16 +481,58 @@ class StampedeDbSource(Source):
         return out
 
     # -- reading -------------------------------------------------------------
+    def _fetch(self, conn, sql: str, params=()) -> list:
+        """``conn.execute(sql, params).fetchall()``.  Text that is not UTF-8 makes
+        this connection read all text with U+FFFD from then on, each such value
+        counted (until then SQLite's own decoding, in C, costs nothing)."""
+        try:
+            return conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if conn.text_factory is not str or not str(exc).startswith("Could not decode"):
+                raise
+        conn.text_factory = text_reader(self._not_utf8)
+        return conn.execute(sql, params).fetchall()
+
+    def _not_utf8(self, text: str) -> None:
+        self.warnings.append(f"{self.label}: text that is not UTF-8, read as {text[:60]!r}")
+
+    def _skip(self, table: str, rowid, why: str) -> None:
+        """A row that cannot be read as it should: counted, shown, and passed over."""
+        self.warnings.append(f"{self.label}: {table} row {rowid} skipped: {why}"[:200])
+
+    def _bad_row(self, table: str, rowid, exc: Exception) -> None:
+        self._skip(table, rowid, f"{type(exc).__name__}: {exc}")
+
     def _rows(self, conn, table: str, cols: str):
-        rows = conn.execute(
-            f"SELECT rowid, {cols} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (self.marks[table], self.chunk),
-        ).fetchall()
+        mark = self.marks[table]
+        rows = self._fetch(conn, f"SELECT rowid, {cols} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                           (mark, self.chunk))
         self.rows_read += len(rows)
-        return rows, len(rows) >= self.chunk
+        more = len(rows) >= self.chunk
+        if rows and rows[-1][0] <= mark:
+            # A corrupted b-tree gave rows back out of order: keep those past the mark and end
+            # this table's read here, so the mark only ever moves on (no read can go round).
+            for r in rows:
+                if r[0] <= mark:
+                    self._skip(table, r[0], f"out of rowid order (after {mark}): a corrupt table?")
+            rows, more = [r for r in rows if r[0] > mark], False
+        if more:
+            self._cut.add(table)
+        return rows, more
+
+    def _parent_later(self, table: str, parent: str) -> bool:
+        """A row of ``table`` names a ``parent`` row this source has not read.  True
+        when that row may still come (the parent table's read stopped at this
+        transaction's chunk: ``table``'s read stops here too); False when it is
+        missing: the parent table was read to its end in this same snapshot."""
+        if parent in self._cut:
+            self._cut.add(table)
+            return True
+        return False
 
     def _read(self, conn, out: list) -> bool:
         """Read what is new into ``out``; True when a table was cut at ``chunk``."""
+        self._cut: set[str] = set()  # tables whose read stopped before their end in this transaction
         more = False
         more |= self._read_workflows(conn, out)
         more |= self._read_wfstates(conn, out)
@@ -462,6 +559,10 @@ class StampedeDbSource(Source):
             (rowid, wf_id, uuid, dag, ts, host, sdir, pargs, user, dn, pver, label, dver, dfile, dburl,
              parent, root) = r
             self.marks["workflow"] = rowid
+            if uuid is None:
+                self._skip("workflow", rowid, "no wf_uuid (its rows are skipped with it)")
+                self._wf_skip.add(wf_id)
+                continue
             self._wf_parent[wf_id] = parent
             if not self._in_root(wf_id, uuid, parent):
                 self._wf_skip.add(wf_id)
@@ -469,9 +570,10 @@ class StampedeDbSource(Source):
             self._wf[wf_id] = uuid
             if sdir:
                 self.wf_dirs[uuid] = sdir
+            ts = to_epoch(ts)
             d = {
                 "event": "stampede.wf.plan", "xwf_id": uuid, "dax_label": label, "dax_version": dver,
-                "dax_file": dfile, "dag_file_name": dag, "ts": _f(ts), "submit_hostname": host,
+                "dax_file": dfile, "dag_file_name": dag, "ts": ts, "submit_hostname": host,
                 "submit_dir": sdir, "argv": unescape_argv(pargs), "user": user, "grid_dn": dn,
                 "planner_version": pver, "db_url": dburl,
             }
@@ -481,7 +583,7 @@ class StampedeDbSource(Source):
                 d["root_xwf_id"] = uuid
             if parent is not None and parent in self._wf:
                 d["parent_xwf_id"] = self._wf[parent]
-            out.append(Event("stampede.wf.plan", _f(ts), d))
+            out.append(Event("stampede.wf.plan", ts, d))
         return more
 
     def _in_root(self, wf_id, uuid, parent) -> bool:
@@ -491,29 +593,42 @@ class StampedeDbSource(Source):
             return True
         return parent is not None and parent in self._wf  # a descendant of an allowed workflow
 
+    def _wf_missing(self, table: str, rowid, wf_id) -> bool:
+        """True when ``table``'s read waits for ``wf_id``'s row; else the row is skipped."""
+        if self._parent_later(table, "workflow"):
+            return True
+        self._skip(table, rowid, f"its workflow {wf_id} is not in the DB")
+        self.marks[table] = rowid
+        return False
+
     def _read_wfstates(self, conn, out) -> bool:
         rows, more = self._rows(conn, "workflowstate", "wf_id, state, timestamp, restart_count, status, reason")
         for rowid, wf_id, state, ts, restart, status, reason in rows:
             if wf_id not in self._wf and wf_id not in self._wf_skip:
-                return True  # parent not read yet
+                if self._wf_missing("workflowstate", rowid, wf_id):
+                    return True  # parent not read yet
+                continue
             self.marks["workflowstate"] = rowid
             uuid = self._wf.get(wf_id)
             if uuid is None:
                 continue
             end = state == "WORKFLOW_TERMINATED"
             name = "stampede.xwf.end" if end else "stampede.xwf.start"
-            d = {"event": name, "xwf_id": uuid, "ts": _f(ts), "restart_count": restart, "reason": reason}
+            ts = to_epoch(ts)
+            d = {"event": name, "xwf_id": uuid, "ts": ts, "restart_count": restart, "reason": reason}
             if status is not None:
                 d["status"] = status
             self.wf_seen.setdefault(uuid, set()).add((restart, end))
-            out.append(Event(name, _f(ts), d))
+            out.append(Event(name, ts, d))
         return more
 
     def _read_wfmeta(self, conn, out) -> bool:
         rows, more = self._rows(conn, "workflow_meta", 'wf_id, "key", value')
         for rowid, wf_id, key, value in rows:
             if wf_id not in self._wf and wf_id not in self._wf_skip:
-                return True
+                if self._wf_missing("workflow_meta", rowid, wf_id):
+                    return True
+                continue
             self.marks["workflow_meta"] = rowid
             uuid = self._wf.get(wf_id)
             if uuid is not None:
@@ -528,7 +643,10 @@ class StampedeDbSource(Source):
         )
         for rowid, job_id, wf_id, exec_id, sub, tdesc, clustered, maxr, exe, argv, tcount in rows:
             if wf_id not in self._wf and wf_id not in self._wf_skip:
-                return True
+                if self._wf_missing("job", rowid, wf_id):
+                    return True
+                self._job_skip.add(job_id)  # its instances go with it, uncounted: one warning is enough
+                continue
             self.marks["job"] = rowid
             uuid = self._wf.get(wf_id)
             if uuid is None:
@@ -546,9 +664,14 @@ class StampedeDbSource(Source):
         rows, more = self._rows(conn, "task", "task_id, wf_id, job_id, abs_task_id, transformation, argv, type_desc")
         for rowid, task_id, wf_id, job_id, abs_id, xform, argv, tdesc in rows:
             if wf_id not in self._wf and wf_id not in self._wf_skip:
-                return True
+                if self._wf_missing("task", rowid, wf_id):
+                    return True
+                continue
             if job_id is not None and job_id not in self._job and job_id not in self._job_skip:
-                return True
+                if self._parent_later("task", "job"):
+                    return True
+                self._skip("task", rowid, f"its job {job_id} is not in the DB")
+                job_id = None  # the task itself is real: keep it, unmapped
             self.marks["task"] = rowid
             uuid = self._wf.get(wf_id)
             if uuid is None:
@@ -564,9 +687,9 @@ class StampedeDbSource(Source):
         # Tasks read earlier whose job mapping arrived since (a later flush).
         if self._unmapped:
             lo, hi = min(self._unmapped), max(self._unmapped)
-            for task_id, job_id in conn.execute(
-                "SELECT task_id, job_id FROM task WHERE task_id BETWEEN ? AND ? AND job_id IS NOT NULL", (lo, hi)
-            ).fetchall():
+            for task_id, job_id in self._fetch(
+                conn, "SELECT task_id, job_id FROM task WHERE task_id BETWEEN ? AND ? AND job_id IS NOT NULL", (lo, hi)
+            ):
                 got = self._unmapped.get(task_id)
                 if got is None or job_id not in self._job:
                     continue
@@ -596,8 +719,10 @@ class StampedeDbSource(Source):
             job = jobs.get(job_id)
             if job is None:
                 if job_id not in self._job_skip:
-                    more = True  # its job is beyond this read's chunk: next time
-                    break
+                    if self._parent_later("job_instance", "job"):
+                        more = True  # its job is beyond this read's chunk: next time
+                        break
+                    self._skip("job_instance", rowid, f"its job {job_id} is not in the DB")
                 last = rowid
                 self._ji_skip.add(jiid)
                 continue
@@ -618,6 +743,14 @@ class StampedeDbSource(Source):
             self.marks["job_instance"] = last
         return more
 
+    def _instance_gone(self, table: str, rowid, jiid) -> bool:
+        """True when ``table``'s read waits for instance ``jiid``'s row; else the row is skipped."""
+        if self._parent_later(table, "job_instance"):
+            return True
+        self._skip(table, rowid, f"its job instance {jiid} is not in the DB")
+        self._ji_skip.add(jiid)  # its other rows go with it, uncounted: one warning is enough
+        return False
+
     def _read_jobstates(self, conn, out, touched: set) -> bool:
         # The hot loop of a big DB (7 rows a job): locals, one dict per row.
         rows, more = self._rows(conn, "jobstate", "job_instance_id, state, timestamp, jobstate_submit_seq, reason")
@@ -632,24 +765,24 @@ class StampedeDbSource(Source):
         for rowid, jiid, state, ts, js, reason in rows:
             ji = ji_get(jiid)
             if ji is None:
-                if jiid in skip:
+                if jiid in skip or not self._instance_gone("jobstate", rowid, jiid):
                     last = rowid
                     continue
                 more = True  # its instance is beyond this read's chunk: next time
                 break
             last = rowid
             uuid, exec_id, seq, _ = ji
-            if seen is not None and js is not None and 0 <= js < 4096:
+            if seen is not None and type(js) is int and 0 <= js < 4096:
                 key = (uuid, exec_id, seq)
                 seen[key] = seen.get(key, 0) | (1 << js)
             if ts is not None:
-                ts = float(ts)
+                ts = to_epoch(ts)  # None for what is not a time: the store warns and ignores the state
             add(jiid)
             kind = kinds.get(state)
             if kind is None:
                 # A corner-case state the loader derives from the event name
                 # (stampede.job_inst.<x>.*): keep it visible as an unknown event.
-                kind = (f"stampede.job_inst.{state.lower()}", None, 0)
+                kind = (f"stampede.job_inst.{str(state).lower()}", None, 0)
             name, status, end = kind
             if end:
                 ends = ends_map.get(jiid)
@@ -683,24 +816,27 @@ class StampedeDbSource(Source):
         for rowid, jiid, tseq, start, dur, cpu, ec, xform, exe, argv, abs_id, maxrss, avg_cpu in rows:
             ji = ji_get(jiid)
             if ji is None:
-                if jiid in self._ji_skip:
+                if jiid in self._ji_skip or not self._instance_gone("invocation", rowid, jiid):
                     last = rowid
                     continue
                 more = True
                 break
             last = rowid
             uuid, exec_id, seq, _ = ji
-            if ec and tseq is not None and tseq >= 0 and ec > inv_ec.get(jiid, 0):
-                inv_ec[jiid] = ec
-            if start is not None:
-                start = float(start)
-            append(Event("stampede.inv.end", start, {
-                "event": "stampede.inv.end", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
-                "inv_id": tseq, "task_id": abs_id, "transformation": xform, "start_time": start,
-                "dur": None if dur is None else float(dur), "remote_cpu_time": None if cpu is None else float(cpu),
-                "exitcode": ec, "executable": exe, "argv": unescape_argv(argv), "maxrss": maxrss,
-                "avg_cpu": None if avg_cpu is None else float(avg_cpu), "ts": start,
-            }))
+            try:  # free unless it raises (zero-cost exceptions, Python >= 3.11)
+                d = {
+                    "event": "stampede.inv.end", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
+                    "inv_id": tseq, "task_id": abs_id, "transformation": xform, "start_time": to_epoch(start),
+                    "dur": _f(dur), "remote_cpu_time": _f(cpu), "exitcode": ec, "executable": exe,
+                    "argv": unescape_argv(argv), "maxrss": maxrss, "avg_cpu": _f(avg_cpu),
+                }
+                if ec and ec > inv_ec.get(jiid, 0) and tseq is not None and tseq >= 0:
+                    inv_ec[jiid] = ec
+            except (TypeError, ValueError) as exc:  # a text or BLOB cell where the schema says a number
+                self._bad_row("invocation", rowid, exc)
+                continue
+            d["ts"] = start = d["start_time"]
+            append(Event("stampede.inv.end", start, d))
         if last is not None:
             self.marks["invocation"] = last
         return more
@@ -718,15 +854,19 @@ class StampedeDbSource(Source):
         rows, more = self._rows(conn, table, "job_instance_id, " + ", ".join(names))
         for rowid, jiid, *vals in rows:
             ji = self._ji.get(jiid)
-            if ji is None and jiid not in self._ji_skip:
+            if ji is None and jiid not in self._ji_skip and self._instance_gone(table, rowid, jiid):
                 return True
             self.marks[table] = rowid
             if ji is not None:
                 uuid, exec_id, seq, _ = ji
                 d = {"event": event, "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq}
                 d.update(zip(names, vals))
-                for key, fn in (convert or {}).items():
-                    d[key] = fn(d[key])
+                try:
+                    for key, fn in (convert or {}).items():
+                        d[key] = fn(d[key])
+                except (TypeError, ValueError) as exc:  # a text or BLOB cell where the schema says a number
+                    self._bad_row(table, rowid, exc)
+                    continue
                 out.append(Event(event, None, d))
         return more
 
@@ -751,7 +891,8 @@ class StampedeDbSource(Source):
         for i in range(0, len(waiting), 500):
             part = waiting[i : i + 500]
             marks = ",".join("?" * len(part))
-            for (jiid,) in conn.execute(
+            for (jiid,) in self._fetch(
+                conn,
                 f"SELECT job_instance_id FROM job_instance WHERE host_id IS NOT NULL AND job_instance_id IN ({marks})",
                 part,
             ):
@@ -764,14 +905,14 @@ class StampedeDbSource(Source):
         for jiid in ids:
             r = fresh.get(jiid)
             if r is not None:
-                self._instance_events(conn, r, out)
+                self._instance_row(conn, r, out)
         stale = [j for j in ids if j not in fresh]
         cols = self._JI_COLS
         for i in range(0, len(stale), 500):
             part = stale[i : i + 500]
             marks = ",".join("?" * len(part))
-            for r in conn.execute(f"SELECT {cols} FROM job_instance WHERE job_instance_id IN ({marks})", part):
-                self._instance_events(conn, r, out)
+            for r in self._fetch(conn, f"SELECT {cols} FROM job_instance WHERE job_instance_id IN ({marks})", part):
+                self._instance_row(conn, r, out)
         # Only now (all read): one changed poll less in each re-read window.
         for jiid in ids:
             left = self._reread.get(jiid)
@@ -781,7 +922,17 @@ class StampedeDbSource(Source):
                 else:
                     self._reread[jiid] = left - 1
 
+    def _instance_row(self, conn, r, out) -> None:
+        try:  # free unless it raises (zero-cost exceptions, Python >= 3.11)
+            self._instance_events(conn, r, out)
+        except SQL_ERRORS:
+            raise  # the DB's trouble, not the row's: the poll decides
+        except (TypeError, ValueError) as exc:  # a text or BLOB cell where the schema says a number
+            self._bad_row("job_instance", r[0], exc)
+
     def _instance_events(self, conn, r, out) -> None:
+        """The events of an instance row that changed since it was last seen.  A cell
+        of the wrong type raises before anything is kept (:meth:`_instance_row`)."""
         (jiid, job_id, host_id, seq, sched_id, site, user, work_dir, cstart, cdur, ldur, subwf_id,
          out_file, out_text, err_file, err_text, in_file, mult, ec) = r
         ji = self._ji.get(jiid)
@@ -795,14 +946,15 @@ class StampedeDbSource(Source):
         old = self._sig.get(jiid)
         if old == sig:
             return
+        durations = {"local_dur": _f(ldur), "cluster_start": _f(cstart), "cluster_dur": _f(cdur)}
         h = None
         if host_id is not None and (old is None or old[0] != host_id):
             h = self._hosts.get(host_id)
             if h is None:
-                h = conn.execute("SELECT site, hostname, ip, uname, total_memory FROM host WHERE host_id = ?",
-                                 (host_id,)).fetchone()
-                if h is not None:
-                    self._hosts[host_id] = h
+                got = self._fetch(conn, "SELECT site, hostname, ip, uname, total_memory FROM host WHERE host_id = ?",
+                                  (host_id,))
+                if got:
+                    h = self._hosts[host_id] = got[0]
         # No DB access below this line: the events and the signature go together.
         self._sig[jiid] = sig
         if host_id is not None:
@@ -846,9 +998,8 @@ class StampedeDbSource(Source):
             d = {
                 "event": "stampede.job_inst.main.end", "xwf_id": uuid, "job_id": exec_id, "job_inst_id": seq,
                 "js_id": js, "ts": ts, "status": status, "sched_id": sched_id, "site": site, "user": user,
-                "work_dir": work_dir, "local_dur": _f(ldur), "cluster_start": _f(cstart), "cluster_dur": _f(cdur),
-                "stdout_file": out_file, "stderr_file": err_file, "stdin_file": in_file, "stdout_text": out_text,
-                "stderr_text": err_text, "multiplier_factor": mult,
+                "work_dir": work_dir, **durations, "stdout_file": out_file, "stderr_file": err_file,
+                "stdin_file": in_file, "stdout_text": out_text, "stderr_text": err_text, "multiplier_factor": mult,
             }
             if main_ec is not None:
                 d["exitcode"] = main_ec

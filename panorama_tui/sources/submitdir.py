@@ -492,6 +492,7 @@ class SubmitDirSource(Source):
         if sd.db_path and (self.follow or os.path.exists(sd.db_path)):
             self.db = StampedeDbSource(sd.db_path, follow=self.follow, poll=self.poll_seconds,
                                        root_uuid=sd.root_wf_uuid, track_js=self.overlay)
+            self.db.warnings = self.warnings  # the DB's skipped rows are this source's
         elif sd.event_log and os.path.exists(sd.event_log):
             return "events"
         if self.overlay and sd.jobstate_log and sd.wf_uuid and (self.follow or os.path.exists(sd.jobstate_log)):

@@ -17,7 +17,6 @@ import subprocess
 import time
 from typing import Callable
 
-from rich.markup import escape
 from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
@@ -52,6 +51,7 @@ from .panels import (
     WorkflowTree,
     render_plot,
 )
+from .theme import markup_escape
 
 log = logging.getLogger(__name__)
 
@@ -499,9 +499,9 @@ class PanoramaApp(App):
         if jobs.problems_only:
             shown += f" [{signal['warn']}]problems only[/]"
         if self._filter_error is not None:
-            in_force = escape(jobs.query.text) if jobs.query else "none"
+            in_force = markup_escape(jobs.query.text) if jobs.query else "none"
             # The filter in force first: the error's tail may be cut off.
-            shown += f" (filter in force: {in_force}) [{signal['error']}]✗ {escape(self._filter_error)}[/]"
+            shown += f" (filter in force: {in_force}) [{signal['error']}]✗ {markup_escape(self._filter_error)}[/]"
         if jobs.filtering is not None:
             shown += f" [i]filtering {jobs.filtering:.0%}[/]"
         parts = [shown]
@@ -510,12 +510,13 @@ class PanoramaApp(App):
             st = src.status
             state = st.state
             color = signal[{"error": "alert", "down": "alert", "reconnecting": "warn"}.get(state, "link")]
+            # a source's words may quote its input (a file name, a DB's message): made visible
             if state == "waiting":  # for a log not there yet, a FIFO's writer: the message names it (short: it wraps)
-                parts.append(f"[{signal['warn']}]{escape(st.message)}[/]")
+                parts.append(f"[{signal['warn']}]{markup_escape(st.message)}[/]")
             else:
-                parts.append(f"[{color}]{escape(src.label)}: {state}[/]")
+                parts.append(f"[{color}]{markup_escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
-                parts.append(f"[{signal['error']}]{escape(st.message)}[/]")
+                parts.append(f"[{signal['error']}]{markup_escape(st.message)}[/]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
@@ -528,7 +529,7 @@ class PanoramaApp(App):
             if reconnects:
                 parts.append(f"{reconnects} reconnects")
         else:
-            parts.append(escape(self.source_label))
+            parts.append(markup_escape(self.source_label))
         rec = self.ingest.recorder if self.ingest else None
         if rec is not None:
             # High priority: a session must say that it is being recorded (and how much);
@@ -558,7 +559,7 @@ class PanoramaApp(App):
                 f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})"
             )
         if rec is not None:
-            parts.append(f"rec {escape(short_path(rec.path))}")
+            parts.append(f"rec {markup_escape(short_path(rec.path))}")
         status = self.query_one("#status", Static)
         text = fit_fields(parts, status.size.width or MIN_WIDTH)  # whole fields, the last ones first dropped
         if text != self._status_shown:

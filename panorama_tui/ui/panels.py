@@ -35,7 +35,7 @@ from ..summary import (
     workflow_state,
 )
 from .help import MOVE
-from .theme import SIGNAL_MARKUP, STATE_MARKUP, STATE_STYLES, WF_STATE_MARKUP
+from .theme import SIGNAL_MARKUP, STATE_MARKUP, STATE_STYLES, WF_STATE_MARKUP, markup_escape
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -80,7 +80,7 @@ def _fit_title(line: str, uuid: str, now: float | None, width: int) -> str:
     is in, said once here; the zone goes before the last 8 characters of uuid."""
     zone = f"  [dim]times in {zone_label(now)}[/dim]"
     for u, z in ((uuid, zone), (uuid[:8], zone), (uuid[:8], ""), ("", "")):
-        fitted = line.replace(_UUID, u, 1) + z
+        fitted = line.replace(_UUID, markup_escape(u), 1) + z
         if Text.from_markup(fitted).cell_len <= width:
             break
     return fitted  # a wrapped first line would push the counts out of sight: the CSS cuts it
@@ -126,7 +126,7 @@ class HeaderBar(Static):
         if wf is not None:
             scope = dag_scope(store, wf)  # the DAGs DAGMan has started, as pegasus-status adds them up
             stalled = stall(store, wf, clock)
-            title = f"[b]{escape(wf.name)}[/b] [dim]{_UUID}[/dim]"  # the uuid, as much of it as fits
+            title = f"[b]{markup_escape(wf.name)}[/b] [dim]{_UUID}[/dim]"  # the uuid, as much of it as fits
             state = workflow_state(wf)
             start = wf.start_ts
             end = wf.end_ts

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from rich.style import Style
 
+from ..fmt import visible
 from ..states import JobState
 
 _COLOUR = {
@@ -64,3 +65,12 @@ def use_palette(no_color: bool) -> None:
 
 
 use_palette(False)
+
+
+def markup_escape(text: str) -> str:
+    """``text`` from an input (a label, a file name, a source's message) for
+    markup, Rich's or Textual's: its control characters made visible and every
+    ``[`` escaped.  Textual's parser takes any ``[...]`` for a tag, where
+    ``rich.markup.escape`` escapes only those that look like Rich's: a ``[`` it
+    left (``x[2J``) broke the whole line's markup."""
+    return visible(text).replace("[", "\\[")
