@@ -217,8 +217,29 @@ def run_once(args, source) -> int:
     store = read_to_end(source)
     label = args.path or "demo"
     now = _stall_clock(source, store)
-    print(render_json(store, label, now) if args.json else render_text(store, label, now))
+    db_counts = _db_counts(source, store)
+    print(render_json(store, label, now, db_counts) if args.json else render_text(store, label, now, db_counts))
     return overall_exit(store, now)
+
+
+def _db_counts(source, store) -> dict | None:
+    """Each workflow's own counts as the source's Stampede DB has them (pegasus-statistics'
+    numbers, as --stats and the Statistics panel give them), or None without a DB."""
+    from . import sqlstats
+
+    db = sqlstats.source_db(source)
+    if db is None:
+        return None
+    out: dict = {}
+    for root in store.roots:
+        try:
+            stats = sqlstats.all_statistics_db(db, root.wf_uuid)
+        except sqlstats.StatsDbError:
+            continue  # not in the DB yet: the store's counts stand
+        for w in stats["workflows"]:
+            if w["wf_uuid"] != "ALL":
+                out[w["wf_uuid"]] = {k: w[k] for k in ("tasks", "jobs", "sub_workflows")}
+    return out
 
 
 def _stall_clock(source, store) -> float | None:

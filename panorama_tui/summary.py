@@ -245,11 +245,39 @@ def _stall_json(store: Store, wf: Workflow, now: float | None) -> dict | None:
     return None if st is None else {"reason": st.reason, "since": _iso(st.since)}
 
 
-def as_dict(store: Store, source: str = "", now: float | None = None) -> dict:
-    """``now``: the clock stalls are judged by (None: only what the sources said)."""
+_COUNTED = ("tasks", "jobs", "sub_workflows")
+
+
+def _rolled_up(store: Store, wf: Workflow, own: dict) -> dict | None:
+    """pegasus-statistics' counts of ``wf`` and its sub-workflows from ``own``
+    (wf_uuid -> that workflow's own counts, as the Stampede DB has them), or
+    None when the DB does not hold ``wf``."""
+    if wf.wf_uuid not in own:
+        return None
+    out = {k: dict(own[wf.wf_uuid][k]) for k in _COUNTED}
+    for sub in store.descendants(wf):
+        for k in _COUNTED:
+            for field, v in own.get(sub.wf_uuid, {}).get(k, {}).items():
+                out[k][field] = out[k].get(field, 0) + v
+    return out
+
+
+def as_dict(store: Store, source: str = "", now: float | None = None, db_counts: dict | None = None) -> dict:
+    """``now``: the clock stalls are judged by (None: only what the sources said).
+    ``db_counts``: each workflow's own counts as its Stampede DB has them
+    (wf_uuid -> {"tasks", "jobs", "sub_workflows"}): pegasus-statistics' numbers,
+    which the counts then are; what the store has beyond them (jobstate.log's
+    overlay, ahead of the DB) shows beside them as ``provisional``."""
     wfs = []
     for wf in workflow_order(store):
         sm = summarize(store, wf)
+        counts = {k: getattr(sm, k).as_dict() for k in _COUNTED}
+        from_db = _rolled_up(store, wf, db_counts) if db_counts else None
+        provisional = None
+        if from_db is not None:
+            from_db = {k: {f: from_db[k].get(f, 0) for f in counts[k]} for k in _COUNTED}
+            provisional = counts if from_db != counts else None
+            counts = from_db
         wfs.append(
             {
                 "wf_uuid": wf.wf_uuid,
@@ -258,9 +286,8 @@ def as_dict(store: Store, source: str = "", now: float | None = None) -> dict:
                 "parent_wf_uuid": wf.parent_uuid,
                 "start": _iso(wf.start_ts),
                 "end": _iso(wf.end_ts),
-                "jobs": sm.jobs.as_dict(),
-                "tasks": sm.tasks.as_dict(),
-                "sub_workflows": sm.sub_workflows.as_dict(),
+                **counts,
+                "provisional": provisional,
                 "held": len(held_jobs(wf)),
                 "held_now": wf.counts[JobState.HELD],
                 "dag": _dag_json(store, wf),
@@ -300,12 +327,16 @@ def _dag_text(row: dict) -> str:
         f" ({parts})" if parts else "")
 
 
-def render_json(store: Store, source: str = "", now: float | None = None) -> str:
-    return json.dumps(as_dict(store, source, now), indent=2)
+def render_json(store: Store, source: str = "", now: float | None = None, db_counts: dict | None = None) -> str:
+    return json.dumps(as_dict(store, source, now, db_counts), indent=2)
 
 
-def render_text(store: Store, source: str = "", now: float | None = None) -> str:
-    d = as_dict(store, source, now)
+def _count_columns(c: dict) -> str:
+    return f"{c['succeeded']:>10}{c['failed']:>8}{c['incomplete']:>12}{c['total']:>7}{c['retries']:>9}"
+
+
+def render_text(store: Store, source: str = "", now: float | None = None, db_counts: dict | None = None) -> str:
+    d = as_dict(store, source, now, db_counts)
     lines = [f"source: {source}" if source else "source: -"]
     lines.append(
         f"events: {d['events']}  bad records: {d['bad_records']}  unknown events: {d['unknown_events']}"
@@ -328,10 +359,11 @@ def render_text(store: Store, source: str = "", now: float | None = None) -> str
             lines.append(f"{ind}  {_dag_text(w['dag'])}")
         lines.append(f"{ind}  {'':<14}{'succeeded':>10}{'failed':>8}{'incomplete':>12}{'total':>7}{'retries':>9}")
         for key, title in (("tasks", "Tasks"), ("jobs", "Jobs"), ("sub_workflows", "Sub-Workflows")):
-            c = w[key]
-            lines.append(
-                f"{ind}  {title:<14}{c['succeeded']:>10}{c['failed']:>8}{c['incomplete']:>12}{c['total']:>7}{c['retries']:>9}"
-            )
+            lines.append(f"{ind}  {title:<14}{_count_columns(w[key])}")
+        if w["provisional"]:
+            lines.append(f"{ind}  provisional, with jobstate.log (ahead of the Stampede DB):")
+            for key, title in (("tasks", "Tasks"), ("jobs", "Jobs"), ("sub_workflows", "Sub-Workflows")):
+                lines.append(f"{ind}  {title:<14}{_count_columns(w['provisional'][key])}")
         if w["held"]:
             lines.append(f"{ind}  held {w['held']} ({w['held_now']} now)")
         for fj in w["failed_jobs"]:

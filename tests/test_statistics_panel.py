@@ -84,3 +84,29 @@ def test_panel_of_jobstate_log_alone_is_provisional(tmp_path):
     text = "\n".join(squeeze(panel_text(SubmitDirSource(find_submit_dir(str(d)), follow=False))))
     assert "provisional: jobstate.log, no Stampede DB to read" in text
     assert "workflow wall time 1m17s" in text  # DAGMan's start and end, from jobstate.log
+
+
+def test_once_counts_are_the_dbs_with_the_overlay_beside_them(tmp_path, repo_root, child_env, expected_summary):
+    """--once printed the store's counts (the overlay: 5 succeeded) where --stats and
+    pegasus-statistics say 3: its counts are pegasus-statistics' now, the overlay's
+    beside them, labelled provisional, in the text and in the JSON."""
+    import json
+    import subprocess
+    import sys
+
+    d = submit_dir("stale", tmp_path)
+    want = expected_summary(HELD / "stale" / "expected" / "statistics-csv" / "summary.csv")
+
+    def once(*args):
+        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", *args, str(d)], cwd=str(repo_root),
+                           env=child_env(), capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    (wf,) = json.loads(once("--json"))["workflows"]
+    for k in ("tasks", "jobs", "sub_workflows"):
+        assert wf[k] == want[k], k
+    assert wf["provisional"]["jobs"]["succeeded"] == 5 and wf["jobs"]["succeeded"] == 3
+    text = squeeze(once())
+    i = text.index("provisional, with jobstate.log (ahead of the Stampede DB):")
+    assert "Jobs 3 0 2 5 0" in text[:i] and "Jobs 5 0 0 5 0" in text[i:]
