@@ -22,6 +22,7 @@ sys.path.insert(0, ROOT)
 from panorama_tui.cli import DEMO_RECORDING  # noqa: E402
 from panorama_tui.ingest import Ingest  # noqa: E402
 from panorama_tui.sources.replay import ReplayControl, ReplaySource  # noqa: E402
+from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir  # noqa: E402
 from panorama_tui.store import Store  # noqa: E402
 from panorama_tui.ui.app import PanoramaApp  # noqa: E402
 
@@ -44,16 +45,31 @@ SHOTS = [
     ("small-80x24", (80, 24), []),
     ("too-small", (70, 20), []),
 ]
+# Real Pegasus submit dirs from ../shared/data (PANORAMA_SHARED_DATA): (name, size, keys, submit dir, env)
+SHARED = os.environ.get("PANORAMA_SHARED_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "data")
+SUBMIT_DIRS = os.path.join(SHARED, "pegasus", "submitdirs")
+RUN_SHOTS = [
+    # a failed run on a small terminal without colour: failed stays the loudest thing on screen
+    ("failed-80x24-no-color", (80, 24), [], "process_wf_failure", {"NO_COLOR": "1"}),
+    # monitord's DB and jobstate.log stop before DAGMan's end: the run is stalled, not RUNNING
+    ("stalled", (120, 40), ["4"], "hierarchical_wf_success", {}),
+]
 
 
-async def shoot(name, size, keys) -> str:
+async def shoot(name, size, keys, submit_dir: str | None = None) -> str:
     store = Store()
-    control = ReplayControl(speed=0.0)
-    ingest = Ingest(ReplaySource(DEMO_RECORDING, control), store).start()
-    app = PanoramaApp(store, ingest=ingest, control=control, source_label="demo")
+    if submit_dir is None:
+        control = ReplayControl(speed=0.0)
+        ingest = Ingest(ReplaySource(DEMO_RECORDING, control), store).start()
+        app = PanoramaApp(store, ingest=ingest, control=control, source_label="demo")
+    else:
+        control = None
+        source = SubmitDirSource(find_submit_dir(submit_dir), follow=False)
+        ingest = Ingest(source, store).start()
+        app = PanoramaApp(store, ingest=ingest, source_label=source.label, live=False)
     async with app.run_test(size=size) as pilot:
         for _ in range(100):
-            if control.finished:
+            if (control.finished if control is not None else ingest.done.is_set()):
                 break
             await asyncio.sleep(0.05)
         app.refresh_all(full=True)
@@ -88,8 +104,22 @@ def _for_rsvg(svg_text: str) -> str:
 def main() -> int:
     os.makedirs(OUT, exist_ok=True)
     rsvg = shutil.which("rsvg-convert")
-    for name, size, keys in SHOTS:
-        svg = asyncio.run(shoot(name, size, keys))
+    shots = [(name, size, keys, None, {}) for name, size, keys in SHOTS]
+    if os.path.isdir(SUBMIT_DIRS):
+        shots += [(name, size, keys, os.path.join(SUBMIT_DIRS, d), env) for name, size, keys, d, env in RUN_SHOTS]
+    else:
+        print(f"{SUBMIT_DIRS}: not there (set PANORAMA_SHARED_DATA): the real runs' shots are left out", file=sys.stderr)
+    for name, size, keys, submit_dir, env in shots:
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            svg = asyncio.run(shoot(name, size, keys, submit_dir))
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         line = f"{svg}"
         if rsvg:
             png = svg[:-4] + ".png"
