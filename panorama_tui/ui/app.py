@@ -14,6 +14,8 @@ import os
 import re
 import signal
 import subprocess
+import sys
+import termios
 import time
 from typing import Callable
 
@@ -64,6 +66,7 @@ DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redr
 # Seconds the keys must pause before what is typed in the filter box is
 # applied: a word typed is one re-filter of a 100k-job list, not one per key.
 FILTER_DELAY = 0.15
+TERMINAL_CHECK_SECONDS = 2.0  # one tcgetattr: the screen ends this long after its terminal went
 QUIET_CLOCK_SECONDS = 3.0  # a quiet input's clock-only repaints (see PanoramaApp._tick)
 
 
@@ -350,6 +353,9 @@ class PanoramaApp(App):
         self.refresh_all(full=True)
         gc.freeze()  # what the first build made lives as long as the screen
         self._timer = self.set_interval(self.tick_seconds, self._tick)
+        tty = _terminal_fd() if not self.is_headless else None
+        if tty is not None:
+            self.set_interval(TERMINAL_CHECK_SECONDS, lambda: self._check_terminal(tty))
         if self.master_db and self.ingest is None:
             self.action_workflows()
 
@@ -378,6 +384,17 @@ class PanoramaApp(App):
                 # the next key's frame.
                 self._detail_timer.reset()
         await super().on_event(event)
+
+    def _check_terminal(self, fd: int) -> None:
+        """End when the terminal is gone.  A hang-up sends SIGHUP only to a screen
+        the terminal controls: started without one (a pty handed over, a process
+        manager), the screen would read end-of-file forever, Textual's input
+        thread spinning (63 % of a core, two hours after its terminal went)."""
+        try:
+            termios.tcgetattr(fd)  # EIO once the other side of the pty is closed
+        except (termios.error, OSError):
+            log.info("the terminal went away: ending")
+            self.exit()
 
     def _tick(self) -> None:
         """The refresh timer: every tick while input arrives; when it is quiet, the
@@ -881,6 +898,15 @@ class PanoramaApp(App):
 
     async def action_quit(self) -> None:
         self.exit(0)
+
+
+def _terminal_fd() -> int | None:
+    """The terminal Textual reads keys from (stdin), or None when there is none."""
+    try:
+        fd = sys.__stdin__.fileno()
+    except (AttributeError, ValueError, OSError):
+        return None
+    return fd if os.isatty(fd) else None
 
 
 def run_app(args, source, control, master_db: str | None = None) -> int:
