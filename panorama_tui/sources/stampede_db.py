@@ -188,17 +188,19 @@ class _Busy(Exception):
     pass
 
 
-def _classify(exc: sqlite3.Error, name: str) -> Exception:
+def _classify(exc: sqlite3.Error, name: str, writer: str = "pegasus-monitord") -> Exception:
+    """What an SQLite error means to a reader: ``_Busy`` (try at the next poll) or
+    the error to report; ``writer`` names the program that writes the DB."""
     msg = str(exc)
     low = msg.lower()
     if "locked" in low or "busy" in low:
-        return _Busy(f"{name}: locked by pegasus-monitord; retrying")
+        return _Busy(f"{name}: locked by {writer}; retrying")
     if "no such table" in low:
-        return _Busy(f"{name}: {msg} (monitord still creating the schema?); retrying")
+        return _Busy(f"{name}: {msg} ({writer} still creating the schema?); retrying")
     if "readonly" in low or "read-only" in low:
         # A hot journal: a writer died mid-commit and only a read-write
-        # connection may roll it back (monitord will when it restarts).
-        return _Busy(f"{name}: has an unfinished write (hot journal) that only pegasus-monitord or a "
+        # connection may roll it back (the writer will when it restarts).
+        return _Busy(f"{name}: has an unfinished write (hot journal) that only {writer} or a "
                      f"read-write open can roll back; retrying")
     if "not a database" in low or "malformed" in low or "disk image" in low:
         return StampedeDbError(f"{name}: not a readable SQLite DB ({msg}); truncated or corrupt?")
