@@ -841,3 +841,37 @@ def run_text(run: ParslRun, now: float | None) -> list[str]:
         lines.append(f"  {f['state'].upper()} task {f['task_id']} ({f['app'] or '?'})  {why[:100]}"
                      f"  tries {f['tries']}{cause}")
     return lines
+
+
+# -- --report ----------------------------------------------------------------------------------
+
+
+def report_entry(run: ParslRun) -> dict:
+    """A run in ``--report --json``: its status, counts and every failed task's :func:`task_facts`
+    (dep_fail ones after the failures that caused them)."""
+    wf = run.wf
+    failed = sorted((t for t in run.tasks.values() if t.state in pe.FAILURE_STATES),
+                    key=lambda t: (t.state == pe.DEP_FAIL, t.task_id))
+    return {"kind": "parsl", "run_id": run.run_id, "wf_uuid": run.run_id, "label": wf.label, "rundir": wf.submit_dir,
+            "status": outcome(run), "tasks": task_counts(run), "failed_tasks": [task_facts(t.job) for t in failed]}
+
+
+def report_lines(entry: dict) -> list[str]:
+    """:func:`report_entry` as text: pegasus-analyzer's summary in a Parsl run's words, then
+    each failed task's report (the one the ``o`` key opens)."""
+    c = entry["tasks"]
+    total = c["total"] or 1
+    out = ["", "Summary".center(80, "*"), "",
+           f" Workflow           : {entry['label'] or '-'} ({entry['run_id']})",
+           f" Run Directory      : {entry['rundir'] or '-'}",
+           f" Workflow Status    : {entry['status']}"]
+    for label, key in (("Total tasks       ", "total"), ("# tasks succeeded ", "succeeded"),
+                       ("# tasks memo_done ", "memo_done"), ("# tasks failed    ", "failed"),
+                       ("# tasks dep_fail  ", "dep_fail"), ("# tasks running   ", "running"),
+                       ("# tasks pending   ", "pending")):
+        out.append(f" {label} : {c[key]:6d} ({100 * c[key] / total:3.2f}%)")
+    if entry["failed_tasks"]:
+        out += ["", "Failed tasks' details".center(80, "*")]
+        for f in entry["failed_tasks"]:
+            out += ["", render_task_facts(f, None)]
+    return out
