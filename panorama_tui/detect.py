@@ -72,8 +72,8 @@ def detect(path: str, follow: bool = False) -> str:
             return kind
         from .sources.parsl_db import is_parsl_db
 
-        if is_parsl_db(path):
-            return "parsl"
+        if is_parsl_db(path) or os.path.basename(path) == "monitoring.db":
+            return "parsl"  # Parsl's, or its name: the source says what it lacks, or waits for Parsl to create it
         raise UnknownInput(f"{path}: an SQLite file, but not a panorama-top recording, a Pegasus DB or a Parsl "
                            "monitoring DB")
     if not head and os.path.basename(path) == "monitoring.db":

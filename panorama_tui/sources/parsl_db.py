@@ -80,6 +80,10 @@ class ParslDbError(Exception):
     """The input is not a Parsl monitoring DB this source can read; the message says why."""
 
 
+class _Creating(ParslDbError):
+    """Some of Parsl's tables and nothing else: its writer is creating them (one commit a table)."""
+
+
 # -- recognising a Parsl DB --------------------------------------------------------
 
 
@@ -148,6 +152,8 @@ def schema_of(conn: sqlite3.Connection, name: str) -> dict[str, str]:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     for t in pe.REQUIRED_TABLES:
         if t not in tables:
+            if tables <= set(TABLES):
+                raise _Creating(f"{name}: an incomplete Parsl schema (no {t} table yet: Parsl still creating it?)")
             raise ParslDbError(f"{name}: not a Parsl monitoring DB panorama-top reads: no {t} table")
     out = {}
     for t in TABLES:
@@ -296,8 +302,11 @@ class ParslDbSource(Source):
         except sqlite3.Error as exc:
             conn.close()
             return self._not_now(exc)
-        except ParslDbError:
+        except ParslDbError as exc:
             conn.close()
+            if isinstance(exc, _Creating) and self.follow:
+                self._wait(str(exc))
+                return False
             raise
         self.conn = conn
         self._ino = (st.st_dev, st.st_ino)
@@ -352,9 +361,6 @@ class ParslDbSource(Source):
             for i in range(0, len(events), BATCH):
                 yield events[i:i + BATCH]
             if self.caught_up:
-                said = self._writer_events(final=not self.follow)
-                if said:
-                    yield said
                 if not self.follow:
                     return
                 self._stop.wait(self.poll_seconds)
@@ -362,16 +368,19 @@ class ParslDbSource(Source):
                 self._stop.wait(min(self.poll_seconds, BUSY_MS / 1000 * 4))
 
     def step(self) -> list[dict]:
-        """One round: the events for what is new (maybe none)."""
+        """One round: the events for what is new (maybe none), and what was found of
+        the writer when the DB has been quiet (read once: at its end)."""
         if self.conn is None and not self._open():
             return []
         if self._replaced():  # a new DB at the path: what was read is no longer there
             raise ParslDbError(f"{self.path}: replaced by another file while being read; open it again")
-        events = self.poll()
-        if self.caught_up and self.follow:
-            self.status.state = "following"
-            self.status.message = ""
-        return events or []
+        events = self.poll() or []
+        if self.caught_up:
+            events += self._writer_events(final=not self.follow)
+            if self.follow:
+                self.status.state = "following"
+                self.status.message = ""
+        return events
 
     def _replaced(self) -> bool:
         try:
