@@ -153,6 +153,22 @@ class ParslRun:
         self.nodes: dict[tuple, dict] = {}  # (hostname, uid) -> its latest node row
         self.workers: dict[tuple, list] = {}  # (host or None, pid) -> the ParslTrys that sampled it
         self.running = 0  # tasks in running / running_ended now
+        # app -> [tasks, done, failed]: the tree's app groups, kept as tasks move (100k tasks are not walked a tick)
+        self.apps: dict[str, list[int]] = {}
+
+    def count_app(self, task: "ParslTask", state: str | None, sign: int) -> None:
+        """Add (sign 1) or take away (-1) a task in ``state`` from its app's counts."""
+        app = task.job.transformation
+        if app is None:
+            return
+        c = self.apps.get(app)
+        if c is None:
+            c = self.apps[app] = [0, 0, 0]
+        c[0] += sign
+        if state in (pe.EXEC_DONE, pe.MEMO_DONE):
+            c[1] += sign
+        elif state in pe.FAILURE_STATES:
+            c[2] += sign
 
     @property
     def ended(self) -> bool:
@@ -284,8 +300,10 @@ def _h_task(s: Store, ev, d: dict) -> None:
         return
     job = task.job
     func = d.get("task_func_name")
-    if func:
+    if func and func != job.transformation:
+        run.count_app(task, task.state, -1)
         job.transformation = _istr(func)
+        run.count_app(task, task.state, 1)
     deps = d.get("task_depends")
     if deps:
         task.depends = tuple(_int(x) for x in deps if _int(x) is not None)
@@ -407,6 +425,8 @@ def _settle(s: Store, run: ParslRun, task: ParslTask) -> None:
             run.running -= old in _RUNNING_LIKE
         c[state] += 1
         run.running += state in _RUNNING_LIKE
+        run.count_app(task, old, -1)
+        run.count_app(task, state, 1)
         task.state = state
         if state == pe.EXEC_DONE and latest.main_exitcode is None:
             latest.main_exitcode = 0  # as a job that exited 0 reads
