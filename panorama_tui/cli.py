@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", metavar="NAME", help="with AMQP: consume this named durable queue "
                    "(default: an exclusive queue that lives as long as the screen)")
     p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
-                   "default stampede.# kickstart.# transfer.# darshan.#)")
+                   "default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
     p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events; with --stats: "
                    "this workflow and its sub-workflows")
     p.add_argument("--version", action="version", version=f"panorama-top {__version__}")

@@ -3,8 +3,10 @@
 ``record`` subscribes to the Panorama exchange and appends every message to a
 panorama-top recording (replay it later with ``panorama-top FILE``).
 ``relay`` reads a local source (a monitord events.json or BP log, followed
-like ``tail -F`` or read once) and publishes it to the exchange through the
-spooling publisher, so nothing is lost while the broker is away.
+like ``tail -F`` or read once, or a Parsl monitoring DB, followed as
+panorama-top follows it, as ``parsl.*`` events) and publishes it to the
+exchange through the spooling publisher, so nothing is lost while the broker
+is away.
 
 Both stop cleanly on SIGTERM or SIGINT: ``record`` acknowledges only what it
 has written and closes the recording; ``relay`` waits for the broker to
@@ -89,14 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="consume a named durable queue (survives restarts: nothing is missed); "
                         "default: an exclusive queue that lives as long as the command")
     r.add_argument("--bind", action="append", metavar="KEY",
-                   help="routing key to bind (repeatable; default stampede.# kickstart.# transfer.# darshan.#)")
+                   help="routing key to bind (repeatable; default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
     r.add_argument("--wf", metavar="UUID", help="keep only this workflow's events")
     r.add_argument("--max-length", type=int, metavar="N",
                    help="bound a --queue to N messages (x-overflow=reject-publish)")
 
     s = sub.add_parser("relay", parents=[common], help="publish a local event source to AMQP",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("source", metavar="SOURCE", help="a monitord events.json (JSON lines) or BP log")
+    s.add_argument("source", metavar="SOURCE", help="a monitord events.json (JSON lines) or BP log, or a Parsl "
+                   "monitoring.db (or the dir holding its runinfo/): published as parsl.* events")
     s.add_argument("--spool", metavar="FILE", help="the local spool (default: one per URL and source under "
                    "~/.local/state/panorama-top/spool/)")
     s.add_argument("--no-follow", action="store_true", help="read the source once, wait for the broker's "
@@ -257,10 +260,9 @@ def _log_counts(src, store, recorder) -> None:
 
 
 def cmd_relay(args) -> int:
-    from .detect import UnknownInput, bp_of, detect
+    from .detect import UnknownInput, detect
     from .ingest import decode_batch
     from .publisher import SpoolingPublisher
-    from .sources.jsonlog import JsonLogSource
 
     s, url = _settings(args)
     setup_logging(args.log, args.verbose)
@@ -268,8 +270,9 @@ def cmd_relay(args) -> int:
         kind = detect(args.source, follow=not args.no_follow)
     except UnknownInput as exc:
         raise CollectError(str(exc)) from None
-    if kind not in ("jsonlog", "bplog", "eventlog"):
-        raise CollectError(f"{args.source}: relay reads a monitord event log (JSON lines or BP), not a {kind}")
+    if kind not in ("jsonlog", "bplog", "eventlog", "parsl"):
+        raise CollectError(f"{args.source}: relay reads a monitord event log (JSON lines or BP) or a Parsl "
+                           f"monitoring DB, not a {kind}")
     if args.no_wait:
         why = check_broker(url)
         if why:
@@ -279,7 +282,7 @@ def cmd_relay(args) -> int:
         pub = SpoolingPublisher(s.url, spool)
     except Exception as exc:
         raise CollectError(f"cannot open the spool {spool}: {getattr(exc, 'strerror', None) or exc}") from None
-    src = JsonLogSource(args.source, follow=not args.no_follow, bp=bp_of(kind))
+    src = _relay_source(args.source, kind, follow=not args.no_follow)
     stopper = _Stopper(on_stop=src.stop)
     left_over = pub.pending()
     log.info("relaying %s to %s (spool %s%s)", args.source, url.masked, spool,
@@ -322,6 +325,21 @@ def cmd_relay(args) -> int:
     if src.status.state == "error":
         raise CollectError(src.status.message)
     return EXIT_SPOOLED if left else EXIT_OK
+
+
+def _relay_source(path: str, kind: str, follow: bool):
+    """What relay reads: an event log, or a Parsl DB as parsl.* events (sources/parsl_db.py)."""
+    if kind != "parsl":
+        from .detect import bp_of
+        from .sources.jsonlog import JsonLogSource
+
+        return JsonLogSource(path, follow=follow, bp=bp_of(kind))
+    from .sources.parsl_db import ParslDbError, ParslDbSource, find_db
+
+    try:
+        return ParslDbSource(find_db(path), follow=follow)
+    except ParslDbError as exc:
+        raise CollectError(str(exc)) from None
 
 
 def _drain(pub, wait: float | None, stopper) -> int:

@@ -35,6 +35,8 @@ def detect(path: str, follow: bool = False) -> str:
     except FileNotFoundError:
         if follow and not path.endswith(_NOT_LOG_SUFFIXES + (os.sep,)):
             return "eventlog"  # followed like tail -F once monitord creates it
+        if follow and os.path.basename(path) == "monitoring.db":
+            return "parsl"  # waited for until Parsl creates it
         raise UnknownInput(f"{path}: no such file or directory") from None
     except OSError as exc:
         raise UnknownInput(f"{path}: {exc.strerror or exc}") from None
