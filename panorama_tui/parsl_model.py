@@ -374,10 +374,10 @@ def _h_try(s: Store, ev, d: dict) -> None:
 
 def bash_exit(history: str | None) -> int | None:
     """A bash app's exit code from a try's fail history (``BashExitFailure('app', 3)``), else None."""
-    if not history or "BashExitFailure" not in history:
-        return None
-    found = _BASH_EXIT.findall(history)
-    return int(found[-1]) if found else None
+    if not history or not history.startswith("BashExitFailure("):
+        return None  # another exception, or one that names a bash app's failure as its cause
+    m = _BASH_EXIT.match(history)
+    return int(m.group(1)) if m else None
 
 
 def _h_status(s: Store, ev, d: dict) -> None:
@@ -596,14 +596,13 @@ def stall(run: ParslRun, now: float | None) -> RunStall | None:
     if quiet <= threshold:
         return None
     c = run.state_counts
-    waiting = c[pe.LAUNCHED] + c[pe.JOINING] + (run.running if not monitored else 0)
     gone = run.writer is not None and not run.writer[0] and run.writer[1] >= last
     what = (f"every {cadence:g}s while tasks run" if monitored else f"usual gap {cadence:g}s")
     if gone:
         return RunStall("killed", f"no row for {human_duration(quiet)} and no process holds the DB for writing "
                                   f"(Parsl's writer died; {what})", last)
-    if waiting:
-        return None  # tasks wait for workers or run unmonitored: a long silence is theirs
+    if not monitored and c[pe.LAUNCHED] + c[pe.JOINING] + run.running:
+        return None  # tasks wait for workers, or run unsampled: a long silence is theirs
     return RunStall("stalled", f"no row for {human_duration(quiet)}, no end recorded ({what})", last)
 
 

@@ -66,7 +66,7 @@ def parsl_view(store: Store) -> dict:
             }
         out[wf.wf_uuid] = {"label": wf.label, "state": wf.state, "start": wf.start_ts, "end": wf.end_ts,
                            "counts": pm.task_counts(run), "outcome": pm.outcome(run), "tasks": tasks,
-                           "job_counts": list(wf.counts), "last": run.last_activity}
+                           "job_counts": list(wf.counts), "last": run.last_activity, "apps": run.apps}
     return out
 
 
@@ -346,3 +346,41 @@ def test_a_locked_db_followed_is_waited_for(tmp_path, shared_db):
         holder.close()
     assert len([e for e in src.step() if e["event"] == pe.TASK]) == 104
     src.close()
+
+
+def _stall_case(states, interval=None, writer=None):
+    """A run of tasks in ``states`` (its last row at 1e9 + 100), sampled every ``interval``."""
+    s = Store()
+    evs = [{"event": pe.WORKFLOW, "run_id": "r", "time_began": 1e9, "host": "h"}]
+    for tid, name in enumerate(states):
+        evs.append({"event": pe.STATUS, "run_id": "r", "task_id": tid, "try_id": 0, "task_status_name": name,
+                    "ts": 1e9 + 100})
+        if interval:
+            evs.append({"event": pe.RESOURCE, "run_id": "r", "task_id": tid, "try_id": 0, "ts": 1e9 + 100,
+                        "resource_monitoring_interval": interval, "psutil_process_pid": tid})
+    if writer is not None:
+        evs.append({"event": pe.WRITER, "run_id": "r", "alive": writer, "ts": 1e9 + 105})
+    s.apply_many(decode(e) for e in evs)
+    return pm.run_of(s.workflows["r"])
+
+
+def test_the_stall_rule():
+    last = 1e9 + 100
+    # sampled every 2 s while a task runs: silent for 10 x 2 s is not yet a stall (the 30 s floor), 31 s is
+    run = _stall_case(["running"], interval=2.0)
+    assert pm.stall(run, last + 29) is None
+    st = pm.stall(run, last + 31)
+    assert st.kind == "stalled" and st.since == last and "every 2s while tasks run" in st.reason
+    assert pm.stall(_stall_case(["running"], interval=5.0), last + 45) is None  # 10 x 5 s
+    # waiting for workers, or running without samples: a long silence is not a stall...
+    assert pm.stall(_stall_case(["launched"]), last + 3600) is None
+    assert pm.stall(_stall_case(["running"]), last + 3600) is None
+    # ... unless the writer is gone: killed
+    st = pm.stall(_stall_case(["launched"], writer=False), last + 3600)
+    assert st.kind == "killed" and st.since == last
+    # nothing waits and nothing ran since: stalled; a writer still there does not make it killed
+    assert pm.stall(_stall_case(["pending", "exec_done"], writer=True), last + 3600).kind == "stalled"
+    # a writer seen gone before the last row is not evidence about now
+    run = _stall_case(["running"], interval=1.0)
+    run.writer = (False, last - 1)
+    assert pm.stall(run, last + 60).kind == "stalled"
