@@ -9,6 +9,7 @@ app), ``live-snapshots-run001/``: copies taken while the second run wrote.
 from __future__ import annotations
 
 import random
+import time
 import shutil
 import sqlite3
 
@@ -384,3 +385,54 @@ def test_the_stall_rule():
     run = _stall_case(["running"], interval=1.0)
     run.writer = (False, last - 1)
     assert pm.stall(run, last + 60).kind == "stalled"
+
+
+def test_read_only_short_transactions_no_lock_between_polls(tmp_path, shared_db):
+    """Parsl's writer retries forever while a reader holds a lock: between polls we hold none,
+    a read never writes, and a big DB is read in several short transactions."""
+    import os
+
+    db = tmp_path / "monitoring.db"
+    shutil.copy(shared_db, db)
+    before = db.read_bytes()
+    src = ParslDbSource(str(db), follow=True, chunk=100, writers=lambda p: None)
+    got = []
+    polls = 0
+    while not src.caught_up or polls == 0:
+        got += src.step()
+        polls += 1
+        w = sqlite3.connect(str(db), timeout=0)  # a writer that waits for nobody ...
+        w.execute("BEGIN EXCLUSIVE")  # ... gets its lock at once
+        w.rollback()
+        w.close()
+    assert polls >= 6  # 554 status rows, 100 a transaction
+    with pytest.raises(sqlite3.OperationalError):  # cannot write, even by mistake
+        src.conn.execute("DELETE FROM status")
+    assert src.step() == []  # nothing changed: data_version says so, nothing is read
+    src.close()
+    assert db.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["monitoring.db"]
+    store = Store()
+    store.apply_many(decode(e) for e in got)
+    assert parsl_view(store) == parsl_view(read_store(str(shared_db)))
+
+
+def test_a_live_read_is_recorded_and_replays_the_same(tmp_path, shared_db):
+    from panorama_tui.cli import read_to_end
+    from panorama_tui.ingest import Ingest
+    from panorama_tui.recorder import Recorder
+    from panorama_tui.sources.replay import ReplayControl, ReplaySource
+
+    db = tmp_path / "monitoring.db"
+    shutil.copy(shared_db, db)
+    src = ParslDbSource(str(db), follow=True, writers=lambda p: None)
+    assert src.recordable and src.live
+    rec = Recorder(str(tmp_path / "r.panorama.db"), source=src.label)
+    store = Store()
+    ing = Ingest(src, store, rec).start()
+    deadline = time.monotonic() + 30
+    while not src.caught_up and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ing.stop()
+    assert rec.count == store.event_count == 1214
+    replayed = read_to_end(ReplaySource(str(tmp_path / "r.panorama.db"), ReplayControl(speed=0.0)))
+    assert parsl_view(replayed) == parsl_view(store) == parsl_view(read_store(str(shared_db)))
