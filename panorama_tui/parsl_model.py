@@ -777,10 +777,8 @@ def render_task_facts(f: dict, tail: int | None = TAIL_LINES) -> str:
         if times:
             out.append(f"  {times}")
         if t["cpu_time"] is not None:
-            approx = t["approximate_because"]
-            note = f"  (approximate: its process ran task {', '.join(map(str, approx))} meanwhile)" if approx else ""
-            out.append(f"  cpu {human_duration(t['cpu_time'])}  peak rss {human_bytes(t['peak_rss'])}"
-                       f"  read {human_bytes(t['read_bytes'])}  written {human_bytes(t['written_bytes'])}{note}")
+            out.append("  " + _usage_line((t["cpu_time"], t["peak_rss"], t["read_bytes"], t["written_bytes"]),
+                                          t["approximate_because"]))
     for key in ("stdout", "stderr"):
         s = f[key]
         if not s["path"]:
@@ -797,6 +795,14 @@ def render_task_facts(f: dict, tail: int | None = TAIL_LINES) -> str:
     return "\n".join(out)
 
 
+def _usage_line(usage: tuple, approx: list[int]) -> str:
+    """A try's CPU, peak RSS and I/O, and why they are approximate when they are."""
+    cpu, rss, rd, wr = usage
+    note = f"  (approximate: its process ran task {', '.join(map(str, approx))} meanwhile)" if approx else ""
+    return (f"cpu {human_duration(cpu)}  peak rss {human_bytes(rss)}  read {human_bytes(rd)}"
+            f"  written {human_bytes(wr)}{note}")
+
+
 def tries_report(job: Job) -> list[str]:
     """The job screen's lines for a Parsl task: each try's state, where, why it failed, its states."""
     task = task_of(job)
@@ -811,6 +817,9 @@ def tries_report(job: Job) -> list[str]:
                    + f"  on {p.hostname or '-'}  executor {p.executor or '-'}  block {p.block_id or '-'}")
         if p.fail_history:
             out.append(f"    {p.fail_history}")
+        usage = p.usage()
+        if usage is not None:
+            out.append("    " + _usage_line(usage, approximate_because(run_of(job.wf), p)))
         for ts, _, state in (t.ordered_states() if t is not None else []):
             out.append(f"    {clock_time(ts)}  {state}")
     return out

@@ -131,6 +131,22 @@ def test_bad_input_is_one_line_and_exit_3(child_env, tmp_path, shared_data, case
     assert want in one_line(proc.stderr)
 
 
+def test_a_locked_db_is_one_line_and_exit_3(child_env, tmp_path, shared_data):
+    """Parsl's writer holds its lock for milliseconds: one held for 10 s is a reader's open write
+    transaction; --once says so rather than wait for ever."""
+    p = tmp_path / "monitoring.db"
+    shutil.copy(shared_data / "parsl" / "monitoring-run000-only.db", p)
+    holder = sqlite3.connect(p, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        proc = cli(child_env, "--once", p)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == 3
+    assert "locked for over 10 s by another process" in one_line(proc.stderr)
+
+
 def test_help_says_parsl(child_env):
     out = " ".join(cli(child_env, "--help").stdout.split())  # argparse wraps lines
     assert "Parsl monitoring.db" in out and "killed when its writer" in out

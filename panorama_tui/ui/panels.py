@@ -523,7 +523,7 @@ class WarningsView(Static):
 
     def show(self, store: Store, stalled: list | None = None) -> None:
         """``stalled``: (workflow, :class:`Stall`) pairs, listed first."""
-        lines = [f"STALLED {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
+        lines = [f"{st.kind.upper()} {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
                  for wf, st in stalled or ()]
         lines.append(
             f"events {store.event_count}   bad records {store.bad_count}   unknown events "
