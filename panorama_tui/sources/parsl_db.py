@@ -14,9 +14,10 @@ Never in the writer's way
     then sleeps a second and retries, forever: a long read delays the
     workflow.  Each poll asks ``PRAGMA data_version`` first (no I/O beyond the
     header page) and reads only when another connection has committed; a read
-    takes at most ``chunk`` rows a table in one short transaction (a big DB is
-    caught up in several), and a 50 ms busy timeout turns "database is
-    locked" into "try at the next poll".
+    takes at most ``chunk`` rows a table in one short transaction that only
+    fetches them (they become events after it), a big DB is caught up in
+    several, and a 50 ms busy timeout turns "database is locked" into "try at
+    the next poll".
 
 What is new
     Parsl's tables are rowid tables its writer only appends to, so each has a
@@ -29,11 +30,13 @@ What is updated in place
     fail count and cost, hash, inputs) and ``try`` (launch, running and return
     times, host, block, fail history, joins).  Every task and try update rides
     with a new ``status`` row of that task: the task's is committed before the
-    status row, the try's one or two commits after it.  So a task is read
-    again with its status row, and it and its try again at the next
-    ``REREAD_POLLS`` polls that see a commit; a re-read row makes an event
-    only when it differs from the one last sent.  Runs without
-    ``time_completed`` are re-read at every poll that sees a commit.
+    status row, the try's one or two commits after it.  So a task and its try
+    are read again with a new status row (unless read already since the DB
+    last changed), and at the next ``REREAD_POLLS`` polls that see a commit;
+    a re-read row makes an event only when it differs from the one last sent.
+    When the DB has been quiet for ``WRITER_QUIET`` s, what those polls waited
+    for was committed before the last one: the window is emptied.  Runs
+    without ``time_completed`` are re-read at every poll that sees a commit.
 
 The writer
     A run whose process died keeps ``time_completed`` NULL forever.  When the
@@ -60,7 +63,11 @@ from .. import parsl_events as pe
 from .base import Source
 from .stampede_db import BUSY_MS, POLL_SECONDS, _Busy, _classify, connect_ro, sqlite_file_problem
 
-CHUNK = 50_000
+# Rows a table a read transaction takes: catching up with a 100k-task DB (1.2M rows), its
+# longest transaction held the shared lock 1.8 s at 50,000, 1.1 s at 20,000, 0.67 s at
+# 10,000 (a busy 2-core machine), for the same total time; Parsl's writer, locked out,
+# sleeps a second before it tries again.
+CHUNK = 10_000
 BATCH = 5000
 REREAD_POLLS = 3
 REREAD_CHUNK = 500  # keys a re-read query looks up at once (SQLite's variable limit is 999 on old builds)
@@ -68,7 +75,9 @@ REREAD_CHUNK = 500  # keys a re-read query looks up at once (SQLite's variable l
 # its lock for milliseconds; longer means a reader's open transaction.
 LOCK_PATIENCE = 10.0
 # The writer is looked for after the DB has been quiet this long, at most this often: the
-# scan of /proc costs ~10 ms, and a healthy run writes within a second of any change.
+# scan of /proc costs ~10 ms, and a healthy run writes within a second of any change.  Quiet
+# this long, the re-read window is emptied too: the updates it waited for were all committed
+# (Parsl commits a status row's try update milliseconds after it).
 WRITER_QUIET = 5.0
 WRITER_CHECK_EVERY = 10.0
 WRITER = "Parsl's monitoring writer"
@@ -265,6 +274,7 @@ class ParslDbSource(Source):
         # (run_id, task_id, try_id or None) -> changed polls it is still re-read at
         self._window: dict[tuple, int] = {}
         self._sig: dict[tuple, tuple] = {}  # ("task"|"try", key) -> the row last sent, while in the window
+        self._read_now: set[tuple] = set()  # ("task"|"try", key) read since the DB last changed
         self._open_runs: dict[str, tuple] = {}  # run_id -> its workflow row, while it has no time_completed
         self._run_host: dict[str, str] = {}
         self._writer_said: dict[str, bool] = {}
@@ -391,7 +401,8 @@ class ParslDbSource(Source):
 
     def poll(self) -> list[dict] | None:
         """One look at the DB: the events for what is new (maybe []), or None
-        when it was locked and nothing was read."""
+        when it was locked and nothing was read.  The read transaction only
+        fetches rows: they become events once it has ended."""
         conn = self.conn
         self.polls += 1
         try:
@@ -403,12 +414,21 @@ class ParslDbSource(Source):
                 return None
             raise err from None
         if dv == self._data_version and self.caught_up:
+            if self._window and time.monotonic() - self._last_change >= WRITER_QUIET:
+                # No commit for a while: every update a key waited for was in the last state read.
+                self._window.clear()
+                self._sig.clear()
             return []
-        out: list[dict] = []
+        changed = dv != self._data_version
+        if changed:
+            self._last_change = time.monotonic()
+            self._read_now.clear()  # what was read before may have changed since
+            self._age_window()
+        raw: list[tuple] = []
         try:
             conn.execute("BEGIN")
             try:
-                more = self._read(conn, out)
+                more = self._read(conn, raw, changed)
             finally:
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -421,18 +441,22 @@ class ParslDbSource(Source):
                 raise err from None
             self._busy(str(err))
             self.caught_up = False
-            return out or None  # marks moved only past rows whose events are in out
+            return self._events(raw) or None  # marks moved only past the rows in raw
         self._busy_since = None
-        if dv != self._data_version:
-            self._last_change = time.monotonic()
         self._data_version = dv
-        self.changed_polls += 1
+        self.changed_polls += changed
         self.caught_up = not more
+        if self.caught_up:
+            self._read_now.clear()  # the next read comes with a change, which would clear it
         if self.status.state == "starting" or more:
             self.status.state = "reading"
         self.status.detail = {"rows": self.rows_read, "polls": self.polls, "busy": self.busy_polls,
                               "runs": len(self._run_host)}
-        return out
+        return self._events(raw)
+
+    @staticmethod
+    def _events(raw: list[tuple]) -> list[dict]:
+        return [row_event(table, row) for table, row in raw]
 
     # -- reading --------------------------------------------------------------------
     def _rows(self, conn, table: str):
@@ -445,68 +469,71 @@ class ParslDbSource(Source):
         self.rows_read += len(rows)
         return rows, len(rows) >= self.chunk
 
-    def _read(self, conn, out: list) -> bool:
-        """Read what is new into ``out``; True when a table was cut at ``chunk``."""
-        self._age_window()
-        more = self._read_workflows(conn, out)
+    def _read(self, conn, raw: list, changed: bool) -> bool:
+        """Fetch what is new into ``raw`` as (table, row); True when a table was cut at ``chunk``."""
+        more = self._read_workflows(conn, raw, changed)
         touched: set[tuple] = set()
-        fresh_tasks: set[tuple] = set()
-        fresh_tries: set[tuple] = set()
         if "task" in self.selects:
-            more |= self._read_new(conn, out, "task", touched, fresh_tasks)
+            more |= self._read_new(conn, raw, "task", touched)
         if "try" in self.selects:
-            more |= self._read_new(conn, out, "try", touched, fresh_tries)
-        more |= self._read_new(conn, out, "status", touched)
-        self._reread(conn, out, touched, fresh_tasks, fresh_tries)
+            more |= self._read_new(conn, raw, "try", touched)
+        more |= self._read_new(conn, raw, "status", touched)
+        self._reread(conn, raw, touched, changed)
         for table in ("resource", "node", "block"):
             if table in self.selects:
-                more |= self._read_new(conn, out, table, None)
+                more |= self._read_new(conn, raw, table, None)
         return more
 
-    def _read_workflows(self, conn, out: list) -> bool:
+    def _read_workflows(self, conn, raw: list, changed: bool) -> bool:
         rows, more = self._rows(conn, "workflow")
         fresh = set()
         for r in rows:
             fresh.add(r[1])
-            self._workflow_row(r[1:], out)
+            self._workflow_row(r[1:], raw)
+        if not changed:
+            return more
         # Runs without an end: their counts and time_completed are updated in place.
         stale = [run for run in self._open_runs if run not in fresh]
         for i in range(0, len(stale), REREAD_CHUNK):
             part = stale[i:i + REREAD_CHUNK]
             for r in conn.execute(f'SELECT {self.selects["workflow"]} FROM workflow WHERE run_id IN '
                                   f'({",".join("?" * len(part))})', part):
-                self._workflow_row(tuple(r), out)
+                self._workflow_row(tuple(r), raw)
         return more
 
-    def _workflow_row(self, row: tuple, out: list) -> None:
+    def _workflow_row(self, row: tuple, raw: list) -> None:
         run_id = row[0]
         if row == self._open_runs.get(run_id):
             return
-        d = row_event("workflow", row)
-        self._run_host[run_id] = d["host"] or ""
-        if d["time_completed"] is None:
+        self._run_host[run_id] = row[5] or ""  # host
+        if row[4] is None:  # time_completed
             self._open_runs[run_id] = row
         else:
             self._open_runs.pop(run_id, None)
-        out.append(d)
+        raw.append(("workflow", row))
 
-    def _read_new(self, conn, out: list, table: str, touched: set | None, fresh: set | None = None) -> bool:
-        """New rows; those of a task (task, try, status) put it in ``touched``,
-        and task and try rows their key in ``fresh``."""
+    # where a task's keys sit in its rows (parsl_events.COLUMNS): (run_id, task_id, try_id or None)
+    _KEY_AT = {"task": (1, 0, None), "try": (2, 1, 0), "status": (3, 0, 4)}
+
+    def _read_new(self, conn, raw: list, table: str, touched: set | None) -> bool:
+        """New rows; those of a task (task, try, status) put its key in ``touched``;
+        task and try rows are what this snapshot holds of them (``_read_now``)."""
         rows, more = self._rows(conn, table)
+        if touched is None:
+            raw.extend((table, r[1:]) for r in rows)
+            return more
+        run_at, task_at, try_at = self._KEY_AT[table]
         sig = self._sig
+        read_now = self._read_now
         for r in rows:
             row = r[1:]
-            d = row_event(table, row)
-            out.append(d)
-            if touched is None:
-                continue
-            key = (d["run_id"], d["task_id"], d.get("try_id"))
+            raw.append((table, row))
+            key = (row[run_at], row[task_at], None if try_at is None else row[try_at])
             touched.add(key)
-            if fresh is not None:
-                k = key[:2] if table == "task" else key
-                sig[(table, k)] = row
-                fresh.add(k)
+            if table != "status":
+                k = (table, key[:2] if table == "task" else key)
+                sig[k] = row
+                read_now.add(k)
         return more
 
     # -- rows updated in place ----------------------------------------------------------
@@ -521,48 +548,45 @@ class ParslDbSource(Source):
             else:
                 window[key] = left - 1
 
-    def _reread(self, conn, out: list, touched: set, fresh_tasks: set, fresh_tries: set) -> None:
-        """Read again the task and try rows of the keys in the window and of the
-        ones touched now (their try rows' updates may be committed already, or
-        at the next polls), and send the rows that changed; rows read new in
-        this transaction (``fresh_*``) are as they are."""
+    def _reread(self, conn, raw: list, touched: set, changed: bool) -> None:
+        """Read again the task and try rows that may have changed since they were read:
+        those of the keys touched now (a task row is updated before its status row is
+        committed) and, when the DB has changed, of the keys in the window (a try row is
+        updated one or two commits after); rows already read in this state of the DB
+        (``_read_now``) are as they are.  Only rows that differ from the last sent go out."""
         window = self._window
-        want = set(window)
+        keys = (set(window) | touched) if changed else touched
         for key in touched:
             window[key] = REREAD_POLLS
-        keys = want | touched
-        tasks = {k[:2] for k in keys} - fresh_tasks
-        tries = {k for k in keys if k[2] is not None} - fresh_tries
+        read_now = self._read_now
+        tasks = sorted({k[:2] for k in keys if ("task", k[:2]) not in read_now}, key=str)
+        tries = sorted({k for k in keys if k[2] is not None and ("try", k) not in read_now}, key=str)
         if "task" in self.selects:
-            self._reread_rows(conn, out, "task", sorted(tasks, key=str), ("task_id", "run_id"),
-                              lambda r: (r[1], r[0]))
+            self._reread_rows(conn, raw, "task", tasks, ("task_id", "run_id"))
         if "try" in self.selects:
-            self._reread_rows(conn, out, "try", sorted(tries, key=str), ("try_id", "task_id", "run_id"),
-                              lambda r: (r[2], r[1], r[0]))
+            self._reread_rows(conn, raw, "try", tries, ("try_id", "task_id", "run_id"))
 
-    def _reread_rows(self, conn, out: list, table: str, keys: list, pk: tuple, key_of) -> None:
+    def _reread_rows(self, conn, raw: list, table: str, keys: list, pk: tuple) -> None:
         """Rows looked up by their primary key (Parsl's own index), a chunk of keys a query."""
         sig = self._sig
+        read_now = self._read_now
+        run_at, task_at, try_at = self._KEY_AT[table]
         cols = ", ".join(f"k{i}" for i in range(len(pk)))
         on = " AND ".join(f'"{table}"."{c}" = k.k{i}' for i, c in enumerate(pk))
         for i in range(0, len(keys), REREAD_CHUNK):
             part = keys[i:i + REREAD_CHUNK]
             values = ",".join("(" + ",".join("?" * len(pk)) + ")" for _ in part)
-            args = [v for key in part for v in self._pk_values(table, key)]
+            args = [v for key in part for v in ((key[1], key[0]) if table == "task" else (key[2], key[1], key[0]))]
             sql = (f'WITH k({cols}) AS (VALUES {values}) '
                    f'SELECT {self.selects[table]} FROM "{table}" JOIN k ON {on}')
             for r in conn.execute(sql, args):
                 row = tuple(r)
-                key = key_of(row) if table == "try" else (row[1], row[0])
-                if sig.get((table, key)) == row:
-                    continue
-                sig[(table, key)] = row
-                out.append(row_event(table, row))
-
-    @staticmethod
-    def _pk_values(table: str, key: tuple) -> tuple:
-        run_id, task_id = key[0], key[1]
-        return (task_id, run_id) if table == "task" else (key[2], task_id, run_id)
+                key = (row[run_at], row[task_at]) if try_at is None else (row[run_at], row[task_at], row[try_at])
+                k = (table, key)
+                read_now.add(k)
+                if sig.get(k) != row:
+                    sig[k] = row
+                    raw.append((table, row))
 
     # -- the writer ---------------------------------------------------------------------
     def _writer_events(self, final: bool) -> list[dict]:
