@@ -76,7 +76,7 @@ class ParslTry:
     """What Parsl keeps of a try beyond the store's :class:`~panorama_tui.store.Try`."""
 
     __slots__ = ("task_id", "try_id", "executor", "block_id", "hostname", "launched", "running", "returned",
-                 "fail_history", "joins", "state", "_key", "samples", "pid")
+                 "fail_history", "joins", "state", "_key", "samples", "pid", "carry")
 
     def __init__(self, task_id: int, try_id: int):
         self.task_id = task_id
@@ -89,6 +89,7 @@ class ParslTry:
         self._key: tuple | None = None  # the order of its state (see note_state)
         self.samples: list[tuple] = []  # raw (ts, cpu s, rss B, read B, written B), by time
         self.pid = None
+        self.carry: tuple | None = None  # where its counters start in the task's series (_carry)
 
     def note_state(self, name: str, ts: float | None) -> bool:
         """Take a status row into the try's state; True when the state changed.
@@ -244,12 +245,18 @@ def _task(s: Store, run: ParslRun, d: dict) -> ParslTask | None:
 
 
 def _try(s: Store, run: ParslRun, task: ParslTask, d: dict) -> tuple[Try, ParslTry]:
+    """The store's try and ours (made when first named)."""
+    ptry = _ptry(task, d)
+    got = s._try_of({"xwf_id": run.run_id, "job_id": task.job.job_id, "job_inst_id": ptry.try_id}, d.get("event"))
+    return got[1], ptry
+
+
+def _ptry(task: ParslTask, d: dict) -> ParslTry:
     try_id = _int(d.get("try_id")) or 0  # a Parsl before the try column ran one try a status row
-    got = s._try_of({"xwf_id": run.run_id, "job_id": task.job.job_id, "job_inst_id": try_id}, d.get("event"))
     ptry = task.tries.get(try_id)
     if ptry is None:
         ptry = task.tries[try_id] = ParslTry(task.task_id, try_id)
-    return got[1], ptry
+    return ptry
 
 
 def _h_workflow(s: Store, ev, d: dict) -> None:
@@ -456,7 +463,7 @@ def _h_resource(s: Store, ev, d: dict) -> None:
     ts = ev.ts
     if task is None or ts is None:
         return
-    _, ptry = _try(s, run, task, d)
+    ptry = _ptry(task, d)  # its states, not its samples, make the store's try
     user, system = _float(d.get("psutil_process_time_user")), _float(d.get("psutil_process_time_system"))
     sample = (ts, (user or 0.0) + (system or 0.0), _float(d.get("psutil_process_memory_resident")) or 0.0,
               _float(d.get("psutil_process_disk_read")) or 0.0, _float(d.get("psutil_process_disk_write")) or 0.0)
@@ -513,7 +520,9 @@ def _append_sample(task: ParslTask, ptry: ParslTry, sample: tuple) -> None:
     if job.series is None:
         job.series = ResourceSeries()
     base = ptry.samples[0]
-    cpu0, rd0, wr0 = _carry(task, ptry.try_id)
+    if ptry.carry is None:
+        ptry.carry = _carry(task, ptry.try_id)
+    cpu0, rd0, wr0 = ptry.carry
     ts, cpu, rss, rd, wr = sample
     job.series.add5(0, ts, cpu - base[1] + cpu0, rss, rd - base[3] + rd0, wr - base[4] + wr0)
     if ptry.pid is not None:
@@ -524,6 +533,8 @@ def _append_sample(task: ParslTask, ptry: ParslTry, sample: tuple) -> None:
 def rebuild_series(task: ParslTask) -> None:
     """The task's series from all its tries' samples, each try carried on from the ones before."""
     task.job.series = None
+    for ptry in task.tries.values():
+        ptry.carry = None
     for tid in sorted(task.tries):
         ptry = task.tries[tid]
         for sample in ptry.samples:
