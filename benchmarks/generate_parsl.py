@@ -133,8 +133,8 @@ class Run:
     messages: list = field(default_factory=list)  # (t, order, kind, payload)
 
 
-def _ts(x: float) -> str:
-    return f"{BASE + timedelta(seconds=x):%Y-%m-%d %H:%M:%S.%f}"
+def _ts(x: float, base: datetime = BASE) -> str:
+    return f"{base + timedelta(seconds=x):%Y-%m-%d %H:%M:%S.%f}"
 
 
 def plan(n: int, seed: int = SEED, began: float = 0.0, name: str = "panorama-top-demo") -> Run:
@@ -339,17 +339,21 @@ def _samples(t, try_id, start, end, w, pid, counters, send) -> None:
 class _Writer:
     """Parsl's DB manager: a run's messages in 1 s batches, each committed table by table."""
 
-    def __init__(self, run: Run, rundir: str):
+    def __init__(self, run: Run, rundir: str, base: datetime = BASE):
         self.run = run
         self.rundir = rundir
+        self.base = base  # the naive local time of the simulation's 0
         self.inserted_tasks: set = set()
         self.inserted_tries: set = set()
         self.tries: dict = {}  # (task, try) -> row fields as last sent
         self.heartbeat: dict = {}
 
+    def _ts(self, x: float) -> str:
+        return _ts(x, self.base)
+
     def start_rows(self):
         r = self.run
-        yield "insert workflow", [(r.run_id, r.name, "1.0", _ts(r.began), None, HOST, "scientist", self.rundir, 0, 0)]
+        yield "insert workflow", [(r.run_id, r.name, "1.0", self._ts(r.began), None, HOST, "scientist", self.rundir, 0, 0)]
 
     def batches(self, until: float | None = None):
         """Each batch as a list of (operation, rows), in the DB manager's commit order."""
@@ -369,7 +373,7 @@ class _Writer:
     def end_rows(self):
         r = self.run
         c = r.counts
-        return [("update workflow end", [(c["failed"], c["exec_done"], _ts(r.end), r.run_id)])]
+        return [("update workflow end", [(c["failed"], c["exec_done"], self._ts(r.end), r.run_id)])]
 
     def _batch(self, msgs) -> list:
         run_id = self.run.run_id
@@ -380,7 +384,7 @@ class _Writer:
                 t, try_id = p["task"], p["try_id"]
                 wf_counts.append((p["failed"], p["completed"], run_id))
                 returned = p.get("returned")
-                task_row = (_ts(t.invoked), _ts(returned) if returned is not None else None, p["fail_count"],
+                task_row = (self._ts(t.invoked), self._ts(returned) if returned is not None else None, p["fail_count"],
                             float(p["fail_count"]), p.get("hashsum"), "None")
                 if t.tid in self.inserted_tasks:
                     task_upd.append(task_row + (t.tid, run_id))
@@ -392,13 +396,13 @@ class _Writer:
                     task_ins.append((t.tid, run_id, ",".join(map(str, t.deps)), t.app, "0", p.get("hashsum"), "None",
                                      "None", None, *out, task_row[0], task_row[1], p["fail_count"],
                                      float(p["fail_count"])))
-                status.append((t.tid, p["status"], _ts(at), run_id, try_id))
+                status.append((t.tid, p["status"], self._ts(at), run_id, try_id))
                 key = (t.tid, try_id)
                 row = self.tries.setdefault(key, {"launched": None, "returned": None, "history": "", "joins": None})
                 if "launched" in p:
-                    row["launched"] = _ts(p["launched"])
+                    row["launched"] = self._ts(p["launched"])
                 if returned is not None:
-                    row["returned"] = _ts(returned)
+                    row["returned"] = self._ts(returned)
                 if "history" in p:
                     row["history"] = p["history"]
                 if "joins" in p:
@@ -414,23 +418,23 @@ class _Writer:
             elif kind == "worker":
                 t, try_id = p["task"], p["try_id"]
                 if p["first"]:
-                    w_status.append((t.tid, "running", _ts(at), run_id, try_id))
-                    w_try.append((_ts(at), p["block"], p["host"], run_id, t.tid, try_id))
+                    w_status.append((t.tid, "running", self._ts(at), run_id, try_id))
+                    w_try.append((self._ts(at), p["block"], p["host"], run_id, t.tid, try_id))
                 else:
-                    w_end.append((t.tid, "running_ended", _ts(at), run_id, try_id))
+                    w_end.append((t.tid, "running_ended", self._ts(at), run_id, try_id))
             elif kind == "node":
                 node, _w = p
                 beat = self.heartbeat.get(node)
                 if beat is None or at - beat > 30:
                     beat = self.heartbeat[node] = at
                 nodes.append((run_id, f"{HOST}{node:04d}", f"{node:012x}", str(node // 4), 8, TOTAL_MEMORY, 1, 8,
-                              "3.11.7", _ts(at), _ts(beat)))
+                              "3.11.7", self._ts(at), self._ts(beat)))
             elif kind == "block":
                 b, st = p
-                blocks.append((run_id, "htex_local", str(b), str(31_000 + b), _ts(at), st))
+                blocks.append((run_id, "htex_local", str(b), str(31_000 + b), self._ts(at), st))
             else:
                 tid, try_id, pid, (user, system, rd, wr), rss, pstatus = p
-                resources.append((try_id, tid, run_id, _ts(at), INTERVAL, pid, rss / TOTAL_MEMORY * 100, 1.0,
+                resources.append((try_id, tid, run_id, self._ts(at), INTERVAL, pid, rss / TOTAL_MEMORY * 100, 1.0,
                                   round(user, 2), round(system, 2), float(WORKER_VMS), float(rss), float(int(rd)),
                                   float(int(wr)), pstatus, str(pid % 2), 100.0, 10.0))
         ops = []
@@ -486,8 +490,8 @@ def _create(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _ops(run: Run, k: int, killed: bool):
-    w = _Writer(run, f"/home/scientist/parsl-run/runinfo/{k:03d}")
+def _ops(run: Run, k: int, killed: bool, base: datetime = BASE):
+    w = _Writer(run, f"/home/scientist/parsl-run/runinfo/{k:03d}", base)
     yield list(w.start_rows())
     until = run.began + 0.6 * (run.end - run.began) if killed else None
     yield from w.batches(until)
@@ -511,12 +515,14 @@ def write(path: str, n: int = DEFAULT_N, seed: int = SEED, runs: int = 1, killed
 
 def write_live(path: str, n: int, seed: int = SEED, runs: int = 1, killed: bool = False, speedup: float | None = None):
     """Write as the DB manager does, one commit a table a batch, yielding after each commit
-    (``speedup``: also sleep so a simulated second takes 1/speedup s)."""
+    (``speedup``: also sleep so a simulated second takes 1/speedup s, the run's times
+    starting now, so a reader sees a run that is going on)."""
     conn = _create(path)
     all_runs = _runs(n, seed, runs)
+    base = datetime.now() if speedup else BASE
     t0 = time.monotonic()
     for k, run in enumerate(all_runs):
-        for batch in _ops(run, k, killed and k == runs - 1):
+        for batch in _ops(run, k, killed and k == runs - 1, base):
             for op, rows in batch:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_SQL[op], rows)
