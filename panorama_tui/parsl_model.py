@@ -265,6 +265,7 @@ def _h_workflow(s: Store, ev, d: dict) -> None:
         return
     wf = run.wf
     name = _str(d.get("workflow_name"))
+    label = wf.label
     run.version = _str(d.get("workflow_version")) or run.version
     wf.label = name or wf.label or "parsl"
     wf.user = _str(d.get("user")) or wf.user
@@ -273,14 +274,17 @@ def _h_workflow(s: Store, ev, d: dict) -> None:
     began, completed = _float(d.get("time_began")), _float(d.get("time_completed"))
     if began is not None:
         wf.start_ts = wf.plan_ts = began
-    # The counts and the end only grow: an older version of the row never undoes a newer one.
+    # The counts only grow.  The end is the row's latest: told to stop before it has written
+    # the DFK's end, the DB manager writes one of its own (datetime.now(): "abnormal exit"),
+    # then the DFK's, which is earlier.
     run.db_failed = _most(run.db_failed, _int(d.get("tasks_failed_count")))
     run.db_completed = _most(run.db_completed, _int(d.get("tasks_completed_count")))
-    if completed is not None and (run.time_completed is None or completed > run.time_completed):
+    if completed is not None:
         run.time_completed = wf.end_ts = completed
     run.note_activity(began, completed)
     _set_outcome(run)
-    s.structure_version += 1
+    if wf.label != label:
+        s.structure_version += 1  # the names views tell workflows apart by (the row comes every batch)
 
 
 def _most(a, b):

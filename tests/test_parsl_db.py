@@ -436,3 +436,15 @@ def test_a_live_read_is_recorded_and_replays_the_same(tmp_path, shared_db):
     assert rec.count == store.event_count == 1214
     replayed = read_to_end(ReplaySource(str(tmp_path / "r.panorama.db"), ReplayControl(speed=0.0)))
     assert parsl_view(replayed) == parsl_view(store) == parsl_view(read_store(str(shared_db)))
+
+
+def test_the_latest_end_stands():
+    """Parsl's DB manager, told to stop before it has written the run's end, writes one of its
+    own (``datetime.now()``, "abnormal exit"), then the DFK's own end, which is earlier: the
+    latest version of the row stands (seen in a real run followed live)."""
+    s = Store()
+    for completed in (1e9 + 60.7, 1e9 + 60.3):
+        s.apply(decode({"event": pe.WORKFLOW, "run_id": "r", "time_began": 1e9, "time_completed": completed,
+                        "tasks_failed_count": 0, "tasks_completed_count": 3}))
+    wf = s.workflows["r"]
+    assert wf.end_ts == pm.run_of(wf).time_completed == 1e9 + 60.3
