@@ -65,7 +65,7 @@ DEFAULT_EXCHANGE = "monitoring"
 DEFAULT_USER = "guest"
 DEFAULT_PASSWORD = "guest"
 DEFAULT_HOST = "localhost"
-DEFAULT_BINDINGS = ("stampede.#", "kickstart.#", "transfer.#", "darshan.#")
+DEFAULT_BINDINGS = ("stampede.#", "kickstart.#", "transfer.#", "darshan.#", "parsl.#")
 ENV_VAR = "PANORAMA_AMQP_URL"
 PASSWORD_ENV_VAR = "PANORAMA_AMQP_PASSWORD"
 

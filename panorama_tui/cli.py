@@ -29,12 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="panorama-top",
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
-        epilog="--once and --report exit status: 0 succeeded, 1 failed, 2 still running, 4 stalled (DAGMan "
-        "exited but monitord recorded no end, or no event for far longer than the run's pace with nothing queued "
-        "or running); 3 unreadable input; 64 bad arguments; 141 stdout's reader left (| head), as for any filter.",
+        epilog="--once and --report exit status: 0 succeeded, 1 failed (for Parsl: a task failed), 2 still running, "
+        "4 stalled (DAGMan exited but monitord recorded no end, or no event for far longer than the run's pace with "
+        "nothing queued or running; a Parsl run without an end that wrote nothing for far longer than its cadence, "
+        "killed when its writer's process is gone); 3 unreadable input; 64 bad arguments; 141 stdout's reader left "
+        "(| head), as for any filter.",
     )
-    p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one), "
-                   "a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede DB, a monitord event log (JSON or "
+    p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one, "
+                   "or holds a Parsl run's runinfo/), a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede "
+                   "DB, a Parsl monitoring.db or a dir holding runinfo/monitoring.db, a monitord event log (JSON or "
                    "BP; followed, and waited for if not there yet; also a pipe or FIFO) or a panorama-top recording")
     p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
     p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
@@ -58,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", metavar="NAME", help="with AMQP: consume this named durable queue "
                    "(default: an exclusive queue that lives as long as the screen)")
     p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
-                   "default stampede.# kickstart.# transfer.# darshan.#)")
+                   "default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
     p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events; with --stats: "
                    "this workflow and its sub-workflows")
     p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
@@ -76,8 +79,8 @@ def open_source(args):
     from .sources.replay import ReplayControl, ReplaySource
 
     path = args.path
-    # -- Pegasus: no PATH inside a submit dir means that run (sources/submitdir.py) --
-    if not path and not args.demo and not args.amqp and _is_submit_dir(os.getcwd()):
+    # -- no PATH inside a Pegasus submit dir or a Parsl run's dir means that run --
+    if not path and not args.demo and not args.amqp and _is_run_dir(os.getcwd()):
         path = args.path = os.getcwd()
     amqp = _open_amqp(args)
     if amqp is not None:
@@ -101,6 +104,13 @@ def open_source(args):
         raise InputError(str(exc)) from None
     if kind in ("submitdir", "dagmanout", "stampede", "masterdb"):
         return _open_pegasus(kind, path, args), None
+    if kind == "parsl":
+        from .sources.parsl_db import ParslDbError, ParslDbSource, find_db
+
+        try:
+            return ParslDbSource(find_db(path), follow=follow), None
+        except ParslDbError as exc:
+            raise InputError(str(exc)) from None
     if kind == "recording":
         speed = args.speed
         if speed is None:
@@ -136,6 +146,13 @@ class OpenMasterDb(Exception):
 
 def _is_submit_dir(d: str) -> bool:
     return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
+
+
+def _is_run_dir(d: str) -> bool:
+    """A Pegasus submit dir, or the dir of a Parsl run (``runinfo/monitoring.db`` in it)."""
+    from .sources.parsl_db import db_of_dir
+
+    return _is_submit_dir(d) or db_of_dir(d) is not None
 
 
 def _open_pegasus(kind: str, path: str, args):
@@ -267,7 +284,7 @@ def read_to_end(source):
     ing.thread.join()
     if source.status.state == "error":
         raise InputError(source.status.message)
-    if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource"):
+    if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource", "ParslDbSource"):
         print(f"panorama-top: {visible(source.status.message)}", file=sys.stderr)  # what a partial submit dir lacks
     return store
 
@@ -314,6 +331,9 @@ def run_stats(args) -> int:
         if not sd.db_path or not os.path.exists(sd.db_path):
             raise InputError(f"{path}: no Stampede DB found ({'; '.join(sd.notes) or 'braindump names none'})")
         path, wf = sd.db_path, wf or sd.wf_uuid
+    elif kind == "parsl":
+        raise InputError(f"{path}: a Parsl monitoring DB: --stats gives pegasus-statistics' figures of a Pegasus "
+                         f"run; --once gives a Parsl run's")
     elif kind != "stampede":
         raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
     warnings: list[str] = []

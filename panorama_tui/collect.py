@@ -3,9 +3,11 @@
 ``record`` subscribes to the Panorama exchange and appends every message to a
 panorama-top recording (replay it later with ``panorama-top FILE``).
 ``relay`` reads a local source (a monitord events.json or BP log, followed
-like ``tail -F`` or read once) and publishes it to the exchange through the
-spooling publisher, so nothing is lost while the broker is away; the spool
-keeps its read position too, so a restart sends nothing twice.
+like ``tail -F`` or read once, or a Parsl monitoring DB, followed as
+panorama-top follows it, as ``parsl.*`` events) and publishes it to the
+exchange through the spooling publisher, so nothing is lost while the broker
+is away; the spool keeps a log's read position too, so a restart sends
+nothing twice.
 
 Both stop cleanly on SIGTERM or SIGINT: ``record`` acknowledges only what it
 has written and closes the recording; ``relay`` waits for the broker to
@@ -96,14 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="consume a named durable queue (survives restarts: nothing is missed); "
                         "default: an exclusive queue that lives as long as the command")
     r.add_argument("--bind", action="append", metavar="KEY",
-                   help="routing key to bind (repeatable; default stampede.# kickstart.# transfer.# darshan.#)")
+                   help="routing key to bind (repeatable; default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
     r.add_argument("--wf", metavar="UUID", help="keep only this workflow's events")
     r.add_argument("--max-length", type=int, metavar="N",
                    help="bound a --queue to N messages (x-overflow=reject-publish)")
 
     s = sub.add_parser("relay", parents=[common], help="publish a local event source to AMQP",
                        epilog=RELAY_NOTE + EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("source", metavar="SOURCE", help="a monitord events.json (JSON lines) or BP log")
+    s.add_argument("source", metavar="SOURCE", help="a monitord events.json (JSON lines) or BP log, or a Parsl "
+                   "monitoring.db (or the dir holding its runinfo/): published as parsl.* events")
     s.add_argument("--spool", metavar="FILE", help="the local spool (default: one per URL and source under "
                    "~/.local/state/panorama-top/spool/)")
     s.add_argument("--no-follow", action="store_true", help="read the source once, wait for the broker's "
@@ -264,10 +267,9 @@ def _log_counts(src, store, recorder) -> None:
 
 
 def cmd_relay(args) -> int:
-    from .detect import UnknownInput, bp_of, detect
+    from .detect import UnknownInput, detect
     from .ingest import decode_batch
     from .publisher import SpoolingPublisher, encode_event
-    from .sources.jsonlog import JsonLogSource
 
     s, url = _settings(args)
     setup_logging(args.log, args.verbose)
@@ -275,8 +277,9 @@ def cmd_relay(args) -> int:
         kind = detect(args.source, follow=not args.no_follow)
     except UnknownInput as exc:
         raise CollectError(str(exc)) from None
-    if kind not in ("jsonlog", "bplog", "eventlog"):
-        raise CollectError(f"{args.source}: relay reads a monitord event log (JSON lines or BP), not a {kind}")
+    if kind not in ("jsonlog", "bplog", "eventlog", "parsl"):
+        raise CollectError(f"{args.source}: relay reads a monitord event log (JSON lines or BP) or a Parsl "
+                           f"monitoring DB, not a {kind}")
     if args.no_wait:
         why = check_broker(url)
         if why:
@@ -288,7 +291,7 @@ def cmd_relay(args) -> int:
         raise CollectError(f"cannot open the spool {spool}: {getattr(exc, 'strerror', None) or exc}") from None
     key = os.path.abspath(args.source)
     resume = _resume_point(pub.position(key))
-    src = JsonLogSource(args.source, follow=not args.no_follow, bp=bp_of(kind), resume=resume)
+    src = _relay_source(args.source, kind, follow=not args.no_follow, resume=resume)
     stopper = _Stopper(on_stop=src.stop)
     left_over = pub.pending()
     log.info("relaying %s to %s (spool %s%s%s)", args.source, url.masked, spool,
@@ -300,7 +303,7 @@ def cmd_relay(args) -> int:
     try:
         for batch in src.batches():
             reasons: list[str] = []
-            events = decode_batch(batch, reasons, where=batch.where)  # "events.json:12: not JSON…"
+            events = decode_batch(batch, reasons, where=getattr(batch, "where", None))  # "events.json:12: not JSON…"
             for r in reasons[:5]:
                 log.warning("skipped a record: %s", r)
             bad += len(reasons)
@@ -364,6 +367,23 @@ def _place_of_decoded(batch, i: int) -> str:
             if n == i:
                 return batch.where(j) if getattr(batch, "where", None) else f"record {j + 1}"
     return "?"
+
+
+def _relay_source(path: str, kind: str, follow: bool, resume):
+    """What relay reads: an event log (from where the last run left off), or a
+    Parsl DB as parsl.* events (sources/parsl_db.py; read again whole after a
+    restart: the store ignores what it already has)."""
+    if kind != "parsl":
+        from .detect import bp_of
+        from .sources.jsonlog import JsonLogSource
+
+        return JsonLogSource(path, follow=follow, bp=bp_of(kind), resume=resume)
+    from .sources.parsl_db import ParslDbError, ParslDbSource, find_db
+
+    try:
+        return ParslDbSource(find_db(path), follow=follow)
+    except ParslDbError as exc:
+        raise CollectError(str(exc)) from None
 
 
 def _drain(pub, wait: float | None, stopper) -> int:

@@ -25,7 +25,8 @@ def detect(path: str, follow: bool = False) -> str:
     """Return the kind of input: ``recording``, ``jsonlog``, ``bplog``,
     ``submitdir`` (a Pegasus submit directory, or a dir of DAGMan logs),
     ``dagmanout`` (a DAGMan log, ``*.dag.dagman.out``), ``stampede`` (a
-    Stampede DB), ``masterdb`` (a user's ~/.pegasus/workflow.db), or
+    Stampede DB), ``masterdb`` (a user's ~/.pegasus/workflow.db), ``parsl`` (a
+    Parsl monitoring DB, or a dir holding ``runinfo/monitoring.db``), or
     ``eventlog``: an event log whose first line, read by the source, says JSON
     or BP (a FIFO or pipe, which cannot be read twice, or with ``follow`` a log
     not written yet)."""
@@ -34,6 +35,8 @@ def detect(path: str, follow: bool = False) -> str:
     except FileNotFoundError:
         if follow and not path.endswith(_NOT_LOG_SUFFIXES + (os.sep,)):
             return "eventlog"  # followed like tail -F once monitord creates it
+        if follow and os.path.basename(path) == "monitoring.db":
+            return "parsl"  # waited for until Parsl creates it
         raise UnknownInput(f"{path}: no such file or directory") from None
     except OSError as exc:
         raise UnknownInput(f"{path}: {exc.strerror or exc}") from None
@@ -50,9 +53,13 @@ def detect(path: str, follow: bool = False) -> str:
 
         if has_dagman_out(path):
             return "submitdir"
+        from .sources.parsl_db import db_of_dir  # -- a Parsl run's dir (sources/parsl_db.py) --
+
+        if db_of_dir(path):
+            return "parsl"
         raise UnknownInput(f"{path}: is a directory without braindump.yml or *.dag.dagman.out, so not a Pegasus "
-                           "submit directory; give a submit dir, a dagman.out, a Stampede DB, a monitord events file "
-                           "or a recording")
+                           "submit directory, nor runinfo/monitoring.db of a Parsl run; give a submit dir, a "
+                           "dagman.out, a Stampede DB, a Parsl monitoring.db, a monitord events file or a recording")
     if not os.access(path, os.R_OK):
         raise UnknownInput(f"{path}: permission denied")
     with open(path, "rb") as f:
@@ -65,7 +72,14 @@ def detect(path: str, follow: bool = False) -> str:
         kind = _pegasus_db_kind(path)  # -- Stampede / master DB --
         if kind:
             return kind
-        raise UnknownInput(f"{path}: an SQLite file, but not a panorama-top recording or a Pegasus DB")
+        from .sources.parsl_db import is_parsl_db
+
+        if is_parsl_db(path) or os.path.basename(path) == "monitoring.db":
+            return "parsl"  # Parsl's, or its name: the source says what it lacks, or waits for Parsl to create it
+        raise UnknownInput(f"{path}: an SQLite file, but not a panorama-top recording, a Pegasus DB or a Parsl "
+                           "monitoring DB")
+    if not head and os.path.basename(path) == "monitoring.db":
+        return "parsl"  # Parsl has created it and not written yet: follow it
     if not head and path.endswith(".db"):
         return "stampede"  # monitord has created it and not written yet: follow it
     lines = [ln.strip() for ln in head.split(b"\n")]
@@ -128,6 +142,7 @@ def _pegasus_db_kind(path: str) -> str | None:
             conn.close()
     except (sqlite3.Error, UnicodeDecodeError) as exc:  # UnicodeDecodeError: a corrupt schema's text
         if "locked" in str(exc) or "busy" in str(exc):
-            return "stampede"  # monitord writing: the source waits for it
+            # its writer is committing: the source waits for it (Parsl names its DB monitoring.db)
+            return "parsl" if os.path.basename(path) == "monitoring.db" else "stampede"
         raise UnknownInput(f"{path}: an SQLite file that cannot be read ({exc}); truncated or corrupt?") from None
     return None

@@ -135,7 +135,9 @@ PANORAMA_EVENTS = frozenset(
         "collector.status",
     }
 )
-KNOWN_EVENTS = STAMPEDE_EVENTS | PANORAMA_EVENTS
+from .parsl_events import PARSL_EVENTS  # noqa: E402  (a Parsl run's rows: parsl_events.py)
+
+KNOWN_EVENTS = STAMPEDE_EVENTS | PANORAMA_EVENTS | PARSL_EVENTS
 
 # Monitord's BP encoding spells keys with dots (``xwf.id``); its JSON encoding
 # with underscores.  Every BP stampede record carries one of these.

@@ -7,6 +7,7 @@ they get in ``$PAGER`` and in a CI log.
 
 from __future__ import annotations
 
+from . import parsl_model
 from .events import describe_exitcode
 from .fmt import clock_time, human_bytes, human_duration
 from .states import JobState, WorkflowState
@@ -40,7 +41,11 @@ def job_facts(job: Job) -> dict:
     """Everything a job's report says, as data (``--report --json``); :func:`failure_report`
     is its text.  Exit codes as :func:`~panorama_tui.events.describe_exitcode` gives them
     (``*_raw``: the wait status monitord recorded); times in seconds, ``maxrss_kb`` in KiB
-    (as kickstart reports it); ``stdout_text`` / ``stderr_text`` whole."""
+    (as kickstart reports it); ``stdout_text`` / ``stderr_text`` whole.  A Parsl task's
+    are :func:`~panorama_tui.parsl_model.task_facts`."""
+    parsl = parsl_model.task_facts(job)
+    if parsl is not None:
+        return parsl
     t = job.latest
     removed = t is not None and t.removed
     facts = {
@@ -76,6 +81,8 @@ def failure_report(job: Job, tail: int | None = TAIL_LINES) -> str:
 
 def render_facts(f: dict, tail: int | None = TAIL_LINES) -> str:
     """:func:`job_facts` as text."""
+    if "task_id" in f and "run_id" in f:
+        return parsl_model.render_task_facts(f, tail)
     out = []
     where = " on ".join(x for x in (f["host"], f["site"]) if x) or "-"
     out.append(f"=== {f['job_id']}  {f['state'].upper()}  exit {f['exitcode']}  {where} ===")
@@ -133,19 +140,24 @@ def analyzer_counts(wf: Workflow) -> dict:
 def run_report(store: Store, source: str = "") -> dict:
     """``--report --json``: per workflow (roots, each followed by its sub-workflows),
     pegasus-analyzer's summary and the :func:`job_facts` of its held jobs and of its
-    failed jobs, in the order the analyzer lists them."""
+    failed jobs, in the order the analyzer lists them (a Parsl run:
+    :func:`~panorama_tui.parsl_model.report_entry`)."""
     return {
         "source": source,
         "exit_status": overall_exit(store),
-        "workflows": [
-            {
-                "wf_uuid": wf.wf_uuid, "label": wf.label, "submit_dir": wf.submit_dir,
-                "status": ANALYZER_STATUS.get(wf.state, wf.state), "jobs": analyzer_counts(wf),
-                "held_jobs": [job_facts(j) for j in held_jobs(wf)],
-                "failed_jobs": [job_facts(j) for j in wf.jobs.values() if j.state == JobState.FAILED],
-            }
-            for wf in workflow_order(store)
-        ],
+        "workflows": [_report_entry(wf) for wf in workflow_order(store)],
+    }
+
+
+def _report_entry(wf: Workflow) -> dict:
+    run = parsl_model.run_of(wf)
+    if run is not None:
+        return parsl_model.report_entry(run)
+    return {
+        "wf_uuid": wf.wf_uuid, "label": wf.label, "submit_dir": wf.submit_dir,
+        "status": ANALYZER_STATUS.get(wf.state, wf.state), "jobs": analyzer_counts(wf),
+        "held_jobs": [job_facts(j) for j in held_jobs(wf)],
+        "failed_jobs": [job_facts(j) for j in wf.jobs.values() if j.state == JobState.FAILED],
     }
 
 
@@ -157,6 +169,9 @@ def render_run_report(report: dict) -> str:
     if not report["workflows"]:
         out.append("no workflow found in the input yet")
     for w in report["workflows"]:
+        if w.get("kind") == "parsl":
+            out += parsl_model.report_lines(w)
+            continue
         c = w["jobs"]
         total = c["total"] or 1
         out += ["", "Summary".center(80, "*"), "",
@@ -192,6 +207,8 @@ def _held_entry(f: dict) -> list[str]:
 
 
 def tries_report(job: Job) -> list[str]:
+    if parsl_model.task_of(job) is not None:
+        return parsl_model.tries_report(job)
     out = []
     for n, seq in enumerate(sorted(job.tries), 1):
         t: Try = job.tries[seq]

@@ -21,6 +21,7 @@ from .events import ONLINE as _ONLINE
 from .events import BadEvent, Event, TraceSample, decode_exitcode, to_epoch, unquote_text
 from .events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT
 from .fmt import clock_time, human_duration, visible
+from .parsl_events import TASK_STATES as _PARSL_STATES
 from .series import ResourceSeries
 from .states import (
     FAILED_STATES,
@@ -68,12 +69,17 @@ MAX_WARNINGS = 200
 # A try's states are kept packed in one bytes object of (ts, js_id, state
 # code) double triples, sorted: 24 bytes a state instead of ~150 in a dict of
 # tuples, and no object for the garbage collector to walk.
-_STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys(n for pair in JOBSTATE_NAMES.values() for n in pair))
+# Parsl's task states (lower case) after Stampede's: a Parsl task's tries keep them (parsl_model).
+_STATE_NAMES: tuple[str, ...] = tuple(dict.fromkeys([*(n for pair in JOBSTATE_NAMES.values() for n in pair),
+                                                     *_PARSL_STATES]))
 _STATE_CODE = {n: float(i) for i, n in enumerate(_STATE_NAMES)}
 _TRIPLE = Struct("=3d")
 _END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
 _PHASES = {"PRE_SCRIPT_STARTED": "PRE", "PRE_SCRIPT_TERMINATED": "PRE",
            "POST_SCRIPT_STARTED": "POST", "POST_SCRIPT_TERMINATED": "POST"}
+# What the STATE column says in place of the JobState's label: a PRE or POST
+# script's phase, a Parsl task's own state name.
+_STATE_WORDS = {**_PHASES, **{n: n for n in _PARSL_STATES}}
 _NAN = math.nan
 _NINF = -math.inf
 _EXACT = 2.0**53  # a js_id a double holds exactly
@@ -401,6 +407,14 @@ class Job:
         t = self.latest
         return _PHASES.get(t.state_name) if t is not None else None
 
+    @property
+    def state_label(self) -> str:
+        """The word the STATE column shows: PRE or POST while a script runs, a Parsl
+        task's own state (exec_done, dep_fail, ...), else the JobState's label."""
+        t = self.latest
+        word = _STATE_WORDS.get(t.state_name) if t is not None else None
+        return word or self.state.label
+
     def duration(self, now: float | None) -> float | None:
         t = self.latest
         if t is None:
@@ -692,8 +706,11 @@ class Store:
                 wf.retries += 1
         return job, t
 
-    def _recompute(self, job: Job) -> None:
-        new = self._derive_state(job)
+    def _recompute(self, job: Job, new: JobState | None = None) -> None:
+        """Set the job's state (``new``, or the one its Stampede states say) and keep
+        the counts, the failed and the active jobs in step."""
+        if new is None:
+            new = self._derive_state(job)
         old = job.state
         if new != old:
             c = job.wf.counts
@@ -1347,3 +1364,11 @@ _IGNORED = frozenset(
         "collector.status",
     }
 )
+
+
+def register_handlers(handlers: dict) -> None:
+    """Another domain's event handlers join the table (parsl_model registers its own when imported)."""
+    _HANDLERS.update(handlers)
+
+
+from . import parsl_model  # noqa: E402,F401  (the parsl.* handlers; issue #13 moves this to the registry)

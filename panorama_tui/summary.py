@@ -2,7 +2,9 @@
 the DAG progress every view shows (pegasus-status's definition, one for all).
 
 Exit status: 0 every workflow succeeded, 1 one failed, 2 still running (or
-nothing has started yet), 4 stalled (see :func:`stall`).
+nothing has started yet), 4 stalled (see :func:`stall`).  A Parsl run is
+read by ``parsl_model``: failed as soon as a task failed, stalled or killed by
+its own rule.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from . import parsl_model
 from .events import describe_exitcode
 from .fmt import human_duration
 from .sources.dagman_out import NODE_COLUMNS, percent_done
@@ -58,6 +61,7 @@ _PACE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> {wf_u
 class Stall:
     reason: str  # one line
     since: float | None  # the last activity (epoch s): where "elapsed" stops
+    kind: str = "stalled"  # or "killed": a Parsl run whose writer's process is gone
 
 
 def stall(store: Store, wf: Workflow, now: float | None) -> Stall | None:
@@ -65,6 +69,10 @@ def stall(store: Store, wf: Workflow, now: float | None) -> Stall | None:
     ``now``: the clock (None: only what the sources said)."""
     if wf.stalled is not None:
         return Stall(*wf.stalled)
+    run = parsl_model.run_of(wf)
+    if run is not None:
+        st = parsl_model.stall(run, now)
+        return None if st is None else Stall(st.reason, st.since, st.kind)
     if now is None or wf.ended:
         return None
     scope = dag_scope(store, wf)
@@ -114,7 +122,11 @@ def run_pace(store: Store, wf: Workflow, scope: list[Workflow] | None = None) ->
 def workflow_state(wf: Workflow) -> str:
     """monitord's record of the run's end when it has one; before that, DAGMan's
     own table (pegasus-status's state: a failed node fails the DAG, all nodes
-    done succeed it), else running or planned."""
+    done succeed it), else running or planned.  A Parsl run fails as a DAG
+    does: with its first failed task."""
+    run = parsl_model.run_of(wf)
+    if run is not None:
+        return parsl_model.outcome(run)
     if not wf.ended and wf.dagman is not None:
         return wf.dagman.get("state") or wf.state
     return wf.state
@@ -270,6 +282,10 @@ def as_dict(store: Store, source: str = "", now: float | None = None, db_counts:
     overlay, ahead of the DB) shows beside them as ``provisional``."""
     wfs = []
     for wf in workflow_order(store):
+        run = parsl_model.run_of(wf)
+        if run is not None:
+            wfs.append(parsl_model.run_json(run, now))
+            continue
         sm = summarize(store, wf)
         counts = {k: getattr(sm, k).as_dict() for k in _COUNTED}
         from_db = _rolled_up(store, wf, db_counts) if db_counts else None
@@ -345,6 +361,10 @@ def render_text(store: Store, source: str = "", now: float | None = None, db_cou
     if not d["workflows"]:
         lines.append("no workflow found in the input yet")
     for w in d["workflows"]:
+        if w.get("kind") == "parsl":
+            lines.append("")
+            lines.extend(parsl_model.run_text(store.workflows[w["run_id"]].meta[parsl_model.RUN_KEY], now))
+            continue
         depth = 0
         p = w["parent_wf_uuid"]
         while p and p in store.workflows:

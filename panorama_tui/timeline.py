@@ -52,7 +52,7 @@ def intervals(store: Store, wf: Workflow | None = None) -> list[Interval]:
     out = []
     for job in _jobs(store, wf):
         for t in job.tries.values():
-            submit = t.state_time("SUBMIT", "GRID_SUBMIT", "GLOBUS_SUBMIT")
+            submit = t.state_time("SUBMIT", "GRID_SUBMIT", "GLOBUS_SUBMIT", "launched")  # launched: a Parsl try's
             start = t.start_ts
             end = t.end_ts
             if submit is None and start is None:

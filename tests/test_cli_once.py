@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -212,13 +213,14 @@ def test_a_gzip_file(cli, tmp_path, replay_dir):
     one_line(proc.stderr)
 
 
-def test_sqlite_that_is_not_ours(cli, tmp_path, shared_data):
-    # A Stampede DB is an input now (issue 3); Parsl's monitoring.db is not yet.
+def test_sqlite_that_is_not_ours(cli, tmp_path):
+    # A Stampede DB is an input now (issue 3), and Parsl's monitoring.db (issue 15): not any SQLite file.
     p = tmp_path / "x.db"
-    shutil.copy(shared_data / "parsl" / "monitoring-run000-only.db", p)
+    with sqlite3.connect(p) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
     proc = cli("--once", p)
     assert proc.returncode == 3
-    assert "not a panorama-top recording" in one_line(proc.stderr)
+    assert "not a panorama-top recording, a Pegasus DB or a Parsl monitoring DB" in one_line(proc.stderr)
 
 
 def test_a_stampede_db_is_read(cli, tmp_path, replay_dir):

@@ -77,7 +77,7 @@ LAG_SAMPLES_PER_BATCH = 16
 
 GAP_EVENT = "panorama.gap"
 _TS = re.compile(rb'"(?:ts|@timestamp)"\s*:\s*("?)([^",}\s]+)')
-_WF_IDS = re.compile(rb'"(?:xwf_id|wf_uuid|root_xwf_id|xwf\.id|wf\.uuid|root_xwf\.id)"\s*:\s*"([^"]*)"')
+_WF_IDS = re.compile(rb'"(?:xwf_id|wf_uuid|root_xwf_id|run_id|xwf\.id|wf\.uuid|root_xwf\.id)"\s*:\s*"([^"]*)"')
 
 
 def _body_ts(body: bytes) -> float | None:

@@ -238,7 +238,9 @@ class _Busy(Exception):
     pass
 
 
-def _classify(exc: Exception, name: str) -> Exception:
+def _classify(exc: Exception, name: str, writer: str = "pegasus-monitord") -> Exception:
+    """What an SQLite error means to a reader: ``_Busy`` (try at the next poll) or
+    the error to report; ``writer`` names the program that writes the DB."""
     if isinstance(exc, UnicodeDecodeError):
         return StampedeDbError(f"{name}: not a readable SQLite DB (its schema is not UTF-8 text); corrupt?")
     msg = str(exc)
@@ -247,13 +249,13 @@ def _classify(exc: Exception, name: str) -> Exception:
         return StampedeDbError(f"{name}: a read ran over {MAX_STATEMENT_SECONDS:.0f} s and was stopped; "
                                f"a corrupt DB that makes SQLite loop?")
     if "locked" in low or "busy" in low:
-        return _Busy(f"{name}: locked by pegasus-monitord; retrying")
+        return _Busy(f"{name}: locked by {writer}; retrying")
     if "no such table" in low:
-        return _Busy(f"{name}: {msg} (monitord still creating the schema?); retrying")
+        return _Busy(f"{name}: {msg} ({writer} still creating the schema?); retrying")
     if "readonly" in low or "read-only" in low:
         # A hot journal: a writer died mid-commit and only a read-write
-        # connection may roll it back (monitord will when it restarts).
-        return _Busy(f"{name}: has an unfinished write (hot journal) that only pegasus-monitord or a "
+        # connection may roll it back (the writer will when it restarts).
+        return _Busy(f"{name}: has an unfinished write (hot journal) that only {writer} or a "
                      f"read-write open can roll back; retrying")
     if "not a database" in low or "malformed" in low or "disk image" in low:
         return StampedeDbError(f"{name}: not a readable SQLite DB ({msg}); truncated or corrupt?")

@@ -65,7 +65,7 @@ COLUMNS = (
     Column("wf", "WORKFLOW", 8, cap=24, short="WF"),  # only while the list holds several workflows
     Column("id", "JOB", 12, flex=True, cap=64),
     Column("xform", "TRANSFORMATION", 8, cap=32, short="XFORM"),
-    Column("status", "STATE", 8),
+    Column("status", "STATE", 8, cap=14),  # a Parsl task's state: fail_retryable
     Column("host", "SITE/HOST", 8, cap=32, short="HOST"),
     Column("tries", "TRY", 3, right=True),
     Column("exit", "EXIT", 5, right=True),  # sig15
@@ -84,6 +84,11 @@ assert set(PRIORITY) == {c.key for c in COLUMNS}
 _PAGE = Keys("a page up / down", section="Moving")
 _JUMP = Keys("the first / last job", section="Moving")
 
+
+
+def _in_group(job: Job, group) -> bool:
+    """The tree's groups: a state (a Pegasus workflow's), or an app's name (a Parsl run's)."""
+    return job.transformation == group if type(group) is str else job.state == group
 
 class JobList(ScrollView, can_focus=True):
     """Jobs of the current scope, filtered and sorted; one line each."""
@@ -180,7 +185,7 @@ class JobList(ScrollView, can_focus=True):
             wfs = [wf] + self.store.descendants(wf)
             jobs = (j for w in wfs for j in w.jobs.values())
         if state is not None:
-            jobs = (j for j in jobs if j.state == state)
+            jobs = (j for j in jobs if _in_group(j, state))
         if self.fixed_filter is not None:
             jobs = filter(self.fixed_filter, jobs)
         return jobs
@@ -188,7 +193,7 @@ class JobList(ScrollView, can_focus=True):
     def _in_scope(self, job: Job) -> bool:
         if self.scope:
             wf, state = self.scope
-            if state is not None and job.state != state:
+            if state is not None and not _in_group(job, state):
                 return False
             if wf is not None and not self._in_scope_wf(job):
                 return False
@@ -622,8 +627,8 @@ class JobList(ScrollView, can_focus=True):
             return self._names.get(wf.wf_uuid) or wf.name, None
         if key == "xform":
             return job.transformation or job.type_desc or "", None
-        if key == "status":  # a PRE or POST script running reads as pegasus-status counts it
-            return job.phase or job.state.label, STATE_STYLES[job.state]
+        if key == "status":  # a PRE or POST script running reads as pegasus-status counts it; a Parsl task's own state
+            return job.state_label, STATE_STYLES[job.state]
         if key == "host":
             return job.host or job.site or "", None
         if key == "tries":

@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Static, Tree
 from textual.worker import Worker, WorkerState
 
+from .. import parsl_model
 from ..events import describe_exitcode
 from ..fmt import clock_time, compact_count, human_bytes, human_duration, progress_bar, zone_label
 from ..report import darshan_report, failure_report, tries_report
@@ -89,9 +90,10 @@ def _fit_title(line: str, uuid: str, now: float | None, width: int) -> str:
 def _stall_line(st: Stall, width: int) -> str:
     """``STALLED: why``, bold and reversed in the warning colour (so it reads
     without colour too), the reason cut only when wider than the screen."""
-    room = width - len(" STALLED:  ")
+    word = st.kind.upper()  # STALLED, or KILLED: a Parsl run whose writer is gone
+    room = width - len(f" {word}:  ")
     reason = st.reason if len(st.reason) <= room else st.reason[: max(0, room - 1)] + "…"
-    return f"[{SIGNAL_MARKUP['stalled']}] STALLED: {escape(reason)} [/]"
+    return f"[{SIGNAL_MARKUP['stalled']}] {word}: {escape(reason)} [/]"
 
 
 def _progress_line(counts: list[int], retries: int, progress: dict, width: int) -> str:
@@ -128,6 +130,8 @@ class HeaderBar(Static):
             stalled = stall(store, wf, clock)
             title = f"[b]{markup_escape(wf.name)}[/b] [dim]{_UUID}[/dim]"  # the uuid, as much of it as fits
             state = workflow_state(wf)
+            if stalled is not None and stalled.kind == "killed":
+                state = "killed"  # its writer is gone: whatever it last said, it runs no more
             start = wf.start_ts
             end = wf.end_ts
         else:
@@ -262,7 +266,12 @@ class WorkflowTree(Tree):
     def _sync_groups(self, node, wf: Workflow) -> None:
         """One node per state the workflow's jobs are in, after its
         sub-workflows, with the current count; a group whose count moved
-        drops its job leaves (filled again, current, when expanded)."""
+        drops its job leaves (filled again, current, when expanded).  A
+        Parsl run's groups are its apps."""
+        run = parsl_model.run_of(wf)
+        if run is not None:
+            self._sync_apps(node, wf, run)
+            return
         groups = {c.data[2]: c for c in node.children if c.data and c.data[0] == "group"}
         for state in JobState:
             n = wf.counts[state]
@@ -284,8 +293,41 @@ class WorkflowTree(Tree):
                     if expanded:
                         self._fill_leaves(g, wf, state)
 
-    def _fill_leaves(self, node, wf: Workflow, state: JobState) -> None:
-        jobs = [j for j in wf.jobs.values() if j.state == state]
+    @staticmethod
+    def _app_label(app: str, counts: list[int]) -> Text:
+        total, done, failed = counts
+        label = Text(f"{app} ")
+        label.append(f"{compact_count(done)}/{compact_count(total)}", style="green" if done == total else "")
+        if failed:
+            label.append(f" ✗{failed}", style=STATE_MARKUP[JobState.FAILED])
+        return label
+
+    def _sync_apps(self, node, wf: Workflow, run) -> None:
+        """A Parsl run's tasks by app (run -> apps -> tasks), in the order the apps first came."""
+        groups = {c.data[2]: c for c in node.children if c.data and c.data[0] == "group"}
+        for app, counts in list(run.apps.items()):
+            g = groups.get(app)
+            data = ("group", wf, app, tuple(counts))
+            if not counts[0]:
+                if g is not None:
+                    g.remove()
+                continue
+            if g is None:
+                g = node.add(self._app_label(app, counts), data=data)
+                g.allow_expand = True
+            elif g.data != data:
+                g.set_label(self._app_label(app, counts))
+                g.data = data
+                if g.children:
+                    expanded = g.is_expanded
+                    g.remove_children()
+                    if expanded:
+                        self._fill_leaves(g, wf, app)
+
+    def _fill_leaves(self, node, wf: Workflow, state) -> None:
+        """The jobs of a group: a state, or a Parsl run's app (a str)."""
+        app = state if type(state) is str else None
+        jobs = [j for j in wf.jobs.values() if (j.transformation == app if app is not None else j.state == state)]
         for j in jobs[: self.MAX_LEAVES]:
             node.add_leaf(Text(j.job_id), data=("job", j))
         if len(jobs) > self.MAX_LEAVES:
@@ -381,7 +423,7 @@ class JobDetail(Static):
             return
         t = job.latest
         rows = [
-            ("job", job.job_id, "state", Text(job.state.label, style=STATE_MARKUP[job.state])),
+            ("job", job.job_id, "state", Text(job.state_label, style=STATE_MARKUP[job.state])),
             ("transformation", job.transformation or "-", "type", job.type_desc or "-"),
             ("site", job.site or "-", "host", job.host or "-"),
             ("tries", str(len(job.tries)), "exit", describe_exitcode(job.exit_raw)),
@@ -483,7 +525,7 @@ class WarningsView(Static):
 
     def show(self, store: Store, stalled: list | None = None) -> None:
         """``stalled``: (workflow, :class:`Stall`) pairs, listed first."""
-        lines = [f"STALLED {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
+        lines = [f"{st.kind.upper()} {wf.name} {wf.wf_uuid}: {st.reason} (last activity {clock_time(st.since)})"
                  for wf, st in stalled or ()]
         lines.append(
             f"events {store.event_count}   bad records {store.bad_count}   unknown events "
@@ -612,6 +654,15 @@ def _counts_table(counts: dict, title: str | None = None) -> Table:
     return t
 
 
+def _parsl_counts(run) -> Table:
+    """A Parsl run's tasks by state, as --once counts them (parsl_model.task_counts)."""
+    c = parsl_model.task_counts(run)
+    keys = ("succeeded", "memo_done", "failed", "dep_fail", "running", "pending", "total", "retries")
+    t = _table("", ("type",), keys)
+    t.add_row("Tasks", *(str(c[k]) for k in keys))
+    return t
+
+
 def _same_counts(a: dict, b: dict) -> bool:
     return all(a[key][col] == b[key][col] for key, _ in COUNT_TYPES for col in COUNT_COLUMNS)
 
@@ -683,6 +734,11 @@ class StatisticsView(Static):
             # a submit dir without its DB reads jobstate.log alone: provisional, all of it
             note = "provisional: jobstate.log, no Stampede DB to read" if getattr(source, "logs", None) else None
             for w in wfs:
+                run = parsl_model.run_of(w)
+                if run is not None:  # pegasus-statistics' figures are a Pegasus run's: its task counts
+                    parts += self._title(w.name, w.wf_uuid, workflow_state(w), "a Parsl run: its tasks by state")
+                    parts += [_parsl_counts(run), Text("")]
+                    continue
                 # One walk for every table; finished jobs are cached between calls.
                 everything = pegstats.all_statistics(store, w)
                 parts += self._title(w.name, w.wf_uuid, w.state, note)

@@ -38,8 +38,10 @@ _MONO = {
     JobState.WAITING: "dim",
     JobState.DONE: "none",
 }
-_WF_COLOUR = {"failed": "bold bright_red", "succeeded": "bold green", "running": "bold cyan", "planned": "dim"}
-_WF_MONO = {"failed": "bold reverse", "succeeded": "bold", "running": "bold", "planned": "dim"}
+# killed: a Parsl run whose writer's process is gone (parsl_model.stall)
+_WF_COLOUR = {"failed": "bold bright_red", "succeeded": "bold green", "running": "bold cyan", "planned": "dim",
+              "killed": "bold reverse yellow"}
+_WF_MONO = {"failed": "bold reverse", "succeeded": "bold", "running": "bold", "planned": "dim", "killed": "bold reverse"}
 # What is not a job's state: alert = something is broken (a link down,
 # records that cannot be parsed), error = the text saying why, warn = worth
 # a look (reconnecting, problems only, retries), note = counted, harmless.
