@@ -130,9 +130,9 @@ def bare_consume(queue: str, n: int) -> tuple[float, float]:
 
 def panorama_consume(exchange: str, queue: str, n: int):
     """(wall s, CPU s, store) for AmqpSource -> Ingest (decode) -> Store.apply, on this thread."""
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.sources.amqp import AmqpSource
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     store = Store()
     src = AmqpSource(f"{BROKER}/{exchange}", queue=queue, bindings=["stampede.#", "kickstart.#"])
@@ -186,9 +186,9 @@ def _paced_publisher(url: str, exchange: str, rate: int, seconds: float, ready, 
 
 
 def latency_run(exchange: str, rate: int, seconds: float) -> dict:
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.sources.amqp import AmqpSource
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     lat: list[float] = []
 
@@ -245,7 +245,7 @@ def main(argv=None) -> int:
 
     import pika
 
-    from panorama_tui.amqp_url import mask
+    from panorama_tui.transport.amqp_url import mask
 
     try:
         _conn().close()

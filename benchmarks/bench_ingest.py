@@ -44,7 +44,7 @@ if REPO not in sys.path:
 
 from benchmarks import generate  # noqa: E402
 from benchmarks.run import figure, loadavg, median, out_path, table, write_json  # noqa: E402
-from panorama_tui import recorder  # noqa: E402
+from panorama_tui.core import recorder  # noqa: E402
 
 FULL_JOBS = 8_000
 QUICK_JOBS = 2_000
@@ -77,9 +77,9 @@ def recording_for(n: int) -> tuple[str, int, float]:
 
 def one_pass(path: str) -> dict:
     """One interleaved pass: per page, bare json.loads, then ours (decode_batch + apply)."""
-    from panorama_tui.ingest import SLICE, apply_decoded, decode_batch
+    from panorama_tui.pipeline.ingest import SLICE, apply_decoded, decode_batch
     from panorama_tui.sources.replay import RecordingReader
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     store = Store()
     loads = json.loads
@@ -180,9 +180,9 @@ def one_pass(path: str) -> dict:
 
 def threaded_replay(path: str, total: int, timeout: float = 600.0) -> dict:
     """The real thing: ReplaySource at max speed -> Ingest thread -> Store; time to the ``total``-th event."""
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.sources.replay import ReplayControl, ReplaySource
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     store = Store()
     done = threading.Event()

@@ -51,7 +51,7 @@ TZ = "UTC"
 DDL = os.path.join(G.SHARED, "pegasus", "schema", "stampede-sqlite-schema-5.0.1.sql")
 
 # event -> jobstate.state by status (Pegasus.db.workflow_loader.WorkflowLoader.jobstate)
-from panorama_tui.store import JOBSTATE_NAMES as STATES  # noqa: E402
+from panorama_tui.core.stampede import JOBSTATE_NAMES as STATES  # noqa: E402
 # event key -> job_instance column, for the instance's insert and merges (linedataToObject's remap)
 JI_COLS = {"sched_id": "sched_id", "site": "site", "user": "user", "work_dir": "work_dir",
            "cluster_start": "cluster_start", "cluster_dur": "cluster_duration", "local_dur": "local_duration",
@@ -330,7 +330,7 @@ def validate(n: int, outdir: str) -> tuple[bool, str]:
 def as_res(a: dict) -> dict:
     """An ``all_statistics`` dict as :func:`compare` reads it: the CSV rows as
     pegasus-statistics writes them, workflows in the dict's order."""
-    from panorama_tui import pegstats as P
+    from panorama_tui.stats import store_stats as P
 
     wfs = [(w["wf_uuid"], w["label"]) for w in a["workflows"] if w["wf_uuid"] != "ALL"]
     res = {
@@ -351,7 +351,7 @@ def as_res(a: dict) -> dict:
 def sql_stats(db: str, tz) -> tuple[dict, float, float]:
     """Cold: sqlstats on the DB (the first call in this process); then again
     (median of three more), for information."""
-    from panorama_tui.sqlstats import all_statistics_db
+    from panorama_tui.stats.sql_stats import all_statistics_db
 
     t0 = time.perf_counter()
     a = all_statistics_db(db, tz=tz)
@@ -368,8 +368,8 @@ def panorama_stats(db: str, tz) -> tuple[dict, dict]:
     """Cold via store: StampedeDbSource -> Store -> pegstats; then pegstats
     again on the built store (what the statistics view recomputes as the run
     goes on)."""
-    from panorama_tui import pegstats as P
-    from panorama_tui.sources.stampede_db import read_store
+    from panorama_tui.stats import store_stats as P
+    from panorama_tui.sources.pegasus.stampede_db import read_store
 
     t0 = time.perf_counter()
     store = read_store(db)
@@ -399,9 +399,9 @@ def live_refresh(n: int, tz, window: float = 60.0) -> dict:
     """The statistics view while the run goes on: a store at mid-run (built
     from the same generated events), statistics computed once, then the next
     ``window`` seconds of the run applied and the statistics computed again."""
-    from panorama_tui import pegstats as P
-    from panorama_tui.events import decode
-    from panorama_tui.store import Store
+    from panorama_tui.stats import store_stats as P
+    from panorama_tui.core.events import decode
+    from panorama_tui.model.store import Store
 
     plan = G.plan(n)
     mid = (G.T_START + plan.end_ts) / 2
@@ -461,7 +461,7 @@ def _rows(path) -> list[list[str]]:
 
 def compare(res: dict, csvdir: str) -> list[str]:
     """Figure by figure; the list of what differs (empty: same numbers)."""
-    from panorama_tui import pegstats as P
+    from panorama_tui.stats import store_stats as P
 
     bad = []
     st = res["summary"]

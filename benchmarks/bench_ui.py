@@ -101,8 +101,8 @@ FILTERS = (
 
 def build_store(n: int, *, until: float | None = None):
     """A store with the plan and every event up to mid-run; returns (store, seconds, events)."""
-    from panorama_tui.events import decode
-    from panorama_tui.store import Store
+    from panorama_tui.core.events import decode
+    from panorama_tui.model.store import Store
 
     p = generate.plan(n)
     until = p.mid_ts if until is None else until
@@ -145,7 +145,7 @@ def live_lines(n: int, count: int) -> list[str]:
 
 
 def store_summary(store) -> dict:
-    from panorama_tui.states import JobState
+    from panorama_tui.model.states import JobState
 
     counts = [0] * len(JobState)
     series = samples = 0
@@ -298,13 +298,13 @@ class Breakdown:
         ("panorama_tui.ui.panels", "HeaderBar", "show", "HeaderBar.show"),
         ("panorama_tui.ui.panels", "WorkflowTree", "sync", "WorkflowTree.sync"),
         ("panorama_tui.ui.app", "PanoramaApp", "_refresh_status", "status bar"),
-        ("panorama_tui.ui.joblist", "JobList", "update_dirty", "JobList.update_dirty"),
+        ("panorama_tui.ui.widgets.joblist", "JobList", "update_dirty", "JobList.update_dirty"),
         ("panorama_tui.ui.app", "PanoramaApp", "action_sort", "sort action (s)"),
         ("panorama_tui.ui.app", "PanoramaApp", "action_back", "back action (esc)"),
-        ("panorama_tui.ui.joblist", "JobList", "set_query", "JobList.set_query"),
-        ("panorama_tui.ui.joblist", "JobList", "rebuild", "JobList.rebuild"),
-        ("panorama_tui.ui.joblist", "JobList", "_resort", "JobList._resort"),
-        ("panorama_tui.ui.joblist", "JobList", "render_line", "JobList.render_line"),
+        ("panorama_tui.ui.widgets.joblist", "JobList", "set_query", "JobList.set_query"),
+        ("panorama_tui.ui.widgets.joblist", "JobList", "rebuild", "JobList.rebuild"),
+        ("panorama_tui.ui.widgets.joblist", "JobList", "_resort", "JobList._resort"),
+        ("panorama_tui.ui.widgets.joblist", "JobList", "render_line", "JobList.render_line"),
     )
 
     def __init__(self):
@@ -529,8 +529,8 @@ class Feeder(threading.Thread):
         self.t0 = self.t1 = 0.0
 
     def run(self) -> None:
-        from panorama_tui import gcpolicy
-        from panorama_tui.ingest import apply_decoded, decode_batch
+        from panorama_tui.core import gcpolicy
+        from panorama_tui.pipeline.ingest import apply_decoded, decode_batch
 
         per = max(1, int(round(self.rate * self.period)))
         store = self.store
@@ -582,7 +582,7 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
     print(f"[ui] load average {loadavg()}; harness RSS {rss0:.0f} MB", flush=True)
 
     # Baseline (a): an empty store.
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     cold = await first_paint_only(Store())  # the first app in a process pays one-time costs
     empty = await first_paint_only(Store())
@@ -593,7 +593,7 @@ async def run_async(n: int, live_seconds: float, calm_seconds: float, gc_freeze:
     )
 
     # Baseline (b): a 1k-job workflow at mid-run.
-    from panorama_tui import gcpolicy
+    from panorama_tui.core import gcpolicy
 
     small, small_build, small_events = build_store(SMALL_JOBS)
     t = time.perf_counter()

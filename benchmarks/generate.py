@@ -832,7 +832,7 @@ def write_recording(
 
     Static events carry 1970-era ``ts``; they are received at plan time.
     """
-    from panorama_tui.recorder import Recorder
+    from panorama_tui.core.recorder import Recorder
 
     if os.path.exists(path):
         os.remove(path)

@@ -9,6 +9,6 @@
 * ``panorama-globus`` (:mod:`collectors.globus`): Globus transfer tasks to
   ``transfer.inv.go`` events.
 
-Collectors use only the core (:mod:`panorama_tui.events`, the publisher); they
+Collectors use only the core (:mod:`panorama_tui.core.events`, the publisher); they
 never import the UI.  Each module has ``main(argv=None) -> int``.
 """

@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 
-from panorama_tui.logsetup import scrub
+from panorama_tui.core.logsetup import scrub
 
 __all__ = [
     "CollectorArgumentParser",

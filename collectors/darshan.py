@@ -35,9 +35,9 @@ import sys
 import tempfile
 import time
 
-from panorama_tui import logsetup
-from panorama_tui.logsetup import quiet_on_closed_stdout
-from panorama_tui.private_files import replace_private
+from panorama_tui.core import logsetup
+from panorama_tui.core.logsetup import quiet_on_closed_stdout
+from panorama_tui.core.private_files import replace_private
 
 from .common import (
     EXIT_CONFIG,

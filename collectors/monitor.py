@@ -39,8 +39,8 @@ import sys
 import threading
 import time
 
-from panorama_tui import logsetup
-from panorama_tui.logsetup import quiet_on_closed_stdout
+from panorama_tui.core import logsetup
+from panorama_tui.core.logsetup import quiet_on_closed_stdout
 
 from .common import (
     EXIT_WRAPPER,

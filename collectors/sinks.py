@@ -1,7 +1,7 @@
 """Where collectors put their events: JSON-lines files, stdout, AMQP.
 
 Every sink takes *batches* of event dicts (each with an ``"event"`` key that
-:func:`panorama_tui.events.decode` accepts).  A JSON-lines file gets one
+:func:`panorama_tui.core.events.decode` accepts).  A JSON-lines file gets one
 ``os.write`` per batch on an ``O_APPEND`` descriptor, so several writers (MPI
 ranks, concurrent jobs) can share one file without tearing lines, and a batch
 is on its way to disk when :meth:`Sink.emit` returns.
@@ -19,7 +19,7 @@ import os
 import sys
 from collections import deque
 
-from panorama_tui.private_files import open_private, private_dir
+from panorama_tui.core.private_files import open_private, private_dir
 
 from .common import say
 
@@ -184,7 +184,7 @@ class StdoutSink(_FdSink):
 
 
 class AmqpSink(Sink):
-    """Publishes through :class:`panorama_tui.publisher.SpoolingPublisher`.
+    """Publishes through :class:`panorama_tui.transport.publisher.SpoolingPublisher`.
 
     The publisher is imported only when this sink is made (``--amqp``), so the
     other sinks work without pika.  The routing key is the event name, as
@@ -198,13 +198,13 @@ class AmqpSink(Sink):
         self.failed = 0
         self._error_said = False
         if publisher is None:
-            from panorama_tui.publisher import SpoolingPublisher  # lazy: pika only when asked for
+            from panorama_tui.transport.publisher import SpoolingPublisher  # lazy: pika only when asked for
 
             publisher = SpoolingPublisher(url, spool_path)
         self.publisher = publisher
 
     def describe(self) -> str:
-        from panorama_tui.amqp_url import redact
+        from panorama_tui.transport.amqp_url import redact
 
         return f"AMQP {redact(self.url)} (spool {self.spool_path})"
 
@@ -328,7 +328,7 @@ def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> 
         except (OSError, ValueError) as exc:
             raise SinkError(f"cannot open {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if amqp:
-        from panorama_tui.amqp_url import fill_password, hide_password_from_ps, redact  # only when publishing
+        from panorama_tui.transport.amqp_url import fill_password, hide_password_from_ps, redact  # only when publishing
 
         hide_password_from_ps(amqp, prog)
         try:
@@ -336,7 +336,7 @@ def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> 
             spool = getattr(args, "spool", None) or default_spool(prog)
             sinks.append(AmqpSink(amqp, expand_path(spool, **path_values), prog))
         except ImportError as exc:
-            raise SinkError(f"--amqp needs panorama_tui.publisher and pika: {exc}") from None
+            raise SinkError(f"--amqp needs panorama_tui.transport.publisher and pika: {exc}") from None
         except Exception as exc:
             raise SinkError(f"cannot publish to {redact(amqp)}: {type(exc).__name__}: {redact(exc)}") from None
     if len(sinks) == 1:

@@ -14,7 +14,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from panorama_tui.ui.help import documented_bindings, help_rows, readme_table  # noqa: E402
+from panorama_tui.ui.keys import documented_bindings, help_rows, readme_table  # noqa: E402
 
 README = os.path.join(ROOT, "README.md")
 BEGIN = "<!-- keys: made by scripts/keys_table.py from the key bindings; edit those, not this -->\n"

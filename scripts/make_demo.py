@@ -39,9 +39,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from collectors.demo_events import globus_time  # noqa: E402
-from panorama_tui.events import to_epoch  # noqa: E402
-from panorama_tui.recorder import Recorder  # noqa: E402
-from panorama_tui.sources.stampede_db import StampedeDbSource  # noqa: E402
+from panorama_tui.core.events import to_epoch  # noqa: E402
+from panorama_tui.core.recorder import Recorder  # noqa: E402
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource  # noqa: E402
 
 RUNS = ("process_wf_failure", "hierarchical_wf_success")
 # The hierarchical run's committed DB, and the sub-workflow taken from it.

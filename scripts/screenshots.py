@@ -19,11 +19,11 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from panorama_tui.cli import DEMO_RECORDING  # noqa: E402
-from panorama_tui.ingest import Ingest  # noqa: E402
+from panorama_tui.cli.top import DEMO_RECORDING  # noqa: E402
+from panorama_tui.pipeline.ingest import Ingest  # noqa: E402
 from panorama_tui.sources.replay import ReplayControl, ReplaySource  # noqa: E402
-from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir  # noqa: E402
-from panorama_tui.store import Store  # noqa: E402
+from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir  # noqa: E402
+from panorama_tui.model.store import Store  # noqa: E402
 from panorama_tui.ui.app import PanoramaApp  # noqa: E402
 
 OUT = os.path.join(ROOT, "screenshots")

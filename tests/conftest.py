@@ -171,7 +171,7 @@ def subprocess_env() -> dict:
 def snapshot(store) -> dict:
     """Everything a view shows, in a form that does not depend on arrival order
     (but does on content): equal snapshots mean equal stores for the user."""
-    from panorama_tui.stats import summarize
+    from panorama_tui.stats.counts import summarize
 
     def counts(wf):
         sm = summarize(store, wf)

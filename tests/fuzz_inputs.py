@@ -270,7 +270,7 @@ def materialize(case: dict, data: Path, out_dir: Path) -> Path:
 
 def _write_recording(path: Path, bodies: list[bytes]) -> None:
     """A recording of these message bodies, one second apart, through the recorder's own API."""
-    from panorama_tui.recorder import Recorder
+    from panorama_tui.core.recorder import Recorder
 
     rec = Recorder(str(path), source="fuzz")
     try:

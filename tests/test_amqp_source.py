@@ -14,12 +14,12 @@ try:
 except ImportError:  # pragma: no cover - tests run as a package
     from tests.broker import BASE, require_broker, unique, url_for, wait_until
 
-from panorama_tui.events import MAX_LINE_BYTES
-from panorama_tui.ingest import Ingest, run_to_end
+from panorama_tui.core.events import MAX_LINE_BYTES
+from panorama_tui.pipeline.ingest import Ingest, run_to_end
 from panorama_tui.sources.amqp import AmqpSource
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
 
 pytestmark = pytest.mark.broker
 SECRET = "s3cr3t-PW"
@@ -369,7 +369,7 @@ def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
 def test_an_outage_is_marked_as_a_gap_live_in_the_recording_and_in_its_replay(tmp_path):
     """The default exclusive queue goes with the link: what was published meanwhile is
     missing, and the screen, the recording and a replay of it say so, with the time span."""
-    from panorama_tui.recorder import Recorder, read_records
+    from panorama_tui.core.recorder import Recorder, read_records
     from panorama_tui.sources.replay import ReplayControl, ReplaySource
 
     try:

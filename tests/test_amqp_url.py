@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from panorama_tui import amqp_url
-from panorama_tui.amqp_url import UrlError, mask, parse, redact, resolve
+from panorama_tui.transport import amqp_url
+from panorama_tui.transport.amqp_url import UrlError, mask, parse, redact, resolve
 
 SECRET = "s3cr3t-PW"
 

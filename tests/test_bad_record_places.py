@@ -12,10 +12,10 @@ try:
 except ImportError:  # pragma: no cover - tests run as a package
     from tests.broker import url_for, wait_until
 
-from panorama_tui.ingest import Ingest, decode_batch, run_to_end
+from panorama_tui.pipeline.ingest import Ingest, decode_batch, run_to_end
 from panorama_tui.sources.amqp import AmqpSource
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 
 
 def _lines(replay_dir, name="events.json") -> list[bytes]:

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from panorama_tui.recorder import Recorder
+from panorama_tui.core.recorder import Recorder
 
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 OK_WF = "f00c0056-abd4-4e8e-b793-24eb760dda1f"
@@ -28,7 +28,7 @@ COUNT_KEYS = {"succeeded", "failed", "incomplete", "total", "retries"}
 def cli(repo_root, child_env, tmp_path):
     def run(*args, timeout=120):
         proc = subprocess.run(
-            [sys.executable, "-m", "panorama_tui.cli", *map(str, args)],
+            [sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)],
             cwd=str(repo_root),
             env=child_env() | {"TMPDIR": str(tmp_path)},  # internal-error logs land here
             capture_output=True,

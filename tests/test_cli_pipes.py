@@ -12,8 +12,8 @@ import sys
 import pytest
 
 COMMANDS = {
-    "panorama-top": "panorama_tui.cli",
-    "panorama-collect": "panorama_tui.collect",
+    "panorama-top": "panorama_tui.cli.top",
+    "panorama-collect": "panorama_tui.cli.collect",
     "panorama-monitor": "collectors.monitor",
     "panorama-darshan": "collectors.darshan",
     "panorama-globus": "collectors.globus",
@@ -43,7 +43,7 @@ def error_files(tmp_path) -> list[str]:
 
 @pytest.mark.parametrize("args", [["--once"], ["--once", "--json"]])
 def test_once_into_a_closed_pipe_ends_quietly(repo_root, child_env, tmp_path, replay_dir, args):
-    proc = run_into_closed_pipe("panorama_tui.cli", [*args, replay_dir / "process_wf_failure" / "events.json"],
+    proc = run_into_closed_pipe("panorama_tui.cli.top", [*args, replay_dir / "process_wf_failure" / "events.json"],
                                 repo_root, child_env(), tmp_path)
     assert proc.stderr == ""
     assert proc.returncode == 141  # 128 + SIGPIPE, as a shell reports any filter whose reader left
@@ -52,7 +52,7 @@ def test_once_into_a_closed_pipe_ends_quietly(repo_root, child_env, tmp_path, re
 
 def test_stats_into_a_closed_pipe_ends_quietly(repo_root, child_env, tmp_path, replay_dir):
     db = replay_dir / "process_wf_failure" / "process-0.stampede.db"
-    proc = run_into_closed_pipe("panorama_tui.cli", ["--stats", "--json", db], repo_root, child_env(), tmp_path)
+    proc = run_into_closed_pipe("panorama_tui.cli.top", ["--stats", "--json", db], repo_root, child_env(), tmp_path)
     assert (proc.returncode, proc.stderr) == (141, "")
     assert error_files(tmp_path) == []
 
@@ -68,7 +68,7 @@ def test_once_piped_to_head(repo_root, child_env, tmp_path, replay_dir):
     """The shell's own pipeline: whichever of the two ends first, nothing on stderr."""
     events = replay_dir / "hierarchical_wf_success" / "events.json"
     proc = subprocess.run(
-        ["bash", "-c", f'"{sys.executable}" -m panorama_tui.cli --once --json "{events}" | head -1; '
+        ["bash", "-c", f'"{sys.executable}" -m panorama_tui.cli.top --once --json "{events}" | head -1; '
                        'echo "status ${PIPESTATUS[0]}"'],
         cwd=str(repo_root), env=child_env() | {"TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=120,
     )
@@ -91,9 +91,9 @@ def test_darshan_payload_into_a_closed_pipe_ends_quietly(repo_root, child_env, t
 
 
 def cli(repo_root, env, tmp_path, *args, shell: str | None = None, timeout=60, **kw):
-    cmd = [sys.executable, "-m", "panorama_tui.cli", *map(str, args)]
+    cmd = [sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)]
     if shell is not None:  # bash: <(...) and pipes as a user writes them
-        cmd = ["bash", "-c", shell.replace("PANORAMA_TOP", f'"{sys.executable}" -m panorama_tui.cli')]
+        cmd = ["bash", "-c", shell.replace("PANORAMA_TOP", f'"{sys.executable}" -m panorama_tui.cli.top')]
     proc = subprocess.run(cmd, cwd=str(repo_root), env=env | {"TMPDIR": str(tmp_path)}, capture_output=True,
                           text=True, timeout=timeout, **kw)
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -138,7 +138,7 @@ def test_once_on_a_fifo_waits_visibly_for_its_writer(repo_root, child_env, tmp_p
     events = replay_dir / "process_wf_failure" / "events.json"
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)
-    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli", "--once", "--json", str(fifo)],
+    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli.top", "--once", "--json", str(fifo)],
                             cwd=str(repo_root), env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -185,9 +185,9 @@ def test_a_socket_or_a_device_is_one_line(repo_root, child_env, tmp_path):
 def test_the_status_line_says_which_log_it_waits_for(tmp_path, replay_dir):
     import asyncio
 
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.sources.jsonlog import JsonLogSource
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
     from panorama_tui.ui.app import PanoramaApp
 
     from .test_ui import text_of

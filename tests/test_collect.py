@@ -18,11 +18,11 @@ try:
 except ImportError:  # pragma: no cover
     from tests.broker import BASE, require_broker, unique, url_for, wait_until
 
-from panorama_tui.ingest import decode_batch, run_to_end
-from panorama_tui.recorder import read_records
+from panorama_tui.pipeline.ingest import decode_batch, run_to_end
+from panorama_tui.core.recorder import read_records
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
 
 pytestmark = pytest.mark.broker
 SECRET = "s3cr3t-PW"
@@ -41,14 +41,14 @@ def _env(tmp_path, **extra):
 
 def _collect(tmp_path, *args, timeout=60, **env):
     return subprocess.run(
-        [sys.executable, "-m", "panorama_tui.collect", *args],
+        [sys.executable, "-m", "panorama_tui.cli.collect", *args],
         env=_env(tmp_path, **env), capture_output=True, text=True, timeout=timeout,
     )
 
 
 def _spawn(tmp_path, *args, **env):
     return subprocess.Popen(
-        [sys.executable, "-m", "panorama_tui.collect", *args],
+        [sys.executable, "-m", "panorama_tui.cli.collect", *args],
         env=_env(tmp_path, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -138,7 +138,7 @@ def test_relay_and_record_make_the_same_store(admin, tmp_path, replay_dir, fmt):
     assert summarize(store, store.workflows[root.wf_uuid]) == summarize(ref, root)
     # The recording replays in panorama-top.
     once = subprocess.run(
-        [sys.executable, "-m", "panorama_tui.cli", "--once", str(out)],
+        [sys.executable, "-m", "panorama_tui.cli.top", "--once", str(out)],
         env=_env(tmp_path),
         capture_output=True,
         text=True,

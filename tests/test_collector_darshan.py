@@ -26,8 +26,8 @@ darshan = pytest.importorskip("darshan")
 
 from collectors.darshan import find_logs, payload_block  # noqa: E402
 from collectors.monitor import PayloadFilter, payload_events  # noqa: E402
-from panorama_tui.events import decode  # noqa: E402
-from panorama_tui.store import Store  # noqa: E402
+from panorama_tui.core.events import decode  # noqa: E402
+from panorama_tui.model.store import Store  # noqa: E402
 
 PY = sys.executable
 WHEEL = Path(darshan.__file__).parent

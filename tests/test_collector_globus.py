@@ -26,8 +26,8 @@ except ImportError:  # globus-sdk 3.x
     from globus_sdk._testing import RegisteredResponse, load_response  # noqa: E402
 
 from collectors import globus  # noqa: E402
-from panorama_tui.events import decode  # noqa: E402
-from panorama_tui.store import Store  # noqa: E402
+from panorama_tui.core.events import decode  # noqa: E402
+from panorama_tui.model.store import Store  # noqa: E402
 
 TRANSFER = "https://transfer.api.globus.org/v0.10/"
 TOKEN_URL = "https://auth.globus.org/v2/oauth2/token"

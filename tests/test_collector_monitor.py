@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from collectors.monitor import PayloadFilter, payload_events
-from panorama_tui.events import decode
-from panorama_tui.store import Store
+from panorama_tui.core.events import decode
+from panorama_tui.model.store import Store
 
 PY = sys.executable  # the real interpreter, not a pyenv shim (whose helpers would be counted too)
 WF = "0a114f53-f208-44da-9b5c-9c30edcf49c6"

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from panorama_tui.events import decode
-from panorama_tui.store import Store
+from panorama_tui.core.events import decode
+from panorama_tui.model.store import Store
 
 MPIRUN = shutil.which("mpirun")
 

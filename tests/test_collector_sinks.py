@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from collectors import sinks
-from panorama_tui.events import decode
+from panorama_tui.core.events import decode
 
 PY = sys.executable
 BASE = os.environ.get("PANORAMA_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672").rstrip("/")
@@ -86,7 +86,7 @@ def test_open_sink_errors_are_one_line(tmp_path):
 
 def _broker():
     pika = pytest.importorskip("pika")
-    pytest.importorskip("panorama_tui.publisher")
+    pytest.importorskip("panorama_tui.transport.publisher")
     try:
         conn = pika.BlockingConnection(pika.URLParameters(f"{BASE}/%2F?connection_attempts=1&socket_timeout=3"))
     except Exception:
@@ -139,7 +139,7 @@ def test_monitor_publishes_through_the_spooling_publisher(tmp_path, child_env, p
 @pytest.mark.broker
 def test_collector_output_relayed_by_panorama_collect(tmp_path, child_env):
     """A collector's JSON lines, relayed to the broker by ``panorama-collect relay``."""
-    pytest.importorskip("panorama_tui.collect")
+    pytest.importorskip("panorama_tui.cli.collect")
     conn = _broker()
     ch = conn.channel()
     exchange = f"ptest-relay-{uuid.uuid4().hex[:8]}"
@@ -153,7 +153,7 @@ def test_collector_output_relayed_by_panorama_collect(tmp_path, child_env):
         subprocess.run([PY, "-m", "collectors.monitor", "--out", str(out), "--wf-uuid", "w-2", "--dag-job-id", "j-2",
                         "--", "sh", "-c", "exit 4"], env=env, timeout=60)
         written = [json.loads(x) for x in out.read_text().splitlines()]
-        p = subprocess.run([PY, "-m", "panorama_tui.collect", "relay", "--no-follow", "--amqp",
+        p = subprocess.run([PY, "-m", "panorama_tui.cli.collect", "relay", "--no-follow", "--amqp",
                             f"{BASE}/%2F/{exchange}", "--spool", str(tmp_path / "relay.sqlite"), str(out)],
                            env=env, capture_output=True, timeout=60)
         assert p.returncode == 0, p.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from panorama_tui.ui.joblist import JobList
+from panorama_tui.ui.widgets.joblist import JobList
 
 from .test_ui import text_of
 from .ui_helpers import finished_demo, fixed_timezone
@@ -71,7 +71,7 @@ async def _seek(app, store, control, pilot, target: float) -> None:
     import sqlite3
     import time
 
-    from panorama_tui.cli import DEMO_RECORDING
+    from panorama_tui.cli.top import DEMO_RECORDING
 
     with sqlite3.connect(DEMO_RECORDING) as db:
         want = db.execute("SELECT COUNT(*) FROM events WHERE recv_ts <= ?", (target,)).fetchone()[0]
@@ -88,7 +88,7 @@ def test_seeking_back_leaves_only_the_workflows_started_by_then():
     """A backward seek replays from an empty store: the tree drops the
     workflows that had not started at that time and holds the store's new
     workflow objects, and a list scoped to a workflow follows it."""
-    from panorama_tui.ui.panels import WorkflowTree
+    from panorama_tui.ui.panels.tree import WorkflowTree
 
     from .ui_helpers import demo_app, wait_finished
 
@@ -154,9 +154,9 @@ def test_the_timeline_chart_fits_the_panel_at_80x24_and_120x40():
 def _three_runs(replay_dir):
     """The shared runs in one store: two runs of "process" (same label, same
     submit-dir tail run0001, ls_ID0000001 in both) and a hierarchical run."""
-    from panorama_tui.ingest import run_to_end
+    from panorama_tui.pipeline.ingest import run_to_end
     from panorama_tui.sources.jsonlog import JsonLogSource
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     store = Store()
     for run_name in ("process_wf_failure", "process_wf_success", "hierarchical_wf_success"):
@@ -167,7 +167,7 @@ def _three_runs(replay_dir):
 def test_unique_names():
     from types import SimpleNamespace as W
 
-    from panorama_tui.summary import unique_names
+    from panorama_tui.model.workflows import unique_names
 
     def wf(uuid, label, submit):
         return W(wf_uuid=uuid, label=label, submit_dir=submit, name=label or uuid[:8])
@@ -183,7 +183,7 @@ def test_several_workflows_are_told_apart(replay_dir):
     """Tree labels are unique, and the list shows a workflow column while its
     scope holds more than one workflow (a root with a sub-workflow counts)."""
     from panorama_tui.ui.app import PanoramaApp
-    from panorama_tui.ui.panels import WorkflowTree
+    from panorama_tui.ui.panels.tree import WorkflowTree
 
     store = _three_runs(replay_dir)
     assert len(store.workflows) == 4 and len({w.label for w in store.workflows.values()}) == 3
@@ -239,7 +239,7 @@ def test_widths_come_from_content_and_nothing_is_cut_mid_field():
     status line's fields are whole or not there."""
     import re
 
-    from panorama_tui.ui.panels import WorkflowTree
+    from panorama_tui.ui.panels.tree import WorkflowTree
 
     seen = {}
 
@@ -295,7 +295,7 @@ def test_the_detail_panel_never_cuts_a_label():
 def test_the_column_chooser_hides_and_shows_columns():
     from textual.widgets import SelectionList
 
-    from panorama_tui.ui.columns import ColumnsScreen
+    from panorama_tui.ui.screens.columns import ColumnsScreen
 
     async def go():
         async with finished_demo((140, 40)) as (app, store, pilot):
@@ -338,7 +338,7 @@ def test_every_state_glyph_is_in_the_screenshot_fonts():
 
     import pytest
 
-    from panorama_tui.states import JobState
+    from panorama_tui.model.states import JobState
 
     ttlib = pytest.importorskip("fontTools.ttLib")
     if not all(os.path.exists(f) for f in SCREENSHOT_FONTS):

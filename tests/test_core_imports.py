@@ -8,17 +8,17 @@ import sys
 
 CORE = [
     "panorama_tui",
-    "panorama_tui.events",
-    "panorama_tui.states",
-    "panorama_tui.store",
-    "panorama_tui.series",
-    "panorama_tui.stats",
-    "panorama_tui.sqlstats",
-    "panorama_tui.recorder",
-    "panorama_tui.ingest",
-    "panorama_tui.detect",
-    "panorama_tui.summary",
-    "panorama_tui.cli",
+    "panorama_tui.core.events",
+    "panorama_tui.model.states",
+    "panorama_tui.model.store",
+    "panorama_tui.model.series",
+    "panorama_tui.stats.counts",
+    "panorama_tui.stats.sql_stats",
+    "panorama_tui.core.recorder",
+    "panorama_tui.pipeline.ingest",
+    "panorama_tui.sources.detect",
+    "panorama_tui.stats.once",
+    "panorama_tui.cli.top",
     "panorama_tui.sources",
     "panorama_tui.sources.base",
     "panorama_tui.sources.jsonlog",
@@ -32,22 +32,20 @@ core = json.loads(sys.argv[1])
 for name in core:
     importlib.import_module(name)
 import panorama_tui
-import panorama_tui.sources as sources
 import collectors
-found = sorted(m.name for m in pkgutil.iter_modules(sources.__path__, "panorama_tui.sources."))
-# Every other module of the package but the UI, and every collector, too.
-found += sorted(m.name for m in pkgutil.iter_modules(panorama_tui.__path__, "panorama_tui.")
-                if m.name != "panorama_tui.ui")
-found += sorted(m.name for m in pkgutil.iter_modules(collectors.__path__, "collectors."))
+# Every module of the package but the UI's, and every collector, too.
+found = sorted(m.name for m in pkgutil.walk_packages(panorama_tui.__path__, "panorama_tui.")
+               if not (m.name == "panorama_tui.ui" or m.name.startswith("panorama_tui.ui.")))
+found += sorted(m.name for m in pkgutil.walk_packages(collectors.__path__, "collectors."))
 for name in found:
     importlib.import_module(name)
 after_import = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))
 
-# `python -m panorama_tui.cli --demo --once`, in this same interpreter
-sys.argv = ["panorama_tui.cli", "--demo", "--once"]
+# `python -m panorama_tui.cli.top --demo --once`, in this same interpreter
+sys.argv = ["panorama_tui.cli.top", "--demo", "--once"]
 warnings.simplefilter("ignore", RuntimeWarning)  # cli is already imported: runpy says so
 try:
-    runpy.run_module("panorama_tui.cli", run_name="__main__", alter_sys=True)
+    runpy.run_module("panorama_tui.cli.top", run_name="__main__", alter_sys=True)
     code = None
 except SystemExit as exc:
     code = exc.code
@@ -70,12 +68,12 @@ def test_core_and_once_do_not_import_textual(repo_root, child_env):
     result_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert result_lines, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
     result = json.loads(result_lines[-1][len("RESULT ") :])
-    assert {"panorama_tui.sources.base", "panorama_tui.sources.jsonlog", "panorama_tui.sources.replay"} <= set(
-        result["sources"]
-    )
-    assert {"panorama_tui.store", "panorama_tui.publisher", "panorama_tui.pegstats", "panorama_tui.sqlstats",
-            "panorama_tui.timeline",
-            "collectors.monitor", "collectors.darshan", "collectors.globus"} <= set(result["sources"])
+    found = set(result["sources"])
+    for room in ("core", "model", "model.handlers", "pipeline", "sources", "sources.pegasus", "stats", "views",
+                 "transport", "cli"):
+        assert f"panorama_tui.{room}" in found, room  # every room below the UI is walked
+    assert {"panorama_tui.model.store", "panorama_tui.transport.publisher", "panorama_tui.stats.sql_stats",
+            "panorama_tui.views.timeline", "collectors.monitor", "collectors.darshan", "collectors.globus"} <= found
     assert result["after_import"] == [], "importing the core pulled in textual"
     assert result["after_once"] == [], "--demo --once pulled in textual"
     # --once ran for real: a summary of the demo's workflows and a workflow exit status

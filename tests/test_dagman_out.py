@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from panorama_tui.sources.dagman_out import NODE_COLUMNS, DagmanOut, find_dagman_outs, read_dag
-from panorama_tui.sources.jobstate_log import JobstateLog
-from panorama_tui.sources.submitdir import parse_braindump_yml
+from panorama_tui.sources.pegasus.dagman_out import NODE_COLUMNS, DagmanOut, find_dagman_outs, read_dag
+from panorama_tui.sources.pegasus.jobstate_log import JobstateLog
+from panorama_tui.sources.pegasus.submitdir import parse_braindump_yml
 
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 UUIDS = {"process_wf_failure": "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3",
@@ -295,7 +295,7 @@ def with_sub_dagman_out(d: Path, submitdirs: Path, cut_at: str | None = None) ->
 @pytest.fixture
 def cli(child_env, tmp_path):
     def run(*args, cwd=None):
-        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(cwd or tmp_path),
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(cwd or tmp_path),
                               env=child_env() | {"TMPDIR": str(tmp_path), "PANORAMA_AMQP_URL": ""},
                               capture_output=True, text=True, timeout=120)
         assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
@@ -363,9 +363,9 @@ def test_sub_dags_and_their_totals(tmp_path, submitdirs, cli, child_env):
     assert sub["label"] == "blackdiamond" and sub["state"] == "running"
     assert ours["dag_totals"]["total"] == 18
     # the sub-workflow's job in the root DAG is its parent job
-    from panorama_tui.ingest import run_to_end
-    from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-    from panorama_tui.store import Store
+    from panorama_tui.pipeline.ingest import run_to_end
+    from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+    from panorama_tui.model.store import Store
 
     store = run_to_end(SubmitDirSource(find_submit_dir(str(d)), follow=False), Store())
     assert store.workflows[SUB_UUID].parent_job_id == "pegasus-plan_diamond_subworkflow"
@@ -388,9 +388,9 @@ def test_mid_run_dagman_out_alone(tmp_path, submitdirs, cli, child_env, cut):
     root = ours["workflows"][0]
     phases = {"pre": "PRE", "post": "POST"}
     if cut in phases:
-        from panorama_tui.ingest import run_to_end
-        from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-        from panorama_tui.store import Store
+        from panorama_tui.pipeline.ingest import run_to_end
+        from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+        from panorama_tui.model.store import Store
 
         store = run_to_end(SubmitDirSource(find_submit_dir(str(d)), follow=False), Store())
         wf = store.workflows[root["wf_uuid"]]
@@ -398,7 +398,7 @@ def test_mid_run_dagman_out_alone(tmp_path, submitdirs, cli, child_env, cut):
 
 
 def test_detect_dagman_outs(tmp_path, submitdirs):
-    from panorama_tui.detect import UnknownInput, detect
+    from panorama_tui.sources.detect import UnknownInput, detect
 
     d = dagman_only(submitdirs / "process_wf_success", tmp_path / "run")
     assert detect(str(d / "process-0.dag.dagman.out")) == "dagmanout"
@@ -429,11 +429,11 @@ def test_the_job_list_shows_a_script_phase(tmp_path, submitdirs):
     pegasus-status counts it under POST (PRE likewise)."""
     import asyncio
 
-    from panorama_tui.ingest import run_to_end
-    from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-    from panorama_tui.store import Store
+    from panorama_tui.pipeline.ingest import run_to_end
+    from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+    from panorama_tui.model.store import Store
     from panorama_tui.ui.app import PanoramaApp
-    from panorama_tui.ui.joblist import JobList
+    from panorama_tui.ui.widgets.joblist import JobList
 
     run = "hierarchical_wf_success"
     shown = {}
@@ -459,9 +459,9 @@ def test_the_job_list_shows_a_script_phase(tmp_path, submitdirs):
 def test_following_a_run_whose_monitord_never_started(tmp_path, submitdirs):
     """Following (the screen): the DB that braindump names may still come, but
     meanwhile DAGMan's log shows the workflow, its jobs and their states."""
-    from panorama_tui.ingest import decode_batch
-    from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-    from panorama_tui.store import Store
+    from panorama_tui.pipeline.ingest import decode_batch
+    from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+    from panorama_tui.model.store import Store
 
     d = dagman_only(submitdirs / "hierarchical_wf_success", tmp_path / "run")
     out = d / "hierarchical-workflow-0.dag.dagman.out"

@@ -54,14 +54,14 @@ from pathlib import Path
 
 import pytest
 
-from panorama_tui.cli import DEMO_RECORDING
-from panorama_tui.events import decode_exitcode, to_epoch
-from panorama_tui.ingest import Ingest
-from panorama_tui.report import darshan_report
+from panorama_tui.cli.top import DEMO_RECORDING
+from panorama_tui.core.events import decode_exitcode, to_epoch
+from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.stats.job_report import darshan_report
 from panorama_tui.sources.replay import ReplayControl, ReplaySource
-from panorama_tui.states import JobState, WorkflowState
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
+from panorama_tui.model.states import JobState, WorkflowState
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
 
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
@@ -367,7 +367,7 @@ def test_the_tree_shows_each_workflow_as_pegasus_status_does():
     sub-workflow's 15 jobs done beneath it."""
     import asyncio
 
-    from panorama_tui.ui.panels import WorkflowTree
+    from panorama_tui.ui.panels.tree import WorkflowTree
 
     from .ui_helpers import finished_demo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from panorama_tui.detect import UnknownInput, detect
+from panorama_tui.sources.detect import UnknownInput, detect
 
 
 def test_garbled_first_line_does_not_hide_a_good_log(tmp_path, shared_data):

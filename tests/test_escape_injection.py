@@ -23,14 +23,14 @@ from urllib.parse import quote
 
 import pytest
 
-from panorama_tui.events import decode, parse_bp_line
-from panorama_tui.fmt import visible
-from panorama_tui.ingest import Ingest, run_to_end
-from panorama_tui.recorder import Recorder
+from panorama_tui.core.events import decode, parse_bp_line
+from panorama_tui.core.fmt import visible
+from panorama_tui.pipeline.ingest import Ingest, run_to_end
+from panorama_tui.core.recorder import Recorder
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.sources.replay import ReplayControl, ReplaySource
-from panorama_tui.sources.stampede_db import StampedeDbSource
-from panorama_tui.store import Store
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.model.store import Store
 
 from .broker import require_broker, url_for, wait_until
 
@@ -129,7 +129,7 @@ def inputs(replay_dir, tmp_path):
 
 
 def run_cli(repo_root, child_env, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(repo_root),
+    return subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(repo_root),
                           env=child_env(), capture_output=True, timeout=120)
 
 
@@ -163,7 +163,7 @@ def screen_text(app) -> str:
 
 def assert_screen_clean(store: Store, where: str) -> None:
     from panorama_tui.ui.app import PanoramaApp
-    from panorama_tui.ui.joblist import JobList
+    from panorama_tui.ui.widgets.joblist import JobList
 
     async def go():
         app = PanoramaApp(store, source_label="spoiled " + ESCAPES, live=False)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from panorama_tui.events import (
+from panorama_tui.core.events import (
     KNOWN_EVENTS,
     MAX_LINE_BYTES,
     MAX_TEXT_CHARS,

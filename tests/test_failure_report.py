@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from panorama_tui.ingest import run_to_end
-from panorama_tui.report import failure_report
+from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.stats.job_report import failure_report
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.stampede_db import StampedeDbSource
-from panorama_tui.store import Store
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.model.store import Store
 
 RUN = "pegasus/monitord-replay/process_wf_failure"
 

@@ -24,7 +24,7 @@ def umask_022():
 
 
 def test_recording_and_its_wal(tmp_path):
-    from panorama_tui.recorder import Recorder
+    from panorama_tui.core.recorder import Recorder
 
     path = tmp_path / "new" / "run.panorama.db"
     rec = Recorder(str(path))
@@ -36,7 +36,7 @@ def test_recording_and_its_wal(tmp_path):
 
 
 def test_default_recording_directory(tmp_path):
-    from panorama_tui.recorder import Recorder, default_recording_path
+    from panorama_tui.core.recorder import Recorder, default_recording_path
 
     path = default_recording_path()
     Recorder(path).close()
@@ -45,7 +45,7 @@ def test_default_recording_directory(tmp_path):
 
 
 def test_publisher_spool(tmp_path):
-    from panorama_tui.publisher import SpoolingPublisher
+    from panorama_tui.transport.publisher import SpoolingPublisher
 
     spool = tmp_path / "spool" / "relay.db"
     pub = SpoolingPublisher("amqp://guest:guest@127.0.0.1:1/panorama/monitoring", str(spool), start=False)
@@ -103,7 +103,7 @@ def test_an_existing_file_keeps_its_mode(tmp_path):
 def test_internal_error_report(tmp_path, monkeypatch):
     import tempfile
 
-    from panorama_tui.cli import _log_internal_error
+    from panorama_tui.cli.top import _log_internal_error
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     try:

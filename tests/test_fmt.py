@@ -2,7 +2,7 @@
 
 import pytest
 
-from panorama_tui.fmt import compact_count
+from panorama_tui.core.fmt import compact_count
 
 
 @pytest.mark.parametrize("n, text", [

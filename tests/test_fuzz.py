@@ -26,7 +26,7 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from panorama_tui import cli
+from panorama_tui.cli import top
 
 from .fuzz_inputs import commands, generate, load_corpus, materialize
 
@@ -52,7 +52,7 @@ def run_in_process(args: list[str], path: str) -> tuple:
         out, err = io.StringIO(), io.StringIO()
         try:
             with redirect_stdout(out), redirect_stderr(err):
-                got["rc"] = cli.main([*args, path])
+                got["rc"] = top.main([*args, path])
         except SystemExit as exc:
             got["rc"] = exc.code
         except BaseException as exc:  # noqa: BLE001 - what escaped is the finding
@@ -74,7 +74,7 @@ def run_in_process(args: list[str], path: str) -> tuple:
 
 def run_child(args: list[str], path: str, env: dict, cwd: str) -> tuple:
     try:
-        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *args, path], cwd=cwd, env=env,
+        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *args, path], cwd=cwd, env=env,
                            capture_output=True, timeout=CASE_SECONDS + 10)
     except subprocess.TimeoutExpired:
         return "hang", "", ""
@@ -126,7 +126,7 @@ def check(cases: list[dict], shared_data, tmp_path, child_env, repo_root, every_
 
 @pytest.fixture
 def quiet_tmp(tmp_path, monkeypatch):
-    """Internal-error reports (cli._log_internal_error) land in the test's directory."""
+    """Internal-error reports (top._log_internal_error) land in the test's directory."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return tmp_path
 

@@ -20,7 +20,7 @@ import time
 def _start_on_a_pty(args, env):
     """panorama-top on a pty that is NOT its controlling terminal (a new session, no TIOCSCTTY)."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli", *args], stdin=slave, stdout=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli.top", *args], stdin=slave, stdout=slave,
                             stderr=slave, env=env | {"TERM": "xterm-256color"}, start_new_session=True)
     os.close(slave)
     return proc, master

@@ -17,14 +17,14 @@ import sys
 
 import pytest
 
-from panorama_tui.events import decode_exitcode, describe_exitcode
-from panorama_tui.ingest import run_to_end
-from panorama_tui.report import failure_report, tries_report
+from panorama_tui.core.events import decode_exitcode, describe_exitcode
+from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.stats.job_report import failure_report, tries_report
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.stampede_db import StampedeDbSource
-from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-from panorama_tui.states import JobState
-from panorama_tui.store import Store
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+from panorama_tui.model.states import JobState
+from panorama_tui.model.store import Store
 
 from .held_runs import DB, HOLD_REASON, JOB, WF, events, expected, submit_dir
 
@@ -49,7 +49,7 @@ def store_of(kind: str, case: str, tmp_path) -> Store:
 @pytest.fixture
 def cli(repo_root, child_env, tmp_path):
     def run(*args):
-        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(repo_root),
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(repo_root),
                               env=child_env() | {"TMPDIR": str(tmp_path), "TZ": "America/Los_Angeles"},
                               capture_output=True, text=True, timeout=120)
         assert "Traceback" not in proc.stderr + proc.stdout
@@ -120,9 +120,9 @@ def test_once_and_stats_say_minus_one(kind, cli, tmp_path):
 
 
 def test_the_job_list_shows_minus_one():
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.ui.app import PanoramaApp
-    from panorama_tui.ui.joblist import JobList
+    from panorama_tui.ui.widgets.joblist import JobList
 
     async def go():
         store = Store()
@@ -191,7 +191,7 @@ def test_once_json_of_runs_without_holds(cli, replay_dir):
 
 @pytest.mark.parametrize("case", ["removed", "held", "stale"])
 def test_stats_of_the_held_runs_equal_pegasus_statistics(case, tmp_path, expected_summary):
-    from panorama_tui import sqlstats
+    from panorama_tui.stats import sql_stats
 
     from .held_runs import HELD
     from .test_pegstats import LA
@@ -200,6 +200,6 @@ def test_stats_of_the_held_runs_equal_pegasus_statistics(case, tmp_path, expecte
 
     csv = HELD / case / "expected" / "statistics-csv"
     db = submit_dir(case, tmp_path) / DB
-    check_db(sqlstats.all_statistics_db(str(db), tz=LA), csv, expected_summary)
+    check_db(sql_stats.all_statistics_db(str(db), tz=LA), csv, expected_summary)
     store = run_to_end(StampedeDbSource(str(db), follow=False), Store())
     check_store(store, store.workflows[WF], csv, expected_summary)

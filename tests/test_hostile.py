@@ -21,16 +21,16 @@ import time
 
 import pytest
 
-from panorama_tui.recorder import read_records
-from panorama_tui.events import decode
-from panorama_tui.fmt import clock_time, human_bytes, human_duration, progress_bar, sparkline
-from panorama_tui.ingest import Ingest, decode_batch, run_to_end
+from panorama_tui.core.recorder import read_records
+from panorama_tui.core.events import decode
+from panorama_tui.core.fmt import clock_time, human_bytes, human_duration, progress_bar, sparkline
+from panorama_tui.pipeline.ingest import Ingest, decode_batch, run_to_end
 from panorama_tui.sources.base import Source
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.stampede_db import StampedeDbSource, bound_work, connect_ro
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
-from panorama_tui.summary import as_dict, render_text
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource, bound_work, connect_ro
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
+from panorama_tui.stats.once import as_dict, render_text
 
 from .broker import require_broker, unique, url_for, wait_until
 
@@ -44,7 +44,7 @@ def cli(repo_root, child_env, tmp_path):
     """``cli(*args)``: panorama-top in a child interpreter; never a traceback or an internal error."""
 
     def run(*args, timeout=60):
-        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(repo_root),
+        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(repo_root),
                            env=child_env() | {"TMPDIR": str(tmp_path)}, capture_output=True, text=True,
                            timeout=timeout)
         assert "Traceback" not in p.stderr + p.stdout, p.stderr
@@ -286,7 +286,7 @@ def test_a_poison_record_is_counted_and_the_rest_ingested(replay_dir):
 
 
 def test_an_odd_event_from_a_source_loses_its_slice_not_the_source(replay_dir):
-    from panorama_tui.events import Event
+    from panorama_tui.core.events import Event
 
     lines = good_lines(replay_dir)
     odd = Event(["not", "a", "name"], None, {})  # what decoding never makes: a bug of a source
@@ -314,7 +314,7 @@ def test_a_refresh_that_meets_absurd_data_draws(replay_dir):
 
 def assert_screen_draws(store: Store) -> None:
     from panorama_tui.ui.app import PanoramaApp
-    from panorama_tui.ui.joblist import JobList
+    from panorama_tui.ui.widgets.joblist import JobList
 
     async def go():
         app = PanoramaApp(store, source_label="hostile", live=False)
@@ -345,7 +345,7 @@ def test_record_acknowledges_a_poison_message_keeps_it_raw_and_goes_on(admin, re
     admin.track_queue(queue)
     out, log = tmp_path / "site.panorama.db", tmp_path / "record.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panorama_tui.collect", "record", "--amqp", url_for(ex), "--queue", queue,
+        [sys.executable, "-m", "panorama_tui.cli.collect", "record", "--amqp", url_for(ex), "--queue", queue,
          "--out", str(out), "--log", str(log)],
         cwd=str(repo_root), env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

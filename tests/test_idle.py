@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from panorama_tui.events import decode_line
-from panorama_tui.store import Store
+from panorama_tui.core.events import decode_line
+from panorama_tui.model.store import Store
 from panorama_tui.ui.app import PanoramaApp
-from panorama_tui.ui.joblist import JobList
-from panorama_tui.ui.panels import JobDetail, WarningsView
+from panorama_tui.ui.widgets.joblist import JobList
+from panorama_tui.ui.panels.detail import JobDetail
+from panorama_tui.ui.panels.warnings import WarningsView
 
 
 def running_store(replay_dir) -> Store:

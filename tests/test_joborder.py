@@ -10,11 +10,11 @@ import json
 import pytest
 
 from benchmarks import generate
-from panorama_tui.events import decode
-from panorama_tui.joborder import SORTABLE, JobOrder, Selection, column_keys
-from panorama_tui.query import PROBLEMS_ONLY, parse
-from panorama_tui.states import JobState
-from panorama_tui.store import Store
+from panorama_tui.core.events import decode
+from panorama_tui.views.joborder import SORTABLE, JobOrder, Selection, column_keys
+from panorama_tui.views.query import PROBLEMS_ONLY, parse
+from panorama_tui.model.states import JobState
+from panorama_tui.model.store import Store
 
 N = 300  # a generated run from the real WfCommons shapes: traces, retries, failures
 FILTERS = (
@@ -155,7 +155,7 @@ def test_figure_keys_over_one_rank_and_several():
     keys are its figures over the trace, summed over ranks."""
     import sqlite3
 
-    from panorama_tui.cli import DEMO_RECORDING
+    from panorama_tui.cli.top import DEMO_RECORDING
 
     store = Store()
     with sqlite3.connect(DEMO_RECORDING) as db:
@@ -221,7 +221,7 @@ def test_a_selection_narrows_and_widens_without_sorting_again(timeline):
 
 
 def test_big_merges_fall_back_to_a_sort(timeline, monkeypatch):
-    from panorama_tui import joborder
+    from panorama_tui.views import joborder
 
     monkeypatch.setattr(joborder, "MERGE_LIMIT", 5)
     store = store_at(timeline, len(timeline) // 4)
@@ -258,7 +258,7 @@ def test_kept_keys_follow_the_store(timeline, monkeypatch, resort_share, narrowe
     list passes them (dirty jobs, plus the running ones for a duration).
     Changed jobs are found at their old keys by bisection (resort_share 1),
     or the kept keys are sorted again (40: most updates here)."""
-    from panorama_tui import joborder
+    from panorama_tui.views import joborder
 
     monkeypatch.setattr(joborder, "WARM_MIN", 0)
     monkeypatch.setattr(joborder, "CHUNK", 7)
@@ -302,7 +302,7 @@ def test_a_selection_applied_a_chunk_at_a_time(timeline, monkeypatch, from_end):
     """The rows found so far are always the top (or, scanning from the end,
     the bottom) of the final rows, which equal a selection applied at once;
     an update meanwhile finishes the scan first."""
-    from panorama_tui import joborder
+    from panorama_tui.views import joborder
 
     monkeypatch.setattr(joborder, "CHUNK", 5)
     store = store_at(timeline, len(timeline) // 2)

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from panorama_tui.events import decode_line
-from panorama_tui.ingest import Ingest, run_to_end
+from panorama_tui.core.events import decode_line
+from panorama_tui.pipeline.ingest import Ingest, run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
 
 POLL = 0.02
 DEADLINE = 15.0

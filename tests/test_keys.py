@@ -8,11 +8,11 @@ import pytest
 
 from textual.geometry import Region
 
-from panorama_tui.events import decode_line
-from panorama_tui.states import JobState
-from panorama_tui.store import Store
+from panorama_tui.core.events import decode_line
+from panorama_tui.model.states import JobState
+from panorama_tui.model.store import Store
 from panorama_tui.ui.app import PanoramaApp
-from panorama_tui.ui.joblist import JobList
+from panorama_tui.ui.widgets.joblist import JobList
 
 from .ui_helpers import finished_demo, fixed_timezone
 
@@ -72,7 +72,7 @@ def test_the_header_of_a_failed_run_shows_failed_in_bold_red(replay_dir):
 
 
 def test_a_link_that_is_down_shows_in_bold_red_on_the_status_line():
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.sources.base import Source
 
     class Link(Source):
@@ -318,7 +318,7 @@ async def type_then_pause(pilot, monkeypatch, *keys: str) -> None:
 
 def test_the_filter_applies_as_you_type_once_the_keys_pause(monkeypatch):
     from panorama_tui.ui import app as app_module
-    from panorama_tui.ui.filterbox import FilterBox
+    from panorama_tui.ui.widgets.filterbox import FilterBox
 
     async def go():
         async with finished_demo((120, 40)) as (app, store, pilot):
@@ -340,7 +340,7 @@ def test_the_filter_applies_as_you_type_once_the_keys_pause(monkeypatch):
 
 
 def test_a_rejected_filter_leaves_the_one_in_force_and_says_why_quietly(monkeypatch):
-    from panorama_tui.ui.filterbox import FilterBox
+    from panorama_tui.ui.widgets.filterbox import FilterBox
 
     async def go():
         async with finished_demo((140, 40)) as (app, store, pilot):
@@ -369,7 +369,7 @@ def test_a_rejected_filter_leaves_the_one_in_force_and_says_why_quietly(monkeypa
 
 
 def test_enter_keeps_a_filter_esc_restores_the_one_in_force_and_up_down_walk_the_history(monkeypatch):
-    from panorama_tui.ui.filterbox import HISTORY, FilterBox
+    from panorama_tui.ui.widgets.filterbox import HISTORY, FilterBox
 
     async def go():
         async with finished_demo((120, 40)) as (app, store, pilot):
@@ -414,7 +414,7 @@ def test_readme_key_table_is_the_bindings(repo_root):
     import runpy
 
     script = runpy.run_path(str(repo_root / "scripts" / "keys_table.py"), run_name="keys_table")
-    from panorama_tui.ui.help import documented_bindings, help_rows, readme_table
+    from panorama_tui.ui.keys import documented_bindings, help_rows, readme_table
 
     readme = (repo_root / "README.md").read_text(encoding="utf-8")
     assert script["table_in"](readme) == readme_table(help_rows(documented_bindings()))
@@ -423,9 +423,9 @@ def test_readme_key_table_is_the_bindings(repo_root):
 def test_every_key_of_the_main_screen_has_a_line_of_help():
     from textual.binding import Binding
 
-    from panorama_tui.ui.filterbox import FilterBox
-    from panorama_tui.ui.help import Keys, documented_bindings
-    from panorama_tui.ui.panels import WorkflowTree
+    from panorama_tui.ui.widgets.filterbox import FilterBox
+    from panorama_tui.ui.keys import Keys, documented_bindings
+    from panorama_tui.ui.panels.tree import WorkflowTree
 
     ours = [*PanoramaApp.BINDINGS, *JobList.BINDINGS, *WorkflowTree.BINDINGS, *FilterBox.BINDINGS]
     assert all(isinstance(b.group, Keys) and b.group.description for b in Binding.make_bindings(ours))
@@ -449,7 +449,7 @@ def help_lines(app) -> list[str]:
 def test_help_fits_80x24_scrolls_and_wrapped_lines_hang_under_their_text():
     from textual.containers import VerticalScroll
 
-    from panorama_tui.ui.help import HelpScreen
+    from panorama_tui.ui.screens.help import HelpScreen
 
     async def go():
         async with finished_demo((80, 24)) as (app, store, pilot):
@@ -486,8 +486,8 @@ def test_w_is_there_when_a_master_db_is_and_lists_it(shared_data):
     started on it."""
     from pathlib import Path
 
-    from panorama_tui.ui.help import HelpScreen
-    from panorama_tui.ui.workflows import WorkflowsScreen
+    from panorama_tui.ui.screens.help import HelpScreen
+    from panorama_tui.ui.screens.workflow_list import WorkflowsScreen
 
     from .test_submitdir import _master_db
 
@@ -545,7 +545,7 @@ WINTER, SUMMER = 1677913788, 1688000000  # 2023-03-04 07:09:48 UTC (the failed r
     ("Asia/Dubai", WINTER, "UTC+04:00"),  # the zone has no name of its own
 ])
 def test_the_zone_label_names_the_zone_clock_times_are_in(zone, tz, ts, label):
-    from panorama_tui.fmt import clock_time, zone_label
+    from panorama_tui.core.fmt import clock_time, zone_label
 
     zone(tz)
     assert zone_label(ts) == label
@@ -554,7 +554,7 @@ def test_the_zone_label_names_the_zone_clock_times_are_in(zone, tz, ts, label):
 
 
 def test_the_zone_label_takes_any_time():
-    from panorama_tui.fmt import zone_label
+    from panorama_tui.core.fmt import zone_label
 
     for ts in (None, float("nan"), float("inf"), 1e20, -1e20):
         assert zone_label(ts) == "UTC"

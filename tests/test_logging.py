@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from panorama_tui import logsetup
+from panorama_tui.core import logsetup
 
 from .ui_helpers import finished_demo
 
@@ -70,7 +70,7 @@ def test_a_refresh_error_lands_in_the_log_file_not_on_the_terminal(root_logging,
 
 
 def test_secrets_are_masked_in_message_arguments_exception_and_traceback(root_logging, tmp_path):
-    from panorama_tui.amqp_url import parse
+    from panorama_tui.transport.amqp_url import parse
 
     parse("amqp://panorama:hunter2%23x@broker.example.org/panorama/monitoring")  # a resolved URL: its password is known
     path = logsetup.setup("panorama-collect", log_file=str(tmp_path / "collect.log"), daemon=True)
@@ -120,7 +120,7 @@ def run_screen_in_pty(args, env, seconds: float = 4.0, size=(40, 120), on_start=
     ``on_start(proc)`` looks at the running process first."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli", *args], stdin=slave, stdout=slave,
+    proc = subprocess.Popen([sys.executable, "-m", "panorama_tui.cli.top", *args], stdin=slave, stdout=slave,
                             stderr=slave, env=env | {"TERM": "xterm-256color"}, start_new_session=True)
     os.close(slave)
     screen = bytearray()

@@ -27,12 +27,12 @@ try:
 except ImportError:  # pragma: no cover
     from tests.broker import PrivateNode, in_ci, require_broker, wait_until
 
-from panorama_tui.ingest import Ingest, run_to_end
-from panorama_tui.recorder import Recorder, read_records
+from panorama_tui.pipeline.ingest import Ingest, run_to_end
+from panorama_tui.core.recorder import Recorder, read_records
 from panorama_tui.sources.amqp import AmqpSource
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
 
 pytestmark = pytest.mark.broker
 

@@ -27,12 +27,12 @@ import time
 
 import pytest
 
-from panorama_tui.ingest import Ingest
+from panorama_tui.pipeline.ingest import Ingest
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.master_db import list_workflows
-from panorama_tui.sources.stampede_db import StampedeDbSource, read_store
-from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-from panorama_tui.store import Store
+from panorama_tui.sources.pegasus.master_db import list_workflows
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource, read_store
+from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+from panorama_tui.model.store import Store
 
 from .test_pegstats import check_against_csv
 

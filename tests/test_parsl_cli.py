@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from panorama_tui import parsl_events as pe
-from panorama_tui.sources.parsl_db import read_store
+from panorama_tui.core import parsl_events as pe
+from panorama_tui.sources.parsl.monitoring_db import read_store
 
 from .broker import url_for, wait_until
 from .test_collect import _collect, _env, _recorded_store, _spawn
@@ -24,7 +24,7 @@ from .test_parsl_db import RUN1, RUN2, parsl_view
 def cli(child_env, *args, cwd=None, env=None, timeout=120):
     e = child_env()
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], capture_output=True,
                           text=True, env=e, cwd=cwd, timeout=timeout)
 
 
@@ -85,7 +85,8 @@ def test_times_are_the_writers_local_time(child_env, shared_data):
     assert utc["start"] == "2026-11-21T05:29:26Z"
     assert chicago["start"] == "2026-11-21T11:29:26Z"  # 05:29 in Chicago (UTC-6 in November)
     shown = subprocess.run(
-        [sys.executable, "-c", "from panorama_tui.sources.parsl_db import read_store; from panorama_tui.fmt import "
+        [sys.executable, "-c", "from panorama_tui.sources.parsl.monitoring_db import read_store; "
+         "from panorama_tui.core.fmt import "
          "clock_time; s = read_store(%r); print(clock_time(s.workflows[%r].start_ts))" % (str(db), RUN1)],
         capture_output=True, text=True, env={**child_env(), "TZ": "America/Chicago"}, timeout=60)
     assert shown.stdout.strip() == "2026-11-21 05:29:26"
@@ -178,9 +179,9 @@ def test_a_parsl_run_relayed_recorded_and_replayed(admin, tmp_path, shared_data)
     store, rows = _recorded_store(out)
     assert rows == n and store.bad_count == 0 and not store.unknown
     assert parsl_view(store) == parsl_view(read_store(str(db)))
-    once = subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", "--json", str(out)],
+    once = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", "--once", "--json", str(out)],
                           env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert once.returncode == 1, once.stderr
-    direct = json.loads(subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", "--json", str(db)],
+    direct = json.loads(subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", "--once", "--json", str(db)],
                                        env=_env(tmp_path), capture_output=True, text=True, timeout=60).stdout)
     assert json.loads(once.stdout)["workflows"] == direct["workflows"]

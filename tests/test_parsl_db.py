@@ -15,12 +15,12 @@ import sqlite3
 
 import pytest
 
-from panorama_tui import parsl_events as pe
-from panorama_tui import parsl_model as pm
-from panorama_tui.events import decode
-from panorama_tui.sources.parsl_db import ParslDbError, ParslDbSource, read_store, recognise
-from panorama_tui.states import JobState
-from panorama_tui.store import Store
+from panorama_tui.core import parsl_events as pe
+from panorama_tui.model.handlers import parsl as pm
+from panorama_tui.core.events import decode
+from panorama_tui.sources.parsl.monitoring_db import ParslDbError, ParslDbSource, read_store, recognise
+from panorama_tui.model.states import JobState
+from panorama_tui.model.store import Store
 
 RUN1 = "b1161bab-7b1d-4a85-8fd5-bcdde103c2e8"
 RUN2 = "04319e95-b6b2-4ad6-b5db-072ee20dfb65"
@@ -320,9 +320,9 @@ def test_a_dir_without_runinfo(tmp_path):
 
 
 def test_locked_db_read_once_gives_up(tmp_path, shared_db, monkeypatch):
-    from panorama_tui.sources import parsl_db
+    from panorama_tui.sources.parsl import monitoring_db
 
-    monkeypatch.setattr(parsl_db, "LOCK_PATIENCE", 0.5)
+    monkeypatch.setattr(monitoring_db, "LOCK_PATIENCE", 0.5)
     p = tmp_path / "monitoring.db"
     shutil.copy(shared_db, p)
     holder = sqlite3.connect(p, isolation_level=None)
@@ -417,9 +417,9 @@ def test_read_only_short_transactions_no_lock_between_polls(tmp_path, shared_db)
 
 
 def test_a_live_read_is_recorded_and_replays_the_same(tmp_path, shared_db):
-    from panorama_tui.cli import read_to_end
-    from panorama_tui.ingest import Ingest
-    from panorama_tui.recorder import Recorder
+    from panorama_tui.cli.top import read_to_end
+    from panorama_tui.pipeline.ingest import Ingest
+    from panorama_tui.core.recorder import Recorder
     from panorama_tui.sources.replay import ReplayControl, ReplaySource
 
     db = tmp_path / "monitoring.db"

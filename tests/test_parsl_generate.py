@@ -9,10 +9,10 @@ import sqlite3
 import pytest
 
 from benchmarks import generate_parsl as gen
-from panorama_tui import parsl_model as pm
-from panorama_tui.events import decode
-from panorama_tui.sources.parsl_db import ParslDbSource, read_store
-from panorama_tui.store import Store
+from panorama_tui.model.handlers import parsl as pm
+from panorama_tui.core.events import decode
+from panorama_tui.sources.parsl.monitoring_db import ParslDbSource, read_store
+from panorama_tui.model.store import Store
 
 from .test_parsl_db import parsl_view
 

@@ -14,12 +14,13 @@ import time
 
 import pytest
 
-from panorama_tui import parsl_events as pe
-from panorama_tui import parsl_model as pm
-from panorama_tui.events import decode
-from panorama_tui.sources.parsl_db import ParslDbSource, db_writers, read_store
-from panorama_tui.store import Store
-from panorama_tui.summary import EXIT_FAILED, EXIT_STALLED, overall_exit, stall
+from panorama_tui.core import parsl_events as pe
+from panorama_tui.model.handlers import parsl as pm
+from panorama_tui.core.events import decode
+from panorama_tui.sources.parsl.monitoring_db import ParslDbSource, db_writers, read_store
+from panorama_tui.model.store import Store
+from panorama_tui.stats.once import EXIT_FAILED, EXIT_STALLED, overall_exit
+from panorama_tui.stats.stall import stall
 
 from .peers import ParslRun, parsl_python  # noqa: F401  (parsl_python: the fixture)
 from .test_parsl_db import parsl_view
@@ -124,7 +125,7 @@ def test_a_real_run_followed_live(tmp_path, parsl_python, child_env):  # noqa: F
     assert lags[int(0.95 * (len(lags) - 1))] <= 1.0, lags[-10:]
 
     # --once on the finished DB says the same, as a fresh read
-    proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", "--json", str(tmp_path / "run")],
+    proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", "--once", "--json", str(tmp_path / "run")],
                           capture_output=True, text=True, env=child_env(), timeout=120)
     assert proc.returncode == EXIT_FAILED, proc.stderr
     (w,) = json.loads(proc.stdout)["workflows"]
@@ -164,7 +165,7 @@ def test_a_killed_run_is_killed_not_running(tmp_path, parsl_python, child_env): 
     assert pm.run_state(r, time.time()) == "killed" and not r.ended
     assert overall_exit(store, time.time()) == EXIT_STALLED
 
-    proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", "--json", str(run.db)],
+    proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", "--once", "--json", str(run.db)],
                           capture_output=True, text=True, env=child_env(), timeout=120)
     assert proc.returncode == EXIT_STALLED, proc.stderr
     (w,) = json.loads(proc.stdout)["workflows"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from panorama_tui import parsl_events as pe
-from panorama_tui.events import decode
-from panorama_tui.sources.parsl_db import read_store
-from panorama_tui.states import JobState
+from panorama_tui.core import parsl_events as pe
+from panorama_tui.core.events import decode
+from panorama_tui.sources.parsl.monitoring_db import read_store
+from panorama_tui.model.states import JobState
 from panorama_tui.ui.app import PanoramaApp
-from panorama_tui.ui.joblist import JobList
-from panorama_tui.ui.panels import HeaderBar, WorkflowTree
+from panorama_tui.ui.widgets.joblist import JobList
+from panorama_tui.ui.panels.header import HeaderBar
+from panorama_tui.ui.panels.tree import WorkflowTree
 
 from .test_parsl_db import RUN1, RUN2
 from .test_ui import text_of
@@ -81,7 +82,7 @@ def test_a_killed_run_says_so_in_the_header(shared_data):
     says with parsl.run.writer): KILLED, not RUNNING, and elapsed stops at its last row."""
     store = read_store(str(shared_data / "parsl" / "live-snapshots-run001" / "snapshot_t030s.db"))
     wf = store.workflows[RUN2]
-    from panorama_tui import parsl_model as pm
+    from panorama_tui.model.handlers import parsl as pm
 
     last = pm.run_of(wf).last_activity
     store.apply(decode({"event": pe.WRITER, "run_id": RUN2, "alive": False, "ts": last + 5}))

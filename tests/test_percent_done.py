@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from panorama_tui.ingest import run_to_end
+from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.master_db import list_workflows
-from panorama_tui.sources.stampede_db import StampedeDbSource
-from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-from panorama_tui.store import Store
+from panorama_tui.sources.pegasus.master_db import list_workflows
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+from panorama_tui.model.store import Store
 from panorama_tui.ui.app import PanoramaApp
-from panorama_tui.ui.panels import HeaderBar, WorkflowTree
+from panorama_tui.ui.panels.header import HeaderBar
+from panorama_tui.ui.panels.tree import WorkflowTree
 
 from .test_dagman_out import DAGS, RUNS, UUIDS, copy_dir, pegasus_status, row_values, table_rows
 from .test_stampede_db import DBS
@@ -61,7 +62,7 @@ def tree_says(store: Store, uuid: str) -> tuple[int, int]:
 
 
 def once_says(store: Store) -> dict:
-    from panorama_tui.summary import as_dict
+    from panorama_tui.stats.once import as_dict
 
     return as_dict(store)["dag_totals"]
 
@@ -119,7 +120,7 @@ def _cut_run(src: Path, dst: Path, table: int, keep_dagman_out: bool = True) -> 
     stamp = " ".join(lines[table].split()[:2])  # MM/DD/YY HH:MM:SS, submit host time
     from datetime import datetime, timedelta, timezone
 
-    from panorama_tui.sources.submitdir import parse_braindump_yml
+    from panorama_tui.sources.pegasus.submitdir import parse_braindump_yml
 
     tz = parse_braindump_yml((d / "braindump.yml").read_text())["timestamp"][-5:]
     offset = timedelta(hours=int(tz[:3]), minutes=int(tz[0] + tz[3:]))
@@ -163,7 +164,7 @@ def test_the_header_at_80_columns_still_says_it(replay_dir):
 def test_the_workflows_screen_shows_it(tmp_path, replay_dir):
     from textual.widgets import DataTable
 
-    from panorama_tui.ui.workflows import WorkflowsScreen
+    from panorama_tui.ui.screens.workflow_list import WorkflowsScreen
 
     master = tmp_path / "workflow.db"
     run = "process_wf_failure"

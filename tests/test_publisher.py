@@ -19,7 +19,7 @@ try:
 except ImportError:  # pragma: no cover
     from tests.broker import Admin, PrivateNode, in_ci, require_broker, url_for, wait_until
 
-from panorama_tui.publisher import SpoolingPublisher, encode_event
+from panorama_tui.transport.publisher import SpoolingPublisher, encode_event
 from panorama_tui.sources.amqp import AmqpSource
 
 pytestmark = pytest.mark.broker
@@ -98,7 +98,7 @@ def test_spool_survives_a_killed_publishing_process(admin, tmp_path):
     spool = str(tmp_path / "spool.db")
     code = (
         "import sys, time\n"
-        "from panorama_tui.publisher import SpoolingPublisher\n"
+        "from panorama_tui.transport.publisher import SpoolingPublisher\n"
         f"p = SpoolingPublisher('amqp://guest:guest@127.0.0.1:{_dead_port()}/%2F/{ex}', {spool!r})\n"
         "for i in range(300): p.publish({'event': 'stampede.task.info', 'i': i})\n"
         "print('spooled', flush=True)\n"

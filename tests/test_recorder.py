@@ -14,14 +14,14 @@ import time
 
 import pytest
 
-from panorama_tui.events import decode_line
-from panorama_tui.ingest import Ingest
-from panorama_tui.recorder import (
+from panorama_tui.core.events import decode_line
+from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.core.recorder import (
     CHUNK_ROWS, FORMAT, VERSION, Recorder, Retention, SettingsError, default_recording_path, is_recording, prune,
     read_records, retention,
 )
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 
 DEMO = os.path.join(os.path.dirname(__file__), "..", "panorama_tui", "data", "demo.panorama.db")
 
@@ -179,7 +179,7 @@ BATCH = 250
 
 CHILD = r"""
 import sys
-from panorama_tui.recorder import Recorder
+from panorama_tui.core.recorder import Recorder
 path, batch = sys.argv[1], int(sys.argv[2])
 rec = Recorder(path, source="crash-test")
 pad = "x" * 200

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from panorama_tui.events import decode_line
-from panorama_tui.ingest import Ingest
-from panorama_tui.recorder import Recorder
+from panorama_tui.core.events import decode_line
+from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.core.recorder import Recorder
 from panorama_tui.sources.base import RESET
 from panorama_tui.sources.replay import IDLE_SKIP_TO, SPEEDS, ReplayControl, ReplaySource
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 
 T0 = 1677913774.0
 GROUP = 5  # events per receive time

@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
-from panorama_tui.ingest import run_to_end
-from panorama_tui.report import failure_report
+from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.stats.job_report import failure_report
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 
 from .held_runs import DB, HOLD_REASON, JOB, WF, events, expected, submit_dir
 from .test_failure_report import analyzer_facts
@@ -30,7 +30,7 @@ SUMMARY_HEADING = "Summary".center(80, "*")
 @pytest.fixture
 def cli(repo_root, child_env, tmp_path):
     def run(*args):
-        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(repo_root),
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(repo_root),
                               env=child_env() | {"TMPDIR": str(tmp_path)}, capture_output=True, text=True,
                               timeout=120)
         assert "Traceback" not in proc.stderr + proc.stdout
@@ -178,7 +178,7 @@ def test_report_bad_input_and_arguments(cli, tmp_path, replay_dir):
 
 def test_report_of_a_recording_is_the_report_of_its_events(cli, tmp_path):
     """A recording replays at full speed under --report, as under --once."""
-    from panorama_tui.recorder import Recorder
+    from panorama_tui.core.recorder import Recorder
 
     lines = [ln for ln in events("removed").read_text().splitlines() if ln.strip()]
     path = tmp_path / "rec.panorama.db"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from panorama_tui.amqp_url import UrlError, parse, resolve
+from panorama_tui.transport.amqp_url import UrlError, parse, resolve
 
 # Passwords (and a user) written as people write them, unescaped: each defeats URL-shaped masking.
 FRAGMENTS = ("Xy7", "Qz9k")  # what must never show, of every password below
@@ -69,10 +69,10 @@ def run(module, *args, env, timeout=60, **kw):
 def test_error_lines_of_every_command_never_show_the_password(template, child_env, tmp_path, repo_root):
     url = hostile(template)
     env = child_env()
-    top = run("panorama_tui.cli", "--once", "--amqp", url, env=env, cwd=repo_root)  # --once: no screen
+    top = run("panorama_tui.cli.top", "--once", "--amqp", url, env=env, cwd=repo_root)  # --once: no screen
     assert top.returncode == 3 and top.stderr.count("\n") == 1, top.stderr
     assert_no_password(top.stderr + top.stdout)
-    collect = run("panorama_tui.collect", "record", "--amqp", url, "--out", tmp_path / "r.panorama.db", "--no-wait",
+    collect = run("panorama_tui.cli.collect", "record", "--amqp", url, "--out", tmp_path / "r.panorama.db", "--no-wait",
                   env=env, cwd=repo_root)
     assert collect.returncode in (3, 69), collect.stderr
     assert_no_password(collect.stderr + collect.stdout)
@@ -103,7 +103,7 @@ def wait_for_masked(proc, needle: str, seconds: float = 20.0) -> str:
 def test_ps_does_not_show_the_password_of_a_running_collector(child_env, tmp_path, repo_root):
     url = f"amqp://panorama:Xy7Qz9k-pw@127.0.0.1:{dead_port()}/panorama/monitoring"
     procs = [
-        subprocess.Popen([sys.executable, "-m", "panorama_tui.collect", "record", "--amqp", url,
+        subprocess.Popen([sys.executable, "-m", "panorama_tui.cli.collect", "record", "--amqp", url,
                           "--out", str(tmp_path / "r.panorama.db")], env=child_env(), cwd=repo_root,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "collectors.monitor", "--amqp", url, "--out", str(tmp_path / "m.jsonl"),

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from panorama_tui.ingest import Ingest
-from panorama_tui.recorder import SettingsError, read_records, recordings_dir, session_recorder
+from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.core.recorder import SettingsError, read_records, recordings_dir, session_recorder
 from panorama_tui.sources.amqp import AmqpSource
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.sources.replay import ReplaySource
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 from panorama_tui.ui.app import PanoramaApp
 
 from .test_ui import text_of

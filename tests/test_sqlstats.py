@@ -21,9 +21,9 @@ import sys
 import pytest
 
 from benchmarks.bench_stats import close  # floats to 1e-12 (sums in another order), the rest exactly
-from panorama_tui import pegstats as P
-from panorama_tui import sqlstats as S
-from panorama_tui.sources.stampede_db import read_store
+from panorama_tui.stats import store_stats as P
+from panorama_tui.stats import sql_stats as S
+from panorama_tui.sources.pegasus.stampede_db import read_store
 
 from .test_pegstats import LA, rows
 from .test_stampede_db import DBS, RUNS
@@ -364,7 +364,7 @@ def test_locked_by_a_writer_and_never_locking(tmp_path, replay_dir, monkeypatch)
 @pytest.fixture
 def cli(repo_root, child_env, tmp_path):
     def run(*args):
-        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(repo_root),
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(repo_root),
                               env=child_env() | {"TMPDIR": str(tmp_path), "TZ": "America/Los_Angeles"},
                               capture_output=True, text=True, timeout=120)
         assert "Traceback" not in proc.stderr + proc.stdout

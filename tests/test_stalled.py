@@ -21,13 +21,15 @@ import sys
 import pytest
 from rich.console import Console
 
-from panorama_tui.ingest import run_to_end
+from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-from panorama_tui.store import Store
-from panorama_tui.summary import EXIT_STALLED, STALL_FLOOR, run_pace, stall
+from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+from panorama_tui.model.store import Store
+from panorama_tui.stats.once import EXIT_STALLED
+from panorama_tui.stats.stall import STALL_FLOOR, run_pace, stall
 from panorama_tui.ui.app import PanoramaApp
-from panorama_tui.ui.panels import HeaderBar, WarningsView
+from panorama_tui.ui.panels.header import HeaderBar
+from panorama_tui.ui.panels.warnings import WarningsView
 
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"
 OK_WF = "f00c0056-abd4-4e8e-b793-24eb760dda1f"
@@ -64,7 +66,7 @@ def cut_log(tmp_path, replay_dir):
 @pytest.fixture
 def cli(child_env, tmp_path):
     def run(*args):
-        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(tmp_path),
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(tmp_path),
                               env=child_env() | {"TMPDIR": str(tmp_path), "PANORAMA_AMQP_URL": ""},
                               capture_output=True, text=True, timeout=120)
         assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
@@ -123,7 +125,7 @@ def test_following_the_stall_is_said_then_taken_back(tmp_path, submitdirs, monke
     back when monitord records the end after all."""
     import shutil
 
-    import panorama_tui.sources.submitdir as m
+    import panorama_tui.sources.pegasus.submitdir as m
 
     monkeypatch.setattr(m, "DAGMAN_QUIET", 0.0)
     d = tmp_path / "run"

@@ -16,13 +16,14 @@ import sqlite3
 
 import pytest
 
-from panorama_tui.events import decode_line
-from panorama_tui.ingest import run_to_end
+from panorama_tui.core.events import decode_line
+from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.base import RESET
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.stampede_db import StampedeDbError, StampedeDbSource, read_store, unescape_argv
-from panorama_tui.stats import summarize
-from panorama_tui.store import Invocation, Job, Store, Task, Try, Workflow
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbError, StampedeDbSource, read_store, unescape_argv
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.entities import Invocation, Job, Task, Try, Workflow
+from panorama_tui.model.store import Store
 
 # Pegasus's loader (SQLAlchemy) warns about Decimal columns on SQLite: its business, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore:Dialect sqlite\\+pysqlite does \\*not\\* support Decimal")
@@ -361,7 +362,7 @@ def test_bench_db_writer_writes_what_pegasus_loader_writes(tmp_path):
 
 def test_generated_run_db_store_equals_events_store(tmp_path, store_snapshot):
     """1,500 generated jobs with retries and failures: DB path and event path agree."""
-    from panorama_tui.events import decode
+    from panorama_tui.core.events import decode
 
     from benchmarks import bench_stats
 

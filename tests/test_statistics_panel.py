@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 
-from panorama_tui import sqlstats
-from panorama_tui.ingest import Ingest
-from panorama_tui.sources.stampede_db import StampedeDbSource
-from panorama_tui.sources.submitdir import SubmitDirSource, find_submit_dir
-from panorama_tui.store import Store
+from panorama_tui.stats import sql_stats
+from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+from panorama_tui.model.store import Store
 from panorama_tui.ui.app import PanoramaApp
 
 from .held_runs import DB, HELD, expected, submit_dir
@@ -56,7 +56,7 @@ def test_the_stale_dir_disagrees_with_itself():
 
 def test_panel_shows_the_db_figures_and_the_overlay_as_provisional(tmp_path):
     d = submit_dir("stale", tmp_path)
-    stats = sqlstats.all_statistics_db(str(d / DB))
+    stats = sql_stats.all_statistics_db(str(d / DB))
     assert stats["summary"]["jobs"]["succeeded"] == 3
     lines = squeeze(panel_text(SubmitDirSource(find_submit_dir(str(d)), follow=False)))
     text = "\n".join(lines)
@@ -98,7 +98,7 @@ def test_once_counts_are_the_dbs_with_the_overlay_beside_them(tmp_path, repo_roo
     want = expected_summary(HELD / "stale" / "expected" / "statistics-csv" / "summary.csv")
 
     def once(*args):
-        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli", "--once", *args, str(d)], cwd=str(repo_root),
+        p = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", "--once", *args, str(d)], cwd=str(repo_root),
                            env=child_env(), capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr
         return p.stdout

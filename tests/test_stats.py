@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from panorama_tui.events import decode, decode_exitcode, decode_line
-from panorama_tui.stats import Counts, summarize
-from panorama_tui.store import Store
+from panorama_tui.core.events import decode, decode_exitcode, decode_line
+from panorama_tui.stats.counts import Counts, summarize
+from panorama_tui.model.store import Store
 
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 ROOT_WF = "48f759a4-165f-47d6-8c32-571649ce311b"

@@ -8,12 +8,12 @@ import random
 
 import pytest
 
-from panorama_tui.events import Event, decode, decode_line
-from panorama_tui.ingest import run_to_end
+from panorama_tui.core.events import Event, decode, decode_line
+from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.states import JobState, WorkflowState
-from panorama_tui.stats import summarize
-from panorama_tui.store import Store
+from panorama_tui.model.states import JobState, WorkflowState
+from panorama_tui.stats.counts import summarize
+from panorama_tui.model.store import Store
 
 FAIL_WF = "f84f05fc-a8d0-42b5-bac5-52d6f41a77e3"
 OK_WF = "f00c0056-abd4-4e8e-b793-24eb760dda1f"

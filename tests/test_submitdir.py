@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from panorama_tui.ingest import run_to_end
-from panorama_tui.sources.jobstate_log import JobstateLog, JobstateLogSource, parse_line
-from panorama_tui.sources.master_db import list_workflows, workflow_progress
-from panorama_tui.sources.stampede_db import StampedeDbError, StampedeDbSource, read_store
-from panorama_tui.sources.submitdir import (
+from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.sources.pegasus.jobstate_log import JobstateLog, JobstateLogSource, parse_line
+from panorama_tui.sources.pegasus.master_db import list_workflows, workflow_progress
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbError, StampedeDbSource, read_store
+from panorama_tui.sources.pegasus.submitdir import (
     SubmitDirError,
     SubmitDirSource,
     find_submit_dir,
@@ -25,7 +25,7 @@ from panorama_tui.sources.submitdir import (
     read_properties,
     sqlite_path,
 )
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 
 from .test_stampede_db import DBS, RUNS, deep, events_store, feed
 
@@ -102,7 +102,7 @@ def test_old_braindump_txt(tmp_path, submitdirs):
 def test_braindump_without_pyyaml_parses_the_same(submitdirs):
     text = (submitdirs / "process_wf_success" / "braindump.yml").read_text()
     yaml_way = parse_braindump_yml(text)
-    import panorama_tui.sources.submitdir as m
+    import panorama_tui.sources.pegasus.submitdir as m
 
     simple = {}
     for line in text.splitlines():
@@ -315,7 +315,7 @@ def test_dagman_out_times_in_any_timezone(submitdirs, tmp_path, tz, with_log, ch
         d = submitdirs / run
         log = str(d / "jobstate.log") if with_log else None
         code = (
-            "import json, sys; from panorama_tui.sources.submitdir import dagman_out_info, parse_braindump_yml;"
+            "import json, sys; from panorama_tui.sources.pegasus.submitdir import dagman_out_info, parse_braindump_yml;"
             f"bd = parse_braindump_yml(open({str(d / 'braindump.yml')!r}).read());"
             f"import glob; p = glob.glob({str(d)!r} + '/*.dag.dagman.out')[0];"
             f"print(json.dumps(dagman_out_info(p, {log!r}, bd.get('timestamp'))))"
@@ -405,7 +405,7 @@ def test_master_db_bad_input(tmp_path, replay_dir):
 @pytest.fixture
 def cli(child_env, tmp_path):
     def run(*args, cwd=None, timeout=120):
-        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli", *map(str, args)], cwd=str(cwd or tmp_path),
+        proc = subprocess.run([sys.executable, "-m", "panorama_tui.cli.top", *map(str, args)], cwd=str(cwd or tmp_path),
                               env=child_env() | {"TMPDIR": str(tmp_path), "PANORAMA_AMQP_URL": ""},
                               capture_output=True, text=True, timeout=timeout)
         assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
@@ -487,7 +487,7 @@ def test_master_db_lists_workflows(cli, tmp_path, replay_dir):
 
 def test_following_a_db_that_grows(tmp_path, replay_dir, store_snapshot):
     """StampedeDbSource through Ingest, on its own thread, while the loader writes."""
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
 
     run = "hierarchical_wf_success"
     lines = [ln for ln in (replay_dir / run / "events.json").read_bytes().splitlines() if ln.strip()]

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from panorama_tui.ingest import run_to_end
+from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.store import Store
-from panorama_tui.timeline import SHADES, gantt, intervals, occupancy
+from panorama_tui.model.store import Store
+from panorama_tui.views.timeline import SHADES, gantt, intervals, occupancy
 
 
 def _store(shared_data, run="hierarchical_wf_success"):
@@ -56,8 +56,8 @@ def test_nothing_submitted_yet():
 # -- the chart (TimelineView): state colours, one axis of whole counts, clock times, fits ----------
 
 def _chart(store, width, height, no_color=False):
-    from panorama_tui.timeline import occupancy
-    from panorama_tui.ui.panels import render_timeline
+    from panorama_tui.views.timeline import occupancy
+    from panorama_tui.ui.panels.timeline import render_timeline
 
     occ = occupancy(store, None, bins=max(20, width - 12))
     return occ, render_timeline(occ, width, height, no_color)
@@ -87,7 +87,7 @@ def test_the_chart_has_one_axis_of_whole_counts_and_clock_times(shared_data, wid
 
 
 def test_the_chart_uses_the_job_lists_state_colours(shared_data):
-    from panorama_tui.states import JobState
+    from panorama_tui.model.states import JobState
     from panorama_tui.ui.theme import STATE_STYLES
 
     s = _store(shared_data, "process_wf_failure")
@@ -106,7 +106,7 @@ def test_the_chart_uses_the_job_lists_state_colours(shared_data):
 
 
 def test_without_colour_the_lines_are_told_apart_by_the_state_glyphs(shared_data):
-    from panorama_tui.states import JobState
+    from panorama_tui.model.states import JobState
 
     s = _store(shared_data, "process_wf_failure")
     _, text = _chart(s, 116, 12, no_color=True)
@@ -115,7 +115,7 @@ def test_without_colour_the_lines_are_told_apart_by_the_state_glyphs(shared_data
 
 
 def test_clock_ticks_are_round_times_that_fit():
-    from panorama_tui.timeline import clock_ticks, count_ticks
+    from panorama_tui.views.timeline import clock_ticks, count_ticks
 
     t0 = time.mktime((2023, 3, 4, 7, 9, 48, 0, 0, -1))
     ticks = clock_ticks(t0, t0 + 96, 60)  # 6 labels of 8, 2 apart

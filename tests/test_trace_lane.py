@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from panorama_tui.events import TraceSample, decode, decode_sample
-from panorama_tui.ingest import apply_decoded, decode_batch
-from panorama_tui.recorder import read_records
-from panorama_tui.store import Store
+from panorama_tui.core.events import TraceSample, decode, decode_sample
+from panorama_tui.pipeline.ingest import apply_decoded, decode_batch
+from panorama_tui.core.recorder import read_records
+from panorama_tui.model.store import Store
 
 DEMO = "panorama_tui/data/demo.panorama.db"
 

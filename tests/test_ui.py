@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from panorama_tui.states import JobState
-from panorama_tui.ui.app import HelpScreen, JobScreen, PanoramaApp, parse_seek
-from panorama_tui.ui.joblist import JobList
+from panorama_tui.model.states import JobState
+from panorama_tui.ui.app import HelpScreen, PanoramaApp
+from panorama_tui.ui.screens.job import JobScreen
+from panorama_tui.ui.screens.seek import parse_seek
+from panorama_tui.ui.widgets.joblist import JobList
 
 from .ui_helpers import demo_app, finished_demo, fixed_timezone
 
@@ -137,8 +139,8 @@ def test_pause_freezes_view_but_collection_goes_on():
             await wait_for(lambda: control.finished)
             await asyncio.sleep(app.tick_seconds * 2)
             await pilot.pause()
-            from panorama_tui.cli import DEMO_RECORDING
-            from panorama_tui.recorder import read_records
+            from panorama_tui.cli.top import DEMO_RECORDING
+            from panorama_tui.core.recorder import read_records
 
             recorded = len(read_records(DEMO_RECORDING))
             assert store.event_count == recorded  # collected
@@ -206,7 +208,7 @@ def test_parse_seek():
 
 
 def test_live_app_without_replay_ignores_replay_keys():
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     async def go():
         app = PanoramaApp(Store(), source_label="empty", live=True)
@@ -222,8 +224,8 @@ def test_panels_show_panorama_sample_events(shared_data):
     """Transfers, Darshan and /proc figures reach the screen (shared/data/panorama samples)."""
     import json
 
-    from panorama_tui.events import decode
-    from panorama_tui.store import Store
+    from panorama_tui.core.events import decode
+    from panorama_tui.model.store import Store
 
     store = Store()
     for name in ("kickstart.inv.online.json", "transfer.inv.go.json", "darshan.perf.as-stored.json"):
@@ -293,9 +295,9 @@ def test_demo_shows_collector_output():
 
 def test_status_line_shows_the_link():
     """A source's link state, rate, lag and reconnects reach the status line (AMQP's contract)."""
-    from panorama_tui.ingest import Ingest
+    from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.sources.base import Source
-    from panorama_tui.store import Store
+    from panorama_tui.model.store import Store
 
     class Link(Source):
         label = "amqp://guest:****@127.0.0.1:5672/panorama/monitoring"
@@ -352,8 +354,8 @@ def test_statistics_panel_matches_pegasus_statistics(shared_data):
 
 def test_workflows_screen_lists_and_opens(tmp_path, shared_data):
     """A master DB opens on its workflows list; enter opens one from its Stampede DB."""
-    from panorama_tui.store import Store
-    from panorama_tui.ui.workflows import WorkflowsScreen
+    from panorama_tui.model.store import Store
+    from panorama_tui.ui.screens.workflow_list import WorkflowsScreen
 
     from .test_submitdir import _master_db
 
@@ -395,9 +397,9 @@ def test_workflows_screen_lists_and_opens(tmp_path, shared_data):
 def test_tree_state_groups_follow_the_store(replay_dir):
     """The per-state groups under a workflow keep their counts as the run goes
     on (they were filled once, then went stale), and an open group's jobs too."""
-    from panorama_tui.events import decode_line
-    from panorama_tui.store import Store
-    from panorama_tui.ui.panels import WorkflowTree
+    from panorama_tui.core.events import decode_line
+    from panorama_tui.model.store import Store
+    from panorama_tui.ui.panels.tree import WorkflowTree
 
     lines = [ln for ln in (replay_dir / "process_wf_failure" / "events.json").read_bytes().splitlines() if ln.strip()]
     store = Store()
@@ -437,7 +439,7 @@ def test_tree_state_groups_follow_the_store(replay_dir):
 def test_the_key_bar_is_not_rebuilt_when_its_keys_stay_the_same():
     """Textual's Footer recomposes (a whole-screen layout) on every focus change;
     the key bar only when the keys it shows change."""
-    from panorama_tui.ui.keybar import KeyBar
+    from panorama_tui.ui.widgets.keybar import KeyBar
 
     async def go():
         async with finished_demo((140, 42)) as (app, store, pilot):
@@ -495,7 +497,7 @@ def test_filters_change_the_row_count_without_a_layout():
 
 
 def test_the_filter_box_scrolls_to_its_cursor_and_keeps_the_filter_in_force():
-    from panorama_tui.ui.filterbox import FilterBox
+    from panorama_tui.ui.widgets.filterbox import FilterBox
 
     async def go():
         async with finished_demo((100, 30)) as (app, store, pilot):
@@ -526,7 +528,7 @@ def test_the_collector_waits_for_the_frame_that_shows_a_key():
     sort has just made: it is held off until that frame is drawn."""
     import gc
 
-    from panorama_tui import gcpolicy
+    from panorama_tui.core import gcpolicy
 
     async def go():
         async with finished_demo() as (app, store, pilot):
@@ -557,10 +559,10 @@ def test_a_filter_shows_its_first_rows_at_once_and_the_rest_between_frames(monke
     time: the list starts at the top of the rows found so far (the bottom of
     the scope when the order is descending), the status line says how far it
     got, and the rows end as the whole filter gives them."""
-    from panorama_tui import joborder
-    from panorama_tui.query import parse
+    from panorama_tui.views import joborder
+    from panorama_tui.views.query import parse
     from panorama_tui.ui import app as app_module
-    from panorama_tui.ui import joblist
+    from panorama_tui.ui.widgets import joblist
 
     monkeypatch.setattr(app_module, "FILTER_DELAY", 30.0)  # applied on enter, not as typed
     monkeypatch.setattr(joborder, "CHUNK", 3)
@@ -641,7 +643,7 @@ def test_a_tick_repaints_only_what_changed():
 
 
 def test_the_job_list_prepares_every_columns_keys_while_idle(monkeypatch):
-    from panorama_tui import joborder
+    from panorama_tui.views import joborder
 
     monkeypatch.setattr(joborder, "WARM_MIN", 0)
     monkeypatch.setattr(joborder, "CHUNK", 4)

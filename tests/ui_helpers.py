@@ -7,10 +7,10 @@ import os
 import time
 from contextlib import asynccontextmanager
 
-from panorama_tui.cli import DEMO_RECORDING
-from panorama_tui.ingest import Ingest
+from panorama_tui.cli.top import DEMO_RECORDING
+from panorama_tui.pipeline.ingest import Ingest
 from panorama_tui.sources.replay import ReplayControl, ReplaySource
-from panorama_tui.store import Store
+from panorama_tui.model.store import Store
 from panorama_tui.ui.app import PanoramaApp
 
 

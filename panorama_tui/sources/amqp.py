@@ -58,8 +58,8 @@ import struct
 import time
 from collections import deque
 
-from ..amqp_url import DEFAULT_BINDINGS, parse
-from ..events import MAX_LINE_BYTES, to_epoch
+from ..transport.amqp_url import DEFAULT_BINDINGS, parse
+from ..core.events import MAX_LINE_BYTES, to_epoch
 from .base import Batch, Source
 
 log = logging.getLogger(__name__)

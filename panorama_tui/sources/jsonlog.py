@@ -19,7 +19,7 @@ import os
 import select
 import stat
 
-from ..events import BadEvent, parse_bp_line
+from ..core.events import BadEvent, parse_bp_line
 from .base import Batch, Source
 
 log = logging.getLogger(__name__)

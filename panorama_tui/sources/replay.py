@@ -16,8 +16,8 @@ from bisect import bisect_right
 from itertools import accumulate, chain
 from operator import itemgetter
 
-from ..events import BadEvent
-from ..recorder import CHUNK_ROWS, unpack_chunk
+from ..core.events import BadEvent
+from ..core.recorder import CHUNK_ROWS, unpack_chunk
 from .base import RESET, Batch, Source
 
 CHUNK = 5000  # records read (and emitted) at a time at most

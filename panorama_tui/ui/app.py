@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,141 +20,70 @@ from typing import Callable
 
 from rich.text import Text
 from textual import events, on
-from textual.app import App, ComposeResult, SystemCommand
 from textual.actions import parse as parse_action
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
-from .. import gcpolicy
-from ..fmt import clock_time, human_bytes, human_duration, short_path
-from ..query import QueryError, parse
-from ..report import failure_report
-from ..states import JobState
-from ..store import Job, Store
-from ..summary import stall
-from .columns import ColumnsScreen, fit_fields
-from .filterbox import FilterBox
-from .help import PROBLEM_LABELS, HelpScreen, Keys, documented_bindings, help_rows
-from .keybar import KeyBar
-from .joblist import JobList
+from ..core import gcpolicy
+from ..core.fmt import clock_time, human_bytes, human_duration, short_path
+from ..model.entities import Job
+from ..model.states import JobState
+from ..model.store import Store
+from ..stats.job_report import failure_report
+from ..stats.stall import stall
+from ..views.query import QueryError, parse
 from . import theme
-from .panels import (
-    FailureText,
-    HeaderBar,
-    JobDetail,
-    StatisticsView,
-    TimelineView,
-    TransfersView,
-    WarningsView,
-    WorkflowTree,
-    render_plot,
-)
+from .keys import PROBLEM_LABELS, Keys, documented_bindings, help_rows
+from .panels.detail import PLOT_SECONDS, JobDetail, render_plot
+from .panels.failures import FailureText
+from .panels.header import HeaderBar
+from .panels.statistics import StatisticsView
+from .panels.timeline import TimelineView
+from .panels.transfers import TransfersView
+from .panels.tree import WorkflowTree
+from .panels.warnings import WarningsView
+from .screens.columns import ColumnsScreen, fit_fields
+from .screens.help import HelpScreen
+from .screens.job import JobScreen
+from .screens.seek import SeekScreen, parse_seek
 from .theme import markup_escape
+from .widgets.filterbox import FilterBox
+from .widgets.joblist import JobList
+from .widgets.keybar import KeyBar
 
 log = logging.getLogger(__name__)
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24
+
 TICK_SECONDS = 0.5
-PLOT_SECONDS = 1.0
+
+
 TIMELINE_SECONDS = 2.0
+
 STATS_SECONDS = 5.0
+
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
+
 # Seconds the keys must pause before what is typed in the filter box is
 # applied: a word typed is one re-filter of a 100k-job list, not one per key.
 FILTER_DELAY = 0.15
+
 TERMINAL_CHECK_SECONDS = 2.0  # one tcgetattr: the screen ends this long after its terminal went
+
 QUIET_CLOCK_SECONDS = 3.0  # a quiet input's clock-only repaints (see PanoramaApp._tick)
 
-
-class JobScreen(Screen):
-    """Everything about one job; esc goes back."""
-
-    BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("o", "app.pager", "Open in pager"),
-    ]
-    DEFAULT_CSS = """
-    JobScreen #plot { height: 14; }
-    """
-
-    def __init__(self, job: Job):
-        super().__init__()
-        self.job = job
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="job-title")
-        with VerticalScroll():
-            yield JobDetail(id="job-detail")
-            yield Static(id="plot")
-            yield Static(id="job-report")
-        yield KeyBar()
-
-    def on_mount(self) -> None:
-        self.refresh_job()
-        self.set_interval(PLOT_SECONDS, self.refresh_job)
-
-    def refresh_job(self) -> None:
-        app: PanoramaApp = self.app  # type: ignore[assignment]
-        if app.view_paused:
-            return
-        with app.store.lock:
-            self.query_one("#job-title", Static).update(
-                Text(f" {self.job.job_id}  ({self.job.wf.name})", style="bold reverse")
-            )
-            self.query_one(JobDetail).show(app.store, self.job, app.now())
-            w = max(40, self.size.width - 4)
-            self.query_one("#plot", Static).update(render_plot(self.job, w, 14, app.no_color))
-            self.query_one("#job-report", Static).update(Text(failure_report(self.job, tail=40)))
-
-
-class SeekScreen(ModalScreen[str]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel")]
-    DEFAULT_CSS = """
-    SeekScreen { align: center middle; }
-    SeekScreen > Input { width: 50; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Input(placeholder="seek to HH:MM:SS, YYYY-mm-dd HH:MM:SS, +30s or -5m", id="seek")
-
-    @on(Input.Submitted)
-    def done(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-
-def parse_seek(text: str, position: float | None, start: float | None) -> float | None:
-    """A replay target from what the user typed; None when it is not a time."""
-    text = text.strip()
-    m = re.fullmatch(r"([+-])(\d+(?:\.\d+)?)([smh]?)", text)
-    if m and position is not None:
-        mult = {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(3)]
-        delta = float(m.group(2)) * mult
-        return position + (delta if m.group(1) == "+" else -delta)
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return time.mktime(time.strptime(text, fmt))
-        except ValueError:
-            pass
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text)
-    if m and start is not None:
-        base = time.localtime(start)
-        target = time.mktime(
-            (base.tm_year, base.tm_mon, base.tm_mday, int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), 0, 0, -1)
-        )
-        if target < start - 1:
-            target += 86400  # the replay crossed midnight
-        return target
-    return None
-
-
 _SORT = Keys("sort by the next / previous column; reverse the order (▲ ascending, ▼ descending)", section="Finding")
+
 _PANELS = Keys("panels: detail, failed jobs, transfers, warnings, timeline (jobs over time and a Gantt), "
                "statistics (pegasus-statistics' figures, live)", section="Panels")
+
 _QUIT = Keys("quit", section="Watching")
+
 _SPEED = Keys("replay: faster / slower", section="Replay")
+
 _SEEK = Keys("replay: back / forward 10 s, 60 s", section="Replay")
 
 
@@ -648,7 +576,7 @@ class PanoramaApp(App):
         creates it with the user's first workflow)."""
         if self.master_db:
             return self.master_db
-        from ..sources.master_db import default_path
+        from ..sources.pegasus.master_db import default_path
 
         path = default_path()
         return path if os.path.isfile(path) else None
@@ -657,13 +585,13 @@ class PanoramaApp(App):
         path = self._master_db_path()
         if path is None:
             return  # check_action has hidden w
-        from .workflows import WorkflowsScreen
+        from .screens.workflow_list import WorkflowsScreen
 
         self.push_screen(WorkflowsScreen(path))
 
     def switch_source(self, source, control=None) -> None:
         """Show another input: stop the current one, start again from an empty store."""
-        from ..ingest import Ingest
+        from ..pipeline.ingest import Ingest
 
         if self.ingest is not None:
             self.ingest.stop()
@@ -913,9 +841,9 @@ def run_app(args, source, control, master_db: str | None = None) -> int:
     """Start the ingest thread (and recording) and run the screen.
 
     With no source and a master DB, the screen opens on the workflows list."""
-    from ..cli import InputError
-    from ..ingest import Ingest
-    from ..recorder import RecordingError, session_recorder
+    from ..cli.top import InputError
+    from ..core.recorder import RecordingError, session_recorder
+    from ..pipeline.ingest import Ingest
 
     gcpolicy.configure()
     store = Store()

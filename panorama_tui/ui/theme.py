@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from rich.style import Style
 
-from ..fmt import visible
-from ..states import JobState
+from ..core.fmt import visible
+from ..model.states import JobState
 
 _COLOUR = {
     JobState.FAILED: "bold bright_red",

@@ -1,0 +1,424 @@
+"""The ``panorama-top`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+from .. import __version__, logsetup
+from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
+from ..core.fmt import visible
+
+EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
+EXIT_BAD_INPUT = 3
+
+DEMO_RECORDING = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "demo.panorama.db")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, and an exit code scripts can tell apart
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="panorama-top",
+        description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
+        "Darshan I/O and Globus transfers in one screen.",
+        epilog="--once and --report exit status: 0 succeeded, 1 failed (for Parsl: a task failed), 2 still running, "
+        "4 stalled (DAGMan exited but monitord recorded no end, or no event for far longer than the run's pace with "
+        "nothing queued or running; a Parsl run without an end that wrote nothing for far longer than its cadence, "
+        "killed when its writer's process is gone); 3 unreadable input; 64 bad arguments; 141 stdout's reader left "
+        "(| head), as for any filter.",
+    )
+    p.add_argument("path", nargs="?", help="a Pegasus submit dir (default: the current directory if it is one, "
+                   "or holds a Parsl run's runinfo/), a DAGMan log (*.dag.dagman.out) or a dir of them, a Stampede "
+                   "DB, a Parsl monitoring.db or a dir holding runinfo/monitoring.db, a monitord event log (JSON or "
+                   "BP; followed, and waited for if not there yet; also a pipe or FIFO) or a panorama-top recording")
+    p.add_argument("--demo", action="store_true", help="replay the bundled recording of real Pegasus runs")
+    p.add_argument("--once", action="store_true", help="print a summary and exit (no screen)")
+    p.add_argument("--report", action="store_true", help="print what pegasus-analyzer prints for PATH's held and "
+                   "failed jobs (each the report the o key opens) and exit; with --json, as fields")
+    p.add_argument("--json", action="store_true", help="with --once, --report or --stats: print a JSON object")
+    p.add_argument("--stats", action="store_true", help="print pegasus-statistics' summary of PATH (a Stampede DB "
+                   "or a submit dir) and exit; with --json, every figure of -s all")
+    p.add_argument("--no-follow", action="store_true", help="read an event log once instead of following it, "
+                   "and wait for nothing: not for a log not there yet, nor for a FIFO's writer")
+    p.add_argument("--record", metavar="FILE", help="append every event received to this recording (a followed "
+                   "event log too; by default an AMQP stream is recorded under ~/.local/share/panorama-top/recordings)")
+    p.add_argument("--no-record", action="store_true", help="do not record live input")
+    p.add_argument("--speed", type=float, default=None, help="replay speed: 1, 10, ... or 0 for as fast as possible")
+    p.add_argument("--paused", action="store_true", help="start a replay paused")
+    p.add_argument("--no-mouse", action="store_true", help="do not capture the mouse (lighter over SSH)")
+    p.add_argument("--amqp", metavar="URL", help="subscribe to a RabbitMQ exchange: amqp[s]://user:pass@host:port/"
+                   "<vhost>/<exchange> (default without PATH: PANORAMA_AMQP_URL, then the config file).  Without "
+                   "a password, the URL takes PANORAMA_AMQP_PASSWORD's or the config file's: one given here "
+                   "is starred in ps only once the program has started")
+    p.add_argument("--queue", metavar="NAME", help="with AMQP: consume this named durable queue "
+                   "(default: an exclusive queue that lives as long as the screen)")
+    p.add_argument("--bind", action="append", metavar="KEY", help="with AMQP: routing key to bind (repeatable; "
+                   "default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
+    p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events; with --stats: "
+                   "this workflow and its sub-workflows")
+    p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
+    return p
+
+
+class InputError(Exception):
+    pass
+
+
+def open_source(args):
+    """(source, replay control or None) for the command line's input."""
+    from ..sources.detect import UnknownInput, bp_of, detect
+    from ..sources.jsonlog import JsonLogSource
+    from ..sources.replay import ReplayControl, ReplaySource
+
+    path = args.path
+    # -- no PATH inside a Pegasus submit dir or a Parsl run's dir means that run --
+    if not path and not args.demo and not args.amqp and _is_run_dir(os.getcwd()):
+        path = args.path = os.getcwd()
+    amqp = _open_amqp(args)
+    if amqp is not None:
+        return amqp, None
+    if args.demo:
+        if path:
+            raise InputError("give either PATH or --demo, not both")
+        path = DEMO_RECORDING
+        if not os.path.exists(path):
+            raise InputError(f"the bundled demo recording is missing ({path}); reinstall panorama-top")
+    if not path:
+        from ..sources.pegasus.master_db import default_path
+
+        if os.path.isfile(default_path()) and not args.once:
+            raise OpenMasterDb(default_path())
+        raise InputError("nothing to show: give an event log, a recording or a submit dir, or try --demo")
+    follow = not (args.no_follow or args.once)
+    try:
+        kind = detect(path, follow=follow)
+    except UnknownInput as exc:
+        raise InputError(str(exc)) from None
+    if kind in ("submitdir", "dagmanout", "stampede", "masterdb"):
+        return _open_pegasus(kind, path, args), None
+    if kind == "parsl":
+        from ..sources.parsl.monitoring_db import ParslDbError, ParslDbSource, find_db
+
+        try:
+            return ParslDbSource(find_db(path), follow=follow), None
+        except ParslDbError as exc:
+            raise InputError(str(exc)) from None
+    if kind == "recording":
+        speed = args.speed
+        if speed is None:
+            speed = 0.0 if args.once else (20.0 if args.demo else 1.0)
+        if args.once:
+            speed = 0.0
+        if speed < 0:
+            raise InputError("--speed must be 0 (as fast as possible) or more")
+        control = ReplayControl(speed=speed, paused=args.paused and not args.once)
+        return ReplaySource(path, control), control
+    # --once waits for a FIFO's writer (a pipe is its natural input); --no-follow does not.
+    source = JsonLogSource(path, follow=follow, bp=bp_of(kind), wait_for_writer=not args.no_follow)
+    why = source.open_now()
+    if why:
+        raise InputError(why)
+    return source, None
+
+
+# -- Pegasus submit dirs and DBs ------------------------------------------------
+
+
+class Listing(Exception):
+    """Not a source but a list to print (a master DB's workflows); exit 0."""
+
+
+class OpenMasterDb(Exception):
+    """Not a source: the screen opens on this master DB's workflows list."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
+def _is_submit_dir(d: str) -> bool:
+    return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
+
+
+def _is_run_dir(d: str) -> bool:
+    """A Pegasus submit dir, or the dir of a Parsl run (``runinfo/monitoring.db`` in it)."""
+    from ..sources.parsl.monitoring_db import db_of_dir
+
+    return _is_submit_dir(d) or db_of_dir(d) is not None
+
+
+def _open_pegasus(kind: str, path: str, args):
+    follow = not (args.no_follow or args.once)
+    if kind == "stampede":
+        from ..sources.pegasus.stampede_db import StampedeDbSource
+
+        return StampedeDbSource(path, follow=follow)
+    if kind == "submitdir":
+        from ..sources.pegasus.submitdir import SubmitDirError, SubmitDirSource, find_submit_dir
+
+        try:
+            return SubmitDirSource(find_submit_dir(path), follow=follow)
+        except SubmitDirError as exc:
+            raise InputError(str(exc)) from None
+    if kind == "dagmanout":
+        from ..sources.pegasus.submitdir import SubmitDirSource, dagman_submit_dir
+
+        return SubmitDirSource(dagman_submit_dir(path), follow=follow)
+    if not args.once:
+        raise OpenMasterDb(path)
+    from ..sources.pegasus.master_db import list_workflows
+    from ..sources.pegasus.stampede_db import StampedeDbError
+
+    try:
+        wfs = list_workflows(path, progress=True)
+    except StampedeDbError as exc:
+        raise InputError(str(exc)) from None
+    if args.json:
+        import json
+
+        raise Listing(json.dumps({"source": path, "workflows": wfs}, indent=2))
+    from ..stats.progress import percent_text
+
+    lines = [f"{len(wfs)} workflow(s) in {path}; open one with: panorama-top SUBMIT_DIR"]
+    for w in wfs:
+        p = w.get("progress") or {}
+        pct = percent_text(p["percent"]) if p.get("percent") is not None else "-"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(w["start"])) if w["start"] else "-"
+        lines.append(f"{w['state']:<10} {pct:>5}  {when}  {w['label'] or '?':<20} {w['submit_dir']}")
+    raise Listing("\n".join(lines))
+
+
+def _open_amqp(args):
+    """An AmqpSource when --amqp is given, or no PATH and the env/config name a broker."""
+    from ..transport.amqp_url import UrlError, hide_password_from_ps, parse, resolve
+
+    hide_password_from_ps(args.amqp, "panorama-top")
+    amqp_opts = args.queue or args.bind or args.wf
+    if args.amqp and (args.path or args.demo):
+        raise InputError("give either PATH/--demo or --amqp, not both")
+    if args.path or args.demo:
+        if amqp_opts:
+            raise InputError("--queue, --bind and --wf go with --amqp")
+        return None
+    try:
+        s = resolve(args.amqp, args.queue, args.bind, args.wf)
+    except UrlError as exc:
+        raise InputError(str(exc)) from None
+    if not s.url:
+        if amqp_opts:
+            raise InputError("--queue, --bind and --wf go with --amqp")
+        return None
+    from ..sources.amqp import AmqpSource
+
+    try:
+        parse(s.url)  # a bad URL is said first, --once or not
+        if args.once:
+            raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
+        source = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf)
+    except UrlError as exc:
+        raise InputError(str(exc)) from None
+    return source
+
+
+def run_once(args, source) -> int:
+    from ..stats.once import overall_exit, render_json, render_text
+
+    store = read_to_end(source)
+    label = args.path or "demo"
+    now = _stall_clock(source, store)
+    db_counts = _db_counts(source, store)
+    print(render_json(store, label, now, db_counts) if args.json else render_text(store, label, now, db_counts))
+    return overall_exit(store, now)
+
+
+def _db_counts(source, store) -> dict | None:
+    """Each workflow's own counts as the source's Stampede DB has them (pegasus-statistics'
+    numbers, as --stats and the Statistics panel give them), or None without a DB."""
+    from ..stats import sql_stats
+
+    db = sql_stats.source_db(source)
+    if db is None:
+        return None
+    out: dict = {}
+    for root in store.roots:
+        try:
+            stats = sql_stats.all_statistics_db(db, root.wf_uuid)
+        except sql_stats.StatsDbError:
+            continue  # not in the DB yet: the store's counts stand
+        for w in stats["workflows"]:
+            if w["wf_uuid"] != "ALL":
+                out[w["wf_uuid"]] = {k: w[k] for k in ("tasks", "jobs", "sub_workflows")}
+    return out
+
+
+def _stall_clock(source, store) -> float | None:
+    """The time stalls are judged by: the wall clock, a recording's by its own end."""
+    from ..sources.replay import ReplaySource
+
+    return store.latest_ts if isinstance(source, ReplaySource) else time.time()
+
+
+def read_to_end(source):
+    """A store of everything ``source`` holds now (a replay at its end), for --once and --report."""
+    from ..pipeline.ingest import Ingest
+    from ..sources.replay import ReplaySource
+    from ..model.store import Store
+
+    store = Store()
+    ing = Ingest(source, store).start()
+    said_waiting = False
+    while not ing.done.wait(0.05):
+        if isinstance(source, ReplaySource) and source.control.finished:
+            source.stop()  # a replay idles at its end (waiting for seeks): stop once it is there
+        if source.status.state == "waiting" and not said_waiting:  # a FIFO's writer: said once
+            said_waiting = True
+            print(f"panorama-top: {visible(source.status.message)}", file=sys.stderr, flush=True)
+    ing.thread.join()
+    if source.status.state == "error":
+        raise InputError(source.status.message)
+    if source.status.message and type(source).__name__ in ("SubmitDirSource", "StampedeDbSource", "ParslDbSource"):
+        print(f"panorama-top: {visible(source.status.message)}", file=sys.stderr)  # what a partial submit dir lacks
+    return store
+
+
+def run_report(args) -> int:
+    """pegasus-analyzer's report of PATH's held and failed jobs (report.run_report), read as --once reads."""
+    from ..stats import job_report as analyzer
+    from ..stats.once import overall_exit
+
+    if args.once or args.stats:
+        raise InputError("give one of --once, --report and --stats")
+    if args.amqp:
+        raise InputError("--report reads a file, a DB, a submit dir or a recording; a live AMQP stream has no end")
+    args.once = True  # the input opened as --once opens it: read to its end, a replay at full speed
+    source, _ = open_source(args)
+    store = read_to_end(source)
+    data = analyzer.run_report(store, args.path or "demo")
+    print(_dumps(data) if args.json else analyzer.render_run_report(data))
+    return overall_exit(store, _stall_clock(source, store))
+
+
+def run_stats(args) -> int:
+    """pegasus-statistics' figures straight from the Stampede DB (sql_stats): no store is built."""
+    from ..stats import sql_stats
+    from ..sources.detect import UnknownInput, detect
+
+    if args.demo or args.amqp or args.once:
+        raise InputError("--stats reads a Stampede DB or a submit dir: not with --demo, --amqp or --once")
+    path = args.path or (os.getcwd() if _is_submit_dir(os.getcwd()) else None)
+    if not path:
+        raise InputError("--stats needs PATH: a Stampede DB or a Pegasus submit dir")
+    try:
+        kind = detect(path)
+    except UnknownInput as exc:
+        raise InputError(str(exc)) from None
+    wf = args.wf
+    if kind == "submitdir":
+        from ..sources.pegasus.submitdir import SubmitDirError, find_submit_dir
+
+        try:
+            sd = find_submit_dir(path)
+        except SubmitDirError as exc:
+            raise InputError(str(exc)) from None
+        if not sd.db_path or not os.path.exists(sd.db_path):
+            raise InputError(f"{path}: no Stampede DB found ({'; '.join(sd.notes) or 'braindump names none'})")
+        path, wf = sd.db_path, wf or sd.wf_uuid
+    elif kind == "parsl":
+        raise InputError(f"{path}: a Parsl monitoring DB: --stats gives pegasus-statistics' figures of a Pegasus "
+                         f"run; --once gives a Parsl run's")
+    elif kind != "stampede":
+        raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
+    warnings: list[str] = []
+    try:
+        if args.json:
+            print(_dumps(sql_stats.json_units(sql_stats.all_statistics_db(path, wf, warnings=warnings))))
+        else:
+            print(sql_stats.summary_text(path, wf, warnings=warnings))
+    except sql_stats.StatsDbError as exc:
+        raise InputError(str(exc)) from None
+    if warnings:  # rows skipped, text not UTF-8: the figures are those of the rest
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        print(f"panorama-top: warning: {visible(warnings[0])}{more}", file=sys.stderr)
+    return 0
+
+
+def _dumps(obj) -> str:
+    try:
+        import orjson
+
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+    except (ImportError, TypeError):  # no orjson; an integer past 64 bits (a DB's sums can be)
+        import json
+
+        return json.dumps(obj, indent=2)
+
+
+def _log_internal_error(exc: BaseException) -> str:
+    try:  # mkstemp: a new file of our own, 0600, even in a shared /tmp
+        fd, path = tempfile.mkstemp(prefix=f"panorama-top-error-{os.getpid()}-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(logsetup.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+    except OSError:
+        return ""
+    return path
+
+
+def _run_screen(args, source, control, master_db: str | None = None) -> int:
+    """The screen, with the log's records also in Textual's own log (``textual console``)."""
+    from textual.logging import TextualHandler
+
+    from ..ui.app import run_app
+
+    logsetup.attach(TextualHandler(stderr=False))  # never the terminal: it is the screen's
+    return run_app(args, source, control, master_db=master_db)
+
+
+@quiet_on_closed_stdout
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    # The screen owns the terminal: its log goes to a file (a refresh error's
+    # traceback on stderr would be drawn over the screen).
+    logsetup.setup("panorama-top", screen=not (args.once or args.stats))
+    try:
+        if args.json and not (args.once or args.stats or args.report):
+            raise InputError("--json goes with --once, --report or --stats")
+        if args.report:
+            return run_report(args)
+        if args.stats:
+            return run_stats(args)
+        source, control = open_source(args)
+        if args.once:
+            return run_once(args, source)
+        return _run_screen(args, source, control)
+    except InputError as exc:
+        print(f"panorama-top: {visible(str(exc))}", file=sys.stderr)  # it may quote the input
+        return EXIT_BAD_INPUT
+    except Listing as exc:
+        print(str(exc))
+        return 0
+    except OpenMasterDb as exc:
+        return _run_screen(args, None, None, master_db=exc.path)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # never a traceback on the user's terminal
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            raise  # the reader left (| head): main's wrapper ends quietly
+        where = _log_internal_error(exc)
+        print(
+            f"panorama-top: internal error: {type(exc).__name__}: {visible(logsetup.scrub(exc))}"
+            + (f" (details in {where})" if where else ""),
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

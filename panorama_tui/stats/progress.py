@@ -1,0 +1,94 @@
+"""pegasus-status's definitions: a DAG's node counts (Done, Pre, Queued, Post, Ready, Un-Ready,
+Failed), % done = Done / total nodes, and the state DAGMan's table says.
+"""
+
+from __future__ import annotations
+
+from ..model.entities import Workflow
+from ..model.handlers import parsl
+from ..model.states import ACTIVE_STATES as _ACTIVE
+from ..model.states import FAILED_STATES, JobState, WorkflowState
+from ..model.store import Store
+from ..sources.pegasus.dagman_out import NODE_COLUMNS, percent_done
+
+
+def workflow_state(wf: Workflow) -> str:
+    """monitord's record of the run's end when it has one; before that, DAGMan's
+    own table (pegasus-status's state: a failed node fails the DAG, all nodes
+    done succeed it), else running or planned.  A Parsl run fails as a DAG
+    does: with its first failed task."""
+    run = parsl.run_of(wf)
+    if run is not None:
+        return parsl.outcome(run)
+    if not wf.ended and wf.dagman is not None:
+        return wf.dagman.get("state") or wf.state
+    return wf.state
+
+
+def dag_started(wf: Workflow) -> bool:
+    """DAGMan has started this workflow's DAG (pegasus-status counts a DAG once it has a dagman.out)."""
+    return wf.dagman is not None or wf.state != WorkflowState.PLANNED or wf.counts[JobState.WAITING] < len(wf.jobs)
+
+
+def dag_scope(store: Store, wf: Workflow) -> list[Workflow]:
+    """The workflow and those of its sub-workflows whose DAG DAGMan has started."""
+    return [wf] + [d for d in store.descendants(wf) if dag_started(d)]
+
+
+def dag_row(wf: Workflow, detail: bool = True) -> dict:
+    """One DAG's nodes in DAGMan's columns, its total and % done: its latest
+    table when DAGMan's log is read, else counted from its jobs (``detail``:
+    telling PRE and POST scripts and retries waiting to be submitted from jobs
+    in the queue, a pass over the jobs; without it they count as queued)."""
+    t = wf.dagman
+    if t is not None:
+        row = {k: t.get(k, 0) for k in NODE_COLUMNS}
+        row["total"] = t.get("total", 0)
+    else:
+        row = _row_of_jobs(wf, detail)
+    row["percent_done"] = percent_done(row["done"], row["total"])
+    return row
+
+
+def _row_of_jobs(wf: Workflow, detail: bool) -> dict:
+    c = wf.counts
+    waiting = c[JobState.WAITING]
+    aborted = wf.state == WorkflowState.FAILED  # what never ran will not: DAGMan's "futile"
+    row = dict.fromkeys(NODE_COLUMNS, 0)
+    row.update(done=c[JobState.DONE], failed=c[JobState.FAILED], queued=sum(c[s] for s in _ACTIVE),
+               unready=0 if aborted else waiting, futile=waiting if aborted else 0, total=len(wf.jobs))
+    if detail and row["queued"]:
+        for job in wf.jobs.values():
+            if job.state not in _ACTIVE:
+                continue
+            phase = job.phase
+            if phase is not None:
+                key = phase.lower()
+            elif job.state == JobState.RETRYING and job.latest.state_name in FAILED_STATES:
+                key = "ready"  # its try failed; DAGMan submits the next
+            else:
+                continue
+            row[key] += 1
+            row["queued"] -= 1
+    return row
+
+
+def percent_text(p: float) -> str:
+    """A % done as pegasus-status prints it, without a useless ``.0``: 20%, 33.33%."""
+    return f"{p:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def dag_totals(rows) -> dict:
+    """Rows added up, with their % done (pegasus-status's totals)."""
+    out = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
+    for row in rows:
+        for k in out:
+            out[k] += row[k]
+    out["percent_done"] = percent_done(out["done"], out["total"])
+    return out
+
+
+def tree_progress(store: Store, wf: Workflow, detail: bool = False) -> dict:
+    """A workflow's DAG and its started sub-DAGs, added up: what the header, the
+    tree and --once show as its progress."""
+    return dag_totals(dag_row(w, detail) for w in dag_scope(store, wf))

@@ -1,0 +1,128 @@
+"""The workflows screen: every workflow in the user's master DB.
+
+Like pegasus-dashboard's first page: state, progress and start time per
+workflow, newest first; ``enter`` opens one in the main screen.  A few
+hundred rows at most, refreshed every few seconds: a DataTable is right here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ...core.fmt import clock_time
+from ...model.states import JobState
+from ...stats.progress import percent_text
+from ..theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP
+
+REFRESH_SECONDS = 5.0
+
+
+class WorkflowsScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("escape", "back", "Back"),
+        Binding("r", "reload", "Reload"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+    DEFAULT_CSS = """
+    WorkflowsScreen #wf-title { height: 1; background: $panel; text-style: bold; }
+    WorkflowsScreen DataTable { height: 1fr; }
+    WorkflowsScreen #wf-status { height: 1; background: $panel; }
+    """
+
+    def __init__(self, master_db: str):
+        super().__init__()
+        self.master_db = master_db
+        self.workflows: list[dict] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(f" workflows in {self.master_db}", id="wf-title")
+        yield DataTable(id="wf-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="wf-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("state", "workflow", "progress", "jobs", "failed", "started", "submit dir")
+        self.action_reload()
+        self.set_interval(REFRESH_SECONDS, self.action_reload)
+        table.focus()
+
+    def action_reload(self) -> None:
+        from ...sources.pegasus.master_db import list_workflows
+
+        try:
+            self.workflows = list_workflows(self.master_db, progress=True)
+        except Exception as exc:  # a locked or damaged master DB: say so, keep the screen
+            self.query_one("#wf-status", Static).update(
+                Text(f" cannot read {self.master_db}: {exc}", style=SIGNAL_MARKUP["alert"]))
+            return
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for w in self.workflows:
+            p = w.get("progress") or {}
+            pct = p.get("percent")
+            state = w.get("state") or "?"
+            table.add_row(
+                Text(state, style=WF_STATE_MARKUP.get(state, "")),
+                Text(f"{w.get('label') or '?'}  {w.get('wf_uuid', '')[:8]}"),
+                "-" if pct is None else percent_text(pct),
+                str(p.get("total", "-")),
+                Text(str(p.get("failed", 0)), style=STATE_MARKUP[JobState.FAILED] if p.get("failed") else ""),
+                clock_time(w.get("start")),
+                w.get("submit_dir") or "-",
+            )
+        if self.workflows:
+            table.move_cursor(row=min(row, len(self.workflows) - 1))
+        self.query_one("#wf-status", Static).update(
+            f" {len(self.workflows)} workflow(s) │ enter opens │ r reloads │ esc back to the open workflow"
+        )
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # The table takes enter for itself and says which row was chosen.
+        self.action_open()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.workflows or table.cursor_row is None:
+            return
+        w = self.workflows[table.cursor_row]
+        try:
+            source = open_workflow(w)
+        except OpenError as exc:
+            self.app.notify(str(exc), severity="error")
+            return
+        self.app.switch_source(source)
+        self.app.pop_screen()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1 and getattr(self.app, "ingest", None) is not None:
+            self.app.pop_screen()
+
+
+class OpenError(Exception):
+    pass
+
+
+def open_workflow(w: dict):
+    """A source for one master-DB row: its submit dir if there, else its DB."""
+    from ...sources.pegasus.stampede_db import StampedeDbSource
+    from ...sources.pegasus.submitdir import SubmitDirError, SubmitDirSource, find_submit_dir
+
+    submit_dir = w.get("submit_dir")
+    if submit_dir and os.path.isdir(submit_dir):
+        try:
+            return SubmitDirSource(find_submit_dir(submit_dir), follow=True)
+        except SubmitDirError:
+            pass
+    db = w.get("db_path")
+    if db and os.path.isfile(db):
+        return StampedeDbSource(db, follow=True)
+    raise OpenError(f"{w.get('label') or w.get('wf_uuid')}: neither its submit dir nor its DB is here")
