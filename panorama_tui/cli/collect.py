@@ -26,7 +26,8 @@ import sys
 import threading
 import time
 
-from .. import __version__, logsetup
+from .. import __version__
+from ..core import logsetup
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0

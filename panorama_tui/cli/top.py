@@ -9,7 +9,8 @@ import tempfile
 import time
 import traceback
 
-from .. import __version__, logsetup
+from .. import __version__
+from ..core import logsetup
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
 
