@@ -161,7 +161,7 @@ def measure_cost(tmp: Path, window: float, label: str) -> dict:
     for interval in (1.0, 0.1):
         out = tmp / f"ours-{label}-{interval}.jsonl"
         runs[("ours", interval)] = (subprocess.Popen(
-            [PY, "-m", "collectors.monitor", "-i", str(interval), "--out", str(out), "--orphan-wait", "0",
+            [PY, "-m", "panorama_tui.collectors.monitor", "-i", str(interval), "--out", str(out), "--orphan-wait", "0",
              "--kill-orphans", "--", "sh", "-c", TREE], env=e, stdout=subprocess.DEVNULL), out)
         out = tmp / f"base-{label}-{interval}.jsonl"
         runs[("base", interval)] = (subprocess.Popen(
@@ -193,7 +193,7 @@ def measure_accuracy(tmp: Path) -> dict:
     work.write_text(WORKLOAD)
     ref = tmp / "ref.json"
     out = tmp / "acc-ours.jsonl"
-    subprocess.run([PY, "-m", "collectors.monitor", "-i", "1", "--out", str(out), "--",
+    subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", "-i", "1", "--out", str(out), "--",
                     PY, str(work), "200", str(tmp / "f"), str(ref)], env=e, check=True, stdout=subprocess.DEVNULL)
     truth = json.loads(ref.read_text())
     summary = [json.loads(x) for x in out.read_text().splitlines() if '"kickstart.inv.summary"' in x][-1]

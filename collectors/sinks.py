@@ -307,7 +307,7 @@ def default_spool(prog: str) -> str:
 
 
 def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> Sink:
-    """The sink the sink options ask for (see :func:`collectors.common.add_sink_args`).
+    """The sink the sink options ask for (see :func:`panorama_tui.collectors.common.add_sink_args`).
 
     ``--out FILE`` (``-`` for stdout) and ``--amqp URL`` may be combined.
     ``path_values`` fill ``{pid}``/``{rank}``/``{host}`` in the file name.

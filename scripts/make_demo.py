@@ -13,7 +13,7 @@ runs are merged in time order; replay shortens the two-hour idle gap between
 them.
 
 Added to them: the real output of this project's collectors
-(``collectors.demo_events``: panorama-monitor sampling commands that re-enact
+(``scripts.demo_events``: panorama-monitor sampling commands that re-enact
 what kickstart recorded for the job's task, panorama-darshan on an IOR log of
 the darshan wheel, panorama-globus on canned Transfer API responses), moved in
 time onto the jobs (the 2023 runs had no such collectors): a trace starts when
@@ -38,7 +38,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from collectors.demo_events import globus_time  # noqa: E402
+from scripts.demo_events import globus_time  # noqa: E402
 from panorama_tui.core.events import to_epoch  # noqa: E402
 from panorama_tui.core.recorder import Recorder  # noqa: E402
 from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource  # noqa: E402
@@ -245,7 +245,7 @@ def main(argv: list[str]) -> int:
         import tempfile
 
         collector_file = os.path.join(tempfile.mkdtemp(prefix="panorama-demo-"), "collectors.jsonl")
-        subprocess.run([sys.executable, "-m", "collectors.demo_events", collector_file], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "scripts.demo_events", collector_file], check=True, cwd=ROOT)
     rows.extend(collector_rows(collector_file, job_runs(rows)))
     rows.sort(key=lambda r: r[0])  # stable: each run keeps its own order
     if os.path.exists(out):

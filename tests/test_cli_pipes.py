@@ -14,9 +14,9 @@ import pytest
 COMMANDS = {
     "panorama-top": "panorama_tui.cli.top",
     "panorama-collect": "panorama_tui.cli.collect",
-    "panorama-monitor": "collectors.monitor",
-    "panorama-darshan": "collectors.darshan",
-    "panorama-globus": "collectors.globus",
+    "panorama-monitor": "panorama_tui.collectors.monitor",
+    "panorama-darshan": "panorama_tui.collectors.darshan",
+    "panorama-globus": "panorama_tui.collectors.globus",
 }
 
 
@@ -83,7 +83,7 @@ def test_darshan_payload_into_a_closed_pipe_ends_quietly(repo_root, child_env, t
     import darshan  # a test dependency: its absence fails the test
 
     log = os.path.join(os.path.dirname(darshan.__file__), "tests", "input", "sample.darshan")
-    proc = run_into_closed_pipe("collectors.darshan", ["--payload", log], repo_root, child_env(), tmp_path)
+    proc = run_into_closed_pipe("panorama_tui.collectors.darshan", ["--payload", log], repo_root, child_env(), tmp_path)
     assert (proc.returncode, proc.stderr) == (141, "")
 
 

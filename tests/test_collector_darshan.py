@@ -24,8 +24,8 @@ import pytest
 
 darshan = pytest.importorskip("darshan")
 
-from collectors.darshan import find_logs, payload_block  # noqa: E402
-from collectors.monitor import PayloadFilter, payload_events  # noqa: E402
+from panorama_tui.collectors.darshan.collector import find_logs, payload_block  # noqa: E402
+from panorama_tui.collectors.monitor.wrapper import PayloadFilter, payload_events  # noqa: E402
 from panorama_tui.core.events import decode  # noqa: E402
 from panorama_tui.model.store import Store  # noqa: E402
 
@@ -45,7 +45,7 @@ def env(child_env):
 
 
 def run(args, env, cwd=None, timeout=120):
-    return subprocess.run([PY, "-m", "collectors.darshan", *args], env=env, cwd=cwd, capture_output=True,
+    return subprocess.run([PY, "-m", "panorama_tui.collectors.darshan", *args], env=env, cwd=cwd, capture_output=True,
                           timeout=timeout)
 
 
@@ -288,8 +288,8 @@ def test_payload_block_for_pegasus_and_panorama_monitor(tmp_path, env):
     # As a post-job step under panorama-monitor: the block becomes an event with the job's context.
     mon_out = tmp_path / "mon.jsonl"
     e = dict(env, PEGASUS_WF_UUID=WF, PEGASUS_DAG_JOB_ID="namd_ID0000002", CONDOR_JOBID="10469.0")
-    p = subprocess.run([PY, "-m", "collectors.monitor", "--out", str(mon_out), "--",
-                        PY, "-m", "collectors.darshan", "--payload", log], env=e, capture_output=True, timeout=120)
+    p = subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", "--out", str(mon_out), "--",
+                        PY, "-m", "panorama_tui.collectors.darshan", "--payload", log], env=e, capture_output=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout == b""
     events = [json.loads(x) for x in mon_out.read_text().splitlines()]
@@ -341,7 +341,7 @@ def test_watch_runs_until_sigterm(tmp_path, env):
     root = tmp_path / "logs"
     root.mkdir()
     out = tmp_path / "w.jsonl"
-    proc = subprocess.Popen([PY, "-m", "collectors.darshan", "--watch", str(root), "--poll", "0.1", "--settle", "0",
+    proc = subprocess.Popen([PY, "-m", "panorama_tui.collectors.darshan", "--watch", str(root), "--poll", "0.1", "--settle", "0",
                              "--state", str(tmp_path / "s.json"), "--out", str(out)], env=env,
                             stderr=subprocess.PIPE)
     try:

@@ -1,4 +1,4 @@
-"""panorama-globus: the real globus-sdk against canned Transfer and Auth responses.
+"""panorama-collector: the real collector-sdk against canned Transfer and Auth responses.
 
 ``globus_sdk.testing.RegisteredResponse`` / ``load_response`` put the answers in
 the ``responses`` library, so every request goes through the SDK's real client,
@@ -20,12 +20,12 @@ import pytest
 globus_sdk = pytest.importorskip("globus_sdk")
 responses = pytest.importorskip("responses")
 requests = pytest.importorskip("requests")
-try:  # globus-sdk 4.x
+try:  # collector-sdk 4.x
     from globus_sdk.testing import RegisteredResponse, load_response  # noqa: E402
-except ImportError:  # globus-sdk 3.x
+except ImportError:  # collector-sdk 3.x
     from globus_sdk._testing import RegisteredResponse, load_response  # noqa: E402
 
-from collectors import globus  # noqa: E402
+from panorama_tui.collectors.globus import collector  # noqa: E402
 from panorama_tui.core.events import decode  # noqa: E402
 from panorama_tui.model.store import Store  # noqa: E402
 
@@ -86,10 +86,10 @@ def register_events(task_id, body=EVENTS):
 
 def store_login(tmp_path, expires_in=3600, access="AT-valid") -> str:
     path = str(tmp_path / "tokens.json")
-    globus.save_tokens(path, {"client_id": NATIVE_CLIENT, "created": time.time(), "tokens": {
+    collector.save_tokens(path, {"client_id": NATIVE_CLIENT, "created": time.time(), "tokens": {
         "transfer.api.globus.org": {"access_token": access, "refresh_token": "RT-1",
                                     "expires_at_seconds": int(time.time()) + expires_in,
-                                    "scope": "urn:globus:auth:scope:transfer.api.globus.org:all",
+                                    "scope": "urn:collector:auth:scope:transfer.api.globus.org:all",
                                     "token_type": "Bearer"}}})
     return path
 
@@ -98,7 +98,7 @@ def run(tmp_path, *args):
     out = tmp_path / "events.jsonl"
     if out.exists():
         out.unlink()
-    rc = globus.main(["--out", str(out), "--interval", "0.01", "--backoff-base", "0.01", "--backoff-max", "0.05",
+    rc = collector.main(["--out", str(out), "--interval", "0.01", "--backoff-base", "0.01", "--backoff-max", "0.05",
                       *args])
     events = [json.loads(x) for x in out.read_text().splitlines()] if out.exists() else []
     return rc, events
@@ -209,7 +209,7 @@ def test_expired_access_token_is_refreshed_and_stored(tmp_path, panorama_dir):
     tokens = store_login(tmp_path, expires_in=-60, access="AT-old")
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-new", "expires_in": 172800, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
+        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
         "refresh_token": "RT-2", "other_tokens": []}))
     register_task(sample_task(panorama_dir))
     register_events(TASK)
@@ -240,7 +240,7 @@ def test_401_from_transfer_makes_the_authorizer_renew(tmp_path, panorama_dir):
                                      json={"code": "AuthenticationFailed", "message": "Token is not active"}))
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-renewed", "expires_in": 3600, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
+        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
     register_task(sample_task(panorama_dir))
     register_events(TASK)
     rc, events = run(tmp_path, "--task", TASK, "--tokens", tokens)
@@ -255,7 +255,7 @@ def test_client_credentials(tmp_path, panorama_dir, monkeypatch):
     monkeypatch.setenv("GLOBUS_CLIENT_SECRET", "s3cret")
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-cc", "expires_in": 172800, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
+        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
     register_task(sample_task(panorama_dir))
     register_events(TASK)
     rc, events = run(tmp_path, "--task", TASK)
@@ -277,7 +277,7 @@ def test_no_credentials_is_one_clear_line(tmp_path, capsys):
     rc, events = run(tmp_path, "--task", TASK)
     assert rc == 78
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "panorama-globus login" in err and "GLOBUS_CLIENT_ID" in err
+    assert err.count("\n") == 1 and "panorama-collector login" in err and "GLOBUS_CLIENT_ID" in err
     assert events[0]["event"] == "collector.status" and events[0]["reason"] == "no_credentials"
     assert not responses.calls
 
@@ -287,11 +287,11 @@ def test_login_refuses_without_a_tty(tmp_path, capsys):
         def isatty(self):
             return False
 
-    args = globus.build_login_parser("login").parse_args(["--client-id", NATIVE_CLIENT])
-    assert globus.login(args, stdin=Pipe("code\n")) == 64
+    args = collector.build_login_parser("login").parse_args(["--client-id", NATIVE_CLIENT])
+    assert collector.login(args, stdin=Pipe("code\n")) == 64
     err = capsys.readouterr().err
     assert "not a tty" in err and err.count("\n") == 1
-    assert globus.main(["login"]) == 64  # no client id either
+    assert collector.main(["login"]) == 64  # no client id either
     assert not responses.calls
 
 
@@ -302,30 +302,30 @@ def test_login_exchanges_the_code_and_stores_0600(tmp_path, capsys):
 
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-login", "expires_in": 172800, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
+        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
         "refresh_token": "RT-login", "other_tokens": []}))
     path = tmp_path / "cfg" / "tokens.json"
-    args = globus.build_login_parser("login").parse_args(["--client-id", NATIVE_CLIENT, "--tokens", str(path)])
+    args = collector.build_login_parser("login").parse_args(["--client-id", NATIVE_CLIENT, "--tokens", str(path)])
     shown = io.StringIO()
-    assert globus.login(args, stdin=Terminal("the-code\n"), stderr=shown) == 0
+    assert collector.login(args, stdin=Terminal("the-code\n"), stderr=shown) == 0
     assert "https://auth.globus.org/v2/oauth2/authorize?" in shown.getvalue()
     assert "code=the-code" in responses.calls[0].request.body
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
-    data = globus.load_tokens(str(path))
+    data = collector.load_tokens(str(path))
     assert data["client_id"] == NATIVE_CLIENT
     assert data["tokens"]["transfer.api.globus.org"]["refresh_token"] == "RT-login"
-    assert globus.main(["logout", "--tokens", str(path)]) == 0 and not path.exists()
+    assert collector.main(["logout", "--tokens", str(path)]) == 0 and not path.exists()
 
 
 def test_parse_label():
-    assert globus.parse_label(f"{WF} - stage_in_local_local_2_2") == (WF, "stage_in_local_local_2_2")
-    assert globus.parse_label("backup of my files") == (None, None)
-    assert globus.parse_label(None) == (None, None)
+    assert collector.parse_label(f"{WF} - stage_in_local_local_2_2") == (WF, "stage_in_local_local_2_2")
+    assert collector.parse_label("backup of my files") == (None, None)
+    assert collector.parse_label(None) == (None, None)
 
 
 def test_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        globus.main(["--interval", "-1"])
+        collector.main(["--interval", "-1"])
     assert e.value.code == 64
     assert capsys.readouterr().err.count("\n") == 1

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.monitor import PayloadFilter, payload_events
+from panorama_tui.collectors.monitor.wrapper import PayloadFilter, payload_events
 from panorama_tui.core.events import decode
 from panorama_tui.model.store import Store
 
@@ -43,7 +43,7 @@ def monitor(tmp_path, cmd, *opts, env=None, timeout=90, input=None):
     out = tmp_path / "events.jsonl"
     if out.exists():
         out.unlink()
-    args = [PY, "-m", "collectors.monitor", "--out", str(out), *opts, "--", *cmd]
+    args = [PY, "-m", "panorama_tui.collectors.monitor", "--out", str(out), *opts, "--", *cmd]
     p = subprocess.run(args, env=env, capture_output=True, timeout=timeout, input=input, cwd=tmp_path)
     events = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     return p, events
@@ -226,7 +226,7 @@ time.sleep(30)
 """
     out = tmp_path / "events.jsonl"
     proc = subprocess.Popen(
-        [PY, "-m", "collectors.monitor", "--out", str(out), "-i", "0.2", "--", PY, script(tmp_path, "sig.py", body)],
+        [PY, "-m", "panorama_tui.collectors.monitor", "--out", str(out), "-i", "0.2", "--", PY, script(tmp_path, "sig.py", body)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
@@ -465,7 +465,7 @@ def test_one_trace_per_rank(tmp_path, env):
     for rank in (0, 1):
         e = dict(env, PMI_RANK=str(rank), PEGASUS_WF_UUID=WF, PEGASUS_DAG_JOB_ID="mpi_ID0000009")
         procs.append(subprocess.Popen(
-            [PY, "-m", "collectors.monitor", "-i", "0.1", "--out", str(tmp_path / "ev.{rank}.jsonl"), "--",
+            [PY, "-m", "panorama_tui.collectors.monitor", "-i", "0.1", "--out", str(tmp_path / "ev.{rank}.jsonl"), "--",
              PY, "-c", "import time; time.sleep(0.6)"], env=e, cwd=tmp_path))
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     store = Store()
@@ -478,14 +478,14 @@ def test_one_trace_per_rank(tmp_path, env):
 
 
 def test_default_output_file_in_working_dir(tmp_path, env):
-    p = subprocess.run([PY, "-m", "collectors.monitor", "--", "true"], env=env, cwd=tmp_path, capture_output=True)
+    p = subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", "--", "true"], env=env, cwd=tmp_path, capture_output=True)
     assert p.returncode == 0 and p.stdout == b"" and p.stderr == b""
     files = list(tmp_path.glob("panorama-monitor.*.jsonl"))
     assert len(files) == 1
     pid = int(files[0].name.split(".")[1])
     assert json.loads(files[0].read_text().splitlines()[-1])["monitor_pid"] == pid
     e = dict(env, PANORAMA_MONITOR_OUT=str(tmp_path / "env-{host}.jsonl"))
-    subprocess.run([PY, "-m", "collectors.monitor", "--", "true"], env=e, cwd=tmp_path, check=True)
+    subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", "--", "true"], env=e, cwd=tmp_path, check=True)
     assert len(list(tmp_path.glob("env-*.jsonl"))) == 1
 
 
@@ -500,7 +500,7 @@ def test_default_output_file_in_working_dir(tmp_path, env):
     ],
 )
 def test_bad_arguments_one_line(tmp_path, env, args, message):
-    p = subprocess.run([PY, "-m", "collectors.monitor", *args], env=env, cwd=tmp_path, capture_output=True)
+    p = subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", *args], env=env, cwd=tmp_path, capture_output=True)
     assert p.returncode == 125  # the wrapper's own failure, distinct from any the command gives
     err = p.stderr.decode()
     assert err.count("\n") == 1 and message in err and err.startswith("panorama-monitor: error:")
@@ -508,7 +508,7 @@ def test_bad_arguments_one_line(tmp_path, env, args, message):
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path, env):
-    p = subprocess.run([PY, "-m", "collectors.monitor", "--out", "/proc/no/such/dir/x.jsonl", "--", "true"],
+    p = subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", "--out", "/proc/no/such/dir/x.jsonl", "--", "true"],
                        env=env, capture_output=True)
     assert p.returncode == 125 and p.stderr.decode().count("\n") == 1
 
@@ -541,7 +541,7 @@ def _alive(pid: int) -> bool:
 def _terminated(tmp_path, env, *opts):
     pidfile = tmp_path / "daemon.pid"
     proc = subprocess.Popen(
-        [PY, "-m", "collectors.monitor", "--out", str(tmp_path / "events.jsonl"), "-i", "0.2", *opts, "--",
+        [PY, "-m", "panorama_tui.collectors.monitor", "--out", str(tmp_path / "events.jsonl"), "-i", "0.2", *opts, "--",
          PY, script(tmp_path, "daemon.py", DAEMON), str(pidfile)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )

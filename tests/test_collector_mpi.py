@@ -19,7 +19,7 @@ MPIRUN = shutil.which("mpirun")
 @pytest.mark.skipif(MPIRUN is None, reason="no mpirun (.ci/run installs Debian's openmpi-bin)")
 def test_mpirun_gives_one_trace_per_rank(tmp_path):
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
-    monitor = [sys.executable, "-m", "collectors.monitor"]
+    monitor = [sys.executable, "-m", "panorama_tui.collectors.monitor"]
     cmd = [MPIRUN, "--oversubscribe", "-n", "2"]
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")

@@ -21,7 +21,7 @@ BASE = os.environ.get("PANORAMA_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 def test_processes_appending_to_one_file_never_tear_lines(tmp_path, child_env):
     path = tmp_path / "shared.jsonl"
     code = (
-        "import sys\nfrom collectors.sinks import JsonlSink\n"
+        "import sys\nfrom panorama_tui.collectors.sinks import JsonlSink\n"
         "s = JsonlSink(sys.argv[1])\n"
         "for i in range(200):\n"
         "    s.emit([{'event': 'x', 'w': sys.argv[2], 'i': i, 'pad': 'p' * 3000} for _ in range(5)])\n"
@@ -56,7 +56,7 @@ def test_spool_slots(tmp_path, monkeypatch):
     b = sinks.default_spool("ptest")
     assert a != b and a.endswith(".0.sqlite") and b.endswith(".1.sqlite")
     # Another process cannot take a slot this one holds; it gets the next free one.
-    code = "from collectors.sinks import default_spool; print(default_spool('ptest'))"
+    code = "from panorama_tui.collectors.sinks import default_spool; print(default_spool('ptest'))"
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     other = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert other.endswith(".2.sqlite")
@@ -110,7 +110,7 @@ def test_monitor_publishes_through_the_spooling_publisher(tmp_path, child_env, p
         env = child_env()
         out = tmp_path / "copy.jsonl"
         p = subprocess.run(
-            [PY, "-m", "collectors.monitor", "-i", "0.2", "--out", str(out), "--amqp", f"{BASE}/%2F/{exchange}",
+            [PY, "-m", "panorama_tui.collectors.monitor", "-i", "0.2", "--out", str(out), "--amqp", f"{BASE}/%2F/{exchange}",
              "--spool", str(tmp_path / "spool.sqlite"), "--wf-uuid", "w-1", "--dag-job-id", "j-1", "--",
              "sh", "-c", f"sleep 0.5; cat {panorama_dir / 'monitoring-payload-darshan.txt'}"],
             env=env, capture_output=True, timeout=60,
@@ -150,7 +150,7 @@ def test_collector_output_relayed_by_panorama_collect(tmp_path, child_env):
     try:
         env = child_env()
         out = tmp_path / "mon.jsonl"
-        subprocess.run([PY, "-m", "collectors.monitor", "--out", str(out), "--wf-uuid", "w-2", "--dag-job-id", "j-2",
+        subprocess.run([PY, "-m", "panorama_tui.collectors.monitor", "--out", str(out), "--wf-uuid", "w-2", "--dag-job-id", "j-2",
                         "--", "sh", "-c", "exit 4"], env=env, timeout=60)
         written = [json.loads(x) for x in out.read_text().splitlines()]
         p = subprocess.run([PY, "-m", "panorama_tui.cli.collect", "relay", "--no-follow", "--amqp",

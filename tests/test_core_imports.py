@@ -32,11 +32,11 @@ core = json.loads(sys.argv[1])
 for name in core:
     importlib.import_module(name)
 import panorama_tui
-import collectors
+import panorama_tui.collectors as collectors
 # Every module of the package but the UI's, and every collector, too.
 found = sorted(m.name for m in pkgutil.walk_packages(panorama_tui.__path__, "panorama_tui.")
                if not (m.name == "panorama_tui.ui" or m.name.startswith("panorama_tui.ui.")))
-found += sorted(m.name for m in pkgutil.walk_packages(collectors.__path__, "collectors."))
+found += sorted(m.name for m in pkgutil.walk_packages(collectors.__path__, "panorama_tui.collectors."))
 for name in found:
     importlib.import_module(name)
 after_import = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))
@@ -73,7 +73,8 @@ def test_core_and_once_do_not_import_textual(repo_root, child_env):
                  "transport", "cli"):
         assert f"panorama_tui.{room}" in found, room  # every room below the UI is walked
     assert {"panorama_tui.model.store", "panorama_tui.transport.publisher", "panorama_tui.stats.sql_stats",
-            "panorama_tui.views.timeline", "collectors.monitor", "collectors.darshan", "collectors.globus"} <= found
+            "panorama_tui.views.timeline", "panorama_tui.collectors.monitor",
+            "panorama_tui.collectors.darshan", "panorama_tui.collectors.globus"} <= found
     assert result["after_import"] == [], "importing the core pulled in textual"
     assert result["after_once"] == [], "--demo --once pulled in textual"
     # --once ran for real: a summary of the demo's workflows and a workflow exit status

@@ -56,7 +56,7 @@ def test_publisher_spool(tmp_path):
 
 
 def test_collector_spool_directory_and_event_file(tmp_path, monkeypatch):
-    from collectors.sinks import JsonlSink, default_spool
+    from panorama_tui.collectors.sinks import JsonlSink, default_spool
 
     monkeypatch.setenv("PANORAMA_SPOOL_DIR", str(tmp_path / "spools"))
     default_spool("panorama-test")
@@ -70,7 +70,7 @@ def test_collector_spool_directory_and_event_file(tmp_path, monkeypatch):
 
 
 def test_darshan_watch_state(tmp_path):
-    from collectors.darshan import SeenState
+    from panorama_tui.collectors.darshan.collector import SeenState
 
     log = tmp_path / "x.darshan"
     log.write_bytes(b"x")
@@ -81,7 +81,7 @@ def test_darshan_watch_state(tmp_path):
 
 
 def test_globus_tokens(tmp_path):
-    from collectors.globus import save_tokens
+    from panorama_tui.collectors.globus.collector import save_tokens
 
     path = tmp_path / "conf" / "globus-tokens.json"
     save_tokens(str(path), {"client_id": "x", "tokens": {}})
@@ -91,7 +91,7 @@ def test_globus_tokens(tmp_path):
 
 def test_an_existing_file_keeps_its_mode(tmp_path):
     """A file the site made (group-readable on purpose) is appended to, not re-moded."""
-    from collectors.sinks import JsonlSink
+    from panorama_tui.collectors.sinks import JsonlSink
 
     out = tmp_path / "shared.jsonl"
     out.write_text("")

@@ -166,7 +166,7 @@ def test_the_real_screen_logs_its_amqp_link_to_the_file_masked(repo_root, child_
 def test_globus_tokens_are_masked_once_loaded(tmp_path):
     import argparse
 
-    from collectors.globus import TRANSFER_RS, make_authorizer, save_tokens
+    from panorama_tui.collectors.globus.collector import TRANSFER_RS, make_authorizer, save_tokens
 
     path = tmp_path / "globus-tokens.json"
     save_tokens(str(path), {"client_id": "9d5d9f4c-1b5c-4c4e-8a0e-3f1d2b7a6c01", "tokens": {TRANSFER_RS: {

@@ -76,7 +76,7 @@ def test_error_lines_of_every_command_never_show_the_password(template, child_en
                   env=env, cwd=repo_root)
     assert collect.returncode in (3, 69), collect.stderr
     assert_no_password(collect.stderr + collect.stdout)
-    monitor = run("collectors.monitor", "--amqp", url, "--out", tmp_path / "m.jsonl", "--flush-timeout", "0.5",
+    monitor = run("panorama_tui.collectors.monitor", "--amqp", url, "--out", tmp_path / "m.jsonl", "--flush-timeout", "0.5",
                   "--", "true", env=env, cwd=tmp_path)
     assert monitor.returncode in (0, 125), monitor.stderr
     assert_no_password(monitor.stderr + monitor.stdout)
@@ -106,8 +106,9 @@ def test_ps_does_not_show_the_password_of_a_running_collector(child_env, tmp_pat
         subprocess.Popen([sys.executable, "-m", "panorama_tui.cli.collect", "record", "--amqp", url,
                           "--out", str(tmp_path / "r.panorama.db")], env=child_env(), cwd=repo_root,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "collectors.monitor", "--amqp", url, "--out", str(tmp_path / "m.jsonl"),
-                          "--flush-timeout", "0", "--", "sleep", "30"], env=child_env(), cwd=tmp_path,
+        subprocess.Popen([sys.executable, "-m", "panorama_tui.collectors.monitor", "--amqp", url,
+                          "--out", str(tmp_path / "m.jsonl"), "--flush-timeout", "0", "--", "sleep", "30"],
+                         env=child_env(), cwd=tmp_path,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
     try:
@@ -152,7 +153,7 @@ def test_the_wrapped_job_never_sees_the_broker(child_env, tmp_path):
     url = f"amqp://panorama:Xy7Qz9k-pw@127.0.0.1:{dead_port()}/panorama/monitoring"
     env = child_env() | {"PANORAMA_AMQP_PASSWORD": "Xy7Qz9k-pw", "PANORAMA_MONITOR_AMQP": url,
                          "PANORAMA_AMQP_URL": url.replace(":Xy7Qz9k-pw", "")}
-    p = run("collectors.monitor", "--out", tmp_path / "m.jsonl", "--flush-timeout", "0", "--", "env",
+    p = run("panorama_tui.collectors.monitor", "--out", tmp_path / "m.jsonl", "--flush-timeout", "0", "--", "env",
             env=env, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "PATH=" in p.stdout  # the job's own environment came through
@@ -165,7 +166,7 @@ def test_monitor_publishes_to_the_one_broker_variable(child_env, tmp_path):
     url = f"amqp://panorama@127.0.0.1:{dead_port()}/panorama/monitoring"
     env = child_env() | {"PANORAMA_AMQP_URL": url, "PANORAMA_AMQP_PASSWORD": "Xy7Qz9k-pw",
                          "PANORAMA_SPOOL_DIR": str(tmp_path / "spool")}
-    p = run("collectors.monitor", "-v", "--flush-timeout", "0", "--", "true", env=env, cwd=tmp_path)
+    p = run("panorama_tui.collectors.monitor", "-v", "--flush-timeout", "0", "--", "true", env=env, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "events go to AMQP amqp://panorama:****@127.0.0.1" in p.stderr
     assert not list(tmp_path.glob("panorama-monitor.*.jsonl"))  # the broker, not the default file

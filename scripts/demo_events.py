@@ -1,4 +1,4 @@
-"""Real collector output for the demo recording: ``python -m collectors.demo_events OUT.jsonl``.
+"""Real collector output for the demo recording: ``python -m scripts.demo_events OUT.jsonl``.
 
 Runs the collectors for real and writes every event they emit (JSON lines,
 in time order) so the demo can show job traces, a Darshan record and Globus
@@ -17,7 +17,7 @@ duration, CPU time, memory and exit code), so the figures on one screen agree:
   then the I/O of the darshan wheel's IOR log (``ior_hdf5_example.darshan``: 4
   MiB written, then read back from disk), whose record panorama-darshan then
   reads, as pegasus-darshan did after a job;
-* panorama-globus on canned Transfer API responses (the real SDK; needs the
+* panorama-collector on canned Transfer API responses (the real SDK; needs the
   ``responses`` package) for the root's ``stage_in_local_local_1_0`` (its three
   catalog files, one fault and a retry) and ``stage_out_local_local_1_0``
   (``f.d``): the files and sizes those jobs moved (their ``.in`` and ``.meta``
@@ -160,7 +160,7 @@ def _context(wf: str, job: str, xformation: str) -> list[str]:
 
 
 def run_monitor(out: str, wf: str, job: str, xformation: str, cmd: list[str], interval: float, cwd: str) -> int:
-    args = [sys.executable, "-m", "collectors.monitor", "-i", str(interval), "--out", out,
+    args = [sys.executable, "-m", "panorama_tui.collectors.monitor", "-i", str(interval), "--out", out,
             *_context(wf, job, xformation), "--"] + cmd
     p = subprocess.run(args, env=_env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return p.returncode
@@ -208,7 +208,7 @@ def monitor_runs(out: str, interval: float, tmp: str) -> None:
     disk = DISK_IO.format(f=os.path.join(tmp, "ior.h5"), n=written)
     run_monitor(out, SUB_WF, "analyze_ID0000004", "analyze", ["bash", "-c", f"{BURN}\n{burn(19.8)} && {disk}"],
                 1.0, tmp)
-    subprocess.run([py, "-m", "collectors.darshan", "--out", out, *_context(SUB_WF, "analyze_ID0000004", "analyze"),
+    subprocess.run([py, "-m", "panorama_tui.collectors.darshan", "--out", out, *_context(SUB_WF, "analyze_ID0000004", "analyze"),
                     log], env=_env(), cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 
 
@@ -273,9 +273,9 @@ def globus_run(out: str, tmp: str) -> bool:
         except ImportError:
             from globus_sdk._testing import RegisteredResponse, load_response
     except ImportError as exc:
-        sys.stderr.write(f"demo_events: no Globus part ({exc}); install globus-sdk and responses\n")
+        sys.stderr.write(f"demo_events: no Globus part ({exc}); install collector-sdk and responses\n")
         return False
-    from . import globus
+    from panorama_tui.collectors.globus import collector
 
     base = "https://transfer.api.globus.org/v0.10/"
     poll = 0.3  # the collector's interval: the n-th response is read about n polls after the request
@@ -295,12 +295,12 @@ def globus_run(out: str, tmp: str) -> bool:
         load_response(RegisteredResponse(service=None, path=f"{base}task/{b['task_id']}/event_list", json={
             "DATA_TYPE": "event_list", "DATA": _events(now, None, poll, 1)}))
         tokens = os.path.join(tmp, "tokens.json")
-        globus.save_tokens(tokens, {"client_id": "8f2d7e6b-1c3a-4b5d-9e0f-123456789abc", "tokens": {
-            globus.TRANSFER_RS: {"access_token": "demo", "refresh_token": "demo",
+        collector.save_tokens(tokens, {"client_id": "8f2d7e6b-1c3a-4b5d-9e0f-123456789abc", "tokens": {
+            collector.TRANSFER_RS: {"access_token": "demo", "refresh_token": "demo",
                                  "expires_at_seconds": int(time.time()) + 3600}}})
         old = {k: os.environ.pop(k) for k in ("GLOBUS_CLIENT_ID", "GLOBUS_CLIENT_SECRET") if k in os.environ}
         try:
-            rc = globus.main(["--task", a["task_id"], "--task", b["task_id"], "--interval", str(poll),
+            rc = collector.main(["--task", a["task_id"], "--task", b["task_id"], "--interval", str(poll),
                               "--tokens", tokens, "--out", out])
         finally:
             os.environ.update(old)
@@ -311,7 +311,7 @@ def globus_run(out: str, tmp: str) -> bool:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m collectors.demo_events", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m scripts.demo_events", description=__doc__.split("\n\n")[0])
     ap.add_argument("out", help="JSON-lines file to write (replaced)")
     ap.add_argument("--interval", type=float, default=0.2, help="panorama-monitor interval of the short jobs (default 0.2)")
     ap.add_argument("--rebase", type=float, default=None, metavar="EPOCH",

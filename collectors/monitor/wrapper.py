@@ -5,7 +5,7 @@
 * Every interval (fixed deadlines from the start, no drift; late ticks are
   skipped, never bunched) it emits a ``kickstart.inv.online`` event with the
   fields of Pegasus kickstart's online trace, for the whole process tree,
-  counting the processes that already exited (see :mod:`collectors.proctree`).
+  counting the processes that already exited (see :mod:`panorama_tui.collectors.monitor.proctree`).
   When the command ends it emits one last trace and a ``kickstart.inv.summary``.
 * The command's stdout is copied through byte for byte, except
   ``@@@MONITORING_PAYLOAD - START@@@ ... @@@MONITORING_PAYLOAD - END@@@``
@@ -42,7 +42,7 @@ import time
 from panorama_tui.core import logsetup
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 
-from .common import (
+from ..common import (
     EXIT_WRAPPER,
     CollectorArgumentParser,
     add_context_args,
@@ -53,7 +53,7 @@ from .common import (
     say,
 )
 from .proctree import TreeSampler, set_child_subreaper
-from .sinks import SinkError, open_sink
+from ..sinks import SinkError, open_sink
 
 PROG = "panorama-monitor"
 MIN_INTERVAL = 0.1

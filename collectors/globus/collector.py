@@ -38,8 +38,8 @@ from panorama_tui.core import logsetup
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
-from .common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
-from .sinks import SinkError, open_sink
+from ..common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
+from ..sinks import SinkError, open_sink
 
 PROG = "panorama-globus"
 TRANSFER_RS = "transfer.api.globus.org"

@@ -39,7 +39,7 @@ from panorama_tui.core import logsetup
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
-from .common import (
+from ..common import (
     EXIT_CONFIG,
     CollectorArgumentParser,
     add_context_args,
@@ -48,7 +48,7 @@ from .common import (
     resolve_context,
     say,
 )
-from .sinks import SinkError, open_sink
+from ..sinks import SinkError, open_sink
 
 PROG = "panorama-darshan"
 MODULES = ("POSIX", "MPI-IO", "STDIO")
@@ -367,7 +367,7 @@ def worker_main() -> int:
                                "job": {k: ev.get(k) for k in ("exe", "jobid", "uid", "nprocs", "start_time", "end_time")}})
             elif not result.get("ok") and result.get("kind") in ("open", "error"):
                 result["kind"], result["reason"] = _reason_from_c(c_lines, result["reason"])
-        from .sinks import _clean
+        from ..sinks import _clean
 
         sys.stdout.write(json.dumps(_clean(result), allow_nan=False, default=_json_default) + "\n")
         sys.stdout.flush()
@@ -408,7 +408,7 @@ class LogParser:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "collectors.darshan", "--worker"],
+            [sys.executable, "-m", "panorama_tui.collectors.darshan", "--worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -557,7 +557,7 @@ def payload_block(events: list[dict], ts: float | None = None) -> str:
         item = {k: v for k, v in ev.items() if k not in ("event", "monitoring_event", "ts")}
         items.append(item)
     body = {"monitoring_event": "darshan.perf", "payload": items, "ts": int(ts if ts is not None else time.time())}
-    from .sinks import _clean
+    from ..sinks import _clean
 
     text = json.dumps(_clean(body), indent=4, allow_nan=False)
     return f"@@@MONITORING_PAYLOAD - START@@@\n{text}\n@@@MONITORING_PAYLOAD - END@@@\n"
