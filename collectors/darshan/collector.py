@@ -403,9 +403,9 @@ class LogParser:
         self._n = 0
 
     def _start(self) -> None:
+        # The worker imports the installed package; no PYTHONPATH of ours (pointing it at
+        # collectors/ made the wheel's `darshan` resolve to this package's own darshan/).
         env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "panorama_tui.collectors.darshan", "--worker"],
