@@ -17,7 +17,7 @@ duration, CPU time, memory and exit code), so the figures on one screen agree:
   then the I/O of the darshan wheel's IOR log (``ior_hdf5_example.darshan``: 4
   MiB written, then read back from disk), whose record panorama-darshan then
   reads, as pegasus-darshan did after a job;
-* panorama-collector on canned Transfer API responses (the real SDK; needs the
+* panorama-globus on canned Transfer API responses (the real SDK; needs the
   ``responses`` package) for the root's ``stage_in_local_local_1_0`` (its three
   catalog files, one fault and a retry) and ``stage_out_local_local_1_0``
   (``f.d``): the files and sizes those jobs moved (their ``.in`` and ``.meta``
@@ -273,7 +273,7 @@ def globus_run(out: str, tmp: str) -> bool:
         except ImportError:
             from globus_sdk._testing import RegisteredResponse, load_response
     except ImportError as exc:
-        sys.stderr.write(f"demo_events: no Globus part ({exc}); install collector-sdk and responses\n")
+        sys.stderr.write(f"demo_events: no Globus part ({exc}); install globus-sdk and responses\n")
         return False
     from panorama_tui.collectors.globus import collector
 

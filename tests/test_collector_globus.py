@@ -1,4 +1,4 @@
-"""panorama-collector: the real collector-sdk against canned Transfer and Auth responses.
+"""panorama-globus: the real globus-sdk against canned Transfer and Auth responses.
 
 ``globus_sdk.testing.RegisteredResponse`` / ``load_response`` put the answers in
 the ``responses`` library, so every request goes through the SDK's real client,
@@ -20,9 +20,9 @@ import pytest
 globus_sdk = pytest.importorskip("globus_sdk")
 responses = pytest.importorskip("responses")
 requests = pytest.importorskip("requests")
-try:  # collector-sdk 4.x
+try:  # globus-sdk 4.x
     from globus_sdk.testing import RegisteredResponse, load_response  # noqa: E402
-except ImportError:  # collector-sdk 3.x
+except ImportError:  # globus-sdk 3.x
     from globus_sdk._testing import RegisteredResponse, load_response  # noqa: E402
 
 from panorama_tui.collectors.globus import collector  # noqa: E402
@@ -89,7 +89,7 @@ def store_login(tmp_path, expires_in=3600, access="AT-valid") -> str:
     collector.save_tokens(path, {"client_id": NATIVE_CLIENT, "created": time.time(), "tokens": {
         "transfer.api.globus.org": {"access_token": access, "refresh_token": "RT-1",
                                     "expires_at_seconds": int(time.time()) + expires_in,
-                                    "scope": "urn:collector:auth:scope:transfer.api.globus.org:all",
+                                    "scope": "urn:globus:auth:scope:transfer.api.globus.org:all",
                                     "token_type": "Bearer"}}})
     return path
 
@@ -209,7 +209,7 @@ def test_expired_access_token_is_refreshed_and_stored(tmp_path, panorama_dir):
     tokens = store_login(tmp_path, expires_in=-60, access="AT-old")
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-new", "expires_in": 172800, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
+        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
         "refresh_token": "RT-2", "other_tokens": []}))
     register_task(sample_task(panorama_dir))
     register_events(TASK)
@@ -240,7 +240,7 @@ def test_401_from_transfer_makes_the_authorizer_renew(tmp_path, panorama_dir):
                                      json={"code": "AuthenticationFailed", "message": "Token is not active"}))
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-renewed", "expires_in": 3600, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
+        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
     register_task(sample_task(panorama_dir))
     register_events(TASK)
     rc, events = run(tmp_path, "--task", TASK, "--tokens", tokens)
@@ -255,7 +255,7 @@ def test_client_credentials(tmp_path, panorama_dir, monkeypatch):
     monkeypatch.setenv("GLOBUS_CLIENT_SECRET", "s3cret")
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-cc", "expires_in": 172800, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
+        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer", "other_tokens": []}))
     register_task(sample_task(panorama_dir))
     register_events(TASK)
     rc, events = run(tmp_path, "--task", TASK)
@@ -277,7 +277,7 @@ def test_no_credentials_is_one_clear_line(tmp_path, capsys):
     rc, events = run(tmp_path, "--task", TASK)
     assert rc == 78
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "panorama-collector login" in err and "GLOBUS_CLIENT_ID" in err
+    assert err.count("\n") == 1 and "panorama-globus login" in err and "GLOBUS_CLIENT_ID" in err
     assert events[0]["event"] == "collector.status" and events[0]["reason"] == "no_credentials"
     assert not responses.calls
 
@@ -302,7 +302,7 @@ def test_login_exchanges_the_code_and_stores_0600(tmp_path, capsys):
 
     load_response(RegisteredResponse(service=None, path=TOKEN_URL, method="POST", json={
         "access_token": "AT-login", "expires_in": 172800, "resource_server": "transfer.api.globus.org",
-        "scope": "urn:collector:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
+        "scope": "urn:globus:auth:scope:transfer.api.globus.org:all", "token_type": "Bearer",
         "refresh_token": "RT-login", "other_tokens": []}))
     path = tmp_path / "cfg" / "tokens.json"
     args = collector.build_login_parser("login").parse_args(["--client-id", NATIVE_CLIENT, "--tokens", str(path)])
