@@ -56,6 +56,9 @@ STATE_MARKUP: dict[JobState, str] = {}
 STATE_STYLES: dict[JobState, Style] = {}
 WF_STATE_MARKUP: dict[str, str] = {}
 SIGNAL_MARKUP: dict[str, str] = {}
+# The job list's cells by value class (views/columns.py says which class a
+# cell's value is): a job state's colour, or one of these.
+_CELL_STYLES = {"past": Style(dim=True), "trend": Style(color="cyan")}  # a finished job's figures; a sparkline
 
 
 def use_palette(no_color: bool) -> None:
@@ -67,6 +70,15 @@ def use_palette(no_color: bool) -> None:
 
 
 use_palette(False)
+
+
+def cell_style(value_class) -> Style | None:
+    """The job list's style for a cell of this value class (None: plain)."""
+    if value_class is None:
+        return None
+    if type(value_class) is JobState:
+        return STATE_STYLES[value_class]
+    return _CELL_STYLES[value_class]
 
 
 def markup_escape(text: str) -> str:

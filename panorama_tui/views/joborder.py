@@ -4,7 +4,8 @@ changes.  Core code (no Textual), so it is tested and measured on its own.
 A key press that re-sorts or re-filters 100k jobs has a frame's time, so:
 
 - Sort keys are plain values (str, int or float), computed a column at a
-  time with C-level getters where there are any.  The sort is stable and
+  time with C-level getters where there are any (:mod:`.sortkeys`; each
+  column's function is in its entry of the registry, :mod:`.columns`).  The sort is stable and
   starts from arrival order, which gives exactly the order of ``(key,
   arrival)`` tuples; tuples cost ~3x more to build and to compare.
 - The whole scope stays sorted (``full``) with its keys alongside, and the
@@ -23,13 +24,9 @@ from operator import attrgetter, ne, not_
 from time import perf_counter
 from typing import Callable, Collection, Iterable, Sequence
 
-from ..core.events import decode_exitcode
-from ..model.series import shown_figures
-from ..model.states import JobState
+from . import columns as registry
+from .sortkeys import state_keys
 
-SORTABLE = ("state", "id", "xform", "host", "tries", "exit", "dur", "cpu", "rss", "io")
-# Keys that move with time alone, without the job changing.
-TIMED = frozenset({"dur"})
 # Above this many changed jobs a merge costs more than sorting again.
 MERGE_LIMIT = 4000
 # With kept keys, sorting them again beats bisection once more than one job
@@ -40,102 +37,29 @@ CHUNK = 2048
 # Below this many jobs in the scope a column's keys cost too little to prepare.
 WARM_MIN = 10_000
 
-_state = attrgetter("state")
-_job_id = attrgetter("job_id")
-_xform = attrgetter("transformation")
-_latest = attrgetter("latest")
-_tries = attrgetter("tries")
-_series = attrgetter("series")
-_exit_raw = attrgetter("exit_raw")
 _order = attrgetter("order")
-_RANK = {s: int(s) for s in JobState}  # exact ints sort on CPython's fast path; IntEnums do not
-_RUNNING = frozenset({JobState.RUNNING, JobState.RETRYING})
 
 
-class _ExitCodes(dict):
-    """Raw wait status -> exit code (-1: none); a run has a handful of them."""
-
-    def __missing__(self, raw):
-        code = decode_exitcode(raw)[0]
-        code = self[raw] = -1 if code is None else code
-        return code
-
-
-_EXIT_CODES = _ExitCodes()
-
-
-def _state_keys(jobs, now):
-    return list(map(_RANK.__getitem__, map(_state, jobs)))
-
-
-def _id_keys(jobs, now):
-    return list(map(_job_id, jobs))
-
-
-def _xform_keys(jobs, now):
-    return [x or "" for x in map(_xform, jobs)]
-
-
-def _host_keys(jobs, now):
-    return ["" if t is None else (t.host or t.site or "") for t in map(_latest, jobs)]
-
-
-def _tries_keys(jobs, now):
-    return list(map(len, map(_tries, jobs)))
-
-
-def _exit_keys(jobs, now):
-    return list(map(_EXIT_CODES.__getitem__, map(_exit_raw, jobs)))
-
-
-def _dur_keys(jobs, now):
-    # Job.duration a column at a time: the start and end of every latest try
-    # fetched in C, the arithmetic in one comprehension, and only tries that
-    # started but did not end (running, or a local duration) looked at alone.
-    tries = list(map(_latest, jobs))
-    starts = map(getattr, tries, repeat("start_ts"), repeat(None))
-    ends = map(getattr, tries, repeat("end_ts"), repeat(None))
-    out = [0.0 if s is None else (None if e is None else (d if (d := e - s) > 0 else 0.0))
-           for s, e in zip(starts, ends)]
-    for i in [i for i, d in enumerate(out) if d is None]:
-        t = tries[i]
-        if jobs[i].state in _RUNNING and now is not None:
-            d = now - t.start_ts
-            out[i] = d if d > 0 else 0.0
-        else:
-            out[i] = t.local_dur or 0.0
-    return out
-
-
-def _figure_keys(field: int, jobs) -> list:
-    # What the cell shows: running jobs' latest figures, finished jobs' over their trace.
-    return shown_figures(field, map(_series, jobs), map(_RUNNING.__contains__, map(_state, jobs)))
-
-
-KEY_FUNCS: dict[str, Callable[[Sequence, float | None], list]] = {
-    "state": _state_keys,
-    "id": _id_keys,
-    "xform": _xform_keys,
-    "host": _host_keys,
-    "tries": _tries_keys,
-    "exit": _exit_keys,
-    "dur": _dur_keys,
-    "cpu": lambda jobs, now: _figure_keys(1, jobs),
-    "rss": lambda jobs, now: _figure_keys(2, jobs),
-    "io": lambda jobs, now: _figure_keys(3, jobs),
-}
-assert set(KEY_FUNCS) == set(SORTABLE)
+def __getattr__(name: str):
+    # SORTABLE (the columns one can sort by) and TIMED (those whose keys move
+    # with time alone) come from the column registry when asked, so a column
+    # registered after this module was imported counts.
+    if name == "SORTABLE":
+        return registry.sortable()
+    if name == "TIMED":
+        return registry.timed()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def figure_of(col: str, job) -> float:
     """The CPU % ("cpu"), RSS or I/O figure the job list shows for a job
     (-1.0: none): its sort key, so the cell and the order cannot disagree."""
-    return KEY_FUNCS[col]((job,), None)[0]
+    return column_keys(col, (job,), None)[0]
 
 
 def column_keys(col: str, jobs: Sequence, now: float | None) -> list:
-    """One sort key per job (a str, an int or a float, by column)."""
-    return KEY_FUNCS.get(col, _state_keys)(jobs, now)
+    """One sort key per job (a str, an int or a float, by column; see sortkeys)."""
+    return registry.sort_functions().get(col, state_keys)(jobs, now)
 
 
 def sort_by_arrival(jobs: Iterable) -> list:
@@ -351,7 +275,7 @@ class JobOrder:
             again = self._stale[col]
         else:
             again = self._stale[col]
-            if col in TIMED and moving:
+            if col in registry.timed() and moving:
                 again = again | set(moving)
         changes: tuple | None = ([], [], [])
         if not again:
@@ -375,7 +299,7 @@ class JobOrder:
         """Some column's keys (or the positions) are still to be prepared by :meth:`warm`."""
         base = self._arrival
         return base is not None and len(base) >= WARM_MIN and (
-            self._pos is None or len(self._sorted) < len(SORTABLE))
+            self._pos is None or len(self._sorted) < len(registry.sortable()))
 
     def warm(self, now: float | None, budget: float) -> bool:
         """Compute other columns' keys, a chunk at a time, then their orders,
@@ -391,11 +315,11 @@ class JobOrder:
                 return False
         while True:
             if self._warming is None:
-                col = next((c for c in SORTABLE if c not in self._cache), None)
+                col = next((c for c in registry.sortable() if c not in self._cache), None)
                 if col is None:
                     # Then each column's order, a sort a step, by its kept
                     # keys as they are (the jobs re-keyed since move at sort).
-                    col = next((c for c in SORTABLE if c not in self._sorted), None)
+                    col = next((c for c in registry.sortable() if c not in self._sorted), None)
                     if col is None:
                         return True
                     self._sorted[col] = stable_sort(base, self._cache[col])

@@ -4,78 +4,42 @@
 ``field<op>value`` tests one field (ops: ``=`` equal, ``!=`` not equal, ``~``
 regex search, ``!~`` no match, ``>`` ``<`` ``>=`` ``<=`` numeric); a bare
 word is a case-insensitive regex over the job id, transformation, host and
-site.  ``state=problems`` means failed, held or retrying.  ``field=-`` asks
+site.  ``state=problems`` means failed, held or retrying; a Parsl task's own
+states work too (``state=exec_done,dep_fail``), any case.  ``field=-`` asks
 for jobs without the field.  A job without an exit code (it has not ended)
 matches no comparison on exit, ``exit!=0`` included.
+
+The fields, their aliases and their getters come with the job list's columns
+(:mod:`.columns`, :mod:`.fields`).
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass, replace
-from itertools import repeat
-from operator import attrgetter
+from dataclasses import replace
 from typing import Callable
 
-from ..core.events import decode_exitcode
+from . import columns as registry
+from .fields import PROBLEMS, Filter
 from .joborder import Selection
-from ..model.states import STATE_BY_LABEL, JobState
 
 _TERM = re.compile(r"^([a-z_]+)(!=|!~|>=|<=|=|~|>|<)(.*)$")
-FIELDS = ("state", "id", "xform", "site", "host", "exit", "tries", "wf", "type")
-_ALIASES = {"job": "id", "job_id": "id", "transformation": "xform", "tr": "xform", "status": "state",
-            "workflow": "wf", "try": "tries", "exitcode": "exit"}
 
 
 class QueryError(ValueError):
     pass
 
 
-def _exit_value(raw):
-    code, sig = decode_exitcode(raw)
-    return code if sig is None else -sig
+def __getattr__(name: str):
+    # FIELDS (the field names, in the help's order) comes from the column
+    # registry when asked, so a column registered later brings its fields.
+    if name == "FIELDS":
+        return tuple(registry.filters())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _latest_attr(name: str):
-    """A field of the job's latest try, for many jobs: getattr(None, name,
-    None) is None, so the whole chain stays in C."""
-    return lambda jobs: map(getattr, map(_latest, jobs), repeat(name), repeat(None))
-
-
-_latest = attrgetter("latest")
-_tries = attrgetter("tries")
-
-
-@dataclass(frozen=True)
-class _Field:
-    one: Callable  # job -> raw value
-    many: Callable | None = None  # jobs -> raw values (default: map(one, jobs))
-    norm: Callable | None = None  # raw value -> what a term compares (once per distinct value)
-    repeats: bool = True  # values recur across jobs (worth remembering answers)
-    # A job without the value matches no comparison on it, ``!=`` and ``!~``
-    # included: ``exit!=0`` asks which jobs ended badly, and a job that has
-    # not ended has no exit code.  (``exit=-`` still asks for those.)
-    unset_fails: bool = False
-
-    def values(self, jobs):
-        return self.many(jobs) if self.many is not None else map(self.one, jobs)
-
-
-# A filter pass calls a field's getter for every job (100k), so getters are
-# C-level where the job has the value as an attribute.
-_FIELDS = {
-    "state": _Field(attrgetter("state"), norm=lambda s: s.label),
-    "id": _Field(attrgetter("job_id"), repeats=False),
-    "xform": _Field(attrgetter("transformation")),
-    "site": _Field(attrgetter("site"), _latest_attr("site")),
-    "host": _Field(attrgetter("host"), _latest_attr("host")),
-    "exit": _Field(attrgetter("exit_raw"), norm=_exit_value, unset_fails=True),
-    "tries": _Field(lambda j: len(j.tries), lambda jobs: map(len, map(_tries, jobs))),
-    "wf": _Field(attrgetter("wf"), norm=lambda w: w.label or w.wf_uuid),
-    "type": _Field(attrgetter("type_desc")),
-}
-assert set(_FIELDS) == set(FIELDS)
+_state = operator.attrgetter("state")
 _COMPARE = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 
 
@@ -126,7 +90,7 @@ class _Memo(dict):
         return hit
 
 
-def _value_term(field: _Field, test: Callable, negated: bool = False) -> Term:
+def _value_term(field: Filter, test: Callable, negated: bool = False) -> Term:
     """A term that tests one field's value (``test`` sees the normalised
     value, None when the job does not have it), or its negation."""
     if negated:
@@ -152,8 +116,9 @@ def _text_term(rx: re.Pattern) -> Term:
     """A bare word: a regex over the job id, transformation, host and site."""
     search = rx.search
     seen = _Memo(lambda v: v and search(v))  # None and "" never match
-    get_id, get_xform = _FIELDS["id"].one, _FIELDS["xform"].one
-    hosts, sites = _FIELDS["host"].many, _FIELDS["site"].many
+    fields = registry.filters()
+    get_id, get_xform = fields["id"].one, fields["xform"].one
+    hosts, sites = fields["host"].values, fields["site"].values
 
     def test(job):
         if search(job.job_id):
@@ -181,23 +146,17 @@ def _compile_term(term: str) -> Term:
     if not m:
         return _text_term(_compile_regex(term))
     name, op, value = m.groups()
-    name = _ALIASES.get(name, name)
-    if name not in FIELDS:
-        raise QueryError(f"unknown field {name!r}; fields: {', '.join(FIELDS)}")
-    field = _FIELDS[name]
-    if name == "state" and op in ("=", "!="):
-        want = {s.strip() for s in value.split(",") if s.strip()}
-        if "problems" in want:
-            want |= {"failed", "held", "retrying"}
-            want.discard("problems")
-        unknown = want - set(STATE_BY_LABEL)
-        if unknown:
-            raise QueryError(f"unknown state {sorted(unknown)[0]!r}; states: {', '.join(STATE_BY_LABEL)}")
-        wanted = frozenset(STATE_BY_LABEL[w] for w in want)
-        if op == "!=":
-            wanted = frozenset(JobState) - wanted
-        get_state = field.one
-        return Term(lambda job: job.state in wanted, lambda jobs: map(wanted.__contains__, map(get_state, jobs)))
+    fields = registry.filters()
+    name = registry.aliases().get(name, name)
+    if name not in fields:
+        raise QueryError(f"unknown field {name!r}; fields: {', '.join(fields)}")
+    field = fields[name]
+    if field.equals is not None and op in ("=", "!="):
+        try:
+            test, mask = field.equals(value, op == "!=")
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
+        return Term(test, mask)
     if op in ("~", "!~"):
         search = _compile_regex(value).search
         return _value_term(field, lambda v: search("" if v is None else str(v)), negated=op == "!~")
@@ -230,6 +189,4 @@ def parse(text: str) -> Query:
     return Query(text=text, tests=tests)
 
 
-PROBLEMS = frozenset({JobState.FAILED, JobState.HELD, JobState.RETRYING})
-PROBLEMS_ONLY = Term(lambda job: job.state in PROBLEMS,
-                     lambda jobs: map(PROBLEMS.__contains__, map(_FIELDS["state"].one, jobs)))
+PROBLEMS_ONLY = Term(lambda job: job.state in PROBLEMS, lambda jobs: map(PROBLEMS.__contains__, map(_state, jobs)))

@@ -14,7 +14,6 @@ What a key press costs at 100k jobs is kept to a frame's time:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from rich.segment import Segment
@@ -26,19 +25,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...core.events import describe_exitcode
-from ...core.fmt import human_bytes, human_duration, sparkline
-from ...views.joborder import SORTABLE, TIMED, JobOrder, Selection, figure_of
+from ...core.fmt import human_duration
+from ...views import columns as registry
+from ...views.columns import Column
+from ...views.joborder import JobOrder, Selection
 from ...views.query import PROBLEMS_ONLY, Query
-from ...model.states import JobState
 from ...model.entities import Job
 from ...model.store import Store
 from ...model.workflows import unique_names
 from ..screens.columns import allocate
 from ..keys import MOVE, Keys
-from ..theme import STATE_STYLES
+from ..theme import cell_style
 
-SPARK_WIDTH = 10
 STRIP_CACHE = 2000  # rendered rows kept; a screenful is ~50
 # Seconds of filtering per key press before the first rows are painted, and
 # per later step (between frames, so keys are still answered meanwhile).
@@ -48,39 +46,8 @@ WARM_STEP = 0.006  # seconds of sort-key preparation per idle step
 WARM_EVERY = 0.05
 ID_FIRST = 24  # the job id's least share before other columns get theirs (then it takes what is left)
 MEASURE_SAMPLE = 1000  # jobs whose text columns are measured at a rebuild (evenly spread)
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    title: str
-    width: int  # a fixed column's width; a text column's least
-    right: bool = False
-    flex: bool = False  # the job id: takes the width left over
-    cap: int = 0  # a text column: as wide as its content, up to this
-    short: str = ""  # the title when the column is narrower than its title
-
-
-COLUMNS = (
-    Column("state", "ST", 2),
-    Column("wf", "WORKFLOW", 8, cap=24, short="WF"),  # only while the list holds several workflows
-    Column("id", "JOB", 12, flex=True, cap=64),
-    Column("xform", "TRANSFORMATION", 8, cap=32, short="XFORM"),
-    Column("status", "STATE", 8, cap=14),  # a Parsl task's state: fail_retryable
-    Column("host", "SITE/HOST", 8, cap=32, short="HOST"),
-    Column("tries", "TRY", 3, right=True),
-    Column("exit", "EXIT", 5, right=True),  # sig15
-    Column("dur", "TIME", 6, right=True),  # 59m59s
-    Column("cpu", "CPU%", 5, right=True),
-    Column("rss", "RSS", 5, right=True),  # 1023M
-    Column("io", "I/O", 7, right=True),  # 1023K/s
-    Column("spark", "CPU TREND", SPARK_WIDTH),
-)
-TEXT_COLUMNS = tuple(c.key for c in COLUMNS if c.cap)
-# Which columns get the width first when not all fit; the rest are left out.
-PRIORITY = ("state", "id", "status", "wf", "exit", "dur", "host", "tries", "cpu", "xform", "rss", "io", "spark")
-assert set(PRIORITY) == {c.key for c in COLUMNS}
-
+# The columns (titles, widths, sort keys, cells, filter fields) are declared
+# once, in views/columns.py; this widget lays them out and paints them.
 
 _PAGE = Keys("a page up / down", section="Moving")
 _JUMP = Keys("the first / last job", section="Moving")
@@ -142,7 +109,7 @@ class JobList(ScrollView, can_focus=True):
         self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, columns=None, **kw
     ):
         super().__init__(**kw)
-        self.columns = tuple(c for c in COLUMNS if columns is None or c.key in columns)
+        self.columns = tuple(c for c in registry.columns() if columns is None or c.key in columns)
         self.hidden: set[str] = set()  # columns the user turned off (the column chooser)
         self._names: dict[str, str] = {}  # wf_uuid -> a name unique among the store's workflows
         self._multi = False  # the scope holds several workflows: the workflow column shows
@@ -250,7 +217,8 @@ class JobList(ScrollView, can_focus=True):
         full = self.order.full
         sample = full[::max(1, len(full) // MEASURE_SAMPLE)]
         cell = self._cell
-        self._content = {key: max((len(cell(key, j, now)[0]) for j in sample), default=0) for key in TEXT_COLUMNS}
+        self._content = {key: max((len(cell(key, j, now)[0]) for j in sample), default=0)
+                         for key in registry.text_columns()}
         self._relayout()
 
     def _reselect(self) -> None:
@@ -338,7 +306,7 @@ class JobList(ScrollView, can_focus=True):
             strips.pop(job, None)
         for job in moving:
             strips.pop(job, None)
-        changed = dirty | moving if self.order.col in TIMED and moving else dirty
+        changed = dirty | moving if self.order.col in registry.timed() and moving else dirty
         finished = self._finish_scan() if changed else False
         if self.order.update(changed, self._in_scope, now) or finished:
             self._show()
@@ -443,14 +411,15 @@ class JobList(ScrollView, can_focus=True):
         return self.problems_only
 
     def cycle_sort(self, step: int = 1) -> str:
-        i = SORTABLE.index(self.sort_col) if self.sort_col in SORTABLE else 0
-        col = SORTABLE[(i + step) % len(SORTABLE)]
+        sortable = registry.sortable()
+        i = sortable.index(self.sort_col) if self.sort_col in sortable else 0
+        col = sortable[(i + step) % len(sortable)]
         self.sort_by(col)
         return col
 
     def sort_by(self, col: str) -> None:
         """Sort by a column, biggest first where big is interesting."""
-        self.reverse = col in ("dur", "cpu", "rss", "io", "tries")
+        self.reverse = col in registry.descending()
         self._resort(col)
         self._relayout()  # a column left out for room shows while it is sorted by
         self._update_header()
@@ -533,7 +502,7 @@ class JobList(ScrollView, can_focus=True):
     def shown_columns(self) -> tuple[Column, ...]:
         """The columns the list may show: not turned off, and the workflow
         column only while the scope holds several workflows."""
-        return tuple(c for c in self.columns if c.key not in self.hidden and (c.key != "wf" or self._multi))
+        return tuple(c for c in self.columns if c.key not in self.hidden and (self._multi or not c.several_workflows))
 
     def set_hidden(self, hidden: set[str]) -> None:
         self.hidden = set(hidden) - {"id"}
@@ -547,7 +516,7 @@ class JobList(ScrollView, can_focus=True):
         wants = {c.key: max(c.width, min(c.cap, content.get(c.key, 0), width)) if c.cap else c.width
                  for c in self.columns}
         # The sorted column shows whatever its rank: its title carries the arrow.
-        first = ("state", "id", "status", self.sort_col) + PRIORITY
+        first = (*registry.priority()[:3], self.sort_col, *registry.priority())
         # The job id first gets a third of the width (at least ID_FIRST), then the others theirs.
         layout = allocate(self.shown_columns, wants, width - 1, first, max(ID_FIRST, width // 3))
         moved = layout != self._layout
@@ -619,44 +588,9 @@ class JobList(ScrollView, can_focus=True):
         return strip
 
     def _cell(self, key: str, job: Job, now):
-        if key == "state":
-            return job.state.glyph, STATE_STYLES[job.state]
-        if key == "id":
-            return job.job_id, None
-        if key == "wf":
-            wf = job.wf
-            return self._names.get(wf.wf_uuid) or wf.name, None
-        if key == "xform":
-            return job.transformation or job.type_desc or "", None
-        if key == "status":  # a PRE or POST script running reads as pegasus-status counts it; a Parsl task's own state
-            return job.state_label, STATE_STYLES[job.state]
-        if key == "host":
-            return job.host or job.site or "", None
-        if key == "tries":
-            return str(len(job.tries)) if job.tries else "", None
-        if key == "exit":
-            raw = job.exit_raw
-            if raw is None:
-                return "", None
-            text = describe_exitcode(raw)
-            if text.startswith("signal"):
-                text = "sig" + text.split()[1]
-            return text, (STATE_STYLES[JobState.FAILED] if text != "0" else None)
-        if key == "dur":
-            return human_duration(job.duration(now)) if job.tries else "", None
-        series = job.series
-        if series is None:
-            return "", None
-        if key == "spark":
-            rates = series.rates(SPARK_WIDTH)
-            top = max(100.0, max((r[1] for r in rates), default=0))
-            return sparkline([r[1] for r in rates], SPARK_WIDTH, top=top), Style(color="cyan")
-        value = figure_of(key, job)  # what the column sorts by
-        if value < 0:
-            return "", None
-        text = f"{value:.0f}" if key == "cpu" else human_bytes(value, "/s" if key == "io" else "")
-        # A finished job's figures are over its trace: dim, apart from running jobs' current ones.
-        return text, None if job.state in (JobState.RUNNING, JobState.RETRYING) else Style(dim=True)
+        """A cell's text and style (the column's value class, coloured by the theme)."""
+        text, cls = registry.column(key).cell(job, now, self._names)
+        return text, cell_style(cls)
 
     def _row_segments(self, job: Job, focused: bool, selected: bool) -> list[Segment]:
         now = self.now()
