@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...core import parsl_events as pe
-from ...core.fmt import clock_time, human_bytes, human_duration
+from ...core.fmt import clock_time, human_bytes, human_duration, visible
 from ..coerce import _float, _int, _istr, _str
 from ..entities import Job, Try, Workflow
 from ..series import ResourceSeries
@@ -368,7 +368,9 @@ def _h_try(s: Store, ev, d: dict) -> None:
             setattr(ptry, attr, v)
     history = d.get("task_fail_history")
     if history:
-        ptry.fail_history = _str(history)
+        # A multi-line history (older Parsl kept str(e); a traceback) keeps its
+        # lines: only the other control characters are made visible.
+        ptry.fail_history = visible(str(history), text=True)
         code = bash_exit(ptry.fail_history)
         if code is not None:
             t.main_exitcode = code << 8 & 0xFFFF  # a wait status, as the store keeps exit codes
@@ -792,7 +794,7 @@ def render_task_facts(f: dict, tail: int | None = TAIL_LINES) -> str:
             if t["block"] is not None else ""
         out.append(f"--- try {t['try_id']}: {t['state'] or '-'}  {host}{block} ---")
         if t["exception"]:
-            out.append(f"  exception : {t['exception']}")
+            out.append("  exception : " + t["exception"].replace("\n", "\n" + " " * 14))
         if t["exitcode"] is not None:
             out.append(f"  exit code : {t['exitcode']}")
         times = "  ".join(f"{k} {clock_time(t[k])}" for k in ("launched", "running", "returned") if t[k] is not None)
@@ -838,7 +840,7 @@ def tries_report(job: Job) -> list[str]:
         out.append(f"try {tid} {p.state or '-'}" + (f"  exit {code}" if code is not None else "")
                    + f"  on {p.hostname or '-'}  executor {p.executor or '-'}  block {p.block_id or '-'}")
         if p.fail_history:
-            out.append(f"    {p.fail_history}")
+            out.extend(f"    {line}" for line in p.fail_history.splitlines())
         usage = p.usage()
         if usage is not None:
             out.append("    " + _usage_line(usage, approximate_because(run_of(job.wf), p)))
