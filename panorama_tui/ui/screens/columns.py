@@ -19,6 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from ...views import columns as registry
+
 
 def allocate(columns: Sequence, wants: dict[str, int], width: int, first: Sequence[str],
              id_first: int) -> list[tuple[object, int]]:
@@ -76,7 +78,8 @@ def fit_fields(fields: Iterable[str], width: int, sep: str = " │ ") -> str:
 
 class ColumnsScreen(ModalScreen[set]):
     """Which of the job list's columns to show (space or enter toggles, esc
-    or c closes): the result is the set of the hidden columns' keys."""
+    or c closes): the result is the set of the hidden columns' keys.  The
+    columns are the registry's (views/columns.py), by their titles."""
 
     BINDINGS = [
         Binding("escape,c", "done", "Close"),
@@ -90,9 +93,9 @@ class ColumnsScreen(ModalScreen[set]):
     ColumnsScreen SelectionList { height: auto; max-height: 20; }
     """
 
-    def __init__(self, columns: Sequence, hidden: set[str], fixed: set[str]):
+    def __init__(self, columns: Sequence | None, hidden: set[str], fixed: set[str]):
         super().__init__()
-        self.columns = columns
+        self.columns = registry.columns() if columns is None else columns  # a list's own, or every registered one
         self.hidden = hidden
         self.fixed = fixed  # always shown
 

@@ -509,7 +509,7 @@ class JobList(ScrollView, can_focus=True):
         self._relayout()
 
     def _compute_layout(self, width: int) -> bool:
-        """Widths from content within ``width`` (see ui/columns.allocate);
+        """Widths from content within ``width`` (see ui/screens/columns.allocate);
         True when the columns moved."""
         self._layout_width = width
         content = self._content
