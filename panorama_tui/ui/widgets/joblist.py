@@ -515,8 +515,10 @@ class JobList(ScrollView, can_focus=True):
         content = self._content
         wants = {c.key: max(c.width, min(c.cap, content.get(c.key, 0), width)) if c.cap else c.width
                  for c in self.columns}
-        # The sorted column shows whatever its rank: its title carries the arrow.
-        first = (*registry.priority()[:3], self.sort_col, *registry.priority())
+        # The sorted column shows whatever its rank, after the three that matter
+        # most (state, id, status): its title carries the arrow.
+        ranked = registry.priority()
+        first = (*ranked[:3], self.sort_col, *ranked)
         # The job id first gets a third of the width (at least ID_FIRST), then the others theirs.
         layout = allocate(self.shown_columns, wants, width - 1, first, max(ID_FIRST, width // 3))
         moved = layout != self._layout
@@ -599,7 +601,8 @@ class JobList(ScrollView, can_focus=True):
             base = Style(bgcolor="grey30") if not self.app.no_color else Style(reverse=True)
         segs = [Segment(" ", base)]
         for col, w in self._layout:
-            text, style = self._cell(col.key, job, now)
+            text, cls = col.cell(job, now, self._names)
+            style = cell_style(cls)
             if len(text) > w:
                 if col.cap:
                     self._grow(col.key, len(text))
