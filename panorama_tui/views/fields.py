@@ -105,7 +105,8 @@ def state_equals(value: str, negated: bool) -> tuple[Callable, Callable]:
         return job.state in states or (t is not None and t.state_name in names)
 
     def hits(jobs):
-        return map(or_, map(states.__contains__, map(_state, jobs)), map(names.__contains__, _state_names(jobs)))
+        named = map(names.__contains__, _state_names(jobs))
+        return map(or_, map(states.__contains__, map(_state, jobs)), named) if states else named
 
     if negated:
         return (lambda job: not hit(job)), (lambda jobs: map(not_, hits(jobs)))
