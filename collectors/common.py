@@ -122,7 +122,7 @@ def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: st
         "--spool",
         metavar="PATH",
         help=spool_help or "the publisher's spool file, where events wait until the broker confirms them "
-        "(default: a free slot under $PANORAMA_SPOOL_DIR or ~/.cache/panorama-top/spool)",
+        "(default: a free slot under $PANORAMA_SPOOL_DIR or ~/.local/state/panorama-top/spool)",
     )
 
 

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 
-from panorama_tui.core import logsetup
+from panorama_tui.core import logsetup, paths
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
@@ -642,8 +642,7 @@ class SeenState:
 
 
 def _default_state() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "panorama-top", "darshan-watch.json")
+    return os.path.join(paths.state_dir(), "darshan-watch.json")
 
 
 # ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from panorama_tui.core import logsetup
+from panorama_tui.core import logsetup, paths
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
@@ -52,8 +52,7 @@ __all__ = ["main", "parse_label", "task_event", "Follower", "load_tokens", "save
 
 
 def default_tokens_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "panorama-top", "globus-tokens.json")
+    return os.path.join(paths.config_dir(), "globus-tokens.json")
 
 
 def parse_label(label) -> tuple[str | None, str | None]:

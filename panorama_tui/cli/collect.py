@@ -170,10 +170,11 @@ def check_broker(url) -> str | None:
 
 
 def default_spool(url, source: str) -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    from ..core import paths
+
     key = hashlib.sha1(f"{url.masked}\n{os.path.abspath(source)}".encode()).hexdigest()[:12]
     name = os.path.basename(source).replace(os.sep, "_")
-    return os.path.join(base, "panorama-top", "spool", f"relay-{name}-{key}.db")
+    return os.path.join(paths.state_dir(), "spool", f"relay-{name}-{key}.db")
 
 
 class _Stopper:

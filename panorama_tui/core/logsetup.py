@@ -118,8 +118,9 @@ def private_file_handler(path: str, max_bytes: int = 0, backups: int = 0) -> log
 
 
 def default_log_path(prog: str) -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "panorama-top", f"{prog}.log")
+    from . import paths
+
+    return os.path.join(paths.log_dir(), f"{prog}.log")
 
 
 def setup(prog: str, *, screen: bool = False, log_file: str | None = None, verbose: bool = False,

@@ -267,8 +267,9 @@ def session_recorder(source, path: str | None = None, off: bool = False) -> Reco
 
 
 def recordings_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "panorama-top", "recordings")
+    from . import paths
+
+    return paths.recordings_dir()
 
 
 def default_recording_path() -> str:
