@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 
-from panorama_tui.core.logsetup import scrub
+from panorama_tui.core.secrets import scrub
 
 __all__ = [
     "CollectorArgumentParser",

@@ -205,7 +205,7 @@ class AmqpSink(Sink):
         self.publisher = publisher
 
     def describe(self) -> str:
-        from panorama_tui.transport.amqp_url import redact
+        from panorama_tui.core.secrets import redact
 
         return f"AMQP {redact(self.url)} (spool {self.spool_path})"
 
@@ -356,7 +356,8 @@ def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> 
         except (OSError, ValueError) as exc:
             raise SinkError(f"cannot open {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if amqp:
-        from panorama_tui.transport.amqp_url import fill_password, hide_password_from_ps, redact  # only when publishing
+        from panorama_tui.core.secrets import redact
+        from panorama_tui.transport.amqp_url import fill_password, hide_password_from_ps  # only when publishing
 
         hide_password_from_ps(amqp, prog)
         try:

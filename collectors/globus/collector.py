@@ -34,7 +34,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from panorama_tui.core import logsetup, paths
+from panorama_tui.core import logsetup, paths, secrets
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
@@ -122,7 +122,7 @@ class NoCredentials(Exception):
 def _mask_tokens(entry: dict) -> None:
     """Tokens are passwords: masked in every log record and error line from now on."""
     for key in ("access_token", "refresh_token"):
-        logsetup.add_secret(entry.get(key))
+        secrets.add_secret(entry.get(key))
 
 
 def _token_entry(resp) -> dict:
@@ -142,7 +142,7 @@ def make_authorizer(args, env=None):
     env = os.environ if env is None else env
     cid, secret = env.get("GLOBUS_CLIENT_ID"), env.get("GLOBUS_CLIENT_SECRET")
     if cid and secret:
-        logsetup.add_secret(secret)
+        secrets.add_secret(secret)
         client = globus_sdk.ConfidentialAppAuthClient(cid, secret)
         return globus_sdk.ClientCredentialsAuthorizer(client, globus_sdk.TransferClient.scopes.all), \
             f"client credentials of {cid}"

@@ -27,7 +27,7 @@ import threading
 import time
 
 from .. import __version__
-from ..core import logsetup
+from ..core import logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
@@ -425,7 +425,7 @@ def main(argv=None) -> int:
             raise  # the reader left (| head): main's wrapper ends quietly
         if _LOG_FILE:
             log.exception("internal error")
-        print(f"panorama-collect: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}", file=sys.stderr)
+        print(f"panorama-collect: internal error: {type(exc).__name__}: {secrets.scrub(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
 
 

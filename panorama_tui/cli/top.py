@@ -10,7 +10,7 @@ import time
 import traceback
 
 from .. import __version__
-from ..core import logsetup
+from ..core import logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
 
@@ -366,7 +366,7 @@ def _log_internal_error(exc: BaseException) -> str:
     try:  # mkstemp: a new file of our own, 0600, even in a shared /tmp
         fd, path = tempfile.mkstemp(prefix=f"panorama-top-error-{os.getpid()}-", suffix=".log")
         with os.fdopen(fd, "w") as f:
-            f.write(logsetup.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+            f.write(secrets.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
     except OSError:
         return ""
     return path
@@ -414,7 +414,7 @@ def main(argv=None) -> int:
             raise  # the reader left (| head): main's wrapper ends quietly
         where = _log_internal_error(exc)
         print(
-            f"panorama-top: internal error: {type(exc).__name__}: {visible(logsetup.scrub(exc))}"
+            f"panorama-top: internal error: {type(exc).__name__}: {visible(secrets.scrub(exc))}"
             + (f" (details in {where})" if where else ""),
             file=sys.stderr,
         )

@@ -27,8 +27,8 @@ where ``ps`` shows it.  One given there anyway is overwritten in the process's
 command line as soon as the program has started (:func:`hide_password_from_ps`).
 
 Every URL shown anywhere goes through :func:`mask`; error text that may quote
-a URL goes through :func:`redact`; a password parsed is known to the logging
-filter from then on (:func:`panorama_tui.core.logsetup.add_secret`).
+a URL goes through :func:`redact` (both from :mod:`panorama_tui.core.secrets`, the one
+masker); a password parsed is known to the logging filter from then on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ import sys
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ..core.logsetup import MASK, add_secret, hide_in_cmdline, scrub
+from ..core.logsetup import hide_in_cmdline
+from ..core.secrets import MASK, add_secret, mask, redact
 
 __all__ = [
     "AmqpUrl",
@@ -74,19 +75,6 @@ _QUERY_KEYS = {"heartbeat", "connection_timeout", "cafile", "certfile", "keyfile
 
 class UrlError(ValueError):
     """A URL that cannot be used; the message never holds the password."""
-
-
-# user:password@ in anything that looks like a URL (also inside longer text): the user may
-# hold an '@', the password runs to the last '@' before a space (an unescaped '/', '?' or
-# '#' in it must not cut the mask short).  A space in a password: see logsetup.add_secret.
-_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*?:)(?P<pw>\S*)@")
-
-
-def mask(url) -> str:
-    """The URL with its password replaced by ``****`` (whatever it is given)."""
-    if url is None:
-        return ""
-    return _USERINFO.sub(lambda m: m.group("pre") + MASK + "@", str(url))
 
 
 def _typed_password(url: str) -> tuple[str, str | None, int]:
@@ -128,14 +116,6 @@ def hide_password_from_ps(url: str | None, prog: str) -> None:
     if password and password != DEFAULT_PASSWORD and hide_in_cmdline(url, at, len(password)) is False:
         sys.stderr.write(f"{prog}: warning: the password given with --amqp shows in ps here; "
                          f"give it in {PASSWORD_ENV_VAR} or the config file instead\n")
-
-
-def redact(text, *secrets) -> str:
-    """Text with every URL's password, each given secret and every secret known to logsetup masked."""
-    for s in secrets:
-        if s != DEFAULT_PASSWORD:
-            add_secret(s)
-    return scrub(text)
 
 
 @dataclass(frozen=True)
