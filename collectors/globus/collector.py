@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from panorama_tui.core import logsetup, paths, secrets
+from panorama_tui.core import backoff, logsetup, paths, secrets
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
@@ -379,8 +378,7 @@ class Follower:
                 self.poll()
             except Trouble as t:
                 self.failures += 1
-                wait = min(self.backoff_max, self.backoff_base * (2 ** min(self.failures - 1, 20)))
-                wait *= random.uniform(0.5, 1.0)
+                wait = backoff.delay(self.failures, self.backoff_base, self.backoff_max)
                 if t.retry_after is not None:
                     wait = max(wait, min(t.retry_after, self.backoff_max))
                 if t.kind != self.trouble_kind:
