@@ -1,7 +1,7 @@
 """What every collector shares: argument parsing, sink options, workflow context.
 
-Bad arguments give one line on stderr (``prog: error: ...``) and exit code 2,
-as a batch job's log is read by people who did not write the command line.
+Bad arguments give one line on stderr (``prog: error: ...``) and exit code 64
+(:mod:`panorama_tui.cli.base`, every command's parser).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import socket
 import sys
 import time
 
+from panorama_tui.cli.base import EXIT_USAGE
 from panorama_tui.core.secrets import scrub
 
 __all__ = [
-    "CollectorArgumentParser",
     "add_sink_args",
     "add_context_args",
     "resolve_context",
@@ -30,9 +30,9 @@ __all__ = [
     "CONTEXT_FIELDS",
 ]
 
-# As panorama-top: sysexits' EX_USAGE for bad arguments, EX_CONFIG for a setup
-# that cannot work (no credentials, an event file that cannot be opened).
-EXIT_USAGE = 64
+# As panorama-top: sysexits' EX_USAGE for bad arguments (the parser is every command's,
+# panorama_tui.cli.base), EX_CONFIG for a setup that cannot work (no credentials, an event
+# file that cannot be opened).
 EXIT_CONFIG = 78
 # A wrapper's own failure, as GNU env/timeout/nice: the wrapped command's exit
 # codes stay unambiguous (126: found but cannot run, 127: not found).
@@ -63,16 +63,6 @@ _JOB_AD_KEYS = {
 
 # MPI launchers: Open MPI, MPICH/Hydra (PMI), PMIx, MVAPICH2, Slurm srun.
 RANK_ENV = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID")
-
-
-class CollectorArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code :data:`EXIT_USAGE` (or ``usage_exit``)."""
-
-    usage_exit = EXIT_USAGE
-
-    def error(self, message):  # noqa: D401 - argparse API
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(self.usage_exit)
 
 
 def say(prog: str, message: str) -> None:

@@ -35,13 +35,13 @@ import sys
 import tempfile
 import time
 
+from panorama_tui.cli.base import CommandParser
 from panorama_tui.core import logsetup, paths
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
 from ..common import (
     EXIT_CONFIG,
-    CollectorArgumentParser,
     add_context_args,
     add_sink_args,
     positive_float,
@@ -650,7 +650,7 @@ def _default_state() -> str:
 
 
 def build_parser():
-    p = CollectorArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="Turn Darshan logs into darshan.perf events (legacy darshan-parser --perf figures per "
         "POSIX/MPI-IO/STDIO module, plus libdarshan-util's derived metrics).",

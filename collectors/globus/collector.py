@@ -37,7 +37,9 @@ from panorama_tui.core import backoff, logsetup, paths, secrets
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
-from ..common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
+from panorama_tui.cli.base import CommandParser
+
+from ..common import EXIT_CONFIG, EXIT_USAGE, add_sink_args, positive_float, say, status_event
 from ..sinks import SinkError, open_sink
 
 PROG = "panorama-globus"
@@ -469,7 +471,7 @@ def logout(args) -> int:
 
 
 def build_parser():
-    p = CollectorArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="Follow Globus transfer tasks and emit transfer.inv.go events whenever one changes. "
         "'panorama-globus login' stores a refresh token once; GLOBUS_CLIENT_ID/GLOBUS_CLIENT_SECRET use "
@@ -501,7 +503,7 @@ def build_parser():
 
 
 def build_login_parser(name: str):
-    p = CollectorArgumentParser(prog=f"{PROG} {name}", description="Store (or remove) a Globus login: a "
+    p = CommandParser(prog=f"{PROG} {name}", description="Store (or remove) a Globus login: a "
                                 "refresh token from the native app flow, kept with 0600 permissions.")
     if name == "login":
         p.add_argument("--client-id", metavar="ID", help="your native app's client id ($PANORAMA_GLOBUS_CLIENT_ID)")

@@ -39,12 +39,12 @@ import sys
 import threading
 import time
 
+from panorama_tui.cli.base import CommandParser
 from panorama_tui.core import logsetup
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 
 from ..common import (
     EXIT_WRAPPER,
-    CollectorArgumentParser,
     add_context_args,
     add_sink_args,
     hostname,
@@ -603,7 +603,7 @@ def _signal_name(sig):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CollectorArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="Run COMMAND and trace its process tree (CPU, memory, I/O) as Pegasus kickstart did, "
         "as kickstart.inv.online events; publish the MONITORING_PAYLOAD blocks it prints.",

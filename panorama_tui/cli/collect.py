@@ -27,12 +27,12 @@ import threading
 import time
 
 from .. import __version__
+from .base import EXIT_USAGE, CommandParser
 from ..core import logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 3
-EXIT_USAGE = 64
 EXIT_UNAVAILABLE = 69
 EXIT_INTERNAL = 70
 EXIT_SPOOLED = 75  # stopped with events still in the spool (sent on the next start)
@@ -62,11 +62,6 @@ skipped.  A source replaced since (another inode) or truncated is read from its 
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
-
-
 class CollectError(Exception):
     def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
         super().__init__(message)
@@ -74,7 +69,7 @@ class CollectError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = CommandParser(
         prog="panorama-collect",
         description="Headless Panorama collection: record an AMQP stream to a recording, "
         "or relay a local event source to AMQP without losing events.",
@@ -89,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--no-wait", action="store_true", help="exit 69 if the broker is unavailable at start")
     common.add_argument("--stats-every", type=float, default=60.0, metavar="S",
                         help="log counts every S seconds (default 60)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     sub.required = True
 
     r = sub.add_parser("record", parents=[common], help="record an AMQP stream to a recording file",

@@ -10,23 +10,18 @@ import time
 import traceback
 
 from .. import __version__
+from .base import CommandParser
 from ..core import logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
 
-EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
 EXIT_BAD_INPUT = 3
 
 DEMO_RECORDING = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "demo.panorama.db")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, and an exit code scripts can tell apart
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = CommandParser(
         prog="panorama-top",
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
