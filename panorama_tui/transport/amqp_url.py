@@ -11,8 +11,9 @@ parameters: ``heartbeat``, ``connection_timeout`` (seconds); for ``amqps``
 also ``cafile``, ``certfile``, ``keyfile``, ``server_name`` and ``verify``
 (``verify=false`` accepts any certificate, as monitord itself does).
 
-Settings come from, first to last: the command line, ``PANORAMA_AMQP_URL``,
-and ``[amqp]`` in ``~/.config/panorama-top/config.toml``::
+Settings come from, first to last (:mod:`panorama_tui.core.settings`, every
+command's one resolver): the command line, ``PANORAMA_AMQP_URL``, and ``[amqp]``
+in ``~/.config/panorama-top/config.toml``::
 
     [amqp]
     url = "amqps://panorama@broker.example.org/panorama/monitoring"
@@ -34,11 +35,11 @@ masker); a password parsed is known to the logging filter from then on.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import urllib.parse
 from dataclasses import dataclass, field
 
+from ..core import paths, settings
 from ..core.logsetup import hide_in_cmdline
 from ..core.secrets import MASK, add_secret, mask, redact
 
@@ -67,8 +68,9 @@ DEFAULT_USER = "guest"
 DEFAULT_PASSWORD = "guest"
 DEFAULT_HOST = "localhost"
 DEFAULT_BINDINGS = ("stampede.#", "kickstart.#", "transfer.#", "darshan.#", "parsl.#")
-ENV_VAR = "PANORAMA_AMQP_URL"
-PASSWORD_ENV_VAR = "PANORAMA_AMQP_PASSWORD"
+ENV_VAR = settings.BROKER_VAR
+PASSWORD_ENV_VAR = settings.PASSWORD_VAR
+CLI_ORIGIN = settings.CLI
 
 _QUERY_KEYS = {"heartbeat", "connection_timeout", "cafile", "certfile", "keyfile", "server_name", "verify"}
 
@@ -94,7 +96,10 @@ def fill_password(url: str, env=None, config: dict | None = None) -> str:
     """``url`` with the password of ``PANORAMA_AMQP_PASSWORD`` (else the config's ``password``)
     put in, when it names a user and no password."""
     env = os.environ if env is None else env
-    password = env.get(PASSWORD_ENV_VAR) or (config if config is not None else load_config()).get("password")
+    return _with_password(url, env.get(PASSWORD_ENV_VAR) or (config if config is not None else load_config()).get("password"))
+
+
+def _with_password(url: str, password) -> str:
     scheme, sep, rest = url.partition("://")
     userinfo, at, hostpart = rest.rpartition("@")
     if not (password and sep and at) or ":" in userinfo:
@@ -260,78 +265,19 @@ class AmqpSettings:
     bindings: list[str] | None = None
     wf: str | None = None
     origin: str = ""  # where the URL came from: "command line", the env var, the config file
+    warnings: list = field(default_factory=list)  # one line each, for stderr (a deprecated variable)
 
 
 def config_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "panorama-top", "config.toml")
-
-
-def _load_toml(text: str) -> dict:
-    try:
-        import tomllib  # Python 3.11+
-    except ImportError:  # pragma: no cover - 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            return _tiny_toml(text)
-    return tomllib.loads(text)
-
-
-_TOML_LINE = re.compile(r'^\s*([A-Za-z0-9_\-]+)\s*=\s*(.+?)\s*$')
-
-
-def _tiny_toml(text: str) -> dict:
-    """Enough TOML for our config: [tables], strings, numbers, booleans, one-line string lists."""
-    import ast
-
-    out: dict = {}
-    table = out
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            table = out.setdefault(line[1:-1].strip(), {})
-            continue
-        m = _TOML_LINE.match(line)
-        if not m:
-            raise ValueError(f"cannot read line: {mask(line)}")
-        key, value = m.groups()
-        if value.startswith(("'", '"', "[")):
-            value = re.sub(r"\s+#[^\"']*$", "", value)
-            table[key] = ast.literal_eval(value)
-        elif value in ("true", "false"):
-            table[key] = value == "true"
-        else:
-            value = value.split("#", 1)[0].strip()
-            table[key] = float(value) if "." in value else int(value)
-    return out
+    return paths.config_file()
 
 
 def load_config(path: str | None = None) -> dict:
-    """The ``[amqp]`` table of the config file ({} when there is none)."""
-    path = path or config_path()
+    """The ``[amqp]`` table of the config file, validated ({} when there is none)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise UrlError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = _load_toml(text)
-    except Exception as exc:
-        raise UrlError(f"cannot read {path}: {redact(exc)}") from None
-    amqp = data.get("amqp") or {}
-    if not isinstance(amqp, dict):
-        raise UrlError(f"{path}: [amqp] must be a table")
-    bindings = amqp.get("bindings")
-    if bindings is not None and (
-        not isinstance(bindings, list) or not all(isinstance(b, str) for b in bindings)
-    ):
-        raise UrlError(f"{path}: amqp.bindings must be a list of strings")
-    return amqp
+        return settings.load_config_file(path).get("amqp") or {}
+    except settings.ConfigError as exc:
+        raise UrlError(str(exc)) from None
 
 
 def resolve(
@@ -349,17 +295,13 @@ def resolve(
     in the result when no place names one.
     """
     env = os.environ if env is None else env
-    cfg = load_config(config)
-    s = AmqpSettings()
-    if url:
-        s.url, s.origin = url, "command line"
-    elif env.get(ENV_VAR):
-        s.url, s.origin = env[ENV_VAR], ENV_VAR
-    elif cfg.get("url"):
-        s.url, s.origin = str(cfg["url"]), config or config_path()
-    if s.url:
-        s.url = fill_password(s.url, env, cfg)
-    s.queue = queue or cfg.get("queue") or None
-    s.bindings = list(bindings) if bindings else (list(cfg["bindings"]) if cfg.get("bindings") else None)
-    s.wf = wf or cfg.get("wf") or None
+    cli = {"amqp.url": url, "amqp.queue": queue, "amqp.bindings": list(bindings) if bindings else None, "amqp.wf": wf}
+    try:
+        r = settings.resolve((*cli, "amqp.password"), cli, env, config)
+    except settings.ConfigError as exc:
+        raise UrlError(str(exc)) from None
+    s = AmqpSettings(queue=r.get("amqp.queue"), wf=r.get("amqp.wf"), warnings=r.warnings)
+    s.bindings = list(r["amqp.bindings"]) if r.get("amqp.bindings") else None
+    if r.get("amqp.url"):
+        s.url, s.origin = _with_password(str(r["amqp.url"]), r.get("amqp.password")), r.origin("amqp.url")
     return s
