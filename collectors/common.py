@@ -12,11 +12,12 @@ import socket
 import sys
 import time
 
-from panorama_tui.cli.base import EXIT_USAGE
+from panorama_tui.cli.base import EXIT_USAGE, add_show_config, show_config
 from panorama_tui.core.secrets import scrub
 
 __all__ = [
     "add_sink_args",
+    "show_sink_config",
     "add_context_args",
     "resolve_context",
     "read_condor_job_ad",
@@ -99,6 +100,7 @@ def positive_float(minimum: float):
 
 
 def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: str | None = None) -> None:
+    add_show_config(parser)
     g = parser.add_argument_group("where events go")
     g.add_argument("--out", metavar="FILE", help=out_help)
     g.add_argument(
@@ -114,6 +116,21 @@ def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: st
         help=spool_help or "the publisher's spool file, where events wait until the broker confirms them "
         "(default: a free slot under $PANORAMA_SPOOL_DIR or ~/.local/state/panorama-top/spool)",
     )
+
+
+COLLECTOR_SETTINGS = ("amqp.url", "amqp.password", "spool.dir")
+
+
+def show_sink_config(prog: str, args) -> int:
+    """``--show-config`` for a collector: its broker and spool settings, where each came from."""
+    from panorama_tui.core import settings
+
+    try:
+        found = settings.resolve(COLLECTOR_SETTINGS, {"amqp.url": getattr(args, "amqp", None)})
+    except settings.ConfigError as exc:
+        say(prog, str(exc))
+        return EXIT_CONFIG
+    return show_config(prog, found)
 
 
 def add_context_args(parser: argparse.ArgumentParser) -> None:

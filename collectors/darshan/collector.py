@@ -47,6 +47,7 @@ from ..common import (
     positive_float,
     resolve_context,
     say,
+    show_sink_config,
 )
 from ..sinks import SinkError, open_sink
 
@@ -713,6 +714,8 @@ def main(argv=None) -> int:
     logsetup.setup(PROG)  # the publisher's and pika's records: on stderr, secrets masked
     parser_ = build_parser()
     args = parser_.parse_args(argv)
+    if args.show_config:
+        return show_sink_config(PROG, args)
     sources = sum(bool(x) for x in (args.logs, args.watch, args.log_dir))
     if sources == 0:
         parser_.error("give LOG files, --log-dir DIR or --watch DIR")

@@ -51,6 +51,7 @@ from ..common import (
     positive_float,
     resolve_context,
     say,
+    show_sink_config,
 )
 from .proctree import TreeSampler, set_child_subreaper
 from ..sinks import SinkError, open_sink
@@ -664,6 +665,8 @@ def main(argv=None) -> int:
     else:
         args = parser.parse_args(argv)
         command = list(args.command)
+    if args.show_config:
+        return show_sink_config(PROG, args)
     if not command:
         parser.error("no command given (usage: panorama-monitor [options] -- COMMAND ARGS...)")
     env = os.environ

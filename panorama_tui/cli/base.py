@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["CommandParser", "EXIT_USAGE", "add_show_config"]
+__all__ = ["CommandParser", "EXIT_USAGE", "add_show_config", "show_config"]
 
 EXIT_USAGE = 64
 
@@ -34,8 +34,18 @@ class CommandParser(argparse.ArgumentParser):
         sys.exit(self.usage_exit)
 
 
-def add_show_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--show-config", action="store_true",
+def show_config(prog: str, settings) -> int:
+    """Print ``--show-config``'s lines (:meth:`panorama_tui.core.settings.Settings.lines`); exit status 0."""
+    for warning in settings.warnings:
+        sys.stderr.write(f"{prog}: warning: {warning}\n")
+    print("\n".join(settings.lines()))
+    return 0
+
+
+def add_show_config(parser: argparse.ArgumentParser, in_subcommand: bool = False) -> None:
+    """``--show-config``; ``in_subcommand``: a subcommand's copy, which must not reset the main
+    parser's to False when only that one was given (argparse sets a subparser's defaults last)."""
+    parser.add_argument("--show-config", action="store_true", default=argparse.SUPPRESS if in_subcommand else False,
                         help="print each setting, its value (passwords masked) and where it came from "
                         "(command line, environment, config file, the submit dir's Pegasus properties, "
                         "default), then exit")

@@ -27,7 +27,7 @@ import threading
 import time
 
 from .. import __version__
-from .base import EXIT_USAGE, CommandParser
+from .base import EXIT_USAGE, CommandParser, add_show_config, show_config
 from ..core import logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"panorama-collect {__version__}")
+    add_show_config(p)
     common = argparse.ArgumentParser(add_help=False)
+    add_show_config(common, in_subcommand=True)
     common.add_argument("--amqp", metavar="URL", help="broker URL (default: PANORAMA_AMQP_URL or the config file)")
     common.add_argument("--log", metavar="FILE", help="log to this file instead of stderr")
     common.add_argument("-v", "--verbose", action="store_true", help="log more (also pika's own messages)")
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--stats-every", type=float, default=60.0, metavar="S",
                         help="log counts every S seconds (default 60)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
-    sub.required = True
+    sub.required = False  # but for --show-config: main says so, in argparse's words
 
     r = sub.add_parser("record", parents=[common], help="record an AMQP stream to a recording file",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,6 +143,8 @@ def _settings(args):
         )
     except UrlError as exc:
         raise CollectError(str(exc)) from None
+    for warning in s.warnings:
+        sys.stderr.write(f"panorama-collect: warning: {warning}\n")
     if not s.url:
         raise CollectError("no broker URL: give --amqp URL, set PANORAMA_AMQP_URL or add [amqp] url "
                            "to ~/.config/panorama-top/config.toml", EXIT_USAGE)
@@ -149,6 +153,19 @@ def _settings(args):
     except UrlError as exc:
         raise CollectError(str(exc)) from None
     return s, url
+
+
+def _show_config(args) -> int:
+    from ..core import settings
+
+    cli = {"amqp.url": getattr(args, "amqp", None), "amqp.queue": getattr(args, "queue", None),
+           "amqp.bindings": getattr(args, "bind", None), "amqp.wf": getattr(args, "wf", None)}
+    try:
+        found = settings.resolve(("amqp.url", "amqp.password", "amqp.queue", "amqp.bindings", "amqp.wf"), cli)
+    except settings.ConfigError as exc:
+        print(f"panorama-collect: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return show_config("panorama-collect", found)
 
 
 def check_broker(url) -> str | None:
@@ -403,7 +420,12 @@ def _drain(pub, wait: float | None, stopper) -> int:
 
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.show_config:
+        return _show_config(args)
+    if not args.command:
+        parser.error("the following arguments are required: COMMAND")
     try:
         if args.command == "record":
             return cmd_record(args)

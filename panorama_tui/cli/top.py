@@ -10,7 +10,7 @@ import time
 import traceback
 
 from .. import __version__
-from .base import CommandParser
+from .base import CommandParser, add_show_config, show_config
 from ..core import logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
@@ -60,8 +60,36 @@ def build_parser() -> argparse.ArgumentParser:
                    "default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
     p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events; with --stats: "
                    "this workflow and its sub-workflows")
+    add_show_config(p)
     p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
     return p
+
+
+TOP_SETTINGS = ("amqp.url", "amqp.password", "amqp.queue", "amqp.bindings", "amqp.wf",
+                "recording.keep_days", "recording.keep_mb")
+
+
+def resolve_settings(args):
+    """panorama-top's settings through the one resolver (:mod:`panorama_tui.core.settings`),
+    with PATH's (or the current submit dir's) Pegasus properties as the last place to look."""
+    from ..core import settings
+
+    cli = {"amqp.url": args.amqp, "amqp.queue": args.queue, "amqp.bindings": args.bind, "amqp.wf": args.wf}
+    path = args.path or (os.getcwd() if not args.demo and _is_submit_dir(os.getcwd()) else None)
+    return settings.resolve(TOP_SETTINGS, cli, pegasus=pegasus_properties(path))
+
+
+def pegasus_properties(path: str | None):
+    """(properties file, its keys) of the submit dir ``path``, else None."""
+    if not path or not os.path.isdir(path):
+        return None
+    from ..sources.pegasus.submitdir import SubmitDirError, find_submit_dir
+
+    try:
+        sd = find_submit_dir(path)
+    except (SubmitDirError, OSError):
+        return None
+    return (sd.properties_file, sd.properties) if sd.properties_file else None
 
 
 class InputError(Exception):
@@ -208,6 +236,8 @@ def _open_amqp(args):
         s = resolve(args.amqp, args.queue, args.bind, args.wf)
     except UrlError as exc:
         raise InputError(str(exc)) from None
+    for warning in s.warnings:  # before the screen takes the terminal
+        sys.stderr.write(f"panorama-top: warning: {warning}\n")
     if not s.url:
         if amqp_opts:
             raise InputError("--queue, --bind and --wf go with --amqp")
@@ -380,6 +410,14 @@ def _run_screen(args, source, control, master_db: str | None = None) -> int:
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.show_config:
+        from ..core.settings import ConfigError
+
+        try:
+            return show_config("panorama-top", resolve_settings(args))
+        except ConfigError as exc:
+            print(f"panorama-top: {visible(str(exc))}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     # The screen owns the terminal: its log goes to a file (a refresh error's
     # traceback on stderr would be drawn over the screen).
     logsetup.setup("panorama-top", screen=not (args.once or args.stats))

@@ -36,6 +36,7 @@ __all__ = [
     "cache_dir",
     "log_dir",
     "spool_dir",
+    "default_spool_dir",
     "old_cache_spool_dir",
     "recordings_dir",
 ]
@@ -80,7 +81,11 @@ def log_dir() -> str:
 
 def spool_dir() -> str:
     """Where collectors spool events until the broker confirms them: ``$PANORAMA_SPOOL_DIR``, else state."""
-    return os.environ.get(SPOOL_DIR_VAR) or os.path.join(state_dir(), "spool")
+    return os.environ.get(SPOOL_DIR_VAR) or default_spool_dir()
+
+
+def default_spool_dir() -> str:
+    return os.path.join(state_dir(), "spool")
 
 
 def old_cache_spool_dir() -> str:

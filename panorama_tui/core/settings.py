@@ -68,7 +68,7 @@ class _Spec:
 
     __slots__ = ("name", "env", "old_env", "kind", "secret", "pegasus", "default")
 
-    def __init__(self, name, kind="str", env=(), old_env=(), secret=False, pegasus=None, default=None):
+    def __init__(self, name, kind="string", env=(), old_env=(), secret=False, pegasus=None, default=None):
         self.name, self.kind, self.env, self.old_env = name, kind, tuple(env), tuple(old_env)
         self.secret, self.pegasus, self.default = secret, pegasus, default
 
@@ -84,7 +84,7 @@ SPECS = {
         _Spec("amqp.wf"),
         _Spec("recording.keep_days", kind="number", env=("PANORAMA_RECORDING_KEEP_DAYS",), default=14.0),
         _Spec("recording.keep_mb", kind="number", env=("PANORAMA_RECORDING_KEEP_MB",), default=2048.0),
-        _Spec("spool.dir", env=(paths.SPOOL_DIR_VAR,)),
+        _Spec("spool.dir", env=(paths.SPOOL_DIR_VAR,), default=paths.default_spool_dir),  # collectors' spools
     )
 }
 
@@ -185,7 +185,7 @@ def _tiny_toml(text: str) -> dict:
 
 
 def _type_ok(kind: str, value) -> bool:
-    if kind == "str":
+    if kind == "string":
         return isinstance(value, str)
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -286,6 +286,6 @@ def resolve(
         if value is None and spec.pegasus and pegasus and pegasus[1].get(spec.pegasus):
             value, origin = pegasus[1][spec.pegasus], f"pegasus properties ({pegasus[0]})"
         if value is None:
-            value, origin = spec.default, DEFAULT
+            value, origin = (spec.default() if callable(spec.default) else spec.default), DEFAULT
         items[name] = Setting(name, value, origin, spec.secret)
     return Settings(items, path, warnings)
