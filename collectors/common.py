@@ -18,6 +18,7 @@ from panorama_tui.core.secrets import scrub
 __all__ = [
     "add_sink_args",
     "show_sink_config",
+    "resolve_broker",
     "add_context_args",
     "resolve_context",
     "read_condor_job_ad",
@@ -131,6 +132,22 @@ def show_sink_config(prog: str, args) -> int:
         say(prog, str(exc))
         return EXIT_CONFIG
     return show_config(prog, found)
+
+
+def resolve_broker(prog: str, args, env=None) -> str | None:
+    """``args.amqp`` set from the one resolver: ``--amqp``, else ``PANORAMA_AMQP_URL`` (or its
+    deprecated alias, said once), else the config file's ``[amqp] url``.  None when no place
+    names a broker, or a one-line error (the config file) when it cannot be read."""
+    from panorama_tui.core import settings
+
+    try:
+        found = settings.resolve(("amqp.url",), {"amqp.url": getattr(args, "amqp", None)}, env)
+    except settings.ConfigError as exc:
+        return str(exc)
+    for warning in found.warnings:
+        say(prog, f"warning: {warning}")
+    args.amqp = found["amqp.url"]
+    return None
 
 
 def add_context_args(parser: argparse.ArgumentParser) -> None:

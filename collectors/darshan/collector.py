@@ -46,6 +46,7 @@ from ..common import (
     add_sink_args,
     positive_float,
     resolve_context,
+    resolve_broker,
     say,
     show_sink_config,
 )
@@ -730,6 +731,10 @@ def main(argv=None) -> int:
     ctx = resolve_context(args, None if not args.watch else {})
     if args.watch:
         ctx = {k: v for k, v in ctx.items() if k != "rank"}
+    problem = resolve_broker(PROG, args)
+    if problem:
+        say(PROG, problem)
+        return EXIT_CONFIG
     sink = None
     if not args.payload or args.out or args.amqp:
         try:

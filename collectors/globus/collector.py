@@ -39,7 +39,16 @@ from panorama_tui.core.private_files import replace_private
 
 from panorama_tui.cli.base import CommandParser
 
-from ..common import EXIT_CONFIG, EXIT_USAGE, add_sink_args, positive_float, say, show_sink_config, status_event
+from ..common import (
+    EXIT_CONFIG,
+    EXIT_USAGE,
+    add_sink_args,
+    positive_float,
+    resolve_broker,
+    say,
+    show_sink_config,
+    status_event,
+)
 from ..sinks import SinkError, open_sink
 
 PROG = "panorama-globus"
@@ -523,6 +532,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.show_config:
         return show_sink_config(PROG, args)
+    problem = resolve_broker(PROG, args)
+    if problem:
+        say(PROG, problem)
+        return EXIT_CONFIG
     try:
         sink = open_sink(args, PROG, default_out="-")
     except SinkError as exc:
