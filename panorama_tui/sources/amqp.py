@@ -407,7 +407,8 @@ class AmqpSource(Source):
                     if self.queue is None:  # the exclusive queue went with the link
                         lost = (time.time(), f"lost {self.label}: {why}", q)
                     self._set("reconnecting", f"lost {self.label}: {why}; reconnecting")
-                    self._stop.wait(BACKOFF_START)
+                    # jittered too: a broker restart drops every screen's link at the same instant
+                    self._stop.wait(backoff.delay(failures, BACKOFF_START, self.backoff_cap))
                 finally:
                     self._close()
         finally:
