@@ -272,11 +272,25 @@ def spool_dir() -> str:
     return paths.spool_dir()
 
 
+def _try_lock(lock_path: str) -> int | None:
+    """A descriptor holding an flock on ``lock_path`` (created 0600), or None when another
+    process holds it; OSError when the file cannot be opened."""
+    import fcntl
+
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def _take_old_cache_spool(path: str, prog: str) -> None:
     """Move the same slot's spool from the old cache location to ``path`` (this process holds
     ``path``'s lock), so events an older version left there are still sent; only when ``path``
     has no spool yet and no other process holds the old one."""
-    import fcntl
+    import shutil
 
     if os.environ.get(paths.SPOOL_DIR_VAR):
         return
@@ -284,13 +298,12 @@ def _take_old_cache_spool(path: str, prog: str) -> None:
     if os.path.exists(path) or not os.path.exists(old):
         return
     try:
-        fd = os.open(old + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fd = _try_lock(old + ".lock")
     except OSError:
         return
+    if fd is None:
+        return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        import shutil
-
         for suffix in ("-wal", "-shm", ""):  # the database last: it is what the next look checks for
             if os.path.exists(old + suffix):
                 shutil.move(old + suffix, path + suffix)  # a rename when cache and state share a disk
@@ -310,8 +323,6 @@ def default_spool(prog: str) -> str:
     different files, and a later run picks up what an earlier one left
     (also one left under the old cache location).
     """
-    import fcntl
-
     from .common import hostname
 
     d = spool_dir()
@@ -320,13 +331,10 @@ def default_spool(prog: str) -> str:
     for n in range(SPOOL_SLOTS):
         path = os.path.join(d, f"{prog}.{host}.{n}.sqlite")
         try:
-            fd = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fd = _try_lock(path + ".lock")
         except OSError:
             break
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        if fd is None:
             continue
         _SPOOL_LOCKS.append(fd)
         _take_old_cache_spool(path, prog)

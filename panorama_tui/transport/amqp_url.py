@@ -11,16 +11,10 @@ parameters: ``heartbeat``, ``connection_timeout`` (seconds); for ``amqps``
 also ``cafile``, ``certfile``, ``keyfile``, ``server_name`` and ``verify``
 (``verify=false`` accepts any certificate, as monitord itself does).
 
-Settings come from, first to last (:mod:`panorama_tui.core.settings`, every
-command's one resolver): the command line, ``PANORAMA_AMQP_URL``, and ``[amqp]``
-in ``~/.config/panorama-top/config.toml``::
-
-    [amqp]
-    url = "amqps://panorama@broker.example.org/panorama/monitoring"
-    password = "secret"               # for a URL with a user and no password
-    queue = "panorama-archive"        # optional: a named durable queue
-    bindings = ["stampede.#", "kickstart.#"]
-    wf = "f84f05fc-..."               # optional: one workflow only
+Settings come from, first to last, the command line, ``PANORAMA_AMQP_URL`` and
+``[amqp]`` in ``~/.config/panorama-top/config.toml`` (:mod:`panorama_tui.core.settings`,
+every command's one resolver, shows the file's keys); :func:`resolve` gives them as
+:class:`AmqpSettings`.
 
 A URL that names a user but no password takes it from ``PANORAMA_AMQP_PASSWORD``,
 then the config file's ``password``: so it need never be on a command line,
