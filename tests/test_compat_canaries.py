@@ -136,13 +136,14 @@ def test_pika_connection_internals_are_there_on_a_real_connection():
         ex = admin.exchange()
         q = admin.queue(ex, keys=("stampede.#",), name=unique("ptest-canary"))
         conn = admin.conn
-        gone = compat.missing(conn)
-        assert not gone, _alarm("pika", compat, gone)
         ch = conn.channel()
-        got = []
+        gone = compat.missing(conn, ch)
+        assert not gone, _alarm("pika", compat, gone)
+        got, cancelled = [], []
         reader = compat.install_delivery_reader(conn, ch.channel_number, lambda tag, body: got.append((tag, body)))
         assert reader is not None
-        ch._impl.basic_consume(q, on_message_callback=lambda *a: pytest.fail("pika parsed a delivery itself"))
+        assert compat.consume_on_the_async_channel(
+            ch, q, lambda *a: pytest.fail("pika parsed a delivery itself"), cancelled.append)
         before = conn._impl.bytes_received
         admin.ch.basic_publish(ex, "stampede.x", b'{"event": "stampede.x"}')
         for _ in range(100):

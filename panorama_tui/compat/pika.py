@@ -4,7 +4,10 @@ pika spends most of a consumer's CPU building frame, method and property
 objects per message, none of which a viewer needs.  :class:`DeliveryReader`
 takes the connection's place as receiver of the socket's bytes (pika's
 private ``Connection._on_data_available``), parses AMQP 0-9-1 frames itself,
-and hands pika every frame that is not a delivery on its channel.  It also
+and hands pika every frame that is not a delivery on its channel (the
+consumer is registered on the BlockingChannel's private async channel,
+``_impl``, so that the deliveries pika does parse skip BlockingChannel's
+per-message event objects too).  It also
 takes over the private ``_frame_buffer`` (bytes pika had buffered but not
 parsed when it was installed) and keeps ``bytes_received`` (the heartbeat
 checker's counter) counting what it parses.
@@ -135,6 +138,20 @@ class DeliveryReader:
                 del buf[:pos]
 
 
+def consume_on_the_async_channel(channel, queue: str, on_message, on_cancel) -> bool:
+    """pika 1.4: consume on a BlockingChannel's private async channel (``_impl``): deliveries come
+    straight from the frame handler, without BlockingChannel's per-message event objects.
+
+    False, with nothing done, when that channel is not there.
+    """
+    impl = getattr(channel, "_impl", None)
+    if impl is None or not hasattr(impl, "basic_consume") or not hasattr(impl, "add_on_cancel_callback"):
+        return False
+    impl.add_on_cancel_callback(on_cancel)
+    impl.basic_consume(queue, on_message_callback=on_message, auto_ack=False)
+    return True
+
+
 def install_delivery_reader(conn, channel_number: int, deliver) -> DeliveryReader | None:
     """pika 1.4: read ``channel_number``'s deliveries off ``conn`` (a BlockingConnection) as ``deliver(tag, body)``.
 
@@ -146,10 +163,11 @@ def install_delivery_reader(conn, channel_number: int, deliver) -> DeliveryReade
     return DeliveryReader(impl, channel_number, deliver)
 
 
-def missing(conn=None) -> list[str]:
+def missing(conn=None, channel=None) -> list[str]:
     """The internals above that the installed pika lacks (empty when all are there).
 
-    With ``conn`` (an open BlockingConnection), its per-connection attributes are checked too.
+    With ``conn`` (an open BlockingConnection) and ``channel`` (one of its BlockingChannels),
+    their own attributes are checked too.
     """
     import inspect
 
@@ -180,6 +198,10 @@ def missing(conn=None) -> list[str]:
                 out.append("Connection._frame_buffer (bytes)")
             if not isinstance(getattr(impl, "bytes_received", None), int):
                 out.append("Connection.bytes_received (int)")
+    if channel is not None:
+        impl = getattr(channel, "_impl", None)
+        if not (hasattr(impl, "basic_consume") and hasattr(impl, "add_on_cancel_callback")):
+            out.append("BlockingChannel._impl (the async Channel: basic_consume, add_on_cancel_callback)")
     return out
 
 

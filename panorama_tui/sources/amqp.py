@@ -57,7 +57,7 @@ import statistics
 import time
 from collections import deque
 
-from ..compat.pika import install_delivery_reader
+from ..compat.pika import consume_on_the_async_channel, install_delivery_reader
 from ..transport.amqp_url import DEFAULT_BINDINGS, parse
 from ..core.events import MAX_LINE_BYTES, to_epoch
 from .base import Batch, Source
@@ -335,12 +335,7 @@ class AmqpSource(Source):
         def on_cancel(_frame):
             state["cancelled"] = True
 
-        impl = getattr(ch, "_impl", None)
-        if impl is not None and hasattr(impl, "basic_consume") and hasattr(impl, "add_on_cancel_callback"):
-            # Deliveries straight from pika's frame handler, without
-            # BlockingChannel's per-message event objects.
-            impl.add_on_cancel_callback(on_cancel)
-            impl.basic_consume(q, on_message_callback=on_message, auto_ack=False)
+        if consume_on_the_async_channel(ch, q, on_message, on_cancel):
             if self.fast:
                 install_delivery_reader(conn, ch.channel_number, deliver)
         else:  # pragma: no cover - a pika without the async channel underneath
