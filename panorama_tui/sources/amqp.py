@@ -43,9 +43,9 @@ shown by the store as a warning, live and in a replay.  A named durable queue
 (``queue=``) keeps messages while the viewer is away: no gap, nothing lost.
 ``since``      epoch seconds of the last change of state
 
-Deliveries are read off the socket data by :class:`..compat.pika.DeliveryReader`,
-which costs a fraction of pika's per-message objects (``fast=False`` leaves
-all of it to pika).
+Deliveries are read off the socket data by the delivery reader in
+``panorama_tui.compat.pika``, which costs a fraction of pika's per-message
+objects (``fast=False`` leaves all of it to pika).
 """
 
 from __future__ import annotations
