@@ -228,12 +228,12 @@ def classify(exc) -> Trouble:
         status = getattr(exc, "http_status", None)
         code = getattr(exc, "code", None) or ""
         msg = (getattr(exc, "message", None) or str(exc)).splitlines()[0][:200] if str(exc) else code
-        headers = {}
+        # The public ``headers`` (globus-sdk 3.x and 4.x) is the response's own mapping: the
+        # private ``_underlying_response`` this once fell back to could only give the same.
         try:
             headers = exc.headers or {}
-        except Exception:
-            resp = getattr(exc, "_underlying_response", None)
-            headers = getattr(resp, "headers", {}) or {}
+        except Exception:  # a response without headers: no Retry-After to honour
+            headers = {}
         retry_after = None
         try:
             if headers.get("Retry-After"):

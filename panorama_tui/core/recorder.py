@@ -107,25 +107,26 @@ def unpack_chunk(body, n: int, text: bool = False) -> tuple[list, list | None]:
     if len(lens) != n:
         raise ValueError(f"{len(raw)} bytes cannot hold {n} records")
     data = 4 * n
-    times = None
+    times: list | None = None
     extra = len(raw) - data - sum(lens)
     if extra == 8 * n:
-        times = array("d")
-        times.frombytes(raw[data : data + 8 * n])
+        stamps = array("d")
+        stamps.frombytes(raw[data : data + 8 * n])
         if sys.byteorder != "little":
-            times.byteswap()
-        times = times.tolist()
+            stamps.byteswap()
+        times = stamps.tolist()
         data += 8 * n
     elif extra != 0:
         raise ValueError(f"record lengths do not add up to the chunk's {len(raw)} bytes")
+    records: bytes | str = raw
     if text:
         try:
-            raw = raw[data:].decode("ascii")  # one character a byte: the same offsets
+            records = raw[data:].decode("ascii")  # one character a byte: the same offsets
             data = 0
         except UnicodeDecodeError:
             pass
     ends = list(accumulate(lens, initial=data))
-    return [raw[a:b] for a, b in zip(ends, islice(ends, 1, None))], times
+    return [records[a:b] for a, b in zip(ends, islice(ends, 1, None))], times
 
 
 class Recorder:
@@ -222,7 +223,7 @@ def read_records(path: str) -> list[tuple[float, bytes]]:
         conn.text_factory = bytes
         if "chunks" not in tables:
             return list(conn.execute("SELECT recv_ts, body FROM events ORDER BY seq"))
-        out = []
+        out: list = []
         for ts, n, body in conn.execute("SELECT recv_ts, n, body FROM chunks ORDER BY seq"):
             bodies, times = unpack_chunk(body, n)
             out.extend(zip(times or [ts] * n, bodies))

@@ -31,7 +31,7 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from .amqp_url import parse
 from ..core import backoff
@@ -248,7 +248,7 @@ class SpoolingPublisher:
 
     def status(self) -> dict:
         with self._lock:
-            out = dict(self.counts)
+            out: dict = dict(self.counts)
             out["unroutable"] = len(self._unroutable)
         out.update(state=self.state, message=self.message, url=self.label)
         try:
@@ -339,8 +339,8 @@ class _Session:
 
     def __init__(self, pub: SpoolingPublisher):
         self.pub = pub
-        self.conn = None
-        self.ch = None
+        self.conn: Any = None  # pika's SelectConnection and channel, once open
+        self.ch: Any = None
         self.ready = False
         self.ready_once = False
         self.error: str | None = None
@@ -426,7 +426,7 @@ class _Session:
             return
         db = self.pub._sdb
         now = time.time()
-        out = []
+        out: list = []
         # Returned (unroutable) or nacked events whose time has come.
         while self.retry and self.retry[0][0] <= now and len(out) < room:
             _, sid = heapq.heappop(self.retry)
