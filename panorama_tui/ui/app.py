@@ -1,8 +1,8 @@
 """The panorama-top screen.
 
 Data flows one way: sources write into the store on their own threads; a
-timer here (twice a second) drains the store's dirty set and repaints only
-what changed and is visible.  Pausing the view stops the timer, never the
+timer here (twice a second) takes the jobs changed since its last take (its
+cursor on the store's change feed) and repaints only what changed and is visible.  Pausing the view stops the timer, never the
 collection.
 """
 
@@ -182,6 +182,7 @@ class PanoramaApp(App):
         super().__init__()
         theme.use_palette(self.no_color)  # Textual has read NO_COLOR by now
         self.store = store
+        self._changes = store.changes.cursor()
         self.ingest = ingest
         self.control = control
         self.source_label = source_label
@@ -358,8 +359,8 @@ class PanoramaApp(App):
         store = self.store
         self._ticks += 1
         with store.lock:
-            dirty = store.dirty
-            store.dirty = set()
+            dirty, everything = self._changes.take()
+            full = full or everything
             jobs = self.query_one("#jobs", JobList)
             if full:
                 jobs.rebuild()
