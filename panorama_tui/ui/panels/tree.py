@@ -17,6 +17,7 @@ from ...model.workflows import unique_names, workflow_order
 from ...stats.progress import tree_progress, workflow_state
 from ..keys import MOVE
 from ..theme import STATE_MARKUP, WF_STATE_MARKUP
+from .base import Panel
 
 
 class WorkflowTree(Tree):
@@ -189,3 +190,10 @@ class WorkflowTree(Tree):
             self._fill_groups(event.node, data[1])
         elif data[0] == "group" and not event.node.children:
             self._fill_leaves(event.node, data[1], data[2])
+
+
+class TreePanel(Panel):
+    """The workflow tree: its workflows and their state groups follow the store."""
+
+    def refresh_from(self, changes, full: bool) -> None:
+        self.app.query_one("#tree", WorkflowTree).sync()
