@@ -83,41 +83,7 @@ _SEEK = Keys("replay: back / forward 10 s, 60 s", section="Replay")
 
 class PanoramaApp(App):
     TITLE = "panorama-top"
-    CSS = """
-    Screen { layout: vertical; }
-    #main { height: 1fr; }
-    #body { height: 1fr; }
-    WorkflowTree { border-right: vkey $panel-lighten-2; }
-    #jobpane { width: 1fr; }
-    #jobhead { height: 1; background: $panel; text-style: bold; }
-    #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
-    /* The pane with the focus shows it (as btop and k9s do): colours of
-       edges that are always there, so a focus change lays nothing out. */
-    WorkflowTree:focus { border-right: vkey $border; }
-    /* Textual restyles a focused or blurred widget's relatives only from an
-       ancestor with a :focus-within rule of its own: without this one the
-       title line kept its highlight once the focus had left (the tint, as
-       Tree:focus has, hardly shows: the list paints its own background). */
-    #jobpane:focus-within { background-tint: $foreground 5%; }
-    #jobpane:focus-within #jobhead { background: $border 50%; }
-    #jobpane:focus-within #jobhead:nocolor { text-style: bold reverse; }
-    #panels:focus-within { border-top: hkey $border; }
-    #panels:focus-within Tab.-active:nocolor { text-style: bold reverse; }
-    WorkflowTree:focus:nocolor > .tree--cursor { text-style: bold reverse; }
-    #panels TabPane { padding: 0; }
-    #detail-row, #fail-row { height: 1fr; }
-    #detail-scroll { width: 1fr; }
-    #plot { width: 1fr; height: 1fr; }
-    #fail-list { width: 40%; border-right: vkey $panel-lighten-2; }
-    #statusrow { height: 1; background: $panel; }
-    #status { width: 1fr; height: 1; }
-    #banner { dock: top; offset: 0 0; width: auto; height: 1; background: $warning; color: $background;
-              text-style: bold; display: none; }
-    #banner.visible { display: block; }
-    #toosmall { display: none; content-align: center middle; height: 1fr; text-style: bold; }
-    .small #toosmall { display: block; }
-    .small #main { display: none; }
-    """
+    CSS_PATH = "app.tcss"
     # Each binding's group is its line in the help screen and README's key
     # table (ui/help.py): a new key gets a group, and the help has it.
     BINDINGS = [

@@ -72,10 +72,6 @@ def _facts_grid(rows: list[tuple], width: int) -> Table:
 class JobDetail(Static):
     """The selected job: facts, tries and invocations, Darshan, transfers."""
 
-    DEFAULT_CSS = """
-    JobDetail { height: auto; padding: 0 1; }
-    """
-
     _width: int | None = None
     _drawn: tuple | None = None  # the last show()'s arguments, and whether its facts went two pairs a line
 

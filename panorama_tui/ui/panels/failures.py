@@ -12,9 +12,6 @@ from .base import Panel
 
 
 class FailureText(Static):
-    DEFAULT_CSS = """
-    FailureText { height: auto; padding: 0 1; }
-    """
 
     def show(self, job: Job | None) -> None:
         if job is None:

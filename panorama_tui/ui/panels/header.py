@@ -90,10 +90,6 @@ def _progress_line(counts: list[int], retries: int, progress: dict, width: int) 
 class HeaderBar(Static):
     """Workflow, state, elapsed time, counts and overall progress."""
 
-    DEFAULT_CSS = """
-    HeaderBar { height: 2; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    """
-
     _shown = ""
     _lines = 2
 

@@ -97,9 +97,6 @@ class StatisticsView(Static):
     provisional, while they differ.  Without a DB (an event log, AMQP, a recording) they
     are store_stats' over the store: its events are all there is."""
 
-    DEFAULT_CSS = """
-    StatisticsView { height: auto; padding: 0 1; }
-    """
     # Reading the DB holds a read transaction that pegasus-monitord's next commit waits for:
     # after a read that took t seconds the DB is not read again for DB_DUTY * t, so a live
     # run's DB is read at most a fifth of the time.

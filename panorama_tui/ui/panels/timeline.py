@@ -82,10 +82,6 @@ def _render_timeline(occ, width: int, height: int, no_color: bool) -> Text:
 class TimelineView(Static):
     """Jobs running / queued / done over time (plotext), then a Gantt."""
 
-    DEFAULT_CSS = """
-    TimelineView { height: auto; padding: 0 1; }
-    """
-
     def show(self, store: Store, wf: Workflow | None, now: float | None, width: int, no_color: bool = False) -> None:
         self.update(render_figures(read_figures(store, wf, now, width), width, self.chart_lines(), no_color))
 

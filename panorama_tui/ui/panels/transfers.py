@@ -17,9 +17,6 @@ from .base import Panel
 
 
 class TransfersView(Static):
-    DEFAULT_CSS = """
-    TransfersView { height: auto; padding: 0 1; }
-    """
     MAX_ROWS = 200
 
     def show(self, store: Store) -> None:

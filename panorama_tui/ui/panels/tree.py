@@ -27,11 +27,6 @@ class WorkflowTree(Tree):
         Binding("j", "cursor_down", "Down", show=False, group=MOVE),
         Binding("k", "cursor_up", "Up", show=False, group=MOVE),
     ]
-    # As wide as its labels, at most a fifth of the screen (16 at 80 columns):
-    # the job list needs the width more; `t` hides the tree.
-    DEFAULT_CSS = """
-    WorkflowTree { width: auto; min-width: 16; max-width: 20%; overflow-x: hidden; }
-    """
     MAX_LEAVES = 200
 
     def __init__(self, store: Store, **kw):

@@ -13,9 +13,6 @@ from .base import Panel
 
 
 class WarningsView(Static):
-    DEFAULT_CSS = """
-    WarningsView { height: auto; padding: 0 1; }
-    """
 
     _shown = ""
 
