@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gc
+import json
 import tracemalloc
+
+import pytest
 
 from panorama_tui.core.events import decode
 from panorama_tui.model.changes import ChangeFeed
+from panorama_tui.model.snapshot import StoreSnapshot
 from panorama_tui.model.store import Store
 
 
@@ -87,3 +91,33 @@ def test_a_lagging_reader_costs_little_memory_beside_the_jobs():
     assert feed.kept == len(jobs)
     assert used / len(jobs) < 60, used / len(jobs)
     assert len(lagging.take().jobs) == len(jobs)
+
+
+def _events(replay_dir, run):
+    with open(replay_dir / run / "events.json") as fh:
+        return [decode(json.loads(line)) for line in fh if line.strip()]
+
+
+@pytest.mark.parametrize("run", ["hierarchical_wf_success", "process_wf_failure"])
+def test_a_snapshot_kept_from_the_changes_reads_as_the_store_does(replay_dir, run):
+    """The timeline's figures from a snapshot updated a slice of events at a time (only
+    the changed jobs copied) are the store's, for every scope, whole trees and sub-workflows."""
+    from panorama_tui.ui.panels.timeline import read_figures
+
+    events = _events(replay_dir, run)
+    store = Store()
+    snap = StoreSnapshot(store)
+    step = len(events) // 9 + 1
+    copied = []
+    for i in range(0, len(events), step):
+        store.apply_many(events[i:i + step])
+        with store.lock:
+            copied.append(snap.update())
+        now = store.latest_ts
+        for wf in [None, *store.workflows.values()]:
+            assert read_figures(snap, snap.workflow(wf), now, 120) == read_figures(store, wf, now, 120)
+    assert sum(copied[1:]) < len(copied[1:]) * store.job_count()  # not everything each time
+    store.reset()
+    with store.lock:
+        snap.update()
+    assert snap.workflows == {} and read_figures(snap, None, None, 120) is None

@@ -64,7 +64,9 @@ def test_the_timeline_redraws_in_a_worker_and_the_tick_does_not_wait():
             began = time.monotonic()
             app.refresh_all()
             assert time.monotonic() - began < 2.0  # the tick did not wait for the reading
-            await _until(started)  # the worker is reading
+            await _until(started)  # the worker is reading, its snapshot
+            assert store.lock.acquire(timeout=1)  # not the store: ingest goes on meanwhile
+            store.lock.release()
             assert text_of(view).strip() == ""
             assert panel.refresh_from(set(), False) is False  # a second worker does not start
             release.set()

@@ -475,6 +475,10 @@ class PanoramaApp(App):
 
     @on(TabbedContent.TabActivated)
     def _tab(self, event) -> None:
+        active = self.query_one("#panels", TabbedContent).active
+        for panel in self.panels.values():
+            if not panel.shown(active):
+                panel.hidden()
         self.refresh_panels()
 
     # -- actions -----------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.worker import WorkerState
 
+from ...model.snapshot import StoreSnapshot
+
 if TYPE_CHECKING:
     from ...model.entities import Job
     from ..app import PanoramaApp
@@ -43,6 +45,9 @@ class Panel:
     def shown(self, active_tab: str | None) -> bool:
         return self.tab is None or self.tab == active_tab
 
+    def hidden(self) -> None:
+        """Its tab was left: what it keeps only to be redrawn may go."""
+
     def urgent(self) -> bool:
         """Redraw now whatever the budget (its size or subject changed)."""
         return False
@@ -64,26 +69,33 @@ class Panel:
 class OffThreadPanel(Panel):
     """A panel whose redraw walks the whole store (statistics, timeline).
 
-    A tick only starts a worker thread; the worker reads the store under its lock
-    and builds what is shown, the UI thread only puts it on screen (the App hands
-    the worker's end to :meth:`landed`).  So the screen never waits for the walk,
-    and the store's lock is held by the reading part only, not while a chart is
-    drawn.  A full refresh (the tab just shown, a new input) draws at once, as the
-    first look at a tab must not show the previous figures.  One worker at a time;
-    a draw made after a worker started wins over that worker's."""
+    A tick only starts a worker thread, which reads and draws; the UI thread only
+    puts the result on screen (the App hands the worker's end to :meth:`landed`).
+    A panel with a :attr:`snapshot` (:class:`~panorama_tui.model.snapshot.StoreSnapshot`)
+    holds the store's lock only to copy the jobs changed since its last redraw, and
+    reads its copy without the lock: ingest never waits for the walk.  Without one
+    the worker reads the store under its lock (the screen still does not wait).
+    Charts are drawn outside the lock.  A full refresh (the tab just shown, a new
+    input) reads the store at once, as the first look at a tab must not show the
+    previous figures.  One worker at a time; a draw made after a worker started
+    wins over that worker's."""
+
+    uses_snapshot: ClassVar[bool] = False
 
     def __init__(self, app: PanoramaApp):
         super().__init__(app)
         self.group = f"panel-{type(self).__name__}"
         self._running = False
         self._drawn = 0  # numbers each draw started: a worker's result older than the screen's is dropped
+        self.snapshot: StoreSnapshot | None = None  # made by the first worker, dropped when the tab is left
 
     def arguments(self) -> tuple:
         """What the drawing needs from the UI (the scope, the clock, the size), read on the UI thread."""
         return ()
 
-    def read(self, *args):
-        """The store's part of the drawing; store lock held (in a worker, or the tick)."""
+    def read(self, source, *args):
+        """The store's part of the drawing, from ``source``: the store (its lock held,
+        in a worker or the tick), or this panel's snapshot (no lock, in its worker)."""
         raise NotImplementedError
 
     def render(self, data, *args):
@@ -102,7 +114,7 @@ class OffThreadPanel(Panel):
         args = self.arguments()
         if full or not self.in_worker():
             self._drawn += 1
-            self.show(self.render(self.read(*args), *args))
+            self.show(self.render(self.read(self.store, *args), *args))
             return None
         if self._running:
             return False  # the budget starts again when a redraw starts
@@ -112,9 +124,20 @@ class OffThreadPanel(Panel):
                             exit_on_error=False)
         return None
 
+    def hidden(self) -> None:
+        self.snapshot = None  # its cursor goes with it: the feed keeps no changes for it
+
     def _work(self, number: int, args: tuple):
+        snapshot = self.snapshot
+        if self.uses_snapshot and snapshot is None:
+            snapshot = self.snapshot = StoreSnapshot(self.store)
         with self.store.lock:
-            data = self.read(*args)
+            if snapshot is None:
+                data = self.read(self.store, *args)
+            else:
+                snapshot.update()
+        if snapshot is not None:
+            data = self.read(snapshot, *args)  # the lock is free: ingest goes on
         return number, self.render(data, *args)
 
     def landed(self, worker) -> None:

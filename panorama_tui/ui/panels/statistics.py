@@ -259,8 +259,10 @@ class StatisticsPanel(OffThreadPanel):
     def arguments(self) -> tuple:
         return (self._view(), self.app.scope_wf)
 
-    def read(self, view: StatisticsView, wf):
-        return view.figures(self.store, wf)
+    def read(self, source, view: StatisticsView, wf):
+        # The store's statistics read far more than a snapshot copies (invocations, the
+        # workflows' own records): they are read under the lock, finished jobs cached.
+        return view.figures(source, wf)
 
     def show(self, renderable) -> None:
         view = self._view()
