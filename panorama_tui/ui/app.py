@@ -354,7 +354,10 @@ class PanoramaApp(App):
         if worker.is_finished:
             for panel in self.panels.values():
                 if isinstance(panel, OffThreadPanel) and panel.group == worker.group:
-                    panel.landed(worker)
+                    try:
+                        panel.landed(worker)
+                    except NoMatches:
+                        pass  # the screen is being torn down
 
     def _refresh_status(self) -> None:
         store = self.store
