@@ -635,7 +635,7 @@ def test_a_tick_repaints_only_what_changed():
             app.refresh_all()
             assert painted == [] and updated == []  # nothing new: nothing painted
             with store.lock:
-                store.touch(jobs.rows[3])
+                store.changed.add(jobs.rows[3])
             app.refresh_all()
             assert len(painted) == 1 and painted[0][0].y == 3 and painted[0][0].height == 1
 

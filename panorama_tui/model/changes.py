@@ -1,14 +1,16 @@
 """Which jobs changed, for any number of readers, each at its own pace.
 
-The ingest side calls ``store.touch(job)`` for every change it applies (with
+The ingest side adds every job it changes to ``store.changed`` (with
 :attr:`Store.lock <panorama_tui.model.store.Store.lock>` held); a reader (the
 screen, a panel, a future insight engine) holds a :class:`ChangeCursor` from
 :meth:`ChangeFeed.cursor` and calls :meth:`ChangeCursor.take`, also under the
 lock, for the jobs changed since its own last take.
 
-How: touches go into one open set (a C-level ``set.add``, as cheap as the single
-``dirty`` set this replaces).  A take closes it into a *generation*; readers are
-generation numbers; generations every reader has passed are dropped.  A reader
+How: changed jobs go into one open set, :attr:`ChangeFeed.changed` (the handlers'
+``set.add`` costs what it did on the single ``dirty`` set this replaces; a bound
+``touch(job)`` stored on the store measured 30 % slower a call, 130 against 98 ns).
+A take closes the open set into a *generation*; readers are generation numbers;
+generations every reader has passed are dropped.  A reader
 that falls too far behind (``max_kept`` jobs held for it) is told to refresh in
 full instead of keeping an unbounded log, as it is after :meth:`ChangeFeed.reset`.
 """
@@ -42,9 +44,9 @@ class ChangeFeed:
 
     def __init__(self, max_kept: int = MAX_KEPT):
         self.max_kept = max_kept
-        self._open: set = set()
-        # The hot path, bound once: the open set is cleared in place, never replaced.
-        self.touch = self._open.add
+        # The open generation: handlers add to it (store.changed is this set). It is
+        # cleared in place, never replaced, so the store's reference stays good.
+        self.changed: set = set()
         self._closed: deque[set] = deque()
         self._first = 0  # the generation number of _closed[0]
         self._kept = 0  # jobs held in _closed, duplicates across generations included
@@ -65,16 +67,19 @@ class ChangeFeed:
     def reset(self) -> None:
         """Everything changed (the store was emptied): every reader's next take is full."""
         self._epoch += 1
-        self._open.clear()
+        self.changed.clear()
         self._first = self._next  # numbers only grow: a reader's old number never means a new generation
         self._closed.clear()
         self._kept = 0
 
+    def touch(self, job) -> None:
+        self.changed.add(job)
+
     def _close(self) -> None:
-        if self._open:
-            self._closed.append(set(self._open))
-            self._kept += len(self._open)
-            self._open.clear()
+        if self.changed:
+            self._closed.append(set(self.changed))
+            self._kept += len(self.changed)
+            self.changed.clear()
             while self._kept > self.max_kept and len(self._closed) > 1:
                 self._drop()  # the readers still before it will refresh in full
 
@@ -101,7 +106,7 @@ class ChangeFeed:
     @property
     def kept(self) -> int:
         """Jobs held for readers that have not read them yet (open set included)."""
-        return self._kept + len(self._open)
+        return self._kept + len(self.changed)
 
 
 class ChangeCursor:

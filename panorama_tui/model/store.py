@@ -6,7 +6,7 @@ time, transfer task id), so applying an event twice, or events out of order,
 gives the same store.  Sources call :meth:`Store.apply_many` from their own
 threads while holding :attr:`Store.lock`; views take the same lock to read, and
 learn which jobs changed through their own cursor on :attr:`Store.changes`
-(handlers call :meth:`Store.touch`).
+(handlers add the jobs they change to :attr:`Store.changed`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class Store:
     def __init__(self):
         self.lock = threading.RLock()
         self.changes = ChangeFeed()
-        # The handlers' call for every job they change: the feed's set.add, bound once.
-        self.touch = self.changes.touch
+        # Where handlers put every job they change (the feed's open set; only added to here).
+        self.changed = self.changes.changed
         self._clear()
 
     def reset(self) -> None:
@@ -256,7 +256,7 @@ class Store:
                 self.active.add(job)
             elif old == JobState.RUNNING or old == JobState.RETRYING:
                 self.active.discard(job)
-        self.touch(job)
+        self.changed.add(job)
 
     @staticmethod
     def _derive_state(job: Job) -> JobState:
