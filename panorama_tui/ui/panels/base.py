@@ -74,8 +74,10 @@ class OffThreadPanel(Panel):
     A panel with a :attr:`snapshot` (:class:`~panorama_tui.model.snapshot.StoreSnapshot`)
     holds the store's lock only to copy the jobs changed since its last redraw, and
     reads its copy without the lock: ingest never waits for the walk.  Without one
-    the worker reads the store under its lock (the screen still does not wait).
-    Charts are drawn outside the lock.  A full refresh (the tab just shown, a new
+    (statistics: they read far more than a snapshot copies) the worker reads the
+    store under its lock, so ingest and a tick that comes meanwhile wait for that
+    reading as they waited for the tick's own; what is drawn from it is drawn
+    outside the lock.  A full refresh (the tab just shown, a new
     input) reads the store at once, as the first look at a tab must not show the
     previous figures.  One worker at a time; a draw made after a worker started
     wins over that worker's."""
