@@ -2,8 +2,9 @@
 
 Data flows one way: sources write into the store on their own threads; a
 timer here (twice a second) takes the jobs changed since its last take (its
-cursor on the store's change feed) and repaints only what changed and is visible.  Pausing the view stops the timer, never the
-collection.
+cursor on the store's change feed) and hands them to the shown panels
+(ui/panels/), which repaint only what changed.  Pausing the view stops the
+timer, never the collection.
 """
 
 from __future__ import annotations
