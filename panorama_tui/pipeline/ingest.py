@@ -39,7 +39,7 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
     (:func:`apply_decoded`) rather than as events with their whole dict:
     for the store, not for those that pass records on."""
     gcpolicy.configure()  # the parsed records are many young objects: see gcpolicy
-    out = []
+    out: list = []
     append = out.append
     fast = _fast_loads
     bad0 = len(bad)

@@ -45,7 +45,7 @@ def _update_transformation(s: "Store", job: Job) -> None:
     name = _derive_transformation(job)
     if name is not None and name != job.transformation:
         job.transformation = name
-        s.dirty.add(job)
+        s.changed.add(job)
 
 
 @handles('stampede.wf.plan')
@@ -145,7 +145,7 @@ def _h_subwf_map(s: Store, ev: Event, d: dict) -> None:
     child.parent_job_id = job.job_id
     if sub not in wf.children:
         wf.children.append(sub)
-    s.dirty.add(job)
+    s.changed.add(job)
     s.structure_version += 1
 
 
@@ -183,7 +183,7 @@ def _h_task_map(s: Store, ev: Event, d: dict) -> None:
     if task.task_id not in job.task_ids:
         job.task_ids += (task.task_id,)
     _update_transformation(s, job)
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 @handles('stampede.job.info')
@@ -283,7 +283,7 @@ def _h_host(s: Store, ev: Event, d: dict) -> None:
     t.host = _istr(d.get("hostname")) or t.host
     t.ip = _istr(d.get("ip")) or t.ip
     t.site = _istr(d.get("site")) or t.site
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 @handles('stampede.inv.end')
@@ -316,7 +316,7 @@ def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
     if inv_id >= 0:  # a task's arguments; DAGMan's PRE/POST script lines are not shown
         inv.argv = _str(d.get("argv")) or inv.argv
     _update_transformation(s, job)
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 @handles('stampede.int.metric')

@@ -25,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...compat.textual import set_virtual_size_without_layout
 from ...core.fmt import human_duration
 from ...views import columns as registry
 from ...views.columns import Column
@@ -385,9 +386,7 @@ class JobList(ScrollView, can_focus=True):
             # 160x50), though only the scrollbar's thumb changes (the bar is
             # always there, so the columns never move as rows come and go):
             # update the thumb and repaint this widget.
-            self.set_reactive(JobList.virtual_size, size)
-            self._scroll_update(size)
-            self.refresh()
+            set_virtual_size_without_layout(self, size)
         else:
             self.virtual_size = size
 
