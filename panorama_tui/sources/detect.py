@@ -122,7 +122,7 @@ def _pegasus_db_kind(path: str) -> str | None:
     import sqlite3
     from urllib.parse import quote
 
-    from .pegasus.stampede_db import bound_work
+    from ..core.sqlite import bound_work
 
     try:
         conn = sqlite3.connect("file:" + quote(os.path.abspath(path)) + "?mode=ro", uri=True, timeout=0.5)

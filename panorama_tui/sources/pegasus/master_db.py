@@ -22,7 +22,8 @@ from urllib.parse import unquote
 from ...core.events import to_epoch
 from ...core.fmt import visible
 from ...core.dagman import percent_done
-from .stampede_db import SQL_ERRORS, StampedeDbError, check_schema, connect_ro, text_reader
+from ...core.sqlite import SQL_ERRORS, connect_ro, text_reader
+from .stampede_db import StampedeDbError, check_schema
 
 DEFAULT_PATH = os.path.join("~", ".pegasus", "workflow.db")
 
