@@ -365,3 +365,32 @@ def _where(reader: RecordingReader, groups: list):
         return reader.where(seq, first, i - starts[g])
 
     return where
+
+
+class RecordingKind:
+    """The registry's kind (sources/registry.py) for a panorama-top recording."""
+
+    name = "recording"
+    order = 20
+
+    def recognise(self, target):
+        from ..core.recorder import is_recording
+        from .registry import CERTAIN
+
+        return CERTAIN if target.is_file and target.is_sqlite and is_recording(target.path) else None
+
+    def open(self, target, options):
+        """A replay, its :class:`ReplayControl` as the source's ``control``."""
+        from .registry import CannotOpen
+
+        speed = options.speed
+        if speed is None:
+            speed = 0.0 if options.once else (20.0 if options.demo else 1.0)
+        if options.once:
+            speed = 0.0
+        if speed < 0:
+            raise CannotOpen("--speed must be 0 (as fast as possible) or more")
+        return ReplaySource(target.path, ReplayControl(speed=speed, paused=options.paused and not options.once))
+
+
+KIND = RecordingKind()
