@@ -59,9 +59,10 @@ def text_reader(on_bad=None):
     return read
 
 
-def db_uri(path: str) -> str:
-    """The read-only URI of ``path`` (quoted: a name may hold ``?`` or ``#``)."""
-    return "file:" + quote(os.path.abspath(path)) + "?mode=ro"
+def db_uri(path: str, immutable: bool = False) -> str:
+    """The read-only URI of ``path`` (quoted: a name may hold ``?`` or ``#``); ``immutable``
+    for a file no one writes that lies where we cannot write (no ``-shm`` can be made)."""
+    return "file:" + quote(os.path.abspath(path)) + "?mode=ro" + ("&immutable=1" if immutable else "")
 
 
 def connect_ro(path: str, busy_ms: int = BUSY_MS) -> sqlite3.Connection:

@@ -18,6 +18,7 @@ from operator import itemgetter
 
 from ..core.events import BadEvent
 from ..core.recorder import CHUNK_ROWS, unpack_chunk
+from ..core.sqlite import db_uri
 from .base import RESET, Batch, Source
 
 CHUNK = 5000  # records read (and emitted) at a time at most
@@ -238,13 +239,13 @@ class ReplaySource(Source):
 
     def _connect(self):
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn = sqlite3.connect(db_uri(self.path), uri=True, check_same_thread=False)
             conn.execute("SELECT 1 FROM meta LIMIT 1")
             return conn
         except sqlite3.OperationalError:
             # A WAL recording in a directory we cannot write (no -shm can be
             # made): read the file as it is, which is all a replay needs.
-            return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            return sqlite3.connect(db_uri(self.path, immutable=True), uri=True, check_same_thread=False)
 
     def stop(self) -> None:
         super().stop()
