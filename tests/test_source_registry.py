@@ -83,6 +83,22 @@ def toy_installed(tmp_path, monkeypatch):
     registry.kinds.cache_clear()
 
 
+def test_a_plug_in_that_cannot_be_loaded_is_left_out(tmp_path, monkeypatch, caplog):
+    dist = tmp_path / "broken-0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text("[panorama_tui.sources]\nbroken = no_such_module_here:Kind\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    registry.kinds.cache_clear()
+    try:
+        names = {k.name for k in registry.kinds()}
+    finally:
+        registry.kinds.cache_clear()
+    assert "broken" not in names and set(BUILT_IN) <= names
+    assert "source kind broken" in caplog.text
+
+
 def _toy_file(tmp_path):
     p = tmp_path / "run.toy"
     p.write_text(f"{TOY_MAGIC}\nlabel toyflow\nstart 1700000001\nend 1700000060 0\n")

@@ -28,10 +28,13 @@ following.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import stat
 from dataclasses import dataclass
 from functools import lru_cache
+
+log = logging.getLogger(__name__)
 
 GROUP = "panorama_tui.sources"
 
@@ -209,7 +212,11 @@ def kinds() -> tuple:
     for ep in entry_points(group=GROUP):
         if ep.name in found:
             continue  # the first on sys.path wins, as for any entry point
-        kind = ep.load()
+        try:
+            kind = ep.load()
+        except Exception as exc:  # a broken plug-in must not stop every other kind being read
+            log.warning("source kind %s (%s) cannot be loaded: %s: %s", ep.name, ep.value, type(exc).__name__, exc)
+            continue
         if isinstance(kind, type):
             kind = kind()
         found[ep.name] = kind
