@@ -124,7 +124,9 @@ class OpenMasterDb(Exception):
 
 
 def _is_submit_dir(d: str) -> bool:
-    return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
+    from ..sources.pegasus.kinds import has_braindump
+
+    return has_braindump(d)
 
 
 def _is_run_dir(d: str) -> bool:

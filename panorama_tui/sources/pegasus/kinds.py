@@ -17,6 +17,11 @@ DAGMAN_BANNER = b"(CONDOR_DAGMAN) STARTING UP"
 PARSL_DB_NAME = "monitoring.db"  # a locked DB of this name is Parsl's to wait for, not ours
 
 
+def has_braindump(d: str) -> bool:
+    """A Pegasus submit dir: the planner's braindump (``.yml`` since 5.0, ``.txt`` before)."""
+    return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
+
+
 def pegasus_db_kind(target):
     """``stampede`` (workflow tables with rows, or an empty schema being filled),
     ``masterdb`` (only master_workflow rows), :data:`LOCKED` or None; worked out once
@@ -84,7 +89,7 @@ class SubmitDirKind:
     def recognise(self, target):
         if not target.is_dir:
             return None
-        if any(os.path.isfile(os.path.join(target.path, n)) for n in ("braindump.yml", "braindump.txt")):
+        if has_braindump(target.path):
             return CERTAIN
         from .dagman_out import has_dagman_out
 
