@@ -15,7 +15,7 @@ that outlives the viewer (an archiver), optionally bounded with
 messages (publishers with confirms keep them) instead of dropping old ones.
 
 When the broker goes away (connection lost, reply 320 on a broker restart,
-socket errors) the source reconnects with exponential backoff capped at
+socket errors) the source reconnects with exponential backoff (full jitter, core/backoff.py) capped at
 :data:`BACKOFF_CAP` seconds; it never raises out of :meth:`batches`.
 
 ``status.state`` is ``starting`` (batches() not running yet), ``connecting``
@@ -59,6 +59,7 @@ import time
 from collections import deque
 
 from ..transport.amqp_url import DEFAULT_BINDINGS, parse
+from ..core import backoff
 from ..core.events import MAX_LINE_BYTES, to_epoch
 from .base import Batch, Source
 
@@ -379,12 +380,12 @@ class AmqpSource(Source):
                 except Exception as exc:
                     self._close()
                     failures += 1
-                    delay = min(self.backoff_cap, BACKOFF_START * 2 ** (failures - 1))
+                    delay = backoff.delay(failures, BACKOFF_START, self.backoff_cap)
                     if failures >= DOWN_AFTER:
                         state = "down"
                     else:
                         state = "reconnecting" if connected_once else "connecting"
-                    self._set(state, f"{self.label}: {_describe(exc)}; retrying in {delay:.0f} s")
+                    self._set(state, f"{self.label}: {_describe(exc)}; retrying in {delay:.1f} s")
                     self._stop.wait(delay)
                     continue
                 failures = 0
@@ -406,7 +407,8 @@ class AmqpSource(Source):
                     if self.queue is None:  # the exclusive queue went with the link
                         lost = (time.time(), f"lost {self.label}: {why}", q)
                     self._set("reconnecting", f"lost {self.label}: {why}; reconnecting")
-                    self._stop.wait(BACKOFF_START)
+                    # jittered too: a broker restart drops every screen's link at the same instant
+                    self._stop.wait(backoff.delay(failures, BACKOFF_START, self.backoff_cap))
                 finally:
                     self._close()
         finally:

@@ -34,6 +34,7 @@ import time
 from typing import Protocol
 
 from .amqp_url import parse
+from ..core import backoff
 from ..core.private_files import create_private
 
 __all__ = ["EventSink", "SpoolingPublisher", "CLOSE_WAIT"]
@@ -305,9 +306,9 @@ class SpoolingPublisher:
                 if self._stop.is_set():
                     break
                 failures += 1
-                delay = min(self.backoff_cap, BACKOFF_START * 2 ** (failures - 1))
+                delay = backoff.delay(failures, BACKOFF_START, self.backoff_cap)
                 state = "down" if failures >= 3 else ("reconnecting" if connected_once else "connecting")
-                self._set(state, f"{self.label}: {s.error or 'connection lost'}; retrying in {delay:.0f} s")
+                self._set(state, f"{self.label}: {s.error or 'connection lost'}; retrying in {delay:.1f} s")
                 if s.ready_once:
                     with self._lock:
                         self.counts["reconnects"] += 1
@@ -504,7 +505,7 @@ class _Session:
                 if ack:  # acked but returned: no queue took it; wait and try again
                     row = db.execute("SELECT attempts FROM spool WHERE id = ?", (sid,)).fetchone()
                     attempts = (row[0] if row else 0) + 1
-                    due = now + min(self.pub.retry_cap, RETRY_START * 2 ** (attempts - 1))
+                    due = now + backoff.delay(attempts, RETRY_START, self.pub.retry_cap)  # jittered: a burst of them spreads out
                     db.execute("UPDATE spool SET attempts = ?, not_before = ? WHERE id = ?", (attempts, due, sid))
                 else:  # nacked: the broker could not take it; send again now
                     due = now
