@@ -245,6 +245,9 @@ def recognise(target: Target) -> tuple:
                 raise UnknownInput(f"{target.text}: {what}, not a file panorama-top can read")
         if target.is_file and not os.access(target.text, os.R_OK):
             raise UnknownInput(f"{target.text}: permission denied")
+    if not kinds():  # run from a checkout that was never installed: no entry points to read
+        raise UnknownInput(f"no source kind is registered (entry-point group {GROUP}): panorama-top is not "
+                           "installed; pip install -e . in its checkout")
     best = None
     refusal = None
     for kind in kinds():
