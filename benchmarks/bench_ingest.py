@@ -12,7 +12,7 @@ replay's pacing: page through the recording with ReplaySource's own reader
 decompressed; "select" below includes that),
 then, as ``Ingest.run`` does, per slice of ``ingest.SLICE`` records:
 ``ingest.decode_batch`` (trace samples into typed structs) and
-``ingest.apply_decoded`` holding ``store.lock``.
+``Store.apply_decoded`` holding ``store.lock``.
 
 The baseline is a bare ``json.loads`` of the same bodies, timed on the same
 page right after it was read, so both see the same data and the same machine
@@ -77,7 +77,7 @@ def recording_for(n: int) -> tuple[str, int, float]:
 
 def one_pass(path: str) -> dict:
     """One interleaved pass: per page, bare json.loads, then ours (decode_batch + apply)."""
-    from panorama_tui.pipeline.ingest import SLICE, apply_decoded, decode_batch
+    from panorama_tui.pipeline.ingest import SLICE, decode_batch
     from panorama_tui.sources.replay import RecordingReader
     from panorama_tui.model.store import Store
 
@@ -139,7 +139,7 @@ def one_pass(path: str) -> dict:
                 with store.lock:
                     for reason in bad:
                         store.note_bad(reason)
-                    apply_decoded(store, evs)
+                    store.apply_decoded(evs)
                 c = pc()
                 bad.clear()
                 t_decode += b - a

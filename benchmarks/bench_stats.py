@@ -369,7 +369,7 @@ def panorama_stats(db: str, tz) -> tuple[dict, dict]:
     again on the built store (what the statistics view recomputes as the run
     goes on)."""
     from panorama_tui.stats import store_stats as P
-    from panorama_tui.sources.pegasus.stampede_db import read_store
+    from panorama_tui.pipeline.read import read_stampede_db as read_store
 
     t0 = time.perf_counter()
     store = read_store(db)

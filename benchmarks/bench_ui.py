@@ -292,8 +292,8 @@ class Breakdown:
     TARGETS = (
         ("textual.screen", "Screen", "_refresh_layout", "screen layout+paint"),
         ("textual.screen", "Screen", "_compositor_refresh", "  compositor paint"),
-        ("panorama_tui.ui.app", "PanoramaApp", "_refresh_panel", "detail panel"),
-        ("panorama_tui.ui.app", None, "render_plot", "  plotext plot"),
+        ("panorama_tui.ui.panels.detail", "DetailPanel", "refresh_from", "detail panel"),
+        ("panorama_tui.ui.panels.detail", None, "render_plot", "  plotext plot"),
         ("panorama_tui.ui.panels.detail", "JobDetail", "show", "  JobDetail.show"),
         ("panorama_tui.ui.panels.header", "HeaderBar", "show", "HeaderBar.show"),
         ("panorama_tui.ui.panels.tree", "WorkflowTree", "sync", "WorkflowTree.sync"),
@@ -530,7 +530,7 @@ class Feeder(threading.Thread):
 
     def run(self) -> None:
         from panorama_tui.core import gcpolicy
-        from panorama_tui.pipeline.ingest import apply_decoded, decode_batch
+        from panorama_tui.pipeline.ingest import decode_batch
 
         per = max(1, int(round(self.rate * self.period)))
         store = self.store
@@ -545,7 +545,7 @@ class Feeder(threading.Thread):
             with store.lock:
                 for reason in bad:
                     store.note_bad(reason)
-                apply_decoded(store, evs)
+                store.apply_decoded(evs)
             self.lock_ms.append((time.perf_counter() - a) * 1000.0)
             gcpolicy.note_applied(len(evs))  # as Ingest does after each slice
             self.applied += len(batch)

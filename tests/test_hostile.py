@@ -27,7 +27,8 @@ from panorama_tui.core.fmt import clock_time, human_bytes, human_duration, progr
 from panorama_tui.pipeline.ingest import Ingest, decode_batch, run_to_end
 from panorama_tui.sources.base import Source
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource, bound_work, connect_ro
+from panorama_tui.core.sqlite import bound_work, connect_ro
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 from panorama_tui.stats.counts import summarize
 from panorama_tui.model.store import Store
 from panorama_tui.stats.once import as_dict, render_text

@@ -30,7 +30,8 @@ import pytest
 from panorama_tui.pipeline.ingest import Ingest
 from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.sources.pegasus.master_db import list_workflows
-from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource, read_store
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.pipeline.read import read_stampede_db as read_store
 from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
 from panorama_tui.model.store import Store
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from panorama_tui.core import parsl_events as pe
-from panorama_tui.sources.parsl.monitoring_db import read_store
+from panorama_tui.pipeline.read import read_parsl_db as read_store
 
 from .broker import url_for, wait_until
 from .test_collect import _collect, _env, _recorded_store, _spawn
@@ -85,7 +85,7 @@ def test_times_are_the_writers_local_time(child_env, shared_data):
     assert utc["start"] == "2026-11-21T05:29:26Z"
     assert chicago["start"] == "2026-11-21T11:29:26Z"  # 05:29 in Chicago (UTC-6 in November)
     shown = subprocess.run(
-        [sys.executable, "-c", "from panorama_tui.sources.parsl.monitoring_db import read_store; "
+        [sys.executable, "-c", "from panorama_tui.pipeline.read import read_parsl_db as read_store; "
          "from panorama_tui.core.fmt import "
          "clock_time; s = read_store(%r); print(clock_time(s.workflows[%r].start_ts))" % (str(db), RUN1)],
         capture_output=True, text=True, env={**child_env(), "TZ": "America/Chicago"}, timeout=60)

@@ -18,7 +18,8 @@ import pytest
 from panorama_tui.core import parsl_events as pe
 from panorama_tui.model.handlers import parsl as pm
 from panorama_tui.core.events import decode
-from panorama_tui.sources.parsl.monitoring_db import ParslDbError, ParslDbSource, read_store, recognise
+from panorama_tui.sources.parsl.monitoring_db import ParslDbError, ParslDbSource, recognise
+from panorama_tui.pipeline.read import read_parsl_db as read_store
 from panorama_tui.model.states import JobState
 from panorama_tui.model.store import Store
 

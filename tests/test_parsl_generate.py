@@ -11,7 +11,8 @@ import pytest
 from benchmarks import generate_parsl as gen
 from panorama_tui.model.handlers import parsl as pm
 from panorama_tui.core.events import decode
-from panorama_tui.sources.parsl.monitoring_db import ParslDbSource, read_store
+from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
+from panorama_tui.pipeline.read import read_parsl_db as read_store
 from panorama_tui.model.store import Store
 
 from .test_parsl_db import parsl_view

@@ -17,7 +17,8 @@ import pytest
 from panorama_tui.core import parsl_events as pe
 from panorama_tui.model.handlers import parsl as pm
 from panorama_tui.core.events import decode
-from panorama_tui.sources.parsl.monitoring_db import ParslDbSource, db_writers, read_store
+from panorama_tui.sources.parsl.monitoring_db import ParslDbSource, db_writers
+from panorama_tui.pipeline.read import read_parsl_db as read_store
 from panorama_tui.model.store import Store
 from panorama_tui.stats.once import EXIT_FAILED, EXIT_STALLED, overall_exit
 from panorama_tui.stats.stall import stall

@@ -7,7 +7,7 @@ import time
 
 from panorama_tui.core import parsl_events as pe
 from panorama_tui.core.events import decode
-from panorama_tui.sources.parsl.monitoring_db import read_store
+from panorama_tui.pipeline.read import read_parsl_db as read_store
 from panorama_tui.model.states import JobState
 from panorama_tui.ui.app import PanoramaApp
 from panorama_tui.ui.widgets.joblist import JobList

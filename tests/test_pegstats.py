@@ -21,7 +21,7 @@ from panorama_tui.stats import store_stats as P
 from panorama_tui.core.events import decode
 from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.pegasus.stampede_db import read_store
+from panorama_tui.pipeline.read import read_stampede_db as read_store
 from panorama_tui.model.store import Store
 
 from .test_stampede_db import DBS, RUNS, events_store

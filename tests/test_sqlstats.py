@@ -23,7 +23,7 @@ import pytest
 from benchmarks.bench_stats import close  # floats to 1e-12 (sums in another order), the rest exactly
 from panorama_tui.stats import store_stats as P
 from panorama_tui.stats import sql_stats as S
-from panorama_tui.sources.pegasus.stampede_db import read_store
+from panorama_tui.pipeline.read import read_stampede_db as read_store
 
 from .test_pegstats import LA, rows
 from .test_stampede_db import DBS, RUNS

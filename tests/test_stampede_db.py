@@ -20,7 +20,8 @@ from panorama_tui.core.events import decode_line
 from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.base import RESET
 from panorama_tui.sources.jsonlog import JsonLogSource
-from panorama_tui.sources.pegasus.stampede_db import StampedeDbError, StampedeDbSource, read_store, unescape_argv
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbError, StampedeDbSource, unescape_argv
+from panorama_tui.pipeline.read import read_stampede_db as read_store
 from panorama_tui.stats.counts import summarize
 from panorama_tui.model.entities import Invocation, Job, Task, Try, Workflow
 from panorama_tui.model.store import Store

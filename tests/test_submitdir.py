@@ -16,7 +16,8 @@ import pytest
 from panorama_tui.pipeline.ingest import run_to_end
 from panorama_tui.sources.pegasus.jobstate_log import JobstateLog, JobstateLogSource, parse_line
 from panorama_tui.sources.pegasus.master_db import list_workflows, workflow_progress
-from panorama_tui.sources.pegasus.stampede_db import StampedeDbError, StampedeDbSource, read_store
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbError, StampedeDbSource
+from panorama_tui.pipeline.read import read_stampede_db as read_store
 from panorama_tui.sources.pegasus.submitdir import (
     SubmitDirError,
     SubmitDirSource,

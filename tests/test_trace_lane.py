@@ -1,4 +1,4 @@
-"""The typed lane for /proc trace samples (events.decode_sample -> Store.apply_sample)
+"""The typed lane for /proc trace samples (events.decode_sample -> Store.apply_decoded)
 must build exactly what the general lane (decode -> Store.apply) builds, and hand
 back to the general lane whatever it cannot type, so the warnings stay the same."""
 
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from panorama_tui.core.events import TraceSample, decode, decode_sample
-from panorama_tui.pipeline.ingest import apply_decoded, decode_batch
+from panorama_tui.pipeline.ingest import decode_batch
 from panorama_tui.core.recorder import read_records
 from panorama_tui.model.store import Store
 
@@ -29,7 +29,7 @@ def typed(lines) -> tuple[Store, int]:
     items = decode_batch(lines, bad, samples=True)
     for reason in bad:
         s.note_bad(reason)
-    apply_decoded(s, items)
+    s.apply_decoded(items)
     return s, sum(type(x) is TraceSample for x in items)
 
 

@@ -97,10 +97,8 @@ class InputError(Exception):
 
 
 def open_source(args):
-    """(source, replay control or None) for the command line's input."""
-    from ..sources.detect import UnknownInput, bp_of, detect
-    from ..sources.jsonlog import JsonLogSource
-    from ..sources.replay import ReplayControl, ReplaySource
+    """(source, replay control or None) for the command line's input: the source registry's."""
+    from ..sources import registry
 
     path = args.path
     # -- no PATH inside a Pegasus submit dir or a Parsl run's dir means that run --
@@ -121,36 +119,16 @@ def open_source(args):
         if os.path.isfile(default_path()) and not args.once:
             raise OpenMasterDb(default_path())
         raise InputError("nothing to show: give an event log, a recording or a submit dir, or try --demo")
-    follow = not (args.no_follow or args.once)
+    options = registry.OpenOptions(follow=not (args.no_follow or args.once), once=args.once,
+                                   wait_for_writer=not args.no_follow, speed=args.speed, paused=args.paused,
+                                   demo=args.demo)
     try:
-        kind = detect(path, follow=follow)
-    except UnknownInput as exc:
+        source = registry.open(path, options)
+    except registry.WorkflowList as exc:
+        _master_db_workflows(exc.path, args)  # raises: the screen's list, or --once's lines
+    except registry.CannotOpen as exc:
         raise InputError(str(exc)) from None
-    if kind in ("submitdir", "dagmanout", "stampede", "masterdb"):
-        return _open_pegasus(kind, path, args), None
-    if kind == "parsl":
-        from ..sources.parsl.monitoring_db import ParslDbError, ParslDbSource, find_db
-
-        try:
-            return ParslDbSource(find_db(path), follow=follow), None
-        except ParslDbError as exc:
-            raise InputError(str(exc)) from None
-    if kind == "recording":
-        speed = args.speed
-        if speed is None:
-            speed = 0.0 if args.once else (20.0 if args.demo else 1.0)
-        if args.once:
-            speed = 0.0
-        if speed < 0:
-            raise InputError("--speed must be 0 (as fast as possible) or more")
-        control = ReplayControl(speed=speed, paused=args.paused and not args.once)
-        return ReplaySource(path, control), control
-    # --once waits for a FIFO's writer (a pipe is its natural input); --no-follow does not.
-    source = JsonLogSource(path, follow=follow, bp=bp_of(kind), wait_for_writer=not args.no_follow)
-    why = source.open_now()
-    if why:
-        raise InputError(why)
-    return source, None
+    return source, getattr(source, "control", None)  # a replay's control
 
 
 # -- Pegasus submit dirs and DBs ------------------------------------------------
@@ -169,7 +147,9 @@ class OpenMasterDb(Exception):
 
 
 def _is_submit_dir(d: str) -> bool:
-    return any(os.path.isfile(os.path.join(d, n)) for n in ("braindump.yml", "braindump.txt"))
+    from ..sources.pegasus.kinds import has_braindump
+
+    return has_braindump(d)
 
 
 def _is_run_dir(d: str) -> bool:
@@ -179,23 +159,8 @@ def _is_run_dir(d: str) -> bool:
     return _is_submit_dir(d) or db_of_dir(d) is not None
 
 
-def _open_pegasus(kind: str, path: str, args):
-    follow = not (args.no_follow or args.once)
-    if kind == "stampede":
-        from ..sources.pegasus.stampede_db import StampedeDbSource
-
-        return StampedeDbSource(path, follow=follow)
-    if kind == "submitdir":
-        from ..sources.pegasus.submitdir import SubmitDirError, SubmitDirSource, find_submit_dir
-
-        try:
-            return SubmitDirSource(find_submit_dir(path), follow=follow)
-        except SubmitDirError as exc:
-            raise InputError(str(exc)) from None
-    if kind == "dagmanout":
-        from ..sources.pegasus.submitdir import SubmitDirSource, dagman_submit_dir
-
-        return SubmitDirSource(dagman_submit_dir(path), follow=follow)
+def _master_db_workflows(path: str, args):
+    """A master DB opens the screen's workflows list; with --once its workflows are printed."""
     if not args.once:
         raise OpenMasterDb(path)
     from ..sources.pegasus.master_db import list_workflows
@@ -222,7 +187,7 @@ def _open_pegasus(kind: str, path: str, args):
 
 def _open_amqp(args):
     """An AmqpSource when --amqp is given, or no PATH and the env/config name a broker."""
-    from ..transport.amqp_url import UrlError, hide_password_from_ps, parse, resolve
+    from ..transport.amqp_url import UrlError, hide_password_from_ps, resolve
 
     hide_password_from_ps(args.amqp, "panorama-top")
     amqp_opts = args.queue or args.bind or args.wf
@@ -242,16 +207,13 @@ def _open_amqp(args):
         if amqp_opts:
             raise InputError("--queue, --bind and --wf go with --amqp")
         return None
-    from ..sources.amqp import AmqpSource
+    from ..sources import registry
 
+    options = registry.OpenOptions(once=args.once, queue=s.queue, bindings=s.bindings, wf=s.wf)
     try:
-        parse(s.url)  # a bad URL is said first, --once or not
-        if args.once:
-            raise InputError("--once reads a file or a recording; a live AMQP stream has no end")
-        source = AmqpSource(s.url, queue=s.queue, bindings=s.bindings, wf=s.wf)
-    except UrlError as exc:
+        return registry.open(s.url, options, url=True)
+    except registry.CannotOpen as exc:
         raise InputError(str(exc)) from None
-    return source
 
 
 def run_once(args, source) -> int:

@@ -117,6 +117,13 @@ def clock_time(ts: float | None, utc: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
 
+def iso_utc(ts) -> str | None:
+    """The one ISO form --once prints times in (``2023-03-03T22:33:45Z``); None for no time."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
 def stamp(ts: float | None) -> str:
     """A date and time with its zone, for text read away from the screen's
     "times in" line (a warning, --once): ``2023-03-03 22:33:45 PST``."""

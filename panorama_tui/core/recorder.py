@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from itertools import accumulate, islice
 
 from .private_files import create_private
+from .sqlite import MAGIC, db_uri
 
 FORMAT = "panorama-recording"
 VERSION = "2"
@@ -217,7 +218,7 @@ def _size(path: str) -> int:
 
 def read_records(path: str) -> list[tuple[float, bytes]]:
     """Every record of a recording of either version as (receive time, body); for tests and tools."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(db_uri(path), uri=True)
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         conn.text_factory = bytes
@@ -235,9 +236,9 @@ def read_records(path: str) -> list[tuple[float, bytes]]:
 def is_recording(path: str) -> bool:
     try:
         with open(path, "rb") as f:
-            if f.read(16) != b"SQLite format 3\x00":
+            if f.read(16) != MAGIC:
                 return False
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(db_uri(path), uri=True)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         finally:

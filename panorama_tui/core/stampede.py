@@ -6,6 +6,10 @@ that read the DB turn rows back into events by its inverse.
 
 from __future__ import annotations
 
+# dbversion.version of the schema monitord 5.0.x / 5.1.x writes
+# (Pegasus.db.admin.admin_loader: CURRENT_DB_VERSION = 14, "5.0.0"/"5.0.1").
+SUPPORTED_VERSION = 14
+
 # Stampede jobstate names for each job_inst event, by [status == -1, else];
 # the same table monitord's loader uses to fill the DB's jobstate table.
 JOBSTATE_NAMES = {

@@ -164,12 +164,6 @@ class Store:
             # what we had, say so, go on.  No record stops the ingest thread.
             self.warn(f"{name}: unusable record ({type(exc).__name__}: {exc})"[:200])
 
-    def apply_sample(self, x) -> None:
-        """A :class:`~panorama_tui.core.events.TraceSample` (already type-checked by
-        its decoder): what :meth:`apply` does for a ``kickstart.inv.online``
-        event, without the checks and the dict."""
-        self.apply_decoded((x,))
-
     def apply_decoded(self, items) -> None:
         """Events and TraceSamples in arrival order, as Ingest decodes a slice
         (see :func:`panorama_tui.pipeline.ingest.decode_batch`).

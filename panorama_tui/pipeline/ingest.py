@@ -36,7 +36,7 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
 
     With ``samples``, /proc trace records come back as
     :class:`~panorama_tui.core.events.TraceSample` for the store's typed lane
-    (:func:`apply_decoded`) rather than as events with their whole dict:
+    (:meth:`Store.apply_decoded`) rather than as events with their whole dict:
     for the store, not for those that pass records on."""
     gcpolicy.configure()  # the parsed records are many young objects: see gcpolicy
     out: list = []
@@ -117,11 +117,6 @@ def _shifted(where, by: int):
     return lambda k: where(by + k)
 
 
-def apply_decoded(store: Store, items) -> None:
-    """Apply what :func:`decode_batch` returned (the caller holds the lock)."""
-    store.apply_decoded(items)
-
-
 class Ingest:
     """Runs one source on its own daemon thread."""
 
@@ -166,7 +161,7 @@ class Ingest:
                         with store.lock:
                             for reason in bad:
                                 store.note_bad(reason)
-                            apply_decoded(store, events)
+                            store.apply_decoded(events)
                         gcpolicy.note_applied(len(events))
                     except Exception as exc:
                         # Decoding and applying contain each record; this is for what they did

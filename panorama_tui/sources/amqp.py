@@ -409,3 +409,32 @@ def _describe(exc: BaseException) -> str:
         return f"cannot connect ({text[:160]})"
     text = str(exc).splitlines()[0][:160] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class AmqpKind:
+    """The registry's kind (sources/registry.py) for an ``amqp[s]://`` URL."""
+
+    name = "amqp"
+    order = 10
+    url = True  # asked about URLs (--amqp, the environment, the config file), never a path
+
+    def recognise(self, target):
+        from .registry import CERTAIN, FALLBACK
+
+        # Any other URL too, as the only kind of URL: parse() then says what is wrong with it.
+        return CERTAIN if target.text.startswith(("amqp://", "amqps://")) else FALLBACK
+
+    def open(self, target, options):
+        from ..transport.amqp_url import UrlError
+        from .registry import CannotOpen
+
+        try:
+            parse(target.text)  # a bad URL is said first, --once or not
+            if options.once:
+                raise CannotOpen("--once reads a file or a recording; a live AMQP stream has no end")
+            return AmqpSource(target.text, queue=options.queue, bindings=options.bindings, wf=options.wf)
+        except UrlError as exc:
+            raise CannotOpen(str(exc)) from None
+
+
+KIND = AmqpKind()

@@ -303,3 +303,86 @@ def _bp_record(line: bytes):
         return parse_bp_line(line)
     except BadEvent:
         return line
+
+
+# -- the registry's kind (sources/registry.py) -------------------------------------
+
+# Names that are not event logs: a missing one is an error, not something to wait for.
+_NOT_LOG_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".dagman.out")
+
+
+def bp_of(what: str) -> bool | None:
+    """JsonLogSource's ``bp`` for what detection found (``jsonlog``, ``bplog`` or
+    ``eventlog``): None lets its first line say."""
+    return {"jsonlog": False, "bplog": True}.get(what)
+
+
+def sniff(path: str, head: bytes) -> str:
+    """``jsonlog`` or ``bplog`` for the first bytes of a log; UnknownInput saying why it is neither."""
+    import json
+
+    from .registry import HEAD_BYTES, UnknownInput
+
+    lines = [ln.strip() for ln in head.split(b"\n")]
+    complete = lines[:-1] if len(head) == HEAD_BYTES else lines  # the last may be cut
+    lines = [ln for ln in complete if ln][:50]
+    if not lines:
+        # An empty log of a workflow that has not started yet is fine to follow; one line
+        # longer than we peek at is a JSON log: the reader counts the record as too big
+        # rather than us refusing the file.
+        return "jsonlog"
+    # Judge by the first lines that parse, so a garbled first line (a crash
+    # mid-write, a stray banner) does not hide a good log behind it.
+    saw_json_object = False
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: a record nested ~1,000 deep
+            if b" event=" in line or line.startswith(b"event="):
+                return "bplog"
+            continue
+        if isinstance(obj, dict):
+            if "event" in obj or "monitoring_event" in obj:
+                return "jsonlog"
+            saw_json_object = True
+    if saw_json_object:
+        raise UnknownInput(f"{path}: JSON, but not Panorama or Stampede events (no 'event' field)")
+    raise UnknownInput(f"{path}: not a monitord event log (no JSON or BP event in its first lines)")
+
+
+class EventLogKind:
+    """monitord's event log: JSON lines or BP (``jsonlog``, ``bplog``), or one whose first
+    line the source reads (``eventlog``: a FIFO or pipe, which cannot be read twice, or
+    with ``follow`` a log not written yet)."""
+
+    name = "eventlog"
+    order = 70
+
+    def recognise(self, target):
+        from .registry import CERTAIN, FALLBACK, Match
+
+        if target.missing:
+            if target.follow and not target.path.endswith(_NOT_LOG_SUFFIXES + (os.sep,)):
+                return Match(FALLBACK, "eventlog")  # followed like tail -F once monitord creates it
+            return None
+        if target.is_fifo:
+            return Match(CERTAIN, "eventlog")  # not peeked at: what detection read, the source would never see
+        if not target.is_file or target.is_sqlite:
+            return None
+        if not target.head.strip():
+            return Match(FALLBACK, "jsonlog")  # empty: a log to follow, unless its name says a DB
+        return Match(CERTAIN, sniff(target.path, target.head))
+
+    def open(self, target, options):
+        from .registry import CannotOpen
+
+        # --once waits for a FIFO's writer (a pipe is its natural input); --no-follow does not.
+        source = JsonLogSource(target.path, follow=options.follow, bp=bp_of(target.what or "eventlog"),
+                               wait_for_writer=options.wait_for_writer)
+        why = source.open_now()
+        if why:
+            raise CannotOpen(why)
+        return source
+
+
+KIND = EventLogKind()

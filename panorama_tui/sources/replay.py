@@ -18,6 +18,7 @@ from operator import itemgetter
 
 from ..core.events import BadEvent
 from ..core.recorder import CHUNK_ROWS, unpack_chunk
+from ..core.sqlite import db_uri
 from .base import RESET, Batch, Source
 
 CHUNK = 5000  # records read (and emitted) at a time at most
@@ -238,13 +239,13 @@ class ReplaySource(Source):
 
     def _connect(self):
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn = sqlite3.connect(db_uri(self.path), uri=True, check_same_thread=False)
             conn.execute("SELECT 1 FROM meta LIMIT 1")
             return conn
         except sqlite3.OperationalError:
             # A WAL recording in a directory we cannot write (no -shm can be
             # made): read the file as it is, which is all a replay needs.
-            return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            return sqlite3.connect(db_uri(self.path, immutable=True), uri=True, check_same_thread=False)
 
     def stop(self) -> None:
         super().stop()
@@ -365,3 +366,32 @@ def _where(reader: RecordingReader, groups: list):
         return reader.where(seq, first, i - starts[g])
 
     return where
+
+
+class RecordingKind:
+    """The registry's kind (sources/registry.py) for a panorama-top recording."""
+
+    name = "recording"
+    order = 20
+
+    def recognise(self, target):
+        from ..core.recorder import is_recording
+        from .registry import CERTAIN
+
+        return CERTAIN if target.is_file and target.is_sqlite and is_recording(target.path) else None
+
+    def open(self, target, options):
+        """A replay, its :class:`ReplayControl` as the source's ``control``."""
+        from .registry import CannotOpen
+
+        speed = options.speed
+        if speed is None:
+            speed = 0.0 if options.once else (20.0 if options.demo else 1.0)
+        if options.once:
+            speed = 0.0
+        if speed < 0:
+            raise CannotOpen("--speed must be 0 (as fast as possible) or more")
+        return ReplaySource(target.path, ReplayControl(speed=speed, paused=options.paused and not options.once))
+
+
+KIND = RecordingKind()

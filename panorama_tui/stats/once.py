@@ -10,10 +10,10 @@ its own rule.
 from __future__ import annotations
 
 import json
-import time
 
 from ..core.dagman import NODE_COLUMNS
 from ..core.events import describe_exitcode
+from ..core.fmt import iso_utc
 from ..model.entities import Workflow
 from ..model.handlers import parsl
 from ..model.states import JobState, WorkflowState
@@ -52,10 +52,7 @@ def _dag_json(store: Store, wf: Workflow) -> dict | None:
     return row
 
 
-def _iso(ts) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+_iso = iso_utc  # (in core.fmt: the Parsl handler's run_json prints times the same way)
 
 
 def _stall_json(store: Store, wf: Workflow, now: float | None) -> dict | None:

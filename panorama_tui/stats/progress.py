@@ -9,7 +9,7 @@ from ..model.handlers import parsl
 from ..model.states import ACTIVE_STATES as _ACTIVE
 from ..model.states import FAILED_STATES, JobState, WorkflowState
 from ..model.store import Store
-from ..sources.pegasus.dagman_out import NODE_COLUMNS, percent_done
+from ..core.dagman import NODE_COLUMNS, percent_done
 
 
 def workflow_state(wf: Workflow) -> str:

@@ -48,15 +48,8 @@ from operator import itemgetter
 
 from ..core.fmt import visible
 from ..model.states import WorkflowState
-from ..sources.pegasus.stampede_db import (
-    SQL_ERRORS,
-    SUPPORTED_VERSION,
-    StampedeDbSource,
-    bound_work,
-    db_uri,
-    sqlite_file_problem,
-    text_reader,
-)
+from ..core.sqlite import SQL_ERRORS, bound_work, db_uri, sqlite_file_problem, text_reader
+from ..core.stampede import SUPPORTED_VERSION
 from .store_stats import add_time, all_statistics, by_day
 
 __all__ = ["StatsDbError", "all_statistics_db", "json_units", "source_db", "summary_text", "format_summary",
@@ -93,8 +86,7 @@ def source_db(source) -> str | None:
     """The Stampede DB a source reads (a DB, or a submit dir's), or None: where a session's
     pegasus-statistics figures come from when it has one (the store may hold more, from
     jobstate.log's provisional overlay)."""
-    db = source if isinstance(source, StampedeDbSource) else getattr(source, "db", None)
-    return db.path if isinstance(db, StampedeDbSource) else None
+    return getattr(source, "stampede_db_path", None)  # a source says it; statistics know no source
 
 
 def _connect(path: str, busy: float | None = None, text=None) -> sqlite3.Connection:
@@ -793,10 +785,10 @@ def _from_store(path: str, wf_uuid, why: str, warnings: list | None, answer):
     """``answer(store, workflow)`` from a store :class:`StampedeDbSource` built
     row by row, its bad rows skipped and counted (slower than SQL: only for a
     DB that has such rows)."""
-    from ..sources.pegasus.stampede_db import StampedeDbError, read_store
+    from ..pipeline.read import StampedeDbError, read_stampede_db
 
     try:
-        store = read_store(path)
+        store = read_stampede_db(path)
     except StampedeDbError as exc:
         raise StatsDbError(str(exc)) from None
     wf = store.workflows.get(wf_uuid) if wf_uuid else next(iter(store.roots), None)

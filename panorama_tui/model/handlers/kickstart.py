@@ -21,7 +21,7 @@ _KS_COUNTERS = ("utime", "stime", "rss", "bread", "bwrite", "rchar", "wchar", "r
 
 @handles('kickstart.inv.online')
 def _h_kickstart(s: Store, ev: Event, d: dict) -> None:
-    # The general lane: Ingest sends the well-typed samples to apply_sample;
+    # The general lane: Ingest sends the well-typed samples to Store.apply_decoded;
     # this one takes any record (tests, relays, odd producers).  Plain numbers
     # are taken as they are, anything else goes through the checks that warn.
     g = d.get

@@ -851,7 +851,7 @@ def tries_report(job: Job) -> list[str]:
 
 def run_json(run: ParslRun, now: float | None) -> dict:
     """A run's entry in ``--once --json`` (fields documented in docs/parsl.md)."""
-    from ...stats.once import _iso  # the one ISO form --once prints times in
+    from ...core.fmt import iso_utc as _iso  # the one ISO form --once prints times in
 
     wf = run.wf
     st = stall(run, now)

@@ -8,7 +8,7 @@ back into ``parsl.*`` events (``parsl_events.py``), one per row, which the
 store's Parsl handlers (``parsl_model.py``) build the run from.
 
 Never in the writer's way
-    The DB is opened with ``stampede_db.connect_ro`` (``mode=ro``, ``PRAGMA
+    The DB is opened with ``core.sqlite.connect_ro`` (``mode=ro``, ``PRAGMA
     query_only``): no write lock, ever.  It uses a rollback journal, so a
     reader's shared lock makes the writer's commit fail, and Parsl's writer
     then sleeps a second and retries, forever: a long read delays the
@@ -61,7 +61,8 @@ import time
 
 from ...core import parsl_events as pe
 from ..base import Source
-from ..pegasus.stampede_db import BUSY_MS, POLL_SECONDS, _Busy, _classify, connect_ro, sqlite_file_problem
+from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
+from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
 # Rows a table a read transaction takes: catching up with a 100k-task DB (1.2M rows), its
 # longest transaction held the shared lock 1.8 s at 50,000, 1.1 s at 20,000, 0.67 s at
@@ -614,16 +615,3 @@ class ParslDbSource(Source):
                 out.append({"event": pe.WRITER, "run_id": run, "alive": alive, "writers": n,
                             "host": self._run_host.get(run), "ts": wall})
         return out
-
-
-def read_store(path: str, store=None):
-    """A store built from the whole DB as it is now (tests, --once);
-    :class:`ParslDbError` when the DB cannot be read."""
-    from ...pipeline.ingest import run_to_end
-    from ...model.store import Store
-
-    src = ParslDbSource(find_db(path), follow=False)
-    store = run_to_end(src, store if store is not None else Store())
-    if src.status.state == "error":
-        raise ParslDbError(src.status.message)
-    return store

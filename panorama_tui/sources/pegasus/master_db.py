@@ -22,7 +22,8 @@ from urllib.parse import unquote
 from ...core.events import to_epoch
 from ...core.fmt import visible
 from ...core.dagman import percent_done
-from .stampede_db import SQL_ERRORS, StampedeDbError, check_schema, connect_ro, text_reader
+from ...core.sqlite import MAGIC, SQL_ERRORS, connect_ro, text_reader
+from .stampede_db import StampedeDbError, check_schema
 
 DEFAULT_PATH = os.path.join("~", ".pegasus", "workflow.db")
 
@@ -38,7 +39,7 @@ def _open(path: str) -> sqlite3.Connection:
         head = f.read(16)
     if not head:
         raise StampedeDbError(f"{path}: empty (monitord has not registered a workflow yet)")
-    if head != b"SQLite format 3\x00":
+    if head != MAGIC:
         raise StampedeDbError(f"{path}: not an SQLite DB")
     try:
         conn = connect_ro(path, busy_ms=500)

@@ -69,21 +69,16 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import time
-from urllib.parse import quote
 
 from ...core.events import Event, to_epoch
-from ...core.stampede import STATE_EVENTS, SUBWF_TYPES
+from ...core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, connect_ro, sqlite_file_problem, table_names, text_reader
+from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION
 from ..base import RESET, Source
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
 BATCH = 5000
 REREAD_POLLS = 3
-BUSY_MS = 50
-# dbversion.version of the schema monitord 5.0.x / 5.1.x writes
-# (Pegasus.db.admin.admin_loader: CURRENT_DB_VERSION = 14, "5.0.0"/"5.0.1").
-SUPPORTED_VERSION = 14
 _PEGASUS_OF_VERSION = {1: "4.3", 2: "4.4", 4: "4.5", 5: "4.5.4", 6: "4.6", 8: "4.7-4.8", 11: "4.9", 14: "5.0"}
 REQUIRED_TABLES = ("workflow", "workflowstate", "workflow_meta", "job", "job_instance", "jobstate", "invocation",
                    "host", "task", "integrity", "tag")
@@ -119,60 +114,6 @@ class StampedeDbError(Exception):
     """The file is not a Stampede DB this source can read; the message says why."""
 
 
-# What reading a damaged DB raises: SQLite's errors, and UnicodeDecodeError when the text of
-# one (a corrupted schema's names in "malformed database schema (...)") is not UTF-8.
-SQL_ERRORS = (sqlite3.Error, UnicodeDecodeError)
-# SQLite VM steps between two looks at the clock (~1-5 ms of work here): a look costs ~1 us.
-_STEPS = 50_000
-# The longest one statement may run.  The slowest real ones, sqlstats' scans of a 100k-job DB,
-# take ~2 s on a busy 2-core machine; a corrupted page that sends SQLite round a b-tree loop
-# never ends.  60 s is far from both.
-MAX_STATEMENT_SECONDS = 60.0
-
-
-def bound_work(conn: sqlite3.Connection, seconds: float = MAX_STATEMENT_SECONDS) -> None:
-    """Interrupt any statement of ``conn`` that runs longer than ``seconds``: it
-    raises ``sqlite3.OperationalError: interrupted`` (:func:`_classify` says why)."""
-    clock = time.monotonic
-    deadline = [clock() + seconds]
-
-    def started(_sql) -> None:  # SQLite calls this as each statement starts to run
-        deadline[0] = clock() + seconds
-
-    conn.set_trace_callback(started)
-    conn.set_progress_handler(lambda: clock() > deadline[0], _STEPS)
-
-
-def text_reader(on_bad=None):
-    """An SQLite ``text_factory``: UTF-8, with U+FFFD where a value is not
-    (``on_bad(text)`` is told of each such value)."""
-
-    def read(raw: bytes) -> str:
-        try:
-            return raw.decode()
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", "replace")
-            if on_bad is not None:
-                on_bad(text)
-            return text
-
-    return read
-
-
-def db_uri(path: str) -> str:
-    return "file:" + quote(os.path.abspath(path)) + "?mode=ro"
-
-
-def connect_ro(path: str, busy_ms: int = BUSY_MS) -> sqlite3.Connection:
-    """A read-only, autocommit connection that never takes a write lock, and
-    whose statements have a bound (:func:`bound_work`)."""
-    conn = sqlite3.connect(db_uri(path), uri=True, timeout=busy_ms / 1000.0,
-                           isolation_level=None, check_same_thread=False)
-    bound_work(conn)
-    conn.execute("PRAGMA query_only = 1")
-    return conn
-
-
 def check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     """The Stampede schema version, or :class:`StampedeDbError` saying why not.
 
@@ -193,7 +134,7 @@ def _check_schema(conn: sqlite3.Connection, path: str = "") -> int:
     """
     name = path or "DB"
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = table_names(conn)
     except SQL_ERRORS as exc:
         raise _classify(exc, name) from None  # a StampedeDbError, or _Busy
     if not tables:
@@ -295,6 +236,12 @@ class StampedeDbSource(Source):
         self._ino = None
         self._data_version = None
         self._clear()
+
+    @property
+    def stampede_db_path(self) -> str:
+        """The Stampede DB this source reads: where a session's pegasus-statistics figures
+        come from (``stats.sql_stats.source_db`` asks any source for it)."""
+        return self.path
 
     # -- state -----------------------------------------------------------
     def _clear(self) -> None:
@@ -1012,40 +959,3 @@ class StampedeDbSource(Source):
             if post_ec is not None:
                 d["exitcode"] = post_ec
             out.append(Event("stampede.job_inst.post.end", ts, d))
-
-
-def sqlite_file_problem(path: str) -> tuple[str | None, str | None]:
-    """Why ``path`` cannot be read as an SQLite DB now, before SQLite is asked
-    (its own errors are vaguer): (kind, one-line message), kind one of
-    "missing", "empty", "other"; (None, None) when it looks like one."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return "missing", f"{path}: no such file"
-    except OSError as exc:
-        return "other", f"{path}: {exc.strerror or exc}"
-    if os.path.isdir(path):
-        return "other", f"{path}: a directory, not a Stampede DB"
-    if st.st_size == 0:
-        return "empty", f"{path}: empty file, not a Stampede DB"
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as exc:
-        return "other", f"{path}: {exc.strerror or exc}"
-    if head != b"SQLite format 3\x00":
-        return "other", f"{path}: not an SQLite file, so not a Stampede DB"
-    return None, None
-
-
-def read_store(path: str, store=None, root_uuid: str | None = None):
-    """A store built from the whole DB as it is now (tests, --once);
-    :class:`StampedeDbError` when the DB cannot be read."""
-    from ...pipeline.ingest import run_to_end
-    from ...model.store import Store
-
-    src = StampedeDbSource(path, follow=False, root_uuid=root_uuid)
-    store = run_to_end(src, store if store is not None else Store())
-    if src.status.state == "error":
-        raise StampedeDbError(src.status.message)
-    return store

@@ -482,6 +482,11 @@ class SubmitDirSource(Source):
         self._next_dagman = 0.0  # whether monitord runs: looked at after the first round, then now and then
         self._next_look = 0.0
 
+    @property
+    def stampede_db_path(self) -> str | None:
+        """The Stampede DB read (once there is one to read), as for :class:`StampedeDbSource`."""
+        return self.db.path if self.db is not None else None
+
     def _setup(self) -> str:
         """Open what there is: ``"db"`` (DB, jobstate.log and/or dagman.out), ``"events"`` (the event log) or ``""``."""
         sd = self.sd

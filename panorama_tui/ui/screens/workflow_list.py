@@ -107,17 +107,17 @@ class OpenError(Exception):
 
 
 def open_workflow(w: dict):
-    """A source for one master-DB row: its submit dir if there, else its DB."""
-    from ...sources.pegasus.stampede_db import StampedeDbSource
-    from ...sources.pegasus.submitdir import SubmitDirError, SubmitDirSource, find_submit_dir
+    """A source for one master-DB row: its submit dir if there, else its DB (the registry's kinds)."""
+    from ...sources import registry
 
+    options = registry.OpenOptions(follow=True)
     submit_dir = w.get("submit_dir")
     if submit_dir and os.path.isdir(submit_dir):
         try:
-            return SubmitDirSource(find_submit_dir(submit_dir), follow=True)
-        except SubmitDirError:
+            return registry.open(submit_dir, options, kind="submitdir")
+        except registry.CannotOpen:
             pass
     db = w.get("db_path")
     if db and os.path.isfile(db):
-        return StampedeDbSource(db, follow=True)
+        return registry.open(db, options, kind="stampede")
     raise OpenError(f"{w.get('label') or w.get('wf_uuid')}: neither its submit dir nor its DB is here")
