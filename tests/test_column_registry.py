@@ -115,7 +115,7 @@ def test_one_entry_shows_the_column_in_the_list_and_the_chooser(pool_column):
 
 # -- Parsl states in filters ----------------------------------------------------------------------
 def _parsl_store(shared_data, path="monitoring-run000-only.db"):
-    from panorama_tui.sources.parsl.monitoring_db import read_store
+    from panorama_tui.pipeline.read import read_parsl_db as read_store
 
     return read_store(str(shared_data / "parsl" / path))
 
@@ -184,7 +184,7 @@ def test_a_multi_line_fail_history_keeps_its_lines(shared_data, tmp_path):
     history = "ValueError: first line\nsecond line\tafter a tab\r\nthird \x1b[2J line"
     with sqlite3.connect(db) as con:
         con.execute("UPDATE try SET task_fail_history = ? WHERE task_id = 36", (history,))
-    from panorama_tui.sources.parsl.monitoring_db import read_store
+    from panorama_tui.pipeline.read import read_parsl_db as read_store
 
     store = read_store(str(db))
     job = store.workflows[RUN1].jobs["36"]
