@@ -27,7 +27,7 @@ import threading
 import time
 
 from .. import __version__
-from ..core import logsetup
+from ..core import gcpolicy, logsetup
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
@@ -408,6 +408,7 @@ def _drain(pub, wait: float | None, stopper) -> int:
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    gcpolicy.configure()  # the program's collector policy, set by its entry point
     try:
         if args.command == "record":
             return cmd_record(args)

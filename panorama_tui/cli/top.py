@@ -10,7 +10,7 @@ import time
 import traceback
 
 from .. import __version__
-from ..core import logsetup
+from ..core import gcpolicy, logsetup
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
 
@@ -385,6 +385,7 @@ def _run_screen(args, source, control, master_db: str | None = None) -> int:
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    gcpolicy.configure()  # the program's collector policy, set by its entry point
     # The screen owns the terminal: its log goes to a file (a refresh error's
     # traceback on stderr would be drawn over the screen).
     logsetup.setup("panorama-top", screen=not (args.once or args.stats))
