@@ -65,7 +65,7 @@ HOSTILE = [
     ("multiplier_factor", "x"), ("cluster_dur", "1e400"), ("reason", 0), ("stdout_file", ""),
     ("stdout_text", "a%0Ab\x07"), ("inv_id", "1"), ("inv_id", None), ("dur", "fast"), ("maxrss", 1.0),
     ("start_time", "2023-03-04T07:09:49Z"), ("clustered", "1"), ("max_retries", "two"), ("task_id", 7),
-    ("transformation", ["a"]), ("hostname", "h\x7f"), ("argv", "a\\b"),
+    ("transformation", ["a"]), ("hostname", "h\x7f"), ("argv", "a\\b"), ("xwf.id", "wf-2"),
 ]
 
 
@@ -75,7 +75,7 @@ def test_a_bad_value_gives_the_same_store_and_warnings_in_both_lanes(replay_dir,
     changed = []
     for line in lines:
         d = json.loads(line)
-        if field in d or field in ("ts", "xwf_id"):
+        if field in d or field in ("ts", "xwf_id", "xwf.id"):
             d[field] = value
             if value is None:
                 del d[field]
@@ -92,8 +92,9 @@ def test_what_cannot_be_typed_goes_the_general_way():
     assert typed_record(json.dumps({**base, "event": "stampede.xwf.start"})) is None  # no typed record
     assert typed_record(json.dumps({**base, "job_inst_id": "1"})) is None  # a string where monitord sends an int
     assert typed_record(json.dumps({**base, "ts": "2023-03-04T07:09:49Z"})) is None
+    assert typed_record(json.dumps({**base, "job_inst.id": 2, "xwf.id": "w"})) is None  # BP's keys, read as ours
     del base["xwf_id"]
-    assert typed_record(json.dumps({**base, "xwf.id": "w"})) is None  # BP's keys
+    assert typed_record(json.dumps({**base, "xwf.id": "w"})) is None
     assert typed_record("[1]") is None and typed_record("{") is None
 
 

@@ -309,9 +309,11 @@ def typed_record(raw):
         return None
     t = x.raw_ts
     tt = type(t)
-    if (tt is not float and tt is not int) or not (x.xwf_id or x.wf_uuid):
-        # no time (another key may hold one) or an ISO one, BP's dotted keys or no
-        # workflow: the general way decides
+    if (tt is not float and tt is not int) or not (x.xwf_id or x.wf_uuid) or (
+        ('"xwf.id"' in raw or '"wf.uuid"' in raw) if type(raw) is str else (b'"xwf.id"' in raw or b'"wf.uuid"' in raw)
+    ):
+        # no time (another key may hold one) or an ISO one, no workflow, BP's dotted
+        # keys (the general way reads them all as underscored ones): the general way decides
         return None
     x.ts = float(t) if _PLAUSIBLE_EPOCH <= t < _LATEST_EPOCH else None
     cls = type(x)
