@@ -15,7 +15,7 @@ keep what it had, as it always did.
 from __future__ import annotations
 
 import sys
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 import msgspec
 
@@ -106,6 +106,11 @@ class StampedeRecord(msgspec.Struct, tag_field="event", gc=False, kw_only=True):
     wf_uuid: str | None = None
     raw_ts: int | float | str | None = msgspec.field(default=None, name="ts")
     ts: float | None = msgspec.field(default=None, name=_NO_KEY)
+    # BP's dotted spelling of the workflow's keys: when one is there, whatever its
+    # value, the general way reads every dotted key as ours, so the record goes that way
+    # (two fields: 0.1 us a record against 0.5 for looking for the keys in the text)
+    bp_xwf_id: Any = msgspec.field(default=msgspec.UNSET, name="xwf.id")
+    bp_wf_uuid: Any = msgspec.field(default=msgspec.UNSET, name="wf.uuid")
 
     name: ClassVar[str] = ""
     _WARN: ClassVar[frozenset] = frozenset()
@@ -249,7 +254,9 @@ def _loose(field) -> bool:
 # per class: (attribute, wire key, kind) for every field decoding fills
 _SPECS: dict[type, tuple] = {
     cls: tuple(
-        (f.name, f.encode_name, _kind(cls, f)) for f in msgspec.structs.fields(cls) if f.encode_name != _NO_KEY
+        (f.name, f.encode_name, _kind(cls, f))
+        for f in msgspec.structs.fields(cls)
+        if f.encode_name not in (_NO_KEY, "xwf.id", "wf.uuid")
     )
     for cls in set(RECORD_TYPES.values())
 }
@@ -295,6 +302,7 @@ def record_of(name: str, d: dict, ts):
 _record_decode = msgspec.json.Decoder(Union[tuple(RECORD_TYPES.values())]).decode
 # RecursionError: a field it skips nested ~1,000 deep (the general way decides about that record)
 _RECORD_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+_UNSET = msgspec.UNSET
 _PLAUSIBLE_EPOCH = 1e8  # as events.to_epoch: before 1973 or after 2286 is no wall-clock time
 _LATEST_EPOCH = 1e10
 
@@ -309,8 +317,9 @@ def typed_record(raw):
         return None
     t = x.raw_ts
     tt = type(t)
-    if (tt is not float and tt is not int) or not (x.xwf_id or x.wf_uuid) or (
-        ('"xwf.id"' in raw or '"wf.uuid"' in raw) if type(raw) is str else (b'"xwf.id"' in raw or b'"wf.uuid"' in raw)
+    if (
+        (tt is not float and tt is not int) or not (x.xwf_id or x.wf_uuid)
+        or x.bp_xwf_id is not _UNSET or x.bp_wf_uuid is not _UNSET
     ):
         # no time (another key may hold one) or an ISO one, no workflow, BP's dotted
         # keys (the general way reads them all as underscored ones): the general way decides
