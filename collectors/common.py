@@ -1,7 +1,7 @@
 """What every collector shares: argument parsing, sink options, workflow context.
 
-Bad arguments give one line on stderr (``prog: error: ...``) and exit code 2,
-as a batch job's log is read by people who did not write the command line.
+Bad arguments give one line on stderr (``prog: error: ...``) and exit code 64
+(:mod:`panorama_tui.cli.base`, every command's parser).
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import socket
 import sys
 import time
 
-from panorama_tui.core.logsetup import scrub
+from panorama_tui.cli.base import EXIT_USAGE, add_show_config, show_config
+from panorama_tui.core.secrets import scrub
 
 __all__ = [
-    "CollectorArgumentParser",
     "add_sink_args",
+    "show_sink_config",
+    "resolve_broker",
     "add_context_args",
     "resolve_context",
     "read_condor_job_ad",
@@ -30,9 +32,9 @@ __all__ = [
     "CONTEXT_FIELDS",
 ]
 
-# As panorama-top: sysexits' EX_USAGE for bad arguments, EX_CONFIG for a setup
-# that cannot work (no credentials, an event file that cannot be opened).
-EXIT_USAGE = 64
+# As panorama-top: sysexits' EX_USAGE for bad arguments (the parser is every command's,
+# panorama_tui.cli.base), EX_CONFIG for a setup that cannot work (no credentials, an event
+# file that cannot be opened).
 EXIT_CONFIG = 78
 # A wrapper's own failure, as GNU env/timeout/nice: the wrapped command's exit
 # codes stay unambiguous (126: found but cannot run, 127: not found).
@@ -63,16 +65,6 @@ _JOB_AD_KEYS = {
 
 # MPI launchers: Open MPI, MPICH/Hydra (PMI), PMIx, MVAPICH2, Slurm srun.
 RANK_ENV = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID")
-
-
-class CollectorArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code :data:`EXIT_USAGE` (or ``usage_exit``)."""
-
-    usage_exit = EXIT_USAGE
-
-    def error(self, message):  # noqa: D401 - argparse API
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(self.usage_exit)
 
 
 def say(prog: str, message: str) -> None:
@@ -109,6 +101,7 @@ def positive_float(minimum: float):
 
 
 def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: str | None = None) -> None:
+    add_show_config(parser)
     g = parser.add_argument_group("where events go")
     g.add_argument("--out", metavar="FILE", help=out_help)
     g.add_argument(
@@ -122,8 +115,39 @@ def add_sink_args(parser: argparse.ArgumentParser, out_help: str, spool_help: st
         "--spool",
         metavar="PATH",
         help=spool_help or "the publisher's spool file, where events wait until the broker confirms them "
-        "(default: a free slot under $PANORAMA_SPOOL_DIR or ~/.cache/panorama-top/spool)",
+        "(default: a free slot under $PANORAMA_SPOOL_DIR or ~/.local/state/panorama-top/spool)",
     )
+
+
+COLLECTOR_SETTINGS = ("amqp.url", "amqp.password", "spool.dir")
+
+
+def show_sink_config(prog: str, args) -> int:
+    """``--show-config`` for a collector: its broker and spool settings, where each came from."""
+    from panorama_tui.core import settings
+
+    try:
+        found = settings.resolve(COLLECTOR_SETTINGS, {"amqp.url": getattr(args, "amqp", None)})
+    except settings.ConfigError as exc:
+        say(prog, str(exc))
+        return EXIT_CONFIG
+    return show_config(prog, found)
+
+
+def resolve_broker(prog: str, args, env=None) -> str | None:
+    """``args.amqp`` set from the one resolver: ``--amqp``, else ``PANORAMA_AMQP_URL`` (or its
+    deprecated alias, said once), else the config file's ``[amqp] url``.  None when no place
+    names a broker, or a one-line error (the config file) when it cannot be read."""
+    from panorama_tui.core import settings
+
+    try:
+        found = settings.resolve(("amqp.url",), {"amqp.url": getattr(args, "amqp", None)}, env)
+    except settings.ConfigError as exc:
+        return str(exc)
+    for warning in found.warnings:
+        say(prog, f"warning: {warning}")
+    args.amqp = found["amqp.url"]
+    return None
 
 
 def add_context_args(parser: argparse.ArgumentParser) -> None:

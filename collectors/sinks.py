@@ -19,6 +19,7 @@ import os
 import sys
 from collections import deque
 
+from panorama_tui.core import paths
 from panorama_tui.core.private_files import open_private, private_dir
 
 from .common import say
@@ -204,7 +205,7 @@ class AmqpSink(Sink):
         self.publisher = publisher
 
     def describe(self) -> str:
-        from panorama_tui.transport.amqp_url import redact
+        from panorama_tui.core.secrets import redact
 
         return f"AMQP {redact(self.url)} (spool {self.spool_path})"
 
@@ -267,11 +268,49 @@ SPOOL_SLOTS = 32
 
 
 def spool_dir() -> str:
-    d = os.environ.get("PANORAMA_SPOOL_DIR")
-    if d:
-        return d
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "panorama-top", "spool")
+    """``$PANORAMA_SPOOL_DIR``, else the state dir's spool/ (never cache: see core/paths.py)."""
+    return paths.spool_dir()
+
+
+def _try_lock(lock_path: str) -> int | None:
+    """A descriptor holding an flock on ``lock_path`` (created 0600), or None when another
+    process holds it; OSError when the file cannot be opened."""
+    import fcntl
+
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _take_old_cache_spool(path: str, prog: str) -> None:
+    """Move the same slot's spool from the old cache location to ``path`` (this process holds
+    ``path``'s lock), so events an older version left there are still sent; only when ``path``
+    has no spool yet and no other process holds the old one."""
+    import shutil
+
+    if os.environ.get(paths.SPOOL_DIR_VAR):
+        return
+    old = os.path.join(paths.old_cache_spool_dir(), os.path.basename(path))
+    if os.path.exists(path) or not os.path.exists(old):
+        return
+    try:
+        fd = _try_lock(old + ".lock")
+    except OSError:
+        return
+    if fd is None:
+        return
+    try:
+        for suffix in ("-wal", "-shm", ""):  # the database last: it is what the next look checks for
+            if os.path.exists(old + suffix):
+                shutil.move(old + suffix, path + suffix)  # a rename when cache and state share a disk
+    except OSError as exc:
+        say(prog, f"could not move the old spool {old} to {path}: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
 
 
 def default_spool(prog: str) -> str:
@@ -281,10 +320,9 @@ def default_spool(prog: str) -> str:
     deliver are sent by the next publisher on the same file.  So each process
     takes the first free slot ``<prog>.<host>.<n>.sqlite`` (an flock on its
     ``.lock`` file, released when the process ends): concurrent runs get
-    different files, and a later run picks up what an earlier one left.
+    different files, and a later run picks up what an earlier one left
+    (also one left under the old cache location).
     """
-    import fcntl
-
     from .common import hostname
 
     d = spool_dir()
@@ -293,15 +331,13 @@ def default_spool(prog: str) -> str:
     for n in range(SPOOL_SLOTS):
         path = os.path.join(d, f"{prog}.{host}.{n}.sqlite")
         try:
-            fd = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+            fd = _try_lock(path + ".lock")
         except OSError:
             break
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        if fd is None:
             continue
         _SPOOL_LOCKS.append(fd)
+        _take_old_cache_spool(path, prog)
         return path
     return os.path.join(d, f"{prog}.{host}.pid{os.getpid()}.sqlite")
 
@@ -328,7 +364,8 @@ def open_sink(args, prog: str, default_out: str | None = "-", **path_values) -> 
         except (OSError, ValueError) as exc:
             raise SinkError(f"cannot open {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if amqp:
-        from panorama_tui.transport.amqp_url import fill_password, hide_password_from_ps, redact  # only when publishing
+        from panorama_tui.core.secrets import redact
+        from panorama_tui.transport.amqp_url import fill_password, hide_password_from_ps  # only when publishing
 
         hide_password_from_ps(amqp, prog)
         try:

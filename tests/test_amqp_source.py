@@ -308,7 +308,7 @@ def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
     import pika.frame
     import pika.spec as spec
 
-    from panorama_tui.sources.amqp import _DeliveryReader
+    from panorama_tui.compat.pika import DeliveryReader
 
     class Impl:  # the two attributes the reader uses of pika's connection
         def __init__(self):
@@ -347,7 +347,7 @@ def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
             passed.append(f)
     impl = Impl()
     got = []
-    _DeliveryReader(impl, 1, lambda tag, body: got.append((tag, body)))
+    DeliveryReader(impl, 1, lambda tag, body: got.append((tag, body)))
     pos = 0
     while pos < len(stream):
         n = rng.choice([1, 7, 100, 4096, 10000])
@@ -358,7 +358,7 @@ def test_delivery_reader_parses_any_chunking_and_passes_other_frames_in_order():
     assert impl.bytes_received == len(stream)
 
     bad = Impl()
-    _DeliveryReader(bad, 1, lambda tag, body: None)
+    DeliveryReader(bad, 1, lambda tag, body: None)
     with pytest.raises(ConnectionError):
         bad._on_data_available(delivery(1, b"x")[:-1] + b"\x00")  # a broken frame end
 

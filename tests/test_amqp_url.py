@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from panorama_tui.transport import amqp_url
+from panorama_tui.core import settings
 from panorama_tui.transport.amqp_url import UrlError, mask, parse, redact, resolve
 
 SECRET = "s3cr3t-PW"
@@ -97,7 +97,7 @@ def test_settings_precedence(tmp_path, monkeypatch):
 
 def test_tiny_toml_fallback_reads_our_config():
     text = '# c\n[amqp]\nurl = "amqp://u:p@h/v/e"\nbindings = ["a.#", \'b.#\']\nprefetch = 500\nverify = false\n'
-    data = amqp_url._tiny_toml(text)
+    data = settings._tiny_toml(text)
     assert data == {"amqp": {"url": "amqp://u:p@h/v/e", "bindings": ["a.#", "b.#"], "prefetch": 500, "verify": False}}
 
 

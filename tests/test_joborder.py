@@ -127,14 +127,14 @@ def test_updates_give_what_a_fresh_build_gives(timeline, col):
     plain.build(store.jobs(), now)
     narrowed.selection = Selection(query.tests)
     narrowed.build(filter(scope, store.jobs()), now)
-    store.dirty = set()
+    changes = store.changes.cursor()
+    changes.take()
     step = (len(timeline) - cut) // 7 + 1
     for i in range(cut, len(timeline), step):
         for ev in timeline[i:i + step]:
             store.apply(decode(ev))
         now = store.latest_ts
-        changed = store.dirty | store.active  # running jobs' keys move with time
-        store.dirty = set()
+        changed = changes.take().jobs | store.active  # running jobs' keys move with time
         plain.update(changed, lambda j: True, now)
         narrowed.update(changed, scope, now)
         assert plain.rows == plain.full == expected(store, col, now)
@@ -227,11 +227,12 @@ def test_big_merges_fall_back_to_a_sort(timeline, monkeypatch):
     store = store_at(timeline, len(timeline) // 4)
     order = JobOrder("dur")
     order.build(store.jobs(), store.latest_ts)
-    store.dirty = set()
+    changes = store.changes.cursor()
+    changes.take()
     for ev in timeline[len(timeline) // 4: len(timeline) // 2]:
         store.apply(decode(ev))
     now = store.latest_ts
-    order.update(store.dirty | store.active, lambda j: True, now)
+    order.update(changes.take().jobs | store.active, lambda j: True, now)
     assert order.full == expected(store, "dur", now)
 
 
@@ -278,14 +279,14 @@ def test_kept_keys_follow_the_store(timeline, monkeypatch, resort_share, narrowe
     while not order.warm(now, 0.0):  # no time: one chunk a call
         calls += 1
     assert calls > len(SORTABLE) and not order.cold
-    store.dirty = set()
+    changes = store.changes.cursor()
+    changes.take()
     step = (len(timeline) - cut) // 9 + 1
     for r, i in enumerate(range(cut, len(timeline), step)):
         for ev in timeline[i:i + step]:
             store.apply(decode(ev))
         now = store.latest_ts
-        changed = store.dirty | (store.active if order.col in joborder.TIMED else set())
-        store.dirty = set()
+        changed = changes.take().jobs | (store.active if order.col in joborder.TIMED else set())
         order.update(changed, lambda j: True, now)
         order.warm(now, 0.0)  # leaves a column half prepared
         assert order.rows == expected(store, order.col, now, query)
@@ -328,11 +329,12 @@ def test_a_selection_applied_a_chunk_at_a_time(timeline, monkeypatch, from_end):
         assert steps == -(-len(order.full) // 5) - 1  # no time to spend: a chunk a call
     order.select(Selection(parse("state!=waiting").tests), budget=0.0, want=1, from_end=from_end)
     assert order.pending
-    store.dirty = set()
+    changes = store.changes.cursor()
+    changes.take()
     for ev in timeline[len(timeline) // 2: len(timeline) // 2 + 200]:
         store.apply(decode(ev))
     now = store.latest_ts
-    order.update(store.dirty | store.active, lambda j: True, now)
+    order.update(changes.take().jobs | store.active, lambda j: True, now)
     assert not order.pending
     assert order.rows == expected(store, "dur", now, parse("state!=waiting"))
 

@@ -91,6 +91,7 @@ def test_a_killed_run_says_so_in_the_header(shared_data):
         app = PanoramaApp(store, source_label="parsl", live=True)
         async with app.run_test(size=(120, 40)) as pilot:
             app.scope_wf = wf
+            app.query_one("#jobs").set_scope(wf)  # the App's tick re-reads the scope from the job list
             app.query_one("#header", HeaderBar).show(store, wf, time.time(), time.time())
             await pilot.pause()
             text = text_of(app.query_one("#header"))

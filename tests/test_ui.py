@@ -635,7 +635,7 @@ def test_a_tick_repaints_only_what_changed():
             app.refresh_all()
             assert painted == [] and updated == []  # nothing new: nothing painted
             with store.lock:
-                store.dirty.add(jobs.rows[3])
+                store.changed.add(jobs.rows[3])
             app.refresh_all()
             assert len(painted) == 1 and painted[0][0].y == 3 and painted[0][0].height == 1
 
@@ -687,11 +687,11 @@ def test_the_detail_panel_changes_job_only_once_the_cursor_rests():
             await pilot.pause(0.3)
             jobs = app.query_one("#jobs", JobList)
             first = jobs.current
-            assert app._detail_job is first
+            assert app.panels["detail"].job is first
             await pilot.press("down")
             app.refresh_all()  # a tick before the cursor rests
-            assert jobs.current is not first and app._detail_job is first
+            assert jobs.current is not first and app.panels["detail"].job is first
             await pilot.pause(0.4)
-            assert app._detail_job is jobs.current
+            assert app.panels["detail"].job is jobs.current
 
     run(go())

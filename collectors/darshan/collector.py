@@ -35,18 +35,20 @@ import sys
 import tempfile
 import time
 
-from panorama_tui.core import logsetup
+from panorama_tui.cli.base import CommandParser
+from panorama_tui.core import logsetup, paths
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
 from ..common import (
     EXIT_CONFIG,
-    CollectorArgumentParser,
     add_context_args,
     add_sink_args,
     positive_float,
     resolve_context,
+    resolve_broker,
     say,
+    show_sink_config,
 )
 from ..sinks import SinkError, open_sink
 
@@ -642,8 +644,7 @@ class SeenState:
 
 
 def _default_state() -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "panorama-top", "darshan-watch.json")
+    return os.path.join(paths.state_dir(), "darshan-watch.json")
 
 
 # ---------------------------------------------------------------------------
@@ -651,7 +652,7 @@ def _default_state() -> str:
 
 
 def build_parser():
-    p = CollectorArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="Turn Darshan logs into darshan.perf events (legacy darshan-parser --perf figures per "
         "POSIX/MPI-IO/STDIO module, plus libdarshan-util's derived metrics).",
@@ -714,6 +715,8 @@ def main(argv=None) -> int:
     logsetup.setup(PROG)  # the publisher's and pika's records: on stderr, secrets masked
     parser_ = build_parser()
     args = parser_.parse_args(argv)
+    if args.show_config:
+        return show_sink_config(PROG, args)
     sources = sum(bool(x) for x in (args.logs, args.watch, args.log_dir))
     if sources == 0:
         parser_.error("give LOG files, --log-dir DIR or --watch DIR")
@@ -728,6 +731,10 @@ def main(argv=None) -> int:
     ctx = resolve_context(args, None if not args.watch else {})
     if args.watch:
         ctx = {k: v for k, v in ctx.items() if k != "rank"}
+    problem = resolve_broker(PROG, args)
+    if problem:
+        say(PROG, problem)
+        return EXIT_CONFIG
     sink = None
     if not args.payload or args.out or args.amqp:
         try:

@@ -2,4 +2,5 @@ import sys
 
 from .collector import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a walk of the package imports this module: that must not run the command
+    sys.exit(main())

@@ -27,18 +27,28 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import signal
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from panorama_tui.core import logsetup
+from panorama_tui.core import backoff, logsetup, paths, secrets
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 from panorama_tui.core.private_files import replace_private
 
-from ..common import EXIT_CONFIG, EXIT_USAGE, CollectorArgumentParser, add_sink_args, positive_float, say, status_event
+from panorama_tui.cli.base import CommandParser
+
+from ..common import (
+    EXIT_CONFIG,
+    EXIT_USAGE,
+    add_sink_args,
+    positive_float,
+    resolve_broker,
+    say,
+    show_sink_config,
+    status_event,
+)
 from ..sinks import SinkError, open_sink
 
 PROG = "panorama-globus"
@@ -52,8 +62,7 @@ __all__ = ["main", "parse_label", "task_event", "Follower", "load_tokens", "save
 
 
 def default_tokens_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "panorama-top", "globus-tokens.json")
+    return os.path.join(paths.config_dir(), "globus-tokens.json")
 
 
 def parse_label(label) -> tuple[str | None, str | None]:
@@ -123,7 +132,7 @@ class NoCredentials(Exception):
 def _mask_tokens(entry: dict) -> None:
     """Tokens are passwords: masked in every log record and error line from now on."""
     for key in ("access_token", "refresh_token"):
-        logsetup.add_secret(entry.get(key))
+        secrets.add_secret(entry.get(key))
 
 
 def _token_entry(resp) -> dict:
@@ -143,7 +152,7 @@ def make_authorizer(args, env=None):
     env = os.environ if env is None else env
     cid, secret = env.get("GLOBUS_CLIENT_ID"), env.get("GLOBUS_CLIENT_SECRET")
     if cid and secret:
-        logsetup.add_secret(secret)
+        secrets.add_secret(secret)
         client = globus_sdk.ConfidentialAppAuthClient(cid, secret)
         return globus_sdk.ClientCredentialsAuthorizer(client, globus_sdk.TransferClient.scopes.all), \
             f"client credentials of {cid}"
@@ -219,12 +228,12 @@ def classify(exc) -> Trouble:
         status = getattr(exc, "http_status", None)
         code = getattr(exc, "code", None) or ""
         msg = (getattr(exc, "message", None) or str(exc)).splitlines()[0][:200] if str(exc) else code
-        headers = {}
+        # The public ``headers`` (globus-sdk 3.x and 4.x) is the response's own mapping: the
+        # private ``_underlying_response`` this once fell back to could only give the same.
         try:
             headers = exc.headers or {}
-        except Exception:
-            resp = getattr(exc, "_underlying_response", None)
-            headers = getattr(resp, "headers", {}) or {}
+        except Exception:  # a response without headers: no Retry-After to honour
+            headers = {}
         retry_after = None
         try:
             if headers.get("Retry-After"):
@@ -380,8 +389,7 @@ class Follower:
                 self.poll()
             except Trouble as t:
                 self.failures += 1
-                wait = min(self.backoff_max, self.backoff_base * (2 ** min(self.failures - 1, 20)))
-                wait *= random.uniform(0.5, 1.0)
+                wait = backoff.delay(self.failures, self.backoff_base, self.backoff_max)
                 if t.retry_after is not None:
                     wait = max(wait, min(t.retry_after, self.backoff_max))
                 if t.kind != self.trouble_kind:
@@ -472,7 +480,7 @@ def logout(args) -> int:
 
 
 def build_parser():
-    p = CollectorArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="Follow Globus transfer tasks and emit transfer.inv.go events whenever one changes. "
         "'panorama-globus login' stores a refresh token once; GLOBUS_CLIENT_ID/GLOBUS_CLIENT_SECRET use "
@@ -504,7 +512,7 @@ def build_parser():
 
 
 def build_login_parser(name: str):
-    p = CollectorArgumentParser(prog=f"{PROG} {name}", description="Store (or remove) a Globus login: a "
+    p = CommandParser(prog=f"{PROG} {name}", description="Store (or remove) a Globus login: a "
                                 "refresh token from the native app flow, kept with 0600 permissions.")
     if name == "login":
         p.add_argument("--client-id", metavar="ID", help="your native app's client id ($PANORAMA_GLOBUS_CLIENT_ID)")
@@ -522,6 +530,12 @@ def main(argv=None) -> int:
     if argv[:1] == ["follow"]:
         argv = argv[1:]
     args = build_parser().parse_args(argv)
+    if args.show_config:
+        return show_sink_config(PROG, args)
+    problem = resolve_broker(PROG, args)
+    if problem:
+        say(PROG, problem)
+        return EXIT_CONFIG
     try:
         sink = open_sink(args, PROG, default_out="-")
     except SinkError as exc:

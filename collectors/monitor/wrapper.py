@@ -39,18 +39,21 @@ import sys
 import threading
 import time
 
+from panorama_tui.cli.base import CommandParser
 from panorama_tui.core import logsetup
+from panorama_tui.core.settings import OLD_BROKER_VAR
 from panorama_tui.core.logsetup import quiet_on_closed_stdout
 
 from ..common import (
     EXIT_WRAPPER,
-    CollectorArgumentParser,
     add_context_args,
     add_sink_args,
     hostname,
     positive_float,
     resolve_context,
+    resolve_broker,
     say,
+    show_sink_config,
 )
 from .proctree import TreeSampler, set_child_subreaper
 from ..sinks import SinkError, open_sink
@@ -67,11 +70,9 @@ FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 ENDING = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT})
 ENDING_GRACE = 1.0
 CONTEXT_KEYS = ("wf_uuid", "wf_label", "dag_job_id", "task_id", "xformation", "site", "condor_job_id", "rank")
-# amqp_url.ENV_VAR and its PASSWORD_ENV_VAR, named here: amqp_url (dataclasses, inspect) would
-# add a third to the start of a wrapper that runs with every job, publishing or not.
-URL_VAR = "PANORAMA_AMQP_URL"
-OLD_URL_VAR = "PANORAMA_MONITOR_AMQP"  # deprecated: PANORAMA_AMQP_URL, as for every command
-BROKER_VAR_PREFIX = "PANORAMA_AMQP_"  # with OLD_URL_VAR: never passed on to the command
+# The broker variables come from core/settings.py (standard library only: amqp_url's dataclasses
+# and inspect would add a third to the start of a wrapper that runs with every job, publishing or not).
+BROKER_VAR_PREFIX = "PANORAMA_AMQP_"  # with OLD_BROKER_VAR (deprecated): never passed on to the command
 
 __all__ = ["main", "build_parser", "PayloadFilter", "payload_events", "Monitor"]
 
@@ -400,7 +401,7 @@ class Monitor:
                 stdout=subprocess.PIPE if self.payload else None,
                 close_fds=True,
                 env={k: v for k, v in os.environ.items()  # the job needs no broker password
-                     if not k.startswith(BROKER_VAR_PREFIX) and k != OLD_URL_VAR},
+                     if not k.startswith(BROKER_VAR_PREFIX) and k != OLD_BROKER_VAR},
             )
         except FileNotFoundError as exc:
             self.spawn_error = f"cannot run {exe!r}: {exc.strerror or 'not found'}"
@@ -603,7 +604,7 @@ def _signal_name(sig):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = CollectorArgumentParser(
+    p = CommandParser(
         prog=PROG,
         description="Run COMMAND and trace its process tree (CPU, memory, I/O) as Pegasus kickstart did, "
         "as kickstart.inv.online events; publish the MONITORING_PAYLOAD blocks it prints.",
@@ -664,12 +665,16 @@ def main(argv=None) -> int:
     else:
         args = parser.parse_args(argv)
         command = list(args.command)
+    if args.show_config:
+        return show_sink_config(PROG, args)
     if not command:
         parser.error("no command given (usage: panorama-monitor [options] -- COMMAND ARGS...)")
     env = os.environ
     interval = args.interval if args.interval is not None else _default_interval(env)
-    if args.amqp is None:
-        args.amqp = env.get(URL_VAR) or env.get(OLD_URL_VAR) or None
+    problem = resolve_broker(PROG, args, env)
+    if problem:
+        say(PROG, problem)
+        return EXIT_WRAPPER
     if args.out is None:
         kickstart_url = env.get("KICKSTART_MON_URL") or ""
         args.out = (env.get("PANORAMA_MONITOR_OUT")

@@ -27,12 +27,12 @@ import threading
 import time
 
 from .. import __version__
-from ..core import gcpolicy, logsetup
+from .base import EXIT_USAGE, CommandParser, add_show_config, show_config
+from ..core import gcpolicy, logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 3
-EXIT_USAGE = 64
 EXIT_UNAVAILABLE = 69
 EXIT_INTERNAL = 70
 EXIT_SPOOLED = 75  # stopped with events still in the spool (sent on the next start)
@@ -62,11 +62,6 @@ skipped.  A source replaced since (another inode) or truncated is read from its 
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
-
-
 class CollectError(Exception):
     def __init__(self, message: str, code: int = EXIT_BAD_INPUT):
         super().__init__(message)
@@ -74,7 +69,7 @@ class CollectError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = CommandParser(
         prog="panorama-collect",
         description="Headless Panorama collection: record an AMQP stream to a recording, "
         "or relay a local event source to AMQP without losing events.",
@@ -82,15 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"panorama-collect {__version__}")
+    add_show_config(p)
     common = argparse.ArgumentParser(add_help=False)
+    add_show_config(common, in_subcommand=True)
     common.add_argument("--amqp", metavar="URL", help="broker URL (default: PANORAMA_AMQP_URL or the config file)")
     common.add_argument("--log", metavar="FILE", help="log to this file instead of stderr")
     common.add_argument("-v", "--verbose", action="store_true", help="log more (also pika's own messages)")
     common.add_argument("--no-wait", action="store_true", help="exit 69 if the broker is unavailable at start")
     common.add_argument("--stats-every", type=float, default=60.0, metavar="S",
                         help="log counts every S seconds (default 60)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
+    sub.required = False  # but for --show-config: main says so, in argparse's words
 
     r = sub.add_parser("record", parents=[common], help="record an AMQP stream to a recording file",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -146,6 +143,8 @@ def _settings(args):
         )
     except UrlError as exc:
         raise CollectError(str(exc)) from None
+    for warning in s.warnings:
+        sys.stderr.write(f"panorama-collect: warning: {warning}\n")
     if not s.url:
         raise CollectError("no broker URL: give --amqp URL, set PANORAMA_AMQP_URL or add [amqp] url "
                            "to ~/.config/panorama-top/config.toml", EXIT_USAGE)
@@ -154,6 +153,19 @@ def _settings(args):
     except UrlError as exc:
         raise CollectError(str(exc)) from None
     return s, url
+
+
+def _show_config(args) -> int:
+    from ..core import settings
+
+    cli = {"amqp.url": getattr(args, "amqp", None), "amqp.queue": getattr(args, "queue", None),
+           "amqp.bindings": getattr(args, "bind", None), "amqp.wf": getattr(args, "wf", None)}
+    try:
+        found = settings.resolve(("amqp.url", "amqp.password", "amqp.queue", "amqp.bindings", "amqp.wf"), cli)
+    except settings.ConfigError as exc:
+        print(f"panorama-collect: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return show_config("panorama-collect", found)
 
 
 def check_broker(url) -> str | None:
@@ -170,10 +182,11 @@ def check_broker(url) -> str | None:
 
 
 def default_spool(url, source: str) -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    from ..core import paths
+
     key = hashlib.sha1(f"{url.masked}\n{os.path.abspath(source)}".encode()).hexdigest()[:12]
     name = os.path.basename(source).replace(os.sep, "_")
-    return os.path.join(base, "panorama-top", "spool", f"relay-{name}-{key}.db")
+    return os.path.join(paths.state_dir(), "spool", f"relay-{name}-{key}.db")
 
 
 class _Stopper:
@@ -407,7 +420,12 @@ def _drain(pub, wait: float | None, stopper) -> int:
 
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.show_config:
+        return _show_config(args)
+    if not args.command:
+        parser.error("the following arguments are required: COMMAND")
     gcpolicy.configure()  # the program's collector policy, set by its entry point
     try:
         if args.command == "record":
@@ -425,7 +443,7 @@ def main(argv=None) -> int:
             raise  # the reader left (| head): main's wrapper ends quietly
         if _LOG_FILE:
             log.exception("internal error")
-        print(f"panorama-collect: internal error: {type(exc).__name__}: {logsetup.scrub(exc)}", file=sys.stderr)
+        print(f"panorama-collect: internal error: {type(exc).__name__}: {secrets.scrub(exc)}", file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -10,23 +10,18 @@ import time
 import traceback
 
 from .. import __version__
-from ..core import gcpolicy, logsetup
+from .base import CommandParser, add_show_config, show_config
+from ..core import gcpolicy, logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
 
-EXIT_USAGE = 64  # argparse's own 2 would read as "still running" to --once users
 EXIT_BAD_INPUT = 3
 
 DEMO_RECORDING = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "demo.panorama.db")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, and an exit code scripts can tell apart
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = CommandParser(
         prog="panorama-top",
         description="Live terminal monitor for Pegasus and Parsl workflows: jobs, /proc traces, "
         "Darshan I/O and Globus transfers in one screen.",
@@ -65,8 +60,36 @@ def build_parser() -> argparse.ArgumentParser:
                    "default stampede.# kickstart.# transfer.# darshan.# parsl.#)")
     p.add_argument("--wf", metavar="UUID", help="with AMQP: show only this workflow's events; with --stats: "
                    "this workflow and its sub-workflows")
+    add_show_config(p)
     p.add_argument("--version", action="version", version=f"panorama-top {__version__}")
     return p
+
+
+TOP_SETTINGS = ("amqp.url", "amqp.password", "amqp.queue", "amqp.bindings", "amqp.wf",
+                "recording.keep_days", "recording.keep_mb")
+
+
+def resolve_settings(args):
+    """panorama-top's settings through the one resolver (:mod:`panorama_tui.core.settings`),
+    with PATH's (or the current submit dir's) Pegasus properties as the last place to look."""
+    from ..core import settings
+
+    cli = {"amqp.url": args.amqp, "amqp.queue": args.queue, "amqp.bindings": args.bind, "amqp.wf": args.wf}
+    path = args.path or (os.getcwd() if not args.demo and _is_submit_dir(os.getcwd()) else None)
+    return settings.resolve(TOP_SETTINGS, cli, pegasus=pegasus_properties(path))
+
+
+def pegasus_properties(path: str | None):
+    """(properties file, its keys) of the submit dir ``path``, else None."""
+    if not path or not os.path.isdir(path):
+        return None
+    from ..sources.pegasus.submitdir import SubmitDirError, find_submit_dir
+
+    try:
+        sd = find_submit_dir(path)
+    except (SubmitDirError, OSError):
+        return None
+    return (sd.properties_file, sd.properties) if sd.properties_file else None
 
 
 class InputError(Exception):
@@ -213,6 +236,8 @@ def _open_amqp(args):
         s = resolve(args.amqp, args.queue, args.bind, args.wf)
     except UrlError as exc:
         raise InputError(str(exc)) from None
+    for warning in s.warnings:  # before the screen takes the terminal
+        sys.stderr.write(f"panorama-top: warning: {warning}\n")
     if not s.url:
         if amqp_opts:
             raise InputError("--queue, --bind and --wf go with --amqp")
@@ -366,7 +391,7 @@ def _log_internal_error(exc: BaseException) -> str:
     try:  # mkstemp: a new file of our own, 0600, even in a shared /tmp
         fd, path = tempfile.mkstemp(prefix=f"panorama-top-error-{os.getpid()}-", suffix=".log")
         with os.fdopen(fd, "w") as f:
-            f.write(logsetup.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
+            f.write(secrets.scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
     except OSError:
         return ""
     return path
@@ -385,6 +410,14 @@ def _run_screen(args, source, control, master_db: str | None = None) -> int:
 @quiet_on_closed_stdout
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.show_config:
+        from ..core.settings import ConfigError
+
+        try:
+            return show_config("panorama-top", resolve_settings(args))
+        except ConfigError as exc:
+            print(f"panorama-top: {visible(str(exc))}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     gcpolicy.configure()  # the program's collector policy, set by its entry point
     # The screen owns the terminal: its log goes to a file (a refresh error's
     # traceback on stderr would be drawn over the screen).
@@ -415,7 +448,7 @@ def main(argv=None) -> int:
             raise  # the reader left (| head): main's wrapper ends quietly
         where = _log_internal_error(exc)
         print(
-            f"panorama-top: internal error: {type(exc).__name__}: {visible(logsetup.scrub(exc))}"
+            f"panorama-top: internal error: {type(exc).__name__}: {visible(secrets.scrub(exc))}"
             + (f" (details in {where})" if where else ""),
             file=sys.stderr,
         )

@@ -17,40 +17,14 @@ import os
 import select
 import sys
 import traceback
-import urllib.parse
 
 from .private_files import open_private
+from .secrets import MASK, add_secret, scrub  # noqa: F401  (the one masker; logsetup.scrub is its old name)
 
-MASK = "****"
 # The screen's log, bounded for a login node's quota: 1 MiB, and two old ones.
 LOG_BYTES = 1024 * 1024
 LOG_BACKUPS = 2
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-_SECRETS: set[str] = set()
-
-
-def add_secret(secret) -> None:
-    """Mask ``secret`` (and its %-escaped form) in every log record and :func:`scrub` from now on.
-
-    Shorter than 3 characters, it would mask half of every line: such a password is
-    masked only where it stands in a URL."""
-    if not isinstance(secret, str) or len(secret) < 3:
-        return
-    _SECRETS.add(secret)
-    _SECRETS.add(urllib.parse.quote(secret, safe=""))
-
-
-def scrub(text) -> str:
-    """``text`` with every URL's password and every known secret masked."""
-    from ..transport.amqp_url import mask
-
-    out = mask(str(text))
-    for secret in sorted(_SECRETS, key=len, reverse=True):  # a secret may hold a shorter one
-        if secret in out:
-            out = out.replace(secret, MASK)
-    return out
-
 
 def hide_in_cmdline(text: str, start: int, length: int) -> bool | None:
     """Star ``length`` characters of ``text``, from ``start``, wherever ``text`` stands in
@@ -118,8 +92,9 @@ def private_file_handler(path: str, max_bytes: int = 0, backups: int = 0) -> log
 
 
 def default_log_path(prog: str) -> str:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "panorama-top", f"{prog}.log")
+    from . import paths
+
+    return os.path.join(paths.log_dir(), f"{prog}.log")
 
 
 def setup(prog: str, *, screen: bool = False, log_file: str | None = None, verbose: bool = False,

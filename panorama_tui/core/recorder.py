@@ -107,25 +107,26 @@ def unpack_chunk(body, n: int, text: bool = False) -> tuple[list, list | None]:
     if len(lens) != n:
         raise ValueError(f"{len(raw)} bytes cannot hold {n} records")
     data = 4 * n
-    times = None
+    times: list | None = None
     extra = len(raw) - data - sum(lens)
     if extra == 8 * n:
-        times = array("d")
-        times.frombytes(raw[data : data + 8 * n])
+        stamps = array("d")
+        stamps.frombytes(raw[data : data + 8 * n])
         if sys.byteorder != "little":
-            times.byteswap()
-        times = times.tolist()
+            stamps.byteswap()
+        times = stamps.tolist()
         data += 8 * n
     elif extra != 0:
         raise ValueError(f"record lengths do not add up to the chunk's {len(raw)} bytes")
+    records: bytes | str = raw
     if text:
         try:
-            raw = raw[data:].decode("ascii")  # one character a byte: the same offsets
+            records = raw[data:].decode("ascii")  # one character a byte: the same offsets
             data = 0
         except UnicodeDecodeError:
             pass
     ends = list(accumulate(lens, initial=data))
-    return [raw[a:b] for a, b in zip(ends, islice(ends, 1, None))], times
+    return [records[a:b] for a, b in zip(ends, islice(ends, 1, None))], times
 
 
 class Recorder:
@@ -222,7 +223,7 @@ def read_records(path: str) -> list[tuple[float, bytes]]:
         conn.text_factory = bytes
         if "chunks" not in tables:
             return list(conn.execute("SELECT recv_ts, body FROM events ORDER BY seq"))
-        out = []
+        out: list = []
         for ts, n, body in conn.execute("SELECT recv_ts, n, body FROM chunks ORDER BY seq"):
             bodies, times = unpack_chunk(body, n)
             out.extend(zip(times or [ts] * n, bodies))
@@ -267,8 +268,9 @@ def session_recorder(source, path: str | None = None, off: bool = False) -> Reco
 
 
 def recordings_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "panorama-top", "recordings")
+    from . import paths
+
+    return paths.recordings_dir()
 
 
 def default_recording_path() -> str:
@@ -295,33 +297,27 @@ class SettingsError(RecordingError):
 
 def retention(env=None, config: str | None = None) -> Retention:
     """``keep_days`` / ``keep_mb`` from the environment, else ``[recording]`` in the config file."""
-    from ..transport.amqp_url import _load_toml, config_path
+    from . import settings
 
-    env = os.environ if env is None else env
-    path = config or config_path()
-    table: dict = {}
+    names = ("recording.keep_days", "recording.keep_mb")
     try:
-        with open(path, encoding="utf-8") as f:
-            table = _load_toml(f.read()).get("recording") or {}
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # unreadable or not TOML: say which file
-        raise SettingsError(f"cannot read {path}: {exc}") from None
-    if not isinstance(table, dict):
-        raise SettingsError(f"{path}: [recording] must be a table")
-    r = Retention()
-    for key, var in (("keep_days", ENV_KEEP_DAYS), ("keep_mb", ENV_KEEP_MB)):
-        raw, where = (env[var], var) if env.get(var) else (table.get(key), f"{path}: recording.{key}")
-        if raw is None:
+        r = settings.resolve(names, env=os.environ if env is None else env, config_file=config)
+    except settings.ConfigError as exc:  # unreadable, not TOML, or a key or type the file may not hold
+        raise SettingsError(str(exc)) from None
+    keep = Retention()
+    for name in names:
+        key, s = name.split(".", 1)[1], r.items[name]
+        if s.origin == settings.DEFAULT:
             continue
+        where = f"{s.origin}: {name}" if s.origin == r.config_file else s.origin
         try:
-            value = float(raw)
+            value = float(s.value)
         except (TypeError, ValueError):
-            raise SettingsError(f"{where} must be a number, not {raw!r}") from None
+            raise SettingsError(f"{where} must be a number, not {s.value!r}") from None
         if value < 0:
             raise SettingsError(f"{where} must be 0 or more (0: keep none but the current recording)")
-        setattr(r, key, value)
-    return r
+        setattr(keep, key, value)
+    return keep
 
 
 def prune(directory: str, keep: Retention, current: str | None = None, now: float | None = None) -> list[str]:

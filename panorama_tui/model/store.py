@@ -4,8 +4,9 @@ Built incrementally from :class:`~panorama_tui.core.events.Event` s.  Every upda
 is keyed by the ids the event carries (job_inst_id, js_id, inv_id, sample
 time, transfer task id), so applying an event twice, or events out of order,
 gives the same store.  Sources call :meth:`Store.apply_many` from their own
-threads while holding :attr:`Store.lock`; views take the same lock to read and
-drain :attr:`Store.dirty`.
+threads while holding :attr:`Store.lock`; views take the same lock to read, and
+learn which jobs changed through their own cursor on :attr:`Store.changes`
+(handlers add the jobs they change to :attr:`Store.changed`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..core.events import ONLINE as _ONLINE
 from ..core.events import BadEvent, Event, TraceSample
 from ..core.fmt import visible
 from ..core.stampede import JOBSTATE_NAMES
+from .changes import ChangeFeed
 from .coerce import _BAD, _field_int, _int, _str
 from .entities import _EXACT, _NINF, Job, Transfer, Try, Workflow
 from .handlers import HANDLERS, IGNORED
@@ -30,6 +32,9 @@ MAX_WARNINGS = 200
 class Store:
     def __init__(self):
         self.lock = threading.RLock()
+        self.changes = ChangeFeed()
+        # Where handlers put every job they change (the feed's open set; only added to here).
+        self.changed = self.changes.changed
         self._clear()
 
     def reset(self) -> None:
@@ -37,6 +42,7 @@ class Store:
         gcpolicy.thaw()  # what was frozen is about to be garbage
         structure = self.structure_version
         self._clear()
+        self.changes.reset()
         # Views rebuild when this moves: from zero, the replay could bring it
         # back to the very number they saw, and they would keep the old jobs.
         self.structure_version = structure + 1
@@ -50,7 +56,6 @@ class Store:
         self.bad_count = 0
         self.warnings: deque = deque(maxlen=MAX_WARNINGS)
         self.warning_count = 0
-        self.dirty: set[Job] = set()
         self.active: set[Job] = set()  # jobs RUNNING or RETRYING
         self.structure_version = 0  # bumps when workflows or jobs appear
         self.version = 0
@@ -251,7 +256,7 @@ class Store:
                 self.active.add(job)
             elif old == JobState.RUNNING or old == JobState.RETRYING:
                 self.active.discard(job)
-        self.dirty.add(job)
+        self.changed.add(job)
 
     @staticmethod
     def _derive_state(job: Job) -> JobState:

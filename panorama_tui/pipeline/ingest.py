@@ -45,7 +45,7 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
 
     The collector's thresholds are the program's choice (``gcpolicy.configure``
     in the entry points), not this function's."""
-    out = []
+    out: list = []
     append = out.append
     fast = _fast_loads
     bad0 = len(bad)

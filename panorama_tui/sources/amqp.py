@@ -15,7 +15,7 @@ that outlives the viewer (an archiver), optionally bounded with
 messages (publishers with confirms keep them) instead of dropping old ones.
 
 When the broker goes away (connection lost, reply 320 on a broker restart,
-socket errors) the source reconnects with exponential backoff capped at
+socket errors) the source reconnects with exponential backoff (full jitter, core/backoff.py) capped at
 :data:`BACKOFF_CAP` seconds; it never raises out of :meth:`batches`.
 
 ``status.state`` is ``starting`` (batches() not running yet), ``connecting``
@@ -43,9 +43,9 @@ shown by the store as a warning, live and in a replay.  A named durable queue
 (``queue=``) keeps messages while the viewer is away: no gap, nothing lost.
 ``since``      epoch seconds of the last change of state
 
-Deliveries are read off the socket data by :class:`_DeliveryReader`, which
-costs a fraction of pika's per-message objects (``fast=False`` leaves all of
-it to pika).
+Deliveries are read off the socket data by the delivery reader in
+``panorama_tui.compat.pika``, which costs a fraction of pika's per-message
+objects (``fast=False`` leaves all of it to pika).
 """
 
 from __future__ import annotations
@@ -54,11 +54,12 @@ import json
 import logging
 import re
 import statistics
-import struct
 import time
 from collections import deque
 
+from ..compat.pika import consume_on_the_async_channel, install_delivery_reader
 from ..transport.amqp_url import DEFAULT_BINDINGS, parse
+from ..core import backoff
 from ..core.events import MAX_LINE_BYTES, to_epoch
 from .base import Batch, Source
 
@@ -89,117 +90,6 @@ def _body_ts(body: bytes) -> float | None:
         return to_epoch(float(raw))
     except ValueError:
         return to_epoch(raw.decode("ascii", "replace"))
-
-
-_FRAME_HEAD = struct.Struct(">BHL")
-_DELIVER = (60 << 16) | 60  # Basic.Deliver
-_METHOD_ID = struct.Struct(">I")
-_TAG = struct.Struct(">QB")
-_BODY_SIZE = struct.Struct(">Q")
-
-
-class _DeliveryReader:
-    """Takes Basic.Deliver messages for one channel straight off the socket data.
-
-    pika spends most of a consumer's time building frame, method and property
-    objects per message, none of which a viewer needs.  Installed on a
-    connection in place of its ``_on_data_available``, this reader parses
-    AMQP 0-9-1 frames itself: a delivery's method, header and body frames on
-    our channel become ``deliver(tag, body)``; every other frame is handed to
-    pika whole and in order, so pika still runs the channel, acks, heartbeats
-    and closes.  Anything unexpected switches it off for good: from then on
-    A malformed stream raises, which makes pika drop the connection: the
-    source reconnects and the broker redelivers what was not acknowledged.
-    """
-
-    def __init__(self, impl, channel_number: int, deliver):
-        self.impl = impl
-        self.channel = channel_number
-        self.deliver = deliver
-        self.orig = impl._on_data_available
-        self.pend = bytearray(getattr(impl, "_frame_buffer", b"") or b"")
-        impl._frame_buffer = b""
-        self.active = True
-        self.tag = None  # delivery in progress
-        self.size = 0
-        self.parts: list = []
-        self.got = 0
-        impl._on_data_available = self.on_data
-
-    def uninstall(self) -> None:
-        self.active = False
-        self.impl.__dict__.pop("_on_data_available", None)
-
-    def on_data(self, data: bytes) -> None:
-        if not self.active:
-            self.orig(data)
-            return
-        buf = self.pend
-        buf += data
-        n = len(buf)
-        pos = 0
-        own = 0  # bytes of frames taken here (pika counts what it is handed)
-        head = _FRAME_HEAD.unpack_from
-        chan = self.channel
-        try:
-            while n - pos >= 8:
-                ftype, fchan, fsize = head(buf, pos)
-                end = pos + 7 + fsize  # index of the frame-end octet
-                if end >= n:
-                    break  # the rest of this frame has not arrived yet
-                if buf[end] != 206:
-                    raise ConnectionError("invalid AMQP frame end")
-                if fchan == chan:
-                    if self.tag is None:
-                        if ftype == 1 and fsize >= 4 and _METHOD_ID.unpack_from(buf, pos + 7)[0] == _DELIVER:
-                            p = pos + 11
-                            p += 1 + buf[p]  # skip the consumer tag
-                            self.tag = _TAG.unpack_from(buf, p)[0]
-                            self.size = -1
-                            own += end + 1 - pos
-                            pos = end + 1
-                            continue
-                    elif self.size < 0:
-                        if ftype != 2:
-                            raise ConnectionError("AMQP stream out of step: a delivery without its header")
-                        self.size = _BODY_SIZE.unpack_from(buf, pos + 11)[0]
-                        self.parts = []
-                        self.got = 0
-                        own += end + 1 - pos
-                        pos = end + 1
-                        if self.size == 0:
-                            tag, self.tag = self.tag, None
-                            self.deliver(tag, b"")
-                        continue
-                    else:
-                        if ftype != 3:
-                            raise ConnectionError("AMQP stream out of step: a delivery without its body")
-                        part = bytes(buf[pos + 7 : end])
-                        own += end + 1 - pos
-                        pos = end + 1
-                        self.got += len(part)
-                        if self.got >= self.size:
-                            if self.parts:
-                                self.parts.append(part)
-                                part = b"".join(self.parts)
-                                self.parts = []
-                            tag, self.tag = self.tag, None
-                            self.deliver(tag, part)
-                        else:
-                            self.parts.append(part)
-                        continue
-                # Not a delivery of ours: pika gets the whole frame, in order.
-                frame = bytes(buf[pos : end + 1])
-                pos = end + 1
-                self.orig(frame)
-                if self.impl.is_closed:
-                    break
-        finally:
-            if own:
-                # pika's heartbeat checker watches this counter.
-                self.impl.bytes_received += own
-            if pos:
-                del buf[:pos]
 
 
 class AmqpSource(Source):
@@ -236,7 +126,7 @@ class AmqpSource(Source):
         self.overflow = overflow
         self.poll = min(poll, 0.5)
         self.backoff_cap = backoff_cap
-        self.fast = fast  # read deliveries off the wire ourselves (see _DeliveryReader)
+        self.fast = fast  # read deliveries off the wire ourselves (see compat.pika.DeliveryReader)
         self._param_overrides = {} if heartbeat is None else {"heartbeat": heartbeat}
         self.label = self.url.masked
         self._rates: deque = deque()  # (monotonic, n)
@@ -379,12 +269,12 @@ class AmqpSource(Source):
                 except Exception as exc:
                     self._close()
                     failures += 1
-                    delay = min(self.backoff_cap, BACKOFF_START * 2 ** (failures - 1))
+                    delay = backoff.delay(failures, BACKOFF_START, self.backoff_cap)
                     if failures >= DOWN_AFTER:
                         state = "down"
                     else:
                         state = "reconnecting" if connected_once else "connecting"
-                    self._set(state, f"{self.label}: {_describe(exc)}; retrying in {delay:.0f} s")
+                    self._set(state, f"{self.label}: {_describe(exc)}; retrying in {delay:.1f} s")
                     self._stop.wait(delay)
                     continue
                 failures = 0
@@ -406,7 +296,8 @@ class AmqpSource(Source):
                     if self.queue is None:  # the exclusive queue went with the link
                         lost = (time.time(), f"lost {self.label}: {why}", q)
                     self._set("reconnecting", f"lost {self.label}: {why}; reconnecting")
-                    self._stop.wait(BACKOFF_START)
+                    # jittered too: a broker restart drops every screen's link at the same instant
+                    self._stop.wait(backoff.delay(failures, BACKOFF_START, self.backoff_cap))
                 finally:
                     self._close()
         finally:
@@ -446,14 +337,9 @@ class AmqpSource(Source):
         def on_cancel(_frame):
             state["cancelled"] = True
 
-        impl = getattr(ch, "_impl", None)
-        if impl is not None and hasattr(impl, "basic_consume") and hasattr(impl, "add_on_cancel_callback"):
-            # Deliveries straight from pika's frame handler, without
-            # BlockingChannel's per-message event objects.
-            impl.add_on_cancel_callback(on_cancel)
-            impl.basic_consume(q, on_message_callback=on_message, auto_ack=False)
-            if self.fast and hasattr(conn, "_impl") and hasattr(conn._impl, "_on_data_available"):
-                _DeliveryReader(conn._impl, ch.channel_number, deliver)  # installs itself
+        if consume_on_the_async_channel(ch, q, on_message, on_cancel):
+            if self.fast:
+                install_delivery_reader(conn, ch.channel_number, deliver)
         else:  # pragma: no cover - a pika without the async channel underneath
             ch.basic_consume(q, on_message_callback=on_message, auto_ack=False)
         poll = self.poll

@@ -80,7 +80,7 @@ def percent_text(p: float) -> str:
 
 def dag_totals(rows) -> dict:
     """Rows added up, with their % done (pegasus-status's totals)."""
-    out = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
+    out: dict = dict.fromkeys((*NODE_COLUMNS, "total"), 0)  # counts, then a float % done
     for row in rows:
         for k in out:
             out[k] += row[k]

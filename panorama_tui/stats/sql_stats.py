@@ -885,7 +885,7 @@ def format_seconds(duration, max_comp: int = 2) -> str:
         sec = int(duration)
     except (TypeError, ValueError, OverflowError):  # NaN, an infinity: a DB's 9e999
         return "-"
-    parts = []
+    parts: list[str] = []
     years, sec = divmod(sec, 31536000)
     days, sec = divmod(sec, 86400)
     hrs, sec = divmod(sec, 3600)

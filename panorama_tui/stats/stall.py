@@ -72,7 +72,7 @@ def run_pace(store: Store, wf: Workflow, scope: list[Workflow] | None = None) ->
     hit = cache.get(wf.wf_uuid)
     if hit is not None and hit[0] == store.version:
         return hit[1], hit[2]
-    times = set()
+    times: set[float] = set()
     for w in scope:
         times.update(v for v in (w.start_ts, w.end_ts, (w.dagman or {}).get("ts")) if v is not None)
         for job in w.jobs.values():

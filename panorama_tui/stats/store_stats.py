@@ -313,7 +313,7 @@ def _walk(store: Store, wf: Workflow, times: bool, jobs_of: Workflow | None) -> 
     """One pass over the tries of ``wf``'s tree: the hour tables (when
     ``times``) and the jobs.csv rows of ``jobs_of`` (when given).  A try's
     states are decoded once for both."""
-    tables = {"host_jobs": {}, "host_invs": {}, "day_jobs": {}, "day_invs": {}}
+    tables: dict[str, dict] = {"host_jobs": {}, "host_invs": {}, "day_jobs": {}, "day_invs": {}}
     hj, hi, dj, di = tables["host_jobs"], tables["host_invs"], tables["day_jobs"], tables["day_invs"]
     rows: list = []
     for w in _tree(store, wf, True) if times else [jobs_of]:
@@ -491,6 +491,19 @@ class _Part:
     """What a set of jobs adds to every figure."""
 
     __slots__ = ("sig", "cum", "good", "bad", "s_cum", "s_good", "s_bad", "groups", "hj", "hi", "dj", "di", "rows")
+    sig: tuple
+    cum: float
+    good: float
+    bad: float
+    s_cum: float
+    s_good: float
+    s_bad: float
+    groups: dict
+    hj: dict
+    hi: dict
+    dj: dict
+    di: dict
+    rows: list
 
 
 def _job_sig(job) -> tuple:

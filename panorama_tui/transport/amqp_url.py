@@ -11,15 +11,10 @@ parameters: ``heartbeat``, ``connection_timeout`` (seconds); for ``amqps``
 also ``cafile``, ``certfile``, ``keyfile``, ``server_name`` and ``verify``
 (``verify=false`` accepts any certificate, as monitord itself does).
 
-Settings come from, first to last: the command line, ``PANORAMA_AMQP_URL``,
-and ``[amqp]`` in ``~/.config/panorama-top/config.toml``::
-
-    [amqp]
-    url = "amqps://panorama@broker.example.org/panorama/monitoring"
-    password = "secret"               # for a URL with a user and no password
-    queue = "panorama-archive"        # optional: a named durable queue
-    bindings = ["stampede.#", "kickstart.#"]
-    wf = "f84f05fc-..."               # optional: one workflow only
+Settings come from, first to last, the command line, ``PANORAMA_AMQP_URL`` and
+``[amqp]`` in ``~/.config/panorama-top/config.toml`` (:mod:`panorama_tui.core.settings`,
+every command's one resolver, shows the file's keys); :func:`resolve` gives them as
+:class:`AmqpSettings`.
 
 A URL that names a user but no password takes it from ``PANORAMA_AMQP_PASSWORD``,
 then the config file's ``password``: so it need never be on a command line,
@@ -27,19 +22,20 @@ where ``ps`` shows it.  One given there anyway is overwritten in the process's
 command line as soon as the program has started (:func:`hide_password_from_ps`).
 
 Every URL shown anywhere goes through :func:`mask`; error text that may quote
-a URL goes through :func:`redact`; a password parsed is known to the logging
-filter from then on (:func:`panorama_tui.core.logsetup.add_secret`).
+a URL goes through :func:`redact` (both from :mod:`panorama_tui.core.secrets`, the one
+masker); a password parsed is known to the logging filter from then on.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ..core.logsetup import MASK, add_secret, hide_in_cmdline, scrub
+from ..core import paths, settings
+from ..core.logsetup import hide_in_cmdline
+from ..core.secrets import MASK, add_secret, mask, redact
 
 __all__ = [
     "AmqpUrl",
@@ -66,27 +62,15 @@ DEFAULT_USER = "guest"
 DEFAULT_PASSWORD = "guest"
 DEFAULT_HOST = "localhost"
 DEFAULT_BINDINGS = ("stampede.#", "kickstart.#", "transfer.#", "darshan.#", "parsl.#")
-ENV_VAR = "PANORAMA_AMQP_URL"
-PASSWORD_ENV_VAR = "PANORAMA_AMQP_PASSWORD"
+ENV_VAR = settings.BROKER_VAR
+PASSWORD_ENV_VAR = settings.PASSWORD_VAR
+CLI_ORIGIN = settings.CLI
 
 _QUERY_KEYS = {"heartbeat", "connection_timeout", "cafile", "certfile", "keyfile", "server_name", "verify"}
 
 
 class UrlError(ValueError):
     """A URL that cannot be used; the message never holds the password."""
-
-
-# user:password@ in anything that looks like a URL (also inside longer text): the user may
-# hold an '@', the password runs to the last '@' before a space (an unescaped '/', '?' or
-# '#' in it must not cut the mask short).  A space in a password: see logsetup.add_secret.
-_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*?:)(?P<pw>\S*)@")
-
-
-def mask(url) -> str:
-    """The URL with its password replaced by ``****`` (whatever it is given)."""
-    if url is None:
-        return ""
-    return _USERINFO.sub(lambda m: m.group("pre") + MASK + "@", str(url))
 
 
 def _typed_password(url: str) -> tuple[str, str | None, int]:
@@ -106,7 +90,10 @@ def fill_password(url: str, env=None, config: dict | None = None) -> str:
     """``url`` with the password of ``PANORAMA_AMQP_PASSWORD`` (else the config's ``password``)
     put in, when it names a user and no password."""
     env = os.environ if env is None else env
-    password = env.get(PASSWORD_ENV_VAR) or (config if config is not None else load_config()).get("password")
+    return _with_password(url, env.get(PASSWORD_ENV_VAR) or (config if config is not None else load_config()).get("password"))
+
+
+def _with_password(url: str, password) -> str:
     scheme, sep, rest = url.partition("://")
     userinfo, at, hostpart = rest.rpartition("@")
     if not (password and sep and at) or ":" in userinfo:
@@ -128,14 +115,6 @@ def hide_password_from_ps(url: str | None, prog: str) -> None:
     if password and password != DEFAULT_PASSWORD and hide_in_cmdline(url, at, len(password)) is False:
         sys.stderr.write(f"{prog}: warning: the password given with --amqp shows in ps here; "
                          f"give it in {PASSWORD_ENV_VAR} or the config file instead\n")
-
-
-def redact(text, *secrets) -> str:
-    """Text with every URL's password, each given secret and every secret known to logsetup masked."""
-    for s in secrets:
-        if s != DEFAULT_PASSWORD:
-            add_secret(s)
-    return scrub(text)
 
 
 @dataclass(frozen=True)
@@ -280,78 +259,19 @@ class AmqpSettings:
     bindings: list[str] | None = None
     wf: str | None = None
     origin: str = ""  # where the URL came from: "command line", the env var, the config file
+    warnings: list = field(default_factory=list)  # one line each, for stderr (a deprecated variable)
 
 
 def config_path() -> str:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "panorama-top", "config.toml")
-
-
-def _load_toml(text: str) -> dict:
-    try:
-        import tomllib  # Python 3.11+
-    except ImportError:  # pragma: no cover - 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef]
-        except ImportError:
-            return _tiny_toml(text)
-    return tomllib.loads(text)
-
-
-_TOML_LINE = re.compile(r'^\s*([A-Za-z0-9_\-]+)\s*=\s*(.+?)\s*$')
-
-
-def _tiny_toml(text: str) -> dict:
-    """Enough TOML for our config: [tables], strings, numbers, booleans, one-line string lists."""
-    import ast
-
-    out: dict = {}
-    table = out
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            table = out.setdefault(line[1:-1].strip(), {})
-            continue
-        m = _TOML_LINE.match(line)
-        if not m:
-            raise ValueError(f"cannot read line: {mask(line)}")
-        key, value = m.groups()
-        if value.startswith(("'", '"', "[")):
-            value = re.sub(r"\s+#[^\"']*$", "", value)
-            table[key] = ast.literal_eval(value)
-        elif value in ("true", "false"):
-            table[key] = value == "true"
-        else:
-            value = value.split("#", 1)[0].strip()
-            table[key] = float(value) if "." in value else int(value)
-    return out
+    return paths.config_file()
 
 
 def load_config(path: str | None = None) -> dict:
-    """The ``[amqp]`` table of the config file ({} when there is none)."""
-    path = path or config_path()
+    """The ``[amqp]`` table of the config file, validated ({} when there is none)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise UrlError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        data = _load_toml(text)
-    except Exception as exc:
-        raise UrlError(f"cannot read {path}: {redact(exc)}") from None
-    amqp = data.get("amqp") or {}
-    if not isinstance(amqp, dict):
-        raise UrlError(f"{path}: [amqp] must be a table")
-    bindings = amqp.get("bindings")
-    if bindings is not None and (
-        not isinstance(bindings, list) or not all(isinstance(b, str) for b in bindings)
-    ):
-        raise UrlError(f"{path}: amqp.bindings must be a list of strings")
-    return amqp
+        return settings.load_config_file(path).get("amqp") or {}
+    except settings.ConfigError as exc:
+        raise UrlError(str(exc)) from None
 
 
 def resolve(
@@ -369,17 +289,13 @@ def resolve(
     in the result when no place names one.
     """
     env = os.environ if env is None else env
-    cfg = load_config(config)
-    s = AmqpSettings()
-    if url:
-        s.url, s.origin = url, "command line"
-    elif env.get(ENV_VAR):
-        s.url, s.origin = env[ENV_VAR], ENV_VAR
-    elif cfg.get("url"):
-        s.url, s.origin = str(cfg["url"]), config or config_path()
-    if s.url:
-        s.url = fill_password(s.url, env, cfg)
-    s.queue = queue or cfg.get("queue") or None
-    s.bindings = list(bindings) if bindings else (list(cfg["bindings"]) if cfg.get("bindings") else None)
-    s.wf = wf or cfg.get("wf") or None
+    cli = {"amqp.url": url, "amqp.queue": queue, "amqp.bindings": list(bindings) if bindings else None, "amqp.wf": wf}
+    try:
+        r = settings.resolve((*cli, "amqp.password"), cli, env, config)
+    except settings.ConfigError as exc:
+        raise UrlError(str(exc)) from None
+    s = AmqpSettings(queue=r.get("amqp.queue"), wf=r.get("amqp.wf"), warnings=r.warnings)
+    s.bindings = list(r["amqp.bindings"]) if r.get("amqp.bindings") else None
+    if r.get("amqp.url"):
+        s.url, s.origin = _with_password(str(r["amqp.url"]), r.get("amqp.password")), r.origin("amqp.url")
     return s

@@ -31,9 +31,10 @@ import logging
 import sqlite3
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from .amqp_url import parse
+from ..core import backoff
 from ..core.private_files import create_private
 
 __all__ = ["EventSink", "SpoolingPublisher", "CLOSE_WAIT"]
@@ -247,7 +248,7 @@ class SpoolingPublisher:
 
     def status(self) -> dict:
         with self._lock:
-            out = dict(self.counts)
+            out: dict = dict(self.counts)
             out["unroutable"] = len(self._unroutable)
         out.update(state=self.state, message=self.message, url=self.label)
         try:
@@ -305,9 +306,9 @@ class SpoolingPublisher:
                 if self._stop.is_set():
                     break
                 failures += 1
-                delay = min(self.backoff_cap, BACKOFF_START * 2 ** (failures - 1))
+                delay = backoff.delay(failures, BACKOFF_START, self.backoff_cap)
                 state = "down" if failures >= 3 else ("reconnecting" if connected_once else "connecting")
-                self._set(state, f"{self.label}: {s.error or 'connection lost'}; retrying in {delay:.0f} s")
+                self._set(state, f"{self.label}: {s.error or 'connection lost'}; retrying in {delay:.1f} s")
                 if s.ready_once:
                     with self._lock:
                         self.counts["reconnects"] += 1
@@ -338,8 +339,8 @@ class _Session:
 
     def __init__(self, pub: SpoolingPublisher):
         self.pub = pub
-        self.conn = None
-        self.ch = None
+        self.conn: Any = None  # pika's SelectConnection and channel, once open
+        self.ch: Any = None
         self.ready = False
         self.ready_once = False
         self.error: str | None = None
@@ -425,7 +426,7 @@ class _Session:
             return
         db = self.pub._sdb
         now = time.time()
-        out = []
+        out: list = []
         # Returned (unroutable) or nacked events whose time has come.
         while self.retry and self.retry[0][0] <= now and len(out) < room:
             _, sid = heapq.heappop(self.retry)
@@ -504,7 +505,7 @@ class _Session:
                 if ack:  # acked but returned: no queue took it; wait and try again
                     row = db.execute("SELECT attempts FROM spool WHERE id = ?", (sid,)).fetchone()
                     attempts = (row[0] if row else 0) + 1
-                    due = now + min(self.pub.retry_cap, RETRY_START * 2 ** (attempts - 1))
+                    due = now + backoff.delay(attempts, RETRY_START, self.pub.retry_cap)  # jittered: a burst of them spreads out
                     db.execute("UPDATE spool SET attempts = ?, not_before = ? WHERE id = ?", (attempts, due, sid))
                 else:  # nacked: the broker could not take it; send again now
                     due = now

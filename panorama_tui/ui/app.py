@@ -1,9 +1,10 @@
 """The panorama-top screen.
 
 Data flows one way: sources write into the store on their own threads; a
-timer here (twice a second) drains the store's dirty set and repaints only
-what changed and is visible.  Pausing the view stops the timer, never the
-collection.
+timer here (twice a second) takes the jobs changed since its last take (its
+cursor on the store's change feed) and hands them to the shown panels
+(ui/panels/), which repaint only what changed.  Pausing the view stops the
+timer, never the collection.
 """
 
 from __future__ import annotations
@@ -33,18 +34,19 @@ from ..model.entities import Job
 from ..model.states import JobState
 from ..model.store import Store
 from ..stats.job_report import failure_report
-from ..stats.stall import stall
 from ..views.query import QueryError, parse
 from . import theme
 from .keys import PROBLEM_LABELS, Keys, documented_bindings, help_rows
-from .panels.detail import PLOT_SECONDS, JobDetail, render_plot
-from .panels.failures import FailureText
-from .panels.header import HeaderBar
-from .panels.statistics import StatisticsView
-from .panels.timeline import TimelineView
-from .panels.transfers import TransfersView
-from .panels.tree import WorkflowTree
-from .panels.warnings import WarningsView
+from .panels.base import OffThreadPanel, Panel
+from .panels.detail import DetailPanel, JobDetail, TracePlotPanel
+from .panels.failures import FailedJobsPanel, FailurePanel, FailureText
+from .panels.header import HeaderBar, HeaderPanel
+from .panels.jobs import JobsPanel
+from .panels.statistics import StatisticsPanel, StatisticsView
+from .panels.timeline import TimelinePanel, TimelineView
+from .panels.transfers import TransfersPanel, TransfersView
+from .panels.tree import TreePanel, WorkflowTree
+from .panels.warnings import WarningsPanel, WarningsView
 from .screens.columns import ColumnsScreen, fit_fields
 from .screens.help import HelpScreen
 from .screens.job import JobScreen
@@ -59,13 +61,6 @@ log = logging.getLogger(__name__)
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 TICK_SECONDS = 0.5
-
-
-TIMELINE_SECONDS = 2.0
-
-STATS_SECONDS = 5.0
-
-DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail panel redraws
 
 # Seconds the keys must pause before what is typed in the filter box is
 # applied: a word typed is one re-filter of a 100k-job list, not one per key.
@@ -89,41 +84,7 @@ _SEEK = Keys("replay: back / forward 10 s, 60 s", section="Replay")
 
 class PanoramaApp(App):
     TITLE = "panorama-top"
-    CSS = """
-    Screen { layout: vertical; }
-    #main { height: 1fr; }
-    #body { height: 1fr; }
-    WorkflowTree { border-right: vkey $panel-lighten-2; }
-    #jobpane { width: 1fr; }
-    #jobhead { height: 1; background: $panel; text-style: bold; }
-    #panels { height: 40%; min-height: 9; border-top: hkey $panel-lighten-2; }
-    /* The pane with the focus shows it (as btop and k9s do): colours of
-       edges that are always there, so a focus change lays nothing out. */
-    WorkflowTree:focus { border-right: vkey $border; }
-    /* Textual restyles a focused or blurred widget's relatives only from an
-       ancestor with a :focus-within rule of its own: without this one the
-       title line kept its highlight once the focus had left (the tint, as
-       Tree:focus has, hardly shows: the list paints its own background). */
-    #jobpane:focus-within { background-tint: $foreground 5%; }
-    #jobpane:focus-within #jobhead { background: $border 50%; }
-    #jobpane:focus-within #jobhead:nocolor { text-style: bold reverse; }
-    #panels:focus-within { border-top: hkey $border; }
-    #panels:focus-within Tab.-active:nocolor { text-style: bold reverse; }
-    WorkflowTree:focus:nocolor > .tree--cursor { text-style: bold reverse; }
-    #panels TabPane { padding: 0; }
-    #detail-row, #fail-row { height: 1fr; }
-    #detail-scroll { width: 1fr; }
-    #plot { width: 1fr; height: 1fr; }
-    #fail-list { width: 40%; border-right: vkey $panel-lighten-2; }
-    #statusrow { height: 1; background: $panel; }
-    #status { width: 1fr; height: 1; }
-    #banner { dock: top; offset: 0 0; width: auto; height: 1; background: $warning; color: $background;
-              text-style: bold; display: none; }
-    #banner.visible { display: block; }
-    #toosmall { display: none; content-align: center middle; height: 1fr; text-style: bold; }
-    .small #toosmall { display: block; }
-    .small #main { display: none; }
-    """
+    CSS_PATH = "app.tcss"
     # Each binding's group is its line in the help screen and README's key
     # table (ui/help.py): a new key gets a group, and the help has it.
     BINDINGS = [
@@ -182,6 +143,7 @@ class PanoramaApp(App):
         super().__init__()
         theme.use_palette(self.no_color)  # Textual has read NO_COLOR by now
         self.store = store
+        self._changes = store.changes.cursor()
         self.ingest = ingest
         self.control = control
         self.source_label = source_label
@@ -192,18 +154,24 @@ class PanoramaApp(App):
         self.tick_seconds = tick
         self.view_paused = False
         self.scope_wf = None
-        self._last_plot = 0.0
-        self._plot_job: Job | None = None
-        self._plot_size = (0, 0)
         self._refresh_error_shown = False
-        self._detail_timer = None
         self._status_shown = ""
-        self._last_timeline = 0.0
-        self._timeline_width = 0
-        self._last_stats = 0.0
-        self._detail_job: Job | None = None
-        self._detail_clock: str | None = None  # the running job's duration as last drawn
-        self._fail_job: Job | None = None
+        # What the tick keeps current, in the order it refreshes them: the job list
+        # first (the others show its scope), then the rest of the frame, then the tabs.
+        detail = DetailPanel(self)
+        self.panels: dict[str, Panel] = {
+            "jobs": JobsPanel(self),
+            "failed-jobs": FailedJobsPanel(self),
+            "tree": TreePanel(self),
+            "header": HeaderPanel(self),
+            "detail": detail,
+            "trace-plot": TracePlotPanel(self, detail),
+            "failures": FailurePanel(self),
+            "transfers": TransfersPanel(self),
+            "warnings": WarningsPanel(self),
+            "statistics": StatisticsPanel(self),
+            "timeline": TimelinePanel(self),
+        }
         self._timer = None
         self._filter_timer = None
         self._filter_error: str | None = None  # why the text in the filter box is not applied
@@ -306,11 +274,7 @@ class PanoramaApp(App):
             # No collector pause between a key and the frame that shows it.
             gcpolicy.hold()
             self.call_after_refresh(gcpolicy.release)
-            if self._detail_timer is not None:
-                # The detail panel waits until the keys stop, not just the
-                # cursor: its redraw (a chart, often a layout) would land in
-                # the next key's frame.
-                self._detail_timer.reset()
+            self.panels["detail"].key_pressed()
         await super().on_event(event)
 
     def _check_terminal(self, fd: int) -> None:
@@ -347,92 +311,54 @@ class PanoramaApp(App):
         except NoMatches:
             pass  # the screen is being torn down; the timer fired once more
         except Exception as exc:  # a drawing bug must not end the monitoring
-            log.exception("refresh failed")
-            with self.store.lock:
-                self.store.warn(f"screen refresh failed: {type(exc).__name__}: {exc}"[:200])
-            if not self._refresh_error_shown:
-                self._refresh_error_shown = True
-                self.notify(f"display error (collection goes on): {exc}", severity="error")
+            self.report_refresh_error(exc)
+
+    def report_refresh_error(self, exc: BaseException | None) -> None:
+        """A panel's drawing failed (in the tick, or in a panel's worker): logged,
+        counted among the store's warnings, said once on screen; monitoring goes on."""
+        log.error("refresh failed", exc_info=exc)
+        with self.store.lock:
+            self.store.warn(f"screen refresh failed: {type(exc).__name__}: {exc}"[:200])
+        if not self._refresh_error_shown:
+            self._refresh_error_shown = True
+            self.notify(f"display error (collection goes on): {exc}", severity="error")
 
     def _refresh(self, full: bool) -> None:
-        store = self.store
         self._ticks += 1
-        with store.lock:
-            dirty = store.dirty
-            store.dirty = set()
-            jobs = self.query_one("#jobs", JobList)
-            if full:
-                jobs.rebuild()
-                self.query_one("#fail-list", JobList).rebuild()
-            else:
-                jobs.update_dirty(dirty)
-            self.scope_wf = jobs.scope_wf  # the store's current object after a replay's backward seek
-            self.query_one("#tree", WorkflowTree).sync()
-            self.query_one("#header", HeaderBar).show(store, self.scope_wf, self.now(), self.stall_clock())
-            self._refresh_panel(dirty, full)
+        with self.store.lock:
+            changes, everything = self._changes.take()
+            self._refresh_panels(changes, full or everything)
             self._refresh_status()
 
-    def _refresh_panel(self, dirty: set, full: bool, rest: bool = False) -> None:
-        """The shown panel, current.  A refresh tick redraws the detail panel
-        for its own job's changes only: another job under the cursor is drawn
-        once the cursor (and the keys) rest (``rest``), not inside a key's frame."""
-        tabs = self.query_one("#panels", TabbedContent)
-        active = tabs.active
-        store = self.store
-        # The failure list's membership stays current whether shown or not (dirty jobs only).
-        fail_list = self.query_one("#fail-list", JobList)
-        fail_list.update_dirty(dirty)
-        if active == "detail":
-            job = self.query_one("#jobs", JobList).current
-            if not (full or rest) and (self._detail_timer is not None or job is not self._detail_job):
-                return  # the cursor moved: the rest timer redraws the panel
-            # A running job's detail moves with the clock only through its duration:
-            # redrawn when that text changes, not every tick (4.5 % of a core idle, 0.4 % so).
-            running = job is not None and job.state in (JobState.RUNNING, JobState.RETRYING)
-            clock = human_duration(job.duration(self.now())) if running else None
-            if full or job is not self._detail_job or job in dirty or clock != self._detail_clock:
-                self._detail_job = job
-                self._detail_clock = clock
-                self.query_one("#detail-view", JobDetail).show(store, job, self.now())
-            now = time.monotonic()
-            plot = self.query_one("#plot", Static)
-            size = (plot.size.width, plot.size.height)
-            if job is not None and (
-                job is not self._plot_job
-                or size != self._plot_size  # first drawn before layout, or resized
-                or (job in dirty and now - self._last_plot >= PLOT_SECONDS)
-                or full
-            ):
-                self._plot_job = job
-                self._plot_size = size
-                self._last_plot = now
-                plot.update(render_plot(job, max(20, size[0]), max(5, size[1]), self.no_color), layout=False)
-        elif active == "failures":
-            job = fail_list.current
-            if full or job is not self._fail_job or job in dirty:
-                self._fail_job = job
-                self.query_one("#fail-view", FailureText).show(job)
-        elif active == "transfers":
-            self.query_one("#transfers-view", TransfersView).show(store)
-        elif active == "warnings":
-            clock = self.stall_clock()
-            stalled = [(w, st) for w in store.roots if (st := stall(store, w, clock)) is not None]
-            self.query_one("#warnings-view", WarningsView).show(store, stalled)
-        elif active == "statistics":
-            # Walks every invocation: every few seconds at most, only while shown.
-            now_m = time.monotonic()
-            if full or now_m - self._last_stats >= STATS_SECONDS:
-                self._last_stats = now_m
-                self.query_one("#statistics-view", StatisticsView).show(store, self.scope_wf)
-        elif active == "timeline":
-            # A chart over every try: redraw at most every few seconds.
-            now_m = time.monotonic()
-            view = self.query_one("#timeline-view", TimelineView)
-            width = view.size.width
-            if full or width != self._timeline_width or now_m - self._last_timeline >= TIMELINE_SECONDS:
-                self._last_timeline = now_m
-                self._timeline_width = width  # first drawn before layout: redraw at the real width
-                view.show(store, self.scope_wf, self.now(), max(40, width - 2), self.no_color)
+    def _refresh_panels(self, changes: set, full: bool, tabs_only: bool = False) -> None:
+        """The shown panels, current (store lock held)."""
+        active = self.query_one("#panels", TabbedContent).active
+        for panel in self.panels.values():
+            if (panel.tab is not None or not tabs_only) and panel.shown(active):
+                panel.tick(changes, full)
+
+    def refresh_panels(self, rested: bool = False) -> None:
+        """The shown tab, redrawn out of the tick: ``rested``, the job list's cursor
+        came to rest (the detail follows it now); else the tab was just shown."""
+        detail = self.panels["detail"]
+        detail.resting = rested
+        try:
+            with self.store.lock:
+                self._refresh_panels(set(), not rested, tabs_only=True)
+        except NoMatches:
+            pass
+        finally:
+            detail.resting = False
+
+    def on_worker_state_changed(self, event) -> None:
+        worker = event.worker
+        if worker.is_finished:
+            for panel in self.panels.values():
+                if isinstance(panel, OffThreadPanel) and panel.group == worker.group:
+                    try:
+                        panel.landed(worker)
+                    except NoMatches:
+                        pass  # the screen is being torn down
 
     def _refresh_status(self) -> None:
         store = self.store
@@ -517,19 +443,7 @@ class PanoramaApp(App):
     # -- events from widgets ----------------------------------------------
     @on(JobList.Highlighted, "#jobs")
     def _job_highlighted(self, event: JobList.Highlighted) -> None:
-        # Redraw the detail panel once the cursor rests: scrolling through
-        # jobs should move a highlight, not re-lay-out the screen per key.
-        if self._detail_timer is not None:
-            self._detail_timer.stop()
-        self._detail_timer = self.set_timer(DETAIL_DELAY, self._detail_after_rest)
-
-    def _detail_after_rest(self) -> None:
-        self._detail_timer = None
-        try:
-            with self.store.lock:
-                self._refresh_panel(set(), False, rest=True)
-        except NoMatches:
-            pass
+        self.panels["detail"].cursor_moved()
 
     @on(JobList.Scanned, "#jobs")
     def _jobs_scanned(self, event: JobList.Scanned) -> None:
@@ -538,8 +452,7 @@ class PanoramaApp(App):
     @on(JobList.Highlighted, "#fail-list")
     def _fail_highlighted(self, event: JobList.Highlighted) -> None:
         with self.store.lock:
-            self.query_one("#fail-view", FailureText).show(event.job)
-        self._fail_job = event.job
+            self.panels["failures"].highlighted(event.job)
 
     @on(JobList.Opened)
     def _job_opened(self, event: JobList.Opened) -> None:
@@ -566,8 +479,11 @@ class PanoramaApp(App):
 
     @on(TabbedContent.TabActivated)
     def _tab(self, event) -> None:
-        with self.store.lock:
-            self._refresh_panel(set(), True)
+        active = self.query_one("#panels", TabbedContent).active
+        for panel in self.panels.values():
+            if not panel.shown(active):
+                panel.hidden()
+        self.refresh_panels()
 
     # -- actions -----------------------------------------------------------
     def _master_db_path(self) -> str | None:

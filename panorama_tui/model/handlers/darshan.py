@@ -28,7 +28,7 @@ def _h_darshan(s: Store, ev: Event, d: dict) -> None:
         job.darshan = {}
     key = (d.get("job_inst_id"), d.get("jobid"), d.get("start_time"), d.get("end_time"), d.get("exe"))
     job.darshan[key] = d
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 ignores('darshan.error')

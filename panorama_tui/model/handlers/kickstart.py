@@ -123,7 +123,7 @@ def _add_sample(s: Store, wf: Workflow, jid, x) -> None:
             series.exe = _str(e)
         series.threads = x.threads
         series.procs = x.procs
-        s.dirty.add(job)
+        s.changed.add(job)
 
 
 @handles('kickstart.inv.summary')
@@ -135,4 +135,4 @@ def _h_kickstart_summary(s: Store, ev: Event, d: dict) -> None:
         return
     job = s.job(wf, str(jid))
     job.summary = d
-    s.dirty.add(job)
+    s.changed.add(job)

@@ -344,7 +344,7 @@ def _h_task(s: Store, ev, d: dict) -> None:
         if executor and not t.site:
             t.site = _istr(executor)
     run.note_activity(task.invoked, returned)
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 def _task_files(task: ParslTask, t: Try) -> None:
@@ -386,7 +386,7 @@ def _h_try(s: Store, ev, d: dict) -> None:
     _task_files(task, t)
     _resample_workers(run, ptry)
     run.note_activity(ptry.launched, ptry.running, ptry.returned)
-    s.dirty.add(task.job)
+    s.changed.add(task.job)
 
 
 def bash_exit(history: str | None) -> int | None:
@@ -495,7 +495,7 @@ def _h_resource(s: Store, ev, d: dict) -> None:
     else:
         rebuild_series(task)  # a baseline or an earlier try's total moved: draw it again
     run.note_activity(ts)
-    s.dirty.add(task.job)
+    s.changed.add(task.job)
 
 
 def _resample_workers(run: ParslRun, ptry: ParslTry) -> None:

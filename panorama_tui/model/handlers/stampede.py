@@ -46,7 +46,7 @@ def _update_transformation(s: "Store", job: Job) -> None:
     name = _derive_transformation(job)
     if name is not None and name != job.transformation:
         job.transformation = name
-        s.dirty.add(job)
+        s.changed.add(job)
 
 
 @handles('stampede.wf.plan')
@@ -146,7 +146,7 @@ def _h_subwf_map(s: Store, ev: Event, d: dict) -> None:
     child.parent_job_id = job.job_id
     if sub not in wf.children:
         wf.children.append(sub)
-    s.dirty.add(job)
+    s.changed.add(job)
     s.structure_version += 1
 
 
@@ -182,7 +182,7 @@ def _h_task_map(s: Store, x) -> None:
     if task.task_id not in job.task_ids:
         job.task_ids += (task.task_id,)
     _update_transformation(s, job)
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 @handles_typed('stampede.job.info')
@@ -349,7 +349,7 @@ def _h_host(s: Store, x) -> None:
     t.host = interned(x.hostname) or t.host
     t.ip = interned(x.ip) or t.ip
     t.site = interned(x.site) or t.site
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 @handles_typed('stampede.inv.end')
@@ -384,7 +384,7 @@ def _h_inv_end(s: Store, x) -> None:
     if inv_id >= 0:  # a task's arguments; DAGMan's PRE/POST script lines are not shown
         inv.argv = x.argv or inv.argv
     _update_transformation(s, job)
-    s.dirty.add(job)
+    s.changed.add(job)
 
 
 @handles('stampede.int.metric')

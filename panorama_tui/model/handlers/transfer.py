@@ -53,7 +53,7 @@ def _h_transfer(s: Store, ev: Event, d: dict) -> None:
                 job.transfers = []
             if tr.task_id not in job.transfers:
                 job.transfers.append(tr.task_id)
-            s.dirty.add(job)
+            s.changed.add(job)
 
 
 ignores('transfer.status')

@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from ...core.fmt import stamp
 from ...core.events import BadEvent, Event, parse_bp_line
+from ...core.secrets import mask
 from ..base import RESET, Source
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
@@ -281,7 +282,7 @@ def find_submit_dir(path: str | None = None) -> SubmitDir:
                 sd.event_log, sd.event_log_bp = sd.local(f), enc != "json"
             else:
                 scheme = urlparse(url).scheme or "?"
-                sd.notes.append(f"the Stampede DB is {scheme}:// ({_redact(url)}); panorama-top reads SQLite only")
+                sd.notes.append(f"the Stampede DB is {scheme}:// ({mask(url)}); panorama-top reads SQLite only")
     for k, v in props.items():
         if k.startswith("pegasus.catalog.workflow.") and k.endswith(".url") and k != "pegasus.catalog.workflow.url":
             f = _event_file(v, base)
@@ -443,10 +444,6 @@ def monitord_running(submit_dir: str) -> bool:
 
 def _s(v):
     return None if v is None else str(v)
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
 
 
 # -- the source --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ...model.store import Store
 from ...stats.progress import dag_row, dag_scope, dag_totals, percent_text, workflow_state
 from ...stats.stall import Stall, stall
 from ..theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP, markup_escape
+from .base import Panel
 
 COUNT_ORDER = (
     (JobState.DONE, "done"),
@@ -89,10 +90,6 @@ def _progress_line(counts: list[int], retries: int, progress: dict, width: int) 
 class HeaderBar(Static):
     """Workflow, state, elapsed time, counts and overall progress."""
 
-    DEFAULT_CSS = """
-    HeaderBar { height: 2; background: $panel; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    """
-
     _shown = ""
     _lines = 2
 
@@ -145,3 +142,11 @@ class HeaderBar(Static):
                 self.styles.height = lines
             # Rich's markup: the theme's colours are Rich's names (see theme.py).
             self.update(Text.from_markup(text), layout=False)
+
+
+class HeaderPanel(Panel):
+    """The header over the job list's scope (all workflows when none)."""
+
+    def refresh_from(self, changes, full: bool) -> None:
+        app = self.app
+        app.query_one("#header", HeaderBar).show(self.store, app.scope_wf, app.now(), app.stall_clock())

@@ -21,6 +21,7 @@ from ...model.states import JobState
 from ...model.store import Store
 from ...stats.progress import workflow_state
 from ..theme import STATE_MARKUP
+from .base import OffThreadPanel
 
 
 def _table(title: str, text_cols: tuple, number_cols: tuple) -> Table:
@@ -96,9 +97,6 @@ class StatisticsView(Static):
     provisional, while they differ.  Without a DB (an event log, AMQP, a recording) they
     are store_stats' over the store: its events are all there is."""
 
-    DEFAULT_CSS = """
-    StatisticsView { height: auto; padding: 0 1; }
-    """
     # Reading the DB holds a read transaction that pegasus-monitord's next commit waits for:
     # after a read that took t seconds the DB is not read again for DB_DUTY * t, so a live
     # run's DB is read at most a fifth of the time.
@@ -114,15 +112,25 @@ class StatisticsView(Static):
 
     def show(self, store: Store, wf: Workflow | None) -> None:
         """Call with the store's lock held."""
-        from ...stats import sql_stats, store_stats
-
         self._shown = (store, wf)
+        self.update(self.figures(store, wf))
+
+    def db(self) -> str | None:
+        """The Stampede DB behind the session, if any."""
+        from ...stats import sql_stats
+
+        return sql_stats.source_db(getattr(getattr(self.app, "ingest", None), "source", None))
+
+    def figures(self, store: Store, wf: Workflow | None):
+        """What :meth:`show` shows, store lock held.  Without a DB (:meth:`db` is None)
+        it only reads the store, so a worker thread may call it (StatisticsPanel)."""
+        from ...stats import store_stats
+
         wfs = [wf] if wf is not None else store.roots
         if not wfs:
-            self.update(Text("no workflow yet", style="dim"))
-            return
+            return Text("no workflow yet", style="dim")
         source = getattr(getattr(self.app, "ingest", None), "source", None)
-        db = sql_stats.source_db(source)
+        db = self.db()
         parts: list = []
         if db is None:
             # a submit dir without its DB reads jobstate.log alone: provisional, all of it
@@ -138,8 +146,7 @@ class StatisticsView(Static):
                 parts += self._title(w.name, w.wf_uuid, w.state, note)
                 parts += self._figures(everything)
                 parts.append(Text(""))
-            self.update(Group(*parts))
-            return
+            return Group(*parts)
         self._read_db(db, [w.wf_uuid for w in wfs])
         for w in wfs:
             got = self._db_figures.get(w.wf_uuid)
@@ -154,7 +161,7 @@ class StatisticsView(Static):
                 parts += self._title(w.name, w.wf_uuid, w.state, got or f"reading {os.path.basename(db)}…")
                 parts.append(_counts_table(store_counts, "provisional, from what has arrived:"))
             parts.append(Text(""))
-        self.update(Group(*parts))
+        return Group(*parts)
 
     def _read_db(self, db: str, uuids: list[str]) -> None:
         """Starts reading the DB's figures when they are not those of its current state."""
@@ -234,3 +241,30 @@ class StatisticsView(Static):
                            human_duration(r.get("runtime")))
             parts.append(ht)
         return parts
+
+
+STATS_SECONDS = 5.0  # a redraw walks every invocation: every few seconds at most, only while shown
+
+
+class StatisticsPanel(OffThreadPanel):
+    tab = "statistics"
+    budget = STATS_SECONDS
+
+    def _view(self) -> StatisticsView:
+        return self.app.query_one("#statistics-view", StatisticsView)
+
+    def in_worker(self) -> bool:
+        return self._view().db() is None  # with a DB: the DB's own worker reads it; this draws counts
+
+    def arguments(self) -> tuple:
+        return (self._view(), self.app.scope_wf)
+
+    def read(self, source, view: StatisticsView, wf):
+        # The store's statistics read far more than a snapshot copies (invocations, the
+        # workflows' own records): they are read under the lock, finished jobs cached.
+        return view.figures(source, wf)
+
+    def show(self, renderable) -> None:
+        view = self._view()
+        view._shown = (self.store, self.app.scope_wf)
+        view.update(renderable)

@@ -13,12 +13,10 @@ from textual.widgets import Static
 from ...core.fmt import human_bytes
 from ...model.store import Store
 from ..theme import SIGNAL_MARKUP
+from .base import Panel
 
 
 class TransfersView(Static):
-    DEFAULT_CSS = """
-    TransfersView { height: auto; padding: 0 1; }
-    """
     MAX_ROWS = 200
 
     def show(self, store: Store) -> None:
@@ -65,3 +63,10 @@ class TransfersView(Static):
             )
         more = len(trs) - self.MAX_ROWS
         self.update(Group(table, Text(f"… {more} more", style="dim")) if more > 0 else table)
+
+
+class TransfersPanel(Panel):
+    tab = "transfers"
+
+    def refresh_from(self, changes, full: bool) -> None:
+        self.app.query_one("#transfers-view", TransfersView).show(self.store)

@@ -17,6 +17,7 @@ from ...model.workflows import unique_names, workflow_order
 from ...stats.progress import tree_progress, workflow_state
 from ..keys import MOVE
 from ..theme import STATE_MARKUP, WF_STATE_MARKUP
+from .base import Panel
 
 
 class WorkflowTree(Tree):
@@ -26,11 +27,6 @@ class WorkflowTree(Tree):
         Binding("j", "cursor_down", "Down", show=False, group=MOVE),
         Binding("k", "cursor_up", "Up", show=False, group=MOVE),
     ]
-    # As wide as its labels, at most a fifth of the screen (16 at 80 columns):
-    # the job list needs the width more; `t` hides the tree.
-    DEFAULT_CSS = """
-    WorkflowTree { width: auto; min-width: 16; max-width: 20%; overflow-x: hidden; }
-    """
     MAX_LEAVES = 200
 
     def __init__(self, store: Store, **kw):
@@ -189,3 +185,10 @@ class WorkflowTree(Tree):
             self._fill_groups(event.node, data[1])
         elif data[0] == "group" and not event.node.children:
             self._fill_leaves(event.node, data[1], data[2])
+
+
+class TreePanel(Panel):
+    """The workflow tree: its workflows and their state groups follow the store."""
+
+    def refresh_from(self, changes, full: bool) -> None:
+        self.app.query_one("#tree", WorkflowTree).sync()

@@ -8,12 +8,11 @@ from textual.widgets import Static
 
 from ...core.fmt import clock_time
 from ...model.store import Store
+from ...stats.stall import stall
+from .base import Panel
 
 
 class WarningsView(Static):
-    DEFAULT_CSS = """
-    WarningsView { height: auto; padding: 0 1; }
-    """
 
     _shown = ""
 
@@ -34,3 +33,15 @@ class WarningsView(Static):
         if text != self._shown:  # an update lays the panel out again: 2 % of a core idle, every tick
             self._shown = text
             self.update(Text(text))
+
+
+class WarningsPanel(Panel):
+    """Stalled workflows first, then the store's counts and warnings."""
+
+    tab = "warnings"
+
+    def refresh_from(self, changes, full: bool) -> None:
+        store = self.store
+        clock = self.app.stall_clock()
+        stalled = [(w, st) for w in store.roots if (st := stall(store, w, clock)) is not None]
+        self.app.query_one("#warnings-view", WarningsView).show(store, stalled)

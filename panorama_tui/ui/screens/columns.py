@@ -83,12 +83,6 @@ class ColumnsScreen(ModalScreen[set]):
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
     ]
-    DEFAULT_CSS = """
-    ColumnsScreen { align: center middle; }
-    ColumnsScreen > Vertical { width: 44; height: auto; max-height: 90%; border: round $accent;
-                               background: $surface; padding: 0 1; }
-    ColumnsScreen SelectionList { height: auto; max-height: 20; }
-    """
 
     def __init__(self, columns: Sequence, hidden: set[str], fixed: set[str]):
         super().__init__()

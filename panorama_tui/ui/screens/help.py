@@ -16,13 +16,6 @@ class HelpScreen(ModalScreen):
     """The keys, scrolling when the terminal is small (80x24)."""
 
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 100; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    """
 
     def __init__(self, rows: list[Row]):
         super().__init__()

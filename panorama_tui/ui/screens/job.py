@@ -28,9 +28,6 @@ class JobScreen(Screen):
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("o", "app.pager", "Open in pager"),
     ]
-    DEFAULT_CSS = """
-    JobScreen #plot { height: 14; }
-    """
 
     def __init__(self, job: Job):
         super().__init__()

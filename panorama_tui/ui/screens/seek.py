@@ -15,10 +15,6 @@ from textual.widgets import Input
 
 class SeekScreen(ModalScreen[str]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Cancel")]
-    DEFAULT_CSS = """
-    SeekScreen { align: center middle; }
-    SeekScreen > Input { width: 50; }
-    """
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="seek to HH:MM:SS, YYYY-mm-dd HH:MM:SS, +30s or -5m", id="seek")

@@ -30,11 +30,6 @@ class WorkflowsScreen(Screen):
         Binding("r", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),
     ]
-    DEFAULT_CSS = """
-    WorkflowsScreen #wf-title { height: 1; background: $panel; text-style: bold; }
-    WorkflowsScreen DataTable { height: 1fr; }
-    WorkflowsScreen #wf-status { height: 1; background: $panel; }
-    """
 
     def __init__(self, master_db: str):
         super().__init__()

@@ -14,10 +14,9 @@ leaving the box) goes back to the filter kept last.
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.geometry import Size
-from textual.reactive import Reactive
 from textual.widgets import Input
 
+from ...compat.textual import virtual_size_without_layout
 from ..keys import Keys
 
 HISTORY = 20  # filters kept for up/down, this session only
@@ -42,7 +41,7 @@ class FilterBox(Input):
     # which lays out the whole screen per key typed (and per filter cleared).
     # This box has a fixed size and no scrollbars: the text's width only
     # decides how far it scrolls sideways, which is read when painting.
-    virtual_size = Reactive(Size(0, 0), layout=False)
+    virtual_size = virtual_size_without_layout()
 
     def __init__(self, **kw):
         super().__init__(placeholder="/ filter: text, state=failed host~node1 exit!=0 tries>1", **kw)

@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...compat.textual import set_virtual_size_without_layout
 from ...core.events import describe_exitcode
 from ...core.fmt import human_bytes, human_duration, sparkline
 from ...views.joborder import SORTABLE, TIMED, JobOrder, Selection, figure_of
@@ -417,9 +418,7 @@ class JobList(ScrollView, can_focus=True):
             # 160x50), though only the scrollbar's thumb changes (the bar is
             # always there, so the columns never move as rows come and go):
             # update the thumb and repaint this widget.
-            self.set_reactive(JobList.virtual_size, size)
-            self._scroll_update(size)
-            self.refresh()
+            set_virtual_size_without_layout(self, size)
         else:
             self.virtual_size = size
 
