@@ -251,8 +251,10 @@ def main(argv=None) -> int:
 
     import pika
 
+    from panorama_tui.core import gcpolicy
     from panorama_tui.transport.amqp_url import mask
 
+    gcpolicy.configure()  # as panorama-top's entry point does (Ingest no longer sets it)
     try:
         _conn().close()
     except pika.exceptions.AMQPError as exc:

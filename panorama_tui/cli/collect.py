@@ -28,7 +28,7 @@ import time
 
 from .. import __version__
 from .base import EXIT_USAGE, CommandParser, add_show_config, show_config
-from ..core import logsetup, secrets
+from ..core import gcpolicy, logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 
 EXIT_OK = 0
@@ -426,6 +426,7 @@ def main(argv=None) -> int:
         return _show_config(args)
     if not args.command:
         parser.error("the following arguments are required: COMMAND")
+    gcpolicy.configure()  # the program's collector policy, set by its entry point
     try:
         if args.command == "record":
             return cmd_record(args)

@@ -11,7 +11,7 @@ import traceback
 
 from .. import __version__
 from .base import CommandParser, add_show_config, show_config
-from ..core import logsetup, secrets
+from ..core import gcpolicy, logsetup, secrets
 from ..core.logsetup import quiet_on_closed_stdout, stdout_closed
 from ..core.fmt import visible
 
@@ -380,6 +380,7 @@ def main(argv=None) -> int:
         except ConfigError as exc:
             print(f"panorama-top: {visible(str(exc))}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    gcpolicy.configure()  # the program's collector policy, set by its entry point
     # The screen owns the terminal: its log goes to a file (a refresh error's
     # traceback on stderr would be drawn over the screen).
     logsetup.setup("panorama-top", screen=not (args.once or args.stats))

@@ -3,8 +3,11 @@
 An :class:`Event` is a name, a timestamp and the event's fields with Pegasus's
 quirks decoded at the edge, so nothing downstream has to know whether a record
 came from monitord's JSON, its NetLogger BP text, a kickstart trace, Darshan or
-Globus.  Decoding is on the ingest hot path: it does the least it can per event
-and leaves per-field conversion to the store handler that needs the field.
+Globus.  Decoding is on the ingest hot path: it does the least it can per event.
+For the store, the events most of a run is made of are decoded further, into
+typed structs whose fields are converted once, here: the /proc trace samples
+(:class:`TraceSample`, below) and the hot Stampede events
+(:mod:`panorama_tui.core.typed`).
 
 JSON is parsed with orjson when it is installed (~3x faster than ``json``).
 Whatever orjson refuses is handed to ``json``, which decides: ``json`` accepts

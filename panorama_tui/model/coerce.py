@@ -1,24 +1,21 @@
-"""Field values from a record, coerced once: numbers that may come as strings, interned
-short strings, records kept whole within a depth.  A field present but unusable is
+"""Field values from a record's dict, for the events without a typed record
+(:mod:`panorama_tui.core.typed`): numbers that may come as strings, interned short
+strings, records kept whole within a depth.  A field present but unusable is
 ``_BAD`` (with a warning), so the caller keeps what it had.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from ..core.events import BadEvent
 from ..core.fmt import visible
+from ..core.typed import interned, text, to_float, to_int
 
 if TYPE_CHECKING:
     from .store import Store
 
 _NUM_TYPES = frozenset({int, float, type(None)})
-
-_intern = sys.intern
-
-_INTERN_MAX = 256  # longer strings are not worth a lookup (nor kept interned)
 
 # How deep a record kept whole for a view may nest (Darshan's module data and
 # Globus's event lists are 3 deep); past it the record is a bad one, since
@@ -26,55 +23,17 @@ _INTERN_MAX = 256  # longer strings are not worth a lookup (nor kept interned)
 MAX_KEPT_DEPTH = 32
 
 
-def _int(v):
-    if type(v) is int:  # the common case, first: int(v) would return v itself
-        return v
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        return int(v)
-    except (TypeError, ValueError, OverflowError):
-        try:
-            return int(float(v))
-        except (TypeError, ValueError, OverflowError):  # "abc", NaN, 1e400
-            return None
-
-
-def _float(v):
-    t = type(v)
-    if t is float:  # the common cases, first: float(v) gives the same value
-        return v
-    if t is int:
-        return float(v)
-    if v is None or t is bool:
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _str(v):
-    """A field as text a view may show: the string with its control characters
-    made visible (:func:`~panorama_tui.core.fmt.visible`); every string from an
-    input enters the store through here."""
-    if v is None:
-        return None
-    if type(v) is not str:
-        v = str(v)
-    return v if v.isprintable() else visible(v)
+# The conversions themselves are decode's (core/typed.py): the typed records' fields are
+# converted there once; these names serve the handlers of the events that have none.
+_int = to_int
+_float = to_float
+_str = text
 
 
 def _istr(v):
     """:func:`_str`, interned: for the short values thousands of records repeat
     (site, host, user, type, transformation, executable)."""
-    if v is None:
-        return None
-    if type(v) is not str:
-        v = str(v)
-    if not v.isprintable():
-        v = visible(v)
-    return _intern(v) if len(v) <= _INTERN_MAX else v
+    return interned(text(v))
 
 
 def _kept(obj, depth: int = 0):

@@ -18,10 +18,9 @@ from ..core import gcpolicy
 from ..core.events import ONLINE as _ONLINE
 from ..core.events import BadEvent, Event, TraceSample
 from ..core.fmt import visible
-from ..core.stampede import JOBSTATE_NAMES
 from .changes import ChangeFeed
-from .coerce import _BAD, _field_int, _int, _str
-from .entities import _EXACT, _NINF, Job, Transfer, Try, Workflow
+from .coerce import _int, _str
+from .entities import _NINF, Job, Transfer, Try, Workflow
 from .handlers import HANDLERS, IGNORED
 from .handlers.kickstart import _add_sample
 from .states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, QUEUED_STATES, SUCCESS_STATES, JobState
@@ -281,34 +280,4 @@ class Store:
         if st in QUEUED_STATES:
             return JobState.RETRYING if earlier_failed else JobState.QUEUED
         return JobState.RETRYING if earlier_failed else JobState.RUNNING
-
-    def _add_jobstate(self, job: Job, t: Try, ev: Event, d: dict) -> bool:
-        """Record the event's jobstate; True when that recomputed the job's state."""
-        names = JOBSTATE_NAMES.get(ev.name)
-        if names is None:
-            return False
-        status = d.get("status")
-        if status is not None and type(status) is not int:
-            status = _field_int(self, ev.name, d, "status")
-        js_id = d.get("js_id")
-        if js_id is not None and type(js_id) is not int:
-            js_id = _field_int(self, ev.name, d, "js_id")
-        if status is _BAD or js_id is _BAD:
-            return False  # cannot tell which state this is, or where it goes
-        if js_id is None:
-            js_id = -1
-        elif not -_EXACT <= js_id <= _EXACT:
-            self.warn(f"{ev.name}: js_id {js_id!r} is out of range; state ignored"[:200])
-            return False
-        ts = ev.ts
-        if ts is None and d.get("ts") is not None:
-            self.warn(f"{ev.name}: ts {d.get('ts')!r} is not a usable time; state ignored"[:200])
-            return False
-        state = names[0] if status == -1 else names[1]
-        if not t.add_state(ts, js_id, state):
-            return False
-        if state == "JOB_HELD" and d.get("reason"):
-            t.reason = _str(d.get("reason"))
-        self._recompute(job)
-        return True
 

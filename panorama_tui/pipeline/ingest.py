@@ -1,4 +1,4 @@
-"""The ingest thread: source -> decode -> (recording) -> store.
+"""The ingest thread: source -> (recording, of the records as read) -> decode -> store.
 
 Decoding happens here, once, for every source; records that cannot be
 decoded are counted in the store and shown, never dropped silently.  A
@@ -19,12 +19,15 @@ from ..core.events import (
     decode, decode_line, to_epoch, typed_sample,
 )
 from ..core.fmt import visible
+from ..core.typed import typed_record
 from ..sources.base import RESET, Source
 from ..model.store import Store
 
 log = logging.getLogger(__name__)
 
 SLICE = 200  # records decoded and applied at a time
+_STAMPEDE_STR = '"stampede.'  # a record that may be one of the typed Stampede events
+_STAMPEDE_BYTES = _STAMPEDE_STR.encode()
 
 
 def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
@@ -36,9 +39,12 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
 
     With ``samples``, /proc trace records come back as
     :class:`~panorama_tui.core.events.TraceSample` for the store's typed lane
-    (:meth:`Store.apply_decoded`) rather than as events with their whole dict:
-    for the store, not for those that pass records on."""
-    gcpolicy.configure()  # the parsed records are many young objects: see gcpolicy
+    (:meth:`Store.apply_decoded`), and the hot Stampede events as their typed records
+    (:mod:`panorama_tui.core.typed`), rather than as events with their whole
+    dict: for the store, not for those that pass records on.
+
+    The collector's thresholds are the program's choice (``gcpolicy.configure``
+    in the entry points), not this function's."""
     out: list = []
     append = out.append
     fast = _fast_loads
@@ -47,8 +53,13 @@ def decode_batch(records, bad: list, samples: bool = False, where=None) -> list:
         try:
             t = type(r)
             if fast is not None and (t is str or t is bytes) and len(r) <= MAX_LINE_BYTES:
-                if samples and (_ONLINE_STR in r if t is str else _ONLINE_BYTES in r):
-                    x = typed_sample(r)
+                if samples:
+                    if _ONLINE_STR in r if t is str else _ONLINE_BYTES in r:
+                        x = typed_sample(r)
+                    elif _STAMPEDE_STR in r if t is str else _STAMPEDE_BYTES in r:
+                        x = typed_record(r)
+                    else:
+                        x = None
                     if x is not None:
                         append(x)
                         continue
@@ -137,7 +148,6 @@ class Ingest:
 
     def run(self) -> None:
         store = self.store
-        gcpolicy.configure()
         try:
             for batch in self.source.batches():
                 if batch is RESET:

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from ...core.events import Event, to_epoch, unquote_text
 from ...core.stampede import JOBSTATE_NAMES
-from ..coerce import _BAD, _field_float, _field_int, _float, _int, _istr, _kept, _str
-from ..entities import Invocation, Job, Task, Try
+from ...core.typed import Bad, interned
+from ..coerce import _BAD, _field_float, _field_int, _int, _istr, _kept, _str
+from ..entities import _EXACT, Invocation, Job, Task, Try, Workflow
 from ..states import WorkflowState
-from . import HANDLERS, handles, ignores
+from . import HANDLERS, handles, handles_typed, ignores
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -149,36 +150,34 @@ def _h_subwf_map(s: Store, ev: Event, d: dict) -> None:
     s.structure_version += 1
 
 
-@handles('stampede.task.info')
-def _h_task_info(s: Store, ev: Event, d: dict) -> None:
-    wf = s._wf_of(d)
-    tid = d.get("task_id")
+@handles_typed('stampede.task.info')
+def _h_task_info(s: Store, x) -> None:
+    wf = _wf(s, x)
+    tid = x.task_id
     if wf is None or tid is None:
         return
-    tid = _str(tid)
     task = wf.tasks.get(tid)
     if task is None:
         task = wf.tasks[tid] = Task(tid)
-    task.type_desc = _istr(d.get("type_desc")) or task.type_desc
-    task.transformation = _istr(d.get("transformation")) or task.transformation
-    task.argv = _str(d.get("argv")) or task.argv
+    task.type_desc = interned(x.type_desc) or task.type_desc
+    task.transformation = interned(x.transformation) or task.transformation
+    task.argv = x.argv or task.argv
     if task.job_id:
         job = wf.jobs.get(task.job_id)
         if job is not None:
             _update_transformation(s, job)
 
 
-@handles('stampede.wf.map.task_job')
-def _h_task_map(s: Store, ev: Event, d: dict) -> None:
-    wf = s._wf_of(d)
-    tid, jid = d.get("task_id"), d.get("job_id")
+@handles_typed('stampede.wf.map.task_job')
+def _h_task_map(s: Store, x) -> None:
+    wf = _wf(s, x)
+    tid, jid = x.task_id, x.job_id
     if wf is None or tid is None or jid is None:
         return
-    tid = _str(tid)
     task = wf.tasks.get(tid)
     if task is None:
         task = wf.tasks[tid] = Task(tid)
-    job = s.job(wf, str(jid))
+    job = s.job(wf, jid)
     task.job_id = job.job_id  # one string for both
     if task.task_id not in job.task_ids:
         job.task_ids += (task.task_id,)
@@ -186,19 +185,19 @@ def _h_task_map(s: Store, ev: Event, d: dict) -> None:
     s.changed.add(job)
 
 
-@handles('stampede.job.info')
-def _h_job_info(s: Store, ev: Event, d: dict) -> None:
-    wf = s._wf_of(d)
-    jid = d.get("job_id")
+@handles_typed('stampede.job.info')
+def _h_job_info(s: Store, x) -> None:
+    wf = _wf(s, x)
+    jid = x.job_id
     if wf is None or jid is None:
         return
-    job = s.job(wf, str(jid))
-    job.type_desc = _istr(d.get("type_desc")) or job.type_desc
-    job.submit_file = _str(d.get("submit_file")) or job.submit_file
-    job.executable = _str(d.get("executable")) or job.executable
-    job.argv = _str(d.get("argv")) or job.argv
-    job.clustered = _int(d.get("clustered"))
-    mr = _int(d.get("max_retries"))
+    job = s.job(wf, jid)
+    job.type_desc = interned(x.type_desc) or job.type_desc
+    job.submit_file = x.submit_file or job.submit_file
+    job.executable = x.executable or job.executable
+    job.argv = x.argv or job.argv
+    job.clustered = x.clustered
+    mr = x.max_retries
     if mr is not None:
         job.max_retries = mr
     # Auxiliary jobs have no task; kickstart's -n in argv names their role.
@@ -206,115 +205,184 @@ def _h_job_info(s: Store, ev: Event, d: dict) -> None:
     s._recompute(job)
 
 
-@handles('stampede.job_inst.pre.start', 'stampede.job_inst.submit.start')
-def _h_job_inst_start(s: Store, ev: Event, d: dict) -> None:
-    got = s._try_of(d, ev.name)
+def _wf(s: Store, x) -> Workflow | None:
+    """A typed record's workflow (made when first named)."""
+    u = x.xwf_id or x.wf_uuid
+    if not u:
+        return None
+    wf = s.workflows.get(u)
+    return wf if wf is not None else s.workflow(u)
+
+
+def _try_of(s: Store, x) -> tuple[Job, Try] | None:
+    """A typed record's job and try (made when first named); None, with a warning, without them."""
+    wf = _wf(s, x)
+    job_id = x.job_id
+    seq = x.job_inst_id
+    if wf is None or job_id is None or seq is None:
+        s.warn(f"{x.name}: missing workflow, job or instance id")
+        return None
+    job = wf.jobs.get(job_id)
+    if job is None:
+        job = s.job(wf, job_id)
+    tries = job.tries
+    t = tries.get(seq)
+    if t is None:
+        t = tries[seq] = Try(seq)
+        if job.latest is None or seq > job.latest.seq:
+            job.latest = t
+        if len(tries) > 1:
+            wf.retries += 1
+    return job, t
+
+
+def _add_jobstate(s: Store, job: Job, t: Try, x) -> bool:
+    """Record the record's jobstate; True when that recomputed the job's state."""
+    names = JOBSTATE_NAMES.get(x.name)
+    if names is None:
+        return False
+    status, js_id = x.status, x.js_id
+    if type(status) is Bad or type(js_id) is Bad:
+        for key, v in (("status", status), ("js_id", js_id)):
+            if type(v) is Bad:
+                s.warn(v.warning(x.name, key))
+        return False  # cannot tell which state this is, or where it goes
+    if js_id is None:
+        js_id = -1
+    elif not -_EXACT <= js_id <= _EXACT:
+        s.warn(f"{x.name}: js_id {js_id!r} is out of range; state ignored"[:200])
+        return False
+    ts = x.ts
+    if ts is None and x.raw_ts is not None:
+        s.warn(f"{x.name}: ts {x.raw_ts!r} is not a usable time; state ignored"[:200])
+        return False
+    state = names[0] if status == -1 else names[1]
+    if not t.add_state(ts, js_id, state):
+        return False
+    if state == "JOB_HELD" and x.reason:
+        t.reason = x.reason
+    s._recompute(job)
+    return True
+
+
+@handles_typed('stampede.job_inst.pre.start', 'stampede.job_inst.submit.start')
+def _h_job_inst_start(s: Store, x) -> None:
+    got = _try_of(s, x)
     if got is None:
         return
     job, t = got
-    t.sched_id = _str(d.get("sched_id")) or t.sched_id
-    t.site = _istr(d.get("site")) or t.site
-    if not s._add_jobstate(job, t, ev, d):
+    t.sched_id = x.sched_id or t.sched_id
+    t.site = interned(x.site) or t.site
+    if not _add_jobstate(s, job, t, x):
         s._recompute(job)  # what it carried may change the state even when the jobstate is a twin
 
 
-def _h_job_inst_state(s: Store, ev: Event, d: dict) -> None:
-    got = s._try_of(d, ev.name)
+def _h_job_inst_state(s: Store, x) -> None:
+    got = _try_of(s, x)
     if got is None:
         return
     job, t = got
-    if d.get("sched_id") is not None:
-        t.sched_id = _str(d.get("sched_id"))
-    _set_files(t, d, final=False)
-    s._add_jobstate(job, t, ev, d)
+    if x.sched_id is not None:
+        t.sched_id = x.sched_id
+    _set_files(t, x, final=False)
+    _add_jobstate(s, job, t, x)
 
 
-def _set_files(t: Try, d: dict, final: bool) -> None:
+def _set_files(t: Try, x, final: bool) -> None:
     """main.end names the files as rotated (``.out.001``); earlier events the
     unrotated names.  main.end wins whatever the arrival order."""
-    for attr in ("stdout_file", "stderr_file"):
-        if d.get(attr) and (final or getattr(t, attr) is None):
-            setattr(t, attr, _str(d[attr]))
+    out, err = x.stdout_file, x.stderr_file
+    if out and (final or t.stdout_file is None):
+        t.stdout_file = out
+    if err and (final or t.stderr_file is None):
+        t.stderr_file = err
 
 
-@handles('stampede.job_inst.main.end', 'stampede.job_inst.post.end')
-def _h_job_inst_end(s: Store, ev: Event, d: dict) -> None:
+@handles_typed('stampede.job_inst.main.end', 'stampede.job_inst.post.end')
+def _h_job_inst_end(s: Store, x) -> None:
     """main.end and post.end also carry the instance's results."""
-    got = s._try_of(d, ev.name)
+    got = _try_of(s, x)
     if got is None:
         return
     job, t = got
-    ec = _field_int(s, ev.name, d, "exitcode")
-    if ec is not None and ec is not _BAD:
-        if ev.name == "stampede.job_inst.post.end":
-            t.post_exitcode = ec
-        else:
+    name = x.name
+    main = name == "stampede.job_inst.main.end"
+    ec = x.exitcode
+    if type(ec) is Bad:
+        s.warn(ec.warning(name, "exitcode"))
+    elif ec is not None:
+        if main:
             t.main_exitcode = ec
-    if ev.name == "stampede.job_inst.main.end":
-        t.site = _istr(d.get("site")) or t.site
-        t.user = _istr(d.get("user")) or t.user
-        t.work_dir = _str(d.get("work_dir")) or t.work_dir
-        dur = _field_float(s, ev.name, d, "local_dur")
-        if dur is not _BAD:
-            t.local_dur = dur
-        mult = _field_int(s, ev.name, d, "multiplier_factor")
-        if mult is not _BAD:
-            t.multiplier = mult or 1
-        cdur = _field_float(s, ev.name, d, "cluster_dur")
-        if cdur is not _BAD:
-            t.cluster_dur = cdur
-        if d.get("stdout_text") is not None:
-            t.stdout_text = unquote_text(d.get("stdout_text"))
-        if d.get("stderr_text") is not None:
-            t.stderr_text = unquote_text(d.get("stderr_text"))
-    if d.get("sched_id") is not None:
-        t.sched_id = _str(d.get("sched_id"))
-    _set_files(t, d, final=ev.name == "stampede.job_inst.main.end")
-    if not s._add_jobstate(job, t, ev, d):
+        else:
+            t.post_exitcode = ec
+    if main:
+        t.site = interned(x.site) or t.site
+        t.user = interned(x.user) or t.user
+        t.work_dir = x.work_dir or t.work_dir
+        for key in ("local_dur", "multiplier_factor", "cluster_dur"):
+            v = getattr(x, key)
+            if type(v) is Bad:
+                s.warn(v.warning(name, key))
+            elif key == "local_dur":
+                t.local_dur = v
+            elif key == "cluster_dur":
+                t.cluster_dur = v
+            else:
+                t.multiplier = v or 1
+        if x.stdout_text is not None:
+            t.stdout_text = unquote_text(x.stdout_text)
+        if x.stderr_text is not None:
+            t.stderr_text = unquote_text(x.stderr_text)
+    if x.sched_id is not None:
+        t.sched_id = x.sched_id
+    _set_files(t, x, final=main)
+    if not _add_jobstate(s, job, t, x):
         s._recompute(job)  # what it carried may change the state even when the jobstate is a twin
 
 
-@handles('stampede.job_inst.host.info')
-def _h_host(s: Store, ev: Event, d: dict) -> None:
-    got = s._try_of(d, ev.name)
+@handles_typed('stampede.job_inst.host.info')
+def _h_host(s: Store, x) -> None:
+    got = _try_of(s, x)
     if got is None:
         return
     job, t = got
-    t.host = _istr(d.get("hostname")) or t.host
-    t.ip = _istr(d.get("ip")) or t.ip
-    t.site = _istr(d.get("site")) or t.site
+    t.host = interned(x.hostname) or t.host
+    t.ip = interned(x.ip) or t.ip
+    t.site = interned(x.site) or t.site
     s.changed.add(job)
 
 
-@handles('stampede.inv.end')
-def _h_inv_end(s: Store, ev: Event, d: dict) -> None:
-    got = s._try_of(d, ev.name)
+@handles_typed('stampede.inv.end')
+def _h_inv_end(s: Store, x) -> None:
+    got = _try_of(s, x)
     if got is None:
         return
     job, t = got
-    inv_id = _int(d.get("inv_id"))
+    inv_id = x.inv_id
     if inv_id is None:
-        s.warn(f"{ev.name}: no inv_id")
+        s.warn(f"{x.name}: no inv_id")
         return
     inv = t.invocations.get(inv_id)
     if inv is None:
         inv = t.invocations[inv_id] = Invocation(inv_id)
-    tid = _str(d.get("task_id"))
+    tid = x.task_id
     if tid:
         task = job.wf.tasks.get(tid)
         inv.task_id = task.task_id if task is not None else tid  # share the planned task's string
-    inv.transformation = _istr(d.get("transformation")) or inv.transformation
-    inv.start_time = to_epoch(d.get("start_time"))
-    inv.dur = _float(d.get("dur"))
-    ec = _field_int(s, ev.name, d, "exitcode")
-    if ec is not _BAD:
+    inv.transformation = interned(x.transformation) or inv.transformation
+    inv.start_time = to_epoch(x.start_time)
+    inv.dur = x.dur
+    ec = x.exitcode
+    if type(ec) is Bad:
+        s.warn(ec.warning(x.name, "exitcode"))
+    else:
         inv.exitcode = ec
-    inv.remote_cpu_time = _float(d.get("remote_cpu_time"))
-    inv.maxrss = _int(d.get("maxrss"))
-    inv.avg_cpu = _float(d.get("avg_cpu"))
-    inv.executable = _istr(d.get("executable")) or inv.executable
+    inv.remote_cpu_time = x.remote_cpu_time
+    inv.maxrss = x.maxrss
+    inv.avg_cpu = x.avg_cpu
+    inv.executable = interned(x.executable) or inv.executable
     if inv_id >= 0:  # a task's arguments; DAGMan's PRE/POST script lines are not shown
-        inv.argv = _str(d.get("argv")) or inv.argv
+        inv.argv = x.argv or inv.argv
     _update_transformation(s, job)
     s.changed.add(job)
 
@@ -365,6 +433,4 @@ ignores(
 
 
 # Every other job_inst event records a jobstate and nothing else.
-for _name in JOBSTATE_NAMES:
-    if _name not in HANDLERS:
-        handles(_name)(_h_job_inst_state)
+handles_typed(*(name for name in JOBSTATE_NAMES if name not in HANDLERS))(_h_job_inst_state)
