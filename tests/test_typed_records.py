@@ -11,7 +11,7 @@ import pytest
 from panorama_tui.core.events import decode
 from panorama_tui.core.typed import Bad, StampedeRecord, record_of, typed_record
 from panorama_tui.model.store import Store
-from panorama_tui.pipeline.ingest import apply_decoded, decode_batch
+from panorama_tui.pipeline.ingest import decode_batch
 
 
 def general(lines) -> Store:
@@ -27,7 +27,7 @@ def typed(lines) -> tuple[Store, int]:
     items = decode_batch(lines, bad, samples=True)
     for reason in bad:
         s.note_bad(reason)
-    apply_decoded(s, items)
+    s.apply_decoded(items)
     return s, sum(isinstance(x, StampedeRecord) for x in items)
 
 
