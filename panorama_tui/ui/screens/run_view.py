@@ -1,0 +1,122 @@
+"""What the DAG, Gantt and resources screens share: a title line, a scrolling
+text body redrawn every few seconds from the store, esc / q back.
+
+The body is one ``Static`` of rich ``Text``: a few hundred lines at most (the
+views aggregate past a screenful), so one text is cheaper than a widget per
+row.  The scope is the main screen's: the workflow chosen in the tree, else
+the selected job's, else every run in the store.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+
+from ...core.parsl_events import TASK_STATES
+from ...model.entities import Job, Workflow
+from ...model.handlers import parsl as pm
+from ...model.states import JobState
+from ..theme import STATE_MARKUP
+from ..widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from ..app import PanoramaApp
+
+REFRESH_SECONDS = 2.0  # each view walks every task of its run: not every tick
+
+
+def parsl_state_style(state: str | None) -> str:
+    """A Parsl state's colour: its JobState's (pending dim, launched blue, failed red, ...)."""
+    if state is None:
+        return "dim"
+    return STATE_MARKUP[pm.job_state(state, False)]
+
+
+def parsl_state_glyph(state: str | None) -> str:
+    return "·" if state is None else pm.job_state(state, False).glyph
+
+
+def state_counts_text(states, order=(*TASK_STATES, None)) -> Text:
+    """``✓ exec_done 10  ✗ failed 2``: Parsl states and their counts, coloured, in Parsl's order."""
+    out = Text()
+    for state in order:
+        n = states.get(state, 0)
+        if not n:
+            continue
+        if out:
+            out.append("  ")
+        out.append(f"{parsl_state_glyph(state)} {state or 'no status'} {n}", style=parsl_state_style(state))
+    return out
+
+
+def job_state_style(state: JobState | None) -> str:
+    return "dim" if state is None else STATE_MARKUP[state]
+
+
+class RunViewScreen(Screen):
+    """A full-screen view of the store's runs; subclasses say what ``body`` draws."""
+
+    TITLE_TEXT = ""
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("r", "redraw", "Redraw")]
+    DEFAULT_CSS = """
+    RunViewScreen #view-title { height: 1; background: $panel; text-style: bold; }
+    RunViewScreen #view-scroll { height: 1fr; }
+    RunViewScreen #view-body { padding: 0 1; }
+    """
+
+    def __init__(self, wf: Workflow | None = None, job: Job | None = None):
+        super().__init__()
+        self.wf = wf
+        self.job = job
+        self._drawn_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f" {self.TITLE_TEXT}", style="bold"), id="view-title")
+        with VerticalScroll(id="view-scroll"):
+            yield Static("", id="view-body")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.action_redraw()
+        self.set_interval(REFRESH_SECONDS, self._tick)
+
+    def on_resize(self) -> None:
+        self.action_redraw()
+
+    def _tick(self) -> None:
+        app: PanoramaApp = self.app  # type: ignore[assignment]
+        if not getattr(app, "view_paused", False):
+            self.action_redraw()
+
+    def scope(self) -> list[Workflow]:
+        """The runs to show: the chosen workflow, else the selected job's, else all of them."""
+        store = self.app.store  # type: ignore[attr-defined]
+        if self.wf is not None and self.wf.wf_uuid in store.workflows:
+            return [store.workflows[self.wf.wf_uuid]]
+        if self.job is not None and self.job.wf.wf_uuid in store.workflows:
+            return [store.workflows[self.job.wf.wf_uuid]]
+        return sorted(store.roots, key=lambda w: (w.start_ts or 0, w.wf_uuid))
+
+    def action_redraw(self) -> None:
+        app = self.app
+        width = max(40, self.size.width - 2)
+        started = time.perf_counter()
+        with app.store.lock:  # type: ignore[attr-defined]
+            body = self.body(self.scope(), width)
+        self._drawn_at = time.perf_counter() - started
+        self.query_one("#view-body", Static).update(body)
+
+    def body(self, workflows: list[Workflow], width: int) -> RenderableType:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def now(self) -> float | None:
+        now = getattr(self.app, "now", None)
+        return now() if callable(now) else None
