@@ -70,7 +70,7 @@ class Gantt:
     apps: int
 
 
-def _parsl_life(job: Job, task: pm.ParslTask) -> Life:
+def _parsl_life(job: Job) -> Life:
     rows = []
     for seq, t in job.tries.items():
         for ts, _, name in t.ordered_states():
@@ -80,7 +80,7 @@ def _parsl_life(job: Job, task: pm.ParslTask) -> Life:
     segments: list = []
     end = None
     first_try = min(job.tries) if job.tries else 0
-    for i, (ts, seq, name) in enumerate(rows):
+    for ts, seq, name in rows:
         if name in pe.FINAL_STATES:
             end = (ts, JobState.DONE if name in (pe.EXEC_DONE, pe.MEMO_DONE) else JobState.FAILED)
             if segments and segments[-1][1] is None:
@@ -121,7 +121,7 @@ def lives(workflows: list[Workflow]) -> list[Life]:
             if run is not None:
                 tid = int(job.job_id) if job.job_id.isdigit() else None
                 task = run.tasks.get(tid) if tid is not None else None
-            life = _parsl_life(job, task) if task is not None else _pegasus_life(job)
+            life = _parsl_life(job) if task is not None else _pegasus_life(job)
             if life.segments or life.end:
                 out.append(life)
     out.sort(key=lambda lf: (lf.first, lf.job.order))

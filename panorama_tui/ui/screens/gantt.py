@@ -21,7 +21,7 @@ def axis(g: Gantt, label_w: int, width: int) -> Text:
     line = [" "] * width
     for t, text in clock_ticks(g.t0, g.t1, width):
         x = int((t - g.t0) / (g.t1 - g.t0) * width) if g.t1 > g.t0 else 0
-        if 0 <= x and x + len(text) <= width and all(c == " " for c in line[max(0, x - 1):x + len(text)]):
+        if x >= 0 and x + len(text) <= width and all(c == " " for c in line[max(0, x - 1):x + len(text)]):
             line[x:x + len(text)] = list(text)
     return Text(" " * label_w + "".join(line), style="dim", no_wrap=True)
 
