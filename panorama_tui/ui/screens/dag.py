@@ -45,7 +45,7 @@ def dag_text(d: Dag, width: int) -> list[Text]:
     if d.lineage is not None:
         out.extend(lineage_text(d.lineage))
     out.append(Text("layer = the longest chain of dependencies above a task", style="dim"))
-    app_w = min(APP_WIDTH, max(8, width // 4))
+    app_w = min(APP_WIDTH, max(8, width // 3))
     for band in d.bands:
         out.append(Text(f"{band.label}  {band.total} tasks", style="bold"))
         for g in band.groups:

@@ -44,7 +44,7 @@ def gantt_text(g: Gantt, label_w: int, cols: int) -> list[Text]:
         if g.per_task:
             line = Text(f"{row.label[:label_w - 1]:<{label_w}}", no_wrap=True)
         else:
-            line = Text(f"{row.label[:label_w - 8]:<{label_w - 8}}{row.count:>7} ", no_wrap=True)
+            line = Text(f"{row.label[:label_w - 7]:<{label_w - 7}}{row.count:>6} ", no_wrap=True)
         for ch, st in row.cells:
             line.append(ch, style=job_state_style(st) if st is not None else "")
         if not g.per_task and row.states:
@@ -62,7 +62,7 @@ class GanttScreen(RunViewScreen):
     TITLE_TEXT = "Gantt: task state over time (esc back)"
 
     def body(self, workflows: list[Workflow], width: int) -> RenderableType:
-        label_w = min(LABEL_MAX, max(12, width // 5))
+        label_w = min(LABEL_MAX, max(16, width // 4))
         # App rows end with their tasks' states now (~20 columns): the time gets the rest.
         cols = max(20, width - label_w - 22)
         rows = max(5, self.size.height - HEADER_LINES - 1)
