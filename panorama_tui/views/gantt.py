@@ -5,9 +5,11 @@ A task's life is a list of segments, each in a state of the screen's scale
 (:class:`~panorama_tui.model.states.JobState`), and its end (done or failed)
 is a point:
 
-* a Parsl task: each status row starts a segment that lasts until the task's
-  next row (pending: waiting, launched: queued, running: running, a later
-  try: retrying); exec_done / memo_done / failed / dep_fail end it;
+* a Parsl task: waiting from its invocation to its first try's launch
+  (pending: its dependencies), queued from a try's launch to its start,
+  running from its start to its end (retrying for a later try), ended at its
+  return when its state is final (exec_done / memo_done: done, failed /
+  dep_fail: failed);
 * a Pegasus job (the store is shared; it costs nothing more): each try is
   queued from its submission to its start, then running to its end; the job's
   final state is its end.
@@ -17,9 +19,12 @@ Per task, a column shows the last state that covered it, and the end's glyph
 state there (difference arrays: O(segments + columns)); it shows
 
 * ✗ when one of them failed in that column (problems are never hidden),
-* else the state most of its active tasks were in (running, retrying,
-  queued, waiting), shaded ░▒▓█ by how many were active against the app's
-  busiest column (· when most only waited for their dependencies),
+* else, when some of its tasks were on an executor (queued, running,
+  retrying), the state most of those were in, shaded ░▒▓█ by how many
+  against the app's busiest column: tasks waiting for their dependencies
+  use no worker, and at 100k tasks most of an app waits most of the run, so
+  they would hide the ones running,
+* else · when some were waiting,
 * else ✓ when some finished there, else blank.
 
 No Textual here: the screen (ui/screens/gantt.py) colours the cells.
@@ -38,7 +43,8 @@ SHADES = "░▒▓█"
 # What a column of one task shows for each state it is in.
 CELL = {JobState.WAITING: "·", JobState.QUEUED: "░", JobState.RUNNING: "█", JobState.RETRYING: "▒",
         JobState.HELD: "‖", JobState.DONE: "✓", JobState.FAILED: "✗"}
-ACTIVE = (JobState.RUNNING, JobState.RETRYING, JobState.QUEUED, JobState.WAITING)  # ties go left
+ACTIVE = (JobState.RUNNING, JobState.RETRYING, JobState.QUEUED, JobState.WAITING)
+EXECUTING = ACTIVE[:3]  # on an executor (a worker or its queue); ties go left
 
 
 @dataclass
@@ -70,27 +76,32 @@ class Gantt:
     apps: int
 
 
-def _parsl_life(job: Job) -> Life:
-    rows = []
-    for seq, t in job.tries.items():
-        for ts, _, name in t.ordered_states():
-            if ts is not None:
-                rows.append((ts, seq, name))
-    rows.sort(key=lambda r: (r[0], r[1], pe.STATE_RANK.get(r[2], 0)))
+def _parsl_life(job: Job, task: pm.ParslTask) -> Life:
+    """From the times the task and its tries keep (no status row is read again: at
+    100k tasks, unpacking every try's states took 5x longer than this)."""
     segments: list = []
-    end = None
-    first_try = min(job.tries) if job.tries else 0
-    for ts, seq, name in rows:
-        if name in pe.FINAL_STATES:
-            end = (ts, JobState.DONE if name in (pe.EXEC_DONE, pe.MEMO_DONE) else JobState.FAILED)
-            if segments and segments[-1][1] is None:
-                segments[-1] = (segments[-1][0], ts, segments[-1][2])
-            break
-        state = pm.job_state(name, seq != first_try)
-        if segments and segments[-1][1] is None:
-            segments[-1] = (segments[-1][0], ts, segments[-1][2])
-        segments.append((ts, None, state))
-    return Life(job, segments, end)
+    seqs = sorted(job.tries)
+    first = seqs[0] if seqs else None
+    for seq in seqs:
+        t = job.tries[seq]
+        p = task.tries.get(seq)
+        launched = p.launched if p is not None else None
+        start, end = t.start_ts, t.end_ts
+        if seq == first and task.invoked is not None:
+            upto = next((x for x in (launched, start, end, task.returned) if x is not None), None)
+            segments.append((task.invoked, upto, JobState.WAITING))
+        if launched is not None:
+            segments.append((launched, start if start is not None else end, JobState.QUEUED))
+        if start is not None:
+            segments.append((start, end, JobState.RUNNING if seq == first else JobState.RETRYING))
+    if not seqs and task.invoked is not None:  # a dep_fail, or waiting for its dependencies
+        segments.append((task.invoked, task.returned, JobState.WAITING))
+    fin = None
+    if task.state in pe.FINAL_STATES:
+        when = task.returned or max((x for s in segments for x in s[:2] if x is not None), default=None)
+        if when is not None:
+            fin = (when, JobState.DONE if task.state in (pe.EXEC_DONE, pe.MEMO_DONE) else JobState.FAILED)
+    return Life(job, segments, fin)
 
 
 def _pegasus_life(job: Job) -> Life:
@@ -121,7 +132,7 @@ def lives(workflows: list[Workflow]) -> list[Life]:
             if run is not None:
                 tid = int(job.job_id) if job.job_id.isdigit() else None
                 task = run.tasks.get(tid) if tid is not None else None
-            life = _parsl_life(job) if task is not None else _pegasus_life(job)
+            life = _parsl_life(job, task) if task is not None else _pegasus_life(job)
             if life.segments or life.end:
                 out.append(life)
     out.sort(key=lambda lf: (lf.first, lf.job.order))
@@ -191,17 +202,17 @@ def _per_app(ls: list[Life], width: int, col, t1: float) -> list[GanttRow]:
                 run += d[x]
                 out.append(run)
             counts[st] = out
-        active = [sum(counts[st][x] for st in ACTIVE) for x in range(width)]
-        top = max(active) or 1
+        busy = [sum(counts[st][x] for st in EXECUTING) for x in range(width)]
+        top = max(busy) or 1
         cells = []
         for x in range(width):
             if a["ends"][JobState.FAILED][x]:
                 cells.append((CELL[JobState.FAILED], JobState.FAILED))
-            elif active[x] > 0:
-                st = max(ACTIVE, key=lambda s: counts[s][x])  # max keeps the first of equals: ACTIVE's order
-                # Tasks that only wait for their dependencies use no worker: dots, not a block.
-                ch = CELL[st] if st == JobState.WAITING else SHADES[min(3, (4 * active[x] - 1) // top)]
-                cells.append((ch, st))
+            elif busy[x] > 0:
+                st = max(EXECUTING, key=lambda s: counts[s][x])  # max keeps the first of equals: their order
+                cells.append((SHADES[min(3, (4 * busy[x] - 1) // top)], st))
+            elif counts[JobState.WAITING][x] > 0:
+                cells.append((CELL[JobState.WAITING], JobState.WAITING))
             elif a["ends"][JobState.DONE][x]:
                 cells.append((CELL[JobState.DONE], JobState.DONE))
             else:

@@ -37,8 +37,8 @@ def legend() -> Text:
 
 def gantt_text(g: Gantt, label_w: int, cols: int) -> list[Text]:
     how = ("one row per task" if g.per_task else
-           f"one row per app: {g.tasks} tasks in {g.apps} apps (shade ░▒▓█: how many were active; "
-           "colour: the state most were in; ✗ a failure)")
+           f"one row per app: {g.tasks} tasks in {g.apps} apps (░▒▓█: how many were on an executor, "
+           "coloured by the state most of them were in; · only waiting; ✗ a failure)")
     out = [Text(f"{clock_time(g.t0)} → {clock_time(g.t1)}  {how}", style="bold"), legend(), axis(g, label_w, cols)]
     for row in g.rows:
         if g.per_task:
