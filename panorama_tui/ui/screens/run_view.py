@@ -108,13 +108,14 @@ class RunViewScreen(Screen):
             self.action_redraw()
 
     def scope(self) -> list[Workflow]:
-        """The runs to show: the chosen workflow, else the selected job's, else all of them."""
+        """The workflows to show: the chosen one, else the selected job's (with their
+        sub-workflows: a Pegasus job's Gantt), else all of them."""
         store = self.app.store  # type: ignore[attr-defined]
-        if self.wf is not None and self.wf.wf_uuid in store.workflows:
-            return [store.workflows[self.wf.wf_uuid]]
-        if self.job is not None and self.job.wf.wf_uuid in store.workflows:
-            return [store.workflows[self.job.wf.wf_uuid]]
-        return sorted(store.roots, key=lambda w: (w.start_ts or 0, w.wf_uuid))
+        for wf in (self.wf, self.job.wf if self.job is not None else None):
+            if wf is not None and wf.wf_uuid in store.workflows:
+                wf = store.workflows[wf.wf_uuid]
+                return [wf, *store.descendants(wf)]
+        return sorted(store.workflows.values(), key=lambda w: (w.start_ts or 0, w.wf_uuid))
 
     def action_redraw(self) -> None:
         app = self.app
