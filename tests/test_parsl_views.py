@@ -335,3 +335,28 @@ def test_each_screen_opens_and_shows_the_numbers(size, shared_data):
             assert "task 39 (downstream_of_failure, dep_fail, layer 1): 1 ancestors" in _screen_text(app)
 
     asyncio.run(go())
+
+
+def test_the_gantt_shows_pegasus_jobs_too():
+    """The store is shared: the demo's real Pegasus runs get the same Gantt (queued, running, end)."""
+    import time
+
+    from panorama_tui.cli.top import DEMO_RECORDING
+    from panorama_tui.model.store import Store
+    from panorama_tui.pipeline.ingest import Ingest
+    from panorama_tui.sources.replay import ReplayControl, ReplaySource
+
+    store, control = Store(), ReplayControl(speed=0.0)
+    ingest = Ingest(ReplaySource(DEMO_RECORDING, control), store).start()
+    deadline = time.monotonic() + 60
+    while not control.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ingest.stop()
+    wfs = list(store.workflows.values())
+    timed = [j for w in wfs for j in w.jobs.values() if any(t.start_ts or t.end_ts for t in j.tries.values())]
+    g = gantt(wfs, 80, max_rows=len(timed) + 100)
+    assert g.per_task and len(g.rows) >= len(timed) > 0
+    marks = {r.label.split()[0]: {st for _, st in r.cells if st is not None} for r in g.rows}
+    failed = [j.job_id for j in store.jobs() if j.state == JobState.FAILED and j.job_id in marks]
+    assert failed and all(JobState.FAILED in marks[f] for f in failed)
+    assert not gantt(wfs, 80, max_rows=5).per_task
