@@ -209,7 +209,7 @@ def _vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
-def run_visualize(exe: str, path: str, run_id: str) -> dict:
+def run_visualize(exe: str, path: str, run_id: str, page_timeout: float = PAGE_TIMEOUT) -> dict:
     copy = path + ".visualize.db"
     shutil.copyfile(path, copy)
     port = _free_port()
@@ -236,9 +236,14 @@ def run_visualize(exe: str, path: str, run_id: str) -> dict:
         if up is None:
             raise RuntimeError("parsl-visualize did not answer / within 120 s")
         p0 = time.perf_counter()
-        with urllib.request.urlopen(f"{base}/workflow/{run_id}/", timeout=PAGE_TIMEOUT) as r:
-            body = r.read()
-            code = r.status
+        try:
+            with urllib.request.urlopen(f"{base}/workflow/{run_id}/", timeout=page_timeout) as r:
+                body = r.read()
+                code = r.status
+        except OSError as exc:  # a timeout: the page took longer than we could wait (a lower bound)
+            waited = time.perf_counter() - p0
+            return {"up": up, "page": None, "total": None, "waited": waited, "error": f"{type(exc).__name__}: {exc}",
+                    "rss": _vm_hwm_mb(proc.pid)}
         page = time.perf_counter() - p0
         return {"up": up, "page": page, "total": up + page, "bytes": len(body), "status": code,
                 "rss": _vm_hwm_mb(proc.pid)}
@@ -259,23 +264,39 @@ def _med(runs: list[dict], key: str) -> float:
     return median([r[key] for r in runs if r.get(key) is not None])
 
 
-def measure(n: int, repeat: int) -> tuple[dict, dict]:
+def measure(n: int, repeat: int, parts=("ours", "theirs"), vis_repeat: int | None = None,
+            page_timeout: float = PAGE_TIMEOUT, progress: str | None = None) -> tuple[dict, dict]:
+    """``repeat`` runs of ours (screen, then --once) and ``vis_repeat`` of parsl-visualize;
+    what is measured so far is written to ``progress`` after each run (a long run stopped
+    early keeps its figures)."""
     path = db_for(n)
     facts = db_facts(path)
     print(f"[parsl] {n:,} tasks: {facts['total_rows']:,} rows, {facts['size_mb']:.0f} MiB; load {loadavg()}",
           flush=True)
-    res: dict = {"facts": facts, "ui": [], "once": [], "visualize": []}
+    res: dict = {"facts": facts, "ui": [], "once": [], "visualize": [], "load": []}
+
+    def note(what, d):
+        print(f"[parsl] {n:,} {what}: {d}  (load {loadavg()})", flush=True)
+        res["load"].append(loadavg())
+        if progress:
+            with open(progress, "w") as f:
+                json.dump(res, f, indent=1, default=str)
+
+    if "ours" in parts:
+        for _ in range(repeat):
+            res["ui"].append(run_ui(path, facts["total_rows"]))
+            note("screen", res["ui"][-1])
+            res["once"].append(run_once(path))
+            note("--once", res["once"][-1])
     exe = visualize_exe()
-    for i in range(repeat):
-        res["ui"].append(run_ui(path, facts["total_rows"]))
-        res["once"].append(run_once(path))
-        if exe:
+    if "theirs" in parts and exe:
+        for _ in range(repeat if vis_repeat is None else vis_repeat):
             try:
-                res["visualize"].append(run_visualize(exe, path, facts["run_id"]))
+                res["visualize"].append(run_visualize(exe, path, facts["run_id"], page_timeout))
             except RuntimeError as exc:
                 res["visualize_error"] = str(exc)
-        print(f"[parsl] {n:,} run {i + 1}: ui {res['ui'][-1]}, once {res['once'][-1]}, "
-              f"visualize {res['visualize'][-1] if res['visualize'] else res.get('visualize_error')}", flush=True)
+                break
+            note("parsl-visualize", res["visualize"][-1])
     if not exe:
         res["visualize_error"] = ("no parsl-visualize in .peers/parsl (tests/peers.py builds it; then "
                                   ".peers/parsl/bin/pip install 'parsl[monitoring,visualization]')")
@@ -284,7 +305,9 @@ def measure(n: int, repeat: int) -> tuple[dict, dict]:
 
 def figures(big: dict, small: dict, n: int) -> list[dict]:
     figs = []
-    vis, vis_small = big["visualize"], small["visualize"]
+    vis = [v for v in big["visualize"] if v.get("total") is not None]
+    vis_small = [v for v in small["visualize"] if v.get("total") is not None]
+    unfinished = [v for v in big["visualize"] if v.get("total") is None]
     their_page = _med(vis, "total") if vis else None
     their_rss = _med(vis, "rss") if vis else None
     note = f"{n:,}-task Parsl DB ({big['facts']['total_rows']:,} rows); medians of {len(big['ui'])}"
@@ -302,6 +325,10 @@ def figures(big: dict, small: dict, n: int) -> list[dict]:
                        baseline_note="parsl-visualize workflow page", better="lower", fmt="{:.2f}"))
     figs.append(figure("--once peak RSS", _med(big["once"], "rss"), "MB", baseline=their_rss, better="lower",
                        fmt="{:.0f}"))
+    if unfinished:
+        figs.append(figure("parsl-visualize: workflow page NOT served within", min(v["waited"] for v in unfinished),
+                           "s", fmt="{:.0f}", note=f"gave up after that many seconds: {unfinished[0]['error']}; "
+                           f"server peak RSS by then {unfinished[0].get('rss') or 0:.0f} MB"))
     if vis:
         figs.append(figure("parsl-visualize: launch to / served", _med(vis, "up"), "s", fmt="{:.2f}"))
         figs.append(figure("parsl-visualize: workflow page", _med(vis, "page"), "s", fmt="{:.2f}",
@@ -318,7 +345,12 @@ def figures(big: dict, small: dict, n: int) -> list[dict]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=None)
+    ap.add_argument("--small", type=int, default=SMALL, help="the small DB's tasks (fixed costs)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--visualize-repeat", type=int, default=None, help="parsl-visualize's runs on the big DB "
+                    "(default --repeat; its page took > 16 min at 100k tasks on the loaded 2-core machine)")
+    ap.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT, help="seconds to wait for its page")
+    ap.add_argument("--parts", default="ours,theirs", help="ours, theirs or both (comma-separated)")
     ap.add_argument("--quick", action="store_true", help=f"{QUICK:,} tasks")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child-ui", nargs=3, metavar=("DB", "LAUNCHED", "ROWS"), help=argparse.SUPPRESS)
@@ -328,14 +360,21 @@ def main(argv=None) -> int:
         print(json.dumps(child_ui(path, float(launched), int(rows))), flush=True)
         return 0
     n = args.tasks or (QUICK if args.quick else FULL)
-    small, _ = measure(SMALL, args.repeat)
-    big, facts = measure(n, args.repeat)
-    figs = figures(big, small, n)
-    print(table(figs))
+    parts = tuple(p.strip() for p in args.parts.split(","))
+    tag = "-".join(parts)
+    small, _ = measure(args.small, args.repeat, parts, progress=out_path(f"bench_parsl-{args.small}-{tag}.partial.json"))
+    big, facts = measure(n, args.repeat, parts, args.visualize_repeat, args.page_timeout,
+                         progress=out_path(f"bench_parsl-{n}-{tag}.partial.json"))
+    if parts == ("ours", "theirs"):
+        figs = figures(big, small, n)
+        print(table(figs))
+    else:
+        figs = []
+        print("[parsl] one part only: combine the partial JSONs (benchmarks/out/bench_parsl-*.partial.json)")
     if big.get("visualize_error"):
         print(f"\n  parsl-visualize: {big['visualize_error']}")
     extra = {"facts": facts, "runs": {"big": big, "small": small}, "load": loadavg()}
-    write_json(args.json or out_path("bench_parsl.json"), figs, extra)
+    write_json(args.json or out_path(f"bench_parsl-{tag}.json"), figs, extra)
     return 0
 
 
