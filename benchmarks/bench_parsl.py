@@ -342,6 +342,26 @@ def figures(big: dict, small: dict, n: int) -> list[dict]:
     return figs
 
 
+def combine(n: int, small_n: int) -> tuple[dict, dict]:
+    """The ours and theirs partial results (two processes, run side by side) as one."""
+    out = []
+    for size in (n, small_n):
+        merged: dict = {"ui": [], "once": [], "visualize": []}
+        for tag in ("ours", "theirs"):
+            try:
+                with open(out_path(f"bench_parsl-{size}-{tag}.partial.json")) as f:
+                    part = json.load(f)
+            except OSError:
+                continue
+            merged["facts"] = part["facts"]
+            for key in ("ui", "once", "visualize"):
+                merged[key] += part.get(key, [])
+            if part.get("visualize_error"):
+                merged["visualize_error"] = part["visualize_error"]
+        out.append(merged)
+    return out[0], out[1]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=None)
@@ -351,6 +371,8 @@ def main(argv=None) -> int:
                     "(default --repeat; its page took > 16 min at 100k tasks on the loaded 2-core machine)")
     ap.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT, help="seconds to wait for its page")
     ap.add_argument("--parts", default="ours,theirs", help="ours, theirs or both (comma-separated)")
+    ap.add_argument("--combine", action="store_true", help="one table from the partial results of "
+                    "--parts ours and --parts theirs (run apart, or side by side to save time)")
     ap.add_argument("--quick", action="store_true", help=f"{QUICK:,} tasks")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child-ui", nargs=3, metavar=("DB", "LAUNCHED", "ROWS"), help=argparse.SUPPRESS)
@@ -360,6 +382,12 @@ def main(argv=None) -> int:
         print(json.dumps(child_ui(path, float(launched), int(rows))), flush=True)
         return 0
     n = args.tasks or (QUICK if args.quick else FULL)
+    if args.combine:
+        big, small = combine(n, args.small)
+        figs = figures(big, small, n)
+        print(table(figs))
+        write_json(args.json or out_path("bench_parsl.json"), figs, {"runs": {"big": big, "small": small}})
+        return 0
     parts = tuple(p.strip() for p in args.parts.split(","))
     tag = "-".join(parts)
     small, _ = measure(args.small, args.repeat, parts, progress=out_path(f"bench_parsl-{args.small}-{tag}.partial.json"))
