@@ -29,7 +29,16 @@ fresh process, so imports, caches and memory are each run's own:
 Baselines: (a) and (b) beside (c) (ratio = ours / theirs, lower is better for
 both); the same on a 1k-task DB shows the fixed costs.
 
-Run: ``python -m benchmarks.bench_parsl [--tasks 100000] [--repeat 3] [--quick]``.
+At 100k tasks parsl-visualize's page takes longer than all of ours together
+(> 16 min of wall on the loaded 2-core machine), so the two sides can run as
+two processes (``--parts ours`` and ``--parts theirs``, side by side when time
+is short: each then slows the other, say so beside the figures), each keeping
+its runs in ``benchmarks/out/bench_parsl-N-PART.partial.json``; ``--combine``
+makes the table from them.  A page not served within ``--page-timeout`` is
+reported as such, with how long it was waited for (a lower bound).
+
+Run: ``python -m benchmarks.bench_parsl [--tasks 100000] [--repeat 3] [--quick]``, or
+``--parts ours`` + ``--parts theirs --visualize-repeat 1 --page-timeout 2400``, then ``--combine``.
 """
 
 from __future__ import annotations
