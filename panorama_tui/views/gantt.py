@@ -139,10 +139,14 @@ def lives(workflows: list[Workflow]) -> list[Life]:
     return out
 
 
-def gantt(workflows: list[Workflow], width: int, max_rows: int, now: float | None = None) -> Gantt | None:
+def gantt(workflows: list[Workflow], width: int, max_rows: int, now: float | None = None,
+          app_width: int | None = None) -> Gantt | None:
     """The Gantt of ``workflows``' jobs over ``width`` columns: per task when they fit in
-    ``max_rows``, else per app (None when no job has a time yet)."""
+    ``max_rows``, else per app over ``app_width`` columns (default ``width``: an app's row
+    may need room for its counts); None when no job has a time yet."""
     ls = lives(workflows)
+    if len(ls) > max_rows and app_width is not None:
+        width = app_width
     if not ls or width < 4:
         return None
     t0 = min(lf.first for lf in ls)

@@ -64,9 +64,9 @@ class GanttScreen(RunViewScreen):
     def body(self, workflows: list[Workflow], width: int) -> RenderableType:
         label_w = min(LABEL_MAX, max(16, width // 4))
         # App rows end with their tasks' states now (~20 columns): the time gets the rest.
-        cols = max(20, width - label_w - 22)
+        cols = max(20, width - label_w - 1)
         rows = max(5, self.size.height - HEADER_LINES - 1)
-        g = gantt(workflows, cols, rows, self.now())
+        g = gantt(workflows, cols, rows, self.now(), app_width=max(20, cols - 21))
         if g is None:
             return Text("no task has a time yet", style="dim")
-        return Group(*gantt_text(g, label_w, cols))
+        return Group(*gantt_text(g, label_w, len(g.rows[0].cells) if g.rows else cols))
