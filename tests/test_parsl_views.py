@@ -360,3 +360,39 @@ def test_the_gantt_shows_pegasus_jobs_too():
     failed = [j.job_id for j in store.jobs() if j.state == JobState.FAILED and j.job_id in marks]
     assert failed and all(JobState.FAILED in marks[f] for f in failed)
     assert not gantt(wfs, 80, max_rows=5).per_task
+
+
+def test_a_view_redraws_only_when_the_store_changed(shared_data):
+    """At 100k tasks a draw takes seconds under the store's lock: an unchanged store is not drawn again."""
+    import time
+
+    from panorama_tui.core.events import decode
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.screens.dag import DagScreen
+
+    store = read_store(str(shared_data / "parsl" / "monitoring-run000-only.db"))
+
+    async def go():
+        app = PanoramaApp(store, source_label="parsl", live=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("d")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, DagScreen)
+            drawn = []
+            body = screen.body
+            screen.body = lambda *a: drawn.append(1) or body(*a)
+            screen._next = 0.0
+            screen._tick()
+            assert drawn == []  # nothing new
+            with store.lock:
+                store.apply(decode({"event": "parsl.status", "run_id": RUN1, "task_id": 0, "try_id": 0,
+                                    "task_status_name": "exec_done", "ts": 1796000000.0}))
+            screen._next = time.monotonic() + 60
+            screen._tick()
+            assert drawn == []  # changed, but not before its next slot
+            screen._next = 0.0
+            screen._tick()
+            assert drawn == [1]
+
+    asyncio.run(go())
