@@ -115,10 +115,11 @@ class PanoramaApp(App):
             "a Parsl run's DAG: tasks by dependency layer, app and state; the selected task's lineage",
             section="Panels")),
         Binding("b", "view('gantt')", "Gantt", show=False, group=Keys(
-            "task state over time (Gantt): a row per task up to a screenful, then per app", section="Panels")),
+            "a Parsl run's task states over time (Gantt): a row per task up to a screenful, then per app",
+            section="Panels")),
         Binding("u", "view('resources')", "Resources", show=False, group=Keys(
-            "resource usage per app (CPU, memory, efficiency), workers' capacity against use, tasks over "
-            "their memory", section="Panels")),
+            "a Parsl run's resource usage per app (CPU, memory, efficiency), workers' capacity against use, "
+            "tasks over their memory", section="Panels")),
         Binding("question_mark", "help", "Help", group=Keys("help: these keys", section="Watching")),
         Binding("q", "quit", "Quit", group=_QUIT),
         # Textual binds ctrl+c to copy; in a terminal monitor it quits.
@@ -771,6 +772,9 @@ class PanoramaApp(App):
         # The job list's keys mean nothing while a job screen or dialog is on top.
         if action in self._MAIN_ONLY and self.screen is not self.default_screen:
             return False
+        if action == "view":
+            # A Parsl run's screens; Pegasus keeps its Timeline panel's Gantt (and its help as it was).
+            return self._has_parsl_runs()
         return action != "workflows" or self._has_parsl_runs() or self._master_db_path() is not None
 
     def _sort_by(self, col: str) -> None:
