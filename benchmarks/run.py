@@ -37,6 +37,7 @@ BENCHES = {
     "amqp": "bench_amqp",
     "monitor": "bench_monitor",
     "stats": "bench_stats",
+    "parsl": "bench_parsl",
 }
 OURS = ("ingest", "ui")
 

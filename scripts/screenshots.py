@@ -4,7 +4,7 @@ Runs panorama-top headless on the bundled demo recording (real Pegasus runs),
 presses the keys a user would, and writes screenshots/<name>.svg and .png
 (PNG via rsvg-convert from Debian's librsvg2-bin, if installed).
 
-    python scripts/screenshots.py
+    python scripts/screenshots.py [NAME ...]     (only these shots)
 """
 
 from __future__ import annotations
@@ -56,9 +56,28 @@ RUN_SHOTS = [
 ]
 
 
+# The shared Parsl DB (two real runs): the Parsl views (d, b, u) and the runs list (w)
+PARSL_DB = os.path.join(SHARED, "parsl", "monitoring.db")
+PARSL_SHOTS = [
+    ("parsl-dag", (120, 40), ["slash", *"downstream", "enter", "d"]),
+    ("parsl-dag-80x24", (80, 24), ["d"]),
+    ("parsl-gantt", (140, 42), ["b"]),
+    ("parsl-gantt-tasks", (140, 62), ["b"]),
+    ("parsl-resources", (150, 42), ["u"]),
+    ("parsl-runs", (140, 30), ["w"]),
+]
+
+
 async def shoot(name, size, keys, submit_dir: str | None = None) -> str:
     store = Store()
-    if submit_dir is None:
+    if submit_dir is not None and submit_dir.endswith(".db"):
+        from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
+
+        control = None
+        source = ParslDbSource(submit_dir, follow=False)
+        ingest = Ingest(source, store).start()
+        app = PanoramaApp(store, ingest=ingest, source_label=source.label, live=False)
+    elif submit_dir is None:
         control = ReplayControl(speed=0.0)
         ingest = Ingest(ReplaySource(DEMO_RECORDING, control), store).start()
         app = PanoramaApp(store, ingest=ingest, control=control, source_label="demo")
@@ -109,6 +128,11 @@ def main() -> int:
         shots += [(name, size, keys, os.path.join(SUBMIT_DIRS, d), env) for name, size, keys, d, env in RUN_SHOTS]
     else:
         print(f"{SUBMIT_DIRS}: not there (set PANORAMA_SHARED_DATA): the real runs' shots are left out", file=sys.stderr)
+    if os.path.isfile(PARSL_DB):
+        shots += [(name, size, keys, PARSL_DB, {}) for name, size, keys in PARSL_SHOTS]
+    only = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if only:  # e.g. python scripts/screenshots.py parsl-dag parsl-runs
+        shots = [s for s in shots if s[0] in only]
     for name, size, keys, submit_dir, env in shots:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)

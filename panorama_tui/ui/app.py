@@ -109,7 +109,17 @@ class PanoramaApp(App):
         Binding("p", "pause_view", "Pause",
                 group=Keys("pause the view (a PAUSED banner shows; collection goes on)", section="Watching")),
         Binding("w", "workflows", "Workflows", show=False, group=Keys(
-            "the workflows in ~/.pegasus/workflow.db (only when it exists; enter opens one)", section="Watching")),
+            "the workflows in ~/.pegasus/workflow.db (only when it exists; enter opens one), or every run of "
+            "a Parsl DB, re-runs beside their first run", section="Watching")),
+        Binding("d", "view('dag')", "DAG", show=False, group=Keys(
+            "a Parsl run's DAG: tasks by dependency layer, app and state; the selected task's lineage",
+            section="Panels")),
+        Binding("b", "view('gantt')", "Gantt", show=False, group=Keys(
+            "a Parsl run's task states over time (Gantt): a row per task up to a screenful, then per app",
+            section="Panels")),
+        Binding("u", "view('resources')", "Resources", show=False, group=Keys(
+            "a Parsl run's resource usage per app (CPU, memory, efficiency), workers' capacity against use, "
+            "tasks over their memory", section="Panels")),
         Binding("question_mark", "help", "Help", group=Keys("help: these keys", section="Watching")),
         Binding("q", "quit", "Quit", group=_QUIT),
         # Textual binds ctrl+c to copy; in a terminal monitor it quits.
@@ -498,12 +508,39 @@ class PanoramaApp(App):
         return path if os.path.isfile(path) else None
 
     def action_workflows(self) -> None:
+        if self._has_parsl_runs():
+            from .screens.workflow_list import ParslRunsScreen
+
+            self.push_screen(ParslRunsScreen(f"Parsl runs in {self.source_label}"))
+            return
         path = self._master_db_path()
         if path is None:
             return  # check_action has hidden w
         from .screens.workflow_list import WorkflowsScreen
 
         self.push_screen(WorkflowsScreen(path))
+
+    def _has_parsl_runs(self) -> bool:
+        from ..model.handlers.parsl import RUN_KEY
+
+        return any(RUN_KEY in w.meta for w in list(self.store.workflows.values()))
+
+    def action_view(self, name: str) -> None:
+        """The DAG, Gantt or resources screen, of the workflow in scope (or the selected job's)."""
+        from .screens.dag import DagScreen
+        from .screens.gantt import GanttScreen
+        from .screens.resources import ResourcesScreen
+
+        screen = {"dag": DagScreen, "gantt": GanttScreen, "resources": ResourcesScreen}[name]
+        self.push_screen(screen(self.scope_wf, self.query_one("#jobs", JobList).current))
+
+    def scope_to(self, wf_uuid: str) -> None:
+        """Show only this workflow's jobs (the workflows screen's enter on a Parsl run)."""
+        wf = self.store.workflows.get(wf_uuid)
+        if wf is not None:
+            self.scope_wf = wf
+            self.query_one("#jobs", JobList).set_scope(wf)
+            self.refresh_all()
 
     def switch_source(self, source, control=None) -> None:
         """Show another input: stop the current one, start again from an empty store."""
@@ -728,13 +765,17 @@ class PanoramaApp(App):
             yield SystemCommand("Replay: seek to time", "Jump to a time in the recording", self.action_replay_seek_to)
             yield SystemCommand("Replay: as fast as possible", "Run to the end", lambda: self.control.set_speed(0))
 
-    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows", "columns", "toggle_tree"})
+    _MAIN_ONLY = frozenset({"filter", "problems", "sort", "reverse", "panel", "back", "workflows", "columns", "toggle_tree",
+                            "view"})
 
     def check_action(self, action: str, parameters) -> bool | None:
         # The job list's keys mean nothing while a job screen or dialog is on top.
         if action in self._MAIN_ONLY and self.screen is not self.default_screen:
             return False
-        return action != "workflows" or self._master_db_path() is not None
+        if action == "view":
+            # A Parsl run's screens; Pegasus keeps its Timeline panel's Gantt (and its help as it was).
+            return self._has_parsl_runs()
+        return action != "workflows" or self._has_parsl_runs() or self._master_db_path() is not None
 
     def _sort_by(self, col: str) -> None:
         self.query_one("#jobs", JobList).sort_by(col)
