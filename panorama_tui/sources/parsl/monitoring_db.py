@@ -60,7 +60,7 @@ import sqlite3
 import time
 
 from ...core import parsl_events as pe
-from ..base import Source
+from ..polled_db import PolledDbSource
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
@@ -250,8 +250,10 @@ def _this_host() -> set[str]:
 # -- the source ------------------------------------------------------------------------
 
 
-class ParslDbSource(Source):
+class ParslDbSource(PolledDbSource):
     """Follows (or reads once) a Parsl monitoring DB and yields ``parsl.*`` events."""
+
+    error_class = ParslDbError
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
                  writers=db_writers):
@@ -283,14 +285,6 @@ class ParslDbSource(Source):
         self._last_check = 0.0
 
     # -- opening ---------------------------------------------------------------
-    def _fail(self, message: str) -> None:
-        self.status.state = "error"
-        self.status.message = message
-
-    def _wait(self, message: str) -> None:
-        self.status.state = "starting"
-        self.status.message = message
-
     def _open(self) -> bool:
         """Open and check; False (with status set) when not possible now."""
         path = self.path
@@ -347,25 +341,7 @@ class ParslDbSource(Source):
                                f"(an open write transaction); try again")
         self.status.message = message
 
-    def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except sqlite3.Error:
-                pass
-            self.conn = None
-
     # -- the loop ----------------------------------------------------------------
-    def batches(self):
-        try:
-            yield from self._run()
-        except ParslDbError as exc:
-            self._fail(str(exc))
-        finally:
-            self.close()
-        if self.status.state != "error":
-            self.status.state = "ended"
-
     def _run(self):
         while not self.stopping:
             events = self.step()

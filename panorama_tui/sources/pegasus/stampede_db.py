@@ -73,7 +73,8 @@ import sqlite3
 from ...core.events import Event, to_epoch
 from ...core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, connect_ro, sqlite_file_problem, table_names, text_reader
 from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION
-from ..base import RESET, Source
+from ..base import RESET
+from ..polled_db import PolledDbSource
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
@@ -205,7 +206,7 @@ def _classify(exc: Exception, name: str, writer: str = "pegasus-monitord") -> Ex
     return StampedeDbError(f"{name}: {msg}")
 
 
-class StampedeDbSource(Source):
+class StampedeDbSource(PolledDbSource):
     """Follows (or reads once) a Stampede DB and yields monitord-shaped events.
 
     ``root_uuid`` limits the source to one root workflow and its
@@ -214,6 +215,8 @@ class StampedeDbSource(Source):
     """
 
     recordable = False  # the DB is the record; re-open it to see the run again
+
+    error_class = StampedeDbError
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
                  root_uuid: str | None = None, track_js: bool = False):
@@ -272,10 +275,6 @@ class StampedeDbSource(Source):
         self.caught_up = False
 
     # -- opening ---------------------------------------------------------
-    def _fail(self, message: str) -> None:
-        self.status.state = "error"
-        self.status.message = message
-
     def _open(self) -> bool:
         """Open and check; False (with status set) when not possible now."""
         path = self.path
@@ -323,29 +322,7 @@ class StampedeDbSource(Source):
         self._data_version = None
         return True
 
-    def _wait(self, message: str) -> None:
-        self.status.state = "starting"
-        self.status.message = message
-
-    def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except sqlite3.Error:
-                pass
-            self.conn = None
-
     # -- the loop ----------------------------------------------------------
-    def batches(self):
-        try:
-            yield from self._run()
-        except StampedeDbError as exc:
-            self._fail(str(exc))
-        finally:
-            self.close()
-        if self.status.state != "error":
-            self.status.state = "ended"
-
     def _run(self):
         while not self.stopping:
             events = self.step()
