@@ -217,9 +217,14 @@ class Store:
         if wf is None or job_id is None or seq is None:
             self.warn(f"{name}: missing workflow, job or instance id")
             return None
-        job = wf.jobs.get(job_id) if type(job_id) is str else None
+        return self.try_in(wf, job_id if type(job_id) is str else str(job_id), seq)
+
+    def try_in(self, wf: Workflow, job_id: str, seq: int) -> tuple[Job, Try]:
+        """The job and its try ``seq`` (each made when first named; a try past the first
+        counts as a retry of the workflow)."""
+        job = wf.jobs.get(job_id)
         if job is None:
-            job = self.job(wf, str(job_id))
+            job = self.job(wf, job_id)
         tries = job.tries
         t = tries.get(seq)
         if t is None:

@@ -222,18 +222,7 @@ def _try_of(s: Store, x) -> tuple[Job, Try] | None:
     if wf is None or job_id is None or seq is None:
         s.warn(f"{x.name}: missing workflow, job or instance id")
         return None
-    job = wf.jobs.get(job_id)
-    if job is None:
-        job = s.job(wf, job_id)
-    tries = job.tries
-    t = tries.get(seq)
-    if t is None:
-        t = tries[seq] = Try(seq)
-        if job.latest is None or seq > job.latest.seq:
-            job.latest = t
-        if len(tries) > 1:
-            wf.retries += 1
-    return job, t
+    return s.try_in(wf, job_id, seq)
 
 
 def _add_jobstate(s: Store, job: Job, t: Try, x) -> bool:
