@@ -14,7 +14,7 @@ import pytest
 from benchmarks import generate_parsl as gen
 from panorama_tui.model.handlers import parsl as pm
 from panorama_tui.model.states import JobState
-from panorama_tui.sources.parsl.monitoring_db import read_store
+from panorama_tui.pipeline.read import read_parsl_db as read_store
 from panorama_tui.views.gantt import gantt
 from panorama_tui.views.parsl_dag import dag, depths, lineage
 from panorama_tui.views.parsl_runs import run_rows

@@ -49,9 +49,16 @@ class Invocation:
 
     def __init__(self, inv_id: int):
         self.inv_id = inv_id
-        self.task_id = self.transformation = self.start_time = self.dur = None
-        self.exitcode = self.remote_cpu_time = self.maxrss = self.avg_cpu = None
-        self.executable = self.argv = None  # argv: tasks only (not DAGMan's scripts)
+        self.task_id: str | None = None
+        self.transformation: str | None = None
+        self.start_time: float | None = None
+        self.dur: float | None = None
+        self.exitcode: int | None = None
+        self.remote_cpu_time: float | None = None
+        self.maxrss: float | None = None
+        self.avg_cpu: float | None = None
+        self.executable: str | None = None
+        self.argv: str | None = None  # argv: tasks only (not DAGMan's scripts)
 
     @property
     def is_script(self) -> bool:
@@ -76,20 +83,27 @@ class Try:
 
     def __init__(self, seq: int):
         self.seq = seq
-        self.sched_id = self.site = self.host = self.ip = self.user = None
-        self.work_dir = None
+        self.sched_id: str | None = None
+        self.site: str | None = None
+        self.host: str | None = None
+        self.ip: str | None = None
+        self.user: str | None = None
+        self.work_dir: str | None = None
         self._st = b""  # packed (ts or NaN, js_id, state code) triples, sorted
         self._li = -1  # index of the latest state (by ts, then js_id)
         self.state_name: str | None = None  # the latest state's name
         self.start_ts: float | None = None
         self.end_ts: float | None = None
-        self.main_exitcode = self.post_exitcode = None
-        self.local_dur = None
+        self.main_exitcode: int | None = None
+        self.post_exitcode: int | None = None
+        self.local_dur: float | None = None
         self.cluster_dur = None  # pegasus-cluster's own timing of a clustered job (jobs.csv's Seqexec)
-        self.stdout_file = self.stderr_file = None
-        self.stdout_text = self.stderr_text = None
+        self.stdout_file: str | None = None
+        self.stderr_file: str | None = None
+        self.stdout_text: str | None = None
+        self.stderr_text: str | None = None
         self.invocations: dict[int, Invocation] = {}
-        self.reason = None
+        self.reason: str | None = None
         self.multiplier = 1
 
     @property
@@ -199,14 +213,16 @@ class Job:
     def __init__(self, wf: "Workflow", job_id: str, order: int):
         self.wf = wf
         self.job_id = job_id
-        self.type_desc = None
-        self.transformation = None
+        self.type_desc: str | None = None
+        self.transformation: str | None = None
         self.task_ids: tuple[str, ...] = ()
-        self.max_retries = None
-        self.submit_file = self.executable = self.argv = None
+        self.max_retries: int | None = None
+        self.submit_file: str | None = None
+        self.executable: str | None = None
+        self.argv: str | None = None
         self.tries: dict[int, Try] = {}
         self.state = JobState.WAITING
-        self.subwf_uuid = None
+        self.subwf_uuid: str | None = None
         self.series: ResourceSeries | None = None
         self.darshan: dict[tuple, dict] | None = None
         self.transfers: list[str] | None = None
@@ -293,7 +309,10 @@ class Task:
 
     def __init__(self, task_id: str):
         self.task_id = task_id
-        self.type_desc = self.transformation = self.argv = self.job_id = None
+        self.type_desc: str | None = None
+        self.transformation: str | None = None
+        self.argv: str | None = None
+        self.job_id: str | None = None
 
 
 class Transfer:
@@ -301,10 +320,11 @@ class Transfer:
 
     def __init__(self, task_id: str):
         self.task_id = task_id
-        self.wf_uuid = self.job_id = None
+        self.wf_uuid: str | None = None
+        self.job_id: str | None = None
         self.data: dict = {}
         self.rank = (-1,)
-        self.ts = None
+        self.ts: float | None = None
 
     def get(self, key, default=None):
         return self.data.get(key, default)
@@ -328,10 +348,16 @@ class Workflow:
 
     def __init__(self, wf_uuid: str):
         self.wf_uuid = wf_uuid
-        self.label = None
-        self.parent_uuid = self.root_uuid = self.parent_job_id = None
-        self.submit_dir = self.user = self.submit_host = None
-        self.planner_version = self.dag_file = self.plan_ts = None
+        self.label: str | None = None
+        self.parent_uuid: str | None = None
+        self.root_uuid: str | None = None
+        self.parent_job_id: str | None = None
+        self.submit_dir: str | None = None
+        self.user: str | None = None
+        self.submit_host: str | None = None
+        self.planner_version: str | None = None
+        self.dag_file: str | None = None
+        self.plan_ts: float | None = None
         self.wf_states: dict[tuple, tuple] = {}
         self.jobs: dict[str, Job] = {}
         self.tasks: dict[str, Task] = {}
@@ -339,8 +365,9 @@ class Workflow:
         self.counts = [0] * len(JobState)
         self.meta: dict = {}
         self.state = WorkflowState.PLANNED
-        self.start_ts = self.end_ts = None
-        self.status = None
+        self.start_ts: float | None = None
+        self.end_ts: float | None = None
+        self.status: int | None = None
         self.retries = 0  # sum over its jobs of max(0, tries - 1), kept as tries appear
         # {(job_id, job_inst_id, type, file_type): (count, duration)}; None until
         # a first metric (most workflows have few or none)

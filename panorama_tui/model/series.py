@@ -142,7 +142,7 @@ class RankSeries:
         cpu = a[1::_W].tolist()
         rd = a[3::_W].tolist()
         wr = a[4::_W].tolist()
-        out = []
+        out: list = []
         append = out.append
         for t, c, m, r, w, t0, c0, r0, w0 in zip(ts[1:], cpu[1:], a[2 + _W::_W].tolist(), rd[1:], wr[1:], ts, cpu, rd, wr):
             dt = t - t0
@@ -273,9 +273,9 @@ class ResourceSeries:
                     w = (a[n - 1] - a[n - 6]) / dt
                     return (t, c if c > 0.0 else 0.0, a[n - 3], r if r > 0.0 else 0.0, w if w > 0.0 else 0.0)
             return (t, 0.0, 0 + a[n - 3], 0.0, 0.0)
-        r = self.rates(1)
-        if r:
-            return r[-1]
+        last = self.rates(1)
+        if last:
+            return last[-1]
         rss = sum(rs._a[-_W + 2] for rs in self._series() if rs._a)
         ts = self.last_ts
         return None if ts is None else (ts, 0.0, rss, 0.0, 0.0)

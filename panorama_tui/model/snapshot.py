@@ -52,7 +52,7 @@ def copy_job(job: Job, wf: WorkflowCopy) -> Job:
     c = Job.__new__(Job)
     for name in _JOB_SLOTS:
         setattr(c, name, getattr(job, name))
-    c.wf = wf
+    c.wf = wf  # type: ignore[assignment]  # the copy stands in for its workflow
     c.tries = {seq: copy_try(t) for seq, t in job.tries.items()}
     c.latest = c.tries.get(job.latest.seq) if job.latest is not None else None
     return c

@@ -34,6 +34,7 @@ class Store:
         self.changes = ChangeFeed()
         # Where handlers put every job they change (the feed's open set; only added to here).
         self.changed = self.changes.changed
+        self.structure_version: int = 0
         self._clear()
 
     def reset(self) -> None:

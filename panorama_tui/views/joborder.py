@@ -227,7 +227,7 @@ class JobOrder:
         before = self._sorted.get(col)
         if before is not None and changes is not None:
             # Sorted by this column before: move the jobs re-keyed since.
-            self.full, self.keys, _ = self._move(*before, *changes, keys)
+            self.full, self.keys, _ = self._move(*before, *changes, keys)  # type: ignore[call-arg]  # (full, keys) + (jobs, old, new)
         else:
             self.full, self.keys = stable_sort(self._arrival, keys)
         self._sorted[col] = (self.full, self.keys)
@@ -422,7 +422,7 @@ class JobOrder:
         self.select_more()
 
     # -- live changes ------------------------------------------------------
-    def update(self, changed: set, in_scope: Callable, now: float | None) -> bool:
+    def update(self, changed: Collection, in_scope: Callable, now: float | None) -> bool:
         """Jobs in ``changed`` may have new keys, may have joined or left the
         scope (``in_scope(job)``) or the selection; everything else is as it
         was.  False when no row moved, came or went."""

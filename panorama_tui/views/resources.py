@@ -145,7 +145,7 @@ def _capacity(run: pm.ParslRun) -> Capacity:
     cores = sum(int(n.get("cpu_count") or 0) for n in nodes)
     memory = float(sum(float(n.get("total_memory") or 0) for n in nodes))
     active_workers = sum(int(n.get("worker_count") or 0) for n in active)
-    spans = []
+    spans: list = []
     for task in run.tasks.values():
         for p in task.tries.values():
             if p.running is not None:

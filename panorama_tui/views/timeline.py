@@ -178,8 +178,8 @@ def gantt(
             run += diff[x]
             dens.append(run)
         top = max(dens) or 1
-        cells = "".join(SHADES[0] if v <= 0 else SHADES[min(4, 1 + int(3 * v / top))] for v in dens)
-        rows.append(GanttRow(f"{key} ({len(counts[key])})", cells, None, len(counts[key])))
+        shaded = "".join(SHADES[0] if v <= 0 else SHADES[min(4, 1 + int(3 * v / top))] for v in dens)
+        rows.append(GanttRow(f"{key} ({len(counts[key])})", shaded, None, len(counts[key])))
     return rows, t0, t1
 
 
