@@ -232,12 +232,41 @@ def _open_amqp(args):
 def run_once(args, source) -> int:
     from ..stats.once import overall_exit, render_json, render_text
 
-    store = read_to_end(source)
     label = args.path or "demo"
+    fast = _once_from_db(args, source, label)
+    if fast is not None:
+        return fast
+    store = read_to_end(source)
     now = _stall_clock(source, store)
     db_counts = _db_counts(source, store)
     print(render_json(store, label, now, db_counts) if args.json else render_text(store, label, now, db_counts))
     return overall_exit(store, now)
+
+
+def _once_from_db(args, source, label: str) -> int | None:
+    """--once of a Stampede DB computed in the DB (stats.sql_once), without a store; None
+    when the input is not one, or is one the store path must read (the same output)."""
+    from ..sources.pegasus.stampede_db import StampedeDbSource
+    from ..stats import sql_once
+
+    if not isinstance(source, StampedeDbSource) or not sql_once.enabled():
+        return None
+    from .stderr_progress import stderr_progress
+
+    with stderr_progress("reading jobs") as update:
+        got = sql_once.once_from_db(source.path, label, time.time(), update)
+    if got is None:
+        return None
+    d, extra = got
+    if args.json:
+        import json
+
+        print(json.dumps(d, indent=2))
+    else:
+        from ..stats.once import text_of
+
+        print(text_of(d, label, extra["depth"].__getitem__, lambda u: extra["held"].get(u, ())))
+    return d["exit_status"]
 
 
 def _db_counts(source, store) -> dict | None:
