@@ -1003,7 +1003,7 @@ def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = No
                         d.get("executable"), _argv(d.get("argv")), _num(d.get("task_count"), int)))
         elif name == "stampede.job.edge":
             put("job_edge", (wf, d["parent_job_id"], d["child_job_id"]))
-    if T_START < hi:
+    if hi > T_START:
         put("workflowstate", (wf, "WORKFLOW_STARTED", T_START, 0, None, None))
     hosts: dict[tuple, int] = {}
     for ti in range(p.ntries):

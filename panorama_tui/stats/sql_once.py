@@ -77,34 +77,34 @@ def enabled() -> bool:
 
 # -- the per-job rows -------------------------------------------------------------------
 
-# One row per job, in job_id order (the order the store adds jobs in).  ``li``: each job's
-# latest instance and its number of instances; ``js``: what the summary needs of that
-# instance's states, aggregated in the DB.
+# One row per job, in job_id order (the order the store adds jobs in): its latest instance
+# (max job_submit_seq, on the (job_id, job_submit_seq) unique index), its number of
+# instances, and what the summary needs of the latest instance's states, each an index seek
+# on jobstate's (job_instance_id, state, ...) key.  All correlated lookups: nothing is
+# materialised, so the rows stream in job order with constant memory at any size (measured at
+# 100k jobs: 1.5 s of CPU, against 1.7 s with the aggregates materialised and joined).
+
+
+def _has(states: str) -> str:
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id "
+            f"AND s.state IN {states}) THEN 1 ELSE 0 END")
+
+
 _JOBS_SQL = f"""
-WITH li AS (
-    SELECT ji.job_id, l.tries, ji.job_instance_id AS jiid, ji.exitcode, ji.site, ji.host_id
-    FROM (SELECT job_id, count(*) AS tries, max(job_submit_seq) AS seq FROM job_instance GROUP BY job_id) l
-    JOIN job_instance ji ON ji.job_id = l.job_id AND ji.job_submit_seq = l.seq
-),
-js AS (
-    SELECT s.job_instance_id AS jiid,
-           max(CASE WHEN s.state = 'JOB_HELD' THEN 1 ELSE 0 END) AS held,
-           max(CASE WHEN s.state IN ('JOB_SUCCESS', 'JOB_FAILURE') THEN 1 ELSE 0 END) AS main_end,
-           max(CASE WHEN s.state = 'JOB_SUCCESS' THEN 1 ELSE 0 END) AS main_ok,
-           max(CASE WHEN s.state IN ('POST_SCRIPT_SUCCESS', 'POST_SCRIPT_FAILED') THEN 1 ELSE 0 END) AS post_end,
-           max(CASE WHEN s.state IN {_REMOVED_SQL} THEN 1 ELSE 0 END) AS removed
-    FROM jobstate s JOIN li ON li.jiid = s.job_instance_id
-    GROUP BY s.job_instance_id
-)
 SELECT j.job_id, j.wf_id, j.exec_job_id, j.type_desc, j.max_retries,
-       li.tries, li.jiid, li.exitcode, li.site, h.site, h.hostname,
-       js.held, js.main_end, js.main_ok, js.post_end, js.removed,
-       (SELECT s.state FROM jobstate s WHERE s.job_instance_id = li.jiid
+       (SELECT count(*) FROM job_instance x WHERE x.job_id = j.job_id) AS tries,
+       ji.job_instance_id, ji.exitcode, ji.site, h.site, h.hostname,
+       {_has("('JOB_HELD')")} AS held,
+       {_has("('JOB_SUCCESS', 'JOB_FAILURE')")} AS main_end,
+       {_has("('JOB_SUCCESS')")} AS main_ok,
+       {_has("('POST_SCRIPT_SUCCESS', 'POST_SCRIPT_FAILED')")} AS post_end,
+       {_has(_REMOVED_SQL)} AS removed,
+       (SELECT s.state FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id
         ORDER BY s.timestamp DESC, s.jobstate_submit_seq DESC LIMIT 1) AS last_state
 FROM job j
-LEFT JOIN li ON li.job_id = j.job_id
-LEFT JOIN js ON js.jiid = li.jiid
-LEFT JOIN host h ON h.host_id = li.host_id
+LEFT JOIN job_instance ji ON ji.job_id = j.job_id
+     AND ji.job_submit_seq = (SELECT max(x.job_submit_seq) FROM job_instance x WHERE x.job_id = j.job_id)
+LEFT JOIN host h ON h.host_id = ji.host_id
 ORDER BY j.job_id"""
 
 
