@@ -367,11 +367,15 @@ def run_stats(args) -> int:
     elif kind != "stampede":
         raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
     warnings: list[str] = []
+    from .stderr_progress import stderr_progress
+
     try:
-        if args.json:
-            print(_dumps(sql_stats.json_units(sql_stats.all_statistics_db(path, wf, warnings=warnings))))
-        else:
-            print(sql_stats.summary_text(path, wf, warnings=warnings))
+        with stderr_progress("computing statistics"):  # a terminal's stderr only: the time it takes
+            if args.json:
+                text = _dumps(sql_stats.json_units(sql_stats.all_statistics_db(path, wf, warnings=warnings)))
+            else:
+                text = sql_stats.summary_text(path, wf, warnings=warnings)
+        print(text)
     except sql_stats.StatsDbError as exc:
         raise InputError(str(exc)) from None
     if warnings:  # rows skipped, text not UTF-8: the figures are those of the rest
