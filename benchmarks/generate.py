@@ -935,7 +935,7 @@ def _ji_row(r: dict) -> tuple:
 
 
 def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = None, seed: int = SEED,
-                      held: bool = True, batch: int = 20_000) -> dict:
+                      held: bool = True, subwfs: int = 0, batch: int = 20_000) -> dict:
     """The run as the Stampede SQLite DB pegasus-monitord 5.1.3 writes, streaming: the
     schema is the real DB's DDL and each row follows the loader's event -> row rules
     (``bench_stats.write_stampede_db``, checked against Pegasus's own loader; rows are
@@ -982,6 +982,11 @@ def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = No
             rows.clear()
 
     wf = 1
+    k_sub = max(0, min(subwfs, n))
+
+    def wf_of(g: int) -> int:  # sub-workflow i is wf_id 2 + i, its jobs a contiguous block
+        return 2 + g * k_sub // n if k_sub else wf
+
     jobs_of = {j: g + 1 for g, j in enumerate(p.job_id)}  # exec id -> job row id (job.info order)
     for d in static_events(n, seed):
         name = d["event"]
@@ -990,19 +995,27 @@ def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = No
                              d.get("submit_dir"), _argv(d.get("argv")), d.get("user"), None,
                              d.get("planner_version"), d.get("dax_label"), d.get("dax_version"), d.get("dax_file"),
                              None, None, wf))
+            for i in range(k_sub):
+                put("workflow", (2 + i, _sub_uuid(p, i), f"{LABEL}-sub{i}-0.dag", _num(d.get("ts")),
+                                 d.get("submit_hostname"), f"{SUBMIT_DIR}/00/00/{LABEL}-sub{i}.000",
+                                 _argv(d.get("argv")), d.get("user"), None, d.get("planner_version"),
+                                 f"{LABEL}-sub{i}", d.get("dax_version"), DAX, None, wf, wf))
         elif name == "stampede.xwf.meta":
             put("workflow_meta", (wf, d["key"], d["value"]))
         elif name == "stampede.task.info":
             # the loader inserts the task unmapped and wf.map.task_job sets job_id: the end row
             g = int(d["task_id"][2:]) - 1
-            put("task", (g + 1, wf, g + 1, d["task_id"], d.get("transformation"), _argv(d.get("argv")),
+            put("task", (g + 1, wf_of(g), g + 1, d["task_id"], d.get("transformation"), _argv(d.get("argv")),
                          d.get("type_desc")))
         elif name == "stampede.job.info":
-            put("job", (jobs_of[d["job_id"]], wf, d["job_id"], d.get("submit_file"), d.get("type_desc"),
+            g = jobs_of[d["job_id"]] - 1
+            put("job", (g + 1, wf_of(g), d["job_id"], d.get("submit_file"), d.get("type_desc"),
                         1 if str(d.get("clustered")) in ("1", "True", "true") else 0, _num(d.get("max_retries"), int),
                         d.get("executable"), _argv(d.get("argv")), _num(d.get("task_count"), int)))
         elif name == "stampede.job.edge":
-            put("job_edge", (wf, d["parent_job_id"], d["child_job_id"]))
+            a, b = jobs_of[d["parent_job_id"]] - 1, jobs_of[d["child_job_id"]] - 1
+            if wf_of(a) == wf_of(b):  # an edge across sub-workflows is the planner's, between their jobs
+                put("job_edge", (wf_of(b), d["parent_job_id"], d["child_job_id"]))
     if hi > T_START:
         put("workflowstate", (wf, "WORKFLOW_STARTED", T_START, 0, None, None))
     hosts: dict[tuple, int] = {}
@@ -1033,12 +1046,15 @@ def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = No
                     put("host", (hosts[hk], wf, *hk, d.get("uname"), None))
                 row["host_id"] = hosts[hk]
             elif name == "stampede.inv.end":
-                put("invocation", (wf, jiid, _num(d["inv_id"], int), _num(d.get("start_time")), _num(d.get("dur")),
+                put("invocation", (wf_of(row["job_id"] - 1), jiid, _num(d["inv_id"], int), _num(d.get("start_time")),
+                                   _num(d.get("dur")),
                                    _num(d.get("remote_cpu_time")), _num(d.get("exitcode"), int),
                                    d.get("transformation"), d.get("executable"), _argv(d.get("argv")),
                                    d.get("task_id"), _num(d.get("maxrss"), int), _num(d.get("avg_cpu"))))
         if row is not None:
             put("job_instance", _ji_row(row))
+    if k_sub:
+        _write_subwf_jobs(p, n, k_sub, wf_of, hi, put)
     if p.end_ts < hi:
         put("workflowstate", (wf, "WORKFLOW_TERMINATED", p.end_ts, 0, p.status, None))
     for table, rows in pending.items():
@@ -1051,15 +1067,66 @@ def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = No
     return counts
 
 
-def stampede_db(n: int = DEFAULT_N, until: float | None = None, seed: int = SEED, outdir: str | None = None) -> str:
+def _sub_uuid(p: Plan, i: int) -> str:
+    return str(uuid.UUID(int=(uuid.UUID(p.wf_uuid).int + i + 1) % 2**128, version=4))
+
+
+def _write_subwf_jobs(p: Plan, n: int, k_sub: int, wf_of, hi: float, put) -> None:
+    """The root's ``pegasus-plan`` jobs, one per sub-workflow, and the sub-workflows' own states:
+    each runs from its first job's submit to its last POST script's end (DAGMan's PRE script
+    plans it first), and fails when one of its jobs failed its last try."""
+    first = [math.inf] * k_sub
+    last = [-math.inf] * k_sub
+    failed = [False] * k_sub
+    for ti in range(p.ntries):
+        i = wf_of(p._job[ti]) - 2
+        first[i] = min(first[i], p._t[0][ti])
+        last[i] = max(last[i], p._t[4][ti])
+        if not p._ok[ti] and p._k[ti] == 1:
+            failed[i] = True
+    for i in range(k_sub):
+        job_id, jiid = n + 1 + i, p.ntries + 1 + i
+        name = f"pegasus-plan_{LABEL}-sub{i}"
+        put("job", (job_id, 1, name, f"00/00/{name}.sub", "dax", 0, 1, "/usr/bin/condor_dagman",
+                    f" -p 0  -f -l . -Notification never -Debug 3 -Dag {LABEL}-sub{i}-0.dag", 0))
+        put("task", (job_id, 1, job_id, f"{LABEL}-sub{i}", f"pegasus::pegasus-plan:{PEGASUS}",
+                     f"--conf pegasus.properties --basename {LABEL}-sub{i}", "dax"))
+        start, end = int(first[i]) - 1, int(last[i]) + 5
+        if start - 10 >= hi:
+            continue
+        ok = not failed[i]
+        states = [("PRE_SCRIPT_STARTED", start - 10, 1), ("PRE_SCRIPT_TERMINATED", start - 2, 2),
+                  ("PRE_SCRIPT_SUCCESS", start - 2, 3), ("SUBMIT", start - 1, 4), ("EXECUTE", start, 5),
+                  ("JOB_TERMINATED", end, 6), ("JOB_SUCCESS" if ok else "JOB_FAILURE", end + 4, 7)]
+        ended = end + 4 < hi
+        put("job_instance", (jiid, job_id, None, 1, f"{p.ntries + i + 1}.0", "local", USER, SUBMIT_DIR, None, None,
+                             float(end - start) if ended else None, 2 + i if start < hi else None,
+                             f"00/00/{name}.out", None, f"00/00/{name}.err", None, None, 1,
+                             (0 if ok else 256) if ended else None))
+        for st, ts, js in states:
+            if ts < hi:
+                put("jobstate", (jiid, st, ts, js, None))
+        put("invocation", (1, jiid, -1, start - 10, 8.0, None, 0, "dagman::pre", f"00/00/{name}.pre.sh", None,
+                           None, None, None))
+        if ended:
+            put("invocation", (1, jiid, 1, start, float(end - start), None, 0 if ok else 256, "condor::dagman",
+                               "/usr/bin/condor_dagman", None, f"{LABEL}-sub{i}", None, None))
+        if start < hi:
+            put("workflowstate", (2 + i, "WORKFLOW_STARTED", start, 0, None, None))
+        if end < hi:
+            put("workflowstate", (2 + i, "WORKFLOW_TERMINATED", end, 0, 0 if ok else 1, None))
+
+
+def stampede_db(n: int = DEFAULT_N, until: float | None = None, seed: int = SEED, outdir: str | None = None,
+                subwfs: int = 0) -> str:
     """A cached generated Stampede DB (benchmarks/out): ``until`` a fraction of the run or None."""
     outdir = outdir or os.path.join(HERE, "out")
     os.makedirs(outdir, exist_ok=True)
-    tag = "done" if until is None else f"u{until:g}"
+    tag = ("done" if until is None else f"u{until:g}") + (f"-sub{subwfs}" if subwfs else "")
     path = os.path.join(outdir, f"gen-v{VERSION}-n{n}-{tag}-s{seed}.stampede.db")
     if not os.path.exists(path):
         tmp = path + ".part"
-        write_stampede_db(tmp, n, until=until_ts(n, until, seed), seed=seed)
+        write_stampede_db(tmp, n, until=until_ts(n, until, seed), seed=seed, subwfs=subwfs)
         os.replace(tmp, path)
     return path
 
@@ -1093,6 +1160,8 @@ def main(argv=None) -> int:
     ap.add_argument("--until", type=float, help="stop at this fraction of the run (0 < x <= 1), or this many "
                     "seconds after xwf.start (x > 1): a run still in progress")
     ap.add_argument("--stampede-db", metavar="PATH", help="write the run as a Stampede SQLite DB here")
+    ap.add_argument("--subwfs", type=int, default=0, help="with --stampede-db: split the jobs into this many "
+                    "sub-workflows")
     ap.add_argument("--no-traces", action="store_true", help="leave out kickstart.inv.online traces")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -1102,7 +1171,7 @@ def main(argv=None) -> int:
     until = until_ts(args.n, args.until, args.seed)
     if args.stampede_db:
         t0 = time.perf_counter()
-        c = write_stampede_db(args.stampede_db, args.n, until=until, seed=args.seed)
+        c = write_stampede_db(args.stampede_db, args.n, until=until, seed=args.seed, subwfs=args.subwfs)
         print(f"stampede db {args.stampede_db}: {c} in {time.perf_counter() - t0:.1f} s")
     if args.recording:
         t0 = time.perf_counter()

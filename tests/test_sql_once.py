@@ -64,16 +64,21 @@ def generated(tmp_path_factory, shared_data):
 
     out = tmp_path_factory.mktemp("gen")
     dbs = {}
-    for until in (None, 0.3, 0.6):
-        path = out / f"gen-{until}.stampede.db"
-        G.write_stampede_db(str(path), 1500, until=G.until_ts(1500, until))
-        dbs[until] = path
+    for until, subwfs in RUNS:
+        path = out / f"gen-{until}-{subwfs}.stampede.db"
+        G.write_stampede_db(str(path), 1500, until=G.until_ts(1500, until), subwfs=subwfs)
+        dbs[until, subwfs] = path
     return dbs
 
 
-@pytest.mark.parametrize("until", [None, 0.3, 0.6])
-def test_generated_runs_finished_and_in_progress(generated, until, monkeypatch):
-    _same(generated[until], monkeypatch)
+# (fraction of the run written or None for all of it, sub-workflows): finished, in progress, and
+# split into sub-workflows of which some have not started
+RUNS = [(None, 0), (0.3, 0), (0.6, 0), (None, 3), (0.05, 3), (0.5, 3)]
+
+
+@pytest.mark.parametrize("until,subwfs", RUNS)
+def test_generated_runs_finished_and_in_progress(generated, until, subwfs, monkeypatch):
+    _same(generated[until, subwfs], monkeypatch)
 
 
 def _without_end(src: Path, dst: Path) -> Path:
@@ -93,7 +98,8 @@ def test_a_stalled_clock_gives_the_same_stall(generated, shared_data, tmp_path):
     """A clock far past the runs' last event: where nothing is active the store says stalled,
     and so must the SQL path (the same pace and reason)."""
     ended = [_without_end(db, tmp_path / f"noend-{i}.db") for i, db in enumerate(_shared_dbs(shared_data))]
-    ended.append(_without_end(generated[None], tmp_path / "noend-gen.db"))
+    ended.append(_without_end(generated[None, 0], tmp_path / "noend-gen.db"))
+    ended.append(_without_end(generated[None, 3], tmp_path / "noend-gen-sub.db"))
     dbs = [*_shared_dbs(shared_data), *generated.values(), *ended]
     stalled = 0
     for db in dbs:
