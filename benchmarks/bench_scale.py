@@ -136,6 +136,7 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str) -> list[dict]:
     note = f"ours median of {reps}: {ours['walls']} s, CPU {ours['cpu']:.1f} s"
     if theirs:
         note += f"; pegasus-statistics -s all: {theirs['walls']} s, CPU {theirs['cpu']:.1f} s"
+        note += "; summary " + ("equal to" if _same_summary(db, tmp) else "DIFFERENT from") + " pegasus-statistics'"
     else:
         note += "; pegasus-statistics not installed or failed"
     figs.append(figure(f"{label} --stats: speed-up vs pegasus-statistics", speed, "x", target=STATS_RATIO,
@@ -146,6 +147,21 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str) -> list[dict]:
                        baseline_note="pegasus-statistics" if theirs else "", target=theirs and theirs["rss"],
                        better="lower", fmt="{:.0f}"))
     return figs
+
+
+def _same_summary(db: str, tmp: str) -> bool:
+    """Our --stats text and pegasus-statistics' summary.txt say the same (comments aside)."""
+    ours = subprocess.run(_top("--stats", db), cwd=REPO, env=_env(), capture_output=True, text=True).stdout
+    try:
+        with open(os.path.join(tmp, "pegasus-statistics", "summary.txt")) as f:
+            theirs = f.read()
+    except OSError:
+        return False
+
+    def body(text: str) -> list[str]:
+        return [ln.rstrip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+    return body(ours) == body(theirs)
 
 
 def _uuid_of(db: str) -> str:
