@@ -458,44 +458,61 @@ def _order(wfs: dict[int, _Wf]) -> list[_Wf]:
 
 def once_from_db(path: str, source: str = "", now: float | None = None, progress=None) -> tuple[dict, dict] | None:
     """(``once.as_dict``'s dict, extras for the text form) for a Stampede DB, or None when
-    this DB needs the store path (see the module's doc).  ``progress(done, total)`` is told
-    of the jobs read.  Raises :class:`sql_stats.StatsDbError` for a DB that cannot be read."""
+    this DB needs the store path (see the module's doc, or a DB that cannot be read: the
+    store path says why in its own words).  ``progress(done, total)`` is told of the jobs
+    read."""
+    reader = sql_stats._Reader(path)
     try:
-        conn = sql_stats._connect(path)
-        # One pass over each table: read(2) into SQLite's page cache, not a mapping of the
-        # file, whose pages would all count in this process's RSS (a 1M-job DB is ~2 GB).
-        conn.execute("PRAGMA mmap_size = 0")
-        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-    except (sql_stats.StatsDbError, *SQL_ERRORS):
-        return None  # the store path says why, in its own words
-    try:
-        conn.execute("BEGIN")
-        sql_stats._check(conn, path)
-        return _summary(conn, path, source, now, progress)
+        with reader as conn:
+            _light(conn)
+            return _summary(reader, conn, path, source, now, progress)
     except (Unsupported, sql_stats.StatsDbError, *SQL_ERRORS, TypeError, ValueError, OverflowError):
         return None
-    finally:
-        try:
-            conn.execute("COMMIT")
-        except SQL_ERRORS:
-            pass
-        conn.close()
 
 
-def _summary(conn, path, source, now, progress) -> tuple[dict, dict]:
-    if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
-        raise Unsupported("no workflow yet")
+def _light(conn) -> None:
+    # One pass over each table: read(2) into SQLite's page cache, not a mapping of the
+    # file, whose pages would all count in this process's RSS (a 1M-job DB is ~2 GB).
+    conn.execute("PRAGMA mmap_size = 0")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+
+
+def _aggregates(conn, path: str) -> tuple:
+    """What needs no job row: the checks, the event count and pegasus-statistics' task counts
+    ({wf_id: (succeeded, failed, total, retries)}).  Run on a second connection reading the
+    same snapshot when there is one (sql_stats._Reader.second): SQLite does its work without
+    the GIL, so the other core takes it while this thread reads the jobs."""
     if _orphans(conn):
         raise Unsupported("orphan rows")
-    events, unknown = _event_count(conn)
-    wfs = _read_workflows(conn)
+    events = _event_count(conn)
+    tasks: dict[int, tuple] = {}
+    for (uuid,) in conn.execute("SELECT wf_uuid FROM workflow WHERE parent_wf_id IS NULL ORDER BY wf_id"):
+        tasks.update(sql_stats._task_counts(conn, sql_stats._Tree(conn, uuid, path)))
+    return events, tasks
+
+
+def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
+    if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
+        raise Unsupported("no workflow yet")
+    wfs = _read_workflows(conn)  # first: a tree the store would build otherwise ends here
     total_jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]
     tick = None if progress is None else (lambda done: progress(done, total_jobs))
-    _scan_jobs(conn, wfs, tick)
-    # Tasks: pegasus-statistics' own counts (sql_stats), per workflow.
-    tasks: dict[int, tuple] = {}
-    for root in (w for w in wfs.values() if w.parent is None):
-        tasks.update(sql_stats._task_counts(conn, sql_stats._Tree(conn, root.uuid, path)))
+    other = reader.second()
+    if other is None:
+        (events, unknown), tasks = _aggregates(conn, path)
+        _scan_jobs(conn, wfs, tick)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _light(other)
+        with ThreadPoolExecutor(1, thread_name_prefix="sql-once") as pool:
+            agg = pool.submit(_aggregates, other, path)
+            try:
+                _scan_jobs(conn, wfs, tick)
+            except BaseException:
+                other.interrupt()
+                raise
+            (events, unknown), tasks = agg.result()
     ordered = _order(wfs)
     out_wfs = []
     held_lines: dict[str, list] = {}
