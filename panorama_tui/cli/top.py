@@ -236,7 +236,10 @@ def run_once(args, source) -> int:
     fast = _once_from_db(args, source, label)
     if fast is not None:
         return fast
-    store = read_to_end(source)
+    from .stderr_progress import stderr_progress
+
+    with stderr_progress("reading events") as update:
+        store = read_to_end(source, lambda n: update(n, None))
     now = _stall_clock(source, store)
     db_counts = _db_counts(source, store)
     print(render_json(store, label, now, db_counts) if args.json else render_text(store, label, now, db_counts))
@@ -296,8 +299,9 @@ def _stall_clock(source, store) -> float | None:
     return store.latest_ts if isinstance(source, ReplaySource) else time.time()
 
 
-def read_to_end(source):
-    """A store of everything ``source`` holds now (a replay at its end), for --once and --report."""
+def read_to_end(source, tick=None):
+    """A store of everything ``source`` holds now (a replay at its end), for --once and --report;
+    ``tick(events)`` is told how many events are in as they come (a progress bar)."""
     from ..pipeline.ingest import Ingest
     from ..sources.replay import ReplaySource
     from ..model.store import Store
@@ -306,6 +310,8 @@ def read_to_end(source):
     ing = Ingest(source, store).start()
     said_waiting = False
     while not ing.done.wait(0.05):
+        if tick is not None:
+            tick(store.event_count)
         if isinstance(source, ReplaySource) and source.control.finished:
             source.stop()  # a replay idles at its end (waiting for seeks): stop once it is there
         if source.status.state == "waiting" and not said_waiting:  # a FIFO's writer: said once
