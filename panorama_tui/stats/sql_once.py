@@ -43,6 +43,7 @@ import time
 from ..core.events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT, describe_exitcode, to_epoch
 from ..core.fmt import human_duration
 from ..core.stampede import STATE_EVENTS, SUBWF_TYPES
+from ..model.coerce import _str  # the store's text: control characters made visible
 from ..model.states import (
     FAILED_STATES,
     HELD_STATES,
@@ -143,10 +144,6 @@ class _Wf:
         return self.state in (WorkflowState.SUCCEEDED, WorkflowState.FAILED)
 
 
-def _str(v):
-    return None if v is None else str(v)
-
-
 def _read_workflows(conn) -> dict[int, _Wf]:
     wfs: dict[int, _Wf] = {}
     parent_of: dict[int, int] = {}
@@ -154,7 +151,7 @@ def _read_workflows(conn) -> dict[int, _Wf]:
             "SELECT wf_id, wf_uuid, dax_label, dag_file_name, parent_wf_id FROM workflow ORDER BY wf_id"):
         if uuid is None or type(wf_id) is not int:
             raise Unsupported("a workflow row without a uuid")
-        wfs[wf_id] = _Wf(wf_id, str(uuid), _str(label) or None, _str(dag) or None)
+        wfs[wf_id] = _Wf(wf_id, _str(uuid), _str(label) or None, _str(dag) or None)
         if parent is not None:
             parent_of[wf_id] = parent
     for wf_id, parent in parent_of.items():
@@ -242,7 +239,7 @@ def _hold_reason(conn, jiid):
     row = conn.execute(
         "SELECT reason FROM jobstate WHERE job_instance_id = ? AND state = 'JOB_HELD' AND reason IS NOT NULL "
         "AND reason <> '' ORDER BY timestamp DESC, jobstate_submit_seq DESC LIMIT 1", (jiid,)).fetchone()
-    reason = str(row[0]).strip() if row else ""
+    reason = _str(row[0]).strip() if row else ""
     return reason or None
 
 
@@ -252,18 +249,18 @@ def _transformation(conn, job_id, wf_id, jiid) -> str | None:
     row = conn.execute("SELECT transformation FROM task WHERE job_id = ? AND transformation IS NOT NULL "
                        "AND transformation <> '' ORDER BY abs_task_id LIMIT 1", (job_id,)).fetchone()
     if row:
-        return str(row[0])
+        return _str(row[0])
     row = conn.execute(
         "SELECT i.transformation FROM invocation i JOIN job_instance ji ON ji.job_instance_id = i.job_instance_id "
         "WHERE ji.job_id = ? AND i.task_submit_seq >= 0 AND i.transformation IS NOT NULL AND i.transformation <> '' "
         "ORDER BY ji.job_submit_seq DESC, i.task_submit_seq LIMIT 1", (job_id,)).fetchone()
     if row:
-        return str(row[0])
+        return _str(row[0])
     row = conn.execute("SELECT argv FROM job WHERE job_id = ?", (job_id,)).fetchone()
     argv = (row[0] if row else None) or ""
     from ..sources.pegasus.stampede_db import unescape_argv
 
-    argv = unescape_argv(argv)
+    argv = _str(unescape_argv(argv)) or ""
     if " -n " in argv:
         return argv.split(" -n ", 1)[1].split()[0] or None
     return None
@@ -310,17 +307,19 @@ def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None) -> None:
             if tries and held:
                 w.held += 1
             if st == JobState.HELD:
-                w.held_now_jobs.append((str(exec_id), jiid))
+                w.held_now_jobs.append((_str(exec_id), jiid))
             if st == JobState.FAILED:
                 main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
                 raw = main if main is not None else post  # Job.exit_raw
                 if raw == PLACEHOLDER_RAW and removed:
                     raw = REMOVED_EXIT
+                # the try's site: main.end's (the row's) over host.info's over submit's (the row's)
+                first, then = (site, hsite) if main_end else (hsite, site)
                 w.failed.append({
-                    "job_id": str(exec_id),
+                    "job_id": _str(exec_id),
                     "transformation": _transformation(conn, job_id, wf_id, jiid),
                     "exitcode": describe_exitcode(raw),
-                    "site": _str(site) or _str(hsite) or None,
+                    "site": _str(first) or _str(then) or None,
                     "host": _str(host) or None,
                     "tries": tries,
                     "hold_reason": _hold_reason(conn, jiid) if held else None,
