@@ -127,3 +127,18 @@ def test_the_store_path_stays_for_a_db_with_an_orphan_row(shared_data, tmp_path,
     assert sql_once.once_from_db(str(db), "x", None) is None
     code, out = _run(["--once", "--json", str(db)], False, monkeypatch)
     assert json.loads(out)["warnings"] == 1
+
+
+def test_the_store_path_stays_for_a_db_with_a_text_number(shared_data, tmp_path):
+    """A text cell in a number column is a row the store skips with a warning: its path answers."""
+    import shutil
+    import sqlite3
+
+    src = next(p for p in _shared_dbs(shared_data) if "process_wf_failure" in str(p))
+    db = tmp_path / "text.stampede.db"
+    shutil.copy(src, db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE invocation SET remote_duration = 'abc' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    assert sql_once.once_from_db(str(db), "x", None) is None

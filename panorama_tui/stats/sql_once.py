@@ -351,6 +351,28 @@ def _event_count(conn) -> tuple[int, int]:
     return n + (total or 0), unknown or 0
 
 
+# Columns whose cell the store reads as a number (a text or BLOB there is a row it skips with
+# a warning, or a field it warns about).  Only SQLite lets a cell hold another type than its
+# column's (PostgreSQL and MySQL refuse it on insert), so this check, with SQLite's typeof(),
+# is SQLite's alone; text that reads as a number was made one by the column's affinity.
+_TYPED = {
+    "invocation": ("task_submit_seq", "start_time", "remote_duration", "remote_cpu_time", "exitcode", "avg_cpu"),
+    "job_instance": ("job_submit_seq", "cluster_start", "cluster_duration", "local_duration", "multiplier_factor",
+                     "exitcode"),
+    "jobstate": ("jobstate_submit_seq",),
+    "integrity": ("count", "duration"),
+}
+
+
+def _odd_cells(conn) -> bool:
+    """A cell of a number column that holds text or a BLOB (the store skips its row)."""
+    for table, cols in _TYPED.items():
+        cond = " OR ".join(f"typeof({c}) IN ('text', 'blob')" for c in cols)
+        if conn.execute(f"SELECT 1 FROM {table} WHERE {cond} LIMIT 1").fetchone():
+            return True
+    return False
+
+
 def _orphans(conn) -> bool:
     """A row whose parent row is missing (the store skips it with a warning)."""
     checks = (
@@ -489,6 +511,8 @@ def _aggregates(conn, path: str) -> tuple:
     the GIL, so the other core takes it while this thread reads the jobs."""
     if _orphans(conn):
         raise Unsupported("orphan rows")
+    if _odd_cells(conn):
+        raise Unsupported("a text or BLOB cell in a number column")
     events = _event_count(conn)
     tasks: dict[int, tuple] = {}
     for (uuid,) in conn.execute("SELECT wf_uuid FROM workflow WHERE parent_wf_id IS NULL ORDER BY wf_id"):
