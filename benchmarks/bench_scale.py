@@ -19,7 +19,7 @@ the same run on the same DB:
 The machine is shared (2 cores, other work on them): wall times swing with the load, so the
 CPU seconds are printed too; ratios measured in one run hold better than absolute times.
 
-``python -m benchmarks.bench_scale [--n 100000] [--million] [--repeat 3] [--no-baseline-1m]``
+``python -m benchmarks.bench_scale [--n 100000] [--million] [--repeat 3] [--no-baseline-1m] [--half-1m]``
 or ``python -m benchmarks.run --scale``.  The 1M DB takes ~10 min to generate the first time,
 and the store baseline at 1M ~4 min and ~6 GB (``--no-baseline-1m`` leaves it out).
 """
@@ -95,11 +95,11 @@ def pegasus_statistics_cmd(db: str, uuid: str, outdir: str) -> list[str] | None:
             "-u", uuid]
 
 
-def bench_size(n: int, reps: int, baseline: bool, tmp: str) -> list[dict]:
+def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) -> list[dict]:
     figs: list[dict] = []
     label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"
     t_target, m_target = ONCE_TARGET.get(n, (None, None))
-    for until in (None, 0.5):
+    for until in untils:
         t0 = time.perf_counter()
         db = G.stampede_db(n, until)
         what = "finished" if until is None else "half done"
@@ -176,14 +176,15 @@ def _uuid_of(db: str) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=100_000, help="jobs (default %(default)s)")
+    ap.add_argument("--n", type=int, default=100_000, help="jobs (default %(default)s; 0: none, with --million)")
     ap.add_argument("--million", action="store_true", help="also 1,000,000 jobs (minutes, GBs for the baseline)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure at 100k (median; 1 at 1M)")
     ap.add_argument("--no-baseline-1m", action="store_true", help="leave out the store path at 1M (~4 min, ~6 GB)")
+    ap.add_argument("--half-1m", action="store_true", help="at 1M also the half-done DB (another ~10 min to make)")
     ap.add_argument("--quick", action="store_true", help="10k jobs, one run each")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
-    sizes = [10_000] if args.quick else [args.n]
+    sizes = [10_000] if args.quick else [args.n] if args.n else []
     if args.million and not args.quick:
         sizes.append(1_000_000)
     reps = 1 if args.quick else max(1, args.repeat)
@@ -191,7 +192,9 @@ def main(argv=None) -> int:
     figs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for n in sizes:
-            figs.extend(bench_size(n, reps, not (n >= 1_000_000 and args.no_baseline_1m), tmp))
+            big = n >= 1_000_000
+            untils = (None, 0.5) if not big or args.half_1m else (None,)
+            figs.extend(bench_size(n, reps, not (big and args.no_baseline_1m), tmp, untils))
     print()
     print(table(figs))
     print(f"\nload {loadavg()}")
