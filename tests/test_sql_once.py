@@ -43,6 +43,7 @@ def _same(db: Path, monkeypatch) -> None:
         argv = ["--once", *extra, str(db)]
         fast = _run(argv, False, monkeypatch)
         slow = _run(argv, True, monkeypatch)
+        assert fast[0] in (0, 1, 2, 4) and fast[1].startswith(("{", "source: ")), fast
         assert fast == slow, f"{argv}: SQL path differs from the store path"
 
 
