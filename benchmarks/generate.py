@@ -67,7 +67,18 @@ REPO = os.path.dirname(HERE)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-SHARED = os.environ.get("PANORAMA_SHARED_DATA") or os.path.join(os.path.dirname(REPO), "shared", "data")
+def _shared_data() -> str:
+    """``shared/data`` beside the checkout, or beside one of its parents (a git worktree
+    under ``wt/NAME`` shares the main checkout's)."""
+    d = os.path.dirname(REPO)
+    while True:
+        cand = os.path.join(d, "shared", "data")
+        if os.path.isdir(cand) or os.path.dirname(d) == d:
+            return cand if os.path.isdir(cand) else os.path.join(os.path.dirname(REPO), "shared", "data")
+        d = os.path.dirname(d)
+
+
+SHARED = os.environ.get("PANORAMA_SHARED_DATA") or _shared_data()
 WFINSTANCES = os.path.join(SHARED, "wfinstances")
 INSTANCES = (
     "montage-chameleon-2mass-005d-001.json",
@@ -86,6 +97,10 @@ SLOTS_PER_JOB = 1 / 25
 CORES = 48
 P_RETRY = 0.004  # first try fails, the retry succeeds
 P_FAIL_LEAF = 0.0005  # a leaf job fails both tries
+HELD_EVERY = 250  # with held=True: 0.4 % of tries are held, then released (about the retries' rate)
+# The real hold reason of tests/data/held (HTCondor's, for a transfer failure).
+HOLD_REASON = ("Transfer input files failure at access point workflow.isi.edu while sending files to execution "
+               "point slot1@workflow.isi.edu.")
 
 USER = "scientist"
 LABEL = "wfinstances-mix"
@@ -463,8 +478,16 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int | None):
-    """(emit ts, event) for one try, in monitord's order; only those with lo <= emit < hi."""
+def held_try(inst: int, submit: float, start: float) -> bool:
+    """Whether try ``inst`` is held by HTCondor between its submit and its start (with
+    ``held=True``): 1 try in HELD_EVERY, among those that queue long enough for a hold and a
+    release at whole seconds apart."""
+    return inst % HELD_EVERY == 0 and int(start) - int(submit) >= 3
+
+
+def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int | None, held: bool = False):
+    """(emit ts, event) for one try, in monitord's order; only those with lo <= emit < hi.
+    ``held``: some tries are held and released before they start (:func:`held_try`)."""
     tmpls, _ = templates()
     g, k, inst, sched, submit, start, end, post_start, post_end, h, ok = p.tr(ti)
     t = tmpls[p.tmpl[g]]
@@ -520,6 +543,13 @@ def _try_events(p: Plan, ti: int, lo: float, hi: float, traces: bool, tail: int 
             },
         )
     )
+    if held and held_try(inst, submit, start):
+        # monitord's held.start / held.end (JOB_HELD with HTCondor's reason, JOB_RELEASED); js ids
+        # after the try's seven, so the others keep theirs
+        for ts, js, name, extra in ((isub + 1, 8, "held.start", {"reason": HOLD_REASON}),
+                                    (istart - 1, 9, "held.end", {"reason": None})):
+            seq.append((at(ts), {**base, "ts": ts, "js_id": js, **extra, "sched_id": sched, **b,
+                                 "event": f"stampede.job_inst.{name}"}))
     seq.append(
         (
             at(istart),
@@ -876,6 +906,231 @@ def write_jsonl(
     return count
 
 
+# ---------------------------------------------------------------------------
+# A Stampede DB, as pegasus-monitord writes it
+
+
+def until_ts(n: int, until: float | None, seed: int = SEED) -> float | None:
+    """``--until``: a fraction of the run's makespan (0 < until <= 1), else seconds after xwf.start."""
+    if until is None:
+        return None
+    p = plan(n, seed)
+    if 0 < until <= 1:
+        return T_START + until * (p.end_ts - T_START)
+    return T_START + until
+
+
+def _ji_row(r: dict) -> tuple:
+    from benchmarks.bench_stats import _INT, _REAL, JI_ORDER, _num
+
+    out = []
+    for col in JI_ORDER:
+        v = r.get(col)
+        if col in _INT:
+            v = _num(v, int)
+        elif col in _REAL:
+            v = _num(v)
+        out.append(v)
+    return tuple(out)
+
+
+def write_stampede_db(path: str, n: int = DEFAULT_N, *, until: float | None = None, seed: int = SEED,
+                      held: bool = True, subwfs: int = 0, batch: int = 20_000) -> dict:
+    """The run as the Stampede SQLite DB pegasus-monitord 5.1.3 writes, streaming: the
+    schema is the real DB's DDL and each row follows the loader's event -> row rules
+    (``bench_stats.write_stampede_db``, checked against Pegasus's own loader; rows are
+    written per try here, in chunks of ``batch``, so memory stays flat at 1M jobs).
+    ``until``: an epoch time (see :func:`until_ts`): a run still going, its later rows
+    not written.  ``held``: some tries held and released (:func:`held_try`).  Counts per
+    table."""
+    import sqlite3
+
+    from benchmarks.bench_stats import JI_COLS, _argv, _num, create_schema
+    from panorama_tui.core.stampede import JOBSTATE_NAMES
+
+    for p_ in (path, path + "-journal"):
+        if os.path.exists(p_):
+            os.unlink(p_)
+    p = plan(n, seed)
+    tmpls, _ = templates()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
+    create_schema(conn)
+    hi = math.inf if until is None else until
+    pending: dict[str, list] = defaultdict(list)
+    sql = {
+        "workflow": f"INSERT INTO workflow VALUES ({','.join('?' * 16)})",
+        "workflowstate": "INSERT INTO workflowstate VALUES (?,?,?,?,?,?)",
+        "workflow_meta": "INSERT INTO workflow_meta VALUES (?,?,?)",
+        "job": f"INSERT INTO job VALUES ({','.join('?' * 10)})",
+        "job_edge": "INSERT OR IGNORE INTO job_edge VALUES (?,?,?)",
+        "task": "INSERT INTO task VALUES (?,?,?,?,?,?,?)",
+        "host": "INSERT INTO host VALUES (?,?,?,?,?,?,?)",
+        "job_instance": "INSERT INTO job_instance VALUES (" + ",".join("?" * 19) + ")",
+        "jobstate": "INSERT OR IGNORE INTO jobstate VALUES (?,?,?,?,?)",
+        "invocation": "INSERT INTO invocation (wf_id, job_instance_id, task_submit_seq, start_time, remote_duration, "
+                      "remote_cpu_time, exitcode, transformation, executable, argv, abs_task_id, maxrss, avg_cpu) "
+                      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    }
+
+    def put(table: str, row: tuple) -> None:
+        rows = pending[table]
+        rows.append(row)
+        if len(rows) >= batch:
+            conn.executemany(sql[table], rows)
+            rows.clear()
+
+    wf = 1
+    k_sub = max(0, min(subwfs, n))
+
+    def wf_of(g: int) -> int:  # sub-workflow i is wf_id 2 + i, its jobs a contiguous block
+        return 2 + g * k_sub // n if k_sub else wf
+
+    jobs_of = {j: g + 1 for g, j in enumerate(p.job_id)}  # exec id -> job row id (job.info order)
+    for d in static_events(n, seed):
+        name = d["event"]
+        if name == "stampede.wf.plan":
+            put("workflow", (wf, d["xwf_id"], d.get("dag_file_name"), _num(d.get("ts")), d.get("submit_hostname"),
+                             d.get("submit_dir"), _argv(d.get("argv")), d.get("user"), None,
+                             d.get("planner_version"), d.get("dax_label"), d.get("dax_version"), d.get("dax_file"),
+                             None, None, wf))
+            for i in range(k_sub):
+                put("workflow", (2 + i, _sub_uuid(p, i), f"{LABEL}-sub{i}-0.dag", _num(d.get("ts")),
+                                 d.get("submit_hostname"), f"{SUBMIT_DIR}/00/00/{LABEL}-sub{i}.000",
+                                 _argv(d.get("argv")), d.get("user"), None, d.get("planner_version"),
+                                 f"{LABEL}-sub{i}", d.get("dax_version"), DAX, None, wf, wf))
+        elif name == "stampede.xwf.meta":
+            put("workflow_meta", (wf, d["key"], d["value"]))
+        elif name == "stampede.task.info":
+            # the loader inserts the task unmapped and wf.map.task_job sets job_id: the end row
+            g = int(d["task_id"][2:]) - 1
+            put("task", (g + 1, wf_of(g), g + 1, d["task_id"], d.get("transformation"), _argv(d.get("argv")),
+                         d.get("type_desc")))
+        elif name == "stampede.job.info":
+            g = jobs_of[d["job_id"]] - 1
+            put("job", (g + 1, wf_of(g), d["job_id"], d.get("submit_file"), d.get("type_desc"),
+                        1 if str(d.get("clustered")) in ("1", "True", "true") else 0, _num(d.get("max_retries"), int),
+                        d.get("executable"), _argv(d.get("argv")), _num(d.get("task_count"), int)))
+        elif name == "stampede.job.edge":
+            a, b = jobs_of[d["parent_job_id"]] - 1, jobs_of[d["child_job_id"]] - 1
+            if wf_of(a) == wf_of(b):  # an edge across sub-workflows is the planner's, between their jobs
+                put("job_edge", (wf_of(b), d["parent_job_id"], d["child_job_id"]))
+    if hi > T_START:
+        put("workflowstate", (wf, "WORKFLOW_STARTED", T_START, 0, None, None))
+    hosts: dict[tuple, int] = {}
+    for ti in range(p.ntries):
+        if p._t[0][ti] >= hi:
+            continue
+        row = None
+        for _, d in _try_events(p, ti, -math.inf, hi, False, None, held):
+            name = d["event"]
+            if name == "stampede.job_inst.submit.start":
+                row = {"job_instance_id": d["job_inst_id"], "job_id": jobs_of[d["job_id"]],
+                       "job_submit_seq": d["job_inst_id"], "multiplier_factor": 1}
+                row.update((col, d[k]) for k, col in JI_COLS.items() if k in d)
+                continue
+            if row is None:
+                continue
+            jiid = row["job_instance_id"]
+            names = JOBSTATE_NAMES.get(name)
+            if names is not None:
+                if name in ("stampede.job_inst.main.end", "stampede.job_inst.post.end"):
+                    row.update((col, d[k]) for k, col in JI_COLS.items() if k in d)
+                st = names[0 if _num(d.get("status"), int) == -1 else 1]
+                put("jobstate", (jiid, st, _num(d["ts"]), _num(d["js_id"], int), d.get("reason")))
+            elif name == "stampede.job_inst.host.info":
+                hk = (d.get("site"), d.get("hostname"), d.get("ip"))
+                if hk not in hosts:
+                    hosts[hk] = len(hosts) + 1
+                    put("host", (hosts[hk], wf, *hk, d.get("uname"), None))
+                row["host_id"] = hosts[hk]
+            elif name == "stampede.inv.end":
+                put("invocation", (wf_of(row["job_id"] - 1), jiid, _num(d["inv_id"], int), _num(d.get("start_time")),
+                                   _num(d.get("dur")),
+                                   _num(d.get("remote_cpu_time")), _num(d.get("exitcode"), int),
+                                   d.get("transformation"), d.get("executable"), _argv(d.get("argv")),
+                                   d.get("task_id"), _num(d.get("maxrss"), int), _num(d.get("avg_cpu"))))
+        if row is not None:
+            put("job_instance", _ji_row(row))
+    if k_sub:
+        _write_subwf_jobs(p, n, k_sub, wf_of, hi, put)
+    if p.end_ts < hi:
+        put("workflowstate", (wf, "WORKFLOW_TERMINATED", p.end_ts, 0, p.status, None))
+    for table, rows in pending.items():
+        if rows:
+            conn.executemany(sql[table], rows)
+    conn.commit()
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in
+              ("workflow", "job", "task", "job_instance", "jobstate", "invocation", "host")}
+    conn.close()
+    return counts
+
+
+def _sub_uuid(p: Plan, i: int) -> str:
+    return str(uuid.UUID(int=(uuid.UUID(p.wf_uuid).int + i + 1) % 2**128, version=4))
+
+
+def _write_subwf_jobs(p: Plan, n: int, k_sub: int, wf_of, hi: float, put) -> None:
+    """The root's ``pegasus-plan`` jobs, one per sub-workflow, and the sub-workflows' own states:
+    each runs from its first job's submit to its last POST script's end (DAGMan's PRE script
+    plans it first), and fails when one of its jobs failed its last try."""
+    first = [math.inf] * k_sub
+    last = [-math.inf] * k_sub
+    failed = [False] * k_sub
+    for ti in range(p.ntries):
+        i = wf_of(p._job[ti]) - 2
+        first[i] = min(first[i], p._t[0][ti])
+        last[i] = max(last[i], p._t[4][ti])
+        if not p._ok[ti] and p._k[ti] == 1:
+            failed[i] = True
+    for i in range(k_sub):
+        job_id, jiid = n + 1 + i, p.ntries + 1 + i
+        name = f"pegasus-plan_{LABEL}-sub{i}"
+        put("job", (job_id, 1, name, f"00/00/{name}.sub", "dax", 0, 1, "/usr/bin/condor_dagman",
+                    f" -p 0  -f -l . -Notification never -Debug 3 -Dag {LABEL}-sub{i}-0.dag", 0))
+        put("task", (job_id, 1, job_id, f"{LABEL}-sub{i}", f"pegasus::pegasus-plan:{PEGASUS}",
+                     f"--conf pegasus.properties --basename {LABEL}-sub{i}", "dax"))
+        start, end = int(first[i]) - 1, int(last[i]) + 5
+        if start - 10 >= hi:
+            continue
+        ok = not failed[i]
+        states = [("PRE_SCRIPT_STARTED", start - 10, 1), ("PRE_SCRIPT_TERMINATED", start - 2, 2),
+                  ("PRE_SCRIPT_SUCCESS", start - 2, 3), ("SUBMIT", start - 1, 4), ("EXECUTE", start, 5),
+                  ("JOB_TERMINATED", end, 6), ("JOB_SUCCESS" if ok else "JOB_FAILURE", end + 4, 7)]
+        ended = end + 4 < hi
+        put("job_instance", (jiid, job_id, None, 1, f"{p.ntries + i + 1}.0", "local", USER, SUBMIT_DIR, None, None,
+                             float(end - start) if ended else None, 2 + i if start < hi else None,
+                             f"00/00/{name}.out", None, f"00/00/{name}.err", None, None, 1,
+                             (0 if ok else 256) if ended else None))
+        for st, ts, js in states:
+            if ts < hi:
+                put("jobstate", (jiid, st, ts, js, None))
+        put("invocation", (1, jiid, -1, start - 10, 8.0, None, 0, "dagman::pre", f"00/00/{name}.pre.sh", None,
+                           None, None, None))
+        if ended:
+            put("invocation", (1, jiid, 1, start, float(end - start), None, 0 if ok else 256, "condor::dagman",
+                               "/usr/bin/condor_dagman", None, f"{LABEL}-sub{i}", None, None))
+        if start < hi:
+            put("workflowstate", (2 + i, "WORKFLOW_STARTED", start, 0, None, None))
+        if end < hi:
+            put("workflowstate", (2 + i, "WORKFLOW_TERMINATED", end, 0, 0 if ok else 1, None))
+
+
+def stampede_db(n: int = DEFAULT_N, until: float | None = None, seed: int = SEED, outdir: str | None = None,
+                subwfs: int = 0) -> str:
+    """A cached generated Stampede DB (benchmarks/out): ``until`` a fraction of the run or None."""
+    outdir = outdir or os.path.join(HERE, "out")
+    os.makedirs(outdir, exist_ok=True)
+    tag = ("done" if until is None else f"u{until:g}") + (f"-sub{subwfs}" if subwfs else "")
+    path = os.path.join(outdir, f"gen-v{VERSION}-n{n}-{tag}-s{seed}.stampede.db")
+    if not os.path.exists(path):
+        tmp = path + ".part"
+        write_stampede_db(tmp, n, until=until_ts(n, until, seed), seed=seed, subwfs=subwfs)
+        os.replace(tmp, path)
+    return path
+
+
 def describe(n: int = DEFAULT_N, seed: int = SEED) -> dict:
     p = plan(n, seed)
     tmpls, _ = templates()
@@ -898,18 +1153,26 @@ def describe(n: int = DEFAULT_N, seed: int = SEED) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=DEFAULT_N, help="jobs (default %(default)s)")
+    ap.add_argument("--n", "--jobs", type=int, default=DEFAULT_N, help="jobs (default %(default)s)")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--recording", help="write a panorama recording (SQLite) here")
     ap.add_argument("--jsonl", help="write a monitord JSON event log here")
-    ap.add_argument("--until", type=float, help="stop at this many seconds after xwf.start")
+    ap.add_argument("--until", type=float, help="stop at this fraction of the run (0 < x <= 1), or this many "
+                    "seconds after xwf.start (x > 1): a run still in progress")
+    ap.add_argument("--stampede-db", metavar="PATH", help="write the run as a Stampede SQLite DB here")
+    ap.add_argument("--subwfs", type=int, default=0, help="with --stampede-db: split the jobs into this many "
+                    "sub-workflows")
     ap.add_argument("--no-traces", action="store_true", help="leave out kickstart.inv.online traces")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     d = describe(args.n, args.seed)
     d["plan_s"] = round(time.perf_counter() - t0, 2)
     print(json.dumps(d, indent=1))
-    until = None if args.until is None else T_START + args.until
+    until = until_ts(args.n, args.until, args.seed)
+    if args.stampede_db:
+        t0 = time.perf_counter()
+        c = write_stampede_db(args.stampede_db, args.n, until=until, seed=args.seed, subwfs=args.subwfs)
+        print(f"stampede db {args.stampede_db}: {c} in {time.perf_counter() - t0:.1f} s")
     if args.recording:
         t0 = time.perf_counter()
         c = write_recording(args.recording, args.n, until=until, traces=not args.no_traces, seed=args.seed)

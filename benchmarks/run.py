@@ -3,6 +3,7 @@
     python -m benchmarks.run              # ingest + ui (+ amqp, monitor, stats when present)
     python -m benchmarks.run --quick      # 10k-job smoke run
     python -m benchmarks.run --only ingest,ui
+    python -m benchmarks.run --scale      # LIGO scale (issue #14): 100k-job DBs, minutes; --million adds 1M
 
 Each benchmark runs in its own Python process (so one's memory does not
 count in another's peak RSS, and a crash is reported, not fatal).  The
@@ -39,7 +40,9 @@ BENCHES = {
     "stats": "bench_stats",
     "parsl": "bench_parsl",
 }
-OURS = ("ingest", "ui")
+OURS = ("ingest", "ui", "scale")
+# Not in the default set (minutes; the 1M-job run tens of minutes): --scale runs it.
+EXTRA = {"scale": "bench_scale"}
 
 
 # ---------------------------------------------------------------------------
@@ -212,14 +215,16 @@ def _run_theirs(name: str, module: str) -> tuple[int, float, bool]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Panorama Top benchmarks")
     ap.add_argument("--quick", action="store_true", help="smaller workflows (10k jobs) for a smoke run")
-    ap.add_argument("--only", help="comma-separated: " + ",".join(BENCHES))
+    ap.add_argument("--only", help="comma-separated: " + ",".join([*BENCHES, *EXTRA]))
+    ap.add_argument("--scale", action="store_true", help="the LIGO-scale benchmark (bench_scale: 100k-job DBs)")
+    ap.add_argument("--million", action="store_true", help="with --scale: 1M jobs too")
     args = ap.parse_args(argv)
-    chosen = list(BENCHES)
+    chosen = ["scale"] if args.scale else list(BENCHES)
     if args.only:
         chosen = [x.strip() for x in args.only.split(",") if x.strip()]
-        unknown = [x for x in chosen if x not in BENCHES]
+        unknown = [x for x in chosen if x not in BENCHES and x not in EXTRA]
         if unknown:
-            ap.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from {', '.join(BENCHES)})")
+            ap.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from {', '.join([*BENCHES, *EXTRA])})")
     import platform
 
     print(
@@ -233,7 +238,7 @@ def main(argv=None) -> int:
     crashed = False
     t_all = time.perf_counter()
     for name in chosen:
-        module = BENCHES[name]
+        module = BENCHES.get(name) or EXTRA[name]
         has = _has_main(module)
         if has is None:
             status.append((name, f"skipped: benchmarks/{module}.py does not exist"))
@@ -243,7 +248,8 @@ def main(argv=None) -> int:
             continue
         print(f"=== {name} ({module}) ===", flush=True)
         if name in OURS:
-            rc, figs, secs = _run_ours(name, module, args.quick, [])
+            extra = ["--million"] if name == "scale" and args.million else []
+            rc, figs, secs = _run_ours(name, module, args.quick, extra)
             all_figs.extend(figs)
             if rc != 0:
                 crashed = True

@@ -219,12 +219,44 @@ def _open_amqp(args):
 def run_once(args, source) -> int:
     from ..stats.once import overall_exit, render_json, render_text
 
-    store = read_to_end(source)
     label = args.path or "demo"
+    fast = _once_from_db(args, source, label)
+    if fast is not None:
+        return fast
+    from .stderr_progress import stderr_progress
+
+    with stderr_progress("reading events") as update:
+        store = read_to_end(source, lambda n: update(n, None))
     now = _stall_clock(source, store)
     db_counts = _db_counts(source, store)
     print(render_json(store, label, now, db_counts) if args.json else render_text(store, label, now, db_counts))
     return overall_exit(store, now)
+
+
+def _once_from_db(args, source, label: str) -> int | None:
+    """--once of a Stampede DB computed in the DB (stats.sql_once), without a store; None
+    when the input is not one, or is one the store path must read (the same output)."""
+    from ..sources.pegasus.stampede_db import StampedeDbSource
+    from ..stats import sql_once
+
+    if not isinstance(source, StampedeDbSource) or not sql_once.enabled():
+        return None
+    from .stderr_progress import stderr_progress
+
+    with stderr_progress("reading jobs") as update:
+        got = sql_once.once_from_db(source.path, label, time.time(), update)
+    if got is None:
+        return None
+    d, extra = got
+    if args.json:
+        import json
+
+        print(json.dumps(d, indent=2))
+    else:
+        from ..stats.once import text_of
+
+        print(text_of(d, label, extra["depth"].__getitem__, lambda u: extra["held"].get(u, ())))
+    return d["exit_status"]
 
 
 def _db_counts(source, store) -> dict | None:
@@ -254,8 +286,9 @@ def _stall_clock(source, store) -> float | None:
     return store.latest_ts if isinstance(source, ReplaySource) else time.time()
 
 
-def read_to_end(source):
-    """A store of everything ``source`` holds now (a replay at its end), for --once and --report."""
+def read_to_end(source, tick=None):
+    """A store of everything ``source`` holds now (a replay at its end), for --once and --report;
+    ``tick(events)`` is told how many events are in as they come (a progress bar)."""
     from ..pipeline.ingest import Ingest
     from ..sources.replay import ReplaySource
     from ..model.store import Store
@@ -264,6 +297,8 @@ def read_to_end(source):
     ing = Ingest(source, store).start()
     said_waiting = False
     while not ing.done.wait(0.05):
+        if tick is not None:
+            tick(store.event_count)
         if isinstance(source, ReplaySource) and source.control.finished:
             source.stop()  # a replay idles at its end (waiting for seeks): stop once it is there
         if source.status.state == "waiting" and not said_waiting:  # a FIFO's writer: said once
@@ -325,11 +360,15 @@ def run_stats(args) -> int:
     elif kind != "stampede":
         raise InputError(f"{path}: --stats reads a Stampede DB or a submit dir, not a {kind}")
     warnings: list[str] = []
+    from .stderr_progress import stderr_progress
+
     try:
-        if args.json:
-            print(_dumps(sql_stats.json_units(sql_stats.all_statistics_db(path, wf, warnings=warnings))))
-        else:
-            print(sql_stats.summary_text(path, wf, warnings=warnings))
+        with stderr_progress("computing statistics"):  # a terminal's stderr only: the time it takes
+            if args.json:
+                text = _dumps(sql_stats.json_units(sql_stats.all_statistics_db(path, wf, warnings=warnings)))
+            else:
+                text = sql_stats.summary_text(path, wf, warnings=warnings)
+        print(text)
     except sql_stats.StatsDbError as exc:
         raise InputError(str(exc)) from None
     if warnings:  # rows skipped, text not UTF-8: the figures are those of the rest

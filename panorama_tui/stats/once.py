@@ -155,6 +155,30 @@ def _count_columns(c: dict) -> str:
 
 def render_text(store: Store, source: str = "", now: float | None = None, db_counts: dict | None = None) -> str:
     d = as_dict(store, source, now, db_counts)
+
+    def depth(wf_uuid: str) -> int:
+        n = 0
+        p = store.workflows[wf_uuid].parent_uuid
+        while p and p in store.workflows:
+            n += 1
+            p = store.workflows[p].parent_uuid
+        return n
+
+    def held_now(wf_uuid: str):
+        for job in store.workflows[wf_uuid].jobs.values():
+            if job.state == JobState.HELD:
+                yield job.job_id, hold_reason(job)
+
+    def parsl_lines(w: dict) -> list[str]:
+        return parsl.run_text(store.workflows[w["run_id"]].meta[parsl.RUN_KEY], now)
+
+    return text_of(d, source, depth, held_now, parsl_lines)
+
+
+def text_of(d: dict, source: str, depth, held_now, parsl_lines=None) -> str:
+    """The text form of :func:`as_dict`'s dict; ``depth(wf_uuid)``: how deep the workflow
+    is in its tree, ``held_now(wf_uuid)``: (job_id, hold reason) of its jobs held now
+    (what the dict does not hold), ``parsl_lines(w)``: a Parsl run's lines."""
     lines = [f"source: {source}" if source else "source: -"]
     lines.append(
         f"events: {d['events']}  bad records: {d['bad_records']}  unknown events: {d['unknown_events']}"
@@ -165,14 +189,9 @@ def render_text(store: Store, source: str = "", now: float | None = None, db_cou
     for w in d["workflows"]:
         if w.get("kind") == "parsl":
             lines.append("")
-            lines.extend(parsl.run_text(store.workflows[w["run_id"]].meta[parsl.RUN_KEY], now))
+            lines.extend(parsl_lines(w))
             continue
-        depth = 0
-        p = w["parent_wf_uuid"]
-        while p and p in store.workflows:
-            depth += 1
-            p = store.workflows[p].parent_uuid
-        ind = "  " * depth
+        ind = "  " * depth(w["wf_uuid"])
         lines.append("")
         lines.append(f"{ind}{w['label'] or '?'} {w['wf_uuid']}  {w['state'].upper()}")
         if w["stalled"]:
@@ -195,7 +214,6 @@ def render_text(store: Store, source: str = "", now: float | None = None, db_cou
             )
             if fj["hold_reason"]:
                 lines.append(f"{ind}    held: {fj['hold_reason']}")
-        for job in store.workflows[w["wf_uuid"]].jobs.values():
-            if job.state == JobState.HELD:
-                lines.append(f"{ind}  HELD {job.job_id}  {hold_reason(job) or '(no reason given yet)'}")
+        for job_id, reason in held_now(w["wf_uuid"]):
+            lines.append(f"{ind}  HELD {job_id}  {reason or '(no reason given yet)'}")
     return "\n".join(lines)

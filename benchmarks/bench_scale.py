@@ -1,0 +1,206 @@
+"""LIGO scale (issue #14): ``--once --json`` and ``--stats`` of a 100k-job (and 1M-job) Stampede DB.
+
+The DBs: ``generate.py``'s Pegasus-shaped run written as pegasus-monitord's Stampede SQLite DB
+(``generate.stampede_db``, cached under ``benchmarks/out``): finished (with retries, failures
+and held-then-released tries) and half done (``--until 0.5``: jobs queued, running, in their
+POST script, waiting).
+
+Each figure is one command in its own process, timed from outside (wall time; user+sys CPU
+and peak RSS from ``wait4``), the median of ``--repeat`` runs, beside its baseline measured in
+the same run on the same DB:
+
+* ``--once --json``: panorama-top computing the summary in the DB (``stats/sql_once.py``)
+  against the previous path, the store built from every row (the same command with
+  ``PANORAMA_ONCE_STORE=1``); the two outputs are compared.  Targets (issue #14): <= 1.5 s
+  and <= 300 MB at 100k, <= 15 s and <= 2 GB at 1M.
+* ``--stats``: panorama-top against the real ``pegasus-statistics -s all`` (pegasus-wms 5.1.3,
+  its own process, when installed).  Targets: >= 10x faster, peak RSS <= its RSS.
+
+The machine is shared (2 cores, other work on them): wall times swing with the load, so the
+CPU seconds are printed too; ratios measured in one run hold better than absolute times.
+
+``python -m benchmarks.bench_scale [--n 100000] [--million] [--repeat 3] [--no-baseline-1m] [--half-1m]``
+or ``python -m benchmarks.run --scale``.  The 1M DB takes ~10 min to generate the first time,
+and the store baseline at 1M ~4 min and ~6 GB (``--no-baseline-1m`` leaves it out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from benchmarks import generate as G  # noqa: E402
+from benchmarks.run import figure, loadavg, median, table, write_json  # noqa: E402
+
+ONCE_TARGET = {100_000: (1.5, 300.0), 1_000_000: (15.0, 2048.0)}
+STATS_RATIO = 10.0
+TZ = "UTC"
+
+
+def measure(cmd: list[str], env: dict | None = None, stdout=None) -> dict:
+    """Run ``cmd``; its wall time, CPU time (user+sys) and peak RSS (MB), from wait4."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss / 1024.0, "rc": proc.returncode,
+            "err": err.strip()[-300:]}
+
+
+def repeat(n: int, cmd: list[str], env: dict | None = None) -> dict:
+    runs = [measure(cmd, env) for _ in range(n)]
+    return {"wall": median([r["wall"] for r in runs]), "cpu": median([r["cpu"] for r in runs]),
+            "rss": median([r["rss"] for r in runs]), "rc": runs[-1]["rc"], "err": runs[-1]["err"],
+            "walls": [round(r["wall"], 2) for r in runs]}
+
+
+def _top(*args: str) -> list[str]:
+    return [sys.executable, "-m", "panorama_tui.cli.top", *args]
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, TZ=TZ, **extra)
+    env.pop("PANORAMA_ONCE_STORE", None)
+    env.update(extra)
+    return env
+
+
+def _json_of(cmd: list[str], env: dict) -> dict:
+    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def pegasus_statistics_cmd(db: str, uuid: str, outdir: str) -> list[str] | None:
+    try:
+        import Pegasus
+    except ImportError:
+        return None
+    script = os.path.join(os.path.dirname(Pegasus.__file__), "cli", "pegasus-statistics.py")
+    props = os.path.join(outdir, "scale.properties")
+    with open(props, "w") as f:
+        f.write(f"pegasus.monitord.output = sqlite:///{db}\n")
+    return [sys.executable, script, "-s", "all", "-o", os.path.join(outdir, "pegasus-statistics"), "-c", props,
+            "-u", uuid]
+
+
+def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) -> list[dict]:
+    figs: list[dict] = []
+    label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"
+    t_target, m_target = ONCE_TARGET.get(n, (None, None))
+    for until in untils:
+        t0 = time.perf_counter()
+        db = G.stampede_db(n, until)
+        what = "finished" if until is None else "half done"
+        print(f"{label} {what}: {db} ({time.perf_counter() - t0:.0f} s to get)", flush=True)
+        ours = repeat(reps, _top("--once", "--json", db), _env())
+        base = None
+        same = None
+        if baseline:
+            base = repeat(1 if n >= 1_000_000 else reps, _top("--once", "--json", db), _env(PANORAMA_ONCE_STORE="1"))
+            a = _json_of(_top("--once", "--json", db), _env())
+            b = _json_of(_top("--once", "--json", db), _env(PANORAMA_ONCE_STORE="1"))
+            same = a == b
+            diff = sorted(k for k in a if a[k] != b.get(k))
+        note = f"median of {reps}: {ours['walls']} s; CPU {ours['cpu']:.1f} s"
+        if base is not None:
+            note += (f"; store path CPU {base['cpu']:.1f} s; outputs "
+                     + ("identical" if same else f"differ in {', '.join(diff)}"))
+        figs.append(figure(f"{label} {what} --once --json: wall", ours["wall"], "s",
+                           baseline=base and base["wall"], baseline_note="store path" if base else "",
+                           target=t_target, better="lower", note=note, fmt="{:.2f}"))
+        figs.append(figure(f"{label} {what} --once --json: peak RSS", ours["rss"], "MB",
+                           baseline=base and base["rss"], baseline_note="store path" if base else "",
+                           target=m_target, better="lower", fmt="{:.0f}"))
+    # --stats against pegasus-statistics -s all, on the finished DB
+    db = G.stampede_db(n, None)
+    uuid = G.plan(n).wf_uuid if n <= 100_000 else _uuid_of(db)
+    ours = repeat(reps, _top("--stats", db), _env())
+    cmd = pegasus_statistics_cmd(db, uuid, tmp)
+    theirs = repeat(1 if n >= 1_000_000 else reps, cmd, _env(HOME=tmp)) if cmd else None
+    if theirs is not None and theirs["rc"] != 0:
+        print(f"pegasus-statistics failed: {theirs['err']}", flush=True)
+        theirs = None
+    speed = theirs["wall"] / ours["wall"] if theirs else None
+    note = f"ours median of {reps}: {ours['walls']} s, CPU {ours['cpu']:.1f} s"
+    if theirs:
+        note += f"; pegasus-statistics -s all: {theirs['walls']} s, CPU {theirs['cpu']:.1f} s"
+        note += "; summary " + ("equal to" if _same_summary(db, tmp) else "DIFFERENT from") + " pegasus-statistics'"
+    else:
+        note += "; pegasus-statistics not installed or failed"
+    figs.append(figure(f"{label} --stats: speed-up vs pegasus-statistics", speed, "x", target=STATS_RATIO,
+                       better="higher", ratio=speed, note=note, fmt="{:.1f}"))
+    figs.append(figure(f"{label} --stats: wall", ours["wall"], "s", baseline=theirs and theirs["wall"],
+                       baseline_note="pegasus-statistics" if theirs else "", better="lower", fmt="{:.2f}"))
+    figs.append(figure(f"{label} --stats: peak RSS", ours["rss"], "MB", baseline=theirs and theirs["rss"],
+                       baseline_note="pegasus-statistics" if theirs else "", target=theirs and theirs["rss"],
+                       better="lower", fmt="{:.0f}"))
+    return figs
+
+
+def _same_summary(db: str, tmp: str) -> bool:
+    """Our --stats text and pegasus-statistics' summary.txt say the same (comments aside)."""
+    ours = subprocess.run(_top("--stats", db), cwd=REPO, env=_env(), capture_output=True, text=True).stdout
+    try:
+        with open(os.path.join(tmp, "pegasus-statistics", "summary.txt")) as f:
+            theirs = f.read()
+    except OSError:
+        return False
+
+    def body(text: str) -> list[str]:
+        return [ln.rstrip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+    return body(ours) == body(theirs)
+
+
+def _uuid_of(db: str) -> str:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT wf_uuid FROM workflow ORDER BY wf_id LIMIT 1").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100_000, help="jobs (default %(default)s; 0: none, with --million)")
+    ap.add_argument("--million", action="store_true", help="also 1,000,000 jobs (minutes, GBs for the baseline)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure at 100k (median; 1 at 1M)")
+    ap.add_argument("--no-baseline-1m", action="store_true", help="leave out the store path at 1M (~4 min, ~6 GB)")
+    ap.add_argument("--half-1m", action="store_true", help="at 1M also the half-done DB (another ~10 min to make)")
+    ap.add_argument("--quick", action="store_true", help="10k jobs, one run each")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+    sizes = [10_000] if args.quick else [args.n] if args.n else []
+    if args.million and not args.quick:
+        sizes.append(1_000_000)
+    reps = 1 if args.quick else max(1, args.repeat)
+    print(f"bench_scale  {time.strftime('%Y-%m-%d %H:%M:%S')}  load {loadavg()}", flush=True)
+    figs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        for n in sizes:
+            big = n >= 1_000_000
+            untils = (None, 0.5) if not big or args.half_1m else (None,)
+            figs.extend(bench_size(n, reps, not (big and args.no_baseline_1m), tmp, untils))
+    print()
+    print(table(figs))
+    print(f"\nload {loadavg()}")
+    write_json(args.json, figs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

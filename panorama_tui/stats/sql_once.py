@@ -1,0 +1,640 @@
+"""``panorama-top --once`` of a Stampede DB straight from the DB, without a store.
+
+The store path (:func:`panorama_tui.stats.once.as_dict` on a store built by
+``StampedeDbSource``) turns every row back into an event and every job into
+Python objects: 13.6 s and 593 MB for a 100k-job DB.  A summary needs one row
+per job, so this module asks the DB for exactly that, set-based:
+
+* each job's latest instance (max ``job_submit_seq``) and the number of its
+  instances, by one GROUP BY on the (job_id, job_submit_seq) unique index;
+* that instance's latest jobstate (by timestamp, then jobstate_submit_seq:
+  the store's order) and the few facts about its states the summary reads
+  (held at some time, main job and POST script ended, removed by DAGMan),
+  computed in the DB;
+
+then one streaming pass over those rows (constant memory beyond per-workflow
+counters) applies the store's own rules (``Store._derive_state``,
+``progress._row_of_jobs``, ``stall``) to each job.  The numbers printed are
+pegasus-statistics' (jobs from the same latest-instance rows, tasks from
+:mod:`sql_stats`), as the store path prints them for a DB.
+
+The SQL stays portable (no SQLite-only function: CASE instead of FILTER,
+a correlated ``ORDER BY ... LIMIT 1`` that PostgreSQL and MySQL run too).
+
+``events`` is what the store path counts for a DB read in one transaction: one event
+a row (a mapped task, an instance's host and sub-workflow one more each).  The store path
+reads a big DB in chunks of 50,000 rows a table and sends an instance's main.end and
+post.end again when its end states straddle two chunks: on the generated 100k-job DB it
+counts 1,405,217 events where this path counts 1,405,214 (every other field equal).
+
+What this path does not do, and :func:`once_from_db` answers None for (the
+caller then builds the store as before, so the output is the same): a DB the
+store would warn about (a row whose parent row is missing, a time that is not
+one, a workflow without a uuid, parents out of order), which the store counts
+in ``warnings`` row by row.  Submit dirs (jobstate.log's overlay, DAGMan's
+tables), event logs, recordings and Parsl DBs keep the store path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..core.events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT, describe_exitcode, to_epoch
+from ..core.fmt import human_duration
+from ..core.stampede import STATE_EVENTS, SUBWF_TYPES
+from ..model.coerce import _str  # the store's text: control characters made visible
+from ..model.states import (
+    FAILED_STATES,
+    HELD_STATES,
+    MAIN_DONE_STATES,
+    QUEUED_STATES,
+    SUCCESS_STATES,
+    JobState,
+    WorkflowState,
+)
+from ..sources.pegasus.dagman_out import NODE_COLUMNS, percent_done
+from ..sources.pegasus.stampede_db import SQL_ERRORS
+from . import sql_stats
+from .stall import STALL_FACTOR, STALL_FLOOR
+
+# Set by the scale benchmark only: the store path, for its baseline.
+FORCE_STORE_ENV = "PANORAMA_ONCE_STORE"
+
+_PHASES = {"PRE_SCRIPT_STARTED": "pre", "PRE_SCRIPT_TERMINATED": "pre",
+           "POST_SCRIPT_STARTED": "post", "POST_SCRIPT_TERMINATED": "post"}
+_ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.HELD, JobState.RETRYING)
+_SUBWF_SQL = "('" + "', '".join(sorted(SUBWF_TYPES)) + "')"
+_KNOWN_STATES_SQL = "('" + "', '".join(sorted(STATE_EVENTS)) + "')"
+_REMOVED_SQL = "('" + "', '".join(sorted(PLACEHOLDER_STATES)) + "')"
+# SQLite's page cache for the read (KiB): the correlated lookups revisit the jobstate and
+# job_instance index pages; past the indexes' hot part more cache buys nothing.
+CACHE_KIB = 65_536
+# Rows fetched at a time: the pass stays a few MB whatever the DB's size.
+FETCH = 20_000
+
+
+class Unsupported(Exception):
+    """This DB needs the store path (the message says why)."""
+
+
+def enabled() -> bool:
+    return not os.environ.get(FORCE_STORE_ENV)
+
+
+# -- the per-job rows -------------------------------------------------------------------
+
+# One row per job.  Jobs with an instance come in their latest instance's order
+# (job_instance_id): each lookup of its states on jobstate's (job_instance_id, state, ...)
+# key then lands next to the previous one, and a 64 MiB page cache serves a 1M-job DB
+# (in job order the lookups jump around a 300 MB index).  The latest instance is the
+# max(job_submit_seq) of its job, on the (job_id, job_submit_seq) unique index; what the
+# summary needs of its states is one index seek each.  All correlated lookups: nothing is
+# materialised, the rows stream with constant memory at any size (100k jobs: 1.5 s of CPU,
+# against 1.7 s with the aggregates materialised and joined).  The few lists in job order
+# (failed, held jobs) are sorted at the end.
+
+
+def _has(states: str) -> str:
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id "
+            f"AND s.state IN {states}) THEN 1 ELSE 0 END")
+
+
+_JOBS_SQL = f"""
+SELECT j.job_id, j.wf_id, j.exec_job_id, j.type_desc, j.max_retries,
+       (SELECT count(*) FROM job_instance x WHERE x.job_id = j.job_id) AS tries,
+       ji.job_instance_id, ji.exitcode, ji.site, h.site, h.hostname,
+       {_has("('JOB_HELD')")} AS held,
+       {_has("('JOB_SUCCESS', 'JOB_FAILURE')")} AS main_end,
+       {_has("('JOB_SUCCESS')")} AS main_ok,
+       {_has("('POST_SCRIPT_SUCCESS', 'POST_SCRIPT_FAILED')")} AS post_end,
+       {_has(_REMOVED_SQL)} AS removed,
+       (SELECT s.state FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id
+        ORDER BY s.timestamp DESC, s.jobstate_submit_seq DESC LIMIT 1) AS last_state
+FROM job_instance ji
+JOIN job j ON j.job_id = ji.job_id
+LEFT JOIN host h ON h.host_id = ji.host_id
+WHERE ji.job_submit_seq = (SELECT max(x.job_submit_seq) FROM job_instance x WHERE x.job_id = ji.job_id)
+ORDER BY ji.job_instance_id"""
+
+# The jobs DAGMan has not submitted yet, in the same shape.
+_WAITING_SQL = """
+SELECT j.job_id, j.wf_id, j.exec_job_id, j.type_desc, j.max_retries, 0, NULL, NULL, NULL, NULL, NULL,
+       0, 0, 0, 0, 0, NULL
+FROM job j
+WHERE NOT EXISTS (SELECT 1 FROM job_instance x WHERE x.job_id = j.job_id)"""
+
+
+class _Wf:
+    """What the summary keeps of one workflow while the jobs stream past."""
+
+    __slots__ = ("wf_id", "uuid", "label", "dag_file", "parent", "children", "state", "start_ts", "end_ts",
+                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs")
+
+    def __init__(self, wf_id, uuid, label, dag_file):
+        self.wf_id = wf_id
+        self.uuid = uuid
+        self.label = label
+        self.dag_file = dag_file
+        self.parent: _Wf | None = None
+        self.children: list[_Wf] = []
+        self.state = WorkflowState.PLANNED
+        self.start_ts = self.end_ts = None
+        self.counts = [0] * len(JobState)
+        self.njobs = 0
+        self.row = dict.fromkeys(NODE_COLUMNS, 0)  # phases of active jobs (pre, post, ready)
+        self.jobs = [0, 0, 0, 0]  # succeeded, failed, total, retries (pegasus-statistics: latest exitcode)
+        self.subwfs = [0, 0, 0, 0]
+        self.failed: list[dict] = []
+        self.held = 0  # jobs whose latest try was held at some time
+        self.held_now_jobs: list[tuple] = []  # (job row id, job_id, jiid) of the jobs held now
+
+    @property
+    def ended(self) -> bool:
+        return self.state in (WorkflowState.SUCCEEDED, WorkflowState.FAILED)
+
+
+def _read_workflows(conn) -> dict[int, _Wf]:
+    wfs: dict[int, _Wf] = {}
+    parent_of: dict[int, int] = {}
+    for wf_id, uuid, label, dag, parent in conn.execute(
+            "SELECT wf_id, wf_uuid, dax_label, dag_file_name, parent_wf_id FROM workflow ORDER BY wf_id"):
+        if uuid is None or type(wf_id) is not int:
+            raise Unsupported("a workflow row without a uuid")
+        wfs[wf_id] = _Wf(wf_id, _str(uuid), _str(label) or None, _str(dag) or None)
+        if parent is not None:
+            parent_of[wf_id] = parent
+    for wf_id, parent in parent_of.items():
+        # The store links a child to a parent it has read before it (rowid order).
+        if parent not in wfs or parent >= wf_id:
+            raise Unsupported("a workflow whose parent is missing or comes after it")
+        wfs[wf_id].parent = wfs[parent]
+        wfs[parent].children.append(wfs[wf_id])
+    # A sub-workflow job maps its child (xwf.map.subwf_job): it must agree with parent_wf_id.
+    for child, parent in conn.execute(
+            "SELECT ji.subwf_id, j.wf_id FROM job_instance ji JOIN job j ON j.job_id = ji.job_id "
+            "WHERE ji.subwf_id IS NOT NULL"):
+        w = wfs.get(child)
+        if w is not None and (w.parent is None or w.parent.wf_id != parent):
+            raise Unsupported("a sub-workflow mapped to another parent than its own")
+    # workflowstate: the latest (restart_count, ended) decides, starts give the start.
+    states: dict[int, dict] = {}
+    for wf_id, state, ts, restart, status in conn.execute(
+            "SELECT wf_id, state, timestamp, restart_count, status FROM workflowstate ORDER BY wf_id"):
+        if wf_id not in wfs:
+            raise Unsupported("a workflowstate row of no workflow")
+        end = state == "WORKFLOW_TERMINATED"
+        if (restart is not None and type(restart) is not int) or (status is not None and type(status) is not int):
+            raise Unsupported("a workflowstate row with a non-integer field")
+        t = to_epoch(ts)
+        if t is None:
+            raise Unsupported("a workflowstate time that is not one")
+        states.setdefault(wf_id, {})[(restart or 0, end)] = (t, status)
+    for wf_id, by_key in states.items():
+        w = wfs[wf_id]
+        restart_now, has_end = max(by_key)
+        ts, status = by_key[(restart_now, has_end)]
+        starts = [v[0] for k, v in by_key.items() if not k[1]]
+        w.start_ts = min(starts) if starts else None
+        if has_end:
+            w.end_ts = ts
+            w.state = WorkflowState.SUCCEEDED if status == 0 else WorkflowState.FAILED
+        else:
+            w.state = WorkflowState.RUNNING
+    return wfs
+
+
+def _job_state(last, tries, max_retries, ended, ec) -> JobState:
+    """``Store._derive_state`` for a job whose latest try's latest state is ``last``."""
+    if not tries:
+        return JobState.WAITING
+    if last is None:
+        last = "SUBMIT"  # the instance row alone: the store's submit.start (no time)
+    if last in SUCCESS_STATES:
+        return JobState.DONE
+    failed = last in FAILED_STATES
+    if last in MAIN_DONE_STATES and ended:
+        if ec is not None and int(ec) == 0:
+            return JobState.DONE
+        failed = True
+    if failed:
+        if not ended and max_retries is not None and tries <= max_retries:
+            return JobState.RETRYING
+        return JobState.FAILED
+    if last in HELD_STATES:
+        return JobState.HELD
+    if last in QUEUED_STATES:
+        return JobState.RETRYING if tries > 1 else JobState.QUEUED
+    return JobState.RETRYING if tries > 1 else JobState.RUNNING
+
+
+def _inv_exitcode(conn, jiid):
+    """The highest non-zero exit status of an instance's task invocations (the store's main
+    job status when only the POST script's is in the row), or None."""
+    row = conn.execute("SELECT max(exitcode) FROM invocation WHERE job_instance_id = ? AND task_submit_seq >= 0 "
+                       "AND exitcode > 0", (jiid,)).fetchone()
+    return row[0] if row else None
+
+
+def _exitcodes(conn, jiid, ec, main_end, main_ok, post_end):
+    """(main, post) exit status as the store has them (StampedeDbSource's rules)."""
+    if post_end:
+        # main.end carries the main job's status: 0 for JOB_SUCCESS, else the tasks' worst
+        main = (0 if main_ok else _inv_exitcode(conn, jiid)) if main_end else None
+        return main, ec
+    return (ec if main_end else None), None
+
+
+def _hold_reason(conn, jiid):
+    row = conn.execute(
+        "SELECT reason FROM jobstate WHERE job_instance_id = ? AND state = 'JOB_HELD' AND reason IS NOT NULL "
+        "AND reason <> '' ORDER BY timestamp DESC, jobstate_submit_seq DESC LIMIT 1", (jiid,)).fetchone()
+    reason = _str(row[0]).strip() if row else ""
+    return reason or None
+
+
+def _transformation(conn, job_id, wf_id, jiid) -> str | None:
+    """``_derive_transformation``: the job's first task (by task id) with one, else its
+    latest instance's first kickstart invocation's, else kickstart's ``-n`` in argv."""
+    row = conn.execute("SELECT transformation FROM task WHERE job_id = ? AND transformation IS NOT NULL "
+                       "AND transformation <> '' ORDER BY abs_task_id LIMIT 1", (job_id,)).fetchone()
+    if row:
+        return _str(row[0])
+    row = conn.execute(
+        "SELECT i.transformation FROM invocation i JOIN job_instance ji ON ji.job_instance_id = i.job_instance_id "
+        "WHERE ji.job_id = ? AND i.task_submit_seq >= 0 AND i.transformation IS NOT NULL AND i.transformation <> '' "
+        "ORDER BY ji.job_submit_seq DESC, i.task_submit_seq LIMIT 1", (job_id,)).fetchone()
+    if row:
+        return _str(row[0])
+    row = conn.execute("SELECT argv FROM job WHERE job_id = ?", (job_id,)).fetchone()
+    argv = (row[0] if row else None) or ""
+    from ..sources.pegasus.stampede_db import unescape_argv
+
+    argv = _str(unescape_argv(argv)) or ""
+    if " -n " in argv:
+        return argv.split(" -n ", 1)[1].split()[0] or None
+    return None
+
+
+def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None) -> None:
+    done = 0
+    for rows in _batches(conn, _JOBS_SQL, _WAITING_SQL):
+        for (job_id, wf_id, exec_id, tdesc, max_retries, tries, jiid, ec, site, hsite, host,
+             held, main_end, main_ok, post_end, removed, last) in rows:
+            w = wfs.get(wf_id)
+            if w is None:
+                raise Unsupported("a job of no workflow")
+            if exec_id is None or (max_retries is not None and type(max_retries) is not int) \
+                    or (ec is not None and type(ec) is not int):
+                raise Unsupported("a job row the store would warn about")
+            tries = tries or 0
+            w.njobs += 1
+            ecx = None  # the try's exit status matters only to a main job ended with the workflow
+            if last in MAIN_DONE_STATES and w.ended:
+                main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
+                ecx = post if post is not None else main
+            st = _job_state(last, tries, max_retries, w.ended, ecx)
+            w.counts[st] += 1
+            if st in _ACTIVE:
+                key = _PHASES.get(last) if last else None
+                if key is None and st == JobState.RETRYING and last in FAILED_STATES:
+                    key = "ready"
+                if key is not None:
+                    w.row[key] += 1
+            # pegasus-statistics' counts: the latest instance's exitcode.
+            acc = w.subwfs if tdesc in SUBWF_TYPES else w.jobs
+            acc[2] += 1
+            if tries:
+                acc[3] += tries - 1
+                if ec == 0:
+                    acc[0] += 1
+                elif ec is not None:
+                    acc[1] += 1
+            if tries and held:
+                w.held += 1
+            if st == JobState.HELD:
+                w.held_now_jobs.append((job_id, _str(exec_id), jiid))
+            if st == JobState.FAILED:
+                main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
+                raw = main if main is not None else post  # Job.exit_raw
+                if raw == PLACEHOLDER_RAW and removed:
+                    raw = REMOVED_EXIT
+                # the try's site: main.end's (the row's) over host.info's over submit's (the row's)
+                first, then = (site, hsite) if main_end else (hsite, site)
+                w.failed.append((job_id, {
+                    "job_id": _str(exec_id),
+                    "transformation": _transformation(conn, job_id, wf_id, jiid),
+                    "exitcode": describe_exitcode(raw),
+                    "site": _str(first) or _str(then) or None,
+                    "host": _str(host) or None,
+                    "tries": tries,
+                    "hold_reason": _hold_reason(conn, jiid) if held else None,
+                }))
+        done += len(rows)
+        if progress is not None:
+            progress(done)
+    for w in wfs.values():  # the store's order: its jobs as they were added (job_id)
+        w.failed = [f for _, f in sorted(w.failed, key=lambda x: x[0])]
+        w.held_now_jobs = [h[1:] for h in sorted(w.held_now_jobs)]
+
+
+def _batches(conn, *queries):
+    for sql in queries:
+        cur = conn.execute(sql)
+        while True:
+            rows = cur.fetchmany(FETCH)
+            if not rows:
+                break
+            yield rows
+
+
+# -- the event count the store path reports ------------------------------------------------
+
+
+def _event_count(conn) -> tuple[int, int]:
+    """(events, unknown events): what StampedeDbSource makes of the DB's rows, one event a row
+    (a task mapped to its job one more, an instance's host and sub-workflow one each)."""
+    one = lambda sql: conn.execute(sql).fetchone()[0] or 0  # noqa: E731
+    n = 0
+    for table in ("workflow", "workflowstate", "workflow_meta", "job", "task", "job_instance", "invocation",
+                  "integrity", "tag"):
+        n += one(f"SELECT count(*) FROM {table}")
+    n += one("SELECT count(*) FROM task WHERE job_id IS NOT NULL")
+    n += one("SELECT count(*) FROM job_instance ji JOIN host h ON h.host_id = ji.host_id")
+    n += one("SELECT count(*) FROM job_instance ji JOIN workflow w ON w.wf_id = ji.subwf_id")
+    total, unknown, lo, hi = conn.execute(
+        f"SELECT count(*), sum(CASE WHEN state NOT IN {_KNOWN_STATES_SQL} THEN 1 ELSE 0 END), "
+        f"min(timestamp), max(timestamp) FROM jobstate").fetchone()
+    if total and (to_epoch(lo) is None or to_epoch(hi) is None):
+        raise Unsupported("a jobstate time that is not one")
+    return n + (total or 0), unknown or 0
+
+
+# Columns whose cell the store reads as a number (a text or BLOB there is a row it skips with
+# a warning, or a field it warns about).  Only SQLite lets a cell hold another type than its
+# column's (PostgreSQL and MySQL refuse it on insert), so this check, with SQLite's typeof(),
+# is SQLite's alone; text that reads as a number was made one by the column's affinity.
+_TYPED = {
+    "invocation": ("task_submit_seq", "start_time", "remote_duration", "remote_cpu_time", "exitcode", "avg_cpu"),
+    "job_instance": ("job_submit_seq", "cluster_start", "cluster_duration", "local_duration", "multiplier_factor",
+                     "exitcode"),
+    "jobstate": ("jobstate_submit_seq",),
+    "integrity": ("count", "duration"),
+}
+
+
+def _odd_cells(conn) -> bool:
+    """A cell of a number column that holds text or a BLOB (the store skips its row)."""
+    for table, cols in _TYPED.items():
+        cond = " OR ".join(f"typeof({c}) IN ('text', 'blob')" for c in cols)
+        if conn.execute(f"SELECT 1 FROM {table} WHERE {cond} LIMIT 1").fetchone():
+            return True
+    return False
+
+
+def _orphans(conn) -> bool:
+    """A row whose parent row is missing (the store skips it with a warning)."""
+    checks = (
+        "SELECT 1 FROM job WHERE wf_id NOT IN (SELECT wf_id FROM workflow)",
+        "SELECT 1 FROM job_instance WHERE job_id NOT IN (SELECT job_id FROM job)",
+        "SELECT 1 FROM jobstate WHERE job_instance_id NOT IN (SELECT job_instance_id FROM job_instance)",
+        "SELECT 1 FROM invocation WHERE job_instance_id NOT IN (SELECT job_instance_id FROM job_instance)",
+        "SELECT 1 FROM task WHERE wf_id NOT IN (SELECT wf_id FROM workflow)",
+        "SELECT 1 FROM task WHERE job_id IS NOT NULL AND job_id NOT IN (SELECT job_id FROM job)",
+        "SELECT 1 FROM workflow_meta WHERE wf_id NOT IN (SELECT wf_id FROM workflow)",
+        "SELECT 1 FROM integrity WHERE job_instance_id NOT IN (SELECT job_instance_id FROM job_instance)",
+        "SELECT 1 FROM tag WHERE job_instance_id NOT IN (SELECT job_instance_id FROM job_instance)",
+    )
+    return any(conn.execute(sql + " LIMIT 1").fetchone() for sql in checks)
+
+
+# -- stalls ---------------------------------------------------------------------------------
+
+
+def _scope(w: _Wf) -> list[_Wf]:
+    """``progress.dag_scope``: the workflow and its descendants whose DAG has started."""
+    out, stack = [], list(w.children)
+    while stack:
+        c = stack.pop()
+        if _started(c):
+            out.append(c)
+        stack.extend(c.children)
+    return [w] + out
+
+
+def _descendants(w: _Wf) -> list[_Wf]:
+    out, stack = [], list(w.children)
+    while stack:
+        c = stack.pop()
+        out.append(c)
+        stack.extend(c.children)
+    return out
+
+
+def _started(w: _Wf) -> bool:
+    return w.state != WorkflowState.PLANNED or w.counts[JobState.WAITING] < w.njobs
+
+
+def _stall(conn, w: _Wf, now: float | None) -> dict | None:
+    """``stall.stall`` for a workflow read from the DB (no DAGMan table, no submit dir)."""
+    if now is None or w.ended:
+        return None
+    scope = _scope(w)
+    if any(s.counts[st] for s in scope for st in _ACTIVE):
+        return None
+    times = set()
+    for s in scope:
+        times.update(v for v in (s.start_ts, s.end_ts) if v is not None)
+    ids = ",".join(str(int(s.wf_id)) for s in scope)
+    for (ts,) in conn.execute(
+            f"SELECT DISTINCT s.timestamp FROM jobstate s JOIN job_instance ji ON ji.job_instance_id = "
+            f"s.job_instance_id JOIN job j ON j.job_id = ji.job_id WHERE j.wf_id IN ({ids})"):
+        t = to_epoch(ts)
+        if t is not None:
+            times.add(t)
+    ordered = sorted(times)
+    gaps = sorted(b - a for a, b in zip(ordered, ordered[1:]))
+    pace = gaps[int(0.9 * (len(gaps) - 1))] if gaps else 0.0
+    last = ordered[-1] if ordered else None
+    if last is None or now - last <= max(STALL_FLOOR, STALL_FACTOR * pace):
+        return None
+    return {"reason": f"no event for {human_duration(now - last)}, nothing queued or running (usual gap {pace:g}s)",
+            "since": _iso(last)}
+
+
+# -- the summary ------------------------------------------------------------------------------
+
+
+def _iso(ts) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _dag_row(w: _Wf) -> dict:
+    """``progress._row_of_jobs`` with detail."""
+    c = w.counts
+    waiting = c[JobState.WAITING]
+    aborted = w.state == WorkflowState.FAILED
+    row = dict.fromkeys(NODE_COLUMNS, 0)
+    row.update(done=c[JobState.DONE], failed=c[JobState.FAILED], queued=sum(c[s] for s in _ACTIVE),
+               unready=0 if aborted else waiting, futile=waiting if aborted else 0, total=w.njobs)
+    for key in ("pre", "post", "ready"):
+        row[key] += w.row[key]
+        row["queued"] -= w.row[key]
+    row["percent_done"] = percent_done(row["done"], row["total"])
+    return row
+
+
+def _counts(acc) -> dict:
+    s, f, total, retries = acc
+    return {"succeeded": s, "failed": f, "incomplete": total - s - f, "total": total, "retries": retries}
+
+
+def _order(wfs: dict[int, _Wf]) -> list[_Wf]:
+    """``workflow_order``: roots, each followed by its sub-workflows, depth first."""
+    out: list[_Wf] = []
+    stack = list(reversed([w for w in wfs.values() if w.parent is None]))
+    while stack:
+        w = stack.pop()
+        out.append(w)
+        stack.extend(reversed(w.children))
+    return out
+
+
+def once_from_db(path: str, source: str = "", now: float | None = None, progress=None) -> tuple[dict, dict] | None:
+    """(``once.as_dict``'s dict, extras for the text form) for a Stampede DB, or None when
+    this DB needs the store path (see the module's doc, or a DB that cannot be read: the
+    store path says why in its own words).  ``progress(done, total)`` is told of the jobs
+    read."""
+    reader = sql_stats._Reader(path)
+    try:
+        with reader as conn:
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # and sql_stats' 1 GiB mapping: see _light
+            return _summary(reader, conn, path, source, now, progress)
+    except (Unsupported, sql_stats.StatsDbError, *SQL_ERRORS, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _light(conn) -> None:
+    """The aggregates' connection: one pass over each table, read(2) into SQLite's page cache
+    rather than a mapping of the file, whose pages would all count in this process's RSS a
+    second time.  The jobs' connection keeps sql_stats' mapping (up to 1 GiB): its index
+    lookups cost less CPU through it (1M jobs: 19 s against 25 s of CPU for the job rows, peak
+    RSS 850 against 225 MB; 100k jobs: 190 MB either way)."""
+    conn.execute("PRAGMA mmap_size = 0")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+
+
+def _aggregates(conn, path: str) -> tuple:
+    """What needs no job row: the checks, the event count and pegasus-statistics' task counts
+    ({wf_id: (succeeded, failed, total, retries)}).  Run on a second connection reading the
+    same snapshot when there is one (sql_stats._Reader.second): SQLite does its work without
+    the GIL, so the other core takes it while this thread reads the jobs."""
+    if _orphans(conn):
+        raise Unsupported("orphan rows")
+    if _odd_cells(conn):
+        raise Unsupported("a text or BLOB cell in a number column")
+    events = _event_count(conn)
+    tasks: dict[int, tuple] = {}
+    for (uuid,) in conn.execute("SELECT wf_uuid FROM workflow WHERE parent_wf_id IS NULL ORDER BY wf_id"):
+        tasks.update(sql_stats._task_counts(conn, sql_stats._Tree(conn, uuid, path)))
+    return events, tasks
+
+
+def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
+    if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
+        raise Unsupported("no workflow yet")
+    wfs = _read_workflows(conn)  # first: a tree the store would build otherwise ends here
+    total_jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]
+    tick = None if progress is None else (lambda done: progress(done, total_jobs))
+    other = reader.second()
+    if other is None:
+        (events, unknown), tasks = _aggregates(conn, path)  # one connection: the mapped one
+        _scan_jobs(conn, wfs, tick)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _light(other)
+        with ThreadPoolExecutor(1, thread_name_prefix="sql-once") as pool:
+            agg = pool.submit(_aggregates, other, path)
+            try:
+                _scan_jobs(conn, wfs, tick)
+            except BaseException:
+                other.interrupt()
+                raise
+            (events, unknown), tasks = agg.result()
+    ordered = _order(wfs)
+    out_wfs = []
+    held_lines: dict[str, list] = {}
+    for w in ordered:
+        tree = [w] + _descendants(w)
+        jobs = [sum(x.jobs[i] for x in tree) for i in range(4)]
+        subs = [sum(x.subwfs[i] for x in tree) for i in range(4)]
+        tk = [sum(tasks.get(x.wf_id, (0, 0, 0, 0))[i] for x in tree) for i in range(4)]
+        if w.parent is not None and not _started(w):
+            dag = None
+        else:
+            dag = _dag_row(w)
+            dag["dagname"] = w.dag_file
+            dag["from"] = "jobs"
+        out_wfs.append({
+            "wf_uuid": w.uuid,
+            "label": w.label,
+            "state": w.state,
+            "parent_wf_uuid": w.parent.uuid if w.parent else None,
+            "start": _iso(w.start_ts),
+            "end": _iso(w.end_ts),
+            "tasks": _counts(tk),
+            "jobs": _counts(jobs),
+            "sub_workflows": _counts(subs),
+            "provisional": None,
+            "held": w.held,
+            "held_now": w.counts[JobState.HELD],
+            "dag": dag,
+            "stalled": _stall(conn, w, now),
+            "failed_jobs": w.failed,
+        })
+        held_lines[w.uuid] = [(job_id, _hold_reason(conn, jiid)) for job_id, jiid in w.held_now_jobs]
+    roots = [w for w in ordered if w.parent is None]
+    totals = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
+    for r in roots:
+        for s in _scope(r):
+            row = _dag_row(s)
+            for k in totals:
+                totals[k] += row[k]
+    totals["percent_done"] = percent_done(totals["done"], totals["total"])
+    stalled_root = any(d["stalled"] for d, w in zip(out_wfs, ordered) if w.parent is None)
+    if not roots:
+        status = 2
+    elif any(w.state == WorkflowState.FAILED for w in wfs.values()):
+        status = 1
+    elif stalled_root:
+        status = 4
+    elif all(w.state == WorkflowState.SUCCEEDED for w in roots):
+        status = 0
+    else:
+        status = 2
+    d = {
+        "source": source,
+        "exit_status": status,
+        "events": events,
+        "bad_records": 0,
+        "unknown_events": unknown,
+        "warnings": 0,
+        "dag_totals": totals,
+        "workflows": out_wfs,
+    }
+    depth = {w.uuid: _depth(w) for w in ordered}
+    return d, {"depth": depth, "held": held_lines}
+
+
+def _depth(w: _Wf) -> int:
+    n = 0
+    while w.parent is not None:
+        n += 1
+        w = w.parent
+    return n
+
+
+__all__ = ["once_from_db", "enabled", "Unsupported", "FORCE_STORE_ENV"]

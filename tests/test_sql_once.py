@@ -1,0 +1,150 @@
+"""``--once`` of a Stampede DB computed in the DB (stats/sql_once.py) says exactly what the
+store path says: on every shared Stampede DB, the held runs' DBs and generated runs (finished
+and in progress), in JSON and in text, and at a clock where a run has stalled."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from panorama_tui.cli import top
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+
+try:  # where main keeps it now (pipeline/read.py); this branch's base had it in the source
+    from panorama_tui.pipeline.read import read_stampede_db as read_store
+except ImportError:
+    from panorama_tui.sources.pegasus.stampede_db import read_store
+from panorama_tui.stats import once, sql_once
+
+from .held_runs import DB, submit_dir
+
+
+def _run(argv, store_path: bool, monkeypatch) -> tuple[int, str]:
+    if store_path:
+        monkeypatch.setenv(sql_once.FORCE_STORE_ENV, "1")
+    else:
+        monkeypatch.delenv(sql_once.FORCE_STORE_ENV, raising=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = top.main(argv)
+    return code, out.getvalue()
+
+
+def _same(db: Path, monkeypatch) -> None:
+    # the SQL path really answers this DB (it does not fall back to the store)
+    assert sql_once.once_from_db(str(db), str(db), time.time()) is not None
+    for extra in (["--json"], []):
+        argv = ["--once", *extra, str(db)]
+        fast = _run(argv, False, monkeypatch)
+        slow = _run(argv, True, monkeypatch)
+        assert fast[0] in (0, 1, 2, 4) and fast[1].startswith(("{", "source: ")), fast
+        assert fast == slow, f"{argv}: SQL path differs from the store path"
+
+
+def _shared_dbs(shared_data: Path) -> list[Path]:
+    return sorted((shared_data / "pegasus").glob("*/*/*.stampede.db"))
+
+
+def test_every_shared_stampede_db(shared_data, monkeypatch):
+    dbs = _shared_dbs(shared_data)
+    assert len(dbs) >= 6
+    for db in dbs:
+        _same(db, monkeypatch)
+
+
+@pytest.mark.parametrize("case", ["removed", "held", "stale"])
+def test_the_held_runs(case, tmp_path, monkeypatch):
+    _same(submit_dir(case, tmp_path) / DB, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, shared_data):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks import generate as G
+
+    out = tmp_path_factory.mktemp("gen")
+    dbs = {}
+    for until, subwfs in RUNS:
+        path = out / f"gen-{until}-{subwfs}.stampede.db"
+        G.write_stampede_db(str(path), 1500, until=G.until_ts(1500, until), subwfs=subwfs)
+        dbs[until, subwfs] = path
+    return dbs
+
+
+# (fraction of the run written or None for all of it, sub-workflows): finished, in progress, and
+# split into sub-workflows of which some have not started
+RUNS = [(None, 0), (0.3, 0), (0.6, 0), (None, 3), (0.05, 3), (0.5, 3)]
+
+
+@pytest.mark.parametrize("until,subwfs", RUNS)
+def test_generated_runs_finished_and_in_progress(generated, until, subwfs, monkeypatch):
+    _same(generated[until, subwfs], monkeypatch)
+
+
+def _without_end(src: Path, dst: Path) -> Path:
+    """A copy of a finished run's DB whose end monitord never recorded (nothing active)."""
+    import shutil
+    import sqlite3
+
+    shutil.copy(src, dst)
+    conn = sqlite3.connect(dst)
+    conn.execute("DELETE FROM workflowstate WHERE state = 'WORKFLOW_TERMINATED'")
+    conn.commit()
+    conn.close()
+    return dst
+
+
+def test_a_stalled_clock_gives_the_same_stall(generated, shared_data, tmp_path):
+    """A clock far past the runs' last event: where nothing is active the store says stalled,
+    and so must the SQL path (the same pace and reason)."""
+    ended = [_without_end(db, tmp_path / f"noend-{i}.db") for i, db in enumerate(_shared_dbs(shared_data))]
+    ended.append(_without_end(generated[None, 0], tmp_path / "noend-gen.db"))
+    ended.append(_without_end(generated[None, 3], tmp_path / "noend-gen-sub.db"))
+    dbs = [*_shared_dbs(shared_data), *generated.values(), *ended]
+    stalled = 0
+    for db in dbs:
+        store = read_store(str(db))
+        now = (store.latest_ts or 0) + 30 * 86400
+        want = once.as_dict(store, "x", now, top._db_counts(StampedeDbSource(str(db)), store))
+        got, _ = sql_once.once_from_db(str(db), "x", now)
+        assert json.dumps(got) == json.dumps(want), db
+        stalled += got["exit_status"] == once.EXIT_STALLED
+    assert stalled >= 4  # the runs without an end whose jobs all ended (a failed one may be retrying)
+
+
+def test_the_store_path_stays_for_a_db_with_an_orphan_row(shared_data, tmp_path, monkeypatch):
+    """A row whose parent is missing is counted as a warning row by row: the store path answers."""
+    import shutil
+    import sqlite3
+
+    src = next(p for p in _shared_dbs(shared_data) if "process_wf_failure" in str(p))
+    db = tmp_path / "orphan.stampede.db"
+    shutil.copy(src, db)
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO jobstate VALUES (999999, 'SUBMIT', 1677913000, 1, NULL)")
+    conn.commit()
+    conn.close()
+    assert sql_once.once_from_db(str(db), "x", None) is None
+    code, out = _run(["--once", "--json", str(db)], False, monkeypatch)
+    assert json.loads(out)["warnings"] == 1
+
+
+def test_the_store_path_stays_for_a_db_with_a_text_number(shared_data, tmp_path):
+    """A text cell in a number column is a row the store skips with a warning: its path answers."""
+    import shutil
+    import sqlite3
+
+    src = next(p for p in _shared_dbs(shared_data) if "process_wf_failure" in str(p))
+    db = tmp_path / "text.stampede.db"
+    shutil.copy(src, db)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE invocation SET remote_duration = 'abc' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    assert sql_once.once_from_db(str(db), "x", None) is None
