@@ -16,10 +16,7 @@ import pytest
 from panorama_tui.cli import top
 from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 
-try:  # where main keeps it now (pipeline/read.py); this branch's base had it in the source
-    from panorama_tui.pipeline.read import read_stampede_db as read_store
-except ImportError:
-    from panorama_tui.sources.pegasus.stampede_db import read_store
+from panorama_tui.pipeline.read import read_stampede_db as read_store
 from panorama_tui.stats import once, sql_once
 
 from .held_runs import DB, submit_dir

@@ -6,6 +6,8 @@ that read the DB turn rows back into events by its inverse.
 
 from __future__ import annotations
 
+import re
+
 # dbversion.version of the schema monitord 5.0.x / 5.1.x writes
 # (Pegasus.db.admin.admin_loader: CURRENT_DB_VERSION = 14, "5.0.0"/"5.0.1").
 SUPPORTED_VERSION = 14
@@ -43,3 +45,13 @@ for _event, (_failed, _ok) in JOBSTATE_NAMES.items():
 # Job types that stand for a sub-workflow (pegasus-statistics counts them apart).
 
 SUBWF_TYPES = frozenset({"dax", "dag"})
+
+
+_UNESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def unescape_argv(v):
+    """The loader stores argv with ``\\`` doubled and ``'`` escaped; undo it."""
+    if type(v) is not str or "\\" not in v:
+        return v
+    return _UNESCAPE.sub(r"\1", v)

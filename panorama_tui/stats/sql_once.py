@@ -53,8 +53,8 @@ from ..model.states import (
     JobState,
     WorkflowState,
 )
-from ..sources.pegasus.dagman_out import NODE_COLUMNS, percent_done
-from ..sources.pegasus.stampede_db import SQL_ERRORS
+from ..core.dagman import NODE_COLUMNS, percent_done
+from ..core.sqlite import SQL_ERRORS
 from . import sql_stats
 from .stall import STALL_FACTOR, STALL_FLOOR
 
@@ -145,7 +145,7 @@ class _Wf:
         self.row = dict.fromkeys(NODE_COLUMNS, 0)  # phases of active jobs (pre, post, ready)
         self.jobs = [0, 0, 0, 0]  # succeeded, failed, total, retries (pegasus-statistics: latest exitcode)
         self.subwfs = [0, 0, 0, 0]
-        self.failed: list[dict] = []
+        self.failed: list = []  # (job_id, the failed job as --once --json shows it), then the jobs alone
         self.held = 0  # jobs whose latest try was held at some time
         self.held_now_jobs: list[tuple] = []  # (job row id, job_id, jiid) of the jobs held now
 
@@ -268,7 +268,7 @@ def _transformation(conn, job_id, wf_id, jiid) -> str | None:
         return _str(row[0])
     row = conn.execute("SELECT argv FROM job WHERE job_id = ?", (job_id,)).fetchone()
     argv = (row[0] if row else None) or ""
-    from ..sources.pegasus.stampede_db import unescape_argv
+    from ..core.stampede import unescape_argv
 
     argv = _str(unescape_argv(argv)) or ""
     if " -n " in argv:
@@ -442,7 +442,7 @@ def _stall(conn, w: _Wf, now: float | None) -> dict | None:
     scope = _scope(w)
     if any(s.counts[st] for s in scope for st in _ACTIVE):
         return None
-    times = set()
+    times: set[float] = set()
     for s in scope:
         times.update(v for v in (s.start_ts, s.end_ts) if v is not None)
     ids = ",".join(str(int(s.wf_id)) for s in scope)
@@ -476,7 +476,7 @@ def _dag_row(w: _Wf) -> dict:
     c = w.counts
     waiting = c[JobState.WAITING]
     aborted = w.state == WorkflowState.FAILED
-    row = dict.fromkeys(NODE_COLUMNS, 0)
+    row: dict = dict.fromkeys(NODE_COLUMNS, 0)
     row.update(done=c[JobState.DONE], failed=c[JobState.FAILED], queued=sum(c[s] for s in _ACTIVE),
                unready=0 if aborted else waiting, futile=waiting if aborted else 0, total=w.njobs)
     for key in ("pre", "post", "ready"):
@@ -597,7 +597,7 @@ def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
         })
         held_lines[w.uuid] = [(job_id, _hold_reason(conn, jiid)) for job_id, jiid in w.held_now_jobs]
     roots = [w for w in ordered if w.parent is None]
-    totals = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
+    totals: dict = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
     for r in roots:
         for s in _scope(r):
             row = _dag_row(s)

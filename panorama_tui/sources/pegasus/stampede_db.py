@@ -67,12 +67,11 @@ an error instead of hanging it.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 
 from ...core.events import Event, to_epoch
 from ...core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, connect_ro, sqlite_file_problem, table_names, text_reader
-from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION
+from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION, unescape_argv
 from ..base import RESET
 from ..polled_db import PolledDbSource
 
@@ -97,14 +96,6 @@ POST_END = frozenset({"POST_SCRIPT_SUCCESS", "POST_SCRIPT_FAILED"})
 # state -> (event, status, 0 | 1 main end | 2 post end)
 _STATE_KIND = {k: (v[0], v[1], 1 if k in MAIN_END else 2 if k in POST_END else 0) for k, v in STATE_EVENTS.items()}
 
-_UNESCAPE = re.compile(r"\\(.)", re.S)
-
-
-def unescape_argv(v):
-    """The loader stores argv with ``\\`` doubled and ``'`` escaped; undo it."""
-    if type(v) is not str or "\\" not in v:
-        return v
-    return _UNESCAPE.sub(r"\1", v)
 
 
 def _f(v):
