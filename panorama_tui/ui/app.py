@@ -40,7 +40,7 @@ from .keys import PROBLEM_LABELS, Keys, documented_bindings, help_rows
 from .panels.base import OffThreadPanel, Panel
 from .panels.detail import DetailPanel, JobDetail, TracePlotPanel
 from .panels.failures import FailedJobsPanel, FailurePanel, FailureText
-from .panels.header import HeaderBar, HeaderPanel
+from .panels.header import HeaderBar, HeaderPanel, loading_percent
 from .panels.jobs import JobsPanel
 from .panels.statistics import StatisticsPanel, StatisticsView
 from .panels.timeline import TimelinePanel, TimelineView
@@ -398,6 +398,9 @@ class PanoramaApp(App):
                 parts.append(f"[{color}]{markup_escape(src.label)}: {state}[/]")
             if st.message and state in ("error", "down", "reconnecting"):
                 parts.append(f"[{signal['error']}]{markup_escape(st.message)}[/]")
+            percent = loading_percent(st.detail)
+            if percent is not None:  # a big DB read in chunks (issue #14)
+                parts.append(f"[b]loading {percent}%[/b]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from ...core.fmt import human_duration, progress_bar, zone_label
 from ...model.entities import Workflow
-from ...model.states import JobState
+from ...model.states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, QUEUED_STATES, SUCCESS_STATES, JobState
 from ...model.store import Store
 from ...stats.progress import dag_row, dag_scope, dag_totals, percent_text, workflow_state
 from ...stats.stall import Stall, stall
@@ -73,18 +73,67 @@ def _stall_line(st: Stall, width: int) -> str:
     return f"[{SIGNAL_MARKUP['stalled']}] {word}: {escape(reason)} [/]"
 
 
-def _progress_line(counts: list[int], retries: int, progress: dict, width: int) -> str:
-    """The counts, a bar and "N% of T" in ``width`` cells: to make room, the
-    waiting detail goes first, then the counts that are 0, then the bar."""
+def _progress_line(counts: list[int], retries: int, progress: dict, width: int, note: str = "") -> str:
+    """The counts, a bar and "N% of T" in ``width`` cells (then ``note``): to make room,
+    the waiting detail goes first, then the counts that are 0, then the bar."""
     tail = f"{percent_text(progress['percent_done'])} of {progress['total']}"
+    if note:
+        tail += "  " + note
     for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
         head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
-        room = width - Text.from_markup(head).cell_len - len(tail) - 3
+        room = width - Text.from_markup(head).cell_len - Text.from_markup(tail).cell_len - 3
         if room >= 0:
             break
     bar = min(40, room)
     frac = progress["percent_done"] / 100
     return f"{head}  [{STATE_MARKUP[JobState.DONE]}]{progress_bar(frac, bar)}[/] {tail}" if bar >= 5 else f"{head}  {tail}"
+
+
+def _db_state(last, retried, retry_left, ec_zero, ended: bool) -> JobState:
+    """``Store._derive_state`` for one group of a source's DB counts (the columns of
+    ``stampede_db.DB_COUNTS_SQL``); ``retried`` is None for jobs not submitted yet."""
+    if retried is None:
+        return JobState.WAITING
+    last = last or "SUBMIT"  # a try's row without states yet: its submit
+    if last in SUCCESS_STATES:
+        return JobState.DONE
+    failed = last in FAILED_STATES
+    if last in MAIN_DONE_STATES and ended:
+        if ec_zero:
+            return JobState.DONE
+        failed = True
+    if failed:
+        return JobState.RETRYING if retry_left and not ended else JobState.FAILED
+    if last in HELD_STATES:
+        return JobState.HELD
+    if last in QUEUED_STATES:
+        return JobState.RETRYING if retried else JobState.QUEUED
+    return JobState.RETRYING if retried else JobState.RUNNING
+
+
+def db_counts(rows, scope: list[Workflow]) -> tuple[list[int], int]:
+    """The job counts and retries of the workflows in ``scope`` as the DB has them (a
+    source's ``db_counts`` rows), while the store still fills in."""
+    ended = {w.wf_uuid: w.ended for w in scope}
+    counts = [0] * len(JobState)
+    retries = 0
+    for uuid, last, retried, retry_left, ec_zero, n, more in rows:
+        if uuid in ended:
+            counts[_db_state(last, retried, retry_left, ec_zero, ended[uuid])] += n
+            retries += more or 0
+    return counts, retries
+
+
+def loading_percent(detail: dict | None) -> int | None:
+    """How much of a big read a source has done (its ``loaded_rows`` of ``total_rows``),
+    or None when it is not loading; 99 at most until it says it is done."""
+    if not detail:
+        return None
+    total = detail.get("total_rows")
+    loaded = detail.get("loaded_rows")
+    if not isinstance(total, int) or not isinstance(loaded, int) or total <= 0:
+        return None
+    return min(99, loaded * 100 // total)
 
 
 class HeaderBar(Static):
@@ -93,8 +142,11 @@ class HeaderBar(Static):
     _shown = ""
     _lines = 2
 
-    def show(self, store: Store, wf: Workflow | None, now: float | None, clock: float | None = None) -> None:
-        """``now``: the time running jobs are timed to; ``clock``: the one stalls are judged by."""
+    def show(self, store: Store, wf: Workflow | None, now: float | None, clock: float | None = None,
+             loading: dict | None = None) -> None:
+        """``now``: the time running jobs are timed to; ``clock``: the one stalls are judged by;
+        ``loading``: the source's status detail, whose DB counts stand in for the store's
+        while it reads a big DB (issue #14)."""
         if wf is None and len(store.roots) == 1:
             wf = store.roots[0]
         stalled = None
@@ -120,6 +172,19 @@ class HeaderBar(Static):
         counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
         progress = dag_totals(dag_row(w, detail=False) for w in scope)
         retries = sum(w.retries for w in scope)
+        note = ""
+        percent = loading_percent(loading)
+        rows = loading.get("db_counts") if percent is not None and loading else None
+        if rows is not None and scope:
+            # The store has only what it read so far: the DB's counts, said to be such.
+            counts, retries = db_counts(rows, scope)
+            total = sum(counts)
+            waiting = counts[JobState.WAITING]
+            done = 100.0 * counts[JobState.DONE] / total if total else 0.0
+            progress = {"ready": 0, "futile": 0, "unready": waiting, "percent_done": done, "total": total}
+            note = f"[i]from the DB, loading {percent}%[/]"
+        elif percent is not None:
+            note = f"[i]partial, loading {percent}%[/]"
         if end is None and stalled is not None:
             end = stalled.since  # nothing happened since: elapsed stops there
         if start is not None:
@@ -130,7 +195,7 @@ class HeaderBar(Static):
         style = WF_STATE_MARKUP.get(state, "")
         width = (self.size.width or 100) - 2
         line1 = _fit_title(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", wf.wf_uuid if wf else "", now, width)
-        line2 = _progress_line(counts, retries, progress, width)
+        line2 = _progress_line(counts, retries, progress, width, note)
         text = line1 + "\n" + line2
         if stalled is not None:
             text += "\n" + _stall_line(stalled, width)
@@ -149,4 +214,6 @@ class HeaderPanel(Panel):
 
     def refresh_from(self, changes, full: bool) -> None:
         app = self.app
-        app.query_one("#header", HeaderBar).show(self.store, app.scope_wf, app.now(), app.stall_clock())
+        src = app.ingest.source if app.ingest else None
+        app.query_one("#header", HeaderBar).show(self.store, app.scope_wf, app.now(), app.stall_clock(),
+                                                 src.status.detail if src is not None else None)
