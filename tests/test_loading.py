@@ -1,0 +1,110 @@
+"""The screen while a big Stampede DB loads (issue #14): the header shows the DB's own job
+counts, said to be such, and the status line how much is loaded, until the store has it all.
+
+The DBs are generated (``benchmarks.generate``, a run stopped half-way, with sub-workflows
+and without) and read in small chunks, so that a few thousand jobs take many reads as a
+million do with the default chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from benchmarks.generate import SEED, until_ts, write_stampede_db
+from panorama_tui.model.states import JobState
+from panorama_tui.model.store import Store
+from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.pipeline.read import read_stampede_db
+from panorama_tui.sources.base import RESET
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.stats.progress import dag_scope
+from panorama_tui.ui.panels.header import db_counts, loading_percent
+
+N = 3000
+CHUNK = 400  # 3000 jobs of ~4 states a try: a dozen reads
+
+
+@pytest.fixture(scope="module", params=[0, 3], ids=["one-wf", "3-subwfs"])
+def half_db(request, tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("loading") / f"half-{request.param}.stampede.db")
+    write_stampede_db(path, N, until=until_ts(N, 0.5, SEED), seed=SEED, subwfs=request.param)
+    return path
+
+
+def scope_counts(store: Store) -> tuple[list[int], int]:
+    """The header's counts and retries over every root's DAGs, as it adds them up."""
+    scope = [w for r in store.roots for w in dag_scope(store, r)]
+    counts = [sum(col) for col in zip(*(w.counts for w in scope))]
+    return counts, sum(w.retries for w in scope)
+
+
+def test_header_counts_while_loading_are_the_dbs(half_db):
+    """Driven step by step: at every batch of the read the DB's counts (over the workflows
+    the store has so far) are the whole run's, the loaded share only grows, and once the
+    last batch is handed on the progress figures go."""
+    ref_counts, ref_retries = scope_counts(read_stampede_db(half_db))
+    assert ref_counts[JobState.DONE] and ref_counts[JobState.RUNNING] + ref_counts[JobState.RETRYING]
+    src = StampedeDbSource(half_db, follow=False, chunk=CHUNK)
+    store = Store()
+    seen, partial_differs = [], False
+    for batch in src.batches():
+        assert batch is not RESET
+        store.apply_many(batch)
+        detail = src.status.detail
+        percent = loading_percent(detail)
+        if percent is None:
+            continue
+        seen.append(percent)
+        scope = [w for r in store.roots for w in dag_scope(store, r)]
+        assert db_counts(detail["db_counts"], scope) == (ref_counts, ref_retries)
+        partial_differs |= scope_counts(store)[0] != ref_counts
+    assert len(seen) > 5 and seen == sorted(seen) and seen[0] < 50 <= seen[-1] <= 99
+    assert partial_differs  # what the header would have said without the DB's counts
+    assert loading_percent(src.status.detail) is None and "db_counts" not in src.status.detail
+    assert scope_counts(store) == (ref_counts, ref_retries)
+
+
+def test_small_db_read_in_one_chunk_never_loads(half_db):
+    """A DB read in one go (every snapshot's) never shows the indicator nor pays the count."""
+    src = StampedeDbSource(half_db, follow=False)
+    for _ in src.batches():
+        assert loading_percent(src.status.detail) is None
+    assert src._db_counts is None
+
+
+def test_pilot_header_and_status_while_loading(half_db):
+    """The screen half-way through a read: the DB's counts labelled, "loading N%" on the
+    status line; after the last batch, the store's (equal) counts and no indicator."""
+    from panorama_tui.ui.app import PanoramaApp
+    from .test_ui import text_of
+
+    ref = read_stampede_db(half_db)
+    ref_counts, _ = scope_counts(ref)
+    src = StampedeDbSource(half_db, follow=False, chunk=CHUNK)
+    store = Store()
+    batches = src.batches()
+    for batch in batches:
+        store.apply_many(batch)
+        if (loading_percent(src.status.detail) or 0) >= 30:
+            break
+    percent = loading_percent(src.status.detail)
+    done = f"✓ {ref_counts[JobState.DONE]} done"
+
+    async def go():
+        app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
+        async with app.run_test(size=(200, 40)) as pilot:
+            await pilot.pause()
+            header = text_of(app.query_one("#header"))
+            assert done in header and f"from the DB, loading {percent}%" in header, header
+            assert f"loading {percent}%" in text_of(app.query_one("#status"))
+            for batch in batches:
+                store.apply_many(batch)
+            app.refresh_all(full=True)
+            await pilot.pause()
+            header = text_of(app.query_one("#header"))
+            assert done in header and "loading" not in header, header
+            assert "loading" not in text_of(app.query_one("#status"))
+
+    asyncio.run(go())
