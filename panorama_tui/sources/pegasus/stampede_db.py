@@ -105,23 +105,29 @@ def _f(v):
 # The DB's own job counts while the store fills in (issue #14): per workflow, the jobs
 # grouped by their latest try's latest state, with what the store's state rules need
 # besides (a retry before it, retries left, the row's exit status), then how many and
-# their retries; jobs without a try (not submitted yet) come last, NULL but the last two.  Plain rows: the screen (which may
-# import the model) turns them into job states.  One query, run once when a read
-# does not catch up in its first chunk (a small DB never pays): 0.8-1.1 s on a 100k-job
-# half-done generated DB on this 2-core machine, while loading that DB takes 12-15 s.
+# their retries; jobs without a try (not submitted yet) come last, NULL but the last two.
+# Plain rows: the screen (which may import the model) turns them into job states.
+# Taken once, when a read does not catch up in its first chunk (a small DB never pays),
+# after that chunk is handed on (the first rows do not wait for it).  Measured on
+# generated half-done DBs on this 2-core machine: 0.7-1.1 s at 100k jobs (loading it
+# takes 12-15 s), 9.8-9.9 s at 1M; hence slices of COUNT_SLICE job ids, each its own
+# statement (~1 s), so that monitord's commits never wait on one long read.
+COUNT_SLICE = 100_000
 DB_COUNTS_SQL = """
 SELECT w.wf_uuid,
        (SELECT s.state FROM jobstate s WHERE s.job_instance_id = l.jiid
         ORDER BY s.timestamp DESC, s.jobstate_submit_seq DESC LIMIT 1),
        l.tries > 1, l.tries <= coalesce(j.max_retries, 0), ji.exitcode = 0, count(*), sum(l.tries - 1)
-FROM (SELECT job_id, max(job_instance_id) AS jiid, count(*) AS tries FROM job_instance GROUP BY job_id) l
+FROM (SELECT job_id, max(job_instance_id) AS jiid, count(*) AS tries FROM job_instance
+      WHERE job_id BETWEEN :lo AND :hi GROUP BY job_id) l
 JOIN job j ON j.job_id = l.job_id
 JOIN job_instance ji ON ji.job_instance_id = l.jiid
 JOIN workflow w ON w.wf_id = j.wf_id
 GROUP BY 1, 2, 3, 4, 5
 UNION ALL
 SELECT w.wf_uuid, NULL, NULL, NULL, NULL, count(*), 0 FROM job j JOIN workflow w ON w.wf_id = j.wf_id
-WHERE NOT EXISTS (SELECT 1 FROM job_instance x WHERE x.job_id = j.job_id) GROUP BY 1"""
+WHERE j.job_id BETWEEN :lo AND :hi AND NOT EXISTS (SELECT 1 FROM job_instance x WHERE x.job_id = j.job_id)
+GROUP BY 1"""
 
 
 class StampedeDbError(Exception):
@@ -425,23 +431,23 @@ class StampedeDbSource(PolledDbSource):
         detail = {"rows": self.rows_read, "polls": self.polls, "busy": self.busy_polls,
                   "workflows": len(self._wf), "instances": len(self._ji)}
         if more or self.loading:
+            detail.update(self._load_progress(conn, counts=self.loading))
             self.loading = True
-            detail.update(self._load_progress(conn))
         self.status.detail = detail
         return out
 
-    def _load_progress(self, conn) -> dict:
+    def _load_progress(self, conn, counts: bool) -> dict:
         """How far a read that takes more than one chunk has come: ``loaded_rows`` of
         ``total_rows`` (the tables' rowid marks against their highest rowids: monitord
         only appends, so that is the rows read and the rows there), and ``db_counts``,
-        the DB's own job counts (:data:`DB_COUNTS_SQL` rows), taken once."""
+        the DB's own job counts (:data:`DB_COUNTS_SQL` rows), taken once when ``counts``."""
         try:
             total = 0
             for table in self.marks:
                 top = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
                 total += top or 0
-            if self._db_counts is None:
-                self._db_counts = [tuple(r) for r in self._fetch(conn, DB_COUNTS_SQL)]
+            if counts and self._db_counts is None:
+                self._db_counts = self._count_jobs(conn)
         except SQL_ERRORS as exc:
             err = _classify(exc, self.path)
             if not isinstance(err, _Busy):
@@ -452,6 +458,17 @@ class StampedeDbSource(PolledDbSource):
         if self._db_counts is not None:
             self._progress["db_counts"] = self._db_counts
         return dict(self._progress)
+
+    def _count_jobs(self, conn) -> list[tuple]:
+        """:data:`DB_COUNTS_SQL`'s rows over all jobs, slice by slice, added up."""
+        lo, hi = conn.execute("SELECT min(job_id), max(job_id) FROM job").fetchone()
+        merged: dict[tuple, list[int]] = {}
+        for start in range(lo or 0, (hi or -1) + 1, COUNT_SLICE):
+            for *key, n, more in self._fetch(conn, DB_COUNTS_SQL, {"lo": start, "hi": start + COUNT_SLICE - 1}):
+                got = merged.setdefault(tuple(key), [0, 0])
+                got[0] += n
+                got[1] += more or 0
+        return [key + (n, more) for key, (n, more) in merged.items()]
 
     def _loaded(self) -> None:
         """Caught up, and the events of the last chunk handed on (the caller asked for
