@@ -115,3 +115,18 @@ def test_pilot_header_and_status_while_loading(half_db):
             assert "loading" not in text_of(app.query_one("#status"))
 
     asyncio.run(go())
+
+
+def test_parsl_db_read_in_chunks_says_how_far(shared_data):
+    """The Parsl monitoring DB read in small chunks: "loading N%" grows to the end and goes
+    once the last chunk is handed on."""
+    from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
+
+    src = ParslDbSource(str(shared_data / "parsl" / "monitoring.db"), follow=False, chunk=20)
+    seen = []
+    for _ in src.batches():
+        percent = loading_percent(src.status.detail)
+        if percent is not None:
+            seen.append(percent)
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] >= 50
+    assert src.status.state == "ended" and loading_percent(src.status.detail) is None

@@ -10,11 +10,34 @@ import sqlite3
 from .base import Source
 
 
+# What a source's status.detail says while a big DB is read in chunks (issue #14): the
+# screen shows "loading N%" and, with the DB's own job counts, puts them in the header.
+LOADING_KEYS = ("loaded_rows", "total_rows", "db_counts")
+
+
+def rows_there(conn: sqlite3.Connection, tables) -> int:
+    """The rows of ``tables`` as their highest rowids: for tables only appended to,
+    what a reader's rowid marks are measured against (a lookup each, no scan: 0.5 ms
+    for 11 tables of a 1M-job Stampede DB)."""
+    return sum(conn.execute(f'SELECT max(rowid) FROM "{t}"').fetchone()[0] or 0 for t in tables)
+
+
 class PolledDbSource(Source):
     #: the exception that ends this source's read with its message on the status line
     error_class: type[Exception] = Exception
 
     conn: sqlite3.Connection | None = None
+    #: True from a read that did not catch up in one chunk until the source has
+    #: handed on what it read when it did (:meth:`_loaded`)
+    loading = False
+    caught_up = False
+
+    def _loaded(self) -> None:
+        """Caught up, and the events of the last chunk handed on (the caller asked for
+        more): the store has what the DB has, so the loading figures go."""
+        if self.loading and self.caught_up:
+            self.loading = False
+            self.status.detail = {k: v for k, v in self.status.detail.items() if k not in LOADING_KEYS}
 
     def _fail(self, message: str) -> None:
         self.status.state = "error"

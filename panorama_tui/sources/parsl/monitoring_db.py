@@ -60,7 +60,7 @@ import sqlite3
 import time
 
 from ...core import parsl_events as pe
-from ..polled_db import PolledDbSource
+from ..polled_db import PolledDbSource, rows_there
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
@@ -347,6 +347,7 @@ class ParslDbSource(PolledDbSource):
             events = self.step()
             for i in range(0, len(events), BATCH):
                 yield events[i:i + BATCH]
+            self._loaded()
             if self.caught_up:
                 if not self.follow:
                     return
@@ -357,6 +358,7 @@ class ParslDbSource(PolledDbSource):
     def step(self) -> list[dict]:
         """One round: the events for what is new (maybe none), and what was found of
         the writer when the DB has been quiet (read once: at its end)."""
+        self._loaded()
         if self.conn is None and not self._open():
             return []
         if self._replaced():  # a new DB at the path: what was read is no longer there
@@ -427,8 +429,17 @@ class ParslDbSource(PolledDbSource):
             self._read_now.clear()  # the next read comes with a change, which would clear it
         if self.status.state == "starting" or more:
             self.status.state = "reading"
-        self.status.detail = {"rows": self.rows_read, "polls": self.polls, "busy": self.busy_polls,
-                              "runs": len(self._run_host)}
+        detail = {"rows": self.rows_read, "polls": self.polls, "busy": self.busy_polls,
+                  "runs": len(self._run_host)}
+        if more or self.loading:  # a big DB read in chunks: how far (issue #14)
+            self.loading = True
+            loaded = sum(self.marks.values())
+            try:
+                total = rows_there(conn, self.selects)
+            except sqlite3.Error:  # locked again: the last figures stand
+                total = self.status.detail.get("total_rows", loaded)
+            detail.update(loaded_rows=loaded, total_rows=max(total, loaded))
+        self.status.detail = detail
         return self._events(raw)
 
     @staticmethod

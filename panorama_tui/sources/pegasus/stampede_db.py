@@ -73,7 +73,7 @@ from ...core.events import Event, to_epoch
 from ...core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, connect_ro, sqlite_file_problem, table_names, text_reader
 from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION, unescape_argv
 from ..base import RESET
-from ..polled_db import PolledDbSource
+from ..polled_db import PolledDbSource, rows_there
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
@@ -442,10 +442,7 @@ class StampedeDbSource(PolledDbSource):
         only appends, so that is the rows read and the rows there), and ``db_counts``,
         the DB's own job counts (:data:`DB_COUNTS_SQL` rows), taken once when ``counts``."""
         try:
-            total = 0
-            for table in self.marks:
-                top = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0]
-                total += top or 0
+            total = rows_there(conn, self.marks)
             if counts and self._db_counts is None:
                 self._db_counts = self._count_jobs(conn)
         except SQL_ERRORS as exc:
@@ -471,15 +468,9 @@ class StampedeDbSource(PolledDbSource):
         return [key + (n, more) for key, (n, more) in merged.items()]
 
     def _loaded(self) -> None:
-        """Caught up, and the events of the last chunk handed on (the caller asked for
-        more): the store's counts are the DB's now, so the progress figures go."""
         if self.loading and self.caught_up:
-            self.loading = False
-            self._db_counts = None
-            detail = dict(self.status.detail)
-            for key in ("loaded_rows", "total_rows", "db_counts"):
-                detail.pop(key, None)
-            self.status.detail = detail
+            self._db_counts = None  # a later big read (another DB) takes them afresh
+        super()._loaded()
 
     # -- reading -------------------------------------------------------------
     def _fetch(self, conn, sql: str, params=()) -> list:
