@@ -103,8 +103,11 @@ def test_pilot_header_and_status_while_loading(half_db):
         app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
         async with app.run_test(size=(200, 40)) as pilot:
             await pilot.pause()
+            app.refresh_all(full=True)  # drawn again at its laid-out width (the first tick may precede it)
+            await pilot.pause()
             header = text_of(app.query_one("#header"))
             assert done in header and f"from the DB, loading {percent}%" in header, header
+            during = header.splitlines()[1].replace(f"from the DB, loading {percent}%", "").split()
             assert f"loading {percent}%" in text_of(app.query_one("#status"))
             for batch in batches:
                 store.apply_many(batch)
@@ -112,6 +115,7 @@ def test_pilot_header_and_status_while_loading(half_db):
             await pilot.pause()
             header = text_of(app.query_one("#header"))
             assert done in header and "loading" not in header, header
+            assert header.splitlines()[1].split() == during  # every figure, the bar and "N% of T" too
             assert "loading" not in text_of(app.query_one("#status"))
 
     asyncio.run(go())

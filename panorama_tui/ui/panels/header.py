@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.text import Text
 from textual.widgets import Static
 
+from ...core.dagman import percent_done
 from ...core.fmt import human_duration, progress_bar, zone_label
 from ...model.entities import Workflow
 from ...model.states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, QUEUED_STATES, SUCCESS_STATES, JobState
@@ -180,8 +181,9 @@ class HeaderBar(Static):
             counts, retries = db_counts(rows, scope)
             total = sum(counts)
             waiting = counts[JobState.WAITING]
-            done = 100.0 * counts[JobState.DONE] / total if total else 0.0
-            progress = {"ready": 0, "futile": 0, "unready": waiting, "percent_done": done, "total": total}
+            # DAGMan's columns as dag_row counts them from jobs (no ready/futile split in the header)
+            progress = {"ready": 0, "futile": 0, "unready": waiting, "total": total,
+                        "percent_done": percent_done(counts[JobState.DONE], total)}
             note = f"[i]from the DB, loading {percent}%[/]"
         elif percent is not None:
             note = f"[i]partial, loading {percent}%[/]"
