@@ -134,3 +134,32 @@ def test_parsl_db_read_in_chunks_says_how_far(shared_data):
             seen.append(percent)
     assert len(seen) > 3 and seen == sorted(seen) and seen[-1] >= 50
     assert src.status.state == "ended" and loading_percent(src.status.detail) is None
+
+
+@pytest.mark.parametrize("recount_after", [0, 10**9])
+def test_followed_db_counted_again_while_loading(half_db, tmp_path, monkeypatch, recount_after):
+    """A followed run moves on while it loads: its counts are taken again (here at every
+    read, else once), so a job that ends meanwhile is counted done."""
+    import shutil
+    import sqlite3
+
+    monkeypatch.setattr(stampede_db, "RECOUNT_AFTER", recount_after)
+    path = str(tmp_path / "live.stampede.db")
+    shutil.copy(half_db, path)
+    src = StampedeDbSource(path, follow=True, chunk=CHUNK, poll=0)
+
+    def done() -> int:
+        rows = [r for r in src.status.detail["db_counts"] if r[1] == "POST_SCRIPT_SUCCESS"]
+        return sum(r[5] for r in rows)
+
+    src.step()
+    src.step()
+    before = done()
+    with sqlite3.connect(path) as w:  # monitord's next commit: a queued job's POST script succeeds
+        jiid, ts = w.execute("SELECT job_instance_id, timestamp FROM jobstate WHERE state = 'SUBMIT' "
+                             "AND job_instance_id = (SELECT max(job_instance_id) FROM job_instance) "
+                             "ORDER BY timestamp DESC LIMIT 1").fetchone()
+        w.execute("INSERT INTO jobstate VALUES (?, 'POST_SCRIPT_SUCCESS', ?, 99, NULL)", (jiid, ts + 1))
+    src.step()
+    assert src.loading and done() == before + (recount_after == 0)
+    src.close()

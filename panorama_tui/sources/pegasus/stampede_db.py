@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 
 from ...core.events import Event, to_epoch
 from ...core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, connect_ro, sqlite_file_problem, table_names, text_reader
@@ -113,6 +114,10 @@ def _f(v):
 # takes 12-15 s), 9.8-9.9 s at 1M; hence slices of COUNT_SLICE job ids, each its own
 # statement (~1 s), so that monitord's commits never wait on one long read.
 COUNT_SLICE = 100_000
+# A followed run moves on while a big DB loads (minutes at 1M jobs): the counts are taken
+# again once RECOUNT_AFTER times what the last count cost has passed, so that counting
+# takes at most ~1/RECOUNT_AFTER of the reading thread (every ~8 s at 100k, ~100 s at 1M).
+RECOUNT_AFTER = 10
 DB_COUNTS_SQL = """
 SELECT w.wf_uuid,
        (SELECT s.state FROM jobstate s WHERE s.job_instance_id = l.jiid
@@ -261,6 +266,7 @@ class StampedeDbSource(PolledDbSource):
         self.loading = False
         self._progress: dict = {}
         self._db_counts: list | None = None
+        self._counted_at = self._count_cost = 0.0
         self._clear()
 
     @property
@@ -443,8 +449,11 @@ class StampedeDbSource(PolledDbSource):
         the DB's own job counts (:data:`DB_COUNTS_SQL` rows), taken once when ``counts``."""
         try:
             total = rows_there(conn, self.marks)
-            if counts and self._db_counts is None:
+            now = time.monotonic()
+            if counts and (self._db_counts is None or (
+                    self.follow and now - self._counted_at > RECOUNT_AFTER * self._count_cost)):
                 self._db_counts = self._count_jobs(conn)
+                self._counted_at, self._count_cost = now, time.monotonic() - now
         except SQL_ERRORS as exc:
             err = _classify(exc, self.path)
             if not isinstance(err, _Busy):
