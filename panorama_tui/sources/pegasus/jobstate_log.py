@@ -108,9 +108,14 @@ class JobstateLog:
     since the last call that the DB has not shown yet.
     """
 
-    def __init__(self, path: str, wf_uuid: str):
+    def __init__(self, path: str, wf_uuid: str, resume=None):
+        """``resume(wf_uuid, f)``: where to start reading the opened log, a
+        :class:`.jobstate_resume.ResumePoint` (None: from the top)."""
         self.path = path
         self.wf_uuid = wf_uuid
+        self._resume = resume
+        self._from = None  # the ResumePoint this reading started at
+        self.skipped = 0  # bytes above it, left to the DB
         self._f = None
         self._ino = None
         self._partial = b""
@@ -142,6 +147,9 @@ class JobstateLog:
         self._sched: dict[tuple, str] = {}
 
     def close(self) -> None:
+        if self._from is not None:
+            self._from.close()
+            self._from = None
         if self._f is not None:
             self._f.close()
             self._f = None
@@ -158,6 +166,15 @@ class JobstateLog:
         self._partial = b""
         self._head = b""
         self._reset_counts()
+        self.skipped = 0
+        start = self._resume(self.wf_uuid, self._f) if self._resume is not None else None
+        if start is not None:
+            self._from = start
+            self._head = os.pread(self._f.fileno(), 64, 0)
+            self._f.seek(start.offset)
+            self.skipped = start.offset
+            self._restart = start.restart
+            self.finished = self.finished or start.finished
         return True
 
     def poll(self, known=None, wf_known=None) -> list[Event]:
@@ -204,6 +221,9 @@ class JobstateLog:
             what, arg = p[2], p[3]
             if what == "MONITORD_STARTED":
                 self._js.clear()  # a new monitord numbers states afresh
+                if self._from is not None:  # (and not as the DB did before the resume point)
+                    self._from.close()
+                    self._from = None
             elif what == "DAGMAN_STARTED":
                 self._restart += 1
                 if (self._restart, False) not in wf_known.get(wf, ()):
@@ -227,7 +247,17 @@ class JobstateLog:
             return
         _, job_id, state, col4, site, seq = p
         key = (job_id, seq)
-        js = self._js.get(key, 0) + 1
+        js = self._js.get(key)
+        if js is None:
+            js = 0
+            if self._from is not None:
+                # its lines above the resume point are in the DB: number on from there
+                js, site0, sched0 = self._from.before(job_id, seq)
+                if site0:
+                    self._site[key] = site0
+                if sched0:
+                    self._sched[key] = sched0
+        js += 1
         self._js[key] = js
         if site and site != "-":
             self._site[key] = site
