@@ -28,7 +28,8 @@ Limits: an instance whose lines span a monitord restart (append mode) may get
 js_ids that differ from the DB's; then a state shows twice in that try's
 history until the end (the derived job state is unaffected).  ``JOB_HELD``
 lines of HTCondor >= 8.3.3 have no DB row (only ``JOB_HELD_REASON`` has):
-the provisional one stays in the history.
+the provisional one stays in the history (when read: the log is read from
+where the DB leaves off, :mod:`.jobstate_resume`, so those above it are not).
 """
 
 from __future__ import annotations

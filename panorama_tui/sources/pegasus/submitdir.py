@@ -36,7 +36,7 @@ from ..base import RESET, Source
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
 from .jobstate_resume import resumer
-from .stampede_db import StampedeDbError, StampedeDbSource
+from .stampede_db import BATCH, StampedeDbError, StampedeDbSource
 
 POLL_SECONDS = 0.5
 STALLED_EVENT = "panorama.wf.stalled"
@@ -567,8 +567,9 @@ class SubmitDirSource(Source):
                 events, reset = self._round(notes)
                 if reset:
                     yield RESET
-                if events:
-                    yield events
+                # in the DB source's batch size, so the first rows show as soon as the DB's alone
+                for i in range(0, len(events), BATCH):
+                    yield events[i : i + BATCH]
                 db_idle = self.db is None or self.db.caught_up or self.db_error is not None
                 if not self.follow and db_idle and not events and not self._reread:
                     break
