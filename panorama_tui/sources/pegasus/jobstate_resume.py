@@ -44,9 +44,12 @@ MARGIN_SECONDS = 10
 # so the very last row is not always the latest one.
 LAST_ROWS = 1000
 
+# CROSS JOIN keeps SQLite's join order: jobstate read backwards by rowid, stopping after
+# LAST_ROWS of the workflow's (1 ms on the generated 100k DB; with JOIN the planner starts
+# from the workflow's jobs and sorts all their states: 476 ms).
 _LATEST = """SELECT MAX(t) FROM (SELECT js.timestamp AS t FROM jobstate js
-  JOIN job_instance ji ON ji.job_instance_id = js.job_instance_id
-  JOIN job j ON j.job_id = ji.job_id
+  CROSS JOIN job_instance ji ON ji.job_instance_id = js.job_instance_id
+  CROSS JOIN job j ON j.job_id = ji.job_id
   WHERE j.wf_id = ? ORDER BY js.rowid DESC LIMIT ?)"""
 _BEFORE = """SELECT ji.site, ji.sched_id, (SELECT MAX(js.jobstate_submit_seq) FROM jobstate js
     WHERE js.job_instance_id = ji.job_instance_id AND js.timestamp < ?)
