@@ -645,3 +645,23 @@ def test_stale_db_overlay_from_where_it_leaves_off(tmp_path, replay_dir, store_s
         if resume:
             assert src.logs[FAIL_WF].skipped > 0  # (the half DB reaches beyond the margin)
     assert stores[0] == stores[1]
+
+
+def test_resumed_overlay_after_a_new_monitord_numbers_afresh(tmp_path, replay_dir):
+    """A monitord started again while the log is followed: from its MONITORD_STARTED on,
+    the resumed read numbers states as the whole read does (afresh), not from the DB."""
+    from panorama_tui.sources.pegasus.jobstate_resume import resumer
+
+    run = "process_wf_success"
+    log = tmp_path / "jobstate.log"
+    shutil.copy(replay_dir / run / "jobstate.log", log)
+    db = str(replay_dir / run / DBS[run])
+    whole, resumed = JobstateLog(str(log), OK_WF), JobstateLog(str(log), OK_WF, resume=resumer(db))
+    whole.poll(), resumed.poll()
+    assert resumed.skipped > 0
+    with open(log, "a") as f:
+        f.write("1677911200 INTERNAL *** MONITORD_STARTED ***\n"
+                "1677911201 ls_ID0000001 JOB_RELEASED 3.0 condorpool - 2\n")
+    got = [[(e.name, e.ts, sorted(e.data.items())) for e in x.poll()] for x in (whole, resumed)]
+    whole.close(), resumed.close()
+    assert got[0] == got[1] and dict(got[0][-1][2])["js_id"] == 1
