@@ -13,6 +13,9 @@ the same run on the same DB:
   against the previous path, the store built from every row (the same command with
   ``PANORAMA_ONCE_STORE=1``); the two outputs are compared.  Targets (issue #14): <= 1.5 s
   and <= 300 MB at 100k, <= 15 s and <= 2 GB at 1M.
+* a submit dir around each DB (``benchmarks/submit_dir.py``): seconds to the first rows and to
+  fully loaded, jobstate.log read from where the DB leaves off against the whole log's read,
+  beside the DB alone (target: first rows within 1.5x the DB's).
 * ``--stats``: panorama-top against the real ``pegasus-statistics -s all`` (pegasus-wms 5.1.3,
   its own process, when installed).  Targets: >= 10x faster, peak RSS <= its RSS.
 
@@ -123,6 +126,7 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) 
         figs.append(figure(f"{label} {what} --once --json: peak RSS", ours["rss"], "MB",
                            baseline=base and base["rss"], baseline_note="store path" if base else "",
                            target=m_target, better="lower", fmt="{:.0f}"))
+        figs.extend(bench_submit_dir(label, what, db, reps, tmp))
     # --stats against pegasus-statistics -s all, on the finished DB
     db = G.stampede_db(n, None)
     uuid = G.plan(n).wf_uuid if n <= 100_000 else _uuid_of(db)
@@ -147,6 +151,28 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) 
                        baseline_note="pegasus-statistics" if theirs else "", target=theirs and theirs["rss"],
                        better="lower", fmt="{:.0f}"))
     return figs
+
+
+def bench_submit_dir(label: str, what: str, db: str, reps: int, tmp: str) -> list[dict]:
+    """A submit dir around the DB (benchmarks/submit_dir.py): its first rows and full load with
+    jobstate.log read from where the DB leaves off, against the whole log's read (the previous
+    way) and the DB alone, medians of ``reps`` runs each in its own process."""
+    from benchmarks.submit_dir import write_submit_dir
+
+    d = write_submit_dir(db, os.path.join(tmp, f"submit-{label}-{what.replace(' ', '-')}"))
+    runs = {how: [_json_of([sys.executable, "-m", "benchmarks.submit_dir", d, how], _env()) for _ in range(reps)]
+            for how in ("resume", "whole", "db")}
+    first = {how: median([r["first"] for r in rs]) for how, rs in runs.items()}
+    loaded = {how: median([r["loaded"] for r in rs]) for how, rs in runs.items()}
+    note = (f"first rows, median of {reps}: from the DB's end {[round(r['first'], 2) for r in runs['resume']]} s, "
+            f"whole log {[round(r['first'], 2) for r in runs['whole']]} s, DB alone "
+            f"{[round(r['first'], 2) for r in runs['db']]} s; fully loaded {loaded['resume']:.1f} s "
+            f"(whole log {loaded['whole']:.1f} s, DB alone {loaded['db']:.1f} s)")
+    return [figure(f"{label} {what} submit dir: first rows", first["resume"], "s", baseline=first["whole"],
+                   baseline_note="whole jobstate.log", target=first["db"] * 1.5, better="lower", note=note,
+                   fmt="{:.2f}"),
+            figure(f"{label} {what} submit dir: fully loaded", loaded["resume"], "s", baseline=loaded["whole"],
+                   baseline_note="whole jobstate.log", better="lower", fmt="{:.1f}")]
 
 
 def _same_summary(db: str, tmp: str) -> bool:

@@ -145,3 +145,34 @@ def test_the_store_path_stays_for_a_db_with_a_text_number(shared_data, tmp_path)
     conn.commit()
     conn.close()
     assert sql_once.once_from_db(str(db), "x", None) is None
+
+
+def _diff(a, b, path="") -> set[str]:
+    """The JSON paths where ``a`` and ``b`` differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {p for k in a.keys() | b.keys() for p in _diff(a.get(k), b.get(k), f"{path}.{k}")}
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return {p for i, (x, y) in enumerate(zip(a, b)) for p in _diff(x, y, f"{path}[{i}]")}
+    return set() if a == b else {path}
+
+
+def _submit_dirs(shared_data: Path, tmp_path: Path) -> list[Path]:
+    dirs = sorted((shared_data / "pegasus" / "submitdirs").glob("*/braindump.yml"))
+    return [p.parent for p in dirs] + [submit_dir(case, tmp_path) for case in ("removed", "held", "stale")]
+
+
+def test_a_submit_dir_keeps_the_store_path(shared_data, tmp_path, monkeypatch):
+    """Why ``--once`` on a submit dir is not the DB's SQL summary: on every shared submit dir
+    and held run, the submit dir's output (DB, jobstate.log overlay and DAGMan's log) differs
+    from its DB's computed in the DB (besides ``source``) at least in what DAGMan's log adds:
+    its events counted, and the DAG's progress taken from DAGMan's own tables."""
+    from panorama_tui.sources.pegasus.submitdir import find_submit_dir
+
+    for d in _submit_dirs(shared_data, tmp_path):
+        code, out = _run(["--once", "--json", str(d)], False, monkeypatch)
+        by_dir = json.loads(out)
+        db = find_submit_dir(str(d)).db_path
+        by_db, _ = sql_once.once_from_db(db, str(d), time.time())
+        diff = _diff(by_dir, by_db) - {".source"}
+        assert ".events" in diff, d
+        assert by_dir["workflows"][0]["dag"]["from"] == "dagman.out" != by_db["workflows"][0]["dag"]["from"], d

@@ -542,3 +542,126 @@ def test_a_running_monitord_is_left_to_its_jobstate_log(tmp_path, submitdirs):
     assert not src.dagmans[ROOT_WF].nodes
     wf = s.workflows[ROOT_WF]
     assert wf.dagman["done"] == 13 and wf.jobs["register_local_2_0"].state.label != "done"
+
+
+# -- the overlay read from where the DB leaves off ------------------------------------------
+
+
+def _overlay(path, uuid, db_path, known=None, wf_known=None):
+    """(events as comparable tuples, bytes skipped) of one jobstate.log poll."""
+    from panorama_tui.sources.pegasus.jobstate_resume import resumer
+
+    log = JobstateLog(str(path), uuid, resume=resumer(str(db_path)) if db_path else None)
+    try:
+        events = log.poll(known, wf_known)
+        return [(e.name, e.ts, sorted(e.data.items())) for e in events], log.skipped, log.finished
+    finally:
+        log.close()
+
+
+def _resume_cases(replay_dir, tmp_path):
+    from .held_runs import DB, WF, submit_dir
+
+    for run in RUNS:
+        yield run, replay_dir / run / "jobstate.log", UUIDS[run], replay_dir / run / DBS[run]
+    for case in ("removed", "held", "stale"):
+        d = submit_dir(case, tmp_path)
+        yield case, d / "jobstate.log", WF, d / DB
+
+
+def test_resumed_overlay_equals_the_whole_log_read(replay_dir, tmp_path):
+    """Read from where the DB leaves off, the overlay sends what the whole log's
+    read sends that the DB does not have (same js_ids, sites, sched ids,
+    restarts), and the lines it sends are the whole read's last ones."""
+    skipped_some = False
+    for case, log, uuid, db in _resume_cases(replay_dir, tmp_path):
+        src = StampedeDbSource(str(db), follow=False, track_js=True)
+        run_to_end(src, Store())
+        known, wf_known = src.js_seen, src.wf_seen
+        whole, _, whole_end = _overlay(log, uuid, None, known, wf_known)
+        resumed, skipped, resumed_end = _overlay(log, uuid, db, known, wf_known)
+        # the same events, but for HTCondor's JOB_HELD lines above the resume point, which the
+        # DB never has a row for (only JOB_HELD_REASON has): the whole read sends them again
+        assert resumed == whole[len(whole) - len(resumed):], case
+        assert all(e[0] == "stampede.job_inst.held.start" for e in whole[: len(whole) - len(resumed)]), case
+        assert resumed_end == whole_end, case
+        whole_all, _, _ = _overlay(log, uuid, None)
+        resumed_all, _, _ = _overlay(log, uuid, db)
+        assert resumed_all == whole_all[len(whole_all) - len(resumed_all):], case
+        skipped_some = skipped_some or skipped > 0
+    assert skipped_some  # (the shared runs last longer than the margin)
+
+
+def test_resume_bisects_to_the_first_line_at_the_cut(tmp_path):
+    from panorama_tui.sources.pegasus.jobstate_resume import first_line_at
+
+    lines = [f"{1000 + i // 3} job_{i} SUBMIT 1.0 local - 1\n".encode() for i in range(300)]
+    p = tmp_path / "jobstate.log"
+    p.write_bytes(b"".join(lines))
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        for cut in (0, 1000, 1001, 1050.5, 1099, 1100, 2000):
+            off = first_line_at(f, size, cut)
+            want = next((sum(map(len, lines[:i])) for i, ln in enumerate(lines) if int(ln.split()[0]) >= cut), size)
+            assert off == want, cut
+
+
+def test_resume_reads_everything_without_a_db_or_after_a_monitord_restart(tmp_path, replay_dir):
+    from panorama_tui.sources.pegasus.jobstate_resume import resume_point
+
+    run = "process_wf_success"
+    src_log = replay_dir / run / "jobstate.log"
+    with open(src_log, "rb") as f:
+        assert resume_point(None, OK_WF, f) is None
+        assert resume_point(str(tmp_path / "none.db"), OK_WF, f) is None
+        assert resume_point(str(replay_dir / run / DBS[run]), "not-a-uuid", f) is None
+        rp = resume_point(str(replay_dir / run / DBS[run]), OK_WF, f)
+        assert rp is not None and rp.offset > 0
+        rp.close()
+    twice = tmp_path / "jobstate.log"
+    twice.write_bytes(src_log.read_bytes() + b"1677911200 INTERNAL *** MONITORD_STARTED ***\n")
+    with open(twice, "rb") as f:
+        assert resume_point(str(replay_dir / run / DBS[run]), OK_WF, f) is None
+
+
+def test_stale_db_overlay_from_where_it_leaves_off(tmp_path, replay_dir, store_snapshot):
+    """A DB that holds half the run: the overlay read from the DB's end gives the
+    same store as the whole log's, before and after the DB catches up."""
+    run = "process_wf_failure"
+    lines = [ln for ln in (replay_dir / run / "events.json").read_bytes().splitlines() if ln.strip()]
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "braindump.yml").write_text(f'wf_uuid: "{FAIL_WF}"\nroot_wf_uuid: "{FAIL_WF}"\ndag: "process-0.dag"\n')
+    shutil.copy(replay_dir / run / "jobstate.log", d / "jobstate.log")
+    feed(d / "process-0.stampede.db", lines[: len(lines) // 2], 1000)
+    stores = []
+    for resume in (True, False):
+        src = SubmitDirSource(find_submit_dir(str(d)), follow=False)
+        if not resume:
+            src._resumer = lambda: None
+        store = Store()
+        run_to_end(src, store)
+        stores.append(store_snapshot(store))
+        if resume:
+            assert src.logs[FAIL_WF].skipped > 0  # (the half DB reaches beyond the margin)
+    assert stores[0] == stores[1]
+
+
+def test_resumed_overlay_after_a_new_monitord_numbers_afresh(tmp_path, replay_dir):
+    """A monitord started again while the log is followed: from its MONITORD_STARTED on,
+    the resumed read numbers states as the whole read does (afresh), not from the DB."""
+    from panorama_tui.sources.pegasus.jobstate_resume import resumer
+
+    run = "process_wf_success"
+    log = tmp_path / "jobstate.log"
+    shutil.copy(replay_dir / run / "jobstate.log", log)
+    db = str(replay_dir / run / DBS[run])
+    whole, resumed = JobstateLog(str(log), OK_WF), JobstateLog(str(log), OK_WF, resume=resumer(db))
+    whole.poll(), resumed.poll()
+    assert resumed.skipped > 0
+    with open(log, "a") as f:
+        f.write("1677911200 INTERNAL *** MONITORD_STARTED ***\n"
+                "1677911201 ls_ID0000001 JOB_RELEASED 3.0 condorpool - 2\n")
+    got = [[(e.name, e.ts, sorted(e.data.items())) for e in x.poll()] for x in (whole, resumed)]
+    whole.close(), resumed.close()
+    assert got[0] == got[1] and dict(got[0][-1][2])["js_id"] == 1

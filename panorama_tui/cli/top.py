@@ -239,6 +239,12 @@ def _once_from_db(args, source, label: str) -> int | None:
     from ..sources.pegasus.stampede_db import StampedeDbSource
     from ..stats import sql_once
 
+    # A submit dir (SubmitDirSource) keeps the store path: its output is not its DB's summary.
+    # DAGMan's log adds events (counted in "events") and the DAG's progress from DAGMan's own
+    # tables ("dag": "from": "dagman.out", against "jobs" from the DB), and where monitord lags
+    # DAGMan (hierarchical_wf_success) the end, the stall and the states the DB has not got;
+    # the jobstate.log overlay adds a "provisional" section.  tests/test_sql_once.py
+    # (test_a_submit_dir_keeps_the_store_path) shows it on every shared submit dir and held run.
     if not isinstance(source, StampedeDbSource) or not sql_once.enabled():
         return None
     from .stderr_progress import stderr_progress

@@ -28,7 +28,8 @@ Limits: an instance whose lines span a monitord restart (append mode) may get
 js_ids that differ from the DB's; then a state shows twice in that try's
 history until the end (the derived job state is unaffected).  ``JOB_HELD``
 lines of HTCondor >= 8.3.3 have no DB row (only ``JOB_HELD_REASON`` has):
-the provisional one stays in the history.
+the provisional one stays in the history (when read: the log is read from
+where the DB leaves off, :mod:`.jobstate_resume`, so those above it are not).
 """
 
 from __future__ import annotations
@@ -108,9 +109,14 @@ class JobstateLog:
     since the last call that the DB has not shown yet.
     """
 
-    def __init__(self, path: str, wf_uuid: str):
+    def __init__(self, path: str, wf_uuid: str, resume=None):
+        """``resume(wf_uuid, f)``: where to start reading the opened log, a
+        :class:`.jobstate_resume.ResumePoint` (None: from the top)."""
         self.path = path
         self.wf_uuid = wf_uuid
+        self._resume = resume
+        self._from = None  # the ResumePoint this reading started at
+        self.skipped = 0  # bytes above it, left to the DB
         self._f = None
         self._ino = None
         self._partial = b""
@@ -142,6 +148,9 @@ class JobstateLog:
         self._sched: dict[tuple, str] = {}
 
     def close(self) -> None:
+        if self._from is not None:
+            self._from.close()
+            self._from = None
         if self._f is not None:
             self._f.close()
             self._f = None
@@ -158,6 +167,15 @@ class JobstateLog:
         self._partial = b""
         self._head = b""
         self._reset_counts()
+        self.skipped = 0
+        start = self._resume(self.wf_uuid, self._f) if self._resume is not None else None
+        if start is not None:
+            self._from = start
+            self._head = os.pread(self._f.fileno(), 64, 0)
+            self._f.seek(start.offset)
+            self.skipped = start.offset
+            self._restart = start.restart
+            self.finished = self.finished or start.finished
         return True
 
     def poll(self, known=None, wf_known=None) -> list[Event]:
@@ -204,6 +222,9 @@ class JobstateLog:
             what, arg = p[2], p[3]
             if what == "MONITORD_STARTED":
                 self._js.clear()  # a new monitord numbers states afresh
+                if self._from is not None:  # (and not as the DB did before the resume point)
+                    self._from.close()
+                    self._from = None
             elif what == "DAGMAN_STARTED":
                 self._restart += 1
                 if (self._restart, False) not in wf_known.get(wf, ()):
@@ -227,7 +248,17 @@ class JobstateLog:
             return
         _, job_id, state, col4, site, seq = p
         key = (job_id, seq)
-        js = self._js.get(key, 0) + 1
+        js = self._js.get(key)
+        if js is None:
+            js = 0
+            if self._from is not None:
+                # its lines above the resume point are in the DB: number on from there
+                js, site0, sched0 = self._from.before(job_id, seq)
+                if site0:
+                    self._site[key] = site0
+                if sched0:
+                    self._sched[key] = sched0
+        js += 1
         self._js[key] = js
         if site and site != "-":
             self._site[key] = site

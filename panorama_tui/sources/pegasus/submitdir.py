@@ -35,7 +35,8 @@ from ...core.secrets import mask
 from ..base import RESET, Source
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
-from .stampede_db import StampedeDbError, StampedeDbSource
+from .jobstate_resume import resumer
+from .stampede_db import BATCH, StampedeDbError, StampedeDbSource
 
 POLL_SECONDS = 0.5
 STALLED_EVENT = "panorama.wf.stalled"
@@ -498,7 +499,7 @@ class SubmitDirSource(Source):
         elif sd.event_log and os.path.exists(sd.event_log):
             return "events"
         if self.overlay and sd.jobstate_log and sd.wf_uuid and (self.follow or os.path.exists(sd.jobstate_log)):
-            self.logs[sd.wf_uuid] = JobstateLog(sd.jobstate_log, sd.wf_uuid)
+            self.logs[sd.wf_uuid] = JobstateLog(sd.jobstate_log, sd.wf_uuid, resume=self._resumer())
         root = sd.wf_uuid
         dag = None
         self._no_db = self.db is None or not os.path.exists(sd.db_path)  # (yet: monitord has not started)
@@ -510,6 +511,10 @@ class SubmitDirSource(Source):
             for path in sd.sub_dagman_outs:
                 self._follow_sub_dagman(path, self._parent_dir_workflow(path))
         return "db" if self.db is not None or self.logs or self.dagmans else ""
+
+    def _resumer(self):
+        """jobstate.log is read from where the DB leaves off (the whole log without a DB)."""
+        return resumer(self.db.path) if self.db is not None else None
 
     def _introduce(self, d: str, uuid: str, label: str | None, parent: str | None, dag_path: str) -> Dag:
         """Without a DB: what monitord sends of a workflow before DAGMan's first
@@ -562,8 +567,9 @@ class SubmitDirSource(Source):
                 events, reset = self._round(notes)
                 if reset:
                     yield RESET
-                if events:
-                    yield events
+                # in the DB source's batch size, so the first rows show as soon as the DB's alone
+                for i in range(0, len(events), BATCH):
+                    yield events[i : i + BATCH]
                 db_idle = self.db is None or self.db.caught_up or self.db_error is not None
                 if not self.follow and db_idle and not events and not self._reread:
                     break
@@ -717,7 +723,7 @@ class SubmitDirSource(Source):
                     local = os.path.join(root_dir, d[len(sd_root) + 1 :])
             p = os.path.join(local, "jobstate.log")
             if uuid not in self.logs and os.path.isfile(p):
-                self.logs[uuid] = JobstateLog(p, uuid)
+                self.logs[uuid] = JobstateLog(p, uuid, resume=self._resumer())
             out = _root_dagman_out(local, None) if uuid not in self.dagmans and os.path.isdir(local) else None
             if out:
                 self._follow_dagman(out, uuid, None)
