@@ -163,3 +163,28 @@ def test_followed_db_counted_again_while_loading(half_db, tmp_path, monkeypatch,
     src.step()
     assert src.loading and done() == before + (recount_after == 0)
     src.close()
+
+
+def test_submit_dir_passes_on_its_dbs_loading_figures(half_db, tmp_path, monkeypatch):
+    """A submit dir reads its DB through the DB source: the screen's "loading N%" and the DB's
+    counts come through while the DB loads, and go once it is all handed on."""
+    from benchmarks.submit_dir import write_submit_dir
+    from panorama_tui.sources.pegasus import submitdir
+
+    class SmallChunks(StampedeDbSource):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("chunk", CHUNK)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(submitdir, "StampedeDbSource", SmallChunks)
+    d = write_submit_dir(half_db, str(tmp_path / "submit"))
+    src = submitdir.SubmitDirSource(submitdir.find_submit_dir(d), follow=False)
+    seen = []
+    for batch in src.batches():
+        if batch is RESET:
+            continue
+        percent = loading_percent(src.status.detail)
+        if percent is not None:
+            seen.append(percent)
+    assert seen and seen == sorted(seen), seen
+    assert loading_percent(src.status.detail) is None and "db_counts" not in src.status.detail

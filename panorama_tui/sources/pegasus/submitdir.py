@@ -33,6 +33,7 @@ from ...core.fmt import stamp
 from ...core.events import BadEvent, Event, parse_bp_line
 from ...core.secrets import mask
 from ..base import RESET, Source
+from ..polled_db import LOADING_KEYS
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
 from .jobstate_resume import resumer
@@ -620,6 +621,11 @@ class SubmitDirSource(Source):
                 self.status.detail["db"] = db.status.message
             else:
                 self.status.detail.pop("db", None)
+            for key in LOADING_KEYS:  # a big DB's load: the screen's "loading N%" and the DB's own counts
+                if key in db.status.detail:
+                    self.status.detail[key] = db.status.detail[key]
+                else:
+                    self.status.detail.pop(key, None)
             if self.overlay:
                 self._find_subworkflow_logs()
         known = db.js_seen if db is not None else {}
