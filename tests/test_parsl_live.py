@@ -91,6 +91,9 @@ def test_a_real_run_followed_live(tmp_path, parsl_python, child_env):  # noqa: F
 
         follow(src, store, delivered, ended, timeout=300)
         assert run.wait(30) == 0, run.output()
+        # Parsl's DB manager is a process of its own: on a loaded machine it may still commit the
+        # run's end after the workflow's process has exited, so wait for the writer to go first
+        follow(src, store, delivered, lambda: db_writers(str(run.db)) == 0, timeout=30)
         follow(src, store, delivered, lambda: False, timeout=2)  # the last commits' re-reads
     finally:
         observer.stop.set()

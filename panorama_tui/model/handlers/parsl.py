@@ -153,7 +153,7 @@ class ParslRun:
         self.db_failed = self.db_completed = None  # the DB's own tasks_failed_count, tasks_completed_count
         self.time_completed: float | None = None
         self.interval: float | None = None  # resource_monitoring_interval
-        self.last_activity: float | None = None
+        self._activity: float | None = None  # the latest time of every row but the run's end
         self.recent: deque = deque(maxlen=RECENT_TIMES)
         self.writer: tuple[bool, float] | None = None  # (a writer holds the DB, when that was seen)
         self.blocks: dict[str, tuple] = {}  # block_id -> (scheduler job id, status, ts)
@@ -186,13 +186,23 @@ class ParslRun:
         """Tasks whose final state is ``failed``: Parsl's own tasks_failed_count."""
         return self.state_counts[pe.FAILED]
 
+    @property
+    def last_activity(self) -> float | None:
+        """The latest activity: of the rows, and the run's end as its row says now (the DB
+        manager's own end can come first and later than the DFK's, which replaces it: a
+        reader that saw both must end where one that saw only the last does)."""
+        ends = self.time_completed
+        if ends is None or (self._activity is not None and self._activity > ends):
+            return self._activity
+        return ends
+
     def note_activity(self, *times) -> None:
         recent = self.recent
         for ts in times:
             if ts is None:
                 continue
-            if self.last_activity is None or ts > self.last_activity:
-                self.last_activity = ts
+            if self._activity is None or ts > self._activity:
+                self._activity = ts
             if not recent or ts != recent[-1]:
                 recent.append(ts)
 
@@ -287,7 +297,7 @@ def _h_workflow(s: Store, ev, d: dict) -> None:
     run.db_completed = _most(run.db_completed, _int(d.get("tasks_completed_count")))
     if completed is not None:
         run.time_completed = wf.end_ts = completed
-    run.note_activity(began, completed)
+    run.note_activity(began)  # the end counts through last_activity, as the row says it now
     _set_outcome(run)
     if wf.label != label:
         s.structure_version += 1  # the names views tell workflows apart by (the row comes every batch)
