@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from .base import Source
+from .base import RESET, Source
+
+# Events a batch: what the ingest thread applies under one take of the store's lock.
+BATCH = 5000
 
 
 # What a source's status.detail says while a big DB is read in chunks (issue #14): the
@@ -65,5 +68,26 @@ class PolledDbSource(Source):
         if self.status.state != "error":
             self.status.state = "ended"
 
-    def _run(self):  # pragma: no cover - interface
+    def _run(self):
+        while not self.stopping:
+            events = self.step()
+            if events is RESET:  # the DB file was replaced: forget what was built from it
+                yield RESET
+                continue
+            for i in range(0, len(events), BATCH):
+                yield events[i : i + BATCH]
+            self._loaded()
+            if self.caught_up:
+                if not self.follow:
+                    return
+                self._stop.wait(self.poll_seconds)
+            elif not events:  # not open yet, or busy: let the writer finish
+                self._stop.wait(self._busy_wait())
+
+    def _busy_wait(self) -> float:
+        """How long to wait before asking again when nothing could be read."""
+        return self.poll_seconds
+
+    def step(self):  # pragma: no cover - interface
+        """One round: the new events (maybe none), or RESET."""
         raise NotImplementedError

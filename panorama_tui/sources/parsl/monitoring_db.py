@@ -69,7 +69,6 @@ from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 # 10,000 (a busy 2-core machine), for the same total time; Parsl's writer, locked out,
 # sleeps a second before it tries again.
 CHUNK = 10_000
-BATCH = 5000
 REREAD_POLLS = 3
 REREAD_CHUNK = 500  # keys a re-read query looks up at once (SQLite's variable limit is 999 on old builds)
 # Read once (--once), a DB locked this long is given up: Parsl's writer holds
@@ -342,18 +341,8 @@ class ParslDbSource(PolledDbSource):
         self.status.message = message
 
     # -- the loop ----------------------------------------------------------------
-    def _run(self):
-        while not self.stopping:
-            events = self.step()
-            for i in range(0, len(events), BATCH):
-                yield events[i:i + BATCH]
-            self._loaded()
-            if self.caught_up:
-                if not self.follow:
-                    return
-                self._stop.wait(self.poll_seconds)
-            elif not events:  # not open yet, or busy: let the writer finish
-                self._stop.wait(min(self.poll_seconds, BUSY_MS / 1000 * 4))
+    def _busy_wait(self) -> float:
+        return min(self.poll_seconds, BUSY_MS / 1000 * 4)
 
     def step(self) -> list[dict]:
         """One round: the events for what is new (maybe none), and what was found of

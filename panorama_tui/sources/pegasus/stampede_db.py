@@ -78,7 +78,6 @@ from ..polled_db import PolledDbSource, rows_there
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
-BATCH = 5000
 REREAD_POLLS = 3
 _PEGASUS_OF_VERSION = {1: "4.3", 2: "4.4", 4: "4.5", 5: "4.5.4", 6: "4.6", 8: "4.7-4.8", 11: "4.9", 14: "5.0"}
 REQUIRED_TABLES = ("workflow", "workflowstate", "workflow_meta", "job", "job_instance", "jobstate", "invocation",
@@ -353,22 +352,6 @@ class StampedeDbSource(PolledDbSource):
         return True
 
     # -- the loop ----------------------------------------------------------
-    def _run(self):
-        while not self.stopping:
-            events = self.step()
-            if events is RESET:
-                yield RESET
-                continue
-            for i in range(0, len(events), BATCH):
-                yield events[i : i + BATCH]
-            self._loaded()
-            if self.caught_up:
-                if not self.follow:
-                    return
-                self._stop.wait(self.poll_seconds)
-            elif not events:  # not open yet, or busy: let the writer finish
-                self._stop.wait(self.poll_seconds)
-
     def step(self):
         """One round for a caller that runs the loop itself (the submit-dir
         source): the new events (maybe none), or RESET when the DB file was

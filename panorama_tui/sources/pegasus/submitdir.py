@@ -33,11 +33,11 @@ from ...core.fmt import stamp
 from ...core.events import BadEvent, Event, parse_bp_line
 from ...core.secrets import mask
 from ..base import RESET, Source
-from ..polled_db import LOADING_KEYS
+from ..polled_db import BATCH, LOADING_KEYS
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
 from .jobstate_resume import resumer
-from .stampede_db import BATCH, StampedeDbError, StampedeDbSource
+from .stampede_db import StampedeDbError, StampedeDbSource
 
 POLL_SECONDS = 0.5
 STALLED_EVENT = "panorama.wf.stalled"
