@@ -278,6 +278,9 @@ class ParslDbSource(PolledDbSource):
         self._sig: dict[tuple, tuple] = {}  # ("task"|"try", key) -> the row last sent, while in the window
         self._read_now: set[tuple] = set()  # ("task"|"try", key) read since the DB last changed
         self._open_runs: dict[str, tuple] = {}  # run_id -> its workflow row, while it has no time_completed
+        # run_id -> [its workflow row, changed polls left]: a run's end can be written twice (the DB
+        # manager's own, then the DFK's, earlier one, in place), so an ended row is read again too
+        self._ending: dict[str, list] = {}
         self._run_host: dict[str, str] = {}
         self._writer_said: dict[str, bool] = {}
         self._last_change = time.monotonic()
@@ -469,8 +472,12 @@ class ParslDbSource(PolledDbSource):
             self._workflow_row(r[1:], raw)
         if not changed:
             return more
-        # Runs without an end: their counts and time_completed are updated in place.
-        stale = [run for run in self._open_runs if run not in fresh]
+        # Runs without an end, or just ended: their counts and time_completed are updated in place.
+        for run in list(self._ending):
+            self._ending[run][1] -= 1
+            if self._ending[run][1] < 0:
+                del self._ending[run]
+        stale = [run for run in (*self._open_runs, *self._ending) if run not in fresh]
         for i in range(0, len(stale), REREAD_CHUNK):
             part = stale[i:i + REREAD_CHUNK]
             for r in conn.execute(f'SELECT {self.selects["workflow"]} FROM workflow WHERE run_id IN '
@@ -480,13 +487,15 @@ class ParslDbSource(PolledDbSource):
 
     def _workflow_row(self, row: tuple, raw: list) -> None:
         run_id = row[0]
-        if row == self._open_runs.get(run_id):
+        ending = self._ending.get(run_id)
+        if row == self._open_runs.get(run_id) or (ending is not None and row == ending[0]):
             return
         self._run_host[run_id] = row[5] or ""  # host
         if row[4] is None:  # time_completed
             self._open_runs[run_id] = row
         else:
             self._open_runs.pop(run_id, None)
+            self._ending[run_id] = [row, REREAD_POLLS]
         raw.append(("workflow", row))
 
     # where a task's keys sit in its rows (parsl_events.COLUMNS): (run_id, task_id, try_id or None)
