@@ -207,7 +207,7 @@ class Job:
     __slots__ = (
         "wf", "job_id", "type_desc", "transformation", "task_ids", "max_retries",
         "submit_file", "executable", "argv", "tries", "state", "subwf_uuid",
-        "series", "darshan", "transfers", "summary", "order", "clustered", "latest",
+        "series", "darshan", "transfers", "summary", "order", "clustered", "latest", "partial",
     )
 
     def __init__(self, wf: "Workflow", job_id: str, order: int):
@@ -233,6 +233,10 @@ class Job:
         # the store as tries arrive, because every column, filter and sort
         # key reads it and max() over the tries for 100k jobs shows.
         self.latest: Try | None = None
+        # Loaded in bulk (a big DB: handlers/stampede_bulk.py): its tries hold their
+        # latest state, start and end, not their history, which is read when asked for
+        # (Store.apply_history).
+        self.partial = False
 
     # -- derived figures -------------------------------------------------
     @property

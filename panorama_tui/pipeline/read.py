@@ -16,7 +16,7 @@ __all__ = ["ParslDbError", "StampedeDbError", "read_parsl_db", "read_stampede_db
 def read_stampede_db(path: str, store: Store | None = None, root_uuid: str | None = None) -> Store:
     """A store built from the whole Stampede DB as it is now;
     :class:`StampedeDbError` when the DB cannot be read."""
-    src = StampedeDbSource(path, follow=False, root_uuid=root_uuid)
+    src = StampedeDbSource(path, follow=False, root_uuid=root_uuid, bulk_min=None)  # every job whole
     store = run_to_end(src, store if store is not None else Store())
     if src.status.state == "error":
         raise StampedeDbError(src.status.message)

@@ -13,6 +13,20 @@ from .base import RESET, Source
 BATCH = 5000
 
 
+def slices(events: list):
+    """``events`` in batches of at most :data:`BATCH`; a bulk event (thousands of jobs in
+    one, ``*.bulk*``) is a batch of its own, so the lock is never held for several."""
+    start = 0
+    for i, ev in enumerate(events):
+        if ".bulk" in (getattr(ev, "name", None) or ""):  # a record may still be a dict here
+            for j in range(start, i, BATCH):
+                yield events[j : min(j + BATCH, i)]
+            yield [ev]
+            start = i + 1
+    for j in range(start, len(events), BATCH):
+        yield events[j : j + BATCH]
+
+
 # What a source's status.detail says while a big DB is read in chunks (issue #14): the
 # screen shows "loading N%" and, with the DB's own job counts, puts them in the header.
 LOADING_KEYS = ("loaded_rows", "total_rows", "db_counts")
@@ -74,8 +88,7 @@ class PolledDbSource(Source):
             if events is RESET:  # the DB file was replaced: forget what was built from it
                 yield RESET
                 continue
-            for i in range(0, len(events), BATCH):
-                yield events[i : i + BATCH]
+            yield from slices(events)
             self._loaded()
             if self.caught_up:
                 if not self.follow:

@@ -545,6 +545,17 @@ class PanoramaApp(App):
             self.query_one("#jobs", JobList).set_scope(wf)
             self.refresh_all()
 
+    @property
+    def history(self):
+        """Reads a bulk-loaded job's history from the source showing it (pipeline/history.py)."""
+        from ..pipeline.history import HistoryReader
+
+        source = self.ingest.source if self.ingest is not None else None
+        reader = getattr(self, "_history", None)
+        if reader is None or reader.source is not source:
+            reader = self._history = HistoryReader(self.store, source)
+        return reader
+
     def switch_source(self, source, control=None) -> None:
         """Show another input: stop the current one, start again from an empty store."""
         from ..pipeline.ingest import Ingest

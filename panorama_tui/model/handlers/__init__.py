@@ -20,7 +20,7 @@ from ...core.typed import record_of
 GROUP = "panorama_tui.handlers"
 HANDLERS: dict[str, Callable] = {}
 IGNORED: set[str] = set()
-BUILT_IN = ("stampede", "panorama", "kickstart", "darshan", "transfer", "parsl")
+BUILT_IN = ("stampede", "stampede_bulk", "panorama", "kickstart", "darshan", "transfer", "parsl")
 
 
 def handles(*names: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from ..registry import BY_SUFFIX, CERTAIN, LIKELY, LOCKED, CannotOpen, WorkflowList
+from .stampede_bulk import BULK_MIN_JOBS
 
 # the first line DAGMan writes to its log
 DAGMAN_BANNER = b"(CONDOR_DAGMAN) STARTING UP"
@@ -64,7 +65,8 @@ class StampedeDbKind:
     def open(self, target, options):
         from .stampede_db import StampedeDbSource
 
-        return StampedeDbSource(target.path, follow=options.follow)
+        # --once and --report read every job's history: no bulk read for them
+        return StampedeDbSource(target.path, follow=options.follow, bulk_min=None if options.once else BULK_MIN_JOBS)
 
 
 class MasterDbKind:
@@ -99,7 +101,8 @@ class SubmitDirKind:
         from .submitdir import SubmitDirError, SubmitDirSource, find_submit_dir
 
         try:
-            return SubmitDirSource(find_submit_dir(target.path), follow=options.follow)
+            return SubmitDirSource(find_submit_dir(target.path), follow=options.follow,
+                                   bulk_min=None if options.once else BULK_MIN_JOBS)
         except SubmitDirError as exc:
             raise CannotOpen(str(exc)) from None
 
@@ -118,7 +121,8 @@ class DagmanOutKind:
     def open(self, target, options):
         from .submitdir import SubmitDirSource, dagman_submit_dir
 
-        return SubmitDirSource(dagman_submit_dir(target.path), follow=options.follow)
+        return SubmitDirSource(dagman_submit_dir(target.path), follow=options.follow,
+                                   bulk_min=None if options.once else BULK_MIN_JOBS)
 
 
 STAMPEDE = StampedeDbKind()

@@ -75,6 +75,7 @@ from ...core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, connect_ro, sqlite
 from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION, unescape_argv
 from ..base import RESET
 from ..polled_db import PolledDbSource, rows_there
+from . import stampede_bulk as bulk
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
@@ -242,8 +243,10 @@ class StampedeDbSource(PolledDbSource):
     error_class = StampedeDbError
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
-                 root_uuid: str | None = None, track_js: bool = False):
+                 root_uuid: str | None = None, track_js: bool = False, bulk_min: int | None = bulk.BULK_MIN_JOBS):
         super().__init__()
+        #: a DB of at least this many jobs is opened in bulk (stampede_bulk.py); None: never
+        self.bulk_min = bulk_min
         #: keep :attr:`js_seen` (what a jobstate.log overlay needs to know)
         self.track_js = track_js
         self.path = path
@@ -302,6 +305,9 @@ class StampedeDbSource(PolledDbSource):
         self.wf_seen: dict[str, set] = {}  # wf_uuid -> {(restart_count, ended)}
         self.wf_dirs: dict[str, str] = {}  # wf_uuid -> submit_dir as the DB names it
         self.caught_up = False
+        self._bulk: dict | None = None  # while a bulk read goes on: its limits and where it is
+        self._bulk_decided = False
+        self.bulk_read = False  # this DB was opened in bulk (its jobs' history is read on demand)
 
     # -- opening ---------------------------------------------------------
     def _open(self) -> bool:
@@ -420,7 +426,8 @@ class StampedeDbSource(PolledDbSource):
         detail = {"rows": self.rows_read, "polls": self.polls, "busy": self.busy_polls,
                   "workflows": len(self._wf), "instances": len(self._ji)}
         if more or self.loading:
-            detail.update(self._load_progress(conn, counts=self.loading))
+            # a bulk read is quick: the store's own counts, labelled partial, not the DB's
+            detail.update(self._load_progress(conn, counts=self.loading and not self.bulk_read))
             self.loading = True
         self.status.detail = detail
         return out
@@ -443,6 +450,8 @@ class StampedeDbSource(PolledDbSource):
                 raise err from None
             return dict(self._progress)  # busy: the last figures stand; the counts come at a later poll
         loaded = sum(self.marks.values())
+        if self._bulk is not None:
+            loaded = int(total * self._bulk_fraction())
         self._progress = {"loaded_rows": loaded, "total_rows": max(total, loaded)}
         if self._db_counts is not None:
             self._progress["db_counts"] = self._db_counts
@@ -521,6 +530,16 @@ class StampedeDbSource(PolledDbSource):
         more |= self._read_workflows(conn, out)
         more |= self._read_wfstates(conn, out)
         more |= self._read_wfmeta(conn, out)
+        if not self._bulk_decided and not more:
+            self._bulk_decided = True
+            if self.bulk_min is not None and self.marks["job"] == 0 and (
+                    conn.execute("SELECT count(*) FROM job").fetchone()[0] >= self.bulk_min):
+                self._bulk = bulk.limits(conn)
+                self.bulk_read = True
+                while self._read_hosts(conn):
+                    pass
+        if self._bulk is not None:
+            return self._bulk_step(conn, out)
         more |= self._read_jobs(conn, out)
         more |= self._read_tasks(conn, out)
         more |= self._read_instances(conn, out)
@@ -532,6 +551,70 @@ class StampedeDbSource(PolledDbSource):
         more |= self._read_integrity(conn, out)
         more |= self._read_tags(conn, out)
         return more
+
+    def _bulk_step(self, conn, out) -> bool:
+        """One slice of a bulk read (jobs, then tasks); at its end the incremental read
+        takes over from the bulk read's limits.  Always True: read again at once."""
+        lim = self._bulk
+        if bulk.jobs_left(lim):
+            events, failed = bulk.read_slice(self, conn, lim)
+            out.extend(events)
+            if failed:  # the Failures panel lists them: their history now
+                out.extend(self._history(conn, failed))
+            return True
+        if bulk.tasks_left(lim):
+            out.extend(bulk.read_task_slice(self, conn, lim))
+            return True
+        for table, key in (("job", "job_max"), ("job_instance", "ji_max"), ("jobstate", "js_max"),
+                           ("invocation", "inv_max"), ("task", "task_max")):
+            self.marks[table] = lim[key]
+        self._bulk = None
+        return True
+
+    @property
+    def in_bulk(self) -> bool:
+        """Not past a bulk read yet (or not known whether there is one): what a
+        jobstate.log overlay waits for, as it only adds what the DB has not."""
+        return self._bulk is not None or (not self._bulk_decided and self.bulk_min is not None)
+
+    def _bulk_fraction(self) -> float:
+        lim = self._bulk
+        if lim is None:
+            return 1.0
+        jobs = max(0, min(lim["next"], lim["job_max"] + 1) - 1)
+        tasks = max(0, min(lim["task_next"], lim["task_max"] + 1) - 1)
+        return (jobs + tasks / 4) / max(1, lim["job_max"] + lim["task_max"] / 4)
+
+    # -- a job's history, on demand --------------------------------------------
+    def history_events(self, wf_uuid: str, job_id: str) -> list[Event]:
+        """Everything the DB holds of one job (a bulk-loaded job's history), read in a
+        connection of its own (any thread may ask), ending with the marker that makes
+        the job whole in the store; [] when the DB does not have it."""
+        try:
+            conn = connect_ro(self.path)
+        except (OSError, *SQL_ERRORS) as exc:
+            raise StampedeDbError(f"{self.path}: {exc}") from None
+        try:
+            conn.execute("BEGIN")
+            row = conn.execute("SELECT j.job_id FROM job j JOIN workflow w ON w.wf_id = j.wf_id "
+                               "WHERE w.wf_uuid = ? AND j.exec_job_id = ?", (wf_uuid, job_id)).fetchone()
+            return self._history(conn, [row[0]]) if row else []
+        except SQL_ERRORS as exc:
+            raise _classify(exc, self.path) from None
+        finally:
+            conn.close()
+
+    def _history(self, conn, job_ids: list[int]) -> list[Event]:
+        reader = _JobsReader(self, job_ids)
+        out: list[Event] = []
+        reader._read(conn, out)
+        self.warnings.extend(reader.warnings)
+        done: dict[str, list] = {}
+        for uuid, exec_id, _ in reader._job.values():
+            done.setdefault(uuid, []).append(exec_id)
+        for uuid, ids in done.items():
+            out.append(Event(bulk.HISTORY_EVENT, None, {"event": bulk.HISTORY_EVENT, "xwf_id": uuid, "job_ids": ids}))
+        return out
 
     def _read_workflows(self, conn, out) -> bool:
         rows, more = self._rows(
@@ -994,3 +1077,26 @@ class StampedeDbSource(PolledDbSource):
             if post_ec is not None:
                 d["exitcode"] = post_ec
             out.append(Event("stampede.job_inst.post.end", ts, d))
+
+
+class _JobsReader(StampedeDbSource):
+    """The incremental read narrowed to a few jobs' rows, all of them: their history as
+    the same events (the read's own code makes them), for a bulk-loaded store."""
+
+    def __init__(self, parent: StampedeDbSource, job_ids: list[int]):
+        super().__init__(parent.path, follow=False, root_uuid=parent.root_uuid, bulk_min=None)
+        # the workflows as the parent read them (looked up, never changed, here)
+        self._wf = parent._wf
+        self._wf_skip = parent._wf_skip
+        self._bulk_decided = True
+        ids = ",".join(str(int(i)) for i in job_ids)
+        of_instances = f"job_instance_id IN (SELECT job_instance_id FROM job_instance WHERE job_id IN ({ids}))"
+        self._where = {"job": f"job_id IN ({ids})", "task": f"job_id IN ({ids})",
+                       "job_instance": f"job_id IN ({ids})", "jobstate": of_instances,
+                       "invocation": of_instances, "integrity": of_instances, "tag": of_instances}
+
+    def _rows(self, conn, table: str, cols: str):
+        where = self._where.get(table)
+        if where is None:  # the workflows are the parent's; a host is looked up by its instance
+            return [], False
+        return self._fetch(conn, f"SELECT rowid, {cols} FROM {table} WHERE {where} ORDER BY rowid"), False

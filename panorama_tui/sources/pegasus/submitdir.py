@@ -33,10 +33,11 @@ from ...core.fmt import stamp
 from ...core.events import BadEvent, Event, parse_bp_line
 from ...core.secrets import mask
 from ..base import RESET, Source
-from ..polled_db import BATCH, LOADING_KEYS
+from ..polled_db import LOADING_KEYS, slices
 from .dagman_out import Dag, DagmanOut, dag_job_events, dag_of, dagman_out_info, find_dagman_outs, read_dag
 from .jobstate_log import JobstateLog
 from .jobstate_resume import resumer
+from .stampede_bulk import BULK_MIN_JOBS
 from .stampede_db import StampedeDbError, StampedeDbSource
 
 POLL_SECONDS = 0.5
@@ -461,8 +462,10 @@ class SubmitDirSource(Source):
 
     recordable = False
 
-    def __init__(self, sd: SubmitDir, follow: bool = True, poll: float = POLL_SECONDS, overlay: bool = True):
+    def __init__(self, sd: SubmitDir, follow: bool = True, poll: float = POLL_SECONDS, overlay: bool = True,
+                 bulk_min: int | None = BULK_MIN_JOBS):
         super().__init__()
+        self.bulk_min = bulk_min  # a DB this big is opened in bulk (the screen's way); None: never
         self.sd = sd
         self.follow = follow
         self.live = follow
@@ -489,13 +492,18 @@ class SubmitDirSource(Source):
         """The Stampede DB read (once there is one to read), as for :class:`StampedeDbSource`."""
         return self.db.path if self.db is not None else None
 
+    def history_events(self, wf_uuid: str, job_id: str) -> list:
+        """A bulk-loaded job's history, from the DB (:meth:`StampedeDbSource.history_events`)."""
+        return self.db.history_events(wf_uuid, job_id) if self.db is not None else []
+
     def _setup(self) -> str:
         """Open what there is: ``"db"`` (DB, jobstate.log and/or dagman.out), ``"events"`` (the event log) or ``""``."""
         sd = self.sd
         self._ready = True
         if sd.db_path and (self.follow or os.path.exists(sd.db_path)):
             self.db = StampedeDbSource(sd.db_path, follow=self.follow, poll=self.poll_seconds,
-                                       root_uuid=sd.root_wf_uuid, track_js=self.overlay)
+                                       root_uuid=sd.root_wf_uuid, track_js=self.overlay,
+                                       bulk_min=self.bulk_min)
             self.db.warnings = self.warnings  # the DB's skipped rows are this source's
         elif sd.event_log and os.path.exists(sd.event_log):
             return "events"
@@ -569,8 +577,7 @@ class SubmitDirSource(Source):
                 if reset:
                     yield RESET
                 # in the DB source's batch size, so the first rows show as soon as the DB's alone
-                for i in range(0, len(events), BATCH):
-                    yield events[i : i + BATCH]
+                yield from slices(events)
                 db_idle = self.db is None or self.db.caught_up or self.db_error is not None
                 if not self.follow and db_idle and not events and not self._reread:
                     break
@@ -630,6 +637,8 @@ class SubmitDirSource(Source):
                 self._find_subworkflow_logs()
         known = db.js_seen if db is not None else {}
         wf_known = db.wf_seen if db is not None else {}
+        if db is not None and self.db_error is None and db.in_bulk:
+            return events, reset  # the overlay adds what the DB lacks: once the DB's bulk read is done
         for log in list(self.logs.values()):
             events.extend(log.poll(known, wf_known))
         for uuid, dm in list(self.dagmans.items()):

@@ -118,6 +118,8 @@ class JobDetail(Static):
         parts: list = [_facts_grid(rows, self.size.width - 2)]
         self._drawn = ((store, job, now), self.size.width - 2 >= FACT_PAIRS_FROM)
         lines = tries_report(job)
+        if job.partial:  # loaded in bulk: its history is being read (pipeline/history.py)
+            lines.insert(0, "history: reading from the DB…")
         lines += darshan_report(job)
         for tid in job.transfers or []:
             tr = store.transfers.get(tid)
@@ -181,6 +183,8 @@ class DetailPanel(Panel):
         # redrawn when that text changes, not every tick (4.5 % of a core idle, 0.4 % so).
         running = job is not None and job.state in (JobState.RUNNING, JobState.RETRYING)
         clock = human_duration(job.duration(now)) if running else None
+        if job is not None and job.partial:
+            self.app.history.ask(job)  # a big DB's job: its tries' history, read now
         if full or job is not self.job or job in changes or clock != self._clock:
             self.job = job
             self._clock = clock

@@ -1,0 +1,112 @@
+"""A big Stampede DB's jobs, in bulk (``stampede.bulk``, from sources/pegasus/stampede_bulk.py).
+
+One event carries a slice of jobs and their tries as plain rows, each try with its latest
+state, the first EXECUTE and end times and the rare states a view asks about, not its
+history; or a slice of tasks.  The jobs and tries are made here directly, as the
+incremental events would have left them, with ``Job.partial`` set: their history (every
+state, invocations, stdout/stderr, argv) comes later as ordinary events, followed by
+``stampede.bulk.history`` naming the jobs it completed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...core.typed import interned
+from ..entities import Task
+from . import handles
+from .stampede import _update_transformation
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+BULK_EVENT = "stampede.bulk"
+HISTORY_EVENT = "stampede.bulk.history"
+
+
+@handles(BULK_EVENT)
+def _h_bulk(s: Store, ev, d: dict) -> None:
+    wfs = [s.workflow(u) for u in d["xwf_ids"]]
+    made = []
+    job_of = s.job
+    for wi, exec_id, tdesc, clustered, maxr, xform in d.get("jobs") or ():
+        wf = wfs[wi]
+        fresh = exec_id not in wf.jobs
+        job = job_of(wf, exec_id)
+        job.type_desc = interned(tdesc) or job.type_desc
+        job.clustered = clustered
+        if maxr is not None:
+            job.max_retries = maxr
+        if xform and job.transformation is None:
+            job.transformation = interned(xform)
+        if fresh:
+            job.partial = True
+        made.append(job)
+    try_in = s.try_in
+    for (ji, seq, sched_id, site, user, ldur, cdur, mult, main_ec, post_ec, state, ts, js, reason, start, end,
+         host, ip, host_site, rare) in d.get("tries") or ():
+        job = made[ji]
+        _, t = try_in(job.wf, job.job_id, seq)
+        t.sched_id = sched_id or t.sched_id
+        # the row's site (submit.start, main.end) wins over its host's (host.info comes first)
+        t.site = interned(site) or interned(host_site) or t.site
+        t.host = interned(host) or t.host
+        t.ip = interned(ip) or t.ip
+        t.user = interned(user) or t.user
+        if ldur is not None:
+            t.local_dur = ldur
+        if cdur is not None:
+            t.cluster_dur = cdur
+        if mult is not None:
+            t.multiplier = mult or 1
+        if main_ec is not None:
+            t.main_exitcode = main_ec
+        if post_ec is not None:
+            t.post_exitcode = post_ec
+        if rare:
+            for rts, rjs, rstate, rreason in rare:
+                t.add_state(rts, -1 if rjs is None else rjs, rstate)
+                if rstate == "JOB_HELD" and rreason:
+                    t.reason = rreason
+        if state is not None:
+            t.add_state(ts, -1 if js is None else js, state)
+            if state == "JOB_HELD" and reason:
+                t.reason = reason
+        # the earliest EXECUTE and end, which the states kept here may not include
+        if start is not None and (t.start_ts is None or start < t.start_ts):
+            t.start_ts = start
+        if end is not None and (t.end_ts is None or end < t.end_ts):
+            t.end_ts = end
+    recompute = s._recompute
+    for job in made:
+        recompute(job)
+    for wi, abs_id, xform, tdesc, exec_id in d.get("tasks") or ():
+        wf = wfs[wi]
+        task = wf.tasks.get(abs_id)
+        if task is None:
+            task = wf.tasks[abs_id] = Task(abs_id)
+        task.type_desc = interned(tdesc) or task.type_desc
+        task.transformation = interned(xform) or task.transformation
+        if exec_id is None:
+            continue
+        job = wf.jobs.get(exec_id)
+        if job is None:
+            job = job_of(wf, exec_id)
+        task.job_id = job.job_id
+        if abs_id not in job.task_ids:
+            job.task_ids += (task.task_id,)
+        _update_transformation(s, job)
+        s.changed.add(job)
+
+
+@handles(HISTORY_EVENT)
+def _h_history(s: Store, ev, d: dict) -> None:
+    """The jobs whose history the events before this one brought: whole again."""
+    wf = s.workflows.get(d.get("xwf_id"))
+    if wf is None:
+        return
+    for job_id in d.get("job_ids") or ():
+        job = wf.jobs.get(job_id)
+        if job is not None and job.partial:
+            job.partial = False
+            s.changed.add(job)

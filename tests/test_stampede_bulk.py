@@ -1,0 +1,146 @@
+"""A big Stampede DB opened in bulk (issue #14) gives the store the incremental read gives.
+
+Every DB is read both ways (``bulk_min=0`` forces the bulk read, ``None`` forbids it):
+the shared DBs pegasus-monitord wrote, a generated run with retries and failures, and a
+generated run stopped half-way (jobs queued, running, in their POST script).
+
+* Bulk-loaded, before any history: every job's state, label, tries and each try's
+  latest state, times, exit statuses, host and site; the counts, the failed and held jobs.
+* With every job's history read on demand (``history_events``): the whole store, field by
+  field, as the incremental read built it.
+* Following: rows committed after the bulk read are picked up by the incremental read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from panorama_tui.model.store import Store
+from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+from panorama_tui.stats.counts import held_jobs
+
+from .test_stampede_db import DBS, RUNS, deep
+
+
+def _read(path, bulk_min) -> tuple[Store, StampedeDbSource]:
+    src = StampedeDbSource(str(path), follow=False, bulk_min=bulk_min)
+    store = run_to_end(src, Store())
+    assert src.status.state == "ended", src.status.message
+    return store, src
+
+
+def current(store: Store) -> dict:
+    """What a bulk-loaded store holds of each job before its history is read."""
+    out = {}
+    for uuid, wf in store.workflows.items():
+        jobs = {}
+        for jid, j in wf.jobs.items():
+            tries = {}
+            for seq, t in j.tries.items():
+                tries[seq] = (t.sched_id, t.site, t.host, t.ip, t.user, t.start_ts, t.end_ts, t.main_exitcode,
+                              t.post_exitcode, t.last, t.state_name, t.local_dur, t.multiplier, t.cluster_dur,
+                              t.reason, t.removed, t.has_state("JOB_HELD"))
+            jobs[jid] = (j.state, j.state_label, j.type_desc, j.max_retries, j.clustered, j.exit_raw, j.retries,
+                         j.duration(None), tries)
+        out[uuid] = (list(wf.counts), wf.retries, sorted(j.job_id for j in held_jobs(wf)), jobs)
+    out["failed"] = [(j.wf.wf_uuid, j.job_id) for j in store.failed_jobs()]
+    return out
+
+
+def _whole(store: Store, src: StampedeDbSource) -> None:
+    for wf in list(store.workflows.values()):
+        for jid, job in list(wf.jobs.items()):
+            if job.partial:
+                store.apply_many(src.history_events(wf.wf_uuid, jid))
+                assert not job.partial
+
+
+def _check(path) -> None:
+    ref, _ = _read(path, None)
+    got, src = _read(path, 0)
+    assert got.job_count() == ref.job_count() > 0
+    assert current(got) == current(ref)
+    assert [j.job_id for j in got.jobs()] == [j.job_id for j in ref.jobs()]  # the same order
+    _whole(got, src)
+    assert deep(got) == deep(ref)
+    assert got.warning_count == ref.warning_count and not got.unknown
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_shared_dbs(replay_dir, run):
+    _check(replay_dir / run / DBS[run])
+
+
+def test_generated_run_with_retries_and_failures(tmp_path):
+    from benchmarks import bench_stats
+
+    db = tmp_path / "gen.stampede.db"
+    bench_stats.write_stampede_db(str(db), iter(list(bench_stats.run_events(1500))))
+    _check(db)
+
+
+@pytest.mark.parametrize("until", [None, 0.5])
+def test_generated_runs_finished_and_half_done(tmp_path, until):
+    from benchmarks import generate as G
+
+    db = tmp_path / "g.stampede.db"
+    G.write_stampede_db(str(db), 3000, until=G.until_ts(3000, until))
+    _check(db)
+
+
+def test_rows_after_the_bulk_read_are_followed(tmp_path):
+    """A run that moves on while its DB is read in bulk: the rows past the bulk read's
+    limits come through the incremental read, and the store ends as a fresh read's."""
+    from benchmarks import generate as G
+
+    done = tmp_path / "done.stampede.db"
+    G.write_stampede_db(str(done), 2000)
+    live = tmp_path / "live.stampede.db"
+    shutil.copy(done, live)
+    # take the last 30 % of the states (and everything hung off them) away, to put back later
+    conn = sqlite3.connect(live)
+    (cut,) = conn.execute("SELECT max(rowid) * 7 / 10 FROM jobstate").fetchone()
+    saved = conn.execute("SELECT rowid, * FROM jobstate WHERE rowid > ?", (cut,)).fetchall()
+    conn.execute("DELETE FROM jobstate WHERE rowid > ?", (cut,))
+    conn.commit()
+    src = StampedeDbSource(str(live), follow=True, bulk_min=0)
+    store = Store()
+    for _ in range(1000):  # the bulk read, then the incremental read's first look
+        store.apply_many(src.step())
+        if src.caught_up and src._bulk is None:
+            break
+    assert src._bulk_decided and src.caught_up
+    cols = [c[1] for c in conn.execute("PRAGMA table_info(jobstate)")]
+    conn.executemany(f"INSERT INTO jobstate (rowid, {', '.join(cols)}) VALUES ({', '.join('?' * (len(cols) + 1))})",
+                     saved)
+    conn.commit()
+    conn.close()
+    for _ in range(2 * 5):  # the new rows, then the instances' re-reads
+        store.apply_many(src.step())
+    src.close()
+    ref, _ = _read(live, None)
+    assert current(store) == current(ref)
+
+
+@pytest.mark.parametrize("until", [None, 0.5])
+def test_submit_dir_opens_in_bulk_too(tmp_path, until):
+    """A submit dir around a generated DB: its DB in bulk with jobstate.log read from where
+    the DB leaves off gives the store the whole read gives."""
+    from benchmarks import generate as G
+    from benchmarks.submit_dir import write_submit_dir
+    from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
+
+    db = tmp_path / "g.stampede.db"
+    G.write_stampede_db(str(db), 3000, until=G.until_ts(3000, until))
+    d = write_submit_dir(str(db), str(tmp_path / "submit"))
+    stores = []
+    for bulk_min in (None, 0):
+        src = SubmitDirSource(find_submit_dir(d), follow=False, bulk_min=bulk_min)
+        stores.append(run_to_end(src, Store()))
+        assert src.status.state == "ended", src.status.message
+    ref, got = stores
+    assert current(got) == current(ref)
