@@ -19,7 +19,7 @@ import sqlite3
 import pytest
 
 from panorama_tui.model.store import Store
-from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.pipeline.ingest import Ingest, run_to_end
 from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 from panorama_tui.stats.counts import held_jobs
 
@@ -144,3 +144,43 @@ def test_submit_dir_opens_in_bulk_too(tmp_path, until):
         assert src.status.state == "ended", src.status.message
     ref, got = stores
     assert current(got) == current(ref)
+
+
+def test_the_detail_panel_reads_a_bulk_loaded_jobs_history(tmp_path):
+    """On the screen: the job under the cursor, loaded in bulk, has its history read from
+    the DB (every state, its invocations) and drawn, while the other jobs stay partial."""
+    import asyncio
+
+    from benchmarks import generate as G
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.widgets.joblist import JobList
+
+    from .test_ui import text_of
+
+    db = tmp_path / "g.stampede.db"
+    G.write_stampede_db(str(db), 3000)
+    got, src = _read(db, 0)
+    ref, _ = _read(db, None)
+
+    async def go():
+        app = PanoramaApp(got, ingest=Ingest(src, got), monotonic=lambda: 0.0)
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause(0.4)
+            job = app.query_one("#jobs", JobList).current
+            assert job is not None
+            for _ in range(100):
+                if not job.partial:
+                    break
+                await pilot.pause(0.05)
+            assert not job.partial
+            app.refresh_all(full=True)
+            await pilot.pause(0.3)
+            want = ref.find_job(job.wf.wf_uuid, job.job_id)
+            for seq, t in job.tries.items():
+                assert t.states == want.tries[seq].states
+                assert t.invocations.keys() == want.tries[seq].invocations.keys()
+            detail = text_of(app.query_one("#detail-view"))
+            assert "history: reading" not in detail and job.job_id in detail
+            assert sum(j.partial for j in got.jobs()) == got.job_count() - 1 - len(got.failed_jobs())
+
+    asyncio.run(go())

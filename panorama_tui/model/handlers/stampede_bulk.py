@@ -27,9 +27,15 @@ HISTORY_EVENT = "stampede.bulk.history"
 @handles(BULK_EVENT)
 def _h_bulk(s: Store, ev, d: dict) -> None:
     wfs = [s.workflow(u) for u in d["xwf_ids"]]
-    made = []
+    _jobs(s, wfs, d.get("jobs"))
+    _tasks(s, wfs, d.get("tasks"))
+    _tries(s, wfs, d.get("tries"))
+
+
+def _jobs(s: Store, wfs: list, rows) -> None:
+    """Jobs first, waiting: the rows the screen shows at once, in the DB's order."""
     job_of = s.job
-    for wi, exec_id, tdesc, clustered, maxr, xform in d.get("jobs") or ():
+    for wi, exec_id, tdesc, clustered, maxr, role in rows or ():
         wf = wfs[wi]
         fresh = exec_id not in wf.jobs
         job = job_of(wf, exec_id)
@@ -37,16 +43,42 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         job.clustered = clustered
         if maxr is not None:
             job.max_retries = maxr
-        if xform and job.transformation is None:
-            job.transformation = interned(xform)
+        if role and job.transformation is None:
+            job.transformation = interned(role)
         if fresh:
             job.partial = True
-        made.append(job)
+            s.changed.add(job)
+
+
+def _tasks(s: Store, wfs: list, rows) -> None:
+    job_of = s.job
+    for wi, abs_id, xform, tdesc, exec_id in rows or ():
+        wf = wfs[wi]
+        task = wf.tasks.get(abs_id)
+        if task is None:
+            task = wf.tasks[abs_id] = Task(abs_id)
+        task.type_desc = interned(tdesc) or task.type_desc
+        task.transformation = interned(xform) or task.transformation
+        if exec_id is None:
+            continue
+        job = wf.jobs.get(exec_id)
+        if job is None:
+            job = job_of(wf, exec_id)
+        task.job_id = job.job_id
+        if abs_id not in job.task_ids:
+            job.task_ids += (task.task_id,)
+            _update_transformation(s, job)
+            s.changed.add(job)
+
+
+def _tries(s: Store, wfs: list, rows) -> None:
+    """Tries with their latest state, as the incremental events would have left them."""
     try_in = s.try_in
-    for (ji, seq, sched_id, site, user, ldur, cdur, mult, main_ec, post_ec, state, ts, js, reason, start, end,
-         host, ip, host_site, rare) in d.get("tries") or ():
-        job = made[ji]
-        _, t = try_in(job.wf, job.job_id, seq)
+    touched = {}
+    for (wi, exec_id, seq, sched_id, site, user, ldur, cdur, mult, main_ec, post_ec, state, ts, js, reason,
+         start, end, host, ip, host_site, rare, name) in rows or ():
+        job, t = try_in(wfs[wi], exec_id, seq)
+        touched[job] = None
         t.sched_id = sched_id or t.sched_id
         # the row's site (submit.start, main.end) wins over its host's (host.info comes first)
         t.site = interned(site) or interned(host_site) or t.site
@@ -77,26 +109,12 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
             t.start_ts = start
         if end is not None and (t.end_ts is None or end < t.end_ts):
             t.end_ts = end
+        # no planned task: the name its highest try's first task invocation gives
+        if name and not job.task_ids and job.latest is t:
+            job.transformation = interned(name)
     recompute = s._recompute
-    for job in made:
+    for job in touched:
         recompute(job)
-    for wi, abs_id, xform, tdesc, exec_id in d.get("tasks") or ():
-        wf = wfs[wi]
-        task = wf.tasks.get(abs_id)
-        if task is None:
-            task = wf.tasks[abs_id] = Task(abs_id)
-        task.type_desc = interned(tdesc) or task.type_desc
-        task.transformation = interned(xform) or task.transformation
-        if exec_id is None:
-            continue
-        job = wf.jobs.get(exec_id)
-        if job is None:
-            job = job_of(wf, exec_id)
-        task.job_id = job.job_id
-        if abs_id not in job.task_ids:
-            job.task_ids += (task.task_id,)
-        _update_transformation(s, job)
-        s.changed.add(job)
 
 
 @handles(HISTORY_EVENT)

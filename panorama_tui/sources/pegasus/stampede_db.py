@@ -451,7 +451,7 @@ class StampedeDbSource(PolledDbSource):
             return dict(self._progress)  # busy: the last figures stand; the counts come at a later poll
         loaded = sum(self.marks.values())
         if self._bulk is not None:
-            loaded = int(total * self._bulk_fraction())
+            loaded = int(total * bulk.fraction(self._bulk))
         self._progress = {"loaded_rows": loaded, "total_rows": max(total, loaded)}
         if self._db_counts is not None:
             self._progress["db_counts"] = self._db_counts
@@ -553,22 +553,20 @@ class StampedeDbSource(PolledDbSource):
         return more
 
     def _bulk_step(self, conn, out) -> bool:
-        """One slice of a bulk read (jobs, then tasks); at its end the incremental read
-        takes over from the bulk read's limits.  Always True: read again at once."""
+        """One slice of a bulk read (stampede_bulk.py); at its end the history of the jobs
+        whose latest try failed, and the incremental read takes over from the bulk read's
+        limits.  Always True: read again at once."""
         lim = self._bulk
-        if bulk.jobs_left(lim):
-            events, failed = bulk.read_slice(self, conn, lim)
-            out.extend(events)
-            if failed:  # the Failures panel lists them: their history now
-                out.extend(self._history(conn, failed))
-            return True
-        if bulk.tasks_left(lim):
-            out.extend(bulk.read_task_slice(self, conn, lim))
-            return True
-        for table, key in (("job", "job_max"), ("job_instance", "ji_max"), ("jobstate", "js_max"),
-                           ("invocation", "inv_max"), ("task", "task_max")):
-            self.marks[table] = lim[key]
-        self._bulk = None
+        events, failed = bulk.step(self, conn, lim)
+        out.extend(events)
+        if failed:  # the Failures panel lists them: their history now
+            for i in range(0, len(failed), 500):
+                out.extend(self._history(conn, failed[i : i + 500]))
+        if lim["phase"] == "done":
+            for table, key in (("job", "job_max"), ("job_instance", "ji_max"), ("jobstate", "js_max"),
+                               ("invocation", "inv_max"), ("task", "task_max")):
+                self.marks[table] = lim[key]
+            self._bulk = None
         return True
 
     @property
@@ -576,14 +574,6 @@ class StampedeDbSource(PolledDbSource):
         """Not past a bulk read yet (or not known whether there is one): what a
         jobstate.log overlay waits for, as it only adds what the DB has not."""
         return self._bulk is not None or (not self._bulk_decided and self.bulk_min is not None)
-
-    def _bulk_fraction(self) -> float:
-        lim = self._bulk
-        if lim is None:
-            return 1.0
-        jobs = max(0, min(lim["next"], lim["job_max"] + 1) - 1)
-        tasks = max(0, min(lim["task_next"], lim["task_max"] + 1) - 1)
-        return (jobs + tasks / 4) / max(1, lim["job_max"] + lim["task_max"] / 4)
 
     # -- a job's history, on demand --------------------------------------------
     def history_events(self, wf_uuid: str, job_id: str) -> list[Event]:
