@@ -106,6 +106,10 @@ def test_rows_after_the_bulk_read_are_followed(tmp_path):
     (cut,) = conn.execute("SELECT max(rowid) * 7 / 10 FROM jobstate").fetchone()
     saved = conn.execute("SELECT rowid, * FROM jobstate WHERE rowid > ?", (cut,)).fetchall()
     conn.execute("DELETE FROM jobstate WHERE rowid > ?", (cut,))
+    # and invocations of finished instances too: the bulk read does not keep those (_recall)
+    (inv_cut,) = conn.execute("SELECT max(rowid) * 7 / 10 FROM invocation").fetchone()
+    saved_inv = conn.execute("SELECT * FROM invocation WHERE rowid > ?", (inv_cut,)).fetchall()
+    conn.execute("DELETE FROM invocation WHERE rowid > ?", (inv_cut,))
     conn.commit()
     src = StampedeDbSource(str(live), follow=True, bulk_min=0)
     store = Store()
@@ -117,6 +121,7 @@ def test_rows_after_the_bulk_read_are_followed(tmp_path):
     cols = [c[1] for c in conn.execute("PRAGMA table_info(jobstate)")]
     conn.executemany(f"INSERT INTO jobstate (rowid, {', '.join(cols)}) VALUES ({', '.join('?' * (len(cols) + 1))})",
                      saved)
+    conn.executemany(f"INSERT INTO invocation VALUES ({', '.join('?' * len(saved_inv[0]))})", saved_inv)
     conn.commit()
     conn.close()
     for _ in range(2 * 5):  # the new rows, then the instances' re-reads
@@ -124,6 +129,11 @@ def test_rows_after_the_bulk_read_are_followed(tmp_path):
     src.close()
     ref, _ = _read(live, None)
     assert current(store) == current(ref)
+    assert not src.warnings  # no late row was taken for one naming what is not in the DB
+    late = sum(len(t.invocations) for j in store.jobs() for t in j.tries.values())
+    assert late >= len(saved_inv) // 2  # what came after the bulk read (a failed job's history has more)
+    _whole(store, src)
+    assert deep(store) == deep(ref)
 
 
 @pytest.mark.parametrize("until", [None, 0.5])

@@ -351,9 +351,12 @@ def _h_inv_end(s: Store, x) -> None:
     if inv_id is None:
         s.warn(f"{x.name}: no inv_id")
         return
-    inv = t.invocations.get(inv_id)
+    invs = t.invocations
+    if type(invs) is not dict:  # the shared empty mapping (entities.NO_INVOCATIONS): its own now
+        invs = t.invocations = {}
+    inv = invs.get(inv_id)
     if inv is None:
-        inv = t.invocations[inv_id] = Invocation(inv_id)
+        inv = invs[inv_id] = Invocation(inv_id)
     tid = x.task_id
     if tid:
         task = job.wf.tasks.get(tid)

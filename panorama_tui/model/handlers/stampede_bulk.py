@@ -74,7 +74,7 @@ def _tasks(s: Store, wfs: list, rows) -> None:
 def _tries(s: Store, wfs: list, rows) -> None:
     """Tries with their latest state, as the incremental events would have left them."""
     try_in = s.try_in
-    touched = {}
+    touched: dict = {}  # jobs, in order
     for (wi, exec_id, seq, sched_id, site, user, ldur, cdur, mult, main_ec, post_ec, state, ts, js, reason,
          start, end, host, ip, host_site, rare, name) in rows or ():
         job, t = try_in(wfs[wi], exec_id, seq)

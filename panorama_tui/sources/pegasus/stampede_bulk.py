@@ -256,8 +256,10 @@ def _instances(src, conn, lim: dict) -> list[Event]:
             src._ji_skip.add(jiid)
             continue
         uuid, exec_id, tdesc = job
-        src._ji[jiid] = (uuid, exec_id, seq, tdesc)
         st = states.get(jiid)
+        if st is None or not st[10] or tdesc in SUBWF_TYPES:
+            # kept for the rows still to come; a finished one is looked up if one comes (_recall)
+            src._ji[jiid] = (uuid, exec_id, seq, tdesc)
         state = ts = js = reason = start = end = None
         has_main = has_post = job_success = False
         if st is not None:

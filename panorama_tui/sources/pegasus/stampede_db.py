@@ -306,6 +306,7 @@ class StampedeDbSource(PolledDbSource):
         self.wf_dirs: dict[str, str] = {}  # wf_uuid -> submit_dir as the DB names it
         self.caught_up = False
         self._bulk: dict | None = None  # while a bulk read goes on: its limits and where it is
+        self._bulk_limits: dict | None = None  # after it: the rows it covered (see _recall)
         self._bulk_decided = False
         self.bulk_read = False  # this DB was opened in bulk (its jobs' history is read on demand)
 
@@ -567,6 +568,10 @@ class StampedeDbSource(PolledDbSource):
                                ("invocation", "inv_max"), ("task", "task_max")):
                 self.marks[table] = lim[key]
             self._bulk = None
+            self._bulk_limits = lim
+            lim.pop("failed", None)
+            lim.pop("no_task", None)
+            self._job = {}  # ~150 MB at 1M jobs: a row naming one of them looks it up (_recall)
         return True
 
     @property
@@ -574,6 +579,33 @@ class StampedeDbSource(PolledDbSource):
         """Not past a bulk read yet (or not known whether there is one): what a
         jobstate.log overlay waits for, as it only adds what the DB has not."""
         return self._bulk is not None or (not self._bulk_decided and self.bulk_min is not None)
+
+    def _recall(self, conn, job_ids=(), jiids=()) -> None:
+        """The jobs and instances a bulk read covered but did not keep (finished ones:
+        hundreds of MB at 1M jobs), looked up for the new rows that name them."""
+        lim = self._bulk_limits
+        if lim is None:
+            return
+        jiids = sorted({i for i in jiids if type(i) is int and i <= lim["ji_max"] and i not in self._ji
+                        and i not in self._ji_skip})
+        rows = []
+        for i in range(0, len(jiids), 500):
+            ids = ",".join(map(str, jiids[i : i + 500]))
+            rows += self._fetch(conn, "SELECT job_instance_id, job_id, job_submit_seq FROM job_instance "
+                                      f"WHERE job_instance_id IN ({ids})")
+        want = sorted({j for j in [*job_ids, *(r[1] for r in rows)] if type(j) is int and j <= lim["job_max"]
+                       and j not in self._job and j not in self._job_skip})
+        for i in range(0, len(want), 500):
+            ids = ",".join(map(str, want[i : i + 500]))
+            for job_id, wf_id, exec_id, tdesc in self._fetch(
+                    conn, f"SELECT job_id, wf_id, exec_job_id, type_desc FROM job WHERE job_id IN ({ids})"):
+                uuid = self._wf.get(wf_id)
+                if uuid is not None:
+                    self._job[job_id] = (uuid, exec_id, tdesc)
+        for jiid, job_id, seq in rows:
+            job = self._job.get(job_id)
+            if job is not None:
+                self._ji[jiid] = (job[0], job[1], seq, job[2])
 
     # -- a job's history, on demand --------------------------------------------
     def history_events(self, wf_uuid: str, job_id: str) -> list[Event]:
@@ -719,6 +751,7 @@ class StampedeDbSource(PolledDbSource):
 
     def _read_tasks(self, conn, out) -> bool:
         rows, more = self._rows(conn, "task", "task_id, wf_id, job_id, abs_task_id, transformation, argv, type_desc")
+        self._recall(conn, job_ids=[r[3] for r in rows])
         for rowid, task_id, wf_id, job_id, abs_id, xform, argv, tdesc in rows:
             if wf_id not in self._wf and wf_id not in self._wf_skip:
                 if self._wf_missing("task", rowid, wf_id):
@@ -744,9 +777,10 @@ class StampedeDbSource(PolledDbSource):
         # Tasks read earlier whose job mapping arrived since (a later flush).
         if self._unmapped:
             lo, hi = min(self._unmapped), max(self._unmapped)
-            for task_id, job_id in self._fetch(
-                conn, "SELECT task_id, job_id FROM task WHERE task_id BETWEEN ? AND ? AND job_id IS NOT NULL", (lo, hi)
-            ):
+            mapped = self._fetch(
+                conn, "SELECT task_id, job_id FROM task WHERE task_id BETWEEN ? AND ? AND job_id IS NOT NULL", (lo, hi))
+            self._recall(conn, job_ids=[r[1] for r in mapped if r[0] in self._unmapped])
+            for task_id, job_id in mapped:
                 got = self._unmapped.get(task_id)
                 if got is None or job_id not in self._job:
                     continue
@@ -765,6 +799,7 @@ class StampedeDbSource(PolledDbSource):
 
     def _read_instances(self, conn, out) -> bool:
         rows, more = self._rows(conn, "job_instance", self._JI_COLS)
+        self._recall(conn, job_ids=[r[2] for r in rows])
         jobs = self._job
         fresh = self._fresh
         reread = self._reread
@@ -811,6 +846,7 @@ class StampedeDbSource(PolledDbSource):
     def _read_jobstates(self, conn, out, touched: set) -> bool:
         # The hot loop of a big DB (7 rows a job): locals, one dict per row.
         rows, more = self._rows(conn, "jobstate", "job_instance_id, state, timestamp, jobstate_submit_seq, reason")
+        self._recall(conn, jiids=[r[1] for r in rows])
         seen = self.js_seen if self.track_js else None
         ji_get = self._ji.get
         skip = self._ji_skip
@@ -866,6 +902,7 @@ class StampedeDbSource(PolledDbSource):
             "job_instance_id, task_submit_seq, start_time, remote_duration, remote_cpu_time, exitcode, "
             "transformation, executable, argv, abs_task_id, maxrss, avg_cpu",
         )
+        self._recall(conn, jiids=[r[1] for r in rows])
         ji_get = self._ji.get
         inv_ec = self._inv_ec
         append = out.append
@@ -909,6 +946,7 @@ class StampedeDbSource(PolledDbSource):
         """Rows of a table hung off job_instance, as one event each; a row whose
         instance is not read yet waits for the next transaction."""
         rows, more = self._rows(conn, table, "job_instance_id, " + ", ".join(names))
+        self._recall(conn, jiids=[r[1] for r in rows])
         for rowid, jiid, *vals in rows:
             ji = self._ji.get(jiid)
             if ji is None and jiid not in self._ji_skip and self._instance_gone(table, rowid, jiid):
