@@ -98,6 +98,7 @@ def child(path: str, bulk: bool, launched: float) -> dict:
             app.refresh_all(full=True)
             await pilot.pause()
             seen["loaded"] = time.time()
+            seen["loaded_cpu"] = time.process_time()
             seen["loaded_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             for k in ("g", *["down"] * 20, "G", "g", *["s"] * 10):
                 ms, _ = await probe.press_to_repaint(k, timeout=30)
@@ -114,6 +115,27 @@ def child(path: str, bulk: bool, launched: float) -> dict:
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
+def child_no_screen(path: str) -> dict:
+    """The same bulk read into a store with no screen: the load's CPU without the screen's share."""
+    from panorama_tui.model.store import Store
+    from panorama_tui.pipeline.ingest import run_to_end
+    from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+
+    c0 = time.process_time()
+    store = run_to_end(StampedeDbSource(path, follow=False), Store())
+    return {"cpu": time.process_time() - c0, "jobs": store.job_count(),
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+
+
+def run_no_screen(path: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child-no-screen", path], cwd=REPO,
+                          capture_output=True, text=True, timeout=3600)
+    line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr[-1500:]}")
+    return json.loads(line)
+
+
 def run_child(path: str, bulk: bool) -> dict:
     launched = time.time()
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child", path, "1" if bulk else "0",
@@ -123,11 +145,11 @@ def run_child(path: str, bulk: bool) -> dict:
         raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr[-1500:]}")
     d = json.loads(line)
     return {"first": d.get("first", float("nan")) - launched, "loaded": d["loaded"] - launched,
-            "imports": d["imported"] - launched, "rss": d["peak_rss"], "jobs": d["jobs"],
+            "imports": d["imported"] - launched, "rss": d["peak_rss"], "jobs": d["jobs"], "cpu": d["loaded_cpu"],
             "idle": d.get("idle_pct", float("nan")), "loading_keys": d["loading_keys"], "after_keys": d["after_keys"]}
 
 
-def figures(n: int, label: str, ours: list[dict], base: list[dict] | None) -> list[dict]:
+def figures(n: int, label: str, ours: list[dict], base: list[dict] | None, bare: list[dict]) -> list[dict]:
     first_t, loaded_t, rss_t = TARGETS.get(n, TARGETS[100_000])
 
     def med(runs, key):
@@ -151,6 +173,8 @@ def figures(n: int, label: str, ours: list[dict], base: list[dict] | None) -> li
                better="lower", fmt="{:.0f}"),
         figure(f"{label}: idle CPU", med(ours, "idle"), "%", baseline=med(base, "idle"), baseline_note=note,
                target=IDLE_PCT, better="lower", fmt="{:.1f}"),
+        figure(f"{label}: CPU of the load with the screen", med(ours, "cpu"), "s", baseline=med(bare, "cpu"),
+               baseline_note="the same read into a store, no screen", better="lower", fmt="{:.1f}"),
     ]
 
 
@@ -162,7 +186,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--child-no-screen", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child_no_screen:
+        print(json.dumps(child_no_screen(args.child_no_screen)))
+        return 0
     if args.child:
         path, bulk, launched = args.child
         print(json.dumps(child(path, bulk == "1", float(launched))))
@@ -175,15 +203,16 @@ def main(argv=None) -> int:
     for n, until, what in cases:
         db = G.stampede_db(n, until=until)
         label = f"{n // 1000}k {what}"
-        ours, base = [], []
+        ours, base, bare = [], [], []
         for _ in range(args.repeat):
+            bare.append(run_no_screen(db))
             ours.append(run_child(db, True))
             print(f"  {label} bulk: {json.dumps({k: v for k, v in ours[-1].items() if 'keys' not in k})}", flush=True)
             if not (n >= 1_000_000 and args.no_baseline_1m):
                 base.append(run_child(db, False))
                 print(f"  {label} incremental: {json.dumps({k: v for k, v in base[-1].items() if 'keys' not in k})}",
                       flush=True)
-        figs += figures(n, label, ours, base or None)
+        figs += figures(n, label, ours, base or None, bare)
     print(table(figs))
     write_json(args.json, figs, {"load": loadavg()})
     return 0

@@ -202,7 +202,12 @@ class PanoramaApp(App):
         return self.store.latest_ts
 
     def stall_clock(self) -> float | None:
-        """The clock stalls are judged by (summary.stall): a replay's own, else the wall clock."""
+        """The clock stalls are judged by (summary.stall): a replay's own, else the wall clock;
+        None while the source still loads a big DB (the jobs are there before their states:
+        nothing would look queued or running)."""
+        src = self.ingest.source if self.ingest is not None else None
+        if src is not None and loading_percent(src.status.detail) is not None:
+            return None
         return self.control.position if self.control is not None else self.clock()
 
     # -- layout ------------------------------------------------------------

@@ -37,8 +37,8 @@ from ...core.stampede import SUBWF_TYPES
 
 #: Rows a read: ~30-40 ms for the store to apply a slice on this 2-core machine, so a key
 #: waits at most that long for the store's lock.
-JOB_SLICE = 20_000
-TASK_SLICE = 20_000
+JOB_SLICE = 5000
+TASK_SLICE = 10_000
 INSTANCE_SLICE = 5000
 #: The incremental read is cheaper for a small DB (its events carry the whole history).
 BULK_MIN_JOBS = 20_000
