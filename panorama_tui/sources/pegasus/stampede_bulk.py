@@ -256,6 +256,9 @@ def _instances(src, conn, lim: dict) -> list[Event]:
             src._ji_skip.add(jiid)
             continue
         uuid, exec_id, tdesc = job
+        if type(seq) is not int or (ec is not None and type(ec) is not int):
+            src._skip("job_instance", jiid, f"job_submit_seq {seq!r} or exitcode {ec!r} is not a number")
+            continue
         st = states.get(jiid)
         if st is None or not st[10] or tdesc in SUBWF_TYPES:
             # kept for the rows still to come; a finished one is looked up if one comes (_recall)
@@ -281,9 +284,13 @@ def _instances(src, conn, lim: dict) -> list[Event]:
         h = hosts.get(host_id) if host_id is not None else None
         name = names.get(jiid)
         # main.end carries the instance's results: none before the main job ended
-        rows.append((_uuid_index(uuids, index, uuid), exec_id, seq, sched_id, site,
+        wi = index.get(uuid)
+        if wi is None:
+            wi = _uuid_index(uuids, index, uuid)
+        rows.append((wi, exec_id, seq, sched_id, site,
                      user if has_main else None, _float(ldur) if has_main else None,
-                     _float(cdur) if has_main else None, mult if has_main else None, main_ec, post_ec,
+                     _float(cdur) if has_main else None, mult if has_main and type(mult) is int else None,
+                     main_ec, post_ec,
                      state, ts, js, reason, start, end, h[1] if h else None, h[2] if h else None,
                      h[0] if h else None, rare.get(jiid), name[1] if name else None))
         if state in FAILED_LATEST:
