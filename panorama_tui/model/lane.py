@@ -62,6 +62,7 @@ def apply_slice(s: Store, items) -> None:
     names: list = []  # the typed records' names, counted at the end
     n_samples = 0
     newest = _NINF
+    last_u = jobs = wf = None  # the last sample's workflow: a slice's samples are mostly of one
     try:
         for x in items:
             t = type(x)
@@ -71,12 +72,15 @@ def apply_slice(s: Store, items) -> None:
                 if ts > newest:
                     newest = ts
                 u = x.xwf_id or x.wf_uuid
-                wf = workflows.get(u)
-                if wf is None:
-                    wf = s.workflow(u)
+                if u != last_u:  # a new string each time: equal texts compare faster than they hash
+                    wf = workflows.get(u)
+                    if wf is None:
+                        wf = s.workflow(u)
+                    jobs = wf.jobs
+                    last_u = u
                 jid = x.dag_job_id or x.job_id
                 try:  # free unless it raises (zero-cost exceptions, Python >= 3.11)
-                    job = wf.jobs.get(jid)
+                    job = jobs.get(jid)
                     if job is None:
                         _add_sample(s, wf, jid, x)
                         continue
