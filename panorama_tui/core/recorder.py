@@ -132,11 +132,13 @@ def unpack_chunk(body, n: int, text: bool = False) -> tuple[list, list | None]:
         raise ValueError(f"record lengths do not add up to the chunk's {len(raw)} bytes")
     records: bytes | str = raw
     if text:
-        try:
-            records = raw[data:].decode("ascii")  # one character a byte: the same offsets
+        # One character a byte: the same offsets.  Latin-1 then isascii() (free on a
+        # str) is the ASCII decode ~10x faster: 0.026 against 0.29 s of CPU for the
+        # ingest benchmark's 360 MB of records; what is not ASCII stays bytes, as before.
+        as_text = raw[data:].decode("latin-1")
+        if as_text.isascii():
+            records = as_text
             data = 0
-        except UnicodeDecodeError:
-            pass
     ends = list(accumulate(lens, initial=data))
     return [records[a:b] for a, b in zip(ends, islice(ends, 1, None))], times
 
