@@ -324,3 +324,16 @@ def test_retention_settings(tmp_path):
         retention(env={}, config=str(cfg))
     with pytest.raises(SettingsError, match="PANORAMA_RECORDING_KEEP_DAYS must be 0 or more"):
         retention(env={"PANORAMA_RECORDING_KEEP_DAYS": "-1"}, config=str(cfg))
+
+
+def test_a_chunk_reads_as_text_when_all_ascii_and_as_its_bytes_otherwise():
+    from panorama_tui.core.recorder import pack_chunk, unpack_chunk
+
+    ascii_ = [b'{"event":"a"}', b"", b'{"x":"\\u00e9"}']
+    for times in (None, [1.0, 2.0, 3.0]):
+        got, t = unpack_chunk(pack_chunk(ascii_, times), 3, text=True)
+        assert got == [r.decode("ascii") for r in ascii_] and all(type(r) is str for r in got) and t == times
+        for other in ([b'{"x":"caf\xc3\xa9"}', b"{}"], [b"\xff\xfe", b"{}"], [b"{}", b"\x80"]):
+            got, _ = unpack_chunk(pack_chunk(other, times and times[:2]), 2, text=True)
+            assert got == other and all(type(r) is bytes for r in got)
+        assert unpack_chunk(pack_chunk(ascii_, times), 3)[0] == ascii_  # bytes unless text is asked for

@@ -99,3 +99,35 @@ def test_duplicates_and_reordering_are_idempotent_in_the_typed_lane(panorama_dir
     twice, _ = typed(lines[::-1] + lines)
     assert series_of(once) == series_of(twice)
     assert len(next(iter(series_of(once).values()))[-1][0]) == 5 * 5
+
+
+def test_the_typed_lane_keeps_what_the_general_lane_keeps_past_capacity_and_across_ranks(panorama_dir):
+    # model/lane.py appends a sample in order itself and leaves the rest to _add_sample:
+    # a series past its capacity, a second rank, late, duplicate and hostless samples,
+    # a changing host, label and transformation must come out as the general lane's.
+    from panorama_tui.model.series import DEFAULT_CAPACITY
+
+    base = json.loads((panorama_dir / "kickstart.inv.online.json").read_text())
+    lines = []
+    for i in range(DEFAULT_CAPACITY + 40):
+        for job in ("a", "b"):
+            d = dict(base, dag_job_id=job, ts=base["ts"] + i, utime=base["utime"] + i, rss=1000 + i,
+                     hostname=f"node{i // 50}", rank=int(i % 3 == 0) if job == "b" else 0)
+            if i % 17 == 0:
+                d.pop("bread", None)
+                d.pop("hostname", None)
+            if i == 7:
+                d.update(xformation="late-name", wf_label="late-label")
+            lines.append(json.dumps(d))
+    lines += lines[5:40:3] + lines[-10:-20:-1]  # late and duplicate samples after the newest
+    a = general(lines)
+    b, n_typed = typed(lines)
+    assert n_typed == len(lines)
+    assert series_of(a) == series_of(b)
+    assert store_names(a) == store_names(b)
+    assert a.event_count == b.event_count and a.latest_ts == b.latest_ts and a.version == b.version
+
+
+def store_names(store: Store) -> dict:
+    return {(wf.wf_uuid, wf.label): {j.job_id: j.transformation for j in wf.jobs.values()}
+            for wf in store.workflows.values()}

@@ -15,14 +15,13 @@ import threading
 from collections import Counter, deque
 
 from ..core import gcpolicy
-from ..core.events import ONLINE as _ONLINE
-from ..core.events import BadEvent, Event, TraceSample
+from ..core.events import BadEvent, Event
 from ..core.fmt import visible
 from .changes import ChangeFeed
 from .coerce import _int, _str
-from .entities import _NINF, Job, Transfer, Try, Workflow
+from .entities import Job, Transfer, Try, Workflow
 from .handlers import HANDLERS, IGNORED
-from .handlers.kickstart import _add_sample
+from .lane import apply_slice
 from .states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, QUEUED_STATES, SUCCESS_STATES, JobState
 
 MAX_WARNINGS = 200
@@ -165,40 +164,11 @@ class Store:
             self.warn(f"{name}: unusable record ({type(exc).__name__}: {exc})"[:200])
 
     def apply_decoded(self, items) -> None:
-        """Events and TraceSamples in arrival order, as Ingest decodes a slice
-        (see :func:`panorama_tui.pipeline.ingest.decode_batch`).
-
-        The samples' bookkeeping (counts, version, newest time) is done once
-        for the slice: it was ~0.1 us of the ~1.5 a sample costs here."""
-        apply = self.apply
-        workflows = self.workflows
-        S = TraceSample
-        n = 0
-        newest = _NINF
-        try:
-            for x in items:
-                if type(x) is not S:
-                    apply(x)
-                    continue
-                n += 1
-                ts = x.ts
-                if ts > newest:
-                    newest = ts
-                u = x.xwf_id or x.wf_uuid
-                wf = workflows.get(u)
-                if wf is None:
-                    wf = self.workflow(u)
-                try:  # free unless it raises (zero-cost exceptions, Python >= 3.11)
-                    _add_sample(self, wf, x.dag_job_id or x.job_id, x)
-                except Exception as exc:
-                    self.warn(f"{_ONLINE}: unusable sample ({type(exc).__name__}: {exc})"[:200])
-        finally:  # what was applied is counted, whatever stopped the slice
-            if n:
-                self.event_count += n
-                self.version += n
-                self.event_names[_ONLINE] += n
-                if self.latest_ts is None or newest > self.latest_ts:
-                    self.latest_ts = newest
+        """Events, typed records and TraceSamples in arrival order, as Ingest decodes
+        a slice (see :func:`panorama_tui.pipeline.ingest.decode_batch`): the same
+        store as :meth:`apply` of each, with the bookkeeping done once a slice
+        (:mod:`panorama_tui.model.lane`)."""
+        apply_slice(self, items)
 
     # -- job state -------------------------------------------------------
     def _wf_of(self, d: dict) -> Workflow | None:

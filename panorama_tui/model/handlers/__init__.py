@@ -19,6 +19,7 @@ from ...core.typed import record_of
 
 GROUP = "panorama_tui.handlers"
 HANDLERS: dict[str, Callable] = {}
+TYPED: dict[str, Callable] = {}  # name -> fn(store, record), for the store's typed lane (Store.apply_decoded)
 IGNORED: set[str] = set()
 BUILT_IN = ("stampede", "stampede_bulk", "panorama", "kickstart", "darshan", "transfer", "parsl")
 
@@ -50,6 +51,8 @@ def handles_typed(*names: str):
 
         handler.__qualname__ = fn.__qualname__
         handles(*names)(handler)
+        for name in names:
+            TYPED[name] = fn
         return handler
 
     return register
