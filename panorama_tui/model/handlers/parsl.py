@@ -656,7 +656,7 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         return run
 
     def task_of_ids(run: ParslRun, tid) -> ParslTask | None:
-        task = run.tasks.get(tid)
+        task = run.tasks.get(tid) if type(tid) is int else None
         if task is None:
             tid = _int(tid)
             if tid is None:
@@ -723,7 +723,8 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         if task is None:
             continue
         touched[(run_id, task.task_id)] = (run, task)
-        ptry = _ptry(task, {"try_id": try_id})
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
         _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
         ptry.executor = _istr(executor) or ptry.executor
         ptry.block_id = _str(block_id) or ptry.block_id
@@ -770,7 +771,8 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         if task is None:
             continue
         touched[(run_id, task.task_id)] = (run, task)
-        ptry = _ptry(task, {"try_id": try_id})
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
         _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
         _bulk_states(t, ptry, rows)
         times[run_id].extend(ts for ts, _ in rows if ts is not None)
@@ -785,7 +787,8 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         task = task_of_ids(run, tid) if run is not None else None
         if task is None:
             continue
-        ptry = _ptry(task, {"try_id": try_id})
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
         by_ts = sampled.get(ptry)
         if by_ts is None:
             by_ts = sampled[ptry] = ({x[0]: x for x in ptry.samples}, task, run)
@@ -808,7 +811,7 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         redraw[id(task)] = task
         touched.setdefault((run.run_id, task.task_id), (run, task))
     for task in redraw.values():
-        rebuild_series(task)
+        _bulk_series(task)
         s.changed.add(task.job)
 
     for run, task in touched.values():
@@ -838,6 +841,33 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         # the latest activity, and the pace (run.recent) from the latest distinct times
         run.note_activity(*sorted(set(tl))[-RECENT_TIMES:])
     s.event_count += max(0, _int(d.get("rows")) or 0) - 1  # the store counts the rows it stands for
+
+
+def _bulk_series(task: ParslTask) -> None:
+    """:func:`rebuild_series` in one loop: each try's samples less its first, carried on from
+    the tries before it (a third of what _append_sample a sample costs)."""
+    job = task.job
+    job.series = None
+    series = None
+    cpu0 = rd0 = wr0 = 0.0
+    for tid in sorted(task.tries):
+        p = task.tries[tid]
+        p.carry = None
+        b = p._samples
+        if not b:
+            continue
+        if series is None:
+            series = job.series = ResourceSeries()
+        p.carry = (cpu0, rd0, wr0)
+        _, c1, _, r1, w1 = _SAMPLE.unpack_from(b, 0)
+        add5 = series.add5
+        for ts, cpu, rss, rd, wr in _SAMPLE.iter_unpack(b):
+            add5(0, ts, cpu - c1 + cpu0, rss, rd - r1 + rd0, wr - w1 + wr0)
+        if p.pid is not None:
+            series.pid = p.pid
+        series.hostname = p.hostname or series.hostname
+        u = p.usage()
+        cpu0, rd0, wr0 = cpu0 + u[0], rd0 + u[2], wr0 + u[3]
 
 
 def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:
