@@ -5,6 +5,7 @@ overlap, the last killed, so not every task is final), read once or followed."""
 
 from __future__ import annotations
 
+import shutil
 
 import pytest
 
@@ -179,3 +180,30 @@ def test_followed_bulk_then_rows(tmp_path):
 
     fresh = read(tmp_path / "bulk.db", False)
     assert parsl_view(bulk) == parsl_view(fresh)
+
+
+def test_a_bulk_read_is_recorded_and_replays_the_same(generated, tmp_path):
+    """The bulk events go into a recording as any event does (JSON: their tuples come back as
+    lists) and replay into the same store."""
+    import time
+
+    from panorama_tui.cli.top import read_to_end
+    from panorama_tui.core.recorder import Recorder
+    from panorama_tui.pipeline.ingest import Ingest
+    from panorama_tui.sources.replay import ReplayControl, ReplaySource
+
+    one, _ = generated
+    db = tmp_path / "monitoring.db"
+    shutil.copy(one, db)
+    src = ParslDbSource(str(db), follow=True, bulk=True, writers=lambda p: None)
+    rec = Recorder(str(tmp_path / "r.panorama.db"), source=src.label)
+    store = Store()
+    ing = Ingest(src, store, rec).start()
+    deadline = time.monotonic() + 60
+    while not (src.caught_up and not src.loading) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ing.stop()
+    assert store.event_names[pe.BULK] >= 2
+    replayed = read_to_end(ReplaySource(str(tmp_path / "r.panorama.db"), ReplayControl(speed=0.0)))
+    a, b = full_view(store), full_view(replayed)
+    assert a == b, first_diffs(a, b)
