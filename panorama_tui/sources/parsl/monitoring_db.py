@@ -336,7 +336,7 @@ class ParslDbSource(PolledDbSource):
         self.marks = dict.fromkeys(TABLES, 0)
         self.caught_up = False
         self._data_version = None
-        self._ino = None
+        self._ino: tuple | None = None
         self._busy_since: float | None = None
         # (run_id, task_id, try_id or None) -> changed polls it is still re-read at
         self._window: dict[tuple, int] = {}
@@ -544,7 +544,7 @@ class ParslDbSource(PolledDbSource):
         if not todo:
             self.bulk = False
             return
-        marks = {}
+        marks: dict[str, int] = {}
         for t in ("task", "try", "status", "resource", "node"):
             if t in self.selects:
                 marks[t] = conn.execute(f'SELECT max(rowid) FROM "{t}"').fetchone()[0] or 0
