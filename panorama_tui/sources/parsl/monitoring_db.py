@@ -605,18 +605,19 @@ class ParslDbSource(PolledDbSource):
                 got[t] = conv(t, conn.execute(sql, (lo, hi, marks[t])))
         if last and "status" in marks:
             # the window, with the rows as they are now (only what differs from them goes out again)
-            keys = {(run_id, task_id, try_id) for task_id, run_id, try_id in conn.execute(
-                "SELECT task_id, run_id, try_id FROM status WHERE rowid > ? AND rowid <= ?",
+            keys = {(r[3], r[0], r[4]) for r in conn.execute(  # (a Parsl without status.try_id: NULL)
+                f'SELECT {self.selects["status"]} FROM status WHERE rowid > ? AND rowid <= ?',
                 (marks["status"] - BULK_RECENT_STATUS, marks["status"]))}
             self._reread(conn, [], keys, False)
         if last and "node" in self.selects:
             # the latest row of each manager, and the run's latest node times (its activity)
             cols = self.selects["node"]
+            # (a column an older Parsl lacks is NULL in ``cols``: grouped by the result's columns)
             got["node"] = conv("node", conn.execute(
-                f'SELECT {cols}, max(timestamp) FROM node WHERE rowid <= ? GROUP BY run_id, hostname, uid',
-                (marks["node"],)))
+                f'SELECT {cols}, max(timestamp) FROM node WHERE rowid <= ? GROUP BY 1, 2, 3', (marks["node"],)))
+            heartbeat = cols.split(", ")[pe.COLUMNS["node"].index("last_heartbeat")]
             got["node_times"] = [(run, self._epoch(a), self._epoch(b)) for run, a, b in conn.execute(
-                "SELECT run_id, max(timestamp), max(last_heartbeat) FROM node WHERE rowid <= ? GROUP BY run_id",
+                f"SELECT run_id, max(timestamp), max({heartbeat}) FROM node WHERE rowid <= ? GROUP BY run_id",
                 (marks["node"],))]
         self.rows_read += sum(len(v) for v in got.values() if isinstance(v, list))
 
