@@ -152,9 +152,9 @@ class ParslTry:
         b = self._samples
         if not b:
             return None
-        first, last = _SAMPLE.unpack_from(b, 0), _SAMPLE.unpack_from(b, len(b) - _SAMPLE.size)
-        return (max(0.0, last[1] - first[1]), max(x[2] for x in _SAMPLE.iter_unpack(b)), max(0.0, last[3] - first[3]),
-                max(0.0, last[4] - first[4]))
+        v = memoryview(b).cast("d")  # ts, cpu, rss, read, written, ts, ...: no tuple a sample
+        n = len(v) - 5
+        return (max(0.0, v[n + 1] - v[1]), max(v[2::5]), max(0.0, v[n + 3] - v[3]), max(0.0, v[n + 4] - v[4]))
 
 
 class ParslTask:
