@@ -395,7 +395,7 @@ def _relay_source(path: str, kind: str, follow: bool, resume):
     from ..sources.parsl.monitoring_db import ParslDbError, ParslDbSource, find_db
 
     try:
-        return ParslDbSource(find_db(path), follow=follow)
+        return ParslDbSource(find_db(path), follow=follow, bulk=False)  # subscribers get the row events
     except ParslDbError as exc:
         raise CollectError(str(exc)) from None
 

@@ -29,8 +29,11 @@ RESOURCE = "parsl.resource"  # a resource row: one psutil sample of the process 
 NODE = "parsl.node"  # a node row: an HTEX manager's registration or change
 BLOCK = "parsl.block"  # a block row: a block's (batch job's) status change
 WRITER = "parsl.run.writer"  # panorama-top's own: whether the run's DB writer process is still there
+# panorama-top's own: a big DB's rows of a range of task ids at once, as row tuples (sources/parsl/
+# monitoring_db.py's bulk load; the store builds the same tasks as from their row events)
+BULK = "parsl.bulk.tasks"
 
-PARSL_EVENTS = frozenset({WORKFLOW, TASK, TRY, STATUS, RESOURCE, NODE, BLOCK, WRITER})
+PARSL_EVENTS = frozenset({WORKFLOW, TASK, TRY, STATUS, RESOURCE, NODE, BLOCK, WRITER, BULK})
 
 # -- the task states (parsl.dataflow.states.States), in the order a try goes through them ------
 PENDING, LAUNCHED, RUNNING, RUNNING_ENDED, JOINING = "pending", "launched", "running", "running_ended", "joining"

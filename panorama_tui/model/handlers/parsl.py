@@ -43,12 +43,13 @@ import re
 from bisect import bisect_left, insort
 from collections import Counter, deque
 from dataclasses import dataclass
+from struct import Struct
 from typing import TYPE_CHECKING
 
 from ...core import parsl_events as pe
 from ...core.fmt import clock_time, human_bytes, human_duration, visible
 from ..coerce import _float, _int, _istr, _str
-from ..entities import Job, Try, Workflow
+from ..entities import _NAN, _STATE_CODE, _STATE_NAMES, Job, Try, Workflow
 from ..series import ResourceSeries
 from ..states import JobState, WorkflowState
 from . import handles
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 RUN_KEY = "parsl.run"  # the Workflow.meta key of its ParslRun
+_SAMPLE = Struct("=5d")  # a resource sample: ts, cpu s, rss B, read B, written B
 
 # -- stalls --------------------------------------------------------------------------------------
 # A run without an end has stalled when nothing has been written for STALL_FACTOR
@@ -82,7 +84,7 @@ class ParslTry:
     """What Parsl keeps of a try beyond the store's :class:`~panorama_tui.model.store.Try`."""
 
     __slots__ = ("task_id", "try_id", "executor", "block_id", "hostname", "launched", "running", "returned",
-                 "fail_history", "joins", "state", "_key", "samples", "pid", "carry")
+                 "fail_history", "joins", "state", "_key", "_samples", "pid", "carry")
 
     def __init__(self, task_id: int, try_id: int):
         self.task_id = task_id
@@ -93,7 +95,9 @@ class ParslTry:
         self.joins: tuple[int, ...] = ()
         self.state: str | None = None
         self._key: tuple | None = None  # the order of its state (see note_state)
-        self.samples: list[tuple] = []  # raw (ts, cpu s, rss B, read B, written B), by time
+        # raw (ts, cpu s, rss B, read B, written B) samples, by time, packed: 40 bytes a sample
+        # instead of a 176-byte tuple of floats (~280k samples at 100k tasks: 38 MB less)
+        self._samples = b""
         self.pid = None
         self.carry: tuple | None = None  # where its counters start in the task's series (_carry)
 
@@ -111,18 +115,46 @@ class ParslTry:
         return changed
 
     @property
+    def samples(self) -> list[tuple]:
+        """Its samples, (ts, cpu s, rss B, read B, written B) by time (unpacked on demand)."""
+        return list(_SAMPLE.iter_unpack(self._samples))
+
+    def set_samples(self, samples) -> None:
+        self._samples = b"".join(_SAMPLE.pack(*x) for x in samples)
+
+    def first_sample(self) -> tuple:
+        return _SAMPLE.unpack_from(self._samples, 0)
+
+    def add_sample(self, sample: tuple) -> bool | None:
+        """Take a sample: None when one of its time is there already, else whether it came in order."""
+        b = self._samples
+        ts = sample[0]
+        if not b or ts > _SAMPLE.unpack_from(b, len(b) - _SAMPLE.size)[0]:
+            self._samples = b + _SAMPLE.pack(*sample)
+            return True
+        samples = self.samples
+        i = bisect_left(samples, (ts,))
+        if i < len(samples) and samples[i][0] == ts:
+            return None  # seen already (the DB keeps one sample a try and time)
+        insort(samples, sample)
+        self.set_samples(samples)
+        return False
+
+    @property
     def window(self) -> tuple[float, float] | None:
-        s = self.samples
-        return (s[0][0], s[-1][0]) if s else None
+        b = self._samples
+        if not b:
+            return None
+        return (_SAMPLE.unpack_from(b, 0)[0], _SAMPLE.unpack_from(b, len(b) - _SAMPLE.size)[0])
 
     def usage(self) -> tuple[float, float, float, float] | None:
         """(CPU s, peak RSS B, read B, written B) of this try: its counters' change since its first sample."""
-        s = self.samples
-        if not s:
+        b = self._samples
+        if not b:
             return None
-        first, last = s[0], s[-1]
-        return (max(0.0, last[1] - first[1]), max(x[2] for x in s), max(0.0, last[3] - first[3]),
-                max(0.0, last[4] - first[4]))
+        v = memoryview(b).cast("d")  # ts, cpu, rss, read, written, ts, ...: no tuple a sample
+        n = len(v) - 5
+        return (max(0.0, v[n + 1] - v[1]), max(v[2::5]), max(0.0, v[n + 3] - v[3]), max(0.0, v[n + 4] - v[4]))
 
 
 class ParslTask:
@@ -339,7 +371,7 @@ def _h_task(s: Store, ev, d: dict) -> None:
                       ("stderr", "task_stderr")):
         v = d.get(key)
         if v not in (None, ""):
-            setattr(task, attr, _str(v))
+            setattr(task, attr, _task_text(attr, v))
     task.invoked = _float(d.get("task_time_invoked")) or task.invoked
     returned = _float(d.get("task_time_returned"))
     if returned is not None and (task.returned is None or returned > task.returned):
@@ -355,6 +387,15 @@ def _h_task(s: Store, ev, d: dict) -> None:
             t.site = _istr(executor)
     run.note_activity(task.invoked, returned)
     s.changed.add(job)
+
+
+_SHARED_TEXT = frozenset({"memoize", "inputs", "outputs", "stdin"})
+
+
+def _task_text(attr: str, v) -> str:
+    """A task's text field; those most tasks repeat ('0', 'None', '[]') shared (interned), not
+    the ones each task has its own of (hashsum, stdout and stderr paths)."""
+    return _istr(v) if attr in _SHARED_TEXT else _str(v)
 
 
 def _task_files(task: ParslTask, t: Try) -> None:
@@ -489,9 +530,9 @@ def _h_resource(s: Store, ev, d: dict) -> None:
     user, system = _float(d.get("psutil_process_time_user")), _float(d.get("psutil_process_time_system"))
     sample = (ts, (user or 0.0) + (system or 0.0), _float(d.get("psutil_process_memory_resident")) or 0.0,
               _float(d.get("psutil_process_disk_read")) or 0.0, _float(d.get("psutil_process_disk_write")) or 0.0)
-    samples = ptry.samples
-    i = bisect_left(samples, (ts,))
-    if i < len(samples) and samples[i][0] == ts:
+    b = ptry._samples
+    if b and ts <= _SAMPLE.unpack_from(b, len(b) - _SAMPLE.size)[0] and any(
+            x[0] == ts for x in _SAMPLE.iter_unpack(b)):
         return  # seen already (the DB keeps one sample a try and time)
     interval = _float(d.get("resource_monitoring_interval"))
     if interval:
@@ -500,8 +541,7 @@ def _h_resource(s: Store, ev, d: dict) -> None:
     if pid is not None and ptry.pid is None:
         ptry.pid = pid
         run.workers.setdefault((ptry.hostname, pid), []).append(ptry)
-    in_order = not samples or ts > samples[-1][0]
-    insort(samples, sample)
+    in_order = ptry.add_sample(sample)
     if in_order and _is_last_try(task, ptry):
         _append_sample(task, ptry, sample)
     else:
@@ -523,7 +563,7 @@ def _resample_workers(run: ParslRun, ptry: ParslTry) -> None:
 
 
 def _is_last_try(task: ParslTask, ptry: ParslTry) -> bool:
-    return all(p.try_id <= ptry.try_id or not p.samples for p in task.tries.values())
+    return all(p.try_id <= ptry.try_id or not p._samples for p in task.tries.values())
 
 
 def _carry(task: ParslTask, below: int) -> tuple[float, float, float]:
@@ -541,7 +581,7 @@ def _append_sample(task: ParslTask, ptry: ParslTry, sample: tuple) -> None:
     job = task.job
     if job.series is None:
         job.series = ResourceSeries()
-    base = ptry.samples[0]
+    base = ptry.first_sample()
     if ptry.carry is None:
         ptry.carry = _carry(task, ptry.try_id)
     cpu0, rd0, wr0 = ptry.carry
@@ -594,7 +634,280 @@ def _h_writer(s: Store, ev, d: dict) -> None:
         run.writer = (bool(d.get("alive")), ev.ts)
 
 
+# -- a bulk load: the rows of a range of tasks at once -------------------------------------------
+# The source reads a big DB's tasks by ranges of task ids (sources/parsl/monitoring_db.py) and hands
+# each range's rows on as tuples in one event.  This builds what the row events' handlers above
+# build from the same rows (a test compares the two stores), in one pass a table and without a
+# dict an event: at 100k tasks, a row event cost ~20 us here, its share of this loop ~2 us.
+
+_TRIPLE = Struct("=3d")
+_NINF = float("-inf")
+
+
+def _h_bulk(s: Store, ev, d: dict) -> None:
+    runs: dict = {}
+    times: dict = {}  # run -> the activity times of its rows
+
+    def run_of_id(run_id) -> ParslRun | None:
+        run = runs.get(run_id)
+        if run is None and run_id not in runs:
+            run = runs[run_id] = _run(s, {"run_id": run_id, "event": pe.BULK})
+            times[run_id] = []
+        return run
+
+    def task_of_ids(run: ParslRun, tid) -> ParslTask | None:
+        task = run.tasks.get(tid) if type(tid) is int else None
+        if task is None:
+            tid = _int(tid)
+            if tid is None:
+                s.warn(f"{pe.BULK}: no task_id")
+                return None
+            task = run.tasks.get(tid)
+            if task is None:
+                job = s.job(run.wf, str(tid))
+                job.type_desc = "app"
+                task = run.tasks[tid] = ParslTask(tid, job)
+        return task
+
+    touched: dict = {}  # (run_id, task_id) -> (run, task): to settle at the end
+    for row in d.get("task") or ():
+        (tid, run_id, deps, func, memo, hashsum, inputs, outputs, stdin, stdout, stderr, invoked, returned,
+         fail_count, fail_cost, executor, *rowid) = row
+        run = run_of_id(run_id)
+        new = run is not None and _int(tid) not in run.tasks
+        order = s._order
+        task = task_of_ids(run, tid) if run is not None else None
+        if task is None:
+            continue
+        if new and rowid and type(rowid[0]) is int and rowid[0] > 0:
+            # the order a task was written in, as row events make it (one job a task row, in rowid
+            # order): a range of task ids holds tasks written out of id order (a join app's inner ones)
+            task.job.order = rowid[0]
+            s._order = max(order, rowid[0])
+        touched[(run_id, tid)] = (run, task)
+        job = task.job
+        if func and func != job.transformation:
+            run.count_app(task, task.state, -1)
+            job.transformation = _istr(func)
+            run.count_app(task, task.state, 1)
+        if deps:
+            task.depends = tuple(_int(x) for x in deps if _int(x) is not None)
+        for attr, v in (("memoize", memo), ("hashsum", hashsum), ("inputs", inputs), ("outputs", outputs),
+                        ("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
+            if v not in (None, ""):
+                setattr(task, attr, _task_text(attr, v))
+        task.invoked = _float(invoked) or task.invoked
+        returned = _float(returned)
+        if returned is not None and (task.returned is None or returned > task.returned):
+            task.returned = returned
+        for attr, v in (("fail_count", fail_count), ("fail_cost", fail_cost)):
+            v = _float(v)
+            if v is not None and (getattr(task, attr) is None or v > getattr(task, attr)):
+                setattr(task, attr, v)
+        if executor:
+            task_executor = _istr(executor)
+            for t in job.tries.values():
+                if not t.site:
+                    t.site = task_executor
+        tl = times[run_id]
+        if task.invoked is not None:
+            tl.append(task.invoked)
+        if returned is not None:
+            tl.append(returned)
+        s.changed.add(job)
+
+    for row in d.get("try") or ():
+        (try_id, tid, run_id, block_id, hostname, executor, launched, running, returned, history, joins) = row
+        run = run_of_id(run_id)
+        task = task_of_ids(run, tid) if run is not None else None
+        if task is None:
+            continue
+        touched[(run_id, task.task_id)] = (run, task)
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
+        _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
+        ptry.executor = _istr(executor) or ptry.executor
+        ptry.block_id = _str(block_id) or ptry.block_id
+        ptry.hostname = _istr(hostname) or ptry.hostname
+        tl = times[run_id]
+        for attr, v in (("launched", launched), ("running", running), ("returned", returned)):
+            v = _float(v)
+            if v is not None:
+                setattr(ptry, attr, v)
+                tl.append(v)
+        if history:
+            ptry.fail_history = visible(str(history), text=True)
+            code = bash_exit(ptry.fail_history)
+            if code is not None:
+                t.main_exitcode = code << 8 & 0xFFFF
+        if joins:
+            ptry.joins = tuple(_int(x) for x in joins if _int(x) is not None)
+            task.job.type_desc = "join_app"
+        t.site = ptry.executor or t.site
+        t.host = ptry.hostname or t.host
+        t.sched_id = ptry.block_id or t.sched_id
+        if ptry.running is not None:
+            t.start_ts = ptry.running
+        if ptry.returned is not None:
+            t.end_ts = ptry.returned
+        _task_files(task, t)
+        _resample_workers(run, ptry)
+
+    # status rows: a try's states packed at once (as Try.add_state keeps them), its state by the rule
+    per_try: dict = {}
+    rank = pe.STATE_RANK
+    for row in d.get("status") or ():
+        tid, name, ts, run_id, try_id = row
+        if name not in rank:
+            s.warn(f"parsl.status: unknown task state {name!r} (task {tid}); ignored"[:200])
+            continue
+        got = per_try.get((run_id, tid, try_id))
+        if got is None:
+            got = per_try[(run_id, tid, try_id)] = []
+        got.append((ts, name))
+    for (run_id, tid, try_id), rows in per_try.items():
+        run = run_of_id(run_id)
+        task = task_of_ids(run, tid) if run is not None else None
+        if task is None:
+            continue
+        touched[(run_id, task.task_id)] = (run, task)
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
+        _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
+        _bulk_states(t, ptry, rows)
+        times[run_id].extend(ts for ts, _ in rows if ts is not None)
+
+    # resource rows (in rowid order): each try's samples, then the task's series drawn once
+    sampled: dict = {}
+    for row in d.get("resource") or ():
+        (try_id, tid, run_id, ts, interval, pid, _mp, _cc, user, system, _vm, rss, rd, wr) = row[:14]
+        if ts is None:
+            continue
+        run = run_of_id(run_id)
+        task = task_of_ids(run, tid) if run is not None else None
+        if task is None:
+            continue
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
+        by_ts = sampled.get(ptry)
+        if by_ts is None:
+            by_ts = sampled[ptry] = ({x[0]: x for x in ptry.samples}, task, run)
+        if ts in by_ts[0]:
+            continue
+        user, system = _float(user), _float(system)
+        by_ts[0][ts] = (ts, (user or 0.0) + (system or 0.0), _float(rss) or 0.0, _float(rd) or 0.0,
+                        _float(wr) or 0.0)
+        interval = _float(interval)
+        if interval:
+            run.interval = interval
+        pid = _int(pid)
+        if pid is not None and ptry.pid is None:
+            ptry.pid = pid
+            run.workers.setdefault((ptry.hostname, pid), []).append(ptry)
+        times[run_id].append(ts)
+    redraw = {}
+    for ptry, (by_ts, task, run) in sampled.items():
+        ptry.set_samples(sorted(by_ts.values()))
+        redraw[id(task)] = task
+        touched.setdefault((run.run_id, task.task_id), (run, task))
+    for task in redraw.values():
+        _bulk_series(task)
+        s.changed.add(task.job)
+
+    for run, task in touched.values():
+        _settle(s, run, task)
+
+    for row in d.get("node") or ():
+        run = run_of_id(row[0])
+        if run is None:
+            continue
+        (_r, hostname, uid, block_id, cpu_count, total_memory, active, worker_count, python_v, ts,
+         heartbeat) = row[:11]
+        key = (_str(hostname), _str(uid))
+        old = run.nodes.get(key)
+        if old is None or (ts or 0) >= (old.get("ts") or 0):
+            run.nodes[key] = {"block_id": block_id, "cpu_count": cpu_count, "total_memory": total_memory,
+                              "active": None if active is None else bool(active), "worker_count": worker_count,
+                              "python_v": python_v, "last_heartbeat": heartbeat, "ts": ts}
+    for run_id, ts, heartbeat in d.get("node_times") or ():
+        run = run_of_id(run_id)
+        if run is not None:
+            times[run_id] += [x for x in (ts, heartbeat) if x is not None]
+
+    for run_id, tl in times.items():
+        run = runs[run_id]
+        if run is None or not tl:
+            continue
+        # the latest activity, and the pace (run.recent) from the latest distinct times
+        run.note_activity(*sorted(set(tl))[-RECENT_TIMES:])
+    s.event_count += max(0, _int(d.get("rows")) or 0) - 1  # the store counts the rows it stands for
+
+
+def _bulk_series(task: ParslTask) -> None:
+    """:func:`rebuild_series` in one loop: each try's samples less its first, carried on from
+    the tries before it (a third of what _append_sample a sample costs)."""
+    job = task.job
+    job.series = None
+    series = None
+    cpu0 = rd0 = wr0 = 0.0
+    for tid in sorted(task.tries):
+        p = task.tries[tid]
+        p.carry = None
+        b = p._samples
+        if not b:
+            continue
+        if series is None:
+            series = job.series = ResourceSeries()
+        p.carry = (cpu0, rd0, wr0)
+        _, c1, _, r1, w1 = _SAMPLE.unpack_from(b, 0)
+        add5 = series.add5
+        for ts, cpu, rss, rd, wr in _SAMPLE.iter_unpack(b):
+            add5(0, ts, cpu - c1 + cpu0, rss, rd - r1 + rd0, wr - w1 + wr0)
+        if p.pid is not None:
+            series.pid = p.pid
+        series.hostname = p.hostname or series.hostname
+        u = p.usage()
+        cpu0, rd0, wr0 = cpu0 + u[0], rd0 + u[2], wr0 + u[3]
+
+
+def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:
+    """A try's status rows ((ts, name)) into its packed states and its state, as
+    ``Try.add_state`` and ``ParslTry.note_state`` leave them whatever the rows' order."""
+    rank = pe.STATE_RANK
+    code = _STATE_CODE
+    keys = {((_NINF if ts is None else ts), rank[name], code[name]): (ts, name) for ts, name in rows}
+    old = t._st
+    if old:  # states it had already (a bulk event after row events)
+        for tt, j, c in _TRIPLE.iter_unpack(old):
+            k = (_NINF if tt != tt else tt, j, c)
+            keys.setdefault(k, (None if tt != tt else tt, _STATE_NAMES[int(c)]))
+    order = sorted(keys)
+    t._st = b"".join(_TRIPLE.pack(_NAN if k[0] == _NINF else k[0], k[1], k[2]) for k in order)
+    # the latest: by (ts or 0, js_id); of equals, the last
+    best = None
+    li = -1
+    for i, k in enumerate(order):
+        ts = keys[k][0]
+        m = ((ts or 0), k[1])
+        if best is None or m >= best:
+            best, li = m, i
+    t._li = li
+    t.state_name = keys[order[li]][1]
+    for ts, name in rows:
+        ptry.note_state(name, ts)
+    # until the try row says when it ran and returned, its states do (the earliest)
+    if ptry.running is None:
+        run_ts = [ts for ts, name in rows if name == pe.RUNNING and ts is not None]
+        if run_ts and (t.start_ts is None or min(run_ts) < t.start_ts):
+            t.start_ts = min(run_ts)
+    if ptry.returned is None:
+        end_ts = [ts for ts, name in rows if name in pe.TRY_END_STATES and ts is not None]
+        if end_ts and (t.end_ts is None or min(end_ts) < t.end_ts):
+            t.end_ts = min(end_ts)
+
+
 HANDLERS = {
+    pe.BULK: _h_bulk,
     pe.WORKFLOW: _h_workflow,
     pe.TASK: _h_task,
     pe.TRY: _h_try,

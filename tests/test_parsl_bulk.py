@@ -1,0 +1,226 @@
+"""A big Parsl DB's bulk load (``parsl.bulk.tasks``, issue #15) builds the store its row
+events build: every task's state, tries, times, exit, host, resources and the runs' counts,
+on every shared Parsl DB and on generated ones (2,000 tasks; two runs whose task ids
+overlap, the last killed, so not every task is final), read once or followed."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from benchmarks import generate_parsl
+from panorama_tui.core import parsl_events as pe
+from panorama_tui.core.events import decode
+from panorama_tui.model.handlers import parsl as pm
+from panorama_tui.model.store import Store
+from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.sources.parsl import monitoring_db as mdb
+from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
+
+
+def full_view(store: Store) -> dict:
+    """Everything the store keeps of the Parsl runs that a view, --once or --report reads."""
+    out = {"jobs": store.job_count(), "events": store.event_count, "warnings": list(store.warnings),
+           "failed": [j.key for j in store.failed_jobs()], "active": sorted(j.key for j in store.active)}
+    for wf in store.workflows.values():
+        run = pm.run_of(wf)
+        tasks = {}
+        for tid, task in run.tasks.items():
+            job = task.job
+            tries = {}
+            for k, p in task.tries.items():
+                t = job.tries.get(k)
+                tries[k] = {
+                    "parsl": (p.state, p._key, p.executor, p.block_id, p.hostname, p.launched, p.running, p.returned,
+                              p.fail_history, p.joins, p.pid, list(p.samples), p.usage()),
+                    "try": None if t is None else (
+                        t.site, t.host, t.sched_id, t.start_ts, t.end_ts, t.main_exitcode, t.stdout_file,
+                        t.stderr_file, t.state_name, t.last, t._st),
+                }
+            series = job.series
+            tasks[tid] = {
+                "task": (task.state, task.depends, task.memoize, task.hashsum, task.inputs, task.outputs, task.stdin,
+                         task.stdout, task.stderr, task.invoked, task.returned, task.fail_count, task.fail_cost),
+                "job": (job.state, job.state_label, job.transformation, job.type_desc, job.exit_raw, job.site,
+                        job.host, job.duration(None), job.order, job.latest.seq if job.latest else None),
+                "tries": tries,
+                "series": None if series is None else (series.totals(), series.pid, series.hostname,
+                                                       series.last_ts),
+                "approx": {k: pm.approximate_because(run, p) for k, p in task.tries.items()},
+            }
+        out[wf.wf_uuid] = {
+            "wf": (wf.label, wf.state, wf.status, wf.start_ts, wf.end_ts, wf.user, wf.submit_host, wf.submit_dir,
+                   list(wf.counts), wf.retries),
+            "run": (run.version, run.db_failed, run.db_completed, run.time_completed, run.interval,
+                    run.last_activity, run.running, {k: v for k, v in run.state_counts.items() if v}, run.apps,
+                    run.nodes, run.blocks, run.writer),
+            "workers": {k: sorted(p.task_id for p in v) for k, v in run.workers.items() if v},
+            "counts": pm.task_counts(run), "outcome": pm.outcome(run), "tasks": tasks,
+            "json": pm.run_json(run, run.last_activity),
+        }
+    return out
+
+
+def first_diffs(x, y, path=(), out=None, most=8) -> list:
+    """Where two views differ (the first ``most`` places), for the assertion's message."""
+    out = [] if out is None else out
+    if x == y or len(out) >= most:
+        return out
+    if isinstance(x, dict) and isinstance(y, dict):
+        for k in [*x, *(k for k in y if k not in x)]:
+            first_diffs(x.get(k), y.get(k), (*path, k), out, most)
+    elif isinstance(x, (tuple, list)) and isinstance(y, (tuple, list)) and len(x) == len(y):
+        for i, (u, v) in enumerate(zip(x, y)):
+            first_diffs(u, v, (*path, i), out, most)
+    else:
+        out.append(f"{'/'.join(map(str, path))}: {x!r:.120} != {y!r:.120}")
+    return out
+
+
+def read(path, bulk: bool) -> Store:
+    src = ParslDbSource(str(path), follow=False, bulk=bulk, writers=lambda p: None)
+    store = run_to_end(src, Store())
+    assert src.status.state == "ended", src.status.message
+    return store
+
+
+def assert_same(path) -> None:
+    rows = read(path, False)
+    bulk = read(path, True)
+    assert bulk.event_count == rows.event_count  # a bulk event counts the rows it carries
+    a, b = full_view(rows), full_view(bulk)
+    assert a == b, first_diffs(a, b)
+
+
+def shared_dbs(shared_data):
+    d = shared_data / "parsl"
+    return sorted([*d.glob("*.db"), *(d / "live-snapshots-run001").glob("*.db")])
+
+
+def test_bulk_equals_row_events_on_the_shared_dbs(shared_data):
+    dbs = shared_dbs(shared_data)
+    assert len(dbs) >= 3
+    for db in dbs:
+        assert_same(db)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bulk")
+    one = d / "one.db"
+    generate_parsl.write(str(one), 2000)
+    two = d / "two.db"
+    generate_parsl.write(str(two), 1000, runs=2, killed=True)
+    return one, two
+
+
+def test_bulk_equals_row_events_on_generated_dbs(generated, monkeypatch):
+    one, two = generated
+    assert_same(one)
+    monkeypatch.setattr(mdb, "BULK_FIRST", 7)  # odd ranges: a task's rows never split between events
+    monkeypatch.setattr(mdb, "BULK_RANGE", 333)
+    assert_same(two)
+
+
+def test_a_big_db_is_read_in_bulk_a_small_one_by_rows(generated, shared_data, monkeypatch):
+    one, _ = generated
+    seen = []
+    src = ParslDbSource(str(one), follow=False, writers=lambda p: None)
+    for batch in src.batches():
+        seen += [e["event"] for e in batch]
+    assert pe.BULK not in seen  # 2,000 tasks: below BULK_MIN_TASKS
+    monkeypatch.setattr(mdb, "BULK_MIN_TASKS", 1000)
+    src = ParslDbSource(str(one), follow=False, writers=lambda p: None)
+    seen = [e["event"] for batch in src.batches() for e in batch]
+    # the first range is small (the first screen's rows), then BULK_RANGE task ids an event
+    assert seen.count(pe.BULK) == 1 + -(-(2000 - mdb.BULK_FIRST) // mdb.BULK_RANGE)
+    assert pe.STATUS not in seen and pe.TASK not in seen
+
+
+def followed(path, bulk: bool, start: int = 400, every: int = 3) -> Store:
+    """Follow a DB as Parsl's writer writes it (two runs of 600 tasks, the last killed), from
+    its ``start``-th commit (a first read of what is there, in bulk or not), polling after
+    every ``every`` commits."""
+    writing = generate_parsl.write_live(str(path), n=600, runs=2, killed=True)
+    for _ in range(start):
+        next(writing)
+    src = ParslDbSource(str(path), follow=True, poll=0.0, bulk=bulk, writers=lambda p: None)
+    store = Store()
+
+    def step():
+        store.apply_many(decode(e) for e in src.step())
+
+    step()
+    while not src.caught_up:
+        step()
+    assert (store.event_names[pe.BULK] >= 1) == bulk
+    for i, _ in enumerate(writing):
+        if i % every == 0:
+            step()
+    for _ in range(REREAD):
+        step()
+    src.close()
+    return store
+
+
+REREAD = mdb.REREAD_POLLS + 1
+
+
+def test_followed_bulk_then_rows(tmp_path):
+    """A DB followed while written: read in bulk up to its snapshot, then what is written after
+    comes as row events (rows updated in place after their status rows too); the store ends as
+    row events alone make it, and as a fresh read of the finished DB."""
+    a = full_view(followed(tmp_path / "rows.db", False))
+    bulk = followed(tmp_path / "bulk.db", True)
+    b = full_view(bulk)
+    assert a.pop("events") <= b.pop("events")  # the bulk read's window may read a few rows again
+    assert a == b, first_diffs(a, b)
+    from tests.test_parsl_db import parsl_view
+
+    fresh = read(tmp_path / "bulk.db", False)
+    assert parsl_view(bulk) == parsl_view(fresh)
+
+
+def test_a_bulk_read_is_recorded_and_replays_the_same(generated, tmp_path):
+    """The bulk events go into a recording as any event does (JSON: their tuples come back as
+    lists) and replay into the same store."""
+    import time
+
+    from panorama_tui.cli.top import read_to_end
+    from panorama_tui.core.recorder import Recorder
+    from panorama_tui.pipeline.ingest import Ingest
+    from panorama_tui.sources.replay import ReplayControl, ReplaySource
+
+    one, _ = generated
+    db = tmp_path / "monitoring.db"
+    shutil.copy(one, db)
+    src = ParslDbSource(str(db), follow=True, bulk=True, writers=lambda p: None)
+    rec = Recorder(str(tmp_path / "r.panorama.db"), source=src.label)
+    store = Store()
+    ing = Ingest(src, store, rec).start()
+    deadline = time.monotonic() + 60
+    while not (src.caught_up and not src.loading) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ing.stop()
+    assert store.event_names[pe.BULK] >= 2
+    replayed = read_to_end(ReplaySource(str(tmp_path / "r.panorama.db"), ReplayControl(speed=0.0)))
+    a, b = full_view(store), full_view(replayed)
+    assert a == b, first_diffs(a, b)
+
+
+def test_bulk_of_an_older_schema(generated, tmp_path):
+    """A Parsl without the try and resource tables, status.try_id and the newer node columns:
+    the bulk read takes what there is, as row events do."""
+    import sqlite3
+
+    one, _ = generated
+    db = tmp_path / "old.db"
+    shutil.copy(one, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE try")
+        conn.execute("DROP TABLE resource")
+        conn.execute("ALTER TABLE status DROP COLUMN try_id")
+        conn.execute("ALTER TABLE node DROP COLUMN last_heartbeat")
+        conn.execute("ALTER TABLE node DROP COLUMN uid")
+    assert_same(db)
