@@ -18,7 +18,8 @@ def slices(events: list):
     one, ``*.bulk*``) is a batch of its own, so the lock is never held for several."""
     start = 0
     for i, ev in enumerate(events):
-        if ".bulk" in (getattr(ev, "name", None) or ""):  # a record may still be a dict here
+        name = ev.get("event") if isinstance(ev, dict) else getattr(ev, "name", None)  # a record may be a dict
+        if ".bulk" in (name or ""):
             for j in range(start, i, BATCH):
                 yield events[j : min(j + BATCH, i)]
             yield [ev]
