@@ -184,6 +184,7 @@ def main(argv=None) -> int:
     ap.add_argument("--million", action="store_true", help="1M jobs too")
     ap.add_argument("--no-baseline-1m", action="store_true", help="leave out the incremental read at 1M (minutes)")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="20k jobs (a smoke run)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--child-no-screen", help=argparse.SUPPRESS)
@@ -195,6 +196,8 @@ def main(argv=None) -> int:
         path, bulk, launched = args.child
         print(json.dumps(child(path, bulk == "1", float(launched))))
         return 0
+    if args.quick:
+        args.n = 20_000
     print(f"bench_open  {time.strftime('%Y-%m-%d %H:%M:%S')}  load {loadavg()}", flush=True)
     figs: list[dict] = []
     cases = [(args.n, None, "finished"), (args.n, 0.5, "half done")]
