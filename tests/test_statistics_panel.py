@@ -110,3 +110,18 @@ def test_once_counts_are_the_dbs_with_the_overlay_beside_them(tmp_path, repo_roo
     text = squeeze(once())
     i = text.index("provisional, with jobstate.log (ahead of the Stampede DB):")
     assert "Jobs 3 0 2 5 0" in text[:i] and "Jobs 5 0 0 5 0" in text[i:]
+
+
+def test_a_big_db_shows_the_summary_alone(replay_dir, monkeypatch):
+    """Past FULL_TABLES_MAX jobs the panel asks the DB for the summary alone (the whole answer
+    holds every job's row: 3.2 GB at 1M jobs), with the same figures, and says where the rest is."""
+    from panorama_tui.stats import sql_stats
+    from panorama_tui.ui.panels import statistics as P
+
+    db = str(replay_dir / "hierarchical_wf_success" / "hierarchical-workflow-0.stampede.db")
+    monkeypatch.setattr(P, "FULL_TABLES_MAX", 1)
+    _, out, _ = P._figures_of_db(db, [None], ("k",))
+    (got,) = out.values()
+    whole = sql_stats.all_statistics_db(db, None)
+    assert got["summary"] == whole["summary"] and got["integrity"] == whole["integrity"]
+    assert "--stats --json" in got["note"] and not got["breakdown"]
