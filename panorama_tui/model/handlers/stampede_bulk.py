@@ -39,11 +39,11 @@ def _cleaner():
     and names repeat thousands of times."""
     cache: dict = {}
 
+    get = cache.get
+
     def clean(v):
-        if v is None:
-            return None
-        got = cache.get(v)
-        if got is None:
+        got = get(v)
+        if got is None and v is not None:
             got = cache[v] = interned(text(v))
         return got
 
@@ -118,7 +118,7 @@ def _try(t, job, sched_id, site, user, ldur, cdur, mult, main_ec, post_ec, state
     """One try's row onto the try (raises for a cell of another type than the schema's)."""
     t.sched_id = clean(sched_id) or t.sched_id
     # the row's site (submit.start, main.end) wins over its host's (host.info comes first)
-    t.site = clean(site) or clean(host_site) or t.site
+    t.site = clean(site or host_site) or t.site
     t.host = clean(host) or t.host
     t.ip = clean(ip) or t.ip
     t.user = clean(user) or t.user

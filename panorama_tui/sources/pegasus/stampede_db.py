@@ -559,6 +559,9 @@ class StampedeDbSource(PolledDbSource):
         limits.  Always True: read again at once."""
         lim = self._bulk
         events, failed = bulk.step(self, conn, lim)
+        while not events and failed is None and lim["phase"] != "done":
+            # a phase ended: the next one's first slice now (an empty round waits a poll)
+            events, failed = bulk.step(self, conn, lim)
         out.extend(events)
         if failed:  # the Failures panel lists them: their history now
             for i in range(0, len(failed), 500):
