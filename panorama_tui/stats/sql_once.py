@@ -153,7 +153,7 @@ class _Wf:
     """What the summary keeps of one workflow while the jobs stream past."""
 
     __slots__ = ("wf_id", "uuid", "label", "dag_file", "parent", "children", "state", "start_ts", "end_ts",
-                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs")
+                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs", "dagman", "stalled")
 
     def __init__(self, wf_id, uuid, label, dag_file):
         self.wf_id = wf_id
@@ -172,10 +172,19 @@ class _Wf:
         self.failed: list = []  # (job_id, the failed job as --once --json shows it), then the jobs alone
         self.held = 0  # jobs whose latest try was held at some time
         self.held_now_jobs: list[tuple] = []  # (job row id, job_id, jiid) of the jobs held now
+        self.dagman: dict | None = None  # a submit dir's: DAGMan's latest progress table (Workflow.dagman)
+        self.stalled: tuple | None = None  # a submit dir's: (reason, since) DAGMan's log gave (Workflow.stalled)
 
     @property
     def ended(self) -> bool:
         return self.state in (WorkflowState.SUCCEEDED, WorkflowState.FAILED)
+
+    @property
+    def shown_state(self) -> str:
+        """``progress.workflow_state``: monitord's end, else DAGMan's table's state."""
+        if not self.ended and self.dagman is not None:
+            return self.dagman.get("state") or self.state
+        return self.state
 
 
 def _read_workflows(conn) -> dict[int, _Wf]:
@@ -508,19 +517,25 @@ def _descendants(w: _Wf) -> list[_Wf]:
 
 
 def _started(w: _Wf) -> bool:
-    return w.state != WorkflowState.PLANNED or w.counts[JobState.WAITING] < w.njobs
+    return w.dagman is not None or w.state != WorkflowState.PLANNED or w.counts[JobState.WAITING] < w.njobs
 
 
 def _stall(conn, w: _Wf, now: float | None) -> dict | None:
-    """``stall.stall`` for a workflow read from the DB (no DAGMan table, no submit dir)."""
+    """``stall.stall`` for a workflow read from the DB (and a submit dir's DAGMan logs)."""
+    if w.stalled is not None:
+        reason, since = w.stalled
+        return {"reason": reason, "since": _iso(since)}
     if now is None or w.ended:
         return None
     scope = _scope(w)
-    if any(s.counts[st] for s in scope for st in _ACTIVE):
-        return None
+    for s in scope:
+        tab = s.dagman
+        if any(s.counts[st] for st in _ACTIVE) or (tab is not None and (tab.get("queued") or tab.get("pre")
+                                                                       or tab.get("post"))):
+            return None
     times: set[float] = set()
     for s in scope:
-        times.update(v for v in (s.start_ts, s.end_ts) if v is not None)
+        times.update(v for v in (s.start_ts, s.end_ts, (s.dagman or {}).get("ts")) if v is not None)
     ids = ",".join(str(int(s.wf_id)) for s in scope)
     for (ts,) in conn.execute(
             f"SELECT DISTINCT s.timestamp FROM jobstate s JOIN job_instance ji ON ji.job_instance_id = "
@@ -548,7 +563,14 @@ def _iso(ts) -> str | None:
 
 
 def _dag_row(w: _Wf) -> dict:
-    """``progress._row_of_jobs`` with detail."""
+    """``progress.dag_row``: DAGMan's latest table when a submit dir's log gave one, else
+    ``_row_of_jobs`` with detail."""
+    t = w.dagman
+    if t is not None:
+        table = {k: t.get(k, 0) for k in NODE_COLUMNS}
+        table["total"] = t.get("total", 0)
+        table["percent_done"] = percent_done(table["done"], table["total"])
+        return table
     c = w.counts
     waiting = c[JobState.WAITING]
     aborted = w.state == WorkflowState.FAILED
@@ -578,16 +600,19 @@ def _order(wfs: dict[int, _Wf]) -> list[_Wf]:
     return out
 
 
-def once_from_db(path: str, source: str = "", now: float | None = None, progress=None) -> tuple[dict, dict] | None:
+def once_from_db(path: str, source: str = "", now: float | None = None, progress=None,
+                 overlay: list | None = None) -> tuple[dict, dict] | None:
     """(``once.as_dict``'s dict, extras for the text form) for a Stampede DB, or None when
     this DB needs the store path (see the module's doc, or a DB that cannot be read: the
     store path says why in its own words).  ``progress(done, total)`` is told of the jobs
-    read."""
+    read.  ``overlay``: the events a submit dir's source adds to its DB's
+    (sources/pegasus/overlay_once.py); None when any would change a job (the store path
+    then answers)."""
     reader = sql_stats._Reader(path)
     try:
         with reader as conn:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # and sql_stats' 1 GiB mapping: see _light
-            return _summary(reader, conn, path, source, now, progress)
+            return _summary(reader, conn, path, source, now, progress, overlay or [])
     except (Unsupported, sql_stats.StatsDbError, *SQL_ERRORS, TypeError, ValueError, OverflowError):
         return None
 
@@ -620,10 +645,34 @@ def _aggregates(conn, path: str) -> tuple:
     return events, tasks
 
 
-def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
+# The events of a submit dir's overlay this path applies (as model/handlers/panorama.py
+# does); any other (a job's state the DB has not got, a start or end it lacks) ends it.
+_PROGRESS = "dagman.progress"
+_STALLED = "panorama.wf.stalled"
+
+
+def _apply_overlay(wfs: dict[int, _Wf], events: list) -> None:
+    by_uuid = {w.uuid: w for w in wfs.values()}
+    for ev in events:
+        d = ev.data
+        w = by_uuid.get(d.get("xwf_id"))  # the store would make a workflow of another uuid
+        if w is None or ev.name not in (_PROGRESS, _STALLED):
+            raise Unsupported(f"the submit dir adds {ev.name} to its DB")
+        if ev.name == _PROGRESS:  # the latest table replaces the last
+            w.dagman = {k: v for k, v in d.items() if k not in ("xwf_id", "provisional")}
+        else:
+            reason = _str(d.get("reason"))
+            since = d.get("since")
+            if since is not None and type(since) not in (int, float):
+                raise Unsupported("a stall whose time is not one")
+            w.stalled = (reason, since if since is not None else ev.ts) if reason else None
+
+
+def _summary(reader, conn, path, source, now, progress, overlay: list) -> tuple[dict, dict]:
     if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
         raise Unsupported("no workflow yet")
     wfs = _read_workflows(conn)  # first: a tree the store would build otherwise ends here
+    _apply_overlay(wfs, overlay)
     total_jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]
     tick = None if progress is None else (lambda done: progress(done, total_jobs))
     other = reader.second()
@@ -654,12 +703,12 @@ def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
             dag = None
         else:
             dag = _dag_row(w)
-            dag["dagname"] = w.dag_file
-            dag["from"] = "jobs"
+            dag["dagname"] = (w.dagman or {}).get("dagname") or w.dag_file
+            dag["from"] = "dagman.out" if w.dagman is not None else "jobs"
         out_wfs.append({
             "wf_uuid": w.uuid,
             "label": w.label,
-            "state": w.state,
+            "state": w.shown_state,
             "parent_wf_uuid": w.parent.uuid if w.parent else None,
             "start": _iso(w.start_ts),
             "end": _iso(w.end_ts),
@@ -685,18 +734,18 @@ def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
     stalled_root = any(d["stalled"] for d, w in zip(out_wfs, ordered) if w.parent is None)
     if not roots:
         status = 2
-    elif any(w.state == WorkflowState.FAILED for w in wfs.values()):
+    elif any(w.shown_state == WorkflowState.FAILED for w in wfs.values()):
         status = 1
     elif stalled_root:
         status = 4
-    elif all(w.state == WorkflowState.SUCCEEDED for w in roots):
+    elif all(w.shown_state == WorkflowState.SUCCEEDED for w in roots):
         status = 0
     else:
         status = 2
     d = {
         "source": source,
         "exit_status": status,
-        "events": events,
+        "events": events + len(overlay),
         "bad_records": 0,
         "unknown_events": unknown,
         "warnings": 0,
