@@ -217,12 +217,11 @@ def _open_amqp(args):
 
 
 def run_once(args, source) -> int:
-    from ..stats.once import overall_exit, render_json, render_text
-
     label = args.path or "demo"
     fast = _once_from_db(args, source, label)
     if fast is not None:
         return fast
+    from ..stats.once import overall_exit, render_json, render_text  # the store's: not imported for the fast path
     from .stderr_progress import stderr_progress
 
     with stderr_progress("reading events") as update:
