@@ -31,8 +31,14 @@ What this path does not do, and :func:`once_from_db` answers None for (the
 caller then builds the store as before, so the output is the same): a DB the
 store would warn about (a row whose parent row is missing, a time that is not
 one, a workflow without a uuid, parents out of order), which the store counts
-in ``warnings`` row by row.  Submit dirs (jobstate.log's overlay, DAGMan's
-tables), event logs, recordings and Parsl DBs keep the store path.
+in ``warnings`` row by row.
+
+A submit dir is its DB's summary plus what its source reads beside the DB (``overlay``:
+sources/pegasus/overlay_once.py): DAGMan's progress tables (the ``dag`` rows, "from":
+"dagman.out", and the state DAGMan's table says before monitord's end) and a stall DAGMan's
+log shows, each one more event.  When the overlay has a job's state the DB has not got (a DB
+that lags its jobstate.log, a monitord stopped short of DAGMan's end) the store path answers.
+Event logs, recordings and Parsl DBs keep the store path.
 """
 
 from __future__ import annotations
