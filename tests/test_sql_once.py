@@ -228,3 +228,47 @@ def test_a_submit_dir_whose_log_is_ahead_of_its_db(generated, tmp_path, monkeypa
     fast_used, fast, slow = _fast_and_store(["--once", "--json", d], monkeypatch)
     assert not fast_used
     assert fast == slow
+
+
+def test_dagman_tables_and_stalls_on_a_run_without_its_end(generated, shared_data, tmp_path):
+    """What a submit dir adds to a DB whose run has no end yet: DAGMan's table (its state and
+    nodes, a queued node keeping the run from stalling) and DAGMan's own stall, applied to the
+    DB's summary as the store applies them to its own."""
+    from panorama_tui.core.events import Event
+
+    db = _without_end(generated[None, 3], tmp_path / "noend.db")
+    store0 = read_store(str(db))
+    root = store0.roots[0].wf_uuid
+    subs = [w.wf_uuid for w in store0.descendants(store0.roots[0])]
+    now = (store0.latest_ts or 0) + 30 * 86400
+
+    def table(uuid, **cols):
+        d = {"xwf_id": uuid, "ts": store0.latest_ts, "dagname": "x.dag", "provisional": True, "total": 9,
+             "done": 3, "failed": 0, "queued": 0, "pre": 0, "post": 0, "ready": 0, "unready": 6, "futile": 0,
+             "state": "running"}
+        d.update(cols)
+        return Event("dagman.progress", d["ts"], d)
+
+    cases = [
+        [table(root)],  # DAGMan's table in the row
+        [table(root, queued=2, state="failed"), table(subs[0], done=9, unready=0, state="succeeded")],
+        [table(root), Event("panorama.wf.stalled", None, {"xwf_id": root, "since": store0.latest_ts,
+                                                          "reason": "DAGMan exited 1 at then"})],
+        [Event("panorama.wf.stalled", None, {"xwf_id": root, "since": 5.0, "reason": "gone"}),
+         Event("panorama.wf.stalled", None, {"xwf_id": root, "reason": None})],  # taken back
+    ]
+    outs = []
+    for events in cases:
+        store = read_store(str(db))
+        for ev in events:
+            store.apply(ev)
+        want = once.as_dict(store, "x", now, top._db_counts(StampedeDbSource(str(db)), store))
+        got, _ = sql_once.once_from_db(str(db), "x", now, overlay=events)
+        assert json.dumps(got) == json.dumps(want), [e.name for e in events]
+        outs.append(got)
+    assert outs[0]["workflows"][0]["dag"]["from"] == "dagman.out"
+    assert outs[1]["workflows"][0]["state"] == "failed" and not outs[1]["workflows"][0]["stalled"]
+    assert outs[2]["workflows"][0]["stalled"]["reason"] == "DAGMan exited 1 at then"
+    # a job state the DB lacks: the store path's to answer
+    job = Event("stampede.job_inst.main.start", 1.0, {"xwf_id": root, "job_id": "x", "job_inst_id": 1})
+    assert sql_once.once_from_db(str(db), "x", now, overlay=[job]) is None
