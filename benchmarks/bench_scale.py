@@ -13,7 +13,9 @@ the same run on the same DB:
   against the previous path, the store built from every row (the same command with
   ``PANORAMA_ONCE_STORE=1``); the two outputs are compared.  Targets (issue #14): <= 1.5 s
   and <= 300 MB at 100k, <= 15 s and <= 2 GB at 1M.
-* a submit dir around each DB (``benchmarks/submit_dir.py``): seconds to the first rows and to
+* a submit dir around each DB (``benchmarks/submit_dir.py``): ``--once --json`` as for the DB
+  (its DB's summary plus what the dir adds, against the store path; same targets), and seconds
+  to the first rows and to
   fully loaded, jobstate.log read from where the DB leaves off against the whole log's read,
   beside the DB alone (target: first rows within 1.5x the DB's).
 * ``--stats``: panorama-top against the real ``pegasus-statistics -s all`` (pegasus-wms 5.1.3,
@@ -126,7 +128,7 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) 
         figs.append(figure(f"{label} {what} --once --json: peak RSS", ours["rss"], "MB",
                            baseline=base and base["rss"], baseline_note="store path" if base else "",
                            target=m_target, better="lower", fmt="{:.0f}"))
-        figs.extend(bench_submit_dir(label, what, db, reps, tmp))
+        figs.extend(bench_submit_dir(label, what, db, reps, tmp, baseline, t_target, m_target))
     # --stats against pegasus-statistics -s all, on the finished DB
     db = G.stampede_db(n, None)
     uuid = G.plan(n).wf_uuid if n <= 100_000 else _uuid_of(db)
@@ -153,13 +155,16 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) 
     return figs
 
 
-def bench_submit_dir(label: str, what: str, db: str, reps: int, tmp: str) -> list[dict]:
-    """A submit dir around the DB (benchmarks/submit_dir.py): its first rows and full load with
-    jobstate.log read from where the DB leaves off, against the whole log's read (the previous
-    way) and the DB alone, medians of ``reps`` runs each in its own process."""
+def bench_submit_dir(label: str, what: str, db: str, reps: int, tmp: str, baseline: bool = True,
+                     t_target: float | None = None, m_target: float | None = None) -> list[dict]:
+    """A submit dir around the DB (benchmarks/submit_dir.py): its ``--once --json`` (computed in
+    its DB plus what the dir adds, against the store path), and its first rows and full load
+    with jobstate.log read from where the DB leaves off, against the whole log's read (the
+    previous way) and the DB alone, medians of ``reps`` runs each in its own process."""
     from benchmarks.submit_dir import write_submit_dir
 
     d = write_submit_dir(db, os.path.join(tmp, f"submit-{label}-{what.replace(' ', '-')}"))
+    figs = bench_once_submit_dir(label, what, d, reps, baseline, t_target, m_target)
     runs = {how: [_json_of([sys.executable, "-m", "benchmarks.submit_dir", d, how], _env()) for _ in range(reps)]
             for how in ("resume", "whole", "db")}
     first = {how: median([r["first"] for r in rs]) for how, rs in runs.items()}
@@ -168,11 +173,33 @@ def bench_submit_dir(label: str, what: str, db: str, reps: int, tmp: str) -> lis
             f"whole log {[round(r['first'], 2) for r in runs['whole']]} s, DB alone "
             f"{[round(r['first'], 2) for r in runs['db']]} s; fully loaded {loaded['resume']:.1f} s "
             f"(whole log {loaded['whole']:.1f} s, DB alone {loaded['db']:.1f} s)")
-    return [figure(f"{label} {what} submit dir: first rows", first["resume"], "s", baseline=first["whole"],
+    return figs + [figure(f"{label} {what} submit dir: first rows", first["resume"], "s", baseline=first["whole"],
                    baseline_note="whole jobstate.log", target=first["db"] * 1.5, better="lower", note=note,
                    fmt="{:.2f}"),
             figure(f"{label} {what} submit dir: fully loaded", loaded["resume"], "s", baseline=loaded["whole"],
                    baseline_note="whole jobstate.log", better="lower", fmt="{:.1f}")]
+
+
+def bench_once_submit_dir(label: str, what: str, d: str, reps: int, baseline: bool, t_target, m_target) -> list[dict]:
+    """``--once --json`` of the submit dir: its DB's summary computed in the DB plus what the
+    dir adds (cli.top._once_from_db; the store path answers when the dir's jobstate.log has
+    states the DB lacks), against the store path (``PANORAMA_ONCE_STORE=1``), outputs compared."""
+    ours = repeat(reps, _top("--once", "--json", d), _env())
+    base = same = None
+    note = f"median of {reps}: {ours['walls']} s; CPU {ours['cpu']:.1f} s"
+    if baseline:
+        base = repeat(1 if label.endswith("M") else reps, _top("--once", "--json", d), _env(PANORAMA_ONCE_STORE="1"))
+        a = _json_of(_top("--once", "--json", d), _env())
+        b = _json_of(_top("--once", "--json", d), _env(PANORAMA_ONCE_STORE="1"))
+        same = a == b
+        note += f"; store path CPU {base['cpu']:.1f} s; outputs " + (
+            "identical" if same else f"differ in {', '.join(sorted(k for k in a if a[k] != b.get(k)))}")
+    return [figure(f"{label} {what} submit dir --once --json: wall", ours["wall"], "s",
+                   baseline=base and base["wall"], baseline_note="store path" if base else "", target=t_target,
+                   better="lower", note=note, fmt="{:.2f}"),
+            figure(f"{label} {what} submit dir --once --json: peak RSS", ours["rss"], "MB",
+                   baseline=base and base["rss"], baseline_note="store path" if base else "", target=m_target,
+                   better="lower", fmt="{:.0f}")]
 
 
 def _same_summary(db: str, tmp: str) -> bool:

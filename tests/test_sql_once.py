@@ -161,18 +161,114 @@ def _submit_dirs(shared_data: Path, tmp_path: Path) -> list[Path]:
     return [p.parent for p in dirs] + [submit_dir(case, tmp_path) for case in ("removed", "held", "stale")]
 
 
-def test_a_submit_dir_keeps_the_store_path(shared_data, tmp_path, monkeypatch):
-    """Why ``--once`` on a submit dir is not the DB's SQL summary: on every shared submit dir
-    and held run, the submit dir's output (DB, jobstate.log overlay and DAGMan's log) differs
-    from its DB's computed in the DB (besides ``source``) at least in what DAGMan's log adds:
-    its events counted, and the DAG's progress taken from DAGMan's own tables."""
-    from panorama_tui.sources.pegasus.submitdir import find_submit_dir
+def _fast_and_store(argv, monkeypatch) -> tuple[bool, tuple, tuple]:
+    """(whether the SQL path answered, its (exit status, stdout), the store path's)."""
+    answered = []
+    real = sql_once.once_from_db
 
+    def spy(*a, **k):
+        got = real(*a, **k)
+        answered.append(got is not None)
+        return got
+
+    monkeypatch.setattr(sql_once, "once_from_db", spy)
+    fast = _run(argv, False, monkeypatch)
+    slow = _run(argv, True, monkeypatch)
+    monkeypatch.setattr(sql_once, "once_from_db", real)
+    return any(answered), fast, slow
+
+
+# The submit dirs whose DB monitord finished (the SQL path answers them); the others' overlay
+# adds job states the DB lacks (hierarchical_wf_success: monitord stopped short of DAGMan's end;
+# the held runs "held" and "stale": a DB that lags its jobstate.log), so the store path answers.
+FAST_DIRS = {"process_wf_failure", "process_wf_success", "removed"}
+
+
+def test_a_submit_dir_is_its_db_summary_and_what_the_dir_adds(shared_data, tmp_path, monkeypatch):
+    """--once of a submit dir computed in its DB plus DAGMan's tables (and the jobstate.log
+    lines the DB lacks, when they change no job) says exactly what the store path says, on
+    every shared submit dir and held run; the ones with a finished DB take the SQL path."""
     for d in _submit_dirs(shared_data, tmp_path):
-        code, out = _run(["--once", "--json", str(d)], False, monkeypatch)
-        by_dir = json.loads(out)
-        db = find_submit_dir(str(d)).db_path
-        by_db, _ = sql_once.once_from_db(db, str(d), time.time())
-        diff = _diff(by_dir, by_db) - {".source"}
-        assert ".events" in diff, d
-        assert by_dir["workflows"][0]["dag"]["from"] == "dagman.out" != by_db["workflows"][0]["dag"]["from"], d
+        for extra in (["--json"], []):
+            fast_used, fast, slow = _fast_and_store(["--once", *extra, str(d)], monkeypatch)
+            assert fast == slow, f"{d} {extra}: the SQL path differs from the store path"
+            assert fast_used == (d.name in FAST_DIRS), d
+        if d.name in FAST_DIRS:
+            out = json.loads(_run(["--once", "--json", str(d)], False, monkeypatch)[1])
+            assert out["workflows"][0]["dag"]["from"] == "dagman.out", d  # DAGMan's own table, as the store has it
+
+
+@pytest.mark.parametrize("until,subwfs", [(None, 0), (0.6, 0), (None, 3)])
+def test_a_generated_submit_dir(generated, until, subwfs, tmp_path, monkeypatch):
+    """A generated run's submit dir (benchmarks/submit_dir.py: its jobstate.log written from the
+    DB), finished or not: the store path's output, whichever path answers."""
+    from benchmarks.submit_dir import write_submit_dir
+
+    d = write_submit_dir(str(generated[until, subwfs]), str(tmp_path / "submit"))
+    for extra in (["--json"], []):
+        _, fast, slow = _fast_and_store(["--once", *extra, d], monkeypatch)
+        assert fast == slow, f"{extra}: the SQL path differs from the store path"
+
+
+def test_a_submit_dir_whose_log_is_ahead_of_its_db(generated, tmp_path, monkeypatch):
+    """jobstate.log lines the DB has not got (monitord's DB lags its log): the store path
+    answers, and the output is its own."""
+    import shutil
+    import sqlite3
+
+    from benchmarks.submit_dir import write_submit_dir
+
+    db = tmp_path / "lagging.stampede.db"
+    shutil.copy(generated[None, 0], db)
+    d = write_submit_dir(str(db), str(tmp_path / "submit"))
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM jobstate WHERE rowid = (SELECT max(rowid) FROM jobstate)")
+    conn.commit()
+    conn.close()
+    fast_used, fast, slow = _fast_and_store(["--once", "--json", d], monkeypatch)
+    assert not fast_used
+    assert fast == slow
+
+
+def test_dagman_tables_and_stalls_on_a_run_without_its_end(generated, shared_data, tmp_path):
+    """What a submit dir adds to a DB whose run has no end yet: DAGMan's table (its state and
+    nodes, a queued node keeping the run from stalling) and DAGMan's own stall, applied to the
+    DB's summary as the store applies them to its own."""
+    from panorama_tui.core.events import Event
+
+    db = _without_end(generated[None, 3], tmp_path / "noend.db")
+    store0 = read_store(str(db))
+    root = store0.roots[0].wf_uuid
+    subs = [w.wf_uuid for w in store0.descendants(store0.roots[0])]
+    now = (store0.latest_ts or 0) + 30 * 86400
+
+    def table(uuid, **cols):
+        d = {"xwf_id": uuid, "ts": store0.latest_ts, "dagname": "x.dag", "provisional": True, "total": 9,
+             "done": 3, "failed": 0, "queued": 0, "pre": 0, "post": 0, "ready": 0, "unready": 6, "futile": 0,
+             "state": "running"}
+        d.update(cols)
+        return Event("dagman.progress", d["ts"], d)
+
+    cases = [
+        [table(root)],  # DAGMan's table in the row
+        [table(root, queued=2, state="failed"), table(subs[0], done=9, unready=0, state="succeeded")],
+        [table(root), Event("panorama.wf.stalled", None, {"xwf_id": root, "since": store0.latest_ts,
+                                                          "reason": "DAGMan exited 1 at then"})],
+        [Event("panorama.wf.stalled", None, {"xwf_id": root, "since": 5.0, "reason": "gone"}),
+         Event("panorama.wf.stalled", None, {"xwf_id": root, "reason": None})],  # taken back
+    ]
+    outs = []
+    for events in cases:
+        store = read_store(str(db))
+        for ev in events:
+            store.apply(ev)
+        want = once.as_dict(store, "x", now, top._db_counts(StampedeDbSource(str(db)), store))
+        got, _ = sql_once.once_from_db(str(db), "x", now, overlay=events)
+        assert json.dumps(got) == json.dumps(want), [e.name for e in events]
+        outs.append(got)
+    assert outs[0]["workflows"][0]["dag"]["from"] == "dagman.out"
+    assert outs[1]["workflows"][0]["state"] == "failed" and not outs[1]["workflows"][0]["stalled"]
+    assert outs[2]["workflows"][0]["stalled"]["reason"] == "DAGMan exited 1 at then"
+    # a job state the DB lacks: the store path's to answer
+    job = Event("stampede.job_inst.main.start", 1.0, {"xwf_id": root, "job_id": "x", "job_inst_id": 1})
+    assert sql_once.once_from_db(str(db), "x", now, overlay=[job]) is None

@@ -217,12 +217,11 @@ def _open_amqp(args):
 
 
 def run_once(args, source) -> int:
-    from ..stats.once import overall_exit, render_json, render_text
-
     label = args.path or "demo"
     fast = _once_from_db(args, source, label)
     if fast is not None:
         return fast
+    from ..stats.once import overall_exit, render_json, render_text  # the store's: not imported for the fast path
     from .stderr_progress import stderr_progress
 
     with stderr_progress("reading events") as update:
@@ -234,25 +233,39 @@ def run_once(args, source) -> int:
 
 
 def _once_from_db(args, source, label: str) -> int | None:
-    """--once of a Stampede DB computed in the DB (stats.sql_once), without a store; None
-    when the input is not one, or is one the store path must read (the same output)."""
+    """--once of a Stampede DB or a submit dir computed in the DB (stats.sql_once), without a
+    store; None when the input is neither, or is one the store path must read (the same
+    output).  A submit dir's DB summary takes what its source reads beside the DB
+    (sources.pegasus.overlay_once: DAGMan's tables, jobstate.log lines the DB lacks) when
+    those change no job; tests/test_sql_once.py compares both paths on every shared submit
+    dir, the held runs and generated ones."""
     from ..sources.pegasus.stampede_db import StampedeDbSource
+    from ..sources.pegasus.submitdir import SubmitDirSource
     from ..stats import sql_once
 
-    # A submit dir (SubmitDirSource) keeps the store path: its output is not its DB's summary.
-    # DAGMan's log adds events (counted in "events") and the DAG's progress from DAGMan's own
-    # tables ("dag": "from": "dagman.out", against "jobs" from the DB), and where monitord lags
-    # DAGMan (hierarchical_wf_success) the end, the stall and the states the DB has not got;
-    # the jobstate.log overlay adds a "provisional" section.  tests/test_sql_once.py
-    # (test_a_submit_dir_keeps_the_store_path) shows it on every shared submit dir and held run.
-    if not isinstance(source, StampedeDbSource) or not sql_once.enabled():
+    if not sql_once.enabled():
+        return None
+    overlay, message = None, ""
+    if isinstance(source, StampedeDbSource):
+        path = source.path
+    elif type(source) is SubmitDirSource and source.overlay and not source.follow:
+        from ..sources.pegasus.overlay_once import OverlayUnsupported, overlay_events
+
+        try:
+            overlay, message = overlay_events(source.sd)
+        except OverlayUnsupported:
+            return None
+        path = source.sd.db_path
+    else:
         return None
     from .stderr_progress import stderr_progress
 
     with stderr_progress("reading jobs") as update:
-        got = sql_once.once_from_db(source.path, label, time.time(), update)
+        got = sql_once.once_from_db(path, label, time.time(), update, overlay)
     if got is None:
         return None
+    if message:  # what a partial submit dir lacks, as read_to_end says it
+        print(f"panorama-top: {visible(message)}", file=sys.stderr)
     d, extra = got
     if args.json:
         import json

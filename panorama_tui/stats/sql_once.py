@@ -31,14 +31,21 @@ What this path does not do, and :func:`once_from_db` answers None for (the
 caller then builds the store as before, so the output is the same): a DB the
 store would warn about (a row whose parent row is missing, a time that is not
 one, a workflow without a uuid, parents out of order), which the store counts
-in ``warnings`` row by row.  Submit dirs (jobstate.log's overlay, DAGMan's
-tables), event logs, recordings and Parsl DBs keep the store path.
+in ``warnings`` row by row.
+
+A submit dir is its DB's summary plus what its source reads beside the DB (``overlay``:
+sources/pegasus/overlay_once.py): DAGMan's progress tables (the ``dag`` rows, "from":
+"dagman.out", and the state DAGMan's table says before monitord's end) and a stall DAGMan's
+log shows, each one more event.  When the overlay has a job's state the DB has not got (a DB
+that lags its jobstate.log, a monitord stopped short of DAGMan's end) the store path answers.
+Event logs, recordings and Parsl DBs keep the store path.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 
 from ..core.events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT, describe_exitcode, to_epoch
 from ..core.fmt import human_duration
@@ -84,23 +91,55 @@ def enabled() -> bool:
 
 # -- the per-job rows -------------------------------------------------------------------
 
-# One row per job.  Jobs with an instance come in their latest instance's order
-# (job_instance_id): each lookup of its states on jobstate's (job_instance_id, state, ...)
-# key then lands next to the previous one, and a 64 MiB page cache serves a 1M-job DB
-# (in job order the lookups jump around a 300 MB index).  The latest instance is the
-# max(job_submit_seq) of its job, on the (job_id, job_submit_seq) unique index; what the
-# summary needs of its states is one index seek each.  All correlated lookups: nothing is
-# materialised, the rows stream with constant memory at any size (100k jobs: 1.5 s of CPU,
-# against 1.7 s with the aggregates materialised and joined).  The few lists in job order
-# (failed, held jobs) are sorted at the end.
+# One narrow row per job: its workflow, its latest try's latest state, its tries, whether it is
+# a sub-workflow job, its latest exit status's class (pegasus-statistics': 0, other, none) and
+# whether that try was ever held.  Jobs whose state needs more than that (their latest state a
+# failure, a hold or the main job's end: a few in a run) come with their instance id and are
+# read again one by one (_one_job); all the others are counted by their row's value in C
+# (Counter), with no per-job Python.  Rows come in their latest instance's order
+# (job_instance_id): each lookup of its states on jobstate's (job_instance_id, state, ...) key
+# lands next to the previous one (in job order the lookups jump around a 300 MB index at 1M).
+# The latest instance is the max(job_submit_seq) of its job, on the (job_id, job_submit_seq)
+# unique index.  Correlated lookups, nothing materialised: the rows stream in constant memory.
+# 100k jobs: this query 0.6-0.9 s of CPU with ~0.05 s of Python, against 1.2 s + ~0.5 s of
+# Python for the wide rows it replaces (every flag an EXISTS, every row through Python).
 
 
-def _has(states: str) -> str:
-    return (f"CASE WHEN EXISTS (SELECT 1 FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id "
+def _has(states: str, jiid: str = "ji.job_instance_id") -> str:
+    return (f"CASE WHEN EXISTS (SELECT 1 FROM jobstate s WHERE s.job_instance_id = {jiid} "
             f"AND s.state IN {states}) THEN 1 ELSE 0 END")
 
 
-_JOBS_SQL = f"""
+_LAST_STATE = ("(SELECT s.state FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id "
+               "ORDER BY s.timestamp DESC, s.jobstate_submit_seq DESC LIMIT 1)")
+_LATEST = "ji.job_submit_seq = (SELECT max(x.job_submit_seq) FROM job_instance x WHERE x.job_id = ji.job_id)"
+
+_KEYS_SQL = f"""
+SELECT j.wf_id, {_LAST_STATE} AS last_state,
+       (SELECT count(*) FROM job_instance x WHERE x.job_id = j.job_id) AS tries,
+       CASE WHEN j.type_desc IN {_SUBWF_SQL} THEN 1 ELSE 0 END,
+       CASE WHEN ji.exitcode IS NULL THEN NULL WHEN ji.exitcode = 0 THEN 0 ELSE 1 END,
+       {_has("('JOB_HELD')")} AS held,
+       ji.job_instance_id
+FROM job_instance ji
+JOIN job j ON j.job_id = ji.job_id
+WHERE ji.job_instance_id BETWEEN ? AND ? AND {_LATEST}
+ORDER BY ji.job_instance_id"""
+# Instances a statement reads (_KEYS_SQL, by job_instance_id): each statement stays short
+# (~1 s of CPU) where a single one over 1M jobs ran 20-60 s on a loaded 2-core machine, past
+# the 60 s core.sqlite.bound_work gives one statement: interrupted, --once fell back to the
+# store path (4 min, 6 GB).  The slices keep the rows' order.
+SLICE = 100_000
+
+# The jobs DAGMan has not submitted yet, counted by workflow and kind.
+_WAITING_SQL = f"""
+SELECT j.wf_id, CASE WHEN j.type_desc IN {_SUBWF_SQL} THEN 1 ELSE 0 END, count(*)
+FROM job j
+WHERE NOT EXISTS (SELECT 1 FROM job_instance x WHERE x.job_id = j.job_id)
+GROUP BY 1, 2"""
+
+# What a job read one by one needs: the wide row, for one instance.
+_ONE_SQL = f"""
 SELECT j.job_id, j.wf_id, j.exec_job_id, j.type_desc, j.max_retries,
        (SELECT count(*) FROM job_instance x WHERE x.job_id = j.job_id) AS tries,
        ji.job_instance_id, ji.exitcode, ji.site, h.site, h.hostname,
@@ -109,27 +148,23 @@ SELECT j.job_id, j.wf_id, j.exec_job_id, j.type_desc, j.max_retries,
        {_has("('JOB_SUCCESS')")} AS main_ok,
        {_has("('POST_SCRIPT_SUCCESS', 'POST_SCRIPT_FAILED')")} AS post_end,
        {_has(_REMOVED_SQL)} AS removed,
-       (SELECT s.state FROM jobstate s WHERE s.job_instance_id = ji.job_instance_id
-        ORDER BY s.timestamp DESC, s.jobstate_submit_seq DESC LIMIT 1) AS last_state
+       {_LAST_STATE} AS last_state
 FROM job_instance ji
 JOIN job j ON j.job_id = ji.job_id
 LEFT JOIN host h ON h.host_id = ji.host_id
-WHERE ji.job_submit_seq = (SELECT max(x.job_submit_seq) FROM job_instance x WHERE x.job_id = ji.job_id)
-ORDER BY ji.job_instance_id"""
+WHERE ji.job_instance_id = ?"""
 
-# The jobs DAGMan has not submitted yet, in the same shape.
-_WAITING_SQL = """
-SELECT j.job_id, j.wf_id, j.exec_job_id, j.type_desc, j.max_retries, 0, NULL, NULL, NULL, NULL, NULL,
-       0, 0, 0, 0, 0, NULL
-FROM job j
-WHERE NOT EXISTS (SELECT 1 FROM job_instance x WHERE x.job_id = j.job_id)"""
+# The latest states whose job is read one by one: a failure (failed or retrying, its exit
+# status and reason shown), a hold (the held-now list), a main job's end (its state can hang on
+# its exit status).  Any other state's job is decided by its row alone (_job_state).
+_ONE_BY_ONE = FAILED_STATES | HELD_STATES | MAIN_DONE_STATES
 
 
 class _Wf:
     """What the summary keeps of one workflow while the jobs stream past."""
 
     __slots__ = ("wf_id", "uuid", "label", "dag_file", "parent", "children", "state", "start_ts", "end_ts",
-                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs")
+                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs", "dagman", "stalled")
 
     def __init__(self, wf_id, uuid, label, dag_file):
         self.wf_id = wf_id
@@ -148,10 +183,19 @@ class _Wf:
         self.failed: list = []  # (job_id, the failed job as --once --json shows it), then the jobs alone
         self.held = 0  # jobs whose latest try was held at some time
         self.held_now_jobs: list[tuple] = []  # (job row id, job_id, jiid) of the jobs held now
+        self.dagman: dict | None = None  # a submit dir's: DAGMan's latest progress table (Workflow.dagman)
+        self.stalled: tuple | None = None  # a submit dir's: (reason, since) DAGMan's log gave (Workflow.stalled)
 
     @property
     def ended(self) -> bool:
         return self.state in (WorkflowState.SUCCEEDED, WorkflowState.FAILED)
+
+    @property
+    def shown_state(self) -> str:
+        """``progress.workflow_state``: monitord's end, else DAGMan's table's state."""
+        if not self.ended and self.dagman is not None:
+            return self.dagman.get("state") or self.state
+        return self.state
 
 
 def _read_workflows(conn) -> dict[int, _Wf]:
@@ -277,70 +321,115 @@ def _transformation(conn, job_id, wf_id, jiid) -> str | None:
 
 
 def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None) -> None:
+    groups: Counter = Counter()
+    one_by_one: list[int] = []
     done = 0
-    for rows in _batches(conn, _JOBS_SQL, _WAITING_SQL):
-        for (job_id, wf_id, exec_id, tdesc, max_retries, tries, jiid, ec, site, hsite, host,
-             held, main_end, main_ok, post_end, removed, last) in rows:
-            w = wfs.get(wf_id)
-            if w is None:
-                raise Unsupported("a job of no workflow")
-            if exec_id is None or (max_retries is not None and type(max_retries) is not int) \
-                    or (ec is not None and type(ec) is not int):
-                raise Unsupported("a job row the store would warn about")
-            tries = tries or 0
-            w.njobs += 1
-            ecx = None  # the try's exit status matters only to a main job ended with the workflow
-            if last in MAIN_DONE_STATES and w.ended:
-                main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
-                ecx = post if post is not None else main
-            st = _job_state(last, tries, max_retries, w.ended, ecx)
-            w.counts[st] += 1
-            if st in _ACTIVE:
-                key = _PHASES.get(last) if last else None
-                if key is None and st == JobState.RETRYING and last in FAILED_STATES:
-                    key = "ready"
-                if key is not None:
-                    w.row[key] += 1
-            # pegasus-statistics' counts: the latest instance's exitcode.
-            acc = w.subwfs if tdesc in SUBWF_TYPES else w.jobs
-            acc[2] += 1
-            if tries:
-                acc[3] += tries - 1
-                if ec == 0:
-                    acc[0] += 1
-                elif ec is not None:
-                    acc[1] += 1
-            if tries and held:
-                w.held += 1
-            if st == JobState.HELD:
-                w.held_now_jobs.append((job_id, _str(exec_id), jiid))
-            if st == JobState.FAILED:
-                main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
-                raw = main if main is not None else post  # Job.exit_raw
-                if raw == PLACEHOLDER_RAW and removed:
-                    raw = REMOVED_EXIT
-                # the try's site: main.end's (the row's) over host.info's over submit's (the row's)
-                first, then = (site, hsite) if main_end else (hsite, site)
-                w.failed.append((job_id, {
-                    "job_id": _str(exec_id),
-                    "transformation": _transformation(conn, job_id, wf_id, jiid),
-                    "exitcode": describe_exitcode(raw),
-                    "site": _str(first) or _str(then) or None,
-                    "host": _str(host) or None,
-                    "tries": tries,
-                    "hold_reason": _hold_reason(conn, jiid) if held else None,
-                }))
+    lo, hi = conn.execute("SELECT min(job_instance_id), max(job_instance_id) FROM job_instance").fetchone()
+    slices = [(a, a + SLICE - 1) for a in range(lo, hi + 1, SLICE)] if lo is not None else []
+    for rows in _batches(conn, *((_KEYS_SQL, bounds) for bounds in slices)):
+        groups.update([r[:6] for r in rows if r[1] not in _ONE_BY_ONE])  # in C: no per-row Python
+        one_by_one.extend(r[6] for r in rows if r[1] in _ONE_BY_ONE)
         done += len(rows)
         if progress is not None:
             progress(done)
+    for wf_id, subwf, n in conn.execute(_WAITING_SQL):
+        groups[(wf_id, None, 0, subwf, None, 0)] += n
+    for (wf_id, last, tries, subwf, ecc, held), n in groups.items():
+        _count_jobs(wfs, wf_id, last, tries, subwf, ecc, held, n)
+    for jiid in one_by_one:
+        _one_job(conn, wfs, conn.execute(_ONE_SQL, (jiid,)).fetchone())
     for w in wfs.values():  # the store's order: its jobs as they were added (job_id)
         w.failed = [f for _, f in sorted(w.failed, key=lambda x: x[0])]
         w.held_now_jobs = [h[1:] for h in sorted(w.held_now_jobs)]
 
 
+def _wf_of(wfs: dict[int, _Wf], wf_id) -> _Wf:
+    w = wfs.get(wf_id)
+    if w is None:
+        raise Unsupported("a job of no workflow")
+    return w
+
+
+def _count_jobs(wfs, wf_id, last, tries, subwf, ecc, held, n: int) -> None:
+    """``n`` jobs alike whose latest state is none of _ONE_BY_ONE: neither failed nor held."""
+    w = _wf_of(wfs, wf_id)
+    tries = tries or 0
+    w.njobs += n
+    st = _job_state(last, tries, None, w.ended, None)
+    w.counts[st] += n
+    if st in _ACTIVE:
+        key = _PHASES.get(last) if last else None
+        if key is not None:
+            w.row[key] += n
+    # pegasus-statistics' counts: the latest instance's exitcode.
+    acc = w.subwfs if subwf else w.jobs
+    acc[2] += n
+    if tries:
+        acc[3] += (tries - 1) * n
+        if ecc == 0:
+            acc[0] += n
+        elif ecc is not None:
+            acc[1] += n
+        if held:
+            w.held += n
+
+
+def _one_job(conn, wfs, row) -> None:
+    """One job read whole (its latest state in _ONE_BY_ONE): the store's rules, row by row."""
+    (job_id, wf_id, exec_id, tdesc, max_retries, tries, jiid, ec, site, hsite, host,
+     held, main_end, main_ok, post_end, removed, last) = row
+    w = _wf_of(wfs, wf_id)
+    if exec_id is None or (max_retries is not None and type(max_retries) is not int) \
+            or (ec is not None and type(ec) is not int):
+        raise Unsupported("a job row the store would warn about")
+    tries = tries or 0
+    w.njobs += 1
+    ecx = None  # the try's exit status matters only to a main job ended with the workflow
+    if last in MAIN_DONE_STATES and w.ended:
+        main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
+        ecx = post if post is not None else main
+    st = _job_state(last, tries, max_retries, w.ended, ecx)
+    w.counts[st] += 1
+    if st in _ACTIVE:
+        key = _PHASES.get(last) if last else None
+        if key is None and st == JobState.RETRYING and last in FAILED_STATES:
+            key = "ready"
+        if key is not None:
+            w.row[key] += 1
+    acc = w.subwfs if tdesc in SUBWF_TYPES else w.jobs
+    acc[2] += 1
+    if tries:
+        acc[3] += tries - 1
+        if ec == 0:
+            acc[0] += 1
+        elif ec is not None:
+            acc[1] += 1
+    if tries and held:
+        w.held += 1
+    if st == JobState.HELD:
+        w.held_now_jobs.append((job_id, _str(exec_id), jiid))
+    if st == JobState.FAILED:
+        main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
+        raw = main if main is not None else post  # Job.exit_raw
+        if raw == PLACEHOLDER_RAW and removed:
+            raw = REMOVED_EXIT
+        # the try's site: main.end's (the row's) over host.info's over submit's (the row's)
+        first, then = (site, hsite) if main_end else (hsite, site)
+        w.failed.append((job_id, {
+            "job_id": _str(exec_id),
+            "transformation": _transformation(conn, job_id, wf_id, jiid),
+            "exitcode": describe_exitcode(raw),
+            "site": _str(first) or _str(then) or None,
+            "host": _str(host) or None,
+            "tries": tries,
+            "hold_reason": _hold_reason(conn, jiid) if held else None,
+        }))
+
+
 def _batches(conn, *queries):
-    for sql in queries:
-        cur = conn.execute(sql)
+    """The rows of each (sql, parameters), FETCH at a time."""
+    for sql, params in queries:
+        cur = conn.execute(sql, params)
         while True:
             rows = cur.fetchmany(FETCH)
             if not rows:
@@ -392,6 +481,16 @@ def _odd_cells(conn) -> bool:
     return False
 
 
+def _odd_jobs(conn) -> bool:
+    """A job without its name, or a retry limit or latest exit status that is not an integer
+    (the store warns about the field): the job rows are counted in the DB, so this is checked
+    here for all of them (the exit status of any try, not only the latest: a few more DBs
+    take the store path, with the same output).  typeof() is SQLite's, as in _odd_cells."""
+    return bool(conn.execute(
+        "SELECT 1 FROM job WHERE exec_job_id IS NULL OR typeof(max_retries) NOT IN ('integer', 'null') "
+        "UNION ALL SELECT 1 FROM job_instance WHERE typeof(exitcode) NOT IN ('integer', 'null') LIMIT 1").fetchone())
+
+
 def _orphans(conn) -> bool:
     """A row whose parent row is missing (the store skips it with a warning)."""
     checks = (
@@ -432,19 +531,25 @@ def _descendants(w: _Wf) -> list[_Wf]:
 
 
 def _started(w: _Wf) -> bool:
-    return w.state != WorkflowState.PLANNED or w.counts[JobState.WAITING] < w.njobs
+    return w.dagman is not None or w.state != WorkflowState.PLANNED or w.counts[JobState.WAITING] < w.njobs
 
 
 def _stall(conn, w: _Wf, now: float | None) -> dict | None:
-    """``stall.stall`` for a workflow read from the DB (no DAGMan table, no submit dir)."""
+    """``stall.stall`` for a workflow read from the DB (and a submit dir's DAGMan logs)."""
+    if w.stalled is not None:
+        reason, since = w.stalled
+        return {"reason": reason, "since": _iso(since)}
     if now is None or w.ended:
         return None
     scope = _scope(w)
-    if any(s.counts[st] for s in scope for st in _ACTIVE):
-        return None
+    for s in scope:
+        tab = s.dagman
+        if any(s.counts[st] for st in _ACTIVE) or (tab is not None and (tab.get("queued") or tab.get("pre")
+                                                                       or tab.get("post"))):
+            return None
     times: set[float] = set()
     for s in scope:
-        times.update(v for v in (s.start_ts, s.end_ts) if v is not None)
+        times.update(v for v in (s.start_ts, s.end_ts, (s.dagman or {}).get("ts")) if v is not None)
     ids = ",".join(str(int(s.wf_id)) for s in scope)
     for (ts,) in conn.execute(
             f"SELECT DISTINCT s.timestamp FROM jobstate s JOIN job_instance ji ON ji.job_instance_id = "
@@ -472,7 +577,14 @@ def _iso(ts) -> str | None:
 
 
 def _dag_row(w: _Wf) -> dict:
-    """``progress._row_of_jobs`` with detail."""
+    """``progress.dag_row``: DAGMan's latest table when a submit dir's log gave one, else
+    ``_row_of_jobs`` with detail."""
+    t = w.dagman
+    if t is not None:
+        table = {k: t.get(k, 0) for k in NODE_COLUMNS}
+        table["total"] = t.get("total", 0)
+        table["percent_done"] = percent_done(table["done"], table["total"])
+        return table
     c = w.counts
     waiting = c[JobState.WAITING]
     aborted = w.state == WorkflowState.FAILED
@@ -502,16 +614,19 @@ def _order(wfs: dict[int, _Wf]) -> list[_Wf]:
     return out
 
 
-def once_from_db(path: str, source: str = "", now: float | None = None, progress=None) -> tuple[dict, dict] | None:
+def once_from_db(path: str, source: str = "", now: float | None = None, progress=None,
+                 overlay: list | None = None) -> tuple[dict, dict] | None:
     """(``once.as_dict``'s dict, extras for the text form) for a Stampede DB, or None when
     this DB needs the store path (see the module's doc, or a DB that cannot be read: the
     store path says why in its own words).  ``progress(done, total)`` is told of the jobs
-    read."""
+    read.  ``overlay``: the events a submit dir's source adds to its DB's
+    (sources/pegasus/overlay_once.py); None when any would change a job (the store path
+    then answers)."""
     reader = sql_stats._Reader(path)
     try:
         with reader as conn:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # and sql_stats' 1 GiB mapping: see _light
-            return _summary(reader, conn, path, source, now, progress)
+            return _summary(reader, conn, path, source, now, progress, overlay or [])
     except (Unsupported, sql_stats.StatsDbError, *SQL_ERRORS, TypeError, ValueError, OverflowError):
         return None
 
@@ -535,6 +650,8 @@ def _aggregates(conn, path: str) -> tuple:
         raise Unsupported("orphan rows")
     if _odd_cells(conn):
         raise Unsupported("a text or BLOB cell in a number column")
+    if _odd_jobs(conn):
+        raise Unsupported("a job row the store would warn about")
     events = _event_count(conn)
     tasks: dict[int, tuple] = {}
     for (uuid,) in conn.execute("SELECT wf_uuid FROM workflow WHERE parent_wf_id IS NULL ORDER BY wf_id"):
@@ -542,10 +659,34 @@ def _aggregates(conn, path: str) -> tuple:
     return events, tasks
 
 
-def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
+# The events of a submit dir's overlay this path applies (as model/handlers/panorama.py
+# does); any other (a job's state the DB has not got, a start or end it lacks) ends it.
+_PROGRESS = "dagman.progress"
+_STALLED = "panorama.wf.stalled"
+
+
+def _apply_overlay(wfs: dict[int, _Wf], events: list) -> None:
+    by_uuid = {w.uuid: w for w in wfs.values()}
+    for ev in events:
+        d = ev.data
+        w = by_uuid.get(d.get("xwf_id"))  # the store would make a workflow of another uuid
+        if w is None or ev.name not in (_PROGRESS, _STALLED):
+            raise Unsupported(f"the submit dir adds {ev.name} to its DB")
+        if ev.name == _PROGRESS:  # the latest table replaces the last
+            w.dagman = {k: v for k, v in d.items() if k not in ("xwf_id", "provisional")}
+        else:
+            reason = _str(d.get("reason"))
+            since = d.get("since")
+            if since is not None and type(since) not in (int, float):
+                raise Unsupported("a stall whose time is not one")
+            w.stalled = (reason, since if since is not None else ev.ts) if reason else None
+
+
+def _summary(reader, conn, path, source, now, progress, overlay: list) -> tuple[dict, dict]:
     if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
         raise Unsupported("no workflow yet")
     wfs = _read_workflows(conn)  # first: a tree the store would build otherwise ends here
+    _apply_overlay(wfs, overlay)
     total_jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]
     tick = None if progress is None else (lambda done: progress(done, total_jobs))
     other = reader.second()
@@ -576,12 +717,12 @@ def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
             dag = None
         else:
             dag = _dag_row(w)
-            dag["dagname"] = w.dag_file
-            dag["from"] = "jobs"
+            dag["dagname"] = (w.dagman or {}).get("dagname") or w.dag_file
+            dag["from"] = "dagman.out" if w.dagman is not None else "jobs"
         out_wfs.append({
             "wf_uuid": w.uuid,
             "label": w.label,
-            "state": w.state,
+            "state": w.shown_state,
             "parent_wf_uuid": w.parent.uuid if w.parent else None,
             "start": _iso(w.start_ts),
             "end": _iso(w.end_ts),
@@ -607,18 +748,18 @@ def _summary(reader, conn, path, source, now, progress) -> tuple[dict, dict]:
     stalled_root = any(d["stalled"] for d, w in zip(out_wfs, ordered) if w.parent is None)
     if not roots:
         status = 2
-    elif any(w.state == WorkflowState.FAILED for w in wfs.values()):
+    elif any(w.shown_state == WorkflowState.FAILED for w in wfs.values()):
         status = 1
     elif stalled_root:
         status = 4
-    elif all(w.state == WorkflowState.SUCCEEDED for w in roots):
+    elif all(w.shown_state == WorkflowState.SUCCEEDED for w in roots):
         status = 0
     else:
         status = 2
     d = {
         "source": source,
         "exit_status": status,
-        "events": events,
+        "events": events + len(overlay),
         "bad_records": 0,
         "unknown_events": unknown,
         "warnings": 0,

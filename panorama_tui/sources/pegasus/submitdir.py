@@ -635,6 +635,13 @@ class SubmitDirSource(Source):
                     self.status.detail.pop(key, None)
             if self.overlay:
                 self._find_subworkflow_logs()
+        if not self.follow and db is not None and not (db.caught_up or self.db_error is not None):
+            # Read once (--once, --report): the overlay waits for the whole DB, so it sends only
+            # what the DB lacks, whatever the DB's size.  Polled beside a DB still loading, it
+            # sent the tail's lines the DB had not reached yet (its 50,000-row chunks): a count
+            # of events that depended on the chunking, which a summary computed in the DB
+            # (cli.once_submit) could not give.  Following, the overlay shows at once, as before.
+            return events, reset
         known = db.js_seen if db is not None else {}
         wf_known = db.wf_seen if db is not None else {}
         if db is not None and self.db_error is None and db.in_bulk:

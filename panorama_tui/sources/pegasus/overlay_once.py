@@ -1,0 +1,123 @@
+"""What a submit dir adds to its Stampede DB when read once, without reading the DB's rows.
+
+``--once`` of a submit dir is its DB's summary (computed in the DB: stats/sql_once.py) plus
+what :class:`.submitdir.SubmitDirSource` reads beside the DB: the jobstate.log overlays (the
+lines the DB has not got), DAGMan's logs (its progress tables, start and end) and its own
+word on a run monitord stopped short of.  Read once, the source polls those only after the
+whole DB is in (``SubmitDirSource._round``), against what the DB holds: ``js_seen``, the
+jobstate rows per job instance, and ``wf_seen``, the workflow starts and ends.
+
+:func:`overlay_events` runs the submit dir's own source with a stand-in for its DB reader
+that answers those from the DB directly: a job instance's rows are looked up only when the
+overlay meets one of its lines (the jobstate.log tail, ~4,000 lines at 100k jobs, read from
+where the DB leaves off: :mod:`.jobstate_resume`), instead of 700,000 rows turned into
+events.  So the events are those the store path gets, by the same code.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ...core.events import Event
+from ...core.sqlite import SQL_ERRORS, connect_ro
+from ..base import SourceStatus
+from .submitdir import SubmitDir, SubmitDirSource
+
+_JS_OF = """SELECT s.jobstate_submit_seq FROM jobstate s
+  JOIN job_instance ji ON ji.job_instance_id = s.job_instance_id
+  JOIN job j ON j.job_id = ji.job_id
+  WHERE j.wf_id = ? AND j.exec_job_id = ? AND ji.job_submit_seq = ?"""
+
+
+class OverlayUnsupported(Exception):
+    """The DB cannot stand in this way (the message says why): read the submit dir whole."""
+
+
+class _Seen:
+    """``StampedeDbSource.js_seen`` for one key at a time: {(wf_uuid, job_id, job_submit_seq):
+    bit mask of the instance's jobstate_submit_seq values}, read from the DB when asked."""
+
+    def __init__(self, conn, wf_ids: dict[str, int]):
+        self._conn = conn
+        self._wf_ids = wf_ids
+        self._got: dict[tuple, int] = {}
+
+    def __bool__(self) -> bool:
+        return True
+
+    def get(self, key: tuple, default: int = 0) -> int:
+        got = self._got.get(key)
+        if got is None:
+            uuid, job_id, seq = key
+            wf_id = self._wf_ids.get(uuid)
+            got = 0
+            if wf_id is not None:
+                for (js,) in self._conn.execute(_JS_OF, (wf_id, job_id, seq)):
+                    if type(js) is int and 0 <= js < 4096:  # as StampedeDbSource keeps them
+                        got |= 1 << js
+            self._got[key] = got
+        return got or default
+
+
+class _WholeDb:
+    """Stands in for the submit dir's StampedeDbSource once the DB is read to its end: no
+    events of its own (the summary is computed in the DB), what the overlay asks of it
+    answered from the DB."""
+
+    def __init__(self, path: str, root_uuid: str | None):
+        self.path = path
+        self.caught_up = True
+        self.status = SourceStatus(state="following")
+        self.warnings: list[str] = []
+        try:
+            self.conn = connect_ro(path)
+            rows = self.conn.execute("SELECT wf_id, wf_uuid, parent_wf_id, submit_dir FROM workflow "
+                                     "ORDER BY wf_id").fetchall()
+            states = self.conn.execute("SELECT w.wf_uuid, s.restart_count, s.state FROM workflowstate s "
+                                       "JOIN workflow w ON w.wf_id = s.wf_id").fetchall()
+        except (*SQL_ERRORS, OSError) as exc:
+            raise OverlayUnsupported(f"cannot read the DB: {exc}") from None
+        roots = [uuid for _, uuid, parent, _ in rows if parent is None]
+        if root_uuid is not None and roots != [root_uuid]:
+            raise OverlayUnsupported("the DB holds other workflows than the submit dir's tree")
+        self.wf_dirs = {uuid: sdir for _, uuid, _, sdir in rows if uuid is not None and sdir}
+        self.wf_seen: dict[str, set] = {}
+        for uuid, restart, state in states:
+            self.wf_seen.setdefault(uuid, set()).add((restart, state == "WORKFLOW_TERMINATED"))
+        self.js_seen = _Seen(self.conn, {uuid: wf_id for wf_id, uuid, _, _ in rows if uuid is not None})
+
+    def step(self):
+        return []
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Overlay(SubmitDirSource):
+    """The submit dir's source with its DB already read: only what it reads beside the DB."""
+
+    def _setup(self) -> str:
+        got = super()._setup()
+        if self.db is not None:
+            self.db.close()
+            self.db = _WholeDb(self.sd.db_path, self.sd.root_wf_uuid)  # type: ignore[assignment]
+        return got
+
+
+def overlay_events(sd: SubmitDir) -> tuple[list[Event], str]:
+    """(the events the submit dir's source adds to its DB's, read once; its status line).
+    Raises OverlayUnsupported when the DB cannot stand in (no DB, another tree in it)."""
+    if not sd.db_path or not os.path.isfile(sd.db_path):
+        raise OverlayUnsupported("no Stampede DB")
+    src = _Overlay(sd, follow=False)
+    events: list[Event] = []
+    for batch in src.batches():
+        if not isinstance(batch, list):
+            raise OverlayUnsupported("the DB was replaced while read")
+        events.extend(batch)
+    if src.status.state == "error":
+        raise OverlayUnsupported(src.status.message)
+    return events, src.status.message
+
+
+__all__ = ["overlay_events", "OverlayUnsupported"]
