@@ -579,9 +579,11 @@ class StampedeDbSource(PolledDbSource):
 
     @property
     def in_bulk(self) -> bool:
-        """Not past a bulk read yet (or not known whether there is one): what a
-        jobstate.log overlay waits for, as it only adds what the DB has not."""
-        return self._bulk is not None or (not self._bulk_decided and self.bulk_min is not None)
+        """In a bulk read, or the DB open and not yet known whether there is one: what a
+        jobstate.log overlay waits for, as it only adds what the DB has not (a DB not there
+        yet is not waited for: DAGMan's log shows the run meanwhile)."""
+        return self._bulk is not None or (self.conn is not None and not self._bulk_decided
+                                          and self.bulk_min is not None)
 
     def _recall(self, conn, job_ids=(), jiids=()) -> None:
         """The jobs and instances a bulk read covered but did not keep (finished ones:
