@@ -97,8 +97,6 @@ def _head(r, conn, tree, tz) -> tuple:
     """(summary, workflows and breakdown in json_units, a function giving per_host, per_day
     and integrity, the worker pool to shut down).  The time tables are computed meanwhile on a
     second connection when there is one: they come after the rows."""
-    from .store_stats import by_day
-
     hosts = {h: S._text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
     states = S._wf_states(conn, tree)
     integrity = S._integrity(conn, tree)
@@ -108,6 +106,20 @@ def _head(r, conn, tree, tz) -> tuple:
         S._lean(other)  # one pass per table: read(2), not every page mapped into this process
         pool = ThreadPoolExecutor(1, thread_name_prefix="statsjson")
         times_f = pool.submit(S._time_tables, other, tree, hosts)
+    try:
+        return _head_rest(conn, tree, tz, states, integrity, hosts, pool, times_f if pool is not None else None)
+    except BaseException:
+        # The worker must be done with its connection before the caller closes it: a query
+        # on a closed connection crashes the process (the fuzz test's odd-valued DB did).
+        if pool is not None:
+            other.interrupt()
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+
+
+def _head_rest(conn, tree, tz, states, integrity, hosts, pool, times_f) -> tuple:
+    from .store_stats import by_day
+
     tc = S._task_counts(conn, tree)
     jobs, subs, side = S._tree_instances(conn, tree)
     cum = S._cumulative(conn, tree)
