@@ -64,22 +64,27 @@ def _stream(path: str, out, wf_uuid, tz, warnings) -> bool:
     with r as conn:
         S._lean(conn)
         tree = S._Tree(conn, wf_uuid, r.name)
+        pool = None
         try:
-            if _odd(conn):
+            try:
+                if _odd(conn):
+                    return False
+                head, tail_of, pool = _head(r, conn, tree, tz)
+                # the time tables before any output: a value they cannot use (a time past
+                # time_t) still lets sql_stats answer the whole way (from the store)
+                tail = tail_of()
+            except S._ODD_VALUES:
                 return False
-            head, tail_of, pool = _head(r, conn, tree, tz)
-        except S._ODD_VALUES:
-            return False
-        try:
-            # from here on, output: a figure that fails now is an error, not another path
-            text = dumps({**head, "jobs": _SENTINEL})
-            cut = text.index(dumps(_SENTINEL))
-            out.write(text[:cut])
-            _write_jobs(conn, tree, out)
-            text = dumps({"jobs": _SENTINEL, **tail_of()})
-            out.write(text[text.index(dumps(_SENTINEL)) + len(dumps(_SENTINEL)):])
-        except S._ODD_VALUES as exc:
-            raise S.StatsDbError(f"{path}: a value the figures cannot use ({type(exc).__name__}: {exc})"[:200]) from None
+            try:
+                # from here on, output: a figure that fails now is an error, not another path
+                text = dumps({**head, "jobs": _SENTINEL})
+                cut = text.index(dumps(_SENTINEL))
+                out.write(text[:cut])
+                _write_jobs(conn, tree, out)
+                text = dumps({"jobs": _SENTINEL, **tail})
+                out.write(text[text.index(dumps(_SENTINEL)) + len(dumps(_SENTINEL)):])
+            except S._ODD_VALUES as exc:
+                raise S.StatsDbError(f"{path}: a value the figures cannot use ({type(exc).__name__}: {exc})"[:200]) from None
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -67,6 +67,7 @@ class _WholeDb:
     def __init__(self, path: str, root_uuid: str | None):
         self.path = path
         self.caught_up = True
+        self.in_bulk = False  # read to its end: the overlay waits for nothing
         self.status = SourceStatus(state="following")
         self.warnings: list[str] = []
         try:
