@@ -417,7 +417,14 @@ def _h_try(s: Store, ev, d: dict) -> None:
         v = _float(d.get(key))
         if v is not None:
             setattr(ptry, attr, v)
-    history = d.get("task_fail_history")
+    _try_onto(run, task, t, ptry, d.get("task_fail_history"), d.get("task_joins"))
+    run.note_activity(ptry.launched, ptry.running, ptry.returned)
+    s.changed.add(task.job)
+
+
+def _try_onto(run, task, t, ptry, history, joins) -> None:
+    """A try row's failure history and joins, then what the store's try shows of it (the row
+    handler's and the bulk handler's one way)."""
     if history:
         # A multi-line history (older Parsl kept str(e); a traceback) keeps its
         # lines: only the other control characters are made visible.
@@ -425,7 +432,6 @@ def _h_try(s: Store, ev, d: dict) -> None:
         code = bash_exit(ptry.fail_history)
         if code is not None:
             t.main_exitcode = code << 8 & 0xFFFF  # a wait status, as the store keeps exit codes
-    joins = d.get("task_joins")
     if joins:
         ptry.joins = tuple(_int(x) for x in joins if _int(x) is not None)
         task.job.type_desc = "join_app"
@@ -438,8 +444,6 @@ def _h_try(s: Store, ev, d: dict) -> None:
         t.end_ts = ptry.returned
     _task_files(task, t)
     _resample_workers(run, ptry)
-    run.note_activity(ptry.launched, ptry.running, ptry.returned)
-    s.changed.add(task.job)
 
 
 def bash_exit(history: str | None) -> int | None:
@@ -735,23 +739,7 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
             if v is not None:
                 setattr(ptry, attr, v)
                 tl.append(v)
-        if history:
-            ptry.fail_history = visible(str(history), text=True)
-            code = bash_exit(ptry.fail_history)
-            if code is not None:
-                t.main_exitcode = code << 8 & 0xFFFF
-        if joins:
-            ptry.joins = tuple(_int(x) for x in joins if _int(x) is not None)
-            task.job.type_desc = "join_app"
-        t.site = ptry.executor or t.site
-        t.host = ptry.hostname or t.host
-        t.sched_id = ptry.block_id or t.sched_id
-        if ptry.running is not None:
-            t.start_ts = ptry.running
-        if ptry.returned is not None:
-            t.end_ts = ptry.returned
-        _task_files(task, t)
-        _resample_workers(run, ptry)
+        _try_onto(run, task, t, ptry, history, joins)
 
     # status rows: a try's states packed at once (as Try.add_state keeps them), its state by the rule
     per_try: dict = {}
