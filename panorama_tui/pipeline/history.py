@@ -12,7 +12,7 @@ from ..model.store import Store
 
 
 class HistoryReader:
-    """Reads each partial job's history once, in the background; ``pending`` while it runs."""
+    """Reads each partial job's history once, in the background."""
 
     def __init__(self, store: Store, source):
         self.store = store
@@ -23,9 +23,6 @@ class HistoryReader:
     def can_read(self) -> bool:
         return callable(getattr(self.source, "history_events", None))
 
-    def pending(self, job: Job) -> bool:
-        return job.partial and job.key in self._asked
-
     def ask(self, job: Job) -> bool:
         """Start reading ``job``'s history unless it is whole, asked for already, or its
         source cannot say; True when a read started."""
@@ -34,11 +31,6 @@ class HistoryReader:
         self._asked.add(job.key)
         threading.Thread(target=self._read, args=job.key, name="panorama-history", daemon=True).start()
         return True
-
-    def read_now(self, job: Job) -> None:
-        """The same, on the calling thread (``--report`` and tests)."""
-        if job.partial and self.can_read():
-            self._read(*job.key)
 
     def _read(self, wf_uuid: str, job_id: str) -> None:
         try:

@@ -285,10 +285,13 @@ def _task(s: Store, run: ParslRun, d: dict) -> ParslTask | None:
         s.warn(f"{d.get('event')}: no task_id")
         return None
     task = run.tasks.get(tid)
-    if task is None:
-        job = s.job(run.wf, str(tid))
-        job.type_desc = "app"
-        task = run.tasks[tid] = ParslTask(tid, job)
+    return task if task is not None else _new_task(s, run, tid)
+
+
+def _new_task(s: Store, run: ParslRun, tid: int) -> ParslTask:
+    job = s.job(run.wf, str(tid))
+    job.type_desc = "app"
+    task = run.tasks[tid] = ParslTask(tid, job)
     return task
 
 
@@ -668,9 +671,7 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
                 return None
             task = run.tasks.get(tid)
             if task is None:
-                job = s.job(run.wf, str(tid))
-                job.type_desc = "app"
-                task = run.tasks[tid] = ParslTask(tid, job)
+                task = _new_task(s, run, tid)
         return task
 
     touched: dict = {}  # (run_id, task_id) -> (run, task): to settle at the end
