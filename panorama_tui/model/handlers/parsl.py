@@ -675,6 +675,18 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         return task
 
     touched: dict = {}  # (run_id, task_id) -> (run, task): to settle at the end
+
+    def try_of_ids(run_id, tid, try_id) -> tuple | None:
+        """(run, task, Parsl try, store try) a row names, made when first named; None without a task."""
+        run = run_of_id(run_id)
+        task = task_of_ids(run, tid) if run is not None else None
+        if run is None or task is None:
+            return None
+        touched[(run_id, task.task_id)] = (run, task)
+        ptry = task.tries.get(try_id) if type(try_id) is int else None
+        ptry = ptry or _ptry(task, {"try_id": try_id})
+        _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
+        return run, task, ptry, t
     for row in d.get("task") or ():
         (tid, run_id, deps, func, memo, hashsum, inputs, outputs, stdin, stdout, stderr, invoked, returned,
          fail_count, fail_cost, executor, *rowid) = row
@@ -723,14 +735,10 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
 
     for row in d.get("try") or ():
         (try_id, tid, run_id, block_id, hostname, executor, launched, running, returned, history, joins) = row
-        run = run_of_id(run_id)
-        task = task_of_ids(run, tid) if run is not None else None
-        if task is None:
+        hit = try_of_ids(run_id, tid, try_id)
+        if hit is None:
             continue
-        touched[(run_id, task.task_id)] = (run, task)
-        ptry = task.tries.get(try_id) if type(try_id) is int else None
-        ptry = ptry or _ptry(task, {"try_id": try_id})
-        _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
+        run, task, ptry, t = hit
         ptry.executor = _istr(executor) or ptry.executor
         ptry.block_id = _str(block_id) or ptry.block_id
         ptry.hostname = _istr(hostname) or ptry.hostname
@@ -755,14 +763,10 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
             got = per_try[(run_id, tid, try_id)] = []
         got.append((ts, name))
     for (run_id, tid, try_id), rows in per_try.items():
-        run = run_of_id(run_id)
-        task = task_of_ids(run, tid) if run is not None else None
-        if task is None:
+        hit = try_of_ids(run_id, tid, try_id)
+        if hit is None:
             continue
-        touched[(run_id, task.task_id)] = (run, task)
-        ptry = task.tries.get(try_id) if type(try_id) is int else None
-        ptry = ptry or _ptry(task, {"try_id": try_id})
-        _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
+        _, _, ptry, t = hit
         _bulk_states(t, ptry, rows)
         times[run_id].extend(ts for ts, _ in rows if ts is not None)
 
