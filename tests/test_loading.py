@@ -188,3 +188,75 @@ def test_submit_dir_passes_on_its_dbs_loading_figures(half_db, tmp_path, monkeyp
             seen.append(percent)
     assert seen and seen == sorted(seen), seen
     assert loading_percent(src.status.detail) is None and "db_counts" not in src.status.detail
+
+
+def test_job_list_ordered_now_and_then_while_loading(half_db, monkeypatch):
+    """While a big DB loads, the job list is put in order at most once every LOADING_DUTY
+    times what its ordering cost (each tick re-keyed thousands of jobs: 63 s of a 1M load),
+    its visible rows still repainted; no column is warmed meanwhile.  Once the load is over,
+    the rows are those a fresh build gives, and the failed jobs' list holds the failed jobs."""
+    from panorama_tui.ui import widgets
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.widgets.joblist import JobList
+
+    monkeypatch.setattr(widgets.joblist, "LOADING_MIN", 100)
+    src = StampedeDbSource(half_db, follow=False, chunk=CHUNK)
+    store = Store()
+    batches = src.batches()
+    for batch in batches:
+        store.apply_many(batch)
+        if (loading_percent(src.status.detail) or 0) >= 30:
+            break
+
+    async def go():
+        app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.pause()
+            jobs = app.query_one("#jobs", JobList)
+            assert app.loading and jobs.rows
+            monkeypatch.setattr(widgets.joblist, "LOADING_DUTY", 10**9)  # from now on: put off
+            jobs._ordered_at = widgets.joblist.monotonic()
+            before = list(jobs.rows)
+            for batch in batches:
+                with store.lock:
+                    store.apply_many(batch)
+                if loading_percent(src.status.detail) is None or store.job_count() > len(before) * 1.5:
+                    break
+            app.refresh_all()
+            await pilot.pause()
+            assert app.loading and jobs.rows == before  # put off
+            assert jobs._held or jobs._held_rebuild
+            jobs._warm_step()
+            assert not jobs.order._cache.keys() - {jobs.sort_col}  # nothing warmed
+            for batch in batches:
+                with store.lock:
+                    store.apply_many(batch)
+            assert not app.loading
+            app.refresh_all()
+            await pilot.pause()
+            shown = [j.key for j in jobs.rows]
+            jobs.rebuild()
+            assert shown == [j.key for j in jobs.rows] and len(shown) == store.job_count()
+            fail_list = app.query_one("#fail-list", JobList)
+            assert [j.key for j in fail_list.order.full] == [j.key for j in store.failed_jobs()]
+
+    asyncio.run(go())
+
+
+def test_ingest_waits_between_slices_while_a_key_is_answered(half_db, monkeypatch):
+    """A key pressed: the reader's thread waits between slices until the key's frame (or
+    INPUT_WAIT) instead of taking turns with the screen for the GIL."""
+    import threading
+
+    from panorama_tui.pipeline import ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "INPUT_WAIT", 30.0)
+    store = Store()
+    ing = Ingest(StampedeDbSource(half_db, follow=False, chunk=CHUNK), store)
+    ing.yield_to_input()
+    ing.start()
+    threading.Event().wait(0.3)
+    assert store.event_count == 0 and not ing.done.is_set()
+    ing.input_answered()
+    assert ing.done.wait(60)
+    assert store.job_count() == read_stampede_db(half_db).job_count()

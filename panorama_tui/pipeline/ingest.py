@@ -26,6 +26,12 @@ from ..model.store import Store
 log = logging.getLogger(__name__)
 
 SLICE = 200  # records decoded and applied at a time
+# A key's frame before the next slice: the ingest thread holds the GIL between SQLite's
+# calls, and the screen's thread, woken a dozen times between a key and its frame, waited
+# up to the 5 ms switch interval each time (keys p95 ~2x their CPU while a big DB loaded).
+# So the thread waits between slices while a key is answered, this long at most (a frame
+# that never comes must not stop the ingest).
+INPUT_WAIT = 0.25
 _STAMPEDE_STR = '"stampede.'  # a record that may be one of the typed Stampede events
 _STAMPEDE_BYTES = _STAMPEDE_STR.encode()
 
@@ -154,6 +160,15 @@ class Ingest:
         self.error: str | None = None
         self.batches = 0
         self.done = threading.Event()
+        self._input_answered = threading.Event()
+        self._input_answered.set()
+
+    def yield_to_input(self) -> None:
+        """The screen is answering a key: wait between slices until :meth:`input_answered`."""
+        self._input_answered.clear()
+
+    def input_answered(self) -> None:
+        self._input_answered.set()
 
     def start(self) -> "Ingest":
         self.thread = threading.Thread(target=self.run, name=f"ingest:{self.source.label}", daemon=True)
@@ -179,6 +194,8 @@ class Ingest:
                     batch = list(batch)
                 bad: list[str] = []
                 for i in range(0, len(batch), SLICE):
+                    if not self._input_answered.is_set():
+                        self._input_answered.wait(INPUT_WAIT)
                     try:
                         # Decode outside the lock (parsing is the slow part), apply under it.
                         events = decode_batch(batch[i:i + SLICE], bad, samples=True, where=_shifted(where, i))

@@ -201,12 +201,17 @@ class PanoramaApp(App):
             return self.clock()
         return self.store.latest_ts
 
+    @property
+    def loading(self) -> bool:
+        """The source is still reading a big DB in chunks (the header's ``loading N%``)."""
+        src = self.ingest.source if self.ingest is not None else None
+        return src is not None and loading_percent(src.status.detail) is not None
+
     def stall_clock(self) -> float | None:
         """The clock stalls are judged by (summary.stall): a replay's own, else the wall clock;
         None while the source still loads a big DB (the jobs are there before their states:
         nothing would look queued or running)."""
-        src = self.ingest.source if self.ingest is not None else None
-        if src is not None and loading_percent(src.status.detail) is not None:
+        if self.loading:
             return None
         return self.control.position if self.control is not None else self.clock()
 
@@ -232,6 +237,7 @@ class PanoramaApp(App):
                         self.now,
                         id="fail-list",
                         fixed_filter=lambda j: j.state == JobState.FAILED,
+                        candidates=self.store.failed_jobs,
                         columns=("state", "wf", "id", "exit", "tries", "host"),
                     )
                     with VerticalScroll(id="fail-scroll"):
@@ -289,6 +295,9 @@ class PanoramaApp(App):
             # No collector pause between a key and the frame that shows it.
             gcpolicy.hold()
             self.call_after_refresh(gcpolicy.release)
+            if self.ingest is not None:  # nor the reader's thread taking turns for the GIL
+                self.ingest.yield_to_input()
+                self.call_after_refresh(self.ingest.input_answered)
             self.panels["detail"].key_pressed()
         await super().on_event(event)
 

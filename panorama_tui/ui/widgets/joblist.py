@@ -14,6 +14,7 @@ What a key press costs at 100k jobs is kept to a frame's time:
 
 from __future__ import annotations
 
+from time import monotonic, perf_counter
 from typing import Callable, Iterable
 
 from rich.segment import Segment
@@ -47,6 +48,14 @@ WARM_STEP = 0.006  # seconds of sort-key preparation per idle step
 WARM_EVERY = 0.05
 ID_FIRST = 24  # the job id's least share before other columns get theirs (then it takes what is left)
 MEASURE_SAMPLE = 1000  # jobs whose text columns are measured at a rebuild (evenly spread)
+# While a source loads a big DB in bulk (app.loading), every tick re-keys thousands of jobs:
+# at 1M jobs the list's merges took 63 s of a 180 s load, held the store lock the reader
+# waited for (40 s), and a key pressed meanwhile waited behind them.  So then the list is
+# put in order at most once every LOADING_DUTY times what its last ordering cost (<= 5 %
+# of the loop), its visible rows still repainted as their jobs change; and no column is
+# warmed (every key would change again before it is used).
+LOADING_DUTY = 20
+LOADING_MIN = 10_000  # below this many jobs an ordering costs too little to put off
 # The columns (titles, widths, sort keys, cells, filter fields) are declared
 # once, in views/columns.py; this widget lays them out and paints them.
 
@@ -107,7 +116,7 @@ class JobList(ScrollView, can_focus=True):
             return self.job_list
 
     def __init__(
-        self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, columns=None, **kw
+        self, store: Store, now: Callable[[], float | None], *, fixed_filter=None, candidates=None, columns=None, **kw
     ):
         super().__init__(**kw)
         self.columns = tuple(c for c in registry.columns() if columns is None or c.key in columns)
@@ -122,6 +131,10 @@ class JobList(ScrollView, can_focus=True):
         self.scope = None  # (Workflow or None, JobState or None)
         self.query: Query | None = None
         self.fixed_filter = fixed_filter
+        # Where an unscoped list's jobs come from when not the whole store: every job the
+        # fixed filter can keep (the failed jobs' list: the store keeps them; going over
+        # 1M jobs for them at each new job cost more than the list's own ordering).
+        self.candidates: Callable[[], Iterable[Job]] | None = candidates
         self.problems_only = False
         self.reverse = False
         self._structure_seen = -1
@@ -135,6 +148,13 @@ class JobList(ScrollView, can_focus=True):
         self._tick_now: float | None = None  # the clock at the last update_dirty
         self._time_shown: dict[Job, str] = {}  # a visible running job's TIME text as last painted
         self._warm_timer = None
+        # Put off while loading (see LOADING_DUTY): the changed jobs not yet ordered, whether
+        # the scope must be built again, when the last ordering was and what it cost.
+        self._held: set[Job] = set()
+        self._held_rebuild = False
+        self._ordered_at = float("-inf")
+        self._order_cost = 0.0
+        self._flush_timer = None
 
     # -- membership and order -------------------------------------------
     @property
@@ -149,7 +169,7 @@ class JobList(ScrollView, can_focus=True):
     def _scope_jobs(self) -> Iterable[Job]:
         wf, state = self.scope if self.scope else (None, None)
         if wf is None:
-            jobs = self.store.jobs()
+            jobs = self.store.jobs() if self.candidates is None else self.candidates()
         else:
             wfs = [wf] + self.store.descendants(wf)
             jobs = (j for w in wfs for j in w.jobs.values())
@@ -196,6 +216,9 @@ class JobList(ScrollView, can_focus=True):
         """Scope, filter and sort from scratch (the scope or the store's
         structure changed)."""
         now = self.now()
+        started = perf_counter()
+        self._held.clear()
+        self._held_rebuild = False
         with self.store.lock:
             self._rebind_scope()
             self._structure_seen = self.store.structure_version
@@ -205,6 +228,41 @@ class JobList(ScrollView, can_focus=True):
         self._strips.clear()  # a full refresh: jobs may have changed unseen
         self._show()
         self._after_select(done)
+        self._ordered(started)
+
+    def _ordered(self, started: float) -> None:
+        self._order_cost = perf_counter() - started
+        self._ordered_at = monotonic()
+
+    def _loading(self) -> bool:
+        """A big read is under way and this list is big enough for its ordering to be put off."""
+        return len(self.order.full) >= LOADING_MIN and bool(getattr(self.app, "loading", False))
+
+    def _put_off(self, dirty: set[Job]) -> bool:
+        """While loading, keep ``dirty`` for later if the list was put in order too recently
+        (True); a timer orders it when the time comes, should no tick come then."""
+        if not self._loading():
+            return False
+        wait = self._ordered_at + self._order_cost * LOADING_DUTY - monotonic()
+        if wait <= 0:
+            return False
+        if self.store.structure_version != self._structure_seen:
+            self._held_rebuild = True
+        if not self._held_rebuild:
+            self._held |= dirty
+            if len(self._held) * 8 > len(self.order.full):  # most of them: building again costs less
+                self._held_rebuild = True
+        if self._held_rebuild:
+            self._held.clear()
+        if self._flush_timer is None:  # looked at again each second: the load may end before
+            self._flush_timer = self.set_timer(min(wait, 1.0), self._flush)
+        return True
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._held or self._held_rebuild:
+            with self.store.lock:
+                self.update_dirty(set())
 
     def _measure(self, now) -> None:
         """Which workflows the scope holds and how wide its text columns'
@@ -284,8 +342,8 @@ class JobList(ScrollView, can_focus=True):
 
     def _warm_step(self) -> None:
         """Prepare other columns' sort keys and orders, a little at a time while idle."""
-        if self.order.pending:
-            return  # the filter's steps come first
+        if self.order.pending or self._loading():
+            return  # the filter's steps come first; while loading, the keys would not last
         with self.store.lock:
             done = self.order.warm(self.now(), WARM_STEP)
         if done and self._warm_timer is not None:
@@ -294,9 +352,18 @@ class JobList(ScrollView, can_focus=True):
 
     def update_dirty(self, dirty: set[Job]) -> None:
         """Apply the store's changes since the last tick (store lock held by caller)."""
-        if self.store.structure_version != self._structure_seen:
+        if self._put_off(dirty):
+            for job in dirty:
+                self._strips.pop(job, None)
+            self._repaint_visible(dirty, ())
+            return
+        if self._held_rebuild or self.store.structure_version != self._structure_seen:
             self.rebuild()
             return
+        started = perf_counter()
+        if self._held:
+            dirty = dirty | self._held
+            self._held = set()
         now = self.now()
         # Running jobs' TIME column (and, sorted by it, their place) moves
         # when the clock does, without the jobs changing.
@@ -312,9 +379,14 @@ class JobList(ScrollView, can_focus=True):
         if self.order.update(changed, self._in_scope, now) or finished:
             self._show()
             self._start_warming()  # after a change of scope, columns' keys are prepared again
+            self._ordered(started)
             return
-        # The same rows in the same places: repaint the visible ones that
-        # changed, not the whole list (a tick with nothing new paints nothing).
+        self._ordered(started)
+        self._repaint_visible(dirty, moving, now)
+
+    def _repaint_visible(self, dirty, moving, now=None) -> None:
+        """The same rows in the same places: repaint the visible ones that
+        changed, not the whole list (a tick with nothing new paints nothing)."""
         top = self.scroll_offset.y
         for y, job in enumerate(self.rows[top:top + self.size.height], top):
             if job in dirty or (job in moving and self._time_moved(job, now)):
