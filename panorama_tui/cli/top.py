@@ -284,7 +284,7 @@ def _once_from_parsl_db(args, source, label: str) -> int | None:
     """--once of a Parsl monitoring DB computed in the DB (stats.parsl_sql_once), without a
     store; None when the store path must answer (the same output: tests/test_parsl_sql_once.py
     compares both on every shared Parsl DB and generated ones)."""
-    from ..sources.parsl.monitoring_db import ParslDbError
+    from ..sources.parsl import monitoring_db
     from ..stats import parsl_sql_once
     from .stderr_progress import stderr_progress
 
@@ -292,8 +292,8 @@ def _once_from_parsl_db(args, source, label: str) -> int | None:
         return None
     try:
         with stderr_progress("reading tasks") as update:
-            got = parsl_sql_once.once_from_db(source.path, label, time.time(), update, source.writers)
-    except ParslDbError as exc:  # locked past LOCK_PATIENCE: what the store path would say
+            got = parsl_sql_once.once_from_db(source.path, monitoring_db, label, time.time(), update, source.writers)
+    except monitoring_db.ParslDbError as exc:  # locked past LOCK_PATIENCE: what the store path would say
         raise InputError(str(exc)) from None
     if got is None:
         return None

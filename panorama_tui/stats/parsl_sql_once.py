@@ -48,14 +48,12 @@ from ..core.typed import interned, text
 from ..model.coerce import _float, _int
 from ..model.handlers import parsl as ph
 from ..model.states import ACTIVE_STATES, JobState, WorkflowState
-from ..sources.parsl import monitoring_db as mdb
-from ..sources.pegasus.stampede_db import _Busy, _classify
 
 # Task ids a grouped statement over status takes: at 100k tasks (~600k status rows) a range
 # of 20,000 ids holds the shared lock ~0.1 s (the store path's bulk ranges: 500 ids, ~25 ms
 # of SQLite each, but 200 of them).
 RANGE = 20_000
-KEYS = mdb.REREAD_CHUNK  # keys a lookup of failed tasks names at once
+KEYS = 500  # task ids a lookup of failed tasks names at once (SQLite's variable limit is 999 on old builds)
 _ENDS = tuple(sorted(pe.TRY_END_STATES))
 _PATH = (pe.PENDING, pe.LAUNCHED, pe.RUNNING, pe.RUNNING_ENDED, pe.JOINING)  # STATE_RANK's order
 _RUNNING_LIKE = (pe.RUNNING, pe.RUNNING_ENDED)
@@ -73,20 +71,25 @@ class _Db:
     """The connection, each statement on its own (autocommit: a read transaction a statement),
     retried while the DB is locked, for LOCK_PATIENCE at most (the store path's patience)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, rules):
         self.path = path
+        self.rules = rules
         self.conn = connect_ro(path)
         self.cols: dict[str, str] = {}
         self.marks: dict[str, int] = {}
 
     def rows(self, sql: str, args=()) -> list:
+        return self.retried(lambda: self.conn.execute(sql, args).fetchall())
+
+    def retried(self, fn):
         since = None
         while True:
             try:
-                return self.conn.execute(sql, args).fetchall()
+                return fn()
             except sqlite3.Error as exc:
-                err = _classify(exc, self.path, mdb.WRITER)
-                if not isinstance(err, _Busy):
+                mdb = self.rules
+                err = mdb._classify(exc, self.path, mdb.WRITER)
+                if not isinstance(err, mdb._Busy):
                     raise
                 now = time.monotonic()
                 since = now if since is None else since
@@ -143,22 +146,25 @@ class _Run:
         return self.pace_of()
 
 
-def once_from_db(path: str, source: str = "", now: float | None = None, progress=None,
-                 writers=mdb.db_writers) -> tuple[dict, dict] | None:
+def once_from_db(path: str, rules, source: str = "", now: float | None = None, progress=None,
+                 writers=None) -> tuple[dict, dict] | None:
     """(``once.as_dict``'s dict, {run_id: its text lines}) for a Parsl monitoring DB, or None
     when the store path must answer (see the module's doc; a DB that cannot be read: the
-    store path says why).  ``progress(done, total)``: tasks read.  ``writers``: how the
-    writer's process is looked for (the source's own by default).  ParslDbError for a DB
-    locked past LOCK_PATIENCE."""
+    store path says why).  ``rules``: the store path's reader, ``sources/parsl/monitoring_db``
+    (its schema check, time conversion, ranges, lock patience and writer search: what this
+    path must do as it does; passed in by the command, as statistics import no source).
+    ``progress(done, total)``: tasks read.  ``writers``: how the writer's process is looked
+    for (the reader's own by default).  ``rules.ParslDbError`` for a DB locked past
+    ``rules.LOCK_PATIENCE`` (what the store path would say after the same wait)."""
     try:
-        db = _Db(path)
+        db = _Db(path, rules)
     except SQL_ERRORS:
         return None
     try:
-        return _summary(db, path, source, now, progress, writers)
+        return _summary(db, path, source, now, progress, writers or rules.db_writers)
     except (Unsupported, *SQL_ERRORS, TypeError, ValueError, OverflowError):
         return None
-    except mdb.ParslDbError as exc:
+    except rules.ParslDbError as exc:
         if "locked for over" in str(exc):
             raise
         return None
@@ -167,7 +173,8 @@ def once_from_db(path: str, source: str = "", now: float | None = None, progress
 
 
 def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]:
-    db.cols = mdb.schema_of(db.conn, path)
+    mdb = db.rules
+    db.cols = db.retried(lambda: mdb.schema_of(db.conn, path))
     tables = list(db.cols)
     for t in tables:
         db.marks[t] = db.rows(f'SELECT max(rowid) FROM "{t}"')[0][0] or 0
@@ -196,7 +203,7 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="parsl-once")
-    side = pool.submit(_side, path, db.cols, db.marks)
+    side = pool.submit(_side, path, db.rules, db.cols, db.marks)
     pool.shutdown(wait=False)
     tasks = dict.fromkeys(db.rows(f'SELECT run_id, task_id FROM task WHERE {db.upto("task")}'))
     try_hi: dict = {}  # (run_id, task_id) -> its try rows' ids past 0 (few: the retried tasks)
@@ -283,10 +290,10 @@ _CODES = (*_PATH, pe.FAIL_RETRYABLE, pe.EXEC_DONE, pe.MEMO_DONE, pe.FAILED, pe.D
 _FINAL_CODE = _CODES.index(pe.EXEC_DONE)
 
 
-def _side(path: str, cols: dict, marks: dict) -> tuple[list, dict]:
+def _side(path: str, rules, cols: dict, marks: dict) -> tuple[list, dict]:
     """([(run_id, a latest time as text)], {(run_id, task_id): its highest sampled try}): each
     run's latest task, try, sample, node and block times, and the resource rows' tries."""
-    db = _Db(path)
+    db = _Db(path, rules)
     try:
         db.cols, db.marks = cols, marks
         maxima = []
@@ -430,6 +437,7 @@ def _failed_tasks(db: _Db, failures: dict) -> dict:
     """(run_id, task_id) -> [app, depends, {try_id: (hostname, fail history, joins)}] of the failed tasks,
     looked up by task id (task's primary key; try's and resource's through their try ids); a failed
     task's highest try may be one only sampled (``failures`` is updated)."""
+    mdb = db.rules
     out: dict = {key: [None, (), {}] for key in failures}
     ids = sorted({k[1] for k in failures})
     t_cols = ", ".join(db.col("task", c) for c in ("task_func_name", "task_depends"))
@@ -540,7 +548,7 @@ def _dag_row(run: _Run) -> dict:
     c = run.jobs
     waiting = c[JobState.WAITING]
     aborted = _wf_state(run) == WorkflowState.FAILED
-    row = dict.fromkeys(NODE_COLUMNS, 0)
+    row: dict = dict.fromkeys(NODE_COLUMNS, 0)
     row.update(done=c[JobState.DONE], failed=c[JobState.FAILED], queued=sum(c[s] for s in ACTIVE_STATES),
                unready=0 if aborted else waiting, futile=waiting if aborted else 0, total=run.total)
     row["percent_done"] = percent_done(row["done"], row["total"])
@@ -591,6 +599,7 @@ _ROW_TIMES = {"workflow": ("time_began",), "task": ("task_time_invoked", "task_t
 def _row_times(db: _Db, run: _Run, epoch, recent: deque) -> None:
     """A small DB, read row event by row event: each poll takes ``CHUNK`` rows of each table in
     turn (mdb.ParslDbSource._read), every row's times noted as its handler notes them."""
+    mdb = db.rules
     polls: dict = {}
     for t in mdb.TABLES:
         if t not in db.cols:
@@ -623,6 +632,7 @@ def _bulk_times(db: _Db, run: _Run, task_ids: tuple, epoch, recent: deque) -> No
     """A big DB, read by ranges of task ids (mdb.ParslDbSource._bulk_plan): the run's start,
     each range's distinct times in order (the latest 1,024), the nodes' latest times with the
     last range, then the block rows one by one.  Only the last ranges reach the latest 1,024."""
+    mdb = db.rules
     lo, hi = task_ids
     first = min(hi + 1, lo + mdb.BULK_FIRST)
     ranges = [(lo, first)] + [(a, min(hi + 1, a + mdb.BULK_RANGE)) for a in range(first, hi + 1, mdb.BULK_RANGE)]
