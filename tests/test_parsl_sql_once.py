@@ -95,6 +95,26 @@ def test_shared_runs_written_here_without_samples(shared_data, tmp_path):
         _same(_here(db, tmp_path / f"{db.stem}-nores.db", samples=False), (None, 0))
 
 
+@pytest.mark.parametrize("older", [
+    ("DROP TABLE try", "DROP TABLE resource", "ALTER TABLE node DROP COLUMN last_heartbeat",
+     "ALTER TABLE node DROP COLUMN uid"),  # a Parsl before the try table, without resource monitoring
+    ("ALTER TABLE status DROP COLUMN try_id",),  # before status.try_id: one try a task
+    ("DROP TABLE node", "DROP TABLE block"),  # no blocks, no managers
+])
+def test_older_schemas(shared_data, tmp_path, older):
+    for db in (shared_data / "parsl" / "monitoring.db",
+               shared_data / "parsl" / "live-snapshots-run001" / "snapshot_t012s.db"):
+        copy = tmp_path / f"older-{db.stem}.db"
+        shutil.copy(db, copy)
+        conn = sqlite3.connect(copy)
+        for sql in older:
+            conn.execute(sql)
+        conn.commit()
+        conn.close()
+        _same(copy)
+        _same(_here(copy, tmp_path / f"older-{db.stem}-here.db"), (0,))
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     from benchmarks import generate_parsl as G
@@ -108,14 +128,14 @@ def generated(tmp_path_factory):
     # snapshots of a run being written (one commit a table a batch, as Parsl's DB manager commits)
     live = d / "live.db"
     for commits, _ in enumerate(G.write_live(str(live), 2000, runs=2), 1):
-        if commits in (40, 400, 1500, 2500):
+        if commits in (1, 2, 5, 40, 400, 1500, 2500):
             out[f"live-{commits}"] = d / f"live-{commits}.db"
             shutil.copy(live, out[f"live-{commits}"])
     return out
 
 
-@pytest.mark.parametrize("name", ["row", "row-killed", "runs", "bulk-killed", "live-40", "live-400", "live-1500",
-                                  "live-2500"])
+@pytest.mark.parametrize("name", ["row", "row-killed", "runs", "bulk-killed", "live-1", "live-2", "live-5",
+                                  "live-40", "live-400", "live-1500", "live-2500"])
 def test_generated_runs(generated, name, tmp_path):
     if name not in generated:
         pytest.skip(f"the generated run has fewer commits than {name}")

@@ -448,7 +448,8 @@ def _failed_tasks(db: _Db, failures: dict) -> dict:
     out: dict = {key: [None, (), {}] for key in failures}
     ids = sorted({k[1] for k in failures})
     t_cols = ", ".join(db.col("task", c) for c in ("task_func_name", "task_depends"))
-    y_cols = ", ".join(db.col("try", c) for c in ("try_id", "hostname", "task_fail_history", "task_joins"))
+    y_cols = ", ".join(db.col("try", c) for c in ("try_id", "hostname", "task_fail_history", "task_joins")) \
+        if "try" in db.cols else ""  # (a Parsl before the try table)
     try_ids = ""
     if "try" in db.cols:
         top = db.rows("SELECT max(try_id) FROM try")[0][0] or 0  # (its primary key's first column: no scan)
