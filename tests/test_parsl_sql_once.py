@@ -115,6 +115,25 @@ def test_older_schemas(shared_data, tmp_path, older):
         _same(_here(copy, tmp_path / f"older-{db.stem}-here.db"), (0,))
 
 
+def test_tries_without_status_rows(shared_data, tmp_path):
+    """A run without its end whose retried tasks' latest tries have no status row yet (a live
+    DB between two commits): those tasks have no state and count their try rows as tries."""
+    db = tmp_path / "tries.db"
+    shutil.copy(shared_data / "parsl" / "monitoring.db", db)
+    conn = sqlite3.connect(db)
+    retried = conn.execute("SELECT run_id, task_id FROM try WHERE try_id = 1 ORDER BY run_id, task_id").fetchall()
+    assert len(retried) >= 3
+    (r1, t1), (r2, t2), (r3, t3) = retried[:3]
+    conn.execute("DELETE FROM status WHERE run_id = ? AND task_id = ? AND try_id = 1", (r1, t1))
+    conn.execute("DELETE FROM status WHERE run_id = ? AND task_id = ?", (r2, t2))  # no status row at all
+    conn.execute("DELETE FROM status WHERE run_id = ? AND task_id = ?", (r3, t3))
+    conn.execute("DELETE FROM try WHERE run_id = ? AND task_id = ? AND try_id = 0", (r3, t3))  # try 1 only
+    conn.execute("UPDATE workflow SET time_completed = NULL")
+    conn.commit()
+    conn.close()
+    _same(db)
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     from benchmarks import generate_parsl as G

@@ -214,30 +214,41 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
     pool.shutdown(wait=False)
     tasks = dict.fromkeys(db.rows(f'SELECT run_id, task_id FROM task WHERE {db.upto("task")}'))
     try_hi: dict = {}  # (run_id, task_id) -> its try rows' ids past 0 (few: the retried tasks)
-    try_n: dict = {}  # (run_id, task_id) -> its try rows
-    if "try" in tables:
-        get = try_n.get
-        for y, tid, run_id in db.rows(f'SELECT try_id, task_id, run_id FROM try WHERE {db.upto("try")}'):
+    if "try" in tables:  # (the rest, try 0 of every task, checked in the DB by _side)
+        for y, tid, run_id in db.rows(f'SELECT try_id, task_id, run_id FROM try WHERE try_id > 0 '
+                                      f'AND {db.upto("try")}'):
             key = (run_id, tid)
             if key not in tasks or type(y) is not int:
                 raise Unsupported("a try row of no task, or a try id that is not a number")
-            try_n[key] = get(key, 0) + 1
-            if y:
-                try_hi.setdefault(key, set()).add(y)
+            try_hi.setdefault(key, set()).add(y)
     failures: dict = {}  # (run_id, task_id) -> (its state, its store tries, its highest try id)
     s_lo, s_hi = db.rows('SELECT min(task_id), max(task_id) FROM status')[0]  # (on its key: no scan; ranges bound it)
     if s_lo is not None:
         if not (type(s_lo) is int and type(s_hi) is int):
             raise Unsupported("a task id that is not a number")
-        _status_pass(db, s_lo, s_hi, runs, tasks, try_hi, failures, epoch, progress)
-    for key, state in tasks.items():  # the tasks without a status row: no state
-        if state is None:
-            run = run_of(key[0])
-            run.total += 1
-            run.stateless += 1
-            run.jobs[JobState.WAITING] += 1
-            run.retries += max(0, try_n.get(key, 0) - 1)
-    side_maxima, sampled = side.result()
+        for run_id, last in _status_pass(db, s_lo, s_hi, runs, tasks, try_hi, failures, progress).items():
+            run_of(run_id).note(epoch(last))
+    side_maxima, sampled, odd_tries = side.result()
+    if odd_tries:
+        raise Unsupported("a try row of no task, or a try id that is not a number")
+    # the tasks without a status row: no state; retried, their tries are their try rows
+    quiet = Counter(run_id for run_id, _ in tasks)  # tasks a run, less those with status rows
+    for run in runs.values():
+        quiet[run.run_id] -= run.total
+    for run_id, n in quiet.items():
+        run = run_of(run_id)
+        run.total += n
+        run.stateless += n
+        run.jobs[JobState.WAITING] += n
+    retried = sorted((k for k in try_hi if tasks[k] is None), key=lambda k: (str(k[0]), k[1]))
+    for i in range(0, len(retried), KEYS):
+        part = retried[i:i + KEYS]
+        ids = ",".join(str(int(k[1])) for k in part)
+        zero = set(db.rows(f"SELECT run_id, task_id FROM try WHERE try_id = 0 AND task_id IN ({ids}) "
+                           f"AND {db.upto('try')}"))
+        for key in part:
+            runs[key[0]].retries += len(try_hi[key]) + (key in zero) - 1
+
     for run_id, v in side_maxima:
         run_of(run_id).note(epoch(v))
     if not sampled.keys() <= tasks.keys():
@@ -297,7 +308,7 @@ _CODES = (*_PATH, pe.FAIL_RETRYABLE, pe.EXEC_DONE, pe.MEMO_DONE, pe.FAILED, pe.D
 _FINAL_CODE = _CODES.index(pe.EXEC_DONE)
 
 
-def _side(path: str, rules, cols: dict, marks: dict) -> tuple[list, dict]:
+def _side(path: str, rules, cols: dict, marks: dict) -> tuple[list, dict, int]:
     """([(run_id, a latest time as text)], {(run_id, task_id): its highest sampled try}): each
     run's latest task, try, sample, node and block times, and the resource rows' tries."""
     db = _Db(path, rules)
@@ -324,7 +335,12 @@ def _side(path: str, rules, cols: dict, marks: dict) -> tuple[list, dict]:
                 if run_id not in latest or last > latest[run_id]:
                     latest[run_id] = last
             maxima += latest.items()
-        return maxima, sampled
+        odd = 0
+        if "try" in cols:  # a try row of no task (the store would make it one), an id not 0, 1, ...
+            odd = db.rows(f'SELECT count(*) - count(try_id) + count(CASE WHEN try_id < 0 THEN 1 END) + count(CASE '
+                          f'WHEN NOT EXISTS (SELECT 1 FROM task t WHERE t.task_id = y.task_id AND t.run_id = y.run_id '
+                          f'AND t.{db.upto("task")}) THEN 1 END) FROM try y WHERE y.{db.upto("try")}')[0][0]
+        return maxima, sampled, odd
     finally:
         db.conn.close()
 
@@ -360,29 +376,28 @@ def _quick_sql(db: _Db) -> str:
     with one try and at most one end row (a try's end row then is its state; the rest: _status_sql).
     Half the CPU of _status_sql: 0.56 against 1.17 s at 100k tasks."""
     name = db.col("status", "task_status_name")
-    ts = db.col("status", "timestamp")
     y = f"coalesce({db.col('status', 'try_id')}, 0)"
     code = f"CASE {name} " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(_CODES)) + " END"
-    return (f"SELECT run_id, task_id, count(*), min({y}), max({y}), count(*) - count({code}), "
+    return (f"SELECT run_id, task_id, min({y}), max({y}), count(*) - count({code}), "
             f"count(CASE WHEN {name} IN {_q(_CODES[len(_PATH):])} THEN 1 END), "
             f"max(CASE WHEN {name} IN {_q(pe.FINAL_STATES)} THEN {y} * 16 + {code} END), max({y} * 16 + {code}), "
-            f"max({ts}) FROM status WHERE task_id >= ? AND task_id < ? AND {db.upto('status')} "
+            f"max({db.col('status', 'timestamp')}) FROM status WHERE task_id >= ? AND task_id < ? AND {db.upto('status')} "
             f"GROUP BY task_id, run_id")
 
 
-def _status_pass(db: _Db, s_lo: int, s_hi: int, runs: dict, tasks: dict, try_hi: dict, failures: dict, epoch,
-                 progress) -> None:
+def _status_pass(db: _Db, s_lo: int, s_hi: int, runs: dict, tasks: dict, try_hi: dict, failures: dict,
+                 progress) -> dict:
     """Each task's state from its status rows, a range of task ids a statement (its primary key's
-    order): the store's rule applied in the DB (the tasks with more than one try, or end row,
-    again by _status_sql), the runs' counts here."""
+    order): the store's rule applied in the DB, the runs' counts here.  A task with one try, one
+    end row at most and no try row past 0 (~97 %) is only counted (its state: its code); the others
+    are read again by _status_sql and taken one by one (``one``)."""
     quick = _quick_sql(db)
     total = s_hi - s_lo + 1
-    latest: dict = {}  # run_id -> its latest status time (text, as the DB orders it)
     codes = _CODES
-    final = _FINAL_CODE
+    failed = _FINAL_CODE + 2  # failed, dep_fail
     job_state = ph.job_state
 
-    def one(run_id, tid, n_tries, y_lo, y_hi, fkey, skey, last) -> None:
+    def one(run_id, tid, n_tries, y_lo, y_hi, fkey, skey) -> None:
         key = (run_id, tid)
         if key not in tasks or y_lo != 0 or y_hi != n_tries - 1:
             raise Unsupported("a status row of no task, or try ids that are not 0, 1, ...")
@@ -399,8 +414,6 @@ def _status_pass(db: _Db, s_lo: int, s_hi: int, runs: dict, tasks: dict, try_hi:
         else:
             c = None  # its latest try has no status row yet: no state (the store's too)
         run = runs[run_id]
-        if last is not None and (run_id not in latest or last > latest[run_id]):
-            latest[run_id] = last
         run.total += 1
         run.retries += tries - 1
         tasks[key] = True
@@ -412,32 +425,48 @@ def _status_pass(db: _Db, s_lo: int, s_hi: int, runs: dict, tasks: dict, try_hi:
         run.state_counts[state] += 1
         run.running += state in _RUNNING_LIKE
         run.jobs[job_state(state, tries > 1)] += 1
-        if c >= final + 2:  # failed, dep_fail
+        if c >= failed:
             failures[key] = (state, tries, top)
 
     again: set = set()
+    latest: dict = {}  # run_id -> its latest status time (text: the DB's order, as max() takes it)
+    counted: dict = {}  # (run_id, code) -> tasks with one try in that state
     for a in range(s_lo, s_hi + 1, RANGE):
-        for run_id, tid, _n, y_lo, y_hi, unknown, n_end, fkey, skey, last in db.rows(quick, (a, a + RANGE)):
+        for run_id, tid, y_lo, y_hi, unknown, n_end, fkey, skey, last in db.rows(quick, (a, a + RANGE)):
+            key = (run_id, tid)
+            if last is not None and last > latest.get(run_id, ""):
+                latest[run_id] = last
             if unknown:
                 raise Unsupported("a status the store does not know (it warns)")
-            if y_hi or n_end > 1:
-                again.add((run_id, tid))
-            else:
-                one(run_id, tid, 1, y_lo, y_hi, fkey, skey, last)
+            if y_hi or n_end > 1 or key in try_hi:
+                again.add(key)
+                continue
+            if y_lo or key not in tasks:
+                raise Unsupported("a status row of no task, or try ids that are not 0, 1, ...")
+            c = skey & 15 if fkey is None else fkey & 15
+            counted[run_id, c] = counted.get((run_id, c), 0) + 1
+            if c >= failed:
+                failures[key] = (codes[c], 1, 0)
         if progress is not None:
             progress(min(total, a + RANGE - s_lo), total)
+    for (run_id, c), n in counted.items():
+        run = runs[run_id]
+        state = codes[c]
+        run.total += n
+        run.state_counts[state] += n
+        run.running += n * (state in _RUNNING_LIKE)
+        run.jobs[job_state(state, False)] += n
     ids = sorted({k[1] for k in again})
     for i in range(0, len(ids), KEYS):
         where = f"task_id IN ({','.join(str(int(x)) for x in ids[i:i + KEYS])})"
-        for run_id, tid, n, y_lo, y_hi, unknown, noend, ties, fkey, skey, last in db.rows(_status_sql(db, where)):
+        for run_id, tid, n, y_lo, y_hi, unknown, noend, ties, fkey, skey, _last in db.rows(_status_sql(db, where)):
             if (run_id, tid) not in again:
                 continue  # (the same id in another run, read already)
             if unknown or noend or ties > 1:
                 raise Unsupported("a status the store warns about, an end without a time, or two ends of a try at "
                                   "one time (the first read wins)")
-            one(run_id, tid, n, y_lo, y_hi, fkey, skey, last)
-    for run_id, last in latest.items():
-        runs[run_id].note(epoch(last))
+            one(run_id, tid, n, y_lo, y_hi, fkey, skey)
+    return latest
 
 
 def _failed_tasks(db: _Db, failures: dict) -> dict:
