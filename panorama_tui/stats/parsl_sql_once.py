@@ -17,9 +17,10 @@ module asks the DB for one row a task instead:
   meanwhile); the failed tasks, and only they, are read again whole (app, dependencies, tries'
   exceptions and hosts).
 
-At 100k tasks (load 2.6 on the shared 2-core machine, medians of 3, A B A B, the whole
-command): 2.15 s wall, 2.0 s CPU, 132 MB, against 9.5 s, 8.2 s and 323 MB by the store path.
-The status pass is 0.66 s of SQLite's CPU of that, the command's imports ~0.45 s.
+At 100k tasks (the shared 2-core machine, medians of 4, A B A B, the whole command): 2.0 s of
+CPU and 108 MB against 9.6 s and 323 MB by the store path (wall 3.9 s against 19.3 s at load
+5).  The status pass is 0.8 s of SQLite's CPU of that (its try_id is not in status's key: a
+table lookup a row), the command's start ~0.3 s.
 
 The pace a stall is judged by (``ParslRun.pace``: the gaps between the latest 1,024 distinct
 activity times as the store noted them, in the order its reader sent the rows) is asked for
@@ -34,11 +35,12 @@ locked for longer than ``LOCK_PATIENCE`` is the same error.  ``events`` counts w
 counts (a row an event, the writer's ones).
 
 What this path leaves to the store (``once_from_db`` answers None, the caller reads the store,
-the output is the same): a DB the store would warn about (a status it does not know, a row
-without its run), a run that is not in ``workflow``, rows the two readers of the store path
-treat differently (samples without a time, try ids that are NULL), an end state tied with
-another at the same time in one try, and a run without an end whose state depends on a task
-that has no state.
+the output is the same): a DB the store would warn about (a status it does not know), a row of no
+task or of a run not in ``workflow`` (the store would make one), rows the store's two readers
+treat differently (samples without a time, NULL or negative try ids), a try's two end states at
+one time (the first read wins), status try ids that are not 0, 1, ..., a run sampled at several
+intervals, and an ended run with a task without a state (its outcome then depends on the order
+the rows were read in).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 
 from ..core import parsl_events as pe
 from ..core.dagman import NODE_COLUMNS, percent_done
@@ -206,8 +209,6 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
     bulk = lo is not None and n_tasks >= mdb.BULK_MIN_TASKS
     # What needs no task's state, on a second connection meanwhile (SQLite runs without the GIL:
     # the other core takes it); its own statements, the same snapshot (marks).
-    from concurrent.futures import ThreadPoolExecutor
-
     pool = ThreadPoolExecutor(1, thread_name_prefix="parsl-once")
     side = pool.submit(_side, path, db.rules, db.cols, db.marks)
     pool.shutdown(wait=False)
