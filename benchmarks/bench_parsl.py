@@ -67,6 +67,10 @@ QUICK = 10_000
 SMALL = 1_000
 TARGET_FIRST = 1.0  # s: issue #15 asks for #14's targets at 100k tasks: first rows <= 1 s
 TARGET_RSS = 400.0  # MB: the screen's peak RSS <= 400 MB
+# --once computed in the DB (stats/parsl_sql_once.py, issue #15): <= 1.5 s and <= 300 MB at 100k tasks,
+# measured beside the store path it replaces (PANORAMA_ONCE_STORE=1), run for run (A B A B).
+TARGET_ONCE = 1.5
+TARGET_ONCE_RSS = 300.0
 PAGE_TIMEOUT = 1800.0  # s: parsl-visualize's workflow page at 100k tasks may take minutes
 TABLES = ("workflow", "task", "try", "status", "resource", "node", "block")
 
@@ -181,11 +185,18 @@ def run_ui(path: str, total_rows: int) -> dict:
 # (b) --once
 
 
-def run_once(path: str) -> dict:
+def run_once(path: str, store: bool = False, as_json: bool = False) -> dict:
+    """One ``panorama-top --once`` (``store``: by the store path, the SQL path's baseline)."""
+    from panorama_tui.stats.sql_once import FORCE_STORE_ENV
+
     exe = shutil.which("panorama-top", path=os.path.dirname(sys.executable)) or shutil.which("panorama-top")
-    cmd = [exe, "--once", path] if exe else [sys.executable, "-m", "panorama_tui.cli.top", "--once", path]
+    opts = ["--once", "--json"] if as_json else ["--once"]
+    cmd = [exe, *opts, path] if exe else [sys.executable, "-m", "panorama_tui.cli.top", *opts, path]
+    env = {k: v for k, v in os.environ.items() if k != FORCE_STORE_ENV}
+    if store:
+        env[FORCE_STORE_ENV] = "1"
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -286,7 +297,7 @@ def measure(n: int, repeat: int, parts=("ours", "theirs"), vis_repeat: int | Non
     facts = db_facts(path)
     print(f"[parsl] {n:,} tasks: {facts['total_rows']:,} rows, {facts['size_mb']:.0f} MiB; load {loadavg()}",
           flush=True)
-    res: dict = {"facts": facts, "ui": [], "once": [], "visualize": [], "load": []}
+    res: dict = {"facts": facts, "ui": [], "once": [], "once_store": [], "visualize": [], "load": []}
 
     def note(what, d):
         print(f"[parsl] {n:,} {what}: {d}  (load {loadavg()})", flush=True)
@@ -301,6 +312,8 @@ def measure(n: int, repeat: int, parts=("ours", "theirs"), vis_repeat: int | Non
             note("screen", res["ui"][-1])
             res["once"].append(run_once(path))
             note("--once", res["once"][-1])
+            res["once_store"].append(run_once(path, store=True))
+            note("--once by the store", res["once_store"][-1])
     exe = visualize_exe()
     if "theirs" in parts and exe:
         for _ in range(repeat if vis_repeat is None else vis_repeat):
@@ -344,6 +357,15 @@ def figures(big: dict, small: dict, n: int) -> list[dict]:
         figs.append(figure("--once CPU", _med(big["once"], "cpu"), "s", better="lower", fmt="{:.2f}"))
     figs.append(figure("--once peak RSS", _med(big["once"], "rss"), "MB", baseline=their_rss, better="lower",
                        fmt="{:.0f}"))
+    store = big.get("once_store") or []
+    if store:  # issue #15: --once in the DB against the store path it replaced, run for run
+        why = "stats/parsl_sql_once.py; baseline the store path (PANORAMA_ONCE_STORE=1), A B A B"
+        figs.append(figure("--once in the DB: wall", _med(big["once"], "wall"), "s", baseline=_med(store, "wall"),
+                           baseline_note="the store path", target=TARGET_ONCE, better="lower", fmt="{:.2f}", note=why))
+        figs.append(figure("--once in the DB: CPU", _med(big["once"], "cpu"), "s", baseline=_med(store, "cpu"),
+                           baseline_note="the store path", better="lower", fmt="{:.2f}"))
+        figs.append(figure("--once in the DB: peak RSS", _med(big["once"], "rss"), "MB", baseline=_med(store, "rss"),
+                           baseline_note="the store path", target=TARGET_ONCE_RSS, better="lower", fmt="{:.0f}"))
     if unfinished:
         figs.append(figure("parsl-visualize: workflow page NOT served within", min(v["waited"] for v in unfinished),
                            "s", fmt="{:.0f}", note=f"gave up after that many seconds: {unfinished[0]['error']}; "
@@ -365,7 +387,7 @@ def combine(n: int, small_n: int) -> tuple[dict, dict]:
     """The ours and theirs partial results (two processes, run side by side) as one."""
     out = []
     for size in (n, small_n):
-        merged: dict = {"ui": [], "once": [], "visualize": []}
+        merged: dict = {"ui": [], "once": [], "once_store": [], "visualize": []}
         for tag in ("ours", "theirs"):
             try:
                 with open(out_path(f"bench_parsl-{size}-{tag}.partial.json")) as f:
@@ -373,7 +395,7 @@ def combine(n: int, small_n: int) -> tuple[dict, dict]:
             except OSError:
                 continue
             merged["facts"] = part["facts"]
-            for key in ("ui", "once", "visualize"):
+            for key in ("ui", "once", "once_store", "visualize"):
                 merged[key] += part.get(key, [])
             if part.get("visualize_error"):
                 merged["visualize_error"] = part["visualize_error"]

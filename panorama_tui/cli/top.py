@@ -245,6 +245,8 @@ def _once_from_db(args, source, label: str) -> int | None:
 
     if not sql_once.enabled():
         return None
+    if type(source).__name__ == "ParslDbSource":
+        return _once_from_parsl_db(args, source, label)
     overlay, message = None, ""
     if isinstance(source, StampedeDbSource):
         path = source.path
@@ -275,6 +277,35 @@ def _once_from_db(args, source, label: str) -> int | None:
         from ..stats.once import text_of
 
         print(text_of(d, label, extra["depth"].__getitem__, lambda u: extra["held"].get(u, ())))
+    return d["exit_status"]
+
+
+def _once_from_parsl_db(args, source, label: str) -> int | None:
+    """--once of a Parsl monitoring DB computed in the DB (stats.parsl_sql_once), without a
+    store; None when the store path must answer (the same output: tests/test_parsl_sql_once.py
+    compares both on every shared Parsl DB and generated ones)."""
+    from ..sources.parsl import monitoring_db
+    from ..stats import parsl_sql_once
+    from .stderr_progress import stderr_progress
+
+    if source.follow:
+        return None
+    try:
+        with stderr_progress("reading tasks") as update:
+            got = parsl_sql_once.once_from_db(source.path, monitoring_db, label, time.time(), update, source.writers)
+    except monitoring_db.ParslDbError as exc:  # locked past LOCK_PATIENCE: what the store path would say
+        raise InputError(str(exc)) from None
+    if got is None:
+        return None
+    d, lines = got
+    if args.json:
+        import json
+
+        print(json.dumps(d, indent=2))
+    else:
+        from ..stats.once import text_of
+
+        print(text_of(d, label, lambda u: 0, lambda u: (), lambda w: lines[w["run_id"]]))
     return d["exit_status"]
 
 

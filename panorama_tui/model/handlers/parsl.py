@@ -1194,7 +1194,11 @@ def run_json(run: ParslRun, now: float | None) -> dict:
 
 def run_text(run: ParslRun, now: float | None) -> list[str]:
     """A run's block in ``--once``'s text."""
-    d = run_json(run, now)
+    return run_lines(run_json(run, now))
+
+
+def run_lines(d: dict) -> list[str]:
+    """:func:`run_json`'s dict as ``--once``'s text (stats/parsl_sql_once.py prints its own dict so)."""
     lines = [f"{d['label'] or '?'} {d['run_id']}  {d['state'].upper()}  (parsl, {d['rundir'] or '-'})"]
     if d["stalled"]:
         lines.append(f"  {d['stalled']['kind'].upper()}: {d['stalled']['reason']} "
