@@ -239,13 +239,14 @@ def _once_from_db(args, source, label: str) -> int | None:
     (sources.pegasus.overlay_once: DAGMan's tables, jobstate.log lines the DB lacks) when
     those change no job; tests/test_sql_once.py compares both paths on every shared submit
     dir, the held runs and generated ones."""
+    from ..sources.parsl.monitoring_db import ParslDbSource
     from ..sources.pegasus.stampede_db import StampedeDbSource
     from ..sources.pegasus.submitdir import SubmitDirSource
     from ..stats import sql_once
 
     if not sql_once.enabled():
         return None
-    if type(source).__name__ == "ParslDbSource":
+    if isinstance(source, ParslDbSource):
         return _once_from_parsl_db(args, source, label)
     overlay, message = None, ""
     if isinstance(source, StampedeDbSource):
