@@ -133,10 +133,8 @@ def test_a_big_db_is_read_in_bulk_a_small_one_by_rows(generated, shared_data, mo
     monkeypatch.setattr(mdb, "BULK_MIN_TASKS", 1000)
     src = ParslDbSource(str(one), follow=False, writers=lambda p: None)
     seen = [e["event"] for batch in src.batches() for e in batch]
-    # every task first as a waiting job (a small first range: the first screen's rows, then BULK_JOBS
-    # task ids an event), then each range's rows: a small first range, then BULK_RANGE task ids an event
-    jobs = 1 + -(-(2000 - mdb.BULK_FIRST) // mdb.BULK_JOBS)
-    assert seen.count(pe.BULK) == jobs + 1 + -(-(2000 - mdb.BULK_FIRST) // mdb.BULK_RANGE)
+    # the first range is small (the first screen's rows), then BULK_RANGE task ids an event
+    assert seen.count(pe.BULK) == 1 + -(-(2000 - mdb.BULK_FIRST) // mdb.BULK_RANGE)
     assert pe.STATUS not in seen and pe.TASK not in seen
 
 

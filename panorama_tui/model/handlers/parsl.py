@@ -687,25 +687,6 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         ptry = ptry or _ptry(task, {"try_id": try_id})
         _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
         return run, task, ptry, t
-
-    # the tasks first, as waiting jobs (their rows come again, whole, with their range's rows)
-    for tid, run_id, func, rowid in d.get("jobs") or ():
-        run = run_of_id(run_id)
-        new = run is not None and _int(tid) not in run.tasks
-        order = s._order
-        task = task_of_ids(run, tid) if run is not None else None
-        if task is None:
-            continue
-        job = task.job
-        if new and type(rowid) is int and rowid > 0:
-            job.order = rowid  # the order the task was written in (as below)
-            s._order = max(order, rowid)
-        if func and func != job.transformation:
-            run.count_app(task, task.state, -1)
-            job.transformation = _istr(func)
-            run.count_app(task, task.state, 1)
-        s.changed.add(job)
-
     for row in d.get("task") or ():
         (tid, run_id, deps, func, memo, hashsum, inputs, outputs, stdin, stdout, stderr, invoked, returned,
          fail_count, fail_cost, executor, *rowid) = row

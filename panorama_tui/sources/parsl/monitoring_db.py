@@ -103,13 +103,6 @@ WRITER = "Parsl's monitoring writer"
 BULK_MIN_TASKS = 5_000
 BULK_FIRST = 500
 BULK_RANGE = 500
-# Before the ranges, every task as a waiting job (``jobs``: id, run, app, rowid), BULK_FIRST
-# then BULK_JOBS ids an event: the job list's rows are all there within a few frames, and the
-# list is sorted again (a new job changes the store's structure) for those few events, not for
-# each of the 200 ranges.  At 100k tasks the screen's per-tick work while loading was half its
-# CPU (py-spy: JobList.rebuild and its keys' warming after every range); a 5,000-task event
-# holds the store's lock ~30 ms.
-BULK_JOBS = 5_000
 # After the bulk read, the tries of the last status rows it read are re-read at the next
 # changed polls, like every key the incremental path touches (a try row is updated one or
 # two commits after its status row): the writer's last commits hold at most this many rows.
@@ -554,11 +547,8 @@ class ParslDbSource(PolledDbSource):
             lo, hi, n = conn.execute("SELECT min(task_id), max(task_id), count(*) FROM task").fetchone()
             if lo is not None and (self.bulk or n >= BULK_MIN_TASKS):
                 first = min(hi + 1, lo + BULK_FIRST)
-                # ("jobs" | "tasks", first task id, past the last)
-                todo = [("jobs", lo, first)]
-                todo += [("jobs", a, min(hi + 1, a + BULK_JOBS)) for a in range(first, hi + 1, BULK_JOBS)]
-                todo += [("tasks", lo, first)]
-                todo += [("tasks", a, min(hi + 1, a + BULK_RANGE)) for a in range(first, hi + 1, BULK_RANGE)]
+                todo = [(lo, first)]
+                todo += [(a, min(hi + 1, a + BULK_RANGE)) for a in range(first, hi + 1, BULK_RANGE)]
         if not todo:
             self.bulk = False
             return
@@ -576,21 +566,21 @@ class ParslDbSource(PolledDbSource):
                                        (marks["node"],)).fetchone()[0] if "node" in marks else 0
         self._bulk_marks = marks
         self._bulk_todo = todo
-        self._bulk_first = True  # the runs come with the first event (the incremental reads follow them)
+        self._bulk_first = todo[0][0]
         self._bulk_total = rows_there(conn, self.selects)
 
     def _bulk_poll(self, conn, dv) -> list[dict] | None:
         """One range of task ids read in bulk (one short transaction): its ``parsl.bulk.tasks``
         event; after the last, the nodes, and the rowid marks the incremental reads go on from."""
-        kind, lo, hi = self._bulk_todo[0]
+        lo, hi = self._bulk_todo[0]
         got: dict = {}
         last = len(self._bulk_todo) == 1
-        if not self._in_read(conn, self._bulk_jobs if kind == "jobs" else self._bulk_read, lo, hi, got, last):
+        if not self._in_read(conn, self._bulk_read, lo, hi, got, last):
             return None
         self._bulk_todo.pop(0)
         self.status.state = "reading"
         self.loading = True
-        events = [row_event("workflow", r) for r in got.pop("workflow", ())]
+        events = [row_event("workflow", r) for r in got.pop("workflow")]
         # the rows it stands for (the node table's as read, not the managers' latest rows it carries)
         n = sum(len(got.get(t, ())) for t in ("task", "try", "status", "resource"))
         n += self._node_rows if last else 0
@@ -603,26 +593,12 @@ class ParslDbSource(PolledDbSource):
                               "total_rows": max(self._bulk_total, self._bulk_rows)}
         return events
 
-    def _bulk_runs(self, conn, got: dict) -> None:
-        """The runs, with the first bulk event (the incremental reads then follow them)."""
-        raw: list[tuple] = []
-        if self._bulk_first:
-            self._bulk_first = False
-            self._read_workflows(conn, raw, True)
-        got["workflow"] = [row for _, row in raw]
-
-    def _bulk_jobs(self, conn, lo: int, hi: int, got: dict, last: bool) -> None:
-        """A range's tasks as jobs, waiting: (task id, run id, app, rowid) each."""
-        self._bulk_runs(conn, got)
-        cols = self.selects["task"].split(", ")
-        got["jobs"] = rows = conn.execute(
-            f'SELECT {cols[0]}, {cols[1]}, {cols[3]}, rowid FROM task WHERE task_id >= ? AND task_id < ? '
-            f'AND rowid <= ?', (lo, hi, self._bulk_marks["task"])).fetchall()
-        self.rows_read += len(rows)
-
     def _bulk_read(self, conn, lo: int, hi: int, got: dict, last: bool) -> None:
         marks = self._bulk_marks
-        self._bulk_runs(conn, got)
+        raw: list[tuple] = []
+        if lo == self._bulk_first:  # the runs first (the incremental reads then follow them)
+            self._read_workflows(conn, raw, True)
+        got["workflow"] = [row for _, row in raw]
         conv = self._convert
         q = 'SELECT {cols} FROM "{t}" WHERE {where}task_id >= ? AND task_id < ? AND rowid <= ?'
         ids = f"try_id IN ({','.join(str(int(i)) for i in self._try_ids)}) AND " if self._try_ids else "0 AND "
