@@ -899,7 +899,7 @@ def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:
     # ParslTry.note_state for each row in turn (a key must beat the best so far: of equals, the
     # first), and, until the try row says when it ran and returned, its states do (the earliest)
     ends = pe.TRY_END_STATES
-    best = ptry._key
+    top = ptry._key
     state = None
     ran = ended = None
     for ts, name in rows:
@@ -911,10 +911,10 @@ def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:
             key = (0, rank[name], -1.0 if ts is None else ts)
             if name == pe.RUNNING and ts is not None and (ran is None or ts < ran):
                 ran = ts
-        if best is None or key > best:
-            best, state = key, name
+        if top is None or key > top:
+            top, state = key, name
     if state is not None:
-        ptry._key = best
+        ptry._key = top
         ptry.state = state
     if ran is not None and ptry.running is None and (t.start_ts is None or ran < t.start_ts):
         t.start_ts = ran
