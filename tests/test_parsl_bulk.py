@@ -224,3 +224,18 @@ def test_bulk_of_an_older_schema(generated, tmp_path):
         conn.execute("ALTER TABLE node DROP COLUMN last_heartbeat")
         conn.execute("ALTER TABLE node DROP COLUMN uid")
     assert_same(db)
+
+
+def test_distinct_try_ids_through_the_key_as_a_scan_finds_them():
+    """The bulk plan's try ids (one index lookup each while few) are the ones SELECT DISTINCT finds,
+    with a NULL, a float, a text id, and more ids than it looks up one by one."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    for name, ids in (("few", [0, 1, 1, 0, 2]), ("odd", [0, 1, None, 2.5, "x", 3]),
+                      ("many", list(range(mdb.DISTINCT_STEPS + 10)) * 2), ("none", [])):
+        conn.execute(f'CREATE TABLE "{name}" (try_id, task_id, PRIMARY KEY (try_id, task_id))')
+        conn.executemany(f'INSERT INTO "{name}" VALUES (?, ?)', [(v, i) for i, v in enumerate(ids)])
+        want = {r[0] for r in conn.execute(f'SELECT DISTINCT try_id FROM "{name}"') if isinstance(r[0], int)}
+        got = mdb._distinct_try_ids(conn, name)
+        assert {i for i in got if isinstance(i, int)} == want, name

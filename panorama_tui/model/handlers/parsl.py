@@ -40,9 +40,11 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from bisect import bisect_left, insort
 from collections import Counter, deque
 from dataclasses import dataclass
+from itertools import chain
 from struct import Struct
 from typing import TYPE_CHECKING
 
@@ -687,42 +689,70 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         ptry = ptry or _ptry(task, {"try_id": try_id})
         _, t = s.try_in(run.wf, task.job.job_id, ptry.try_id)
         return run, task, ptry, t
+    shared: dict = {}  # _istr of each distinct text once an event: '0', 'None', '[]', executors, apps
+
+    def istr(v):
+        if type(v) is not str:
+            return _istr(v)
+        got = shared.get(v)
+        if got is None:
+            got = shared[v] = _istr(v)
+        return got
+
     for row in d.get("task") or ():
-        (tid, run_id, deps, func, memo, hashsum, inputs, outputs, stdin, stdout, stderr, invoked, returned,
-         fail_count, fail_cost, executor, *rowid) = row
+        if len(row) == 17:  # with its rowid (the source's rows; a recording's of an older one have none)
+            (tid, run_id, deps, func, memo, hashsum, inputs, outputs, stdin, stdout, stderr, invoked, returned,
+             fail_count, fail_cost, executor, rowid) = row
+        else:
+            (tid, run_id, deps, func, memo, hashsum, inputs, outputs, stdin, stdout, stderr, invoked, returned,
+             fail_count, fail_cost, executor) = row[:16]
+            rowid = None
         run = run_of_id(run_id)
         new = run is not None and _int(tid) not in run.tasks
         order = s._order
         task = task_of_ids(run, tid) if run is not None else None
         if task is None:
             continue
-        if new and rowid and type(rowid[0]) is int and rowid[0] > 0:
+        if new and type(rowid) is int and rowid > 0:
             # the order a task was written in, as row events make it (one job a task row, in rowid
             # order): a range of task ids holds tasks written out of id order (a join app's inner ones)
-            task.job.order = rowid[0]
-            s._order = max(order, rowid[0])
+            task.job.order = rowid
+            s._order = max(order, rowid)
         touched[(run_id, tid)] = (run, task)
         job = task.job
         if func and func != job.transformation:
             run.count_app(task, task.state, -1)
-            job.transformation = _istr(func)
+            job.transformation = istr(func)
             run.count_app(task, task.state, 1)
         if deps:
             task.depends = tuple(_int(x) for x in deps if _int(x) is not None)
-        for attr, v in (("memoize", memo), ("hashsum", hashsum), ("inputs", inputs), ("outputs", outputs),
-                        ("stdin", stdin), ("stdout", stdout), ("stderr", stderr)):
-            if v not in (None, ""):
-                setattr(task, attr, _task_text(attr, v))
+        # (_task_text, written out: the shared ones interned, the task's own as text)
+        if memo is not None and memo != "":
+            task.memoize = istr(memo)
+        if hashsum is not None and hashsum != "":
+            task.hashsum = _str(hashsum)
+        if inputs is not None and inputs != "":
+            task.inputs = istr(inputs)
+        if outputs is not None and outputs != "":
+            task.outputs = istr(outputs)
+        if stdin is not None and stdin != "":
+            task.stdin = istr(stdin)
+        if stdout is not None and stdout != "":
+            task.stdout = _str(stdout)
+        if stderr is not None and stderr != "":
+            task.stderr = _str(stderr)
         task.invoked = _float(invoked) or task.invoked
         returned = _float(returned)
         if returned is not None and (task.returned is None or returned > task.returned):
             task.returned = returned
-        for attr, v in (("fail_count", fail_count), ("fail_cost", fail_cost)):
-            v = _float(v)
-            if v is not None and (getattr(task, attr) is None or v > getattr(task, attr)):
-                setattr(task, attr, v)
+        fail_count = _float(fail_count)
+        if fail_count is not None and (task.fail_count is None or fail_count > task.fail_count):
+            task.fail_count = fail_count
+        fail_cost = _float(fail_cost)
+        if fail_cost is not None and (task.fail_cost is None or fail_cost > task.fail_cost):
+            task.fail_cost = fail_cost
         if executor:
-            task_executor = _istr(executor)
+            task_executor = istr(executor)
             for t in job.tries.values():
                 if not t.site:
                     t.site = task_executor
@@ -739,9 +769,9 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         if hit is None:
             continue
         run, task, ptry, t = hit
-        ptry.executor = _istr(executor) or ptry.executor
+        ptry.executor = istr(executor) or ptry.executor
         ptry.block_id = _str(block_id) or ptry.block_id
-        ptry.hostname = _istr(hostname) or ptry.hostname
+        ptry.hostname = istr(hostname) or ptry.hostname
         tl = times[run_id]
         for attr, v in (("launched", launched), ("running", running), ("returned", returned)):
             v = _float(v)
@@ -865,7 +895,9 @@ def _bulk_series(task: ParslTask) -> None:
 
 def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:
     """A try's status rows ((ts, name)) into its packed states and its state, as
-    ``Try.add_state`` and ``ParslTry.note_state`` leave them whatever the rows' order."""
+    ``Try.add_state`` and ``ParslTry.note_state`` leave them whatever the rows' order
+    (one pass over the rows for the try's state and its first running and end times:
+    at 100k tasks, 509k rows in 102,856 tries: 0.64 s of CPU with a note_state call a row, 0.49 s so)."""
     rank = pe.STATE_RANK
     code = _STATE_CODE
     keys = {((_NINF if ts is None else ts), rank[name], code[name]): (ts, name) for ts, name in rows}
@@ -875,28 +907,47 @@ def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:
             k = (_NINF if tt != tt else tt, j, c)
             keys.setdefault(k, (None if tt != tt else tt, _STATE_NAMES[int(c)]))
     order = sorted(keys)
-    t._st = b"".join(_TRIPLE.pack(_NAN if k[0] == _NINF else k[0], k[1], k[2]) for k in order)
-    # the latest: by (ts or 0, js_id); of equals, the last
-    best = None
-    li = -1
-    for i, k in enumerate(order):
-        ts = keys[k][0]
-        m = ((ts or 0), k[1])
-        if best is None or m >= best:
-            best, li = m, i
+    if order[0][0] > 0:
+        # Every state has a time (no NaN to write), after 1970: the triples are the keys as they
+        # are, and the latest by (time, rank), of equals the last, is the last key.
+        t._st = array("d", chain.from_iterable(order)).tobytes()
+        li = len(order) - 1
+    else:
+        t._st = b"".join(_TRIPLE.pack(_NAN if k[0] == _NINF else k[0], k[1], k[2]) for k in order)
+        # the latest: by (ts or 0, js_id); of equals, the last
+        best = None
+        li = -1
+        for i, k in enumerate(order):
+            ts = keys[k][0]
+            m = ((ts or 0), k[1])
+            if best is None or m >= best:
+                best, li = m, i
     t._li = li
     t.state_name = keys[order[li]][1]
+    # ParslTry.note_state for each row in turn (a key must beat the best so far: of equals, the
+    # first), and, until the try row says when it ran and returned, its states do (the earliest)
+    ends = pe.TRY_END_STATES
+    top = ptry._key
+    state = None
+    ran = ended = None
     for ts, name in rows:
-        ptry.note_state(name, ts)
-    # until the try row says when it ran and returned, its states do (the earliest)
-    if ptry.running is None:
-        run_ts = [ts for ts, name in rows if name == pe.RUNNING and ts is not None]
-        if run_ts and (t.start_ts is None or min(run_ts) < t.start_ts):
-            t.start_ts = min(run_ts)
-    if ptry.returned is None:
-        end_ts = [ts for ts, name in rows if name in pe.TRY_END_STATES and ts is not None]
-        if end_ts and (t.end_ts is None or min(end_ts) < t.end_ts):
-            t.end_ts = min(end_ts)
+        if name in ends:
+            key = (1, 0, -1.0 if ts is None else ts)
+            if ts is not None and (ended is None or ts < ended):
+                ended = ts
+        else:
+            key = (0, rank[name], -1.0 if ts is None else ts)
+            if name == pe.RUNNING and ts is not None and (ran is None or ts < ran):
+                ran = ts
+        if top is None or key > top:
+            top, state = key, name
+    if state is not None:
+        ptry._key = top
+        ptry.state = state
+    if ran is not None and ptry.running is None and (t.start_ts is None or ran < t.start_ts):
+        t.start_ts = ran
+    if ended is not None and ptry.returned is None and (t.end_ts is None or ended < t.end_ts):
+        t.end_ts = ended
 
 
 HANDLERS = {
