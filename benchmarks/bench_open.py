@@ -115,21 +115,34 @@ def child(path: str, bulk: bool, launched: float) -> dict:
             "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
-def child_no_screen(path: str) -> dict:
-    """The same bulk read into a store with no screen: the load's CPU without the screen's share."""
+def _vm_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def child_no_screen(path: str, bulk: bool = True) -> dict:
+    """The same read into a store with no screen: the load's CPU without the screen's share, and
+    what the store holds a job (the RSS it added, over the jobs)."""
     from panorama_tui.model.store import Store
     from panorama_tui.pipeline.ingest import run_to_end
+    from panorama_tui.sources.pegasus.stampede_bulk import BULK_MIN_JOBS
     from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 
+    before = _vm_rss_mb()
     c0 = time.process_time()
-    store = run_to_end(StampedeDbSource(path, follow=False), Store())
-    return {"cpu": time.process_time() - c0, "jobs": store.job_count(),
-            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
+    store = run_to_end(StampedeDbSource(path, follow=False, bulk_min=BULK_MIN_JOBS if bulk else None), Store())
+    cpu = time.process_time() - c0
+    jobs = store.job_count()
+    return {"cpu": cpu, "jobs": jobs, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "store_bytes_per_job": (_vm_rss_mb() - before) * 1024 * 1024 / max(1, jobs)}
 
 
-def run_no_screen(path: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child-no-screen", path], cwd=REPO,
-                          capture_output=True, text=True, timeout=3600)
+def run_no_screen(path: str, bulk: bool = True) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child-no-screen", path,
+                           "1" if bulk else "0"], cwd=REPO, capture_output=True, text=True, timeout=3600)
     line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr[-1500:]}")
@@ -149,7 +162,8 @@ def run_child(path: str, bulk: bool) -> dict:
             "idle": d.get("idle_pct", float("nan")), "loading_keys": d["loading_keys"], "after_keys": d["after_keys"]}
 
 
-def figures(n: int, label: str, ours: list[dict], base: list[dict] | None, bare: list[dict]) -> list[dict]:
+def figures(n: int, label: str, ours: list[dict], base: list[dict] | None, bare: list[dict],
+            bare_base: list[dict] | None = None) -> list[dict]:
     first_t, loaded_t, rss_t = TARGETS.get(n, TARGETS[100_000])
 
     def med(runs, key):
@@ -175,6 +189,9 @@ def figures(n: int, label: str, ours: list[dict], base: list[dict] | None, bare:
                target=IDLE_PCT, better="lower", fmt="{:.1f}"),
         figure(f"{label}: CPU of the load with the screen", med(ours, "cpu"), "s", baseline=med(bare, "cpu"),
                baseline_note="the same read into a store, no screen", better="lower", fmt="{:.1f}"),
+        figure(f"{label}: store's memory a job (no screen)", med(bare, "store_bytes_per_job"), "B",
+               baseline=med(bare_base, "store_bytes_per_job"), baseline_note="the row-by-row read's store, same run",
+               better="lower", fmt="{:.0f}"),
     ]
 
 
@@ -187,10 +204,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="20k jobs (a smoke run)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    ap.add_argument("--child-no-screen", help=argparse.SUPPRESS)
+    ap.add_argument("--child-no-screen", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_no_screen:
-        print(json.dumps(child_no_screen(args.child_no_screen)))
+        path, bulk = args.child_no_screen
+        print(json.dumps(child_no_screen(path, bulk == "1")))
         return 0
     if args.child:
         path, bulk, launched = args.child
@@ -206,16 +224,18 @@ def main(argv=None) -> int:
     for n, until, what in cases:
         db = G.stampede_db(n, until=until)
         label = f"{n // 1000}k {what}"
-        ours, base, bare = [], [], []
+        ours, base, bare, bare_base = [], [], [], []
         for _ in range(args.repeat):
             bare.append(run_no_screen(db))
+            if n < 1_000_000:  # the row-by-row store at 1M: many minutes
+                bare_base.append(run_no_screen(db, bulk=False))
             ours.append(run_child(db, True))
             print(f"  {label} bulk: {json.dumps({k: v for k, v in ours[-1].items() if 'keys' not in k})}", flush=True)
             if not (n >= 1_000_000 and args.no_baseline_1m):
                 base.append(run_child(db, False))
                 print(f"  {label} incremental: {json.dumps({k: v for k, v in base[-1].items() if 'keys' not in k})}",
                       flush=True)
-        figs += figures(n, label, ours, base or None, bare)
+        figs += figures(n, label, ours, base or None, bare, bare_base or None)
     print(table(figs))
     write_json(args.json, figs, {"load": loadavg()})
     return 0
