@@ -21,6 +21,7 @@ from panorama_tui.stats import once, stream_once
 from panorama_tui.stats.sql_once import FORCE_STORE_ENV
 
 from .fuzz_inputs import generate, load_corpus, materialize
+from .held_runs import events as held_events
 
 RUNS = ("process_wf_success", "process_wf_failure", "hierarchical_wf_success")
 NOW = time.time()
@@ -50,6 +51,17 @@ def test_shared_logs_stream_and_match(replay_dir, run, name):
     streamed, ours, theirs = both(replay_dir / run / name)
     assert streamed
     assert ours == theirs
+
+
+@pytest.mark.parametrize("case", ("held", "removed", "stale"))
+def test_held_runs_stream_and_match(case):
+    """A job held (its reason shown), removed by its periodic_remove and retried; ``stale``
+    is a stalled run (its stall is the store path's)."""
+    streamed, ours, theirs = both(held_events(case))
+    assert streamed == (case != "stale")
+    assert ours == theirs
+    if case != "stale":
+        assert json.loads(ours[1][0])["workflows"][0]["held"] == 1
 
 
 @pytest.mark.parametrize("run", RUNS)
