@@ -110,6 +110,13 @@ def test_garbage_and_hostile_values(replay_dir, tmp_path):
     streamed, ours, theirs = both(p)
     assert not streamed  # the store warns about these: it answers
     assert ours == theirs
+    # an auxiliary job's argv that ends in -n: the store's transformation rule fails on it
+    info = [json.loads(ln) for ln in good if b'"stampede.job.info"' in ln][0]
+    info["argv"] = "pegasus-kickstart -n "
+    p.write_bytes(b"".join(good) + json.dumps(info).encode() + b"\n")
+    streamed, ours, theirs = both(p)
+    assert not streamed
+    assert ours == theirs
 
 
 def _log_cases(cases):

@@ -358,7 +358,12 @@ def _job_info(s: LeanStore, x) -> None:
         return
     job = s.job(wf, jid)
     job.type_desc = interned(x.type_desc) or job.type_desc
-    job.argv = x.argv or job.argv
+    argv = x.argv
+    if argv and " -n " in argv and not argv.split(" -n ", 1)[1].split():
+        # _derive_transformation fails on it (IndexError) whenever the job has no other name:
+        # the store warns, record after record
+        raise Unsupported(f"{x.name}: an argv ending in -n")
+    job.argv = argv or job.argv
     if x.max_retries is not None:
         job.max_retries = x.max_retries
     s._recompute(job)
