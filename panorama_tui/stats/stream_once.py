@@ -67,9 +67,8 @@ class _Inv:
 
     __slots__ = ("inv_id", "task_id", "exitcode", "transformation")
 
-    def __init__(self, inv_id, v):
-        self.inv_id = inv_id
-        self.task_id, self.exitcode, self.transformation = v
+    def __init__(self, v):
+        _, self.inv_id, self.task_id, self.exitcode, self.transformation = v
 
 
 class _TryView:
@@ -105,7 +104,9 @@ class _Job:
         self.seqs: tuple = ()  # its tries' numbers
         self.seq = None  # the latest try's
         self._new_try()
-        self.invs: dict | None = None  # (seq, inv_id) -> (task_id, exitcode, transformation)
+        # its invocations: (seq, inv_id, task_id, exitcode, transformation), one or two a job
+        # (a tuple: 1,000 jobs 0.3 MB less than a dict each)
+        self.invs: tuple | None = None
         self.stale = False  # a try was added without the store recomputing the job's state
 
     def _new_try(self) -> None:
@@ -143,7 +144,7 @@ class _Job:
     def _invocations(self, seq) -> dict:
         if not self.invs:
             return {}
-        return {k[1]: _Inv(k[1], v) for k, v in self.invs.items() if k[0] == seq}
+        return {v[1]: _Inv(v) for v in self.invs if v[0] == seq}
 
     @property
     def invocations(self) -> dict:
@@ -334,21 +335,21 @@ def _inv_end(s: LeanStore, x) -> None:
     # a task id, _derive_transformation a task's name), and its exit status is each record's.
     # DAGMan's PRE/POST scripts (negative ids, no task) are never kept: 5 a job in the
     # generated runs, 1.0 MB of 1.3 MB a 1,000 jobs.
-    key = (x.job_inst_id, inv_id)
-    invs = job.invs
-    v = None if invs is None else invs.get(key)
+    seq = x.job_inst_id
+    invs = job.invs or ()
+    at = next((i for i, v in enumerate(invs) if v[0] == seq and v[1] == inv_id), None)
+    v = None if at is None else invs[at]
     tid = x.task_id
     name = interned(x.transformation) if inv_id >= 0 else None
     if v is None and not tid and not name:
         return
-    if invs is None:
-        invs = job.invs = {}
     if tid:
         task = job.wf.tasks.get(tid)
         tid = task.task_id if task is not None else tid  # the planned task's string, shared
     elif v is not None:
-        tid = v[0]
-    invs[key] = (tid, ec, name or (v[2] if v is not None else None))
+        tid = v[2]
+    new = (seq, inv_id, tid, ec, name or (v[4] if v is not None else None))
+    job.invs = invs + (new,) if at is None else invs[:at] + (new,) + invs[at + 1:]
 
 
 def _job_info(s: LeanStore, x) -> None:
