@@ -332,7 +332,7 @@ def _once_of_event_log(args, source, label: str):
     try:
         with stderr_progress("reading events") as update:
             lean = stream_once.read_lean(source, lambda n: update(n, None))
-        text, code = stream_once.once_text(lean, label, time.time(), args.json)
+        text, code = stream_once.once_text(lean, label, time.time(), args.json, lambda: open_source(args)[0])
     except stream_once.Unsupported:
         return None, open_source(args)[0]
     print(text)

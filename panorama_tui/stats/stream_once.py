@@ -24,9 +24,10 @@ What this pass does not answer (:class:`Unsupported`; the caller reads the log a
 through the store: the same output, the old cost): a record the store would warn about or
 skip (a missing id, a field that is not a number, a js_id out of range, a record a handler
 cannot use), an event of another domain (Darshan, transfers, Parsl, DAGMan's progress,
-kickstart summaries, a /proc sample that did not come typed), a duplicate jobstate whose
-twin-ness decides whether the store recomputes a job it left stale, and a workflow whose
-stall must be judged from every state's time (not ended, nothing queued or running).
+kickstart summaries, a /proc sample that did not come typed), and a duplicate jobstate whose
+twin-ness decides whether the store recomputes a job it left stale.  A workflow whose stall
+must be judged from every state's time (not ended, nothing queued or running) takes a second
+pass that keeps those times (a set of floats a workflow) and nothing else.
 """
 
 from __future__ import annotations
@@ -71,9 +72,13 @@ class _Inv:
         _, self.inv_id, self.task_id, self.exitcode, self.transformation = v
 
 
+class NeedTimes(Unsupported):
+    """A stall must be judged from every state's time, which the pass does not keep."""
+
+
 class _TryView:
     """A try as the summary reads it: its invocations.  Its states' times are not kept:
-    a stall judged from them is the store path's (Unsupported)."""
+    a stall judged from them needs a second pass (:func:`once_text`'s ``reopen``)."""
 
     __slots__ = ("invocations",)
 
@@ -81,7 +86,7 @@ class _TryView:
         self.invocations = invocations
 
     def state_times(self):
-        raise Unsupported("a stall judged from every state's time")
+        raise NeedTimes("a stall judged from every state's time")
 
 
 class _Job:
@@ -500,16 +505,75 @@ def read_lean(source, tick=None) -> LeanStore:
     return s
 
 
-def once_text(s: LeanStore, source: str, now: float | None, as_json: bool) -> tuple[str, int]:
+def once_text(s: LeanStore, source: str, now: float | None, as_json: bool, reopen=None) -> tuple[str, int]:
     """(what --once prints, its exit status) from a lean store: once.py's own rendering.
-    Raises :class:`Unsupported` when a stall must be judged from every state's time."""
+    A stall judged from every state's time (a run not ended, nothing queued or running)
+    takes a second pass over ``reopen()`` (the same log opened again) for those times;
+    without ``reopen``, :class:`Unsupported`."""
     from .once import overall_exit, render_json, render_text
 
+    for attempt in (1, 2):
+        try:
+            out = render_json(s, source, now) if as_json else render_text(s, source, now)
+            return out, overall_exit(s, now)
+        except NeedTimes:
+            if reopen is None or attempt == 2:
+                raise
+            _paces(s, reopen())
+        except RecursionError:
+            raise Unsupported("nested too deeply") from None
+    raise AssertionError("unreachable")
+
+
+class _Shape:
+    """What stall.run_pace reads of a workflow in scope: its times and its jobs' tries."""
+
+    __slots__ = ("start_ts", "end_ts", "dagman", "jobs", "tries", "times")
+
+    def __init__(self, start_ts=None, end_ts=None, dagman=None, times=None):
+        self.start_ts, self.end_ts, self.dagman = start_ts, end_ts, dagman
+        self.jobs = {} if times is None else {"": self}  # one job with one try: every state's time
+        self.tries = {0: self}
+        self.times = times
+
+    def state_times(self):
+        return self.times
+
+
+def _paces(s: LeanStore, source) -> None:
+    """Every workflow's pace and last activity (stall.run_pace, its own rule and cache) from
+    a second pass that keeps the distinct times of the jobstates of each workflow: a set of
+    floats a workflow, only when a stall is to be judged (the first pass read the same
+    records without trouble, so each jobstate record with a time is one the store keeps)."""
+    from .progress import dag_scope
+    from .stall import run_pace
+
+    times: dict[str, set] = {u: set() for u in s.workflows}
+    names = JOBSTATE_NAMES
+    bad: list[str] = []
     try:
-        out = render_json(s, source, now) if as_json else render_text(s, source, now)
-        return out, overall_exit(s, now)
-    except RecursionError:
-        raise Unsupported("nested too deeply") from None
+        for batch in source.batches():
+            for i in range(0, len(batch), SLICE):
+                for x in decode_batch(batch[i:i + SLICE], bad, samples=True):
+                    if type(x) is TraceSample or x.name not in names:
+                        continue
+                    if type(x) is Event:
+                        x = record_of(x.name, x.data, x.ts)
+                    ts = x.ts
+                    if ts is not None:
+                        u = x.xwf_id or x.wf_uuid
+                        wf = s.workflows.get(u) or s.workflows.get(_str(u))
+                        times[wf.wf_uuid].add(ts)  # type: ignore[union-attr]
+                bad.clear()
+    except Exception as exc:  # the log changed under us, or cannot be read again
+        raise Unsupported(f"second pass: {type(exc).__name__}: {exc}") from None
+    finally:
+        source.stop()
+    for wf in s.workflows.values():
+        scope = dag_scope(s, wf)
+        shapes = [_Shape(w.start_ts, w.end_ts, w.dagman) for w in scope]
+        shapes.append(_Shape(times=set().union(*(times[w.wf_uuid] for w in scope))))
+        run_pace(s, wf, shapes)  # type: ignore[arg-type]  # cached for stall() at this store.version
 
 
-__all__ = ["LeanStore", "Unsupported", "read_lean", "once_text", "apply_items"]
+__all__ = ["LeanStore", "Unsupported", "NeedTimes", "read_lean", "once_text", "apply_items"]
