@@ -2,8 +2,7 @@
 what the summary prints (issue #14).
 
 The store path (cli/top.py read_to_end, then :mod:`.once`) builds every job's tries,
-their packed states, invocations with their texts and each job's /proc series: for the
-generated 100k-job log with traces (2.8 GB, 4.3M samples) that is most of its memory.
+their packed states, invocations with their texts and each job's /proc series.
 This pass reads the same decoded records (:func:`~panorama_tui.pipeline.ingest.decode_batch`,
 so a bad record is counted and shown exactly as there) into a :class:`LeanStore`: the
 store's own ``Workflow`` objects (few), with, per job, one slotted :class:`_Job` holding
@@ -28,6 +27,15 @@ kickstart summaries, a /proc sample that did not come typed), and a duplicate jo
 twin-ness decides whether the store recomputes a job it left stale.  A workflow whose stall
 must be judged from every state's time (not ended, nothing queued or running) takes a second
 pass that keeps those times (a set of floats a workflow) and nothing else.
+
+Measured (``python -m benchmarks.bench_scale --event-log``, the generated 100k-job run, A B A B
+against the store path, medians of 2, load 3-4 on 2 shared cores): with its /proc traces
+(4.1 GB, 6.2M events) 44.3 s wall, 30.9 s CPU, 137 MB peak RSS against 88.0 s, 50.4 s,
+440 MB; without traces (1.1 GB, 1.8M events) 24.4 s, 12.8 s, 137 MB against 25.3 s, 14.5 s,
+331 MB; the same without its xwf.end (stalled: two passes) 26.9 s, 19.7 s, 138 MB against
+16.5 s, 13.6 s, 330 MB (17.2 s of CPU once the second pass skipped the lines naming no
+job_inst event).  The CPU is mostly decoding, which both paths share; the pass keeps ~0.9 KB
+a job (tracemalloc, 3,000 jobs: 2.7 MB).
 """
 
 from __future__ import annotations
