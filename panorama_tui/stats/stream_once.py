@@ -33,8 +33,8 @@ against the store path, medians of 2, load 3-4 on 2 shared cores): with its /pro
 (4.1 GB, 6.2M events) 44.3 s wall, 30.9 s CPU, 137 MB peak RSS against 88.0 s, 50.4 s,
 440 MB; without traces (1.1 GB, 1.8M events) 24.4 s, 12.8 s, 137 MB against 25.3 s, 14.5 s,
 331 MB; the same without its xwf.end (stalled: two passes) 26.9 s, 19.7 s, 138 MB against
-16.5 s, 13.6 s, 330 MB (17.2 s of CPU once the second pass skipped the lines naming no
-job_inst event).  The CPU is mostly decoding, which both paths share; the pass keeps ~0.9 KB
+16.5 s, 13.6 s, 330 MB (17.9 s of CPU against the store's 13.9 once the second pass
+skipped the lines naming no job_inst event).  The CPU is mostly decoding, which both paths share; the pass keeps ~0.9 KB
 a job (tracemalloc, 3,000 jobs: 2.7 MB).
 """
 
@@ -567,7 +567,7 @@ def _paces(s: LeanStore, source) -> None:
         for batch in source.batches():
             # Only jobstate records are read: a line that names no stampede.job_inst event (and
             # has no escape that could spell one) is not decoded again.  100k jobs without
-            # traces, the stalled log: the second pass 6.1 -> 3.9 s of CPU.
+            # traces, the stalled log: the second pass 7.3-8.4 -> 5.3 s of CPU (A B A B).
             batch = [r for r in batch if type(r) not in (bytes, str) or _JOB_INST[type(r)] in r
                      or _ESCAPE[type(r)] in r]
             for i in range(0, len(batch), SLICE):
