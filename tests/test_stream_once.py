@@ -203,3 +203,21 @@ def _steady(out: str) -> str:
     import re
 
     return re.sub(r"no event for [^,]*,", "no event for ~,", out)
+
+
+def test_second_pass_reads_no_further_than_the_first(replay_dir, tmp_path):
+    """A log still written to: the stall's second pass stops where the first did, so the
+    answer is that of the log as the first pass read it."""
+    lines = (replay_dir / "process_wf_success" / "events.json").read_bytes().splitlines(keepends=True)
+    p = tmp_path / "events.json"
+    p.write_bytes(b"".join(ln for ln in lines if b"stampede.xwf.end" not in ln))
+    _, _, theirs = both(p)
+    lean = stream_once.read_lean(JsonLogSource(str(p), follow=False, bp=None))
+    late = json.loads(next(ln for ln in lines if b"stampede.job_inst.main.start" in ln))
+    late.update(ts=NOW - 1, js_id=99)
+    with p.open("ab") as f:
+        f.write(json.dumps(late).encode() + b"\n")
+    again = lambda: JsonLogSource(str(p), follow=False, bp=None)  # noqa: E731
+    ours = [stream_once.once_text(lean, str(p), NOW, j, again) for j in (False, True)]
+    assert ours == theirs
+    assert ours[0][1] == 4
