@@ -18,6 +18,11 @@ the same run on the same DB:
   to the first rows and to
   fully loaded, jobstate.log read from where the DB leaves off against the whole log's read,
   beside the DB alone (target: first rows within 1.5x the DB's).
+* ``--event-log``: ``--once --json`` of the same run as monitord's JSON event log (``generate.py
+  --jsonl``: with its /proc traces, 4.1 GB and 6.2M events at 100k, and without them, 1.1 GB and
+  1.8M; and the latter without its xwf.end: a stalled run, whose stall takes the pass a second
+  read), the streaming pass (``stats/stream_once.py``) against the store path
+  (``PANORAMA_ONCE_STORE=1``), alternated A B A B, the outputs compared.
 * ``--stats``: panorama-top against the real ``pegasus-statistics -s all`` (pegasus-wms 5.1.3,
   its own process, when installed).  Targets: >= 10x faster, peak RSS <= its RSS.
 
@@ -113,6 +118,61 @@ def _env(**extra) -> dict:
 def _json_of(cmd: list[str], env: dict) -> dict:
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def event_log(n: int, traces: bool, seed: int = G.SEED, end: bool = True) -> str:
+    """A cached generated monitord JSON event log of the finished run (benchmarks/out);
+    ``end=False``: without its xwf.end (monitord stopped short: a stalled run)."""
+    tag = ("" if traces else "-notraces") + ("" if end else "-noend")
+    path = os.path.join(HERE, "out", f"gen-v{G.VERSION}-n{n}-done-s{seed}{tag}.events.json")
+    if not os.path.exists(path):
+        tmp = path + ".part"
+        if end:
+            G.write_jsonl(tmp, n, traces=traces, seed=seed)
+        else:
+            with open(event_log(n, traces, seed), "rb") as src, open(tmp, "wb") as dst:
+                dst.writelines(ln for ln in src if b'"stampede.xwf.end"' not in ln)
+        os.replace(tmp, path)
+    return path
+
+
+def alternate(reps: int, a: tuple, b: tuple) -> tuple[dict, dict]:
+    """``a`` and ``b`` ((cmd, env) each) run A B A B..., ``reps`` times each: medians."""
+    runs: dict = {"a": [], "b": []}
+    for _ in range(reps):
+        runs["a"].append(measure(*a))
+        runs["b"].append(measure(*b))
+    out = []
+    for k in ("a", "b"):
+        rs = runs[k]
+        out.append({"wall": median([r["wall"] for r in rs]), "cpu": median([r["cpu"] for r in rs]),
+                    "rss": median([r["rss"] for r in rs]), "rc": rs[-1]["rc"],
+                    "walls": [round(r["wall"], 1) for r in rs], "cpus": [round(r["cpu"], 1) for r in rs]})
+    return out[0], out[1]
+
+
+def bench_event_log(n: int, reps: int) -> list[dict]:
+    """--once --json of an event log: the streaming pass against the store path, A B A B."""
+    label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"
+    figs = []
+    for traces, end in ((True, True), (False, True), (False, False)):
+        t0 = time.perf_counter()
+        log = event_log(n, traces, end=end)
+        what = f"event log {'with' if traces else 'without'} traces" + ("" if end else ", stalled")
+        size = os.path.getsize(log) / 1e9
+        print(f"{label} {what}: {log}, {size:.1f} GB ({time.perf_counter() - t0:.0f} s to get)", flush=True)
+        cmd = _top("--once", "--json", log)
+        ours, base = alternate(reps, (cmd, _env()), (cmd, _env(PANORAMA_ONCE_STORE="1")))
+        same = _json_of(cmd, _env()) == _json_of(cmd, _env(PANORAMA_ONCE_STORE="1"))
+        note = (f"{size:.1f} GB; A B x{reps}: stream {ours['walls']} s (CPU {ours['cpus']}), store path "
+                f"{base['walls']} s (CPU {base['cpus']}); outputs " + ("identical" if same else "DIFFERENT"))
+        figs.append(figure(f"{label} {what} --once --json: wall", ours["wall"], "s", baseline=base["wall"],
+                           baseline_note="store path", better="lower", note=note, fmt="{:.1f}"))
+        figs.append(figure(f"{label} {what} --once --json: CPU", ours["cpu"], "s", baseline=base["cpu"],
+                           baseline_note="store path", better="lower", fmt="{:.1f}"))
+        figs.append(figure(f"{label} {what} --once --json: peak RSS", ours["rss"], "MB", baseline=base["rss"],
+                           baseline_note="store path", better="lower", fmt="{:.0f}"))
+    return figs
 
 
 def pegasus_statistics_cmd(db: str, uuid: str, outdir: str) -> list[str] | None:
@@ -271,6 +331,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-baseline-1m", action="store_true", help="leave out the store path at 1M (~4 min, ~6 GB)")
     ap.add_argument("--half-1m", action="store_true", help="at 1M also the half-done DB (another ~10 min to make)")
     ap.add_argument("--quick", action="store_true", help="10k jobs, one run each")
+    ap.add_argument("--event-log", action="store_true", help="only --once of the run as an event log (with and "
+                    "without traces; ~5 min at 100k, the first time ~3 min more to write 5 GB of logs)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     sizes = [10_000] if args.quick else [args.n] if args.n else []
@@ -280,6 +342,9 @@ def main(argv=None) -> int:
     print(f"bench_scale  {time.strftime('%Y-%m-%d %H:%M:%S')}  load {loadavg()}", flush=True)
     figs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        if args.event_log:
+            sizes = []
+            figs.extend(bench_event_log(10_000 if args.quick else args.n, reps))
         for n in sizes:
             big = n >= 1_000_000
             untils = (None, 0.5) if not big or args.half_1m else (None,)

@@ -233,27 +233,30 @@ class Store:
         if not tries:
             return JobState.WAITING
         t = job.latest
-        st = t.state_name
-        if st is None:
-            return JobState.WAITING
-        wf = job.wf
-        if st in SUCCESS_STATES:
-            return JobState.DONE
-        failed = st in FAILED_STATES
-        if st in MAIN_DONE_STATES and wf.ended:
-            # No POST script came and none will: the main job's result stands.
-            ec = t.exitcode
-            if ec is not None and _int(ec) == 0:
-                return JobState.DONE
-            failed = True
-        if failed:
-            if not wf.ended and job.max_retries is not None and len(job.tries) <= job.max_retries:
-                return JobState.RETRYING  # DAGMan will submit it again
-            return JobState.FAILED
-        if st in HELD_STATES:
-            return JobState.HELD
-        earlier_failed = len(job.tries) > 1
-        if st in QUEUED_STATES:
-            return JobState.RETRYING if earlier_failed else JobState.QUEUED
-        return JobState.RETRYING if earlier_failed else JobState.RUNNING
+        return derive_state(len(tries), t.state_name, job.wf.ended, t.exitcode, job.max_retries)
 
+
+def derive_state(tries: int, st: str | None, ended: bool, ec, max_retries: int | None) -> JobState:
+    """A job's state from its number of tries (> 0), its latest try's latest Stampede state
+    ``st`` and raw exit status ``ec``, whether its workflow has ended and its retry limit:
+    the one rule, for the store and for the --once pass that keeps no Job (stats/stream_once.py)."""
+    if st is None:
+        return JobState.WAITING
+    if st in SUCCESS_STATES:
+        return JobState.DONE
+    failed = st in FAILED_STATES
+    if st in MAIN_DONE_STATES and ended:
+        # No POST script came and none will: the main job's result stands.
+        if ec is not None and _int(ec) == 0:
+            return JobState.DONE
+        failed = True
+    if failed:
+        if not ended and max_retries is not None and tries <= max_retries:
+            return JobState.RETRYING  # DAGMan will submit it again
+        return JobState.FAILED
+    if st in HELD_STATES:
+        return JobState.HELD
+    earlier_failed = tries > 1
+    if st in QUEUED_STATES:
+        return JobState.RETRYING if earlier_failed else JobState.QUEUED
+    return JobState.RETRYING if earlier_failed else JobState.RUNNING
