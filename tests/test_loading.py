@@ -198,6 +198,7 @@ def test_job_list_ordered_now_and_then_while_loading(half_db, monkeypatch):
     from panorama_tui.ui import widgets
     from panorama_tui.ui.app import PanoramaApp
     from panorama_tui.ui.widgets.joblist import JobList
+    from .test_ui import text_of
 
     monkeypatch.setattr(widgets.joblist, "LOADING_MIN", 100)
     src = StampedeDbSource(half_db, follow=False, chunk=CHUNK)
@@ -225,7 +226,7 @@ def test_job_list_ordered_now_and_then_while_loading(half_db, monkeypatch):
             app.refresh_all()
             await pilot.pause()
             assert app.loading and jobs.rows == before  # put off
-            assert jobs._held or jobs._held_rebuild
+            assert jobs.behind and f"{len(before)} shown so far by" in text_of(app.query_one("#status"))
             jobs._warm_step()
             assert not jobs.order._cache.keys() - {jobs.sort_col}  # nothing warmed
             for batch in batches:
@@ -237,6 +238,7 @@ def test_job_list_ordered_now_and_then_while_loading(half_db, monkeypatch):
             shown = [j.key for j in jobs.rows]
             jobs.rebuild()
             assert shown == [j.key for j in jobs.rows] and len(shown) == store.job_count()
+            assert not jobs.behind and f"{len(shown)} shown by" in text_of(app.query_one("#status"))
             fail_list = app.query_one("#fail-list", JobList)
             assert [j.key for j in fail_list.order.full] == [j.key for j in store.failed_jobs()]
 

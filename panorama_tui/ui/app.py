@@ -389,7 +389,8 @@ class PanoramaApp(App):
         # What the list shows comes first: next to the filter box, and kept
         # when a narrow terminal cuts the line short.
         jobs = self.query_one("#jobs", JobList)
-        shown = f"[b]{len(jobs.rows)}[/b] shown by {jobs.sort_col}{jobs.sort_arrow}"
+        so_far = " so far" if jobs.behind else ""  # ordered now and then while a big DB loads
+        shown = f"[b]{len(jobs.rows)}[/b] shown{so_far} by {jobs.sort_col}{jobs.sort_arrow}"
         signal = theme.SIGNAL_MARKUP
         if jobs.problems_only:
             shown += f" [{signal['warn']}]problems only[/]"

@@ -258,6 +258,11 @@ class JobList(ScrollView, can_focus=True):
             self._flush_timer = self.set_timer(min(wait, 1.0), self._flush)
         return True
 
+    @property
+    def behind(self) -> bool:
+        """Changes are put off while loading: the rows are not all the store has yet."""
+        return bool(self._held) or self._held_rebuild
+
     def _flush(self) -> None:
         self._flush_timer = None
         if self._held or self._held_rebuild:
