@@ -262,3 +262,34 @@ def test_ingest_waits_between_slices_while_a_key_is_answered(half_db, monkeypatc
     ing.input_answered()
     assert ing.done.wait(60)
     assert store.job_count() == read_stampede_db(half_db).job_count()
+
+
+def test_partial_header_calls_no_job_futile_while_loading():
+    """An ended, failed run read in bulk: the jobs not read yet look waiting, and the header
+    (labelled partial) does not call them futile, which DAGMan says of jobs that never ran."""
+    from panorama_tui.model.states import WorkflowState
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.panels.header import HeaderBar
+
+    from .test_percent_done import plain
+
+    store = Store()
+    wf = store.workflow("wf-1")
+    wf.state = WorkflowState.FAILED
+    for i in range(5):
+        store.job(wf, f"job{i}")
+    loading = {"total_rows": 100, "loaded_rows": 5}
+
+    async def go():
+        app = PanoramaApp(store, source_label="test")
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.pause()
+            header = app.query_one("#header", HeaderBar)
+            header.show(store, wf, 0.0, 0.0, loading)
+            during = plain(header.content)
+            header.show(store, wf, 0.0, 0.0, None)
+            return during, plain(header.content)
+
+    during, after = asyncio.run(go())
+    assert "partial, loading 5%" in during and "futile" not in during, during
+    assert "5 futile" in after, after  # read whole: DAGMan's word for them
