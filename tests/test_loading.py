@@ -34,6 +34,19 @@ def half_db(request, tmp_path_factory) -> str:
     return path
 
 
+def read_partly(path: str, percent: int):
+    """(source, store, the rest of its batches): a DB read in small chunks until the
+    source says ``percent`` % is loaded."""
+    src = StampedeDbSource(path, follow=False, chunk=CHUNK)
+    store = Store()
+    batches = src.batches()
+    for batch in batches:
+        store.apply_many(batch)
+        if (loading_percent(src.status.detail) or 0) >= percent:
+            break
+    return src, store, batches
+
+
 def scope_counts(store: Store) -> tuple[list[int], int]:
     """The header's counts and retries over every root's DAGs, as it adds them up."""
     scope = [w for r in store.roots for w in dag_scope(store, r)]
@@ -89,13 +102,7 @@ def test_pilot_header_and_status_while_loading(half_db):
 
     ref = read_stampede_db(half_db)
     ref_counts, _ = scope_counts(ref)
-    src = StampedeDbSource(half_db, follow=False, chunk=CHUNK)
-    store = Store()
-    batches = src.batches()
-    for batch in batches:
-        store.apply_many(batch)
-        if (loading_percent(src.status.detail) or 0) >= 30:
-            break
+    src, store, batches = read_partly(half_db, 30)
     percent = loading_percent(src.status.detail)
     done = f"✓ {ref_counts[JobState.DONE]} done"
 
@@ -201,13 +208,7 @@ def test_job_list_ordered_now_and_then_while_loading(half_db, monkeypatch):
     from .test_ui import text_of
 
     monkeypatch.setattr(widgets.joblist, "LOADING_MIN", 100)
-    src = StampedeDbSource(half_db, follow=False, chunk=CHUNK)
-    store = Store()
-    batches = src.batches()
-    for batch in batches:
-        store.apply_many(batch)
-        if (loading_percent(src.status.detail) or 0) >= 30:
-            break
+    src, store, batches = read_partly(half_db, 30)
 
     async def go():
         app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
