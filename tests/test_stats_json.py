@@ -182,3 +182,10 @@ def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatc
     with pytest.raises(BrokenPipeError):
         J.write_statistics_json(db, _Breaks(4), tz=LA)
     assert threading.active_count() == before
+
+
+def test_a_wal_db_reads_on_one_connection(hier_copy):
+    """WAL: a connection opened later may see later commits, so no worker and no feeds; the
+    same text."""
+    db = hier_copy(_retried, lambda conn: conn.execute("PRAGMA journal_mode = WAL"))
+    same(db)
