@@ -189,3 +189,14 @@ def test_a_wal_db_reads_on_one_connection(hier_copy):
     same text."""
     db = hier_copy(_retried, lambda conn: conn.execute("PRAGMA journal_mode = WAL"))
     same(db)
+
+
+def test_a_submit_seq_that_is_not_a_number(hier_copy):
+    """SQLite keeps 'x' in an INTEGER column; sql_stats answers such a DB from the store (its
+    sort of the instances fails): the whole answer, written whole."""
+    db = hier_copy(lambda conn: conn.execute("UPDATE job_instance SET job_submit_seq = 'x' WHERE job_instance_id = "
+                                             "(SELECT min(job_instance_id) FROM job_instance)"))
+    mine: list = []
+    theirs: list = []
+    assert streamed(db, warnings=mine) == whole(db, warnings=theirs)
+    assert mine == theirs and any("row by row" in w for w in mine)

@@ -3,9 +3,12 @@
 :func:`panorama_tui.stats.sql_stats.all_statistics_db` returns every instance's jobs.csv row as
 a dict (~740 bytes each: 0.75 GB at 1M jobs), and its JSON text is made whole on top of that
 (bytes, then str: ~0.6 GB each).  :func:`write_statistics_json` writes the same JSON (the
-same keys, values and order) with the rows read from one SQL stream per workflow, in
-pegasus-statistics' order (SQLite sorts them, spilling to a temporary file past its page
-cache), each written as it comes: what is held is the aggregates, a few hundred rows.
+same keys, values and order) with the rows read as they are written: per workflow, the
+instances, their jobstate aggregates and their invocation aggregates, each one ordered pass
+(instance-id order, which is pegasus-statistics' order in a DB monitord wrote), merged here,
+the two aggregates read by worker threads on connections of their own; a DB whose instances
+are not in that order gets one statement that sorts them.  What is held is the aggregates
+and a few batches of rows.
 
 The aggregates are sql_stats' own.  A DB sql_stats would answer another way (a caller's
 connection, a value the figures cannot use, which sends it to the store) gets
@@ -97,10 +100,11 @@ def _stream(path: str, out, wf_uuid, tz, warnings) -> bool:
 
 
 def _odd(conn) -> bool:
-    """A multiplier that is not a number: the rows' Kickstart-Mult would fail in Python (the
-    store skips such a row; sql_stats then answers from the store)."""
+    """A multiplier or a job_submit_seq that is not a number: the rows' Kickstart-Mult, or
+    sql_stats' sort of the instances, would fail in Python (the store skips such a row;
+    sql_stats then answers from the store)."""
     return conn.execute("SELECT 1 FROM job_instance WHERE typeof(multiplier_factor) NOT IN ('integer', 'real') "
-                        "LIMIT 1").fetchone() is not None
+                        "OR typeof(job_submit_seq) NOT IN ('integer', 'real') LIMIT 1").fetchone() is not None
 
 
 def _head(r, conn, tree, tz) -> tuple:
@@ -288,7 +292,15 @@ def _another(r):
 def _in_submit_order(conn, tree) -> bool:
     """Whether each workflow's instances in instance-id order are in job_submit_seq order (ties
     are then in instance-id order too).  A workflow alone, all of the DB: every instance, an
-    orphan too (stricter, and no join); 100k jobs: ~0.05 s."""
+    orphan too (stricter, and no join); 100k jobs: ~0.05 s.  A job_submit_seq that is not a
+    number (SQLite keeps what it is given) is not in order: SQL sorts such values."""
+    try:
+        return _submit_order(conn, tree)
+    except TypeError:
+        return False
+
+
+def _submit_order(conn, tree) -> bool:
     if tree.everything and len(tree.ids) == 1:
         cur = conn.execute("SELECT job_submit_seq FROM job_instance ORDER BY job_instance_id")
         last = None
