@@ -39,6 +39,10 @@ _BATCH = 2000
 # to its first row, then the usual bound again between batches of rows.
 _FIRST_ROW_SECONDS = 600.0
 _SENTINEL = "\x00jobs\x00"
+# The feeds' page cache (KiB): each reads its index once, in order (a page is not read twice),
+# and the worker's pages from the time tables go back for the third connection to take (1M
+# jobs: peak RSS ~200 MB with 32 MB caches, against ~156 MB for one connection's rows).
+_FEED_CACHE_KIB = 4096
 
 
 def dumps(obj) -> str:
@@ -247,6 +251,9 @@ def _write_jobs(conn, tree, out, pool=None, r=None) -> None:
     js_sql = S._sql(S._JS_SQL.format(where=tree.inst_where("job_instance_id"))) + " ORDER BY jiid"
     inv_sql = S._sql(S._INV_SQL.format(where=tree.where("wf_id"))) + " ORDER BY jiid"
     third = _another(r) if pool is not None and r is not None and r.other is not None else None
+    for c in (r.other if pool is not None and r is not None else None, third):
+        if c is not None:
+            c.execute(f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")
     pool3 = ThreadPoolExecutor(1, thread_name_prefix="statsjson-inv") if third is not None else None
     try:
         out.write("{")
