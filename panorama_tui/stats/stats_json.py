@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import tzinfo
 from itertools import islice
+from operator import le
 from queue import Full, Queue
 from threading import Event
-from operator import le
 
 from ..core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, bound_work, text_reader
 from . import sql_stats as S
@@ -235,7 +235,6 @@ LEFT JOIN js ON js.jiid = ji.job_instance_id
 LEFT JOIN inv ON inv.jiid = ji.job_instance_id
 WHERE j.wf_id = ?
 ORDER BY ji.job_submit_seq, ji.job_instance_id"""
-
 
 
 def _write_jobs(conn, tree, out, pool=None, r=None) -> None:
