@@ -127,3 +127,76 @@ def test_an_open_connection(replay_dir):
     J.write_statistics_json(conn, out, tz=LA)
     conn.close()
     assert out.getvalue() == whole(db)
+
+
+def test_instances_out_of_submit_order(hier_copy, monkeypatch):
+    """A workflow whose job_submit_seq goes down along the instance ids gets the sorting
+    statement; in submit order (every DB here) the merged passes, which sort nothing."""
+    sorted_ones: list = []
+    real = J._write_jobs_sorted
+    monkeypatch.setattr(J, "_write_jobs_sorted", lambda *a: sorted_ones.append(1) or real(*a))
+    db = hier_copy(_retried)
+    same(db)
+    assert not sorted_ones
+    # the root's first instance submitted last (its seq past every other's)
+    swapped = hier_copy(_retried, lambda conn: conn.execute(
+        "UPDATE job_instance SET job_submit_seq = 1000 WHERE job_instance_id = "
+        "(SELECT min(ji.job_instance_id) FROM job_instance ji JOIN job j ON j.job_id = ji.job_id WHERE j.wf_id = 1)"))
+    got = same(swapped)
+    assert sorted_ones
+    assert got["jobs"][ROOT_WF][-1]["job_inst_id"] == 1000
+
+
+def test_rows_in_many_batches(tmp_path, monkeypatch):
+    """Batches of a few rows: the worker's feed and this thread's passes stay in step."""
+    from benchmarks import bench_stats
+
+    db = str(tmp_path / "generated.stampede.db")
+    bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_BATCH", 7)
+    same(db)
+
+
+class _Breaks(io.StringIO):
+    def __init__(self, after: int):
+        super().__init__()
+        self.after = after
+
+    def write(self, s):
+        self.after -= 1
+        if self.after < 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(s)
+
+
+def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatch):
+    """The worker is feeding rows when the write fails: it is stopped, the error comes out."""
+    import threading
+
+    from benchmarks import bench_stats
+
+    db = str(tmp_path / "generated.stampede.db")
+    bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_BATCH", 5)
+    before = threading.active_count()
+    with pytest.raises(BrokenPipeError):
+        J.write_statistics_json(db, _Breaks(4), tz=LA)
+    assert threading.active_count() == before
+
+
+def test_a_wal_db_reads_on_one_connection(hier_copy):
+    """WAL: a connection opened later may see later commits, so no worker and no feeds; the
+    same text."""
+    db = hier_copy(_retried, lambda conn: conn.execute("PRAGMA journal_mode = WAL"))
+    same(db)
+
+
+def test_a_submit_seq_that_is_not_a_number(hier_copy):
+    """SQLite keeps 'x' in an INTEGER column; sql_stats answers such a DB from the store (its
+    sort of the instances fails): the whole answer, written whole."""
+    db = hier_copy(lambda conn: conn.execute("UPDATE job_instance SET job_submit_seq = 'x' WHERE job_instance_id = "
+                                             "(SELECT min(job_instance_id) FROM job_instance)"))
+    mine: list = []
+    theirs: list = []
+    assert streamed(db, warnings=mine) == whole(db, warnings=theirs)
+    assert mine == theirs and any("row by row" in w for w in mine)

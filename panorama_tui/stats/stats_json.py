@@ -3,9 +3,12 @@
 :func:`panorama_tui.stats.sql_stats.all_statistics_db` returns every instance's jobs.csv row as
 a dict (~740 bytes each: 0.75 GB at 1M jobs), and its JSON text is made whole on top of that
 (bytes, then str: ~0.6 GB each).  :func:`write_statistics_json` writes the same JSON (the
-same keys, values and order) with the rows read from one SQL stream per workflow, in
-pegasus-statistics' order (SQLite sorts them, spilling to a temporary file past its page
-cache), each written as it comes: what is held is the aggregates, a few hundred rows.
+same keys, values and order) with the rows read as they are written: per workflow, the
+instances, their jobstate aggregates and their invocation aggregates, each one ordered pass
+(instance-id order, which is pegasus-statistics' order in a DB monitord wrote), merged here,
+the two aggregates read by worker threads on connections of their own; a DB whose instances
+are not in that order gets one statement that sorts them.  What is held is the aggregates
+and a few batches of rows.
 
 The aggregates are sql_stats' own.  A DB sql_stats would answer another way (a caller's
 connection, a value the figures cannot use, which sends it to the store) gets
@@ -17,9 +20,14 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import tzinfo
+from itertools import islice
+from operator import le
+from queue import Full, Queue
+from threading import Event
 
-from ..core.sqlite import MAX_STATEMENT_SECONDS, bound_work, text_reader
+from ..core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, bound_work, text_reader
 from . import sql_stats as S
 
 __all__ = ["write_statistics_json", "dumps"]
@@ -31,6 +39,10 @@ _BATCH = 2000
 # to its first row, then the usual bound again between batches of rows.
 _FIRST_ROW_SECONDS = 600.0
 _SENTINEL = "\x00jobs\x00"
+# The feeds' page cache (KiB): each reads its index once, in order (a page is not read twice),
+# and the worker's pages from the time tables go back for the third connection to take (1M
+# jobs: peak RSS ~200 MB with 32 MB caches, against ~156 MB for one connection's rows).
+_FEED_CACHE_KIB = 4096
 
 
 def dumps(obj) -> str:
@@ -80,7 +92,7 @@ def _stream(path: str, out, wf_uuid, tz, warnings) -> bool:
                 text = dumps({**head, "jobs": _SENTINEL})
                 cut = text.index(dumps(_SENTINEL))
                 out.write(text[:cut])
-                _write_jobs(conn, tree, out)
+                _write_jobs(conn, tree, out, pool, r)
                 text = dumps({"jobs": _SENTINEL, **tail})
                 out.write(text[text.index(dumps(_SENTINEL)) + len(dumps(_SENTINEL)):])
             except S._ODD_VALUES as exc:
@@ -92,16 +104,17 @@ def _stream(path: str, out, wf_uuid, tz, warnings) -> bool:
 
 
 def _odd(conn) -> bool:
-    """A multiplier that is not a number: the rows' Kickstart-Mult would fail in Python (the
-    store skips such a row; sql_stats then answers from the store)."""
+    """A multiplier or a job_submit_seq that is not a number: the rows' Kickstart-Mult, or
+    sql_stats' sort of the instances, would fail in Python (the store skips such a row;
+    sql_stats then answers from the store)."""
     return conn.execute("SELECT 1 FROM job_instance WHERE typeof(multiplier_factor) NOT IN ('integer', 'real') "
-                        "LIMIT 1").fetchone() is not None
+                        "OR typeof(job_submit_seq) NOT IN ('integer', 'real') LIMIT 1").fetchone() is not None
 
 
 def _head(r, conn, tree, tz) -> tuple:
     """(summary, workflows and breakdown in json_units, a function giving per_host, per_day
-    and integrity, the worker pool to shut down).  The time tables are computed meanwhile on a
-    second connection when there is one: they come after the rows."""
+    and integrity, the worker pool to shut down).  The time tables and the cumulative times
+    are computed meanwhile on a second connection when there is one."""
     hosts = {h: S._text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
     states = S._wf_states(conn, tree)
     integrity = S._integrity(conn, tree)
@@ -110,9 +123,13 @@ def _head(r, conn, tree, tz) -> tuple:
     if other is not None:
         S._lean(other)  # one pass per table: read(2), not every page mapped into this process
         pool = ThreadPoolExecutor(1, thread_name_prefix="statsjson")
-        times_f = pool.submit(S._time_tables, other, tree, hosts)
+        # Nothing is written before the time tables are known (see _stream), so the two threads
+        # share what comes before the rows.  100k jobs, CPU: the time tables ~0.44 s and the
+        # cumulative times ~0.05 s there; the task counts ~0.18 s, the breakdown ~0.2 s and
+        # the jobs' counts ~0.1 s here.
+        futures = [pool.submit(S._time_tables, other, tree, hosts), pool.submit(S._cumulative, other, tree)]
     try:
-        return _head_rest(conn, tree, tz, states, integrity, hosts, pool, times_f if pool is not None else None)
+        return _head_rest(conn, tree, tz, states, integrity, hosts, pool, futures if pool is not None else None)
     except BaseException:
         # The worker must be done with its connection before the caller closes it: a query
         # on a closed connection crashes the process (the fuzz test's odd-valued DB did).
@@ -122,13 +139,13 @@ def _head(r, conn, tree, tz) -> tuple:
         raise
 
 
-def _head_rest(conn, tree, tz, states, integrity, hosts, pool, times_f) -> tuple:
+def _head_rest(conn, tree, tz, states, integrity, hosts, pool, futures) -> tuple:
     from .store_stats import by_day
 
     tc = S._task_counts(conn, tree)
-    jobs, subs, side = S._tree_instances(conn, tree)
-    cum = S._cumulative(conn, tree)
     breakdown = S._breakdown(conn, tree)
+    jobs, subs, side = S._tree_instances(conn, tree)
+    cum = futures[1].result() if pool is not None else S._cumulative(conn, tree)
     top = tree.top
     zero = (0, 0, 0, 0)
     if len(tree.ids) == 1:
@@ -153,7 +170,7 @@ def _head_rest(conn, tree, tz, states, integrity, hosts, pool, times_f) -> tuple
     head = S.json_units({"summary": summary, "workflows": workflows, "breakdown": breakdown})
 
     def tail() -> dict:
-        times = times_f.result() if pool is not None else S._time_tables(conn, tree, hosts)
+        times = futures[0].result() if pool is not None else S._time_tables(conn, tree, hosts)
         return {"per_host": {"jobs": by_day(times["hj"], tz), "invocations": by_day(times["hi"], tz)},
                 "per_day": {"jobs": by_day(times["dj"], tz), "invocations": by_day(times["di"], tz)},
                 "integrity": integrity}
@@ -179,7 +196,27 @@ def _wf_job_counts(conn, tree) -> dict:
     return {k: tuple(v) for k, v in acc.items()}
 
 
-# One instance's jobs.csv figures: its job's name, its try (its rank among its job's instances
+# One instance's jobs.csv figures come from three statements, each one ordered pass over its
+# table (no join between them, no sort of the rows, no correlated subquery) merged here on the
+# instance id: the instances with their job's name; the jobstate aggregates (sql_stats'
+# _JS_SQL, a scan of jobstate's primary-key index, which is in instance order); the invocation
+# aggregates (_INV_SQL, a scan of invocation's (job_instance_id, task_submit_seq) index).  The
+# same figures as the single statement below, which joined them through automatic indexes and
+# sorted its result (100k jobs: ~1.0 s of CPU against ~0.6 s for the three passes).
+# pegasus-statistics' order is (job_submit_seq, job_instance_id) within a workflow: instance-id
+# order is that order when a workflow's job_submit_seq never goes down along the instance ids,
+# which is how monitord inserts them (every DB here); a DB where it does gets the single
+# statement (_ROWS_SQL), which sorts.
+_INSTANCES_SQL = """
+SELECT ji.job_instance_id, j.exec_job_id, ji.job_submit_seq, ji.site, ji.multiplier_factor,
+       CAST(ji.local_duration AS REAL), CAST(ji.cluster_duration AS REAL), ji.host_id, ji.job_id
+FROM job_instance ji CROSS JOIN job j ON j.job_id = ji.job_id  -- CROSS: scan the instances, look their job up
+WHERE j.wf_id = ?
+ORDER BY ji.job_instance_id"""
+# a job's try is its rank among its instances by job_submit_seq: 1 unless it has several
+_MULTI_SQL = "SELECT job_id FROM job_instance GROUP BY job_id HAVING count(*) > 1"
+
+# The single statement: its job's name, its try (its rank among its job's instances
 # by job_submit_seq: 1 unless the job has several), DAGMan's figures, and the jobstate and
 # invocation aggregates of sql_stats' jobs.csv queries, joined in SQL (SQLite materializes
 # them with an index on the instance id), in pegasus-statistics' order.
@@ -200,9 +237,241 @@ WHERE j.wf_id = ?
 ORDER BY ji.job_submit_seq, ji.job_instance_id"""
 
 
-def _write_jobs(conn, tree, out) -> None:
-    """``"jobs": {wf_uuid: [rows]}`` as dumps would indent it inside the answer (rows at 6)."""
+def _write_jobs(conn, tree, out, pool=None, r=None) -> None:
+    """``"jobs": {wf_uuid: [rows]}`` as dumps would indent it inside the answer (rows at 6).
+    With a worker (``pool`` and ``r``'s second connection, idle by now) the jobstate
+    aggregates are read there, and the invocation aggregates on a third connection."""
     hosts = {h: S._text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
+    if not _in_submit_order(conn, tree):
+        _write_jobs_sorted(conn, tree, out, hosts)
+        return
+    bound_work(conn, _FIRST_ROW_SECONDS)
+    multi = {job_id: 0 for (job_id,) in conn.execute(_MULTI_SQL)}
+    js_sql = S._sql(S._JS_SQL.format(where=tree.inst_where("job_instance_id"))) + " ORDER BY jiid"
+    inv_sql = S._sql(S._INV_SQL.format(where=tree.where("wf_id"))) + " ORDER BY jiid"
+    third = _another(r) if pool is not None and r is not None and r.other is not None else None
+    for c in (r.other if pool is not None and r is not None else None, third):
+        if c is not None:
+            c.execute(f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")
+    pool3 = ThreadPoolExecutor(1, thread_name_prefix="statsjson-inv") if third is not None else None
+    try:
+        out.write("{")
+        for n_wf, w in enumerate(tree.ids):
+            out.write(("," if n_wf else "") + "\n    " + dumps(tree.uuid[w]) + ": [")
+            bound_work(conn, _FIRST_ROW_SECONDS)
+            first = True
+            feeds = None if pool is None else ((pool, r.other), (pool3, third) if third is not None else None)
+            # closed however this ends (a write that fails: a closed pipe): the workers are then stopped
+            with closing(_rows(conn, w, js_sql, inv_sql, hosts, multi, feeds)) as rows:
+                for batch in rows:
+                    out.write(("\n" if first else ",\n") + _indented(batch))
+                    first = False
+                    bound_work(conn, MAX_STATEMENT_SECONDS)  # rows are coming: a new bound from now
+            out.write("]" if first else "\n    ]")
+        bound_work(conn)
+        out.write("\n  }" if tree.ids else "}")
+    finally:
+        if pool3 is not None:
+            pool3.shutdown(wait=True, cancel_futures=True)
+        if third is not None:
+            third.close()  # a read transaction: closing it ends it
+
+
+def _another(r):
+    """A third connection reading what ``r``'s two read (as :meth:`_Reader.second`: a rollback
+    journal, and ``r``'s shared lock held, so nobody has committed since), or None."""
+    try:
+        c = S._connect(r.path, busy=0.05, text=r.text)
+    except (*SQL_ERRORS, S.StatsDbError):
+        return None
+    try:
+        c.execute("BEGIN")
+        c.execute("SELECT count(*) FROM workflow").fetchone()
+        S._lean(c)
+    except SQL_ERRORS:
+        c.close()
+        return None
+    return c
+
+
+def _in_submit_order(conn, tree) -> bool:
+    """Whether each workflow's instances in instance-id order are in job_submit_seq order (ties
+    are then in instance-id order too).  A workflow alone, all of the DB: every instance, an
+    orphan too (stricter, and no join); 100k jobs: ~0.05 s.  A job_submit_seq that is not a
+    number (SQLite keeps what it is given) is not in order: SQL sorts such values."""
+    try:
+        return _submit_order(conn, tree)
+    except TypeError:
+        return False
+
+
+def _submit_order(conn, tree) -> bool:
+    if tree.everything and len(tree.ids) == 1:
+        cur = conn.execute("SELECT job_submit_seq FROM job_instance ORDER BY job_instance_id")
+        last = None
+        while chunk := cur.fetchmany(_BATCH * 5):
+            seqs = [r[0] for r in chunk]
+            if last is not None and seqs[0] < last or not all(map(le, seqs, islice(seqs, 1, None))):
+                return False
+            last = seqs[-1]
+        return True
+    last_of: dict = {}
+    for wf_id, seq in conn.execute(f"""
+            SELECT j.wf_id, ji.job_submit_seq FROM job_instance ji CROSS JOIN job j ON j.job_id = ji.job_id
+            WHERE {tree.where('j.wf_id')} ORDER BY ji.job_instance_id"""):
+        if seq < last_of.get(wf_id, seq):
+            return False
+        last_of[wf_id] = seq
+    return True
+
+
+def _rows(conn, w, js_sql: str, inv_sql: str, hosts: dict, multi: dict, feeds=None):
+    """Workflow ``w``'s jobs.csv rows in batches of dicts: its instances in instance-id order,
+    each with its jobstate and invocation aggregates (merged on the instance id, the three
+    streams in that order).  The aggregates are read by workers when there are (``feeds``:
+    (pool, connection) for the jobstate's, and for the invocations' or None): this thread then
+    reads the instances and makes the dicts (100k jobs, CPU: jobstate ~0.25 s, invocations
+    ~0.18 s, instances ~0.2 s, the dicts and their text ~0.3 s)."""
+    js_feed = inv_feed = None
+    try:
+        if feeds is not None:
+            (js_pool, js_conn), inv_at = feeds
+            js_feed = _Feed(js_pool, js_conn, js_sql)
+            if inv_at is not None:
+                inv_feed = _Feed(inv_at[0], inv_at[1], inv_sql)
+        js_rows = js_feed.rows() if js_feed is not None else conn.execute(js_sql)
+        inv_rows = inv_feed.rows() if inv_feed is not None else conn.execute(inv_sql)
+        yield from _merged(conn, w, js_rows, inv_rows, hosts, multi)
+    finally:
+        for feed in (js_feed, inv_feed):
+            if feed is not None:
+                feed.close()
+
+
+def _merged(conn, w, js_rows, inv_rows, hosts: dict, multi: dict):
+    text = S._text
+    host_get = hosts.get
+    js, inv = _by_id(js_rows), _by_id(inv_rows)
+    no = (None,) * 4
+    js_row = next(js, None) or no
+    inv_row = next(inv, None) or no
+    batch: list[dict] = []
+    for jiid, name, seq, site, mult, ldur, cdur, host_id, job_id in conn.execute(_INSTANCES_SQL, (w,)):
+        # the aggregates of instances not of this workflow (another's, an orphan's) are passed
+        while js_row[0] is not None and js_row[0] < jiid:
+            js_row = next(js, None) or no
+        while inv_row[0] is not None and inv_row[0] < jiid:
+            inv_row = next(inv, None) or no
+        _, post, queued, resource = js_row if js_row[0] == jiid else no
+        _, kick, cpu, code = inv_row if inv_row[0] == jiid else no
+        if type(name) is not str or not name.isprintable():
+            name = text(name)
+        if type(site) is not str or not site.isprintable():
+            site = text(site)
+        if job_id in multi:  # rows in job_submit_seq order: the instances of its job so far
+            n = multi[job_id] = multi[job_id] + 1
+        else:
+            n = 1
+        batch.append({
+            "job_id": name, "try": n, "job_inst_id": seq, "site": site, "kickstart": kick, "multiplier": mult,
+            "kickstart_mult": None if kick is None else kick * mult, "cpu_time": cpu, "post": post,
+            "condor_q_time": queued, "resource": resource, "runtime": ldur, "seqexec": cdur,
+            "seqexec_delay": None if cdur is None or kick is None else cdur - kick, "exitcode": code,
+            "host": host_get(host_id),
+        })
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Feed:
+    """A statement's rows read on the worker's connection, handed over in batches (a few held
+    at a time)."""
+
+    def __init__(self, pool, conn, sql: str):
+        self.queue: Queue = Queue(maxsize=4)
+        self.stop = Event()
+        self.conn = conn
+        self.future = pool.submit(self._run, sql)
+
+    def _run(self, sql: str) -> None:
+        try:
+            bound_work(self.conn, _FIRST_ROW_SECONDS)
+            cur = self.conn.execute(sql)
+            while not self.stop.is_set():
+                batch = cur.fetchmany(_BATCH)
+                bound_work(self.conn, MAX_STATEMENT_SECONDS)  # rows are coming: a new bound from now
+                self._put(batch)
+                if not batch:
+                    break
+            cur.close()
+        except BaseException as exc:  # told to the reader, in its thread
+            self._put(exc)
+        finally:
+            bound_work(self.conn)
+
+    def _put(self, item) -> None:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except Full:
+                pass
+
+    def rows(self):
+        while True:
+            item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return
+            yield from item
+
+    def close(self) -> None:
+        """The worker is done with its connection when this returns (at most a batch more)."""
+        self.stop.set()
+        try:
+            self.future.result()
+        except BaseException:  # already told through the queue, or nobody is reading any more
+            pass
+
+
+def _by_id(cursor):
+    """The aggregates' rows whose instance id is a number, in order: SQLite keeps what a cell
+    is given, and sorts text and BLOBs after every number (no instance has such an id, so
+    the rows from there on are nobody's; a NULL, first, neither)."""
+    for row in cursor:
+        t = type(row[0])
+        if t is int or t is float:
+            yield row
+        elif row[0] is not None:
+            return
+
+
+def _indented(batch: list) -> str:
+    """The rows as dumps writes them at 6 spaces, joined by ",\\n": one dumps for the batch,
+    put as deep as the rows are in the answer, and cut out of it (100k rows: ~0.12 s of CPU
+    against ~0.3 s a row at a time, and ~0.08 s more for indenting a shallower dumps' lines);
+    row by row when a row needs json's answer (an integer past 64 bits), so that the other
+    rows keep orjson's text."""
+    try:
+        import orjson
+
+        text = orjson.dumps({"": {"": batch}}, option=orjson.OPT_INDENT_2)
+    except (ImportError, TypeError):
+        return ",\n".join("      " + dumps(row).replace("\n", "\n      ") for row in batch)
+    return text[_DEEP_HEAD:-_DEEP_TAIL].decode()
+
+
+# '{\n  "": {\n    "": [\n' before the rows, '\n    ]\n  }\n}' after them
+_DEEP_HEAD = len('{\n  "": {\n    "": [\n')
+_DEEP_TAIL = len('\n    ]\n  }\n}')
+
+
+def _write_jobs_sorted(conn, tree, out, hosts: dict) -> None:
+    """_write_jobs with the rows of _ROWS_SQL, which sorts them."""
     host_get = hosts.get
     text = S._text
     sql = _ROWS_SQL.format(js=S._sql(S._JS_SQL.format(where=tree.inst_where("job_instance_id"))),
