@@ -111,8 +111,8 @@ def _tries(s: Store, wfs: list, rows) -> None:
     codes = _STATE_CODE
     (_, _, _, sched_ids, sites, users, _, _, _, _, _, _, _, _, _, _, _, hosts, ips, host_sites, _, names) = zip(*rows)
     # the row's site (submit.start, main.end) wins over its host's (host.info comes first)
-    sites = _shared([a or b for a, b in zip(sites, host_sites)])
-    for row, sched_id, site, user, host, ip, name in zip(rows, _unique(sched_ids), sites, _shared(users),
+    site_col = _shared([a or b for a, b in zip(sites, host_sites)])
+    for row, sched_id, site, user, host, ip, name in zip(rows, _unique(sched_ids), site_col, _shared(users),
                                                          _shared(hosts), _shared(ips), _shared(names)):
         (wi, exec_id, seq, _, _, _, ldur, cdur, mult, main_ec, post_ec, state, ts, js, reason,
          start, end, _, _, _, rare, _) = row
