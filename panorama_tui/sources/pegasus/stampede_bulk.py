@@ -283,7 +283,8 @@ def _instances(src, conn, lim: dict) -> list[Event]:
         state = ts = js = reason = start = end = None
         has_main = has_post = job_success = False
         if st is not None:
-            # to_epoch's common case (a float in range) inline: 3 calls a row, ~5 % of the reader
+            # to_epoch's common case (a float in range) inline: 3 calls a row (py-spy at 100k: the
+            # calls were 1.3 % of the load's samples)
             state, ts, js, reason, _, start, end = st[1:8]
             if not (type(ts) is float and _EPOCH_LO <= ts < _EPOCH_HI):
                 ts = to_epoch(ts)
