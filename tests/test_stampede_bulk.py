@@ -194,3 +194,28 @@ def test_the_detail_panel_reads_a_bulk_loaded_jobs_history(tmp_path):
             assert sum(j.partial for j in got.jobs()) == got.job_count() - 1 - len(got.failed_jobs())
 
     asyncio.run(go())
+
+
+def test_control_characters_are_made_visible_as_row_by_row(tmp_path):
+    """Text cleaned a column at a time (handlers/stampede_bulk.py) as typed.text cleans a cell:
+    a control character in a site, user, host, condor id or transformation made visible, the
+    same as the row-by-row read gives it."""
+    from benchmarks import generate as G
+
+    db = tmp_path / "ctl.stampede.db"
+    G.write_stampede_db(str(db), 300)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE job_instance SET site = 'si\x1bte', user = 'us\x07er', sched_id = sched_id || '\x1b[2J'"
+                     " WHERE job_instance_id % 7 = 0")
+        conn.execute("UPDATE host SET hostname = hostname || '\x1b]0;x\x07'")
+        conn.execute("UPDATE task SET transformation = 'tr\x1bans' WHERE task_id % 5 = 0")
+    _check(db)
+    got, _ = _read(db, 0)
+    seen = set()
+    for job in got.jobs():
+        for t in job.tries.values():
+            for v in (t.site, t.user, t.host, t.sched_id, job.transformation):
+                assert v is None or v.isprintable(), v
+                seen.add(v)
+    assert {"si^[te", "us^Ger", "tr^[ans"} <= seen
+    assert any(v and v.endswith("^[[2J") for v in seen) and any(v and v.endswith("^[]0;x^G") for v in seen)

@@ -32,6 +32,8 @@ an id range, 1.5x more.
 
 from __future__ import annotations
 
+from ...core.events import _LATEST_EPOCH as _EPOCH_HI
+from ...core.events import _PLAUSIBLE_EPOCH as _EPOCH_LO
 from ...core.events import PLACEHOLDER_STATES, Event, to_epoch
 from ...core.stampede import SUBWF_TYPES
 
@@ -81,15 +83,19 @@ _JS_BITS = """,
   sum(DISTINCT CASE WHEN jobstate_submit_seq BETWEEN 0 AND 61 THEN 1 << jobstate_submit_seq END) AS bits"""
 
 # One grouped pass over the slice's states, joined back to the rows at the latest time.
+# Which of the flagged states an instance has, as bits (a distinct bit a state: the sum of the
+# distinct values is their OR): one CASE a row instead of four max(CASE) (the query 0.69 -> 0.62 s
+# CPU over the 100k DB's 700k states).
+_OK, _FAIL, _POST, _RARE_BIT = 1, 2, 4, 8
+_MAIN = _OK | _FAIL
+
 _STATES_SQL = f"""SELECT s.job_instance_id, s.state, s.timestamp, s.jobstate_submit_seq, s.reason, s.rowid,
-  m.st, m.en, m.rare, m.mn, m.po, m.ok{{bits}}
+  m.st, m.en, m.f{{bits}}
 FROM (SELECT job_instance_id, max(timestamp) AS mt,
   min(CASE WHEN state = 'EXECUTE' THEN timestamp END) AS st,
   min(CASE WHEN state IN {_in(_END_STATES)} THEN timestamp END) AS en,
-  max(CASE WHEN state IN {_in(_FLAGGED)} THEN 1 ELSE 0 END) AS rare,
-  max(CASE WHEN state IN {_in(_MAIN_END)} THEN 1 ELSE 0 END) AS mn,
-  max(CASE WHEN state IN {_in(_POST_END)} THEN 1 ELSE 0 END) AS po,
-  max(CASE WHEN state = 'JOB_SUCCESS' THEN 1 ELSE 0 END) AS ok{{js_bits}}
+  sum(DISTINCT CASE WHEN state = 'JOB_SUCCESS' THEN {_OK} WHEN state = 'JOB_FAILURE' THEN {_FAIL}
+    WHEN state IN {_in(_POST_END)} THEN {_POST} WHEN state IN {_in(_FLAGGED)} THEN {_RARE_BIT} ELSE 0 END) AS f{{js_bits}}
   FROM jobstate WHERE job_instance_id BETWEEN :lo AND :hi AND rowid <= :js_max GROUP BY job_instance_id) m
 JOIN jobstate s ON s.job_instance_id = m.job_instance_id AND s.timestamp = m.mt AND s.rowid <= :js_max"""
 
@@ -184,7 +190,10 @@ def _jobs(src, conn, lim: dict) -> list[Event]:
         src._job[job_id] = (uuid, exec_id, tdesc)
         if not tcount:
             lim["no_task"].add(job_id)
-        rows.append((_uuid_index(uuids, index, uuid), exec_id, tdesc, clustered, maxr, _argv_role(argv)))
+        wi = index.get(uuid)
+        if wi is None:
+            wi = _uuid_index(uuids, index, uuid)
+        rows.append((wi, exec_id, tdesc, clustered, maxr, _argv_role(argv) if argv is not None else None))
     return _event(uuids, "jobs", rows)
 
 
@@ -211,7 +220,10 @@ def _tasks(src, conn, lim: dict) -> list[Event]:
         job = src._job.get(job_id) if job_id is not None else None
         if job is None:
             src._unmapped[task_id] = (uuid, abs_id)
-        rows.append((_uuid_index(uuids, index, uuid), abs_id, xform, tdesc, job[1] if job is not None else None))
+        wi = index.get(uuid)
+        if wi is None:
+            wi = _uuid_index(uuids, index, uuid)
+        rows.append((wi, abs_id, xform, tdesc, job[1] if job is not None else None))
     return _event(uuids, "tasks", rows)
 
 
@@ -237,7 +249,7 @@ def _instances(src, conn, lim: dict) -> list[Event]:
         # a job without a task is named by its invocation; the main job's status once a POST
         # script ended without JOB_SUCCESS, or should one end later, is its highest task status
         # (most instances of a finished run have both: no invocation read for them)
-        if r[1] in no_task or st is None or not (st[10] and st[11]):
+        if r[1] in no_task or st is None or (st[8] & (_POST | _OK)) != _POST | _OK:
             want.append(r[0])
     names: dict[int, tuple] = {}
     inv_ec: dict[int, int] = {}
@@ -249,7 +261,7 @@ def _instances(src, conn, lim: dict) -> list[Event]:
             if ec and ec > inv_ec.get(jiid, 0):
                 inv_ec[jiid] = ec
     ec_of = {r[0]: r[9] for r in instances}
-    rare = _rare_rows(src, conn, p, [j for j, r in states.items() if r[8] or (r[10] and ec_of.get(j) is None)])
+    rare = _rare_rows(src, conn, p, [j for j, r in states.items() if r[8] & _RARE_BIT or (r[8] & _POST and ec_of.get(j) is None)])
     uuids: list[str] = []
     index: dict[str, int] = {}
     rows = []
@@ -265,18 +277,26 @@ def _instances(src, conn, lim: dict) -> list[Event]:
             src._skip("job_instance", jiid, f"job_submit_seq {seq!r} or exitcode {ec!r} is not a number")
             continue
         st = states.get(jiid)
-        if st is None or not st[10] or tdesc in SUBWF_TYPES:
+        if st is None or not st[8] & _POST or tdesc in SUBWF_TYPES:
             # kept for the rows still to come; a finished one is looked up if one comes (_recall)
             src._ji[jiid] = (uuid, exec_id, seq, tdesc)
         state = ts = js = reason = start = end = None
         has_main = has_post = job_success = False
         if st is not None:
-            state, ts, js, reason = st[1], to_epoch(st[2]), st[3], st[4]
-            start, end = to_epoch(st[6]), to_epoch(st[7])
-            has_main, has_post, job_success = bool(st[9]), bool(st[10]), bool(st[11])
-            if track and st[12]:
+            # to_epoch's common case (a float in range) inline: 3 calls a row (py-spy at 100k: the
+            # calls were 1.3 % of the load's samples)
+            state, ts, js, reason, _, start, end = st[1:8]
+            if not (type(ts) is float and _EPOCH_LO <= ts < _EPOCH_HI):
+                ts = to_epoch(ts)
+            if start is not None and not (type(start) is float and _EPOCH_LO <= start < _EPOCH_HI):
+                start = to_epoch(start)
+            if end is not None and not (type(end) is float and _EPOCH_LO <= end < _EPOCH_HI):
+                end = to_epoch(end)
+            f = st[8]
+            has_main, has_post, job_success = bool(f & _MAIN), bool(f & _POST), bool(f & _OK)
+            if track and st[9]:
                 key = (uuid, exec_id, seq)
-                src.js_seen[key] = src.js_seen.get(key, 0) | st[12]
+                src.js_seen[key] = src.js_seen.get(key, 0) | st[9]
         # exit statuses as the incremental read gives them (StampedeDbSource._instance_events)
         if has_post:
             post_ec = ec
