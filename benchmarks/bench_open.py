@@ -131,6 +131,9 @@ def child_no_screen(path: str, bulk: bool = True) -> dict:
     from panorama_tui.sources.pegasus.stampede_bulk import BULK_MIN_JOBS
     from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 
+    from panorama_tui.core import gcpolicy
+
+    gcpolicy.configure()  # the collector's thresholds as the program sets them (the screen's child too)
     before = _vm_rss_mb()
     c0 = time.process_time()
     store = run_to_end(StampedeDbSource(path, follow=False, bulk_min=BULK_MIN_JOBS if bulk else None), Store())
