@@ -29,7 +29,14 @@ Measured in one process, on one screen (PanoramaApp headless via ``run_test``, 1
   its effect (``bench_ui.Probe``), with the feed on, and the same with it paused.
   The feeder's samples/s applied against offered.
 
-``python -m benchmarks.bench_live [--n 100000] [--million] [--seconds 30] [--json F]``
+What it found (100k, 2 cores shared, load ~5): Ingest counted each trace sample toward the
+collector's freeze (``gcpolicy.note_applied``), so 10k samples/s made a full collection every
+2 s on the ingest thread, holding the GIL: 14 in a 30 s feed, up to 205 ms each (the first walks
+what the screen made since its freeze), loop lag max 149 ms, nav keys p95 131 ms.  Samples are
+untracked structs in the series' rings and no longer count: no collection while fed.
+``--count-samples`` runs the old policy, for a before/after in one run.
+
+``python -m benchmarks.bench_live [--n 100000] [--million] [--seconds 30] [--count-samples] [--json F]``
 """
 
 from __future__ import annotations
@@ -103,8 +110,8 @@ class Line:
         for k in self.FIELDS:
             d[k] = f"@@{k}@@"
         text = json.dumps(d).replace("%", "%%")
-        for k in self.FIELDS:
-            text = text.replace(f'"@@{k}@@"', '"%s"' if k == "@timestamp" else "%s")
+        for k in self.FIELDS:  # named: the record's own key order is not FIELDS'
+            text = text.replace(f'"@@{k}@@"', f'"%({k})s"' if k == "@timestamp" else f"%({k})s")
         self.fmt = text
         self.start, self.cpu, self.rss, self.rd, self.wr = start, cpu_frac, rss, rd_rate, wr_rate
 
@@ -113,8 +120,9 @@ class Line:
         cpu = self.cpu * k
         rd, wr = int(self.rd * k), int(self.wr * k)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".000Z"
-        return self.fmt % (ts, self.rss, rd, wr, round(cpu * 0.9, 2), round(cpu * 0.1, 2), rd + 4096 * int(k),
-                           wr + 512 * int(k), stamp)
+        return self.fmt % {"ts": ts, "rss": self.rss, "bread": rd, "bwrite": wr, "utime": round(cpu * 0.9, 2),
+                           "stime": round(cpu * 0.1, 2), "rchar": rd + 4096 * int(k), "wchar": wr + 512 * int(k),
+                           "@timestamp": stamp}
 
 
 def trace_lines(p, tries: list[int], t: float, want: int = RUNNING) -> list[Line]:
@@ -215,12 +223,17 @@ async def phase_lag(lag, seconds: float) -> tuple[list[float], float, float]:
     return lags, time.process_time() - c0, time.perf_counter() - t0
 
 
-def run(n: int, seconds: float, idle_seconds: float, key_rounds: int) -> tuple[list[dict], dict]:
+def run(n: int, seconds: float, idle_seconds: float, key_rounds: int, count_samples: bool = False
+        ) -> tuple[list[dict], dict]:
     from benchmarks.bench_ui import LagProbe, Probe, build_store, store_summary
     from panorama_tui.core import gcpolicy
     from panorama_tui.pipeline.ingest import Ingest
     from panorama_tui.ui.app import PanoramaApp
 
+    if count_samples:  # what-if: the collector policy as before (every sample counted toward a freeze)
+        from panorama_tui.pipeline import ingest as ingest_mod
+
+        ingest_mod._is_sample = lambda e: False
     G.SLOTS_PER_JOB = SLOTS / n  # read when the plan is made (generate.Plan)
     t = time.perf_counter()
     p = G.plan(n)
@@ -228,6 +241,13 @@ def run(n: int, seconds: float, idle_seconds: float, key_rounds: int) -> tuple[l
     tries = running_tries(p, T)
     lines = trace_lines(p, tries, T)
     prep_s = time.perf_counter() - t
+    from panorama_tui.core.events import TraceSample
+    from panorama_tui.pipeline.ingest import decode_batch
+
+    bad: list = []
+    check = decode_batch([ln.at(T + 1.0) for ln in lines[:50]], bad, samples=True)
+    if bad or not all(type(e) is TraceSample for e in check):  # the lines must take the typed sample lane
+        raise SystemExit(f"bench_live: the trace lines do not decode as samples: {bad[:1] or check[:1]}")
     store, build_s, build_events = build_store(n, until=T + 1.0)
     gcpolicy.configure()
     gcpolicy.note_applied(build_events)
@@ -239,6 +259,16 @@ def run(n: int, seconds: float, idle_seconds: float, key_rounds: int) -> tuple[l
     ingest = Ingest(source, store).start()
     app = PanoramaApp(store, ingest=ingest, live=True, source_label=source.label)
     probe = Probe(app)
+    gcs: list[tuple[int, float]] = []  # (generation, ms) of each collection, any thread
+    started = [0.0]
+
+    def on_gc(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            gcs.append((info["generation"], (time.perf_counter() - started[0]) * 1000.0))
+
+    gc.callbacks.append(on_gc)
     out: dict = {"n": n, "T": T - G.T_START, "store": summ, "running_traced": len(lines)}
 
     async def go():
@@ -249,11 +279,28 @@ def run(n: int, seconds: float, idle_seconds: float, key_rounds: int) -> tuple[l
             await pilot.pause(1.0)
             lag = LagProbe(app)
             # A B A: idle, live, idle (the idle figure is the median of its two).
+            probe.ticks.clear()
+            gcs.clear()
             out["idle1"] = await phase_lag(lag, idle_seconds)
+            out["idle_gc"] = list(gcs)
+            gcs.clear()
+            out["idle_ticks"] = list(probe.ticks)
+            probe.ticks.clear()
             source.on.set()
             a0, o0 = source.applied, source.offered
             on0 = source.on_time
             out["live"] = await phase_lag(lag, seconds)
+            out["live_ticks"] = list(probe.ticks)
+            out["live_gc"] = list(gcs)
+            for what, g in (("fed", out["live_gc"]), ("paused", out["idle_gc"])):
+                full = [ms for gen, ms in g if gen == 2]
+                print(f"[live] collector, {what}: {len(g)} collections, {len(full)} full ones, full p50 "
+                      f"{_p(full, 50):.1f} max {max(full or [0]):.1f} ms; young max "
+                      f"{max([ms for gen, ms in g if gen < 2] or [0]):.1f} ms", flush=True)
+            print(f"[live] the screen's refresh tick (ms): fed p50 {_p(out['live_ticks'], 50) * 1e3:.1f} p95 "
+                  f"{_p(out['live_ticks'], 95) * 1e3:.1f} max {max(out['live_ticks'] or [0]) * 1e3:.1f}; paused "
+                  f"p50 {_p(out['idle_ticks'], 50) * 1e3:.1f} max {max(out['idle_ticks'] or [0]) * 1e3:.1f}",
+                  flush=True)
             out["live_keys"] = await keys(probe, key_rounds)
             out["applied"] = source.applied - a0
             out["offered"] = source.offered - o0
@@ -309,13 +356,16 @@ def main(argv=None) -> int:
     ap.add_argument("--key-rounds", type=int, default=6, help="rounds of down j pagedown G g s")
     ap.add_argument("--quick", action="store_true", help="10 s phases (a smoke run)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--count-samples", action="store_true",
+                    help="what-if: trace samples counted toward the collector's freeze, as before (a full "
+                         "collection every 20k samples)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.quick:
         args.seconds, args.idle_seconds, args.key_rounds = 10.0, 4.0, 3
     if args.child:
-        figs, out = run(args.child, args.seconds, args.idle_seconds, args.key_rounds)
-        print("@@" + json.dumps({"figures": figs, "extra": {k: v for k, v in out.items() if k != "store"}}))
+        child_figs, out = run(args.child, args.seconds, args.idle_seconds, args.key_rounds, args.count_samples)
+        print("@@" + json.dumps({"figures": child_figs, "extra": {k: v for k, v in out.items() if k != "store"}}))
         return 0
     print(f"bench_live  {time.strftime('%Y-%m-%d %H:%M:%S')}  load {loadavg()}", flush=True)
     figs: list[dict] = []
@@ -325,6 +375,7 @@ def main(argv=None) -> int:
 
         cmd = [sys.executable, "-m", "benchmarks.bench_live", "--child", str(n), "--seconds", str(args.seconds),
                "--idle-seconds", str(args.idle_seconds), "--key-rounds", str(args.key_rounds)]
+        cmd += ["--count-samples"] if args.count_samples else []
         proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True)
         line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("@@")), None)
         sys.stdout.write("".join(ln + "\n" for ln in proc.stdout.splitlines() if not ln.startswith("@@")))
