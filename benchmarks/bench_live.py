@@ -350,7 +350,7 @@ def figures(n: int, o: dict, seconds: float) -> list[dict]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--million", action="store_true", help="1M jobs too (the store's build takes minutes)")
+    ap.add_argument("--million", action="store_true", help="1M jobs too (untested: the event-path build of 1M jobs is long)")
     ap.add_argument("--seconds", type=float, default=30.0, help="the feed's timed phase")
     ap.add_argument("--idle-seconds", type=float, default=8.0, help="each of the two paused phases")
     ap.add_argument("--key-rounds", type=int, default=6, help="rounds of down j pagedown G g s")
