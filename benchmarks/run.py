@@ -4,7 +4,8 @@
     python -m benchmarks.run --quick      # 10k-job smoke run
     python -m benchmarks.run --only ingest,ui
     python -m benchmarks.run --scale      # LIGO scale (issue #14): 100k-job DBs, minutes; --million adds 1M
-                                          # (bench_scale: --once, --stats; bench_open: the screen opening them)
+                                          # (bench_scale: --once, --stats; bench_open: the screen opening them;
+                                          # bench_live: 10k running jobs' 1 Hz traces on the screen, loop lag)
 
 Each benchmark runs in its own Python process (so one's memory does not
 count in another's peak RSS, and a crash is reported, not fatal).  The
@@ -41,9 +42,9 @@ BENCHES = {
     "stats": "bench_stats",
     "parsl": "bench_parsl",
 }
-OURS = ("ingest", "ui", "scale", "open")
+OURS = ("ingest", "ui", "scale", "open", "live")
 # Not in the default set (minutes; the 1M-job run tens of minutes): --scale runs them.
-EXTRA = {"scale": "bench_scale", "open": "bench_open"}
+EXTRA = {"scale": "bench_scale", "open": "bench_open", "live": "bench_live"}
 
 
 # ---------------------------------------------------------------------------
@@ -218,10 +219,11 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller workflows (10k jobs) for a smoke run")
     ap.add_argument("--only", help="comma-separated: " + ",".join([*BENCHES, *EXTRA]))
     ap.add_argument("--scale", action="store_true",
-                    help="the LIGO-scale benchmarks (bench_scale: --once/--stats; bench_open: the screen; 100k jobs)")
+                    help="the LIGO-scale benchmarks (bench_scale: --once/--stats; bench_open: the screen; "
+                         "bench_live: 10k running jobs at 1 Hz; 100k jobs)")
     ap.add_argument("--million", action="store_true", help="with --scale: 1M jobs too")
     args = ap.parse_args(argv)
-    chosen = ["scale", "open"] if args.scale else list(BENCHES)
+    chosen = ["scale", "open", "live"] if args.scale else list(BENCHES)
     if args.only:
         chosen = [x.strip() for x in args.only.split(",") if x.strip()]
         unknown = [x for x in chosen if x not in BENCHES and x not in EXTRA]
