@@ -241,6 +241,17 @@ _LAST_STATES = "DELETE FROM jobstate WHERE rowid > (SELECT max(rowid) - {n} FROM
 _NO_END = "DELETE FROM workflowstate WHERE state = 'WORKFLOW_TERMINATED'"
 _NO_LAST_TRY = ("DELETE FROM jobstate WHERE job_instance_id = (SELECT max(job_instance_id) FROM job_instance)",
                 "DELETE FROM job_instance WHERE job_instance_id = (SELECT max(job_instance_id) FROM job_instance)")
+# the DB from the last retry on (its earlier try ran tasks): the store's task counts would go by
+# the retry's invocations (none yet) where pegasus-statistics' go by the DB's latest try: the
+# store path's to answer
+_TO_LAST_RETRY = (
+    "CREATE TEMP TABLE cut AS SELECT x.jiid, (SELECT min(timestamp) FROM jobstate s WHERE s.job_instance_id = x.jiid)"
+    " AS ts FROM (SELECT max(job_instance_id) AS jiid FROM job_instance WHERE job_id IN "
+    "(SELECT job_id FROM job_instance GROUP BY job_id HAVING count(*) > 1)) x",
+    "DELETE FROM jobstate WHERE timestamp >= (SELECT ts FROM cut)",
+    *(f"DELETE FROM {t} WHERE job_instance_id = (SELECT jiid FROM cut)"
+      for t in ("jobstate", "invocation", "integrity", "tag", "job_instance")),
+)
 
 # (run, what the DB lacks, the run jobstate.log is written from, whether the SQL path answers):
 # a DB that lags its jobstate.log by a state or by a few hundred (a finished run, one half
@@ -248,7 +259,7 @@ _NO_LAST_TRY = ("DELETE FROM jobstate WHERE job_instance_id = (SELECT max(job_in
 # sub-workflows too: their own jobstate.log is not written, so their states stay whole in the
 # DB; a DB whose instance rows keep an exit status without their end states is one the store's
 # own counts, shown as "provisional", differ on even without a submit dir); a try only
-# jobstate.log has; the same run's DB at 30 % of it under its jobstate.log at 60 % (new tries,
+# jobstate.log has; the DB from a retry on (the store path's); the same run's DB at 30 % of it under its jobstate.log at 60 % (new tries,
 # new jobs' first tries, ends).
 LAGS = [
     ((None, 0), (_LAST_STATES.format(n=1),), None, True),
@@ -257,6 +268,7 @@ LAGS = [
     ((None, 0), (_NO_END,), None, True),
     ((None, 3), (_NO_END,), None, True),
     ((0.6, 0), _NO_LAST_TRY, None, True),
+    ((None, 0), _TO_LAST_RETRY, None, False),
     ((0.3, 0), (), (0.6, 0), True),
 ]
 
