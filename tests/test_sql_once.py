@@ -259,8 +259,8 @@ _TO_LAST_RETRY = (
 # sub-workflows too: their own jobstate.log is not written, so their states stay whole in the
 # DB; a DB whose instance rows keep an exit status without their end states is one the store's
 # own counts, shown as "provisional", differ on even without a submit dir); a try only
-# jobstate.log has; the DB from a retry on (the store path's); the same run's DB at 30 % of it under its jobstate.log at 60 % (new tries,
-# new jobs' first tries, ends).
+# jobstate.log has; the DB from a retry on (the store path's); the same run's DB at 30 % of it
+# under its jobstate.log at 60 % (new tries, new jobs' first tries, ends).
 LAGS = [
     ((None, 0), (_LAST_STATES.format(n=1),), None, True),
     ((None, 0), (_LAST_STATES.format(n=300),), None, True),
