@@ -36,9 +36,17 @@ in ``warnings`` row by row.
 A submit dir is its DB's summary plus what its source reads beside the DB (``overlay``:
 sources/pegasus/overlay_once.py): DAGMan's progress tables (the ``dag`` rows, "from":
 "dagman.out", and the state DAGMan's table says before monitord's end) and a stall DAGMan's
-log shows, each one more event.  When the overlay has a job's state the DB has not got (a DB
-that lags its jobstate.log, a monitord stopped short of DAGMan's end) the store path answers.
-Event logs, recordings and Parsl DBs keep the store path.
+log shows, each one more event; DAGMan's start or end the DB has not got (a monitord stopped
+short of DAGMan's end), applied to the workflow by the store's rule before its jobs are
+counted.  The jobs whose states jobstate.log has and the DB has not got (a DB that lags its
+log; the generated 100k run half done: 211 lines of ~200 jobs) are the store's: a store of
+those jobs alone, built by the store's own handlers from their DB history and their lines
+(overlay_once.job_histories), gives their state, phase, hold and failure as stats/once.py
+reads them; their rows are taken out of the DB's counts, and their counts as the store has
+them beside pegasus-statistics' are the ``provisional`` ones.  The store path still answers
+when a try only jobstate.log has follows one that ran tasks (the store's task counts would go
+by the new try) or a job the DB has not got at all.  Event logs, recordings and Parsl DBs keep
+the store path.
 """
 
 from __future__ import annotations

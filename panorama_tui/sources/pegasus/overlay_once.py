@@ -12,6 +12,10 @@ that answers those from the DB directly: a job instance's rows are looked up onl
 overlay meets one of its lines (the jobstate.log tail, ~4,000 lines at 100k jobs, read from
 where the DB leaves off: :mod:`.jobstate_resume`), instead of 700,000 rows turned into
 events.  So the events are those the store path gets, by the same code.
+
+:func:`job_histories` gives the jobs those events change (a DB that lags its jobstate.log)
+with their whole history from the DB, read by StampedeDbSource's own code narrowed to them:
+the SQL path builds a store of those jobs alone and takes their answers from it.
 """
 
 from __future__ import annotations
