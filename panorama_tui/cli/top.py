@@ -240,8 +240,8 @@ def _once_from_db(args, source, label: str) -> int | None:
     store; None when the input is neither, or is one the store path must read (the same
     output).  A submit dir's DB summary takes what its source reads beside the DB
     (sources.pegasus.overlay_once: DAGMan's tables, jobstate.log lines the DB lacks, whose
-    jobs the store's rules decide); tests/test_sql_once.py compares both paths on every shared submit
-    dir, the held runs and generated ones."""
+    jobs the store's rules decide); tests/test_sql_once.py compares both paths on every shared
+    submit dir, the held runs and generated ones."""
     from ..sources.parsl.monitoring_db import ParslDbSource
     from ..sources.pegasus.stampede_db import StampedeDbSource
     from ..sources.pegasus.submitdir import SubmitDirSource
@@ -268,8 +268,9 @@ def _once_from_db(args, source, label: str) -> int | None:
             except OverlayUnsupported:
                 return None
 
-        # read beside the DB's job rows (their SQL runs without the GIL): what the submit
-        # dir adds costs no wall time of its own
+        # read beside the DB's job rows (their SQL runs without the GIL): at 100k jobs the
+        # overlay is ~0.07 s (finished) to ~0.15 s (half done) of Python that no longer
+        # comes before the ~1 s of SQL
         pool = ThreadPoolExecutor(1, thread_name_prefix="overlay")
         read = pool.submit(overlay_of, source.sd)
         pool.shutdown(wait=False)  # its one task runs on; the thread ends with it
