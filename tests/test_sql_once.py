@@ -327,3 +327,18 @@ def test_dagman_tables_and_stalls_on_a_run_without_its_end(generated, shared_dat
     # a job state the DB lacks: the store path's to answer
     job = Event("stampede.job_inst.main.start", 1.0, {"xwf_id": root, "job_id": "x", "job_inst_id": 1})
     assert sql_once.once_from_db(str(db), "x", now, overlay=[job]) is None
+
+
+def test_a_submit_dir_whose_db_is_cut_short(shared_data, tmp_path, monkeypatch):
+    """A submit dir whose DB is not a readable SQLite DB (cut short): the store path says so in
+    its own words and shows jobstate.log; the SQL path, asked first, leaves it to it."""
+    import shutil
+
+    src = shared_data / "pegasus" / "submitdirs" / "process_wf_success"
+    d = tmp_path / "cut"
+    shutil.copytree(src, d)
+    db = next(d.glob("*.stampede.db"))
+    db.write_bytes(db.read_bytes()[:3000])
+    for extra in (["--json"], []):
+        fast_used, fast, slow = _fast_and_store(["--once", *extra, str(d)], monkeypatch)
+        assert fast == slow and not fast_used

@@ -255,6 +255,8 @@ def _once_from_db(args, source, label: str) -> int | None:
     if isinstance(source, StampedeDbSource):
         path = source.path
     elif type(source) is SubmitDirSource and source.overlay and not source.follow:
+        if not source.sd.db_path or not os.path.isfile(source.sd.db_path):
+            return None  # no DB (yet): the store path says what the dir lacks
         from concurrent.futures import ThreadPoolExecutor
 
         from ..sources.pegasus.overlay_once import OverlayUnsupported, job_histories, overlay_events

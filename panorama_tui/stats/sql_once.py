@@ -729,8 +729,8 @@ def once_from_db(path: str, source: str = "", now: float | None = None, progress
     if pending is None:
         got = (overlay or [], jobs)
         pending = lambda: got  # noqa: E731
-    reader = sql_stats._Reader(path)
     try:
+        reader = sql_stats._Reader(path)  # a submit dir's DB is not checked before (the store path says why)
         with reader as conn:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # and sql_stats' 1 GiB mapping: see _light
             return _summary(reader, conn, path, source, now, progress, pending)
