@@ -39,7 +39,7 @@ sources/pegasus/overlay_once.py): DAGMan's progress tables (the ``dag`` rows, "f
 log shows, each one more event; DAGMan's start or end the DB has not got (a monitord stopped
 short of DAGMan's end), applied to the workflow by the store's rule before its jobs are
 counted.  The jobs whose states jobstate.log has and the DB has not got (a DB that lags its
-log; the generated 100k run half done: 211 lines of ~200 jobs) are the store's: a store of
+log; the generated 100k run half done: 211 lines of 186 jobs) are the store's: a store of
 those jobs alone, built by the store's own handlers from their DB history and their lines
 (overlay_once.job_histories), gives their state, phase, hold and failure as stats/once.py
 reads them; their rows are taken out of the DB's counts, and their counts as the store has
@@ -115,7 +115,7 @@ _LAST_STATE = ("(SELECT s.state FROM jobstate s WHERE s.job_instance_id = ji.job
                "ORDER BY s.timestamp DESC, s.jobstate_submit_seq DESC LIMIT 1)")
 _LATEST = "ji.job_submit_seq = (SELECT max(x.job_submit_seq) FROM job_instance x WHERE x.job_id = ji.job_id)"
 
-_KEYS_COLS = f"""
+_KEYS_SQL = f"""
 SELECT j.wf_id, {_LAST_STATE} AS last_state,
        (SELECT count(*) FROM job_instance x WHERE x.job_id = j.job_id) AS tries,
        CASE WHEN j.type_desc IN {_SUBWF_SQL} THEN 1 ELSE 0 END,
@@ -123,13 +123,9 @@ SELECT j.wf_id, {_LAST_STATE} AS last_state,
        {_has("('JOB_HELD')")} AS held,
        ji.job_instance_id, j.job_id
 FROM job_instance ji
-JOIN job j ON j.job_id = ji.job_id"""
-_KEYS_SQL = f"""{_KEYS_COLS}
+JOIN job j ON j.job_id = ji.job_id
 WHERE ji.job_instance_id BETWEEN ? AND ? AND {_LATEST}
 ORDER BY ji.job_instance_id"""
-# One job's row of _KEYS_SQL (a job jobstate.log changes: its row is taken back out).
-_KEY_OF_SQL = f"""{_KEYS_COLS}
-WHERE j.job_id = ? AND {_LATEST}"""
 # Instances a statement reads (_KEYS_SQL, by job_instance_id): each statement stays short
 # (~1 s of CPU) where a single one over 1M jobs ran 20-60 s on a loaded 2-core machine, past
 # the 60 s core.sqlite.bound_work gives one statement: interrupted, --once fell back to the
@@ -315,35 +311,28 @@ def _transformation(conn, job_id, wf_id, jiid) -> str | None:
     return None
 
 
-def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None, take_overlay=None) -> None:
-    """Every job's answer into its workflow.  ``take_overlay()`` is called once the job rows
-    are read, before any is counted (a submit dir's overlay, read meanwhile in another thread:
-    it may end the workflow, which decides its jobs' states); it answers {job row id: the
-    store's Job} for the jobs jobstate.log changes, which are the store's, not their rows'."""
+def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None, overlaid: dict | None = None) -> None:
+    """Every job's answer into its workflow; ``overlaid`` ({job row id: the store's Job}: the
+    jobs jobstate.log changes) are the store's, not their rows'."""
+    skip = overlaid or {}
     groups: Counter = Counter()
-    one_by_one: list[tuple] = []
+    one_by_one: list[int] = []
     done = 0
     lo, hi = conn.execute("SELECT min(job_instance_id), max(job_instance_id) FROM job_instance").fetchone()
     slices = [(a, a + SLICE - 1) for a in range(lo, hi + 1, SLICE)] if lo is not None else []
     for rows in _batches(conn, *((_KEYS_SQL, bounds) for bounds in slices)):
+        if skip:
+            rows = [r for r in rows if r[7] not in skip]
         groups.update([r[:6] for r in rows if r[1] not in _ONE_BY_ONE])  # in C: no per-row Python
-        one_by_one.extend(r[6:] for r in rows if r[1] in _ONE_BY_ONE)
+        one_by_one.extend(r[6] for r in rows if r[1] in _ONE_BY_ONE)
         done += len(rows)
         if progress is not None:
             progress(done)
     for wf_id, subwf, n in conn.execute(_WAITING_SQL):
         groups[(wf_id, None, 0, subwf, None, 0)] += n
-    skip = take_overlay() if take_overlay is not None else {}
-    if skip:  # their rows taken back out (a job without an instance: _overlaid_job)
-        one_by_one = [r for r in one_by_one if r[1] not in skip]
-        for job_id in skip:
-            for r in conn.execute(_KEY_OF_SQL, (job_id,)):
-                if r[1] not in _ONE_BY_ONE:
-                    groups[r[:6]] -= 1
     for (wf_id, last, tries, subwf, ecc, held), n in groups.items():
-        if n:
-            _count_jobs(wfs, wf_id, last, tries, subwf, ecc, held, n)
-    for jiid, _ in one_by_one:
+        _count_jobs(wfs, wf_id, last, tries, subwf, ecc, held, n)
+    for jiid in one_by_one:
         _one_job(conn, wfs, conn.execute(_ONE_SQL, (jiid,)).fetchone())
     for job_id, job in skip.items():
         _overlaid_job(conn, wfs, job_id, job)
@@ -716,24 +705,19 @@ def _order(wfs: dict[int, _Wf]) -> list[_Wf]:
 
 
 def once_from_db(path: str, source: str = "", now: float | None = None, progress=None,
-                 overlay: list | None = None, jobs: tuple | None = None, pending=None) -> tuple[dict, dict] | None:
+                 overlay: list | None = None, jobs: tuple | None = None) -> tuple[dict, dict] | None:
     """(``once.as_dict``'s dict, extras for the text form) for a Stampede DB, or None when
     this DB needs the store path (see the module's doc, or a DB that cannot be read: the
     store path says why in its own words).  ``progress(done, total)`` is told of the jobs
     read.  ``overlay``: the events a submit dir's source adds to its DB's
     (sources/pegasus/overlay_once.py).  ``jobs``: (keys, history) of the jobs those events
     change (overlay_once.job_histories): their answers are the store's for their own rows
-    and lines; without it an event that changes a job leaves the answer to the store path.
-    ``pending()``: (overlay, jobs) instead, asked for once the DB's job rows are read (the
-    submit dir read meanwhile), or None: the store path answers."""
-    if pending is None:
-        got = (overlay or [], jobs)
-        pending = lambda: got  # noqa: E731
+    and lines; without it an event that changes a job leaves the answer to the store path."""
     try:
         reader = sql_stats._Reader(path)  # a submit dir's DB is not checked before (the store path says why)
         with reader as conn:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # and sql_stats' 1 GiB mapping: see _light
-            return _summary(reader, conn, path, source, now, progress, pending)
+            return _summary(reader, conn, path, source, now, progress, overlay or [], jobs)
     except (Unsupported, sql_stats.StatsDbError, *SQL_ERRORS, TypeError, ValueError, OverflowError):
         return None
 
@@ -807,33 +791,23 @@ def _apply_overlay(conn, wfs: dict[int, _Wf], events: list, jobs: dict) -> None:
             w.stalled = (reason, since if since is not None else ev.ts) if reason else None
 
 
-def _summary(reader, conn, path, source, now, progress, pending) -> tuple[dict, dict]:
+def _summary(reader, conn, path, source, now, progress, overlay: list, lagging: tuple | None) -> tuple[dict, dict]:
     if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
         raise Unsupported("no workflow yet")
     wfs = _read_workflows(conn)  # first: a tree the store would build otherwise ends here
-    n_overlay = [0]
-
-    def take_overlay() -> dict:
-        got = pending()
-        if got is None:
-            raise Unsupported("the submit dir's overlay")
-        overlay, jobs = got
-        n_overlay[0] = len(overlay)
-        keys, history = jobs or ({}, [])
-        _apply_overlay(conn, wfs, overlay, keys)
-        overlaid: dict = {}
-        if keys:
-            store = _overlay_store(history)
-            for (uuid, exec_id), job_id in keys.items():
-                overlaid[job_id] = store.workflows[uuid].jobs[exec_id]
-        return overlaid
-
+    keys, history = lagging or ({}, [])
+    _apply_overlay(conn, wfs, overlay, keys)
+    overlaid: dict = {}
+    if keys:
+        store = _overlay_store(history)
+        for (uuid, exec_id), job_id in keys.items():
+            overlaid[job_id] = store.workflows[uuid].jobs[exec_id]
     total_jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]
     tick = None if progress is None else (lambda done: progress(done, total_jobs))
     other = reader.second()
     if other is None:
         (events, unknown), tasks = _aggregates(conn, path)  # one connection: the mapped one
-        _scan_jobs(conn, wfs, tick, take_overlay)
+        _scan_jobs(conn, wfs, tick, overlaid)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -841,7 +815,7 @@ def _summary(reader, conn, path, source, now, progress, pending) -> tuple[dict, 
         with ThreadPoolExecutor(1, thread_name_prefix="sql-once") as pool:
             agg = pool.submit(_aggregates, other, path)
             try:
-                _scan_jobs(conn, wfs, tick, take_overlay)
+                _scan_jobs(conn, wfs, tick, overlaid)
             except BaseException:
                 other.interrupt()
                 raise
@@ -908,7 +882,7 @@ def _summary(reader, conn, path, source, now, progress, pending) -> tuple[dict, 
     d = {
         "source": source,
         "exit_status": status,
-        "events": events + n_overlay[0],
+        "events": events + len(overlay),
         "bad_records": 0,
         "unknown_events": unknown,
         "warnings": 0,
