@@ -278,8 +278,8 @@ def bench_submit_dir(label: str, what: str, db: str, reps: int, tmp: str, baseli
 
 def bench_once_submit_dir(label: str, what: str, d: str, reps: int, baseline: bool, t_target, m_target) -> list[dict]:
     """``--once --json`` of the submit dir: its DB's summary computed in the DB plus what the
-    dir adds (cli.top._once_from_db; the store path answers when the dir's jobstate.log has
-    states the DB lacks), against the store path (``PANORAMA_ONCE_STORE=1``), outputs compared."""
+    dir adds (cli.top._once_from_db; the jobs whose jobstate.log lines the DB lacks decided by
+    the store's rules), against the store path (``PANORAMA_ONCE_STORE=1``), outputs compared."""
     ours = repeat(reps, _top("--once", "--json", d), _env())
     base = same = None
     note = f"median of {reps}: {ours['walls']} s; CPU {ours['cpu']:.1f} s"

@@ -178,21 +178,25 @@ def _fast_and_store(argv, monkeypatch) -> tuple[bool, tuple, tuple]:
     return any(answered), fast, slow
 
 
-# The submit dirs whose DB monitord finished (the SQL path answers them); the others' overlay
-# adds job states the DB lacks (hierarchical_wf_success: monitord stopped short of DAGMan's end;
-# the held runs "held" and "stale": a DB that lags its jobstate.log), so the store path answers.
+# The submit dirs whose DB monitord finished; the others' overlay adds job states the DB lacks
+# (hierarchical_wf_success: monitord stopped short of DAGMan's end; the held runs "held" and
+# "stale": a DB that lags its jobstate.log): the SQL path answers them all, those jobs decided
+# by the store's rules.
 FAST_DIRS = {"process_wf_failure", "process_wf_success", "removed"}
+LAGGING_DIRS = {"hierarchical_wf_success", "held", "stale"}
 
 
 def test_a_submit_dir_is_its_db_summary_and_what_the_dir_adds(shared_data, tmp_path, monkeypatch):
-    """--once of a submit dir computed in its DB plus DAGMan's tables (and the jobstate.log
-    lines the DB lacks, when they change no job) says exactly what the store path says, on
-    every shared submit dir and held run; the ones with a finished DB take the SQL path."""
-    for d in _submit_dirs(shared_data, tmp_path):
+    """--once of a submit dir computed in its DB plus DAGMan's tables and the jobstate.log
+    lines the DB lacks says exactly what the store path says (text, JSON, exit status), on
+    every shared submit dir and held run, and the SQL path answers every one of them."""
+    dirs = _submit_dirs(shared_data, tmp_path)
+    assert {d.name for d in dirs} >= FAST_DIRS | LAGGING_DIRS
+    for d in dirs:
         for extra in (["--json"], []):
             fast_used, fast, slow = _fast_and_store(["--once", *extra, str(d)], monkeypatch)
             assert fast == slow, f"{d} {extra}: the SQL path differs from the store path"
-            assert fast_used == (d.name in FAST_DIRS), d
+            assert fast_used, d
         if d.name in FAST_DIRS:
             out = json.loads(_run(["--once", "--json", str(d)], False, monkeypatch)[1])
             assert out["workflows"][0]["dag"]["from"] == "dagman.out", d  # DAGMan's own table, as the store has it
@@ -210,24 +214,75 @@ def test_a_generated_submit_dir(generated, until, subwfs, tmp_path, monkeypatch)
         assert fast == slow, f"{extra}: the SQL path differs from the store path"
 
 
-def test_a_submit_dir_whose_log_is_ahead_of_its_db(generated, tmp_path, monkeypatch):
-    """jobstate.log lines the DB has not got (monitord's DB lags its log): the store path
-    answers, and the output is its own."""
+def _lagging(generated, run, tmp_path: Path, *sql: str, log_of=None) -> str:
+    """A generated run's submit dir whose DB lacks what ``sql`` deletes from it, or whose
+    jobstate.log is written from a later point of the same run (``log_of``): monitord's DB
+    behind its jobstate.log, those lines only in jobstate.log."""
     import shutil
     import sqlite3
 
-    from benchmarks.submit_dir import write_submit_dir
+    from benchmarks.submit_dir import DAG, write_submit_dir
 
     db = tmp_path / "lagging.stampede.db"
-    shutil.copy(generated[None, 0], db)
-    d = write_submit_dir(str(db), str(tmp_path / "submit"))
+    shutil.copy(generated[run], db)
+    d = write_submit_dir(str(generated[log_of] if log_of else db), str(tmp_path / "submit"))
+    link = Path(d) / (DAG[: -len(".dag")] + ".stampede.db")
+    link.unlink()
+    link.symlink_to(db)
     conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM jobstate WHERE rowid = (SELECT max(rowid) FROM jobstate)")
+    for stmt in sql:
+        conn.execute(stmt)
     conn.commit()
     conn.close()
-    fast_used, fast, slow = _fast_and_store(["--once", "--json", d], monkeypatch)
-    assert not fast_used
-    assert fast == slow
+    return d
+
+
+_LAST_STATES = "DELETE FROM jobstate WHERE rowid > (SELECT max(rowid) - {n} FROM jobstate)"
+_NO_END = "DELETE FROM workflowstate WHERE state = 'WORKFLOW_TERMINATED'"
+_NO_LAST_TRY = ("DELETE FROM jobstate WHERE job_instance_id = (SELECT max(job_instance_id) FROM job_instance)",
+                "DELETE FROM job_instance WHERE job_instance_id = (SELECT max(job_instance_id) FROM job_instance)")
+# the DB from the last retry on (its earlier try ran tasks): the store's task counts would go by
+# the retry's invocations (none yet) where pegasus-statistics' go by the DB's latest try: the
+# store path's to answer
+_TO_LAST_RETRY = (
+    "CREATE TEMP TABLE cut AS SELECT x.jiid, (SELECT min(timestamp) FROM jobstate s WHERE s.job_instance_id = x.jiid)"
+    " AS ts FROM (SELECT max(job_instance_id) AS jiid FROM job_instance WHERE job_id IN "
+    "(SELECT job_id FROM job_instance GROUP BY job_id HAVING count(*) > 1)) x",
+    "DELETE FROM jobstate WHERE timestamp >= (SELECT ts FROM cut)",
+    *(f"DELETE FROM {t} WHERE job_instance_id = (SELECT jiid FROM cut)"
+      for t in ("jobstate", "invocation", "integrity", "tag", "job_instance")),
+)
+
+# (run, what the DB lacks, the run jobstate.log is written from, whether the SQL path answers):
+# a DB that lags its jobstate.log by a state or by a few hundred (a finished run, one half
+# done), one without monitord's end of the run (DAGMan's end in jobstate.log; with
+# sub-workflows too: their own jobstate.log is not written, so their states stay whole in the
+# DB; a DB whose instance rows keep an exit status without their end states is one the store's
+# own counts, shown as "provisional", differ on even without a submit dir); a try only
+# jobstate.log has; the DB from a retry on (the store path's); the same run's DB at 30 % of it
+# under its jobstate.log at 60 % (new tries, new jobs' first tries, ends).
+LAGS = [
+    ((None, 0), (_LAST_STATES.format(n=1),), None, True),
+    ((None, 0), (_LAST_STATES.format(n=300),), None, True),
+    ((0.6, 0), (_LAST_STATES.format(n=300),), None, True),
+    ((None, 0), (_NO_END,), None, True),
+    ((None, 3), (_NO_END,), None, True),
+    ((0.6, 0), _NO_LAST_TRY, None, True),
+    ((None, 0), _TO_LAST_RETRY, None, False),
+    ((0.3, 0), (), (0.6, 0), True),
+]
+
+
+@pytest.mark.parametrize("run,sql,log_of,answers", LAGS)
+def test_a_submit_dir_whose_log_is_ahead_of_its_db(generated, run, sql, log_of, answers, tmp_path, monkeypatch):
+    """jobstate.log lines the DB has not got (monitord's DB lags its log): the jobs they change
+    are decided by the store's rules on their rows and lines, the rest in the DB; text, JSON
+    and exit status are the store path's."""
+    d = _lagging(generated, run, tmp_path, *sql, log_of=log_of)
+    for extra in (["--json"], []):
+        fast_used, fast, slow = _fast_and_store(["--once", *extra, d], monkeypatch)
+        assert fast == slow, f"{extra}: the SQL path differs from the store path"
+        assert answers is None or fast_used == answers
 
 
 def test_dagman_tables_and_stalls_on_a_run_without_its_end(generated, shared_data, tmp_path):
@@ -272,3 +327,18 @@ def test_dagman_tables_and_stalls_on_a_run_without_its_end(generated, shared_dat
     # a job state the DB lacks: the store path's to answer
     job = Event("stampede.job_inst.main.start", 1.0, {"xwf_id": root, "job_id": "x", "job_inst_id": 1})
     assert sql_once.once_from_db(str(db), "x", now, overlay=[job]) is None
+
+
+def test_a_submit_dir_whose_db_is_cut_short(shared_data, tmp_path, monkeypatch):
+    """A submit dir whose DB is not a readable SQLite DB (cut short): the store path says so in
+    its own words and shows jobstate.log; the SQL path, asked first, leaves it to it."""
+    import shutil
+
+    src = shared_data / "pegasus" / "submitdirs" / "process_wf_success"
+    d = tmp_path / "cut"
+    shutil.copytree(src, d)
+    db = next(d.glob("*.stampede.db"))
+    db.write_bytes(db.read_bytes()[:3000])
+    for extra in (["--json"], []):
+        fast_used, fast, slow = _fast_and_store(["--once", *extra, str(d)], monkeypatch)
+        assert fast == slow and not fast_used

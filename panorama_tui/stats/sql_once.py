@@ -36,9 +36,17 @@ in ``warnings`` row by row.
 A submit dir is its DB's summary plus what its source reads beside the DB (``overlay``:
 sources/pegasus/overlay_once.py): DAGMan's progress tables (the ``dag`` rows, "from":
 "dagman.out", and the state DAGMan's table says before monitord's end) and a stall DAGMan's
-log shows, each one more event.  When the overlay has a job's state the DB has not got (a DB
-that lags its jobstate.log, a monitord stopped short of DAGMan's end) the store path answers.
-Event logs, recordings and Parsl DBs keep the store path.
+log shows, each one more event; DAGMan's start or end the DB has not got (a monitord stopped
+short of DAGMan's end), applied to the workflow by the store's rule before its jobs are
+counted.  The jobs whose states jobstate.log has and the DB has not got (a DB that lags its
+log; the generated 100k run half done: 211 lines of 186 jobs) are the store's: a store of
+those jobs alone, built by the store's own handlers from their DB history and their lines
+(overlay_once.job_histories), gives their state, phase, hold and failure as stats/once.py
+reads them; their rows are taken out of the DB's counts, and their counts as the store has
+them beside pegasus-statistics' are the ``provisional`` ones.  The store path still answers
+when a try only jobstate.log has follows one that ran tasks (the store's task counts would go
+by the new try) or a job the DB has not got at all.  Event logs, recordings and Parsl DBs keep
+the store path.
 """
 
 from __future__ import annotations
@@ -51,15 +59,8 @@ from ..core.events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT, des
 from ..core.fmt import human_duration
 from ..core.stampede import STATE_EVENTS, SUBWF_TYPES
 from ..model.coerce import _str  # the store's text: control characters made visible
-from ..model.states import (
-    FAILED_STATES,
-    HELD_STATES,
-    MAIN_DONE_STATES,
-    QUEUED_STATES,
-    SUCCESS_STATES,
-    JobState,
-    WorkflowState,
-)
+from ..model.states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, JobState, WorkflowState
+from ..model.store import derive_state
 from ..core.dagman import NODE_COLUMNS, percent_done
 from ..core.sqlite import SQL_ERRORS
 from . import sql_stats
@@ -125,6 +126,9 @@ FROM job_instance ji
 JOIN job j ON j.job_id = ji.job_id
 WHERE ji.job_instance_id BETWEEN ? AND ? AND {_LATEST}
 ORDER BY ji.job_instance_id"""
+# The same with each row's job (a submit dir's jobs that jobstate.log changes are left out):
+# only then, the column costs ~0.02 s of CPU at 100k jobs.
+_KEYS_IDS_SQL = _KEYS_SQL.replace("ji.job_instance_id\nFROM", "ji.job_instance_id, j.job_id\nFROM", 1)
 # Instances a statement reads (_KEYS_SQL, by job_instance_id): each statement stays short
 # (~1 s of CPU) where a single one over 1M jobs ran 20-60 s on a loaded 2-core machine, past
 # the 60 s core.sqlite.bound_work gives one statement: interrupted, --once fell back to the
@@ -156,7 +160,7 @@ WHERE ji.job_instance_id = ?"""
 
 # The latest states whose job is read one by one: a failure (failed or retrying, its exit
 # status and reason shown), a hold (the held-now list), a main job's end (its state can hang on
-# its exit status).  Any other state's job is decided by its row alone (_job_state).
+# its exit status).  Any other state's job is decided by its row alone (_count_jobs).
 _ONE_BY_ONE = FAILED_STATES | HELD_STATES | MAIN_DONE_STATES
 
 
@@ -164,7 +168,8 @@ class _Wf:
     """What the summary keeps of one workflow while the jobs stream past."""
 
     __slots__ = ("wf_id", "uuid", "label", "dag_file", "parent", "children", "state", "start_ts", "end_ts",
-                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs", "dagman", "stalled")
+                 "counts", "njobs", "row", "jobs", "subwfs", "failed", "held", "held_now_jobs", "dagman", "stalled",
+                 "delta", "times", "wf_states")
 
     def __init__(self, wf_id, uuid, label, dag_file):
         self.wf_id = wf_id
@@ -182,9 +187,17 @@ class _Wf:
         self.subwfs = [0, 0, 0, 0]
         self.failed: list = []  # (job_id, the failed job as --once --json shows it), then the jobs alone
         self.held = 0  # jobs whose latest try was held at some time
-        self.held_now_jobs: list[tuple] = []  # (job row id, job_id, jiid) of the jobs held now
+        # (job row id, job_id, jiid, hold reason) of the jobs held now: the reason is read by the
+        # jiid, or was the store's (jiid None) for a job jobstate.log changes
+        self.held_now_jobs: list[tuple] = []
         self.dagman: dict | None = None  # a submit dir's: DAGMan's latest progress table (Workflow.dagman)
         self.stalled: tuple | None = None  # a submit dir's: (reason, since) DAGMan's log gave (Workflow.stalled)
+        # a submit dir's jobs that jobstate.log changes (_overlay_jobs): their jobs' and sub-workflows'
+        # counts as the store has them less the DB's ([succeeded, failed, total, retries] each),
+        # and their states' times (the store's, for the stall's pace)
+        self.delta = ([0, 0, 0, 0], [0, 0, 0, 0])
+        self.times: set[float] = set()
+        self.wf_states: dict[tuple, tuple] = {}  # (restart_count, ended) -> (time, status): workflowstate's
 
     @property
     def ended(self) -> bool:
@@ -221,8 +234,6 @@ def _read_workflows(conn) -> dict[int, _Wf]:
         w = wfs.get(child)
         if w is not None and (w.parent is None or w.parent.wf_id != parent):
             raise Unsupported("a sub-workflow mapped to another parent than its own")
-    # workflowstate: the latest (restart_count, ended) decides, starts give the start.
-    states: dict[int, dict] = {}
     for wf_id, state, ts, restart, status in conn.execute(
             "SELECT wf_id, state, timestamp, restart_count, status FROM workflowstate ORDER BY wf_id"):
         if wf_id not in wfs:
@@ -233,43 +244,26 @@ def _read_workflows(conn) -> dict[int, _Wf]:
         t = to_epoch(ts)
         if t is None:
             raise Unsupported("a workflowstate time that is not one")
-        states.setdefault(wf_id, {})[(restart or 0, end)] = (t, status)
-    for wf_id, by_key in states.items():
-        w = wfs[wf_id]
-        restart_now, has_end = max(by_key)
-        ts, status = by_key[(restart_now, has_end)]
-        starts = [v[0] for k, v in by_key.items() if not k[1]]
-        w.start_ts = min(starts) if starts else None
-        if has_end:
-            w.end_ts = ts
-            w.state = WorkflowState.SUCCEEDED if status == 0 else WorkflowState.FAILED
-        else:
-            w.state = WorkflowState.RUNNING
+        wfs[wf_id].wf_states[(restart or 0, end)] = (t, status)
+    for w in wfs.values():
+        if w.wf_states:
+            _set_wf_state(w)
     return wfs
 
 
-def _job_state(last, tries, max_retries, ended, ec) -> JobState:
-    """``Store._derive_state`` for a job whose latest try's latest state is ``last``."""
-    if not tries:
-        return JobState.WAITING
-    if last is None:
-        last = "SUBMIT"  # the instance row alone: the store's submit.start (no time)
-    if last in SUCCESS_STATES:
-        return JobState.DONE
-    failed = last in FAILED_STATES
-    if last in MAIN_DONE_STATES and ended:
-        if ec is not None and int(ec) == 0:
-            return JobState.DONE
-        failed = True
-    if failed:
-        if not ended and max_retries is not None and tries <= max_retries:
-            return JobState.RETRYING
-        return JobState.FAILED
-    if last in HELD_STATES:
-        return JobState.HELD
-    if last in QUEUED_STATES:
-        return JobState.RETRYING if tries > 1 else JobState.QUEUED
-    return JobState.RETRYING if tries > 1 else JobState.RUNNING
+def _set_wf_state(w: _Wf) -> None:
+    """The store's rule (model/handlers/stampede.py ``_h_xwf_state``): the latest (restart_count,
+    ended) decides, starts give the start."""
+    restart_now, has_end = max(w.wf_states)
+    ts, status = w.wf_states[(restart_now, has_end)]
+    starts = [v[0] for k, v in w.wf_states.items() if not k[1]]
+    w.start_ts = min(starts) if starts else None
+    if has_end:
+        w.end_ts = ts
+        w.state = WorkflowState.SUCCEEDED if status == 0 else WorkflowState.FAILED
+    else:
+        w.end_ts = None
+        w.state = WorkflowState.RUNNING
 
 
 def _inv_exitcode(conn, jiid):
@@ -320,13 +314,19 @@ def _transformation(conn, job_id, wf_id, jiid) -> str | None:
     return None
 
 
-def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None) -> None:
+def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None, overlaid: dict | None = None) -> None:
+    """Every job's answer into its workflow; ``overlaid`` ({job row id: the store's Job}: the
+    jobs jobstate.log changes) are the store's, not their rows'."""
+    skip = overlaid or {}
     groups: Counter = Counter()
     one_by_one: list[int] = []
     done = 0
     lo, hi = conn.execute("SELECT min(job_instance_id), max(job_instance_id) FROM job_instance").fetchone()
     slices = [(a, a + SLICE - 1) for a in range(lo, hi + 1, SLICE)] if lo is not None else []
-    for rows in _batches(conn, *((_KEYS_SQL, bounds) for bounds in slices)):
+    sql = _KEYS_IDS_SQL if skip else _KEYS_SQL
+    for rows in _batches(conn, *((sql, bounds) for bounds in slices)):
+        if skip:
+            rows = [r for r in rows if r[7] not in skip]
         groups.update([r[:6] for r in rows if r[1] not in _ONE_BY_ONE])  # in C: no per-row Python
         one_by_one.extend(r[6] for r in rows if r[1] in _ONE_BY_ONE)
         done += len(rows)
@@ -338,6 +338,8 @@ def _scan_jobs(conn, wfs: dict[int, _Wf], progress=None) -> None:
         _count_jobs(wfs, wf_id, last, tries, subwf, ecc, held, n)
     for jiid in one_by_one:
         _one_job(conn, wfs, conn.execute(_ONE_SQL, (jiid,)).fetchone())
+    for job_id, job in skip.items():
+        _overlaid_job(conn, wfs, job_id, job)
     for w in wfs.values():  # the store's order: its jobs as they were added (job_id)
         w.failed = [f for _, f in sorted(w.failed, key=lambda x: x[0])]
         w.held_now_jobs = [h[1:] for h in sorted(w.held_now_jobs)]
@@ -355,7 +357,9 @@ def _count_jobs(wfs, wf_id, last, tries, subwf, ecc, held, n: int) -> None:
     w = _wf_of(wfs, wf_id)
     tries = tries or 0
     w.njobs += n
-    st = _job_state(last, tries, None, w.ended, None)
+    # the store's rule; an instance row without a jobstate row is a try without a state to
+    # the store (submit.start is no jobstate): waiting, as derive_state has it for last None
+    st = derive_state(tries, last, w.ended, None, None)
     w.counts[st] += n
     if st in _ACTIVE:
         key = _PHASES.get(last) if last else None
@@ -388,7 +392,7 @@ def _one_job(conn, wfs, row) -> None:
     if last in MAIN_DONE_STATES and w.ended:
         main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
         ecx = post if post is not None else main
-    st = _job_state(last, tries, max_retries, w.ended, ecx)
+    st = derive_state(tries, last, w.ended, ecx, max_retries)
     w.counts[st] += 1
     if st in _ACTIVE:
         key = _PHASES.get(last) if last else None
@@ -407,7 +411,7 @@ def _one_job(conn, wfs, row) -> None:
     if tries and held:
         w.held += 1
     if st == JobState.HELD:
-        w.held_now_jobs.append((job_id, _str(exec_id), jiid))
+        w.held_now_jobs.append((job_id, _str(exec_id), jiid, None))
     if st == JobState.FAILED:
         main, post = _exitcodes(conn, jiid, ec, main_end, main_ok, post_end)
         raw = main if main is not None else post  # Job.exit_raw
@@ -424,6 +428,95 @@ def _one_job(conn, wfs, row) -> None:
             "tries": tries,
             "hold_reason": _hold_reason(conn, jiid) if held else None,
         }))
+
+
+# A job jobstate.log changes: its workflow, kind, tries and latest exit status in the DB (what
+# pegasus-statistics counts, and the store path prints as the counts).
+_OVERLAID_SQL = f"""
+SELECT j.wf_id, CASE WHEN j.type_desc IN {_SUBWF_SQL} THEN 1 ELSE 0 END,
+       (SELECT count(*) FROM job_instance x WHERE x.job_id = j.job_id),
+       (SELECT x.exitcode FROM job_instance x WHERE x.job_id = j.job_id ORDER BY x.job_submit_seq DESC LIMIT 1),
+       (SELECT max(x.job_submit_seq) FROM job_instance x WHERE x.job_id = j.job_id)
+FROM job j WHERE j.job_id = ?"""
+
+
+_TASKS_OF_SQL = """SELECT 1 FROM invocation i JOIN job_instance ji ON ji.job_instance_id = i.job_instance_id
+  WHERE ji.job_id = ? AND ji.job_submit_seq = ? AND i.abs_task_id IS NOT NULL LIMIT 1"""
+
+
+def _overlaid_job(conn, wfs, job_id: int, job) -> None:
+    """A job jobstate.log changes: its DB row's counts (pegasus-statistics'), and the rest as
+    the store path has it after the overlay (``job``: the store's Job, built from the DB's
+    history of the job and the overlay's lines by the store's own handlers), read as
+    stats/once.py reads it."""
+    from .counts import Counts, _job_counts, _planned, hold_reason  # a submit dir's lagging jobs only
+
+    wf_id, subwf, tries, ec, latest = conn.execute(_OVERLAID_SQL, (job_id,)).fetchone()
+    w = _wf_of(wfs, wf_id)
+    if job.wf.ended != w.ended or (job.type_desc in SUBWF_TYPES) != bool(subwf):
+        raise Unsupported("a job jobstate.log changes that the store reads otherwise")
+    if (job.latest.seq if job.latest is not None else None) != latest and not subwf and latest is not None \
+            and conn.execute(_TASKS_OF_SQL, (job_id, latest)).fetchone():
+        # a try the DB has not got is the latest: the store's task counts go by its invocations
+        # (none) where the DB's latest try's tasks were counted; the store path answers
+        raise Unsupported("jobstate.log has a try the DB lacks, after one with tasks")
+    acc = w.subwfs if subwf else w.jobs
+    if not tries:  # counted among the waiting jobs by _WAITING_SQL: the store's state instead
+        w.njobs -= 1
+        w.counts[JobState.WAITING] -= 1
+        acc[2] -= 1
+    db = [0, 0, 1, 0]  # this job in pegasus-statistics' counts, as _one_job counts it
+    if tries:
+        db[3] = tries - 1
+        if ec == 0:
+            db[0] = 1
+        elif ec is not None:
+            db[1] = 1
+    for i, v in enumerate(db):
+        acc[i] += v
+    mine = _job_counts([job]) if _planned(job) else Counts()  # summarize's (the provisional counts)
+    delta = w.delta[1 if subwf else 0]
+    for i, v in enumerate((mine.succeeded, mine.failed, mine.total, mine.retries)):
+        delta[i] += v - db[i]
+    st = job.state
+    w.njobs += 1
+    w.counts[st] += 1
+    t = job.latest
+    if st in _ACTIVE:  # progress._row_of_jobs
+        phase = job.phase
+        key = phase.lower() if phase is not None else None
+        if key is None and st == JobState.RETRYING and t.state_name in FAILED_STATES:
+            key = "ready"
+        if key is not None:
+            w.row[key] += 1
+    if t is not None and t.has_state("JOB_HELD"):  # counts.held_jobs
+        w.held += 1
+    if st == JobState.HELD:
+        w.held_now_jobs.append((job_id, job.job_id, None, hold_reason(job)))
+    if st == JobState.FAILED:
+        w.failed.append((job_id, {
+            "job_id": job.job_id,
+            "transformation": job.transformation,
+            "exitcode": describe_exitcode(job.exit_raw),
+            "site": job.site,
+            "host": job.host,
+            "tries": len(job.tries),
+            "hold_reason": hold_reason(job),
+        }))
+    for tr in job.tries.values():
+        w.times.update(tr.state_times())
+
+
+def _overlay_store(history: list):
+    """The store of the jobs jobstate.log changes (overlay_once.job_histories' events), or
+    Unsupported when the store would warn about any of it."""
+    from ..model.store import Store
+
+    store = Store()
+    store.apply_many(history)
+    if store.warning_count or store.bad_count or store.unknown:
+        raise Unsupported("the overlay's jobs make the store warn")
+    return store
 
 
 def _batches(conn, *queries):
@@ -550,6 +643,7 @@ def _stall(conn, w: _Wf, now: float | None) -> dict | None:
     times: set[float] = set()
     for s in scope:
         times.update(v for v in (s.start_ts, s.end_ts, (s.dagman or {}).get("ts")) if v is not None)
+        times |= s.times
     ids = ",".join(str(int(s.wf_id)) for s in scope)
     for (ts,) in conn.execute(
             f"SELECT DISTINCT s.timestamp FROM jobstate s JOIN job_instance ji ON ji.job_instance_id = "
@@ -615,18 +709,19 @@ def _order(wfs: dict[int, _Wf]) -> list[_Wf]:
 
 
 def once_from_db(path: str, source: str = "", now: float | None = None, progress=None,
-                 overlay: list | None = None) -> tuple[dict, dict] | None:
+                 overlay: list | None = None, jobs: tuple | None = None) -> tuple[dict, dict] | None:
     """(``once.as_dict``'s dict, extras for the text form) for a Stampede DB, or None when
     this DB needs the store path (see the module's doc, or a DB that cannot be read: the
     store path says why in its own words).  ``progress(done, total)`` is told of the jobs
     read.  ``overlay``: the events a submit dir's source adds to its DB's
-    (sources/pegasus/overlay_once.py); None when any would change a job (the store path
-    then answers)."""
-    reader = sql_stats._Reader(path)
+    (sources/pegasus/overlay_once.py).  ``jobs``: (keys, history) of the jobs those events
+    change (overlay_once.job_histories): their answers are the store's for their own rows
+    and lines; without it an event that changes a job leaves the answer to the store path."""
     try:
+        reader = sql_stats._Reader(path)  # a submit dir's DB is not checked before (the store path says why)
         with reader as conn:
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # and sql_stats' 1 GiB mapping: see _light
-            return _summary(reader, conn, path, source, now, progress, overlay or [])
+            return _summary(reader, conn, path, source, now, progress, overlay or [], jobs)
     except (Unsupported, sql_stats.StatsDbError, *SQL_ERRORS, TypeError, ValueError, OverflowError):
         return None
 
@@ -659,20 +754,38 @@ def _aggregates(conn, path: str) -> tuple:
     return events, tasks
 
 
-# The events of a submit dir's overlay this path applies (as model/handlers/panorama.py
-# does); any other (a job's state the DB has not got, a start or end it lacks) ends it.
+# The events of a submit dir's overlay this path applies (as model/handlers/panorama.py and
+# stampede.py do); a job's states are its store's (_overlaid_job); any other ends it.
 _PROGRESS = "dagman.progress"
 _STALLED = "panorama.wf.stalled"
+_WF_STATES = ("stampede.xwf.start", "stampede.xwf.end")
+_SUBWF_MAP = "stampede.xwf.map.subwf_job"
 
 
-def _apply_overlay(wfs: dict[int, _Wf], events: list) -> None:
+def _apply_overlay(conn, wfs: dict[int, _Wf], events: list, jobs: dict) -> None:
+    """The workflows' part of the overlay; its jobs' events are ``jobs``' (_overlaid_job)."""
     by_uuid = {w.uuid: w for w in wfs.values()}
     for ev in events:
         d = ev.data
+        if ev.name.startswith("stampede.job_inst.") and (d.get("xwf_id"), d.get("job_id")) in jobs:
+            continue
         w = by_uuid.get(d.get("xwf_id"))  # the store would make a workflow of another uuid
-        if w is None or ev.name not in (_PROGRESS, _STALLED):
+        if w is None or ev.name not in (_PROGRESS, _STALLED, *_WF_STATES, _SUBWF_MAP):
             raise Unsupported(f"the submit dir adds {ev.name} to its DB")
-        if ev.name == _PROGRESS:  # the latest table replaces the last
+        if ev.name in _WF_STATES:  # DAGMan's start or end that monitord has not written (yet)
+            restart, status = d.get("restart_count"), d.get("status")
+            if type(ev.ts) not in (int, float) or type(restart) not in (int, type(None)) \
+                    or type(status) not in (int, type(None)):
+                raise Unsupported(f"a {ev.name} whose fields the store would warn about")
+            w.wf_states[(restart or 0, ev.name == _WF_STATES[1])] = (ev.ts, status)
+            _set_wf_state(w)
+        elif ev.name == _SUBWF_MAP:  # the same tree when the DB links that child to that job's workflow
+            sub = by_uuid.get(d.get("subwf_id"))
+            job_id = d.get("job_id")
+            if sub is None or sub.parent is not w or type(job_id) is not str or not conn.execute(
+                    "SELECT 1 FROM job WHERE wf_id = ? AND exec_job_id = ?", (w.wf_id, job_id)).fetchone():
+                raise Unsupported("a sub-workflow the DB does not link to that job")
+        elif ev.name == _PROGRESS:  # the latest table replaces the last
             w.dagman = {k: v for k, v in d.items() if k not in ("xwf_id", "provisional")}
         else:
             reason = _str(d.get("reason"))
@@ -682,17 +795,23 @@ def _apply_overlay(wfs: dict[int, _Wf], events: list) -> None:
             w.stalled = (reason, since if since is not None else ev.ts) if reason else None
 
 
-def _summary(reader, conn, path, source, now, progress, overlay: list) -> tuple[dict, dict]:
+def _summary(reader, conn, path, source, now, progress, overlay: list, lagging: tuple | None) -> tuple[dict, dict]:
     if conn.execute("SELECT count(*) FROM workflow").fetchone()[0] == 0:
         raise Unsupported("no workflow yet")
     wfs = _read_workflows(conn)  # first: a tree the store would build otherwise ends here
-    _apply_overlay(wfs, overlay)
+    keys, history = lagging or ({}, [])
+    _apply_overlay(conn, wfs, overlay, keys)
+    overlaid: dict = {}
+    if keys:
+        store = _overlay_store(history)
+        for (uuid, exec_id), job_id in keys.items():
+            overlaid[job_id] = store.workflows[uuid].jobs[exec_id]
     total_jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]
     tick = None if progress is None else (lambda done: progress(done, total_jobs))
     other = reader.second()
     if other is None:
         (events, unknown), tasks = _aggregates(conn, path)  # one connection: the mapped one
-        _scan_jobs(conn, wfs, tick)
+        _scan_jobs(conn, wfs, tick, overlaid)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -700,7 +819,7 @@ def _summary(reader, conn, path, source, now, progress, overlay: list) -> tuple[
         with ThreadPoolExecutor(1, thread_name_prefix="sql-once") as pool:
             agg = pool.submit(_aggregates, other, path)
             try:
-                _scan_jobs(conn, wfs, tick)
+                _scan_jobs(conn, wfs, tick, overlaid)
             except BaseException:
                 other.interrupt()
                 raise
@@ -713,6 +832,13 @@ def _summary(reader, conn, path, source, now, progress, overlay: list) -> tuple[
         jobs = [sum(x.jobs[i] for x in tree) for i in range(4)]
         subs = [sum(x.subwfs[i] for x in tree) for i in range(4)]
         tk = [sum(tasks.get(x.wf_id, (0, 0, 0, 0))[i] for x in tree) for i in range(4)]
+        # the store's own counts, shown beside the DB's when jobstate.log's lines change them
+        dj = [sum(x.delta[0][i] for x in tree) for i in range(4)]
+        ds = [sum(x.delta[1][i] for x in tree) for i in range(4)]
+        provisional = None
+        if any(dj) or any(ds):
+            provisional = {"tasks": _counts(tk), "jobs": _counts([a + b for a, b in zip(jobs, dj)]),
+                           "sub_workflows": _counts([a + b for a, b in zip(subs, ds)])}
         if w.parent is not None and not _started(w):
             dag = None
         else:
@@ -729,14 +855,15 @@ def _summary(reader, conn, path, source, now, progress, overlay: list) -> tuple[
             "tasks": _counts(tk),
             "jobs": _counts(jobs),
             "sub_workflows": _counts(subs),
-            "provisional": None,
+            "provisional": provisional,
             "held": w.held,
             "held_now": w.counts[JobState.HELD],
             "dag": dag,
             "stalled": _stall(conn, w, now),
             "failed_jobs": w.failed,
         })
-        held_lines[w.uuid] = [(job_id, _hold_reason(conn, jiid)) for job_id, jiid in w.held_now_jobs]
+        held_lines[w.uuid] = [(job_id, reason if jiid is None else _hold_reason(conn, jiid))
+                              for job_id, jiid, reason in w.held_now_jobs]
     roots = [w for w in ordered if w.parent is None]
     totals: dict = dict.fromkeys((*NODE_COLUMNS, "total"), 0)
     for r in roots:

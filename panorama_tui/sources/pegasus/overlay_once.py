@@ -12,6 +12,10 @@ that answers those from the DB directly: a job instance's rows are looked up onl
 overlay meets one of its lines (the jobstate.log tail, ~4,000 lines at 100k jobs, read from
 where the DB leaves off: :mod:`.jobstate_resume`), instead of 700,000 rows turned into
 events.  So the events are those the store path gets, by the same code.
+
+:func:`job_histories` gives the jobs those events change (a DB that lags its jobstate.log)
+with their whole history from the DB, read by StampedeDbSource's own code narrowed to them:
+the SQL path builds a store of those jobs alone and takes their answers from it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 from ...core.events import Event
 from ...core.sqlite import SQL_ERRORS, connect_ro
 from ..base import SourceStatus
+from .stampede_db import StampedeDbSource
 from .submitdir import SubmitDir, SubmitDirSource
 
 _JS_OF = """SELECT s.jobstate_submit_seq FROM jobstate s
@@ -121,4 +126,57 @@ def overlay_events(sd: SubmitDir) -> tuple[list[Event], str]:
     return events, src.status.message
 
 
-__all__ = ["overlay_events", "OverlayUnsupported"]
+# The events of jobstate.log's lines: a job instance's states (and what main.end and post.end
+# carry).  Any other event of the overlay is the workflow's (DAGMan's table, a stall, a start or
+# end: those change its jobs' states too, so the jobs' store gets them as well).
+_JOB_EVENT = "stampede.job_inst."
+_WF_STATES = ("stampede.xwf.start", "stampede.xwf.end")
+_JOB_OF = """SELECT j.job_id FROM job j JOIN workflow w ON w.wf_id = j.wf_id
+  WHERE w.wf_uuid = ? AND j.exec_job_id = ?"""
+
+
+def job_histories(sd: SubmitDir, events: list[Event]) -> tuple[dict, list[Event]]:
+    """The jobs the overlay's ``events`` change, for the store's rules to decide them
+    (stats/sql_once.py): ({(wf_uuid, job_id): the job's row id in the DB}, the events a store
+    of those jobs alone is built from: the DB's workflows and their states, each job's
+    history as the DB read gives it (StampedeDbSource._history: the read's own code), then
+    the overlay's events of those jobs and its workflows' starts and ends, in their order, as
+    the store path applies them after the DB's).  ({}, []) when no event is a job's.  Raises OverlayUnsupported for a job the
+    DB has not got (the store path counts it otherwise: no type, not planned)."""
+    keys: dict[tuple, int] = {}
+    mine: list[Event] = []
+    for ev in events:
+        if ev.name.startswith(_JOB_EVENT):
+            d = ev.data
+            keys.setdefault((d.get("xwf_id"), d.get("job_id")), 0)
+            mine.append(ev)
+        elif ev.name in _WF_STATES:
+            mine.append(ev)
+    if not keys:
+        return {}, []
+    src = StampedeDbSource(sd.db_path, follow=False, root_uuid=sd.root_wf_uuid, bulk_min=None)
+    out: list[Event] = []
+    try:
+        conn = connect_ro(sd.db_path)
+        try:
+            conn.execute("BEGIN")  # one snapshot: the workflows and the jobs' rows
+            while src._read_workflows(conn, out) | src._read_wfstates(conn, out):
+                pass
+            for key in keys:
+                if type(key[0]) is not str or type(key[1]) is not str:
+                    raise OverlayUnsupported("a job line without a workflow or job id")
+                row = conn.execute(_JOB_OF, key).fetchone()
+                if row is None:
+                    raise OverlayUnsupported(f"job {key[1]} is in jobstate.log, not in the DB")
+                keys[key] = row[0]
+            out.extend(src._history(conn, sorted(keys.values())))
+        finally:
+            conn.close()
+    except (*SQL_ERRORS, OSError) as exc:
+        raise OverlayUnsupported(f"cannot read the DB: {exc}") from None
+    if src.warnings:
+        raise OverlayUnsupported(src.warnings[0])
+    return keys, out + mine
+
+
+__all__ = ["overlay_events", "job_histories", "OverlayUnsupported"]
