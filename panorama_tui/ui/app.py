@@ -157,6 +157,7 @@ class PanoramaApp(App):
         self.ingest = ingest
         self.control = control
         self.source_label = source_label
+        self.last_key_at = float("-inf")  # time.monotonic() of the latest key
         self.live = live
         self.clock = clock
         self.monotonic = monotonic  # for the events/s figure; tests freeze it
@@ -292,6 +293,7 @@ class PanoramaApp(App):
     # -- the refresh tick --------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
+            self.last_key_at = time.monotonic()
             # No collector pause between a key and the frame that shows it.
             gcpolicy.hold()
             self.call_after_refresh(gcpolicy.release)
