@@ -9,6 +9,7 @@ generated run stopped half-way (jobs queued, running, in their POST script).
 * With every job's history read on demand (``history_events``): the whole store, field by
   field, as the incremental read built it.
 * Following: rows committed after the bulk read are picked up by the incremental read.
+* Read ahead by a child process (``bulk_prefetch.py``): the same store as read here.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from panorama_tui.stats.counts import held_jobs
 from .test_stampede_db import DBS, RUNS, deep
 
 
-def _read(path, bulk_min) -> tuple[Store, StampedeDbSource]:
-    src = StampedeDbSource(str(path), follow=False, bulk_min=bulk_min)
+def _read(path, bulk_min, prefetch_min=None) -> tuple[Store, StampedeDbSource]:
+    src = StampedeDbSource(str(path), follow=False, bulk_min=bulk_min, prefetch_min=prefetch_min)
     store = run_to_end(src, Store())
     assert src.status.state == "ended", src.status.message
+    assert src.prefetch is None  # its child ended with the bulk read
     return store, src
 
 
@@ -61,13 +63,16 @@ def _whole(store: Store, src: StampedeDbSource) -> None:
 
 def _check(path) -> None:
     ref, _ = _read(path, None)
-    got, src = _read(path, 0)
-    assert got.job_count() == ref.job_count() > 0
-    assert current(got) == current(ref)
-    assert [j.job_id for j in got.jobs()] == [j.job_id for j in ref.jobs()]  # the same order
-    _whole(got, src)
-    assert deep(got) == deep(ref)
-    assert got.warning_count == ref.warning_count and not got.unknown
+    for prefetch_min in (None, 0):
+        got, src = _read(path, 0, prefetch_min)
+        assert got.job_count() == ref.job_count() > 0
+        assert current(got) == current(ref)
+        assert [j.job_id for j in got.jobs()] == [j.job_id for j in ref.jobs()]  # the same order
+        _whole(got, src)
+        assert deep(got) == deep(ref)
+        assert got.warning_count == ref.warning_count and not got.unknown
+        if prefetch_min == 0:
+            assert src.prefetched > 0 and src.prefetch_failed is None
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -219,3 +224,37 @@ def test_control_characters_are_made_visible_as_row_by_row(tmp_path):
                 seen.add(v)
     assert {"si^[te", "us^Ger", "tr^[ans"} <= seen
     assert any(v and v.endswith("^[[2J") for v in seen) and any(v and v.endswith("^[]0;x^G") for v in seen)
+
+
+def test_text_the_child_cannot_read_is_read_here(tmp_path):
+    """Text that is not UTF-8 stops the child's read (SQLite's decoder raises there); the
+    source reads the rest itself, as it reads such text, and the store is the same."""
+    from benchmarks import generate as G
+
+    db = tmp_path / "g.stampede.db"
+    G.write_stampede_db(str(db), 3000)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE job_instance SET site = CAST(x'6e6f7420757466ff38' AS TEXT) WHERE job_instance_id = 2500")
+    conn.close()
+    ref, _ = _read(db, 0)
+    got, src = _read(db, 0, prefetch_min=0)
+    assert src.prefetch_failed and "decode" in src.prefetch_failed
+    assert current(got) == current(ref)
+    assert got.warning_count == ref.warning_count > 0  # the text, counted and shown
+
+
+def test_the_child_is_gone_when_the_source_stops(tmp_path):
+    from benchmarks import generate as G
+
+    db = tmp_path / "g.stampede.db"
+    G.write_stampede_db(str(db), 3000)
+    src = StampedeDbSource(str(db), follow=True, bulk_min=0, prefetch_min=0)
+    batches = src.batches()
+    next(batches)  # the first slice: the child started after it
+    pre = src.prefetch
+    assert pre is not None
+    proc = pre._proc
+    src.stop()
+    batches.close()  # the generator's end closes the source
+    assert src.prefetch is None and proc.poll() is not None

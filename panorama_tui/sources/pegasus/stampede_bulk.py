@@ -32,10 +32,14 @@ an id range, 1.5x more.
 
 from __future__ import annotations
 
+import logging
+
 from ...core.events import _LATEST_EPOCH as _EPOCH_HI
 from ...core.events import _PLAUSIBLE_EPOCH as _EPOCH_LO
 from ...core.events import PLACEHOLDER_STATES, Event, to_epoch
 from ...core.stampede import SUBWF_TYPES
+
+log = logging.getLogger(__name__)
 
 #: Rows a read: ~30-40 ms for the store to apply a slice on this 2-core machine, so a key
 #: waits at most that long for the store's lock.
@@ -163,6 +167,51 @@ def step(src, conn, lim: dict) -> tuple[list[Event], list[int] | None]:
     return [], _latest_failed(src, conn, lim)
 
 
+def plan(lim: dict, track: bool) -> list:
+    """The steps of the bulk read from where it is, as :func:`step` will ask for them: what
+    ``bulk_prefetch`` reads ahead (``[key, [[sql, params], ...]]``)."""
+    phase = lim["phase"]
+    steps = []
+    if phase == "jobs":
+        steps += [_jobs_step(lim, lo) for lo in range(lim["jobs"], lim["job_max"] + 1, JOB_SLICE)]
+    if phase in ("jobs", "tasks"):
+        steps += [_tasks_step(lim, lo) for lo in range(lim["tasks"], lim["task_max"] + 1, TASK_SLICE)]
+    if phase != "done":
+        steps += [_instances_step(lim, lo, track)
+                  for lo in range(lim["instances"], lim["ji_max"] + 1, INSTANCE_SLICE)]
+    return steps
+
+
+def _jobs_step(lim: dict, lo: int) -> list:
+    return [["jobs", lo], [[_JOBS_SQL, _params(lim, lo, lo + JOB_SLICE - 1)]]]
+
+
+def _tasks_step(lim: dict, lo: int) -> list:
+    return [["tasks", lo], [[_TASKS_SQL, _params(lim, lo, lo + TASK_SLICE - 1)]]]
+
+
+def _instances_step(lim: dict, lo: int, track: bool) -> list:
+    p = _params(lim, lo, lo + INSTANCE_SLICE - 1)
+    states = _STATES_SQL.format(bits=", m.bits" if track else "", js_bits=_JS_BITS if track else "")
+    return [["instances", lo], [[states, p], [_INSTANCES_SQL, p]]]
+
+
+def _slice_rows(src, conn, step: list) -> list:
+    """The rows of a step's queries: read ahead by the source's prefetch when it has them,
+    else here (in this poll's read transaction)."""
+    key, queries = step
+    pre = src.prefetch
+    if pre is not None:
+        got = pre.take(key)
+        if got is not None:
+            src.prefetched += 1
+            return got
+        src.prefetch = None  # gone: every slice from here is read here
+        src.prefetch_failed = pre.failed
+        log.debug("%s: reading ahead stopped (%s)", src.label, pre.failed)
+    return [src._fetch(conn, sql, params) for sql, params in queries]
+
+
 def fraction(lim: dict) -> float:
     """How much of the bulk read is done (jobs, tasks and instances weighed by their cost)."""
     done = {"jobs": 0.0, "tasks": 0.1, "instances": 0.2, "done": 1.0}[lim["phase"]]
@@ -179,8 +228,8 @@ def _jobs(src, conn, lim: dict) -> list[Event]:
     uuids: list[str] = []
     index: dict[str, int] = {}
     rows = []
-    for job_id, wf_id, exec_id, tdesc, clustered, maxr, tcount, argv in src._fetch(
-            conn, _JOBS_SQL, _params(lim, lo, lo + JOB_SLICE - 1)):
+    (found,) = _slice_rows(src, conn, _jobs_step(lim, lo))
+    for job_id, wf_id, exec_id, tdesc, clustered, maxr, tcount, argv in found:
         uuid = src._wf.get(wf_id)
         if uuid is None:
             if wf_id not in src._wf_skip:
@@ -212,8 +261,8 @@ def _tasks(src, conn, lim: dict) -> list[Event]:
     uuids: list[str] = []
     index: dict[str, int] = {}
     rows = []
-    for task_id, wf_id, job_id, abs_id, xform, tdesc in src._fetch(
-            conn, _TASKS_SQL, _params(lim, lo, lo + TASK_SLICE - 1)):
+    (found,) = _slice_rows(src, conn, _tasks_step(lim, lo))
+    for task_id, wf_id, job_id, abs_id, xform, tdesc in found:
         uuid = src._wf.get(wf_id)
         if uuid is None:
             continue
@@ -235,12 +284,12 @@ def _instances(src, conn, lim: dict) -> list[Event]:
     fetch = src._fetch
     track = src.track_js
     states: dict[int, tuple] = {}
-    for r in fetch(conn, _STATES_SQL.format(bits=", m.bits" if track else "", js_bits=_JS_BITS if track else ""), p):
+    state_rows, instances = _slice_rows(src, conn, _instances_step(lim, lo, track))
+    for r in state_rows:
         # ties at the latest time: the highest js_id, then the row written last
         old = states.get(r[0])
         if old is None or (r[3], r[5]) > (old[3], old[5]):
             states[r[0]] = r
-    instances = fetch(conn, _INSTANCES_SQL, p)
     no_task = lim["no_task"]
     jobs = src._job
     want = []

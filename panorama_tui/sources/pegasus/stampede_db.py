@@ -76,6 +76,7 @@ from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION, unesc
 from ..base import RESET
 from ..polled_db import PolledDbSource, rows_there
 from . import stampede_bulk as bulk
+from .bulk_prefetch import PREFETCH_MIN, Prefetch
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
@@ -243,10 +244,13 @@ class StampedeDbSource(PolledDbSource):
     error_class = StampedeDbError
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
-                 root_uuid: str | None = None, track_js: bool = False, bulk_min: int | None = bulk.BULK_MIN_JOBS):
+                 root_uuid: str | None = None, track_js: bool = False, bulk_min: int | None = bulk.BULK_MIN_JOBS,
+                 prefetch_min: int | None = PREFETCH_MIN):
         super().__init__()
         #: a DB of at least this many jobs is opened in bulk (stampede_bulk.py); None: never
         self.bulk_min = bulk_min
+        #: a bulk read of at least this many instances reads ahead in a child process; None: never
+        self.prefetch_min = prefetch_min
         #: keep :attr:`js_seen` (what a jobstate.log overlay needs to know)
         self.track_js = track_js
         self.path = path
@@ -309,6 +313,11 @@ class StampedeDbSource(PolledDbSource):
         self._bulk_limits: dict | None = None  # after it: the rows it covered (see _recall)
         self._bulk_decided = False
         self.bulk_read = False  # this DB was opened in bulk (its jobs' history is read on demand)
+        #: the bulk read's fixed queries, read ahead by a child process (bulk_prefetch.py)
+        self.prefetch: Prefetch | None = None
+        self._prefetch_started = False
+        self.prefetched = 0  # slices it handed over
+        self.prefetch_failed: str | None = None  # why it stopped before the end
 
     # -- opening ---------------------------------------------------------
     def _open(self) -> bool:
@@ -562,6 +571,11 @@ class StampedeDbSource(PolledDbSource):
         while not events and failed is None and lim["phase"] != "done":
             # a phase ended: the next one's first slice now (an empty round waits a poll)
             events, failed = bulk.step(self, conn, lim)
+        if not self._prefetch_started and lim["phase"] != "done" and self.prefetch_min is not None and (
+                lim["ji_max"] >= self.prefetch_min):
+            # after the first slice (the first rows wait for no child): the rest, read ahead
+            self._prefetch_started = True
+            self.prefetch = Prefetch(self.path, bulk.plan(lim, self.track_js))
         out.extend(events)
         if failed:  # the Failures panel lists them: their history now
             for i in range(0, len(failed), 500):
@@ -575,7 +589,17 @@ class StampedeDbSource(PolledDbSource):
             lim.pop("failed", None)
             lim.pop("no_task", None)
             self._job = {}  # ~150 MB at 1M jobs: a row naming one of them looks it up (_recall)
+            self._end_prefetch()
         return True
+
+    def close(self) -> None:
+        self._end_prefetch()
+        super().close()
+
+    def _end_prefetch(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
 
     @property
     def in_bulk(self) -> bool:

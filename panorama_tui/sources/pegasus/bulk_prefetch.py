@@ -1,0 +1,175 @@
+"""The bulk read's fixed queries, run ahead in a child process (issue #14).
+
+A bulk read (``stampede_bulk.py``) is a known sequence of slices: the jobs, the tasks and
+the instances by rowid range, each slice's queries fixed once its limits are.  The
+reader's thread spent about half its time in them (py-spy over a 1M-job load: 1,426 of
+3,088 samples in ``_fetch``), and that time holds the GIL the screen needs, although
+SQLite releases it: building each row's tuple does not (a reading thread gained 2-4 %).
+So a child process runs the same SQL on its own read-only connection, each slice in one
+read transaction as the reader's own, and hands the rows over as ``marshal`` frames
+through a pipe; the reader takes them in order and does the rest (the queries that
+depend on what it read, the rows into events) as before.  The child runs at most
+:data:`AHEAD` slices ahead of it (what waits in the pipe and the queue).
+
+Anything unexpected (the child cannot start or read, text SQLite cannot decode, a slice
+out of order) ends the child, and the reader runs the queries itself from there on: the
+same rows, only slower.  The child imports nothing of the program but this module and
+``core.sqlite`` (the one way the tree opens a DB: read-only, never a write lock).
+
+Child protocol: a JSON spec on stdin (``path``, ``steps``: ``[key, [[sql, params], ...]]``),
+frames on stdout (a 4-byte little-endian length, then ``marshal.dumps((key, results))``,
+or ``("error", message)``), one per step, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import queue
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+from ...core.sqlite import connect_ro, is_locked
+
+# A bulk read of fewer instances reads its slices itself: the child's start (~0.1 s of a core,
+# Python's own) is worth it only past a few slices.
+PREFETCH_MIN = 50_000
+AHEAD = 4  # slices waiting at most (~5k rows each: a few MB)
+_LEN = struct.Struct("<I")
+_END = None  # what the pipe's reader queues at the child's end
+WAIT = 60.0  # seconds the reader waits for a slice before it reads it itself
+BUSY_RETRY = 0.1  # a writer's commit holds the lock for milliseconds: the child asks again after this
+
+
+class Prefetch:
+    """The child and what it has read; :meth:`take` hands the slices out in order."""
+
+    def __init__(self, path: str, steps: list):
+        self.steps = steps
+        self.failed: str | None = None  # why it stopped early (for the tests and the debug log)
+        self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
+        spec = json.dumps({"path": path, "steps": steps}).encode()
+        try:
+            self._proc: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, close_fds=True)
+        except OSError as exc:
+            self._proc = None
+            self.failed = f"cannot start: {exc}"
+            return
+        self._thread = threading.Thread(target=self._pump, args=(spec,), name="bulk-prefetch", daemon=True)
+        self._thread.start()
+
+    def _pump(self, spec: bytes) -> None:
+        """Send the spec, then queue each frame's bytes (os.read waits without the GIL)."""
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(spec)
+            proc.stdin.close()
+            out = proc.stdout
+            while True:
+                head = out.read(_LEN.size)
+                if len(head) < _LEN.size:
+                    break
+                (n,) = _LEN.unpack(head)
+                body = out.read(n)
+                if len(body) < n:
+                    break
+                self._queue.put(body)
+        except (OSError, ValueError):
+            pass  # the child or the pipe went: the reader reads the rest itself
+        finally:
+            self._queue.put(_END)
+
+    def take(self, key: list) -> list | None:
+        """The results of the step ``key`` (a list of row lists), or None: read them yourself
+        (and every step after: the child is gone)."""
+        if self._proc is None:
+            return None
+        try:
+            body = self._queue.get(timeout=WAIT)
+        except queue.Empty:
+            body = ("error", "a slice took too long")
+        if body is _END:
+            body = ("error", "the child ended early")
+        got, results = marshal.loads(body) if type(body) is bytes else body
+        if got == "error" or got != key:
+            self.failed = str(results) if got == "error" else f"slice {got} where {key} was due"
+            self.close()
+            return None
+        return results
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.kill()
+        # Unblock the pump should it wait to queue a frame, then reap the child.
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _child() -> int:
+    spec = json.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
+
+    def send(obj) -> None:
+        body = marshal.dumps(obj)
+        out.write(_LEN.pack(len(body)))
+        out.write(body)
+        out.flush()
+
+    try:
+        conn = connect_ro(spec["path"])
+        for key, queries in spec["steps"]:
+            send((key, _read_slice(conn, queries)))
+    except (sqlite3.Error, ValueError) as exc:  # ValueError: a value marshal cannot write
+        send(("error", f"{type(exc).__name__}: {exc}"))
+        return 1
+    except BrokenPipeError:  # the reader no longer wants them
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
+    return 0
+
+
+def _read_slice(conn, queries: list) -> list:
+    """The slice's queries in one read transaction, as the reader's own (again while a
+    writer holds the lock, for :data:`WAIT` at most)."""
+    deadline = time.monotonic() + WAIT / 2
+    while True:
+        try:
+            conn.execute("BEGIN")
+            try:
+                return [conn.execute(sql, params).fetchall() for sql, params in queries]
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() > deadline:
+                raise
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            time.sleep(BUSY_RETRY)
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
