@@ -8,7 +8,9 @@ DB (``generate.stampede_db``: finished, or stopped half-way with jobs queued and
 * the bulk read (``stampede_bulk.py``: each job's current state by set-based SQL, history on
   demand), the way the screen opens a big DB now, against
 * the baseline measured in the same run on the same DB: the incremental read of every row
-  as an event (``bulk_min=None``), the way it opened before.
+  as an event (``bulk_min=None``), the way it opened before;
+* and the bulk read without its read-ahead (``prefetch_min=None``: the reader's thread runs
+  every query itself, no child process), for the read-ahead's share.
 
 Times are from the child's launch (imports included) to the first frame showing job rows,
 and to the first frame after the source caught up with every job in the store.  Keys: from
@@ -53,13 +55,26 @@ def _p(values, q):
     return v[min(len(v) - 1, int(round(q / 100.0 * (len(v) - 1))))]
 
 
-def child(path: str, bulk: bool, launched: float) -> dict:
+def _cpu() -> float:
+    """This process's CPU and its ended children's (the bulk read's read-ahead)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _source(path: str, mode: str, follow: bool):
+    """``mode`` "1" the bulk read, "2" the same without read-ahead, "0" the incremental read."""
+    from panorama_tui.sources.pegasus.stampede_bulk import BULK_MIN_JOBS
+    from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+
+    kw = {"prefetch_min": None} if mode == "2" else {}
+    return StampedeDbSource(path, follow=follow, bulk_min=None if mode == "0" else BULK_MIN_JOBS, **kw)
+
+
+def child(path: str, mode: str, launched: float) -> dict:
     from benchmarks.bench_ui import Probe
     from panorama_tui.core import gcpolicy
     from panorama_tui.model.store import Store
     from panorama_tui.pipeline.ingest import Ingest
-    from panorama_tui.sources.pegasus.stampede_bulk import BULK_MIN_JOBS
-    from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
     from panorama_tui.ui.app import PanoramaApp
 
     import sqlite3
@@ -70,7 +85,7 @@ def child(path: str, bulk: bool, launched: float) -> dict:
     imported = time.time()
     gcpolicy.configure()
     store = Store()
-    source = StampedeDbSource(path, follow=True, bulk_min=BULK_MIN_JOBS if bulk else None)
+    source = _source(path, mode, follow=True)
     ingest = Ingest(source, store).start()
     app = PanoramaApp(store, ingest=ingest, live=True, source_label=source.label)
     probe = Probe(app)
@@ -98,7 +113,7 @@ def child(path: str, bulk: bool, launched: float) -> dict:
             app.refresh_all(full=True)
             await pilot.pause()
             seen["loaded"] = time.time()
-            seen["loaded_cpu"] = time.process_time()
+            seen["loaded_cpu"] = _cpu()
             seen["loaded_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             for k in ("g", *["down"] * 20, "G", "g", *["s"] * 10):
                 ms, _ = await probe.press_to_repaint(k, timeout=30)
@@ -123,38 +138,36 @@ def _vm_rss_mb() -> float:
     return float("nan")
 
 
-def child_no_screen(path: str, bulk: bool = True) -> dict:
+def child_no_screen(path: str, mode: str = "1") -> dict:
     """The same read into a store with no screen: the load's CPU without the screen's share, and
     what the store holds a job (the RSS it added, over the jobs)."""
     from panorama_tui.model.store import Store
     from panorama_tui.pipeline.ingest import run_to_end
-    from panorama_tui.sources.pegasus.stampede_bulk import BULK_MIN_JOBS
-    from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 
     from panorama_tui.core import gcpolicy
 
     gcpolicy.configure()  # the collector's thresholds as the program sets them (the screen's child too)
     before = _vm_rss_mb()
-    c0 = time.process_time()
-    store = run_to_end(StampedeDbSource(path, follow=False, bulk_min=BULK_MIN_JOBS if bulk else None), Store())
-    cpu = time.process_time() - c0
+    c0 = _cpu()
+    store = run_to_end(_source(path, mode, follow=False), Store())
+    cpu = _cpu() - c0
     jobs = store.job_count()
     return {"cpu": cpu, "jobs": jobs, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "store_bytes_per_job": (_vm_rss_mb() - before) * 1024 * 1024 / max(1, jobs)}
 
 
-def run_no_screen(path: str, bulk: bool = True) -> dict:
+def run_no_screen(path: str, mode: str = "1") -> dict:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child-no-screen", path,
-                           "1" if bulk else "0"], cwd=REPO, capture_output=True, text=True, timeout=3600)
+                           mode], cwd=REPO, capture_output=True, text=True, timeout=3600)
     line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr[-1500:]}")
     return json.loads(line)
 
 
-def run_child(path: str, bulk: bool) -> dict:
+def run_child(path: str, mode: str) -> dict:
     launched = time.time()
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child", path, "1" if bulk else "0",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_open", "--child", path, mode,
                            str(launched)], cwd=REPO, capture_output=True, text=True, timeout=3600)
     line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")), None)
     if proc.returncode != 0 or line is None:
@@ -205,17 +218,19 @@ def main(argv=None) -> int:
     ap.add_argument("--no-baseline-1m", action="store_true", help="leave out the incremental read at 1M (minutes)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="20k jobs (a smoke run)")
+    ap.add_argument("--no-read-ahead", action="store_true",
+                    help="also the bulk read without its child process (the read-ahead's share)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--child-no-screen", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_no_screen:
-        path, bulk = args.child_no_screen
-        print(json.dumps(child_no_screen(path, bulk == "1")))
+        path, mode = args.child_no_screen
+        print(json.dumps(child_no_screen(path, mode)))
         return 0
     if args.child:
-        path, bulk, launched = args.child
-        print(json.dumps(child(path, bulk == "1", float(launched))))
+        path, mode, launched = args.child
+        print(json.dumps(child(path, mode, float(launched))))
         return 0
     if args.quick:
         args.n = 20_000
@@ -227,18 +242,30 @@ def main(argv=None) -> int:
     for n, until, what in cases:
         db = G.stampede_db(n, until=until)
         label = f"{n // 1000}k {what}"
-        ours, base, bare, bare_base = [], [], [], []
+        ours, base, bare, bare_base, alone = [], [], [], [], []
         for _ in range(args.repeat):
             bare.append(run_no_screen(db))
             if n < 1_000_000:  # the row-by-row store at 1M: many minutes
-                bare_base.append(run_no_screen(db, bulk=False))
-            ours.append(run_child(db, True))
+                bare_base.append(run_no_screen(db, "0"))
+            ours.append(run_child(db, "1"))
             print(f"  {label} bulk: {json.dumps({k: v for k, v in ours[-1].items() if 'keys' not in k})}", flush=True)
+            if args.no_read_ahead:
+                alone.append(run_child(db, "2"))
+                print(f"  {label} bulk, no read-ahead: "
+                      f"{json.dumps({k: v for k, v in alone[-1].items() if 'keys' not in k})}", flush=True)
             if not (n >= 1_000_000 and args.no_baseline_1m):
-                base.append(run_child(db, False))
+                base.append(run_child(db, "0"))
                 print(f"  {label} incremental: {json.dumps({k: v for k, v in base[-1].items() if 'keys' not in k})}",
                       flush=True)
         figs += figures(n, label, ours, base or None, bare, bare_base or None)
+        if alone:
+            note = "the bulk read without its read-ahead (no child process), same run"
+            figs += [figure(f"{label}: fully loaded, read ahead", median([r["loaded"] for r in ours]), "s",
+                            baseline=median([r["loaded"] for r in alone]), baseline_note=note, better="lower",
+                            fmt="{:.2f}"),
+                     figure(f"{label}: CPU of the load, read ahead (both processes)", median([r["cpu"] for r in ours]),
+                            "s", baseline=median([r["cpu"] for r in alone]), baseline_note=note, better="lower",
+                            fmt="{:.2f}")]
     print(table(figs))
     write_json(args.json, figs, {"load": loadavg()})
     return 0
