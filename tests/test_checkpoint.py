@@ -395,3 +395,75 @@ def test_checkpointer_stops_on_a_store_it_cannot_keep(tmp_path):
     cp = Checkpointer(store, Sink(), Cadence(share=1e9, min_gap=0.0))
     cp.after_batch(None)
     assert cp.off and not got
+
+
+# -- the screen after a restore ----------------------------------------------------------------
+
+
+def test_the_screen_shows_the_restored_store(tmp_path, demo):
+    """Job list, tree, failures panel and header after a seek that restored a checkpoint are
+    what the screen shows of a replay from zero to the same time."""
+    import asyncio
+
+    from panorama_tui.core.recorder import read_records
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.panels.header import HeaderBar
+    from panorama_tui.ui.panels.tree import WorkflowTree
+    from panorama_tui.ui.widgets.joblist import JobList
+
+    from .test_ui import text_of, wait_for
+    from .ui_helpers import demo_app, fixed_timezone, wait_finished
+
+    fixed_timezone()
+    path = str(tmp_path / "live.panorama.db")
+    recorded_live(read_records(demo), path, 37)
+    conn = sqlite3.connect(path)
+    places = list_checkpoints(conn)
+    conn.close()
+    t = places[len(places) // 2][1] + 1.0
+    expected = from_zero(path, t)
+    assert 0 < expected.job_count()
+
+    def shown(app) -> dict:
+        tree = app.query_one("#tree", WorkflowTree)
+        return {
+            "jobs": sorted(j.key for j in app.query_one("#jobs", JobList).rows),
+            "failed": [j.key for j in app.query_one("#fail-list", JobList).rows],
+            "header": text_of(app.query_one("#header", HeaderBar)).splitlines()[1:],  # not "elapsed": the clock's
+            "tree": sorted(str(n.label) for n in tree.root.children) if tree.root.children else [],
+        }
+
+    async def restored() -> dict:
+        app, store, control, ingest = demo_app(speed=0.0, path=path)
+        try:
+            async with app.run_test(size=(140, 42)) as pilot:
+                await wait_finished(app, control, pilot)
+                await pilot.press("2")
+                at_end = shown(app)
+                control.toggle_pause()  # else, at full speed, it plays on to the end again
+                control.seek(t)
+                await wait_for(lambda: not control.seeking)
+                assert ingest.source.restores == 1
+                await asyncio.sleep(app.tick_seconds * 2)
+                app.refresh_all(full=True)
+                await pilot.pause()
+                return {"at_end": at_end, "now": shown(app)}
+        finally:
+            ingest.stop()
+
+    async def reference() -> dict:
+        app = PanoramaApp(expected, source_label="demo", live=False, monotonic=lambda: 0.0)
+        async with app.run_test(size=(140, 42)) as pilot:
+            await pilot.pause()
+            await pilot.press("2")
+            app.refresh_all(full=True)
+            await pilot.pause()
+            return shown(app)
+
+    got = asyncio.run(restored())
+    want = asyncio.run(reference())
+    assert got["at_end"] != want  # the seek changed what is shown
+    assert got["now"] == want
+    assert got["now"]["jobs"] == want["jobs"] == sorted(j.key for j in expected.jobs())
+    assert got["now"]["failed"] == want["failed"]
+    assert got["now"]["tree"] == want["tree"]

@@ -106,3 +106,76 @@ class Checkpointer:
 
     def restart(self) -> None:
         self.cadence.restart()
+
+
+# -- checkpoints for a recording that has none (panorama-collect checkpoint) ---------------
+
+
+class _FileSink:
+    """Where :func:`add_to_recording`'s checkpoints go: the recording's own table."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def checkpoint_place(self, batch):
+        mark = getattr(batch, "mark", None)
+        return None if mark is None else (mark.seq, mark.ts, mark.n_records)
+
+    def add_checkpoint(self, seq: int, ts: float, n_records: int, body: bytes) -> None:
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO checkpoints (seq, ts, n_records, body) VALUES (?, ?, ?, ?)",
+                              (seq, ts, n_records, body))
+
+
+def add_to_recording(path: str, cadence: Cadence | None = None) -> dict:
+    """Replay the recording at ``path`` as fast as it goes and write checkpoints into it, in
+    place of any it had, at the live recorder's cadence (or ``cadence``'s).  Returns the
+    figures: checkpoints written, their CPU and the replay's (the ingest thread's), the
+    longest hold of the store's lock, the bytes they added.  sqlite3.Error when the file
+    cannot be written; ValueError when it is not a recording."""
+    import os
+    import sqlite3
+    import threading
+
+    from ..core.recorder import is_recording
+    from ..model.store import Store
+    from ..sources.replay import ReplayControl, ReplaySource
+    from .ingest import Ingest
+
+    if not is_recording(path):
+        raise ValueError(f"{path} is not a panorama-top recording")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        with conn:
+            conn.execute("BEGIN")
+            conn.executescript("DROP TABLE IF EXISTS checkpoints;")
+        from ..core.recorder import _CHECKPOINTS
+
+        conn.executescript(_CHECKPOINTS)
+        conn.execute("VACUUM")  # the old checkpoints' pages back, so the growth below is these
+        before = os.path.getsize(path)
+        source = ReplaySource(path, ReplayControl(speed=0.0))
+        store = Store()
+        ingest = Ingest(source, store, checkpoints=False)
+        checkpointer = ingest.checkpointer = Checkpointer(store, _FileSink(conn), cadence)
+        cpu = {"ingest": 0.0}
+
+        def note_cpu() -> None:  # on the ingest thread: its own CPU clock
+            cpu["ingest"] = time.thread_time()
+
+        ingest.on_batch = note_cpu
+        thread = threading.Thread(target=ingest.run, name="panorama-checkpoints", daemon=True)
+        thread.start()
+        while thread.is_alive() and not source.control.finished:
+            thread.join(0.1)
+        source.stop()
+        thread.join()
+        if ingest.error:
+            raise ValueError(ingest.error)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        c = checkpointer.cadence
+        return {"checkpoints": c.taken, "checkpoint_cpu": c.spent, "ingest_cpu": cpu["ingest"],
+                "lock_held": checkpointer.lock_held, "bytes_added": os.path.getsize(path) - before,
+                "records": store.event_count + store.bad_count, "off": checkpointer.off}
+    finally:
+        conn.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ..core import gcpolicy
 from ..core.events import (
@@ -171,6 +172,7 @@ class Ingest:
             elif callable(getattr(source, "add_checkpoint", None)):
                 self.checkpointer = Checkpointer(store, source)
         self._checkpoint_trouble: list[str] = []  # said again after each restore or reset
+        self.restore_seconds: list[float] = []  # each restore's decode, build and swap (benchmarks)
         self.on_batch = on_batch  # called (from this thread) after each batch
         self.thread: threading.Thread | None = None
         self.error: str | None = None
@@ -270,6 +272,7 @@ class Ingest:
         falls back to an earlier one or to the first row."""
         from ..model import checkpoint
 
+        t0 = time.perf_counter()
         try:
             state = checkpoint.decode(marker.body())
         except Exception as exc:  # CheckpointError, or the file's row gone (sqlite3.Error)
@@ -286,6 +289,7 @@ class Ingest:
             for message in self._checkpoint_trouble:
                 self.store.warn(message)
         marker.ok = True
+        self.restore_seconds.append(time.perf_counter() - t0)
         if self.checkpointer is not None:
             self.checkpointer.restart()
 

@@ -249,9 +249,11 @@ class ReplaySource(Source):
     live = True  # it unfolds over time even though nothing new arrives
     recordable = False
 
-    def __init__(self, path: str, control: ReplayControl | None = None):
+    def __init__(self, path: str, control: ReplayControl | None = None, checkpoints: bool = True):
         super().__init__()
         self.path = path
+        # False: every seek back replays from the first row, as before checkpoints (a baseline)
+        self.checkpoints = checkpoints
         self.control = control or ReplayControl()
         self.label = f"replay {os.path.basename(path)}"
         self.file_checkpoints: list[CheckpointPlace] = []  # the recording's own, by seq
@@ -267,7 +269,7 @@ class ReplaySource(Source):
         one there: the batch ends a row, the file has none of its own, none is kept at or
         after it already."""
         mark = getattr(batch, "mark", None)
-        if mark is None or self.file_checkpoints:
+        if mark is None or self.file_checkpoints or not self.checkpoints:
             return None
         if self.memory_checkpoints and max(self.memory_checkpoints) >= mark.seq:
             return None
@@ -318,7 +320,7 @@ class ReplaySource(Source):
             reader = RecordingReader(conn, os.path.basename(self.path))
             lo, hi = reader.time_range()
             self._v2 = reader.v2
-            if reader.v2:
+            if self.checkpoints:
                 self.file_checkpoints = [CheckpointPlace(*r) for r in list_checkpoints(conn)]
         except sqlite3.Error as exc:
             self.status.state = "error"
