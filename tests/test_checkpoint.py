@@ -422,7 +422,7 @@ def test_the_screen_shows_the_restored_store(tmp_path, demo):
     conn.close()
     t = places[len(places) // 2][1] + 1.0
     expected = from_zero(path, t)
-    assert 0 < expected.job_count()
+    assert expected.job_count() > 0
 
     def shown(app) -> dict:
         tree = app.query_one("#tree", WorkflowTree)
