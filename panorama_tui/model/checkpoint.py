@@ -184,8 +184,7 @@ def capture(store) -> tuple:
     )
 
 
-def pack(captured: tuple) -> bytes:
-    """The checkpoint's body; :class:`Unsupported` when the store holds what it cannot keep."""
+def _pack_all(captured: tuple) -> bytes:
     (events, names, unknown, bad, warnings, warning_count, latest_ts, order, version,
      workflows, transfers, failed, active) = captured
     for wf, _ in workflows:
@@ -203,6 +202,13 @@ def pack(captured: tuple) -> bytes:
     except TypeError as exc:  # a field holding what msgpack cannot carry
         raise Unsupported(str(exc)) from None
     return _compress(raw, LEVEL)
+
+
+def pack(captured: tuple) -> bytes:
+    """The checkpoint's body; :class:`Unsupported` when the store holds what it cannot keep.
+    Its rows hold no cycle: the collector is kept off while they are made."""
+    with gcpolicy.no_collections():
+        return _pack_all(captured)
 
 
 def _transfer_row(tr: Transfer) -> tuple:
