@@ -467,3 +467,52 @@ def test_the_screen_shows_the_restored_store(tmp_path, demo):
     assert got["now"]["jobs"] == want["jobs"] == sorted(j.key for j in expected.jobs())
     assert got["now"]["failed"] == want["failed"]
     assert got["now"]["tree"] == want["tree"]
+
+
+# -- panorama-collect checkpoint ----------------------------------------------------------------
+
+
+def test_checkpoints_added_to_an_existing_recording_serve_its_seeks(tmp_path, generated, monkeypatch):
+    from panorama_tui.pipeline.checkpoints import add_to_recording
+    from panorama_tui.sources import replay
+
+    monkeypatch.setattr(replay, "CHUNK", 1000)  # batches of 1,000 records: a place for a checkpoint each
+
+    path = str(tmp_path / "gen.panorama.db")
+    shutil.copy(generated, path)
+    got = add_to_recording(path, Cadence(share=1e9, min_gap=0.0))
+    assert got["checkpoints"] >= 2 and got["off"] is None and got["bytes_added"] > 0
+    assert 0 < got["checkpoint_cpu"] < got["ingest_cpu"]
+    again = add_to_recording(path, Cadence(share=1e9, min_gap=0.0))  # in place of the first ones
+    assert again["checkpoints"] == got["checkpoints"]
+    conn = sqlite3.connect(path)
+    places = list_checkpoints(conn)
+    conn.close()
+    assert len(places) == got["checkpoints"]
+    r = Replay(path)
+    try:
+        r.seek(time_range(path)[1])
+        t = places[0][1] + 0.5
+        r.seek(t)
+        assert r.source.restores >= 1
+        with r.store.lock:
+            assert full_state(r.store) == full_state(from_zero(path, t))
+    finally:
+        r.stop()
+
+
+def test_panorama_collect_checkpoint(tmp_path, demo, capsys):
+    from panorama_tui.cli.collect import main
+
+    assert main(["checkpoint", demo]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint(s)" in out and demo in out
+    conn = sqlite3.connect(demo)
+    assert "checkpoints" in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    other = tmp_path / "not.panorama.db"
+    other.write_text("hello")
+    assert main(["checkpoint", str(other)]) == 3
+    assert main(["checkpoint", str(tmp_path / "missing.db")]) == 3
+    err = capsys.readouterr().err
+    assert "not a panorama-top recording" in err and "no such file" in err

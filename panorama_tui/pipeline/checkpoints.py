@@ -94,6 +94,10 @@ class Checkpointer:
             self.off = str(exc)
             log.info("no checkpoints: %s", exc)
             return
+        except Exception as exc:  # what it did not foresee must not stop the ingest: no more checkpoints
+            self.off = f"checkpoint failed ({type(exc).__name__}: {exc})"[:200]
+            log.info("%s", self.off, exc_info=True)
+            return
         del captured
         try:
             self.sink.add_checkpoint(*place, body)
