@@ -37,7 +37,6 @@ from typing import Callable
 import msgspec
 
 from ..core import gcpolicy
-from ..core.typed import interned
 from .entities import NO_INVOCATIONS, Invocation, Job, Task, Transfer, Try, Workflow
 from .series import RankSeries, ResourceSeries
 from .states import JobState
@@ -96,8 +95,6 @@ _inv_row = attrgetter(*_INV)
 _task_row = attrgetter(*_TASK)
 _wf_plain = attrgetter(*_WF_PLAIN)
 _series_plain = attrgetter(*_SERIES_PLAIN)
-_INTERNED_TRY = frozenset({"site", "host", "user"})  # the store interns these (core.typed.interned)
-_INTERNED_JOB = frozenset({"type_desc", "transformation"})
 _JOB_STATES = tuple(JobState)
 
 _PRIMITIVE = frozenset({str, int, float, bool, bytes, type(None)})
@@ -314,12 +311,17 @@ def _workflow(row: list) -> Workflow:
     wf.tasks = tasks
     jobs = wf.jobs = {}
     new_job, new_try = Job.__new__, Try.__new__
+    # The short strings thousands of jobs repeat (site, host, user, type, transformation) are
+    # one object each, as the store keeps them (core.typed.interned): a dict here is ~5x
+    # cheaper a string than a call of interned().
+    shared: dict[str | None, str | None] = {}
+    share = shared.setdefault
     states = _JOB_STATES
     for plain, task_ids, rich, try_rows, latest, series in job_rows:
         j = new_job(Job)
         (j.job_id, type_desc, transformation, j.max_retries, j.submit_file, j.executable, j.argv, state,
          j.subwf_uuid, j.order, j.partial, j.clustered) = plain
-        j.type_desc, j.transformation = interned(type_desc), interned(transformation)
+        j.type_desc, j.transformation = share(type_desc, type_desc), share(transformation, transformation)
         j.state = states[state]
         j.wf = wf
         j.task_ids = tuple(task_ids)
@@ -333,7 +335,7 @@ def _workflow(row: list) -> Workflow:
             (t.seq, t.sched_id, site, host, t.ip, user, t.work_dir, t._st, t._li, t.state_name, t.start_ts,
              t.end_ts, t.main_exitcode, t.post_exitcode, t.local_dur, t.cluster_dur, t.stdout_file,
              t.stderr_file, t.stdout_text, t.stderr_text, t.reason, t.multiplier) = tplain
-            t.site, t.host, t.user = interned(site), interned(host), interned(user)
+            t.site, t.host, t.user = share(site, site), share(host, host), share(user, user)
             if invs is None:
                 t.invocations = NO_INVOCATIONS
             else:
@@ -342,7 +344,7 @@ def _workflow(row: list) -> Workflow:
                     inv = Invocation.__new__(Invocation)
                     (inv.inv_id, inv.task_id, transformation, inv.start_time, inv.dur, inv.exitcode,
                      inv.remote_cpu_time, inv.maxrss, inv.avg_cpu, inv.executable, inv.argv) = r
-                    inv.transformation = interned(transformation)
+                    inv.transformation = share(transformation, transformation)
                     d[inv.inv_id] = inv
             tries[t.seq] = t
         j.latest = tries[latest] if latest >= 0 else None
