@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import os
 import pickle
 import shutil
@@ -31,6 +32,7 @@ import sqlite3
 import sys
 import time
 import zlib
+from types import MappingProxyType
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -206,6 +208,16 @@ def db_store(n: int, db_dir: str | None):
     return store
 
 
+class _Pickler(pickle.Pickler):
+    """pickle, but for the tries' shared empty mapping (entities.NO_INVOCATIONS: a mappingproxy,
+    which pickle refuses), pickled as an empty dict."""
+
+    def reducer_override(self, obj):
+        if type(obj) is MappingProxyType:
+            return dict, ()
+        return NotImplemented
+
+
 def _timed(fn, *args):
     """(result, wall seconds, this process's CPU seconds)."""
     t0, c0 = time.perf_counter(), time.process_time()
@@ -229,8 +241,10 @@ def dump_case(label: str, store, runs: int) -> list[dict]:
         return again
 
     def pickle_dump():
+        buf = io.BytesIO()
         with gcpolicy.no_collections():  # as for the pack: no collection walks what it makes
-            return zlib.compress(pickle.dumps((store.workflows, store.transfers, store._failed, store.active), 5), 1)
+            _Pickler(buf, 5).dump((store.workflows, store.transfers, store._failed, store.active))
+            return zlib.compress(buf.getbuffer(), 1)
 
     def pickle_load(blob):
         with gcpolicy.no_collections():
