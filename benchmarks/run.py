@@ -5,7 +5,8 @@
     python -m benchmarks.run --only ingest,ui
     python -m benchmarks.run --scale      # LIGO scale (issue #14): 100k-job DBs, minutes; --million adds 1M
                                           # (bench_scale: --once, --stats; bench_open: the screen opening them;
-                                          # bench_live: 10k running jobs' 1 Hz traces on the screen, loop lag)
+                                          # bench_live: 10k running jobs' 1 Hz traces on the screen, loop lag;
+                                          # bench_replay: seeks in a 100k-job recording with checkpoints)
 
 Each benchmark runs in its own Python process (so one's memory does not
 count in another's peak RSS, and a crash is reported, not fatal).  The
@@ -42,9 +43,9 @@ BENCHES = {
     "stats": "bench_stats",
     "parsl": "bench_parsl",
 }
-OURS = ("ingest", "ui", "scale", "open", "live")
+OURS = ("ingest", "ui", "scale", "open", "live", "replay")
 # Not in the default set (minutes; the 1M-job run tens of minutes): --scale runs them.
-EXTRA = {"scale": "bench_scale", "open": "bench_open", "live": "bench_live"}
+EXTRA = {"scale": "bench_scale", "open": "bench_open", "live": "bench_live", "replay": "bench_replay"}
 
 
 # ---------------------------------------------------------------------------
@@ -223,7 +224,7 @@ def main(argv=None) -> int:
                          "bench_live: 10k running jobs at 1 Hz; 100k jobs)")
     ap.add_argument("--million", action="store_true", help="with --scale: 1M jobs too")
     args = ap.parse_args(argv)
-    chosen = ["scale", "open", "live"] if args.scale else list(BENCHES)
+    chosen = ["scale", "open", "live", "replay"] if args.scale else list(BENCHES)
     if args.only:
         chosen = [x.strip() for x in args.only.split(",") if x.strip()]
         unknown = [x for x in chosen if x not in BENCHES and x not in EXTRA]

@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--drain-timeout", type=float, default=None, metavar="S",
                    help="how long to wait for confirms when stopping (default: 10 s on a signal, "
                         "no limit after --no-follow)")
+    c = sub.add_parser("checkpoint", help="add checkpoints to a recording that has none (fast seeks in its replay)",
+                       description="Replay a recording as fast as it goes and write checkpoints of the store "
+                       "into it (in place of any it had), as a live session's recorder does: a seek in its "
+                       "replay then restores the latest one before its time and replays only the rest.")
+    c.add_argument("recording", metavar="FILE", help="a panorama-top recording (FILE.panorama.db)")
+    add_show_config(c, in_subcommand=True)
     return p
 
 
@@ -415,6 +421,28 @@ def _drain(pub, wait: float | None, stopper) -> int:
             log.info("stopping: waiting up to 10 s for the broker to confirm %d event(s)", left)
 
 
+def cmd_checkpoint(args) -> int:
+    """``checkpoint FILE``: checkpoints written into a recording (pipeline/checkpoints.py)."""
+    import sqlite3
+
+    from ..pipeline.checkpoints import add_to_recording
+
+    path = args.recording
+    if not os.path.isfile(path):
+        raise CollectError(f"{path}: no such file")
+    t0 = time.perf_counter()
+    try:
+        got = add_to_recording(path)
+    except (ValueError, sqlite3.Error) as exc:
+        raise CollectError(f"{path}: {exc}") from None
+    if got["off"]:
+        print(f"panorama-collect: {path}: no checkpoints ({got['off']})", file=sys.stderr)
+    print(f"{path}: {got['checkpoints']} checkpoint(s), {got['bytes_added'] / 2**20:.1f} MiB, "
+          f"{got['checkpoint_cpu']:.1f} s of CPU of the replay's {got['ingest_cpu']:.1f} s "
+          f"({time.perf_counter() - t0:.0f} s)")
+    return EXIT_OK
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -430,6 +458,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "record":
             return cmd_record(args)
+        if args.command == "checkpoint":
+            return cmd_checkpoint(args)
         return cmd_relay(args)
     except CollectError as exc:
         print(f"panorama-collect: {exc}", file=sys.stderr)

@@ -381,7 +381,7 @@ def read_to_end(source, tick=None):
     from ..model.store import Store
 
     store = Store()
-    ing = Ingest(source, store).start()
+    ing = Ingest(source, store, checkpoints=False).start()  # it never seeks
     said_waiting = False
     while not ing.done.wait(0.05):
         if tick is not None:

@@ -67,6 +67,17 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
+# The store's state after row ``seq`` (model/checkpoint.py): a replay's seek restores the
+# latest one at or before its time and replays only the rows after it.  ``ts`` is the
+# latest receive time of the rows up to ``seq``, ``n_records`` their records.
+_CHECKPOINTS = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    n_records INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+"""
 
 
 def _body_bytes(record) -> bytes:
@@ -153,11 +164,14 @@ class Recorder:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        # Checkpoints stand for the store a replay from the first row builds: only a
+        # session that wrote every row of the file (a new file) has that store.
+        self.checkpoints_ok = "events" not in tables and "chunks" not in tables
         if "events" in tables:
             self.version = "1"  # an old recording goes on in its own format
         else:
             self.version = VERSION
-            self.conn.executescript(_SCHEMA)
+            self.conn.executescript(_SCHEMA + _CHECKPOINTS)
             with self.conn:
                 self.conn.execute("BEGIN")
                 self.conn.executemany(
@@ -165,12 +179,15 @@ class Recorder:
                     [("format", FORMAT), ("version", VERSION), ("created", str(time.time())), ("source", source)],
                 )
         self.count = 0
+        self.max_ts: float | None = None  # the latest receive time appended
 
     def append(self, records, recv_ts: float | None = None) -> int:
         """Records received together (one receive time)."""
         if not records:
             return 0
         now = time.time() if recv_ts is None else recv_ts
+        if self.max_ts is None or now > self.max_ts:
+            self.max_ts = now
         bodies = [_body_bytes(r) for r in records]
         if self.version == "1":
             self._insert_v1([(now, None, b.decode("utf-8", "replace")) for b in bodies])
@@ -192,6 +209,10 @@ class Recorder:
                 same = all(t == times[0] for t in times)
                 chunks.append((times[0], times[-1], [_body_bytes(r[2]) for r in part], None if same else times))
             self._insert(chunks)
+            if rows:
+                top = max(r[0] for r in rows)
+                if self.max_ts is None or top > self.max_ts:
+                    self.max_ts = top
         self.count += len(rows)
         return len(rows)
 
@@ -205,6 +226,21 @@ class Recorder:
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.executemany("INSERT INTO events (recv_ts, name, body) VALUES (?, ?, ?)", rows)
+
+    def checkpoint_place(self, batch=None) -> tuple[int, float, int] | None:
+        """(last row, latest receive time, records) of what this session wrote, where a
+        checkpoint of its store now stands; None when it cannot have one (an old file's
+        format, a file it did not write from its first row, nothing written yet)."""
+        if not self.checkpoints_ok or self.version != VERSION or not self.count or self.max_ts is None:
+            return None
+        row = self.conn.execute("SELECT seq FROM chunks ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], self.max_ts, self.count) if row else None
+
+    def add_checkpoint(self, seq: int, ts: float, n_records: int, body: bytes) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute("INSERT OR REPLACE INTO checkpoints (seq, ts, n_records, body) VALUES (?, ?, ?, ?)",
+                              (seq, ts, n_records, body))
 
     def set_meta(self, key: str, value: str) -> None:
         with self.conn:
@@ -244,6 +280,22 @@ def read_records(path: str) -> list[tuple[float, bytes]]:
         return out
     finally:
         conn.close()
+
+
+def list_checkpoints(conn: sqlite3.Connection) -> list[tuple[int, float, int]]:
+    """A recording's checkpoints as (seq, ts, n_records), by seq; none in a file without
+    the table (an older recording).  A row whose fields are not numbers is left out."""
+    try:
+        rows = conn.execute("SELECT seq, ts, n_records FROM checkpoints ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:  # no such table
+        return []
+    return [r for r in rows if type(r[0]) is int and type(r[1]) in (int, float) and type(r[2]) is int]
+
+
+def checkpoint_body(conn: sqlite3.Connection, seq: int):
+    """The body of the checkpoint after row ``seq`` (None when it is gone)."""
+    row = conn.execute("SELECT body FROM checkpoints WHERE seq = ?", (seq,)).fetchone()
+    return row[0] if row else None
 
 
 def is_recording(path: str) -> bool:

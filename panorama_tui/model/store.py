@@ -46,6 +46,21 @@ class Store:
         # back to the very number they saw, and they would keep the old jobs.
         self.structure_version = structure + 1
 
+    def restore(self, state) -> None:
+        """Everything in place of what it held: a checkpoint's contents (model/checkpoint.py,
+        built outside the lock; this only swaps them in).  Views rebuild as after :meth:`reset`."""
+        old = self.workflows
+        structure = self.structure_version
+        for name in state.__slots__:
+            setattr(self, name, getattr(state, name))
+        self.changes.reset()
+        self.structure_version = structure + 1
+        # The old store's objects are frozen (gcpolicy) where the collector never looks: with
+        # the job <-> workflow cycle cut, their counts free them once the views let go.
+        for wf in old.values():
+            wf.jobs = {}
+            wf.meta = {}
+
     def _clear(self) -> None:
         self.workflows: dict[str, Workflow] = {}
         self.transfers: dict[str, Transfer] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ..core import gcpolicy
 from ..core.events import (
@@ -20,7 +21,7 @@ from ..core.events import (
 )
 from ..core.fmt import visible
 from ..core.typed import typed_record
-from ..sources.base import RESET, Source
+from ..sources.base import RESET, Restore, Source
 from ..model.store import Store
 
 log = logging.getLogger(__name__)
@@ -155,10 +156,23 @@ def _shifted(where, by: int):
 class Ingest:
     """Runs one source on its own daemon thread."""
 
-    def __init__(self, source: Source, store: Store, recorder=None, on_batch=None):
+    def __init__(self, source: Source, store: Store, recorder=None, on_batch=None, checkpoints: bool = True):
         self.source = source
         self.store = store
         self.recorder = recorder
+        # Checkpoints of the store (pipeline/checkpoints.py): into the live session's
+        # recording, else into a replay's memory (a replay keeps those it is given);
+        # ``checkpoints=False`` for a read to the end that never seeks (--once).
+        self.checkpointer = None
+        if checkpoints:
+            from .checkpoints import Checkpointer
+
+            if recorder is not None and source.recordable:
+                self.checkpointer = Checkpointer(store, recorder)
+            elif callable(getattr(source, "add_checkpoint", None)):
+                self.checkpointer = Checkpointer(store, source)
+        self._checkpoint_trouble: list[str] = []  # said again after each restore or reset
+        self.restore_seconds: list[float] = []  # each restore's decode, build and swap (benchmarks)
         self.on_batch = on_batch  # called (from this thread) after each batch
         self.thread: threading.Thread | None = None
         self.error: str | None = None
@@ -186,6 +200,16 @@ class Ingest:
                 if batch is RESET:
                     with store.lock:
                         store.reset()
+                        for message in self._checkpoint_trouble:
+                            store.warn(message)
+                    if self.checkpointer is not None:
+                        self.checkpointer.restart()
+                        if self.checkpointer.sink is self.recorder:
+                            # the store no longer is what a replay of the file builds
+                            self.checkpointer.off = "the source started again"
+                    continue
+                if type(batch) is Restore:
+                    self._restore(batch)
                     continue
                 if self.recorder is not None and self.source.recordable:
                     try:
@@ -193,6 +217,8 @@ class Ingest:
                     except Exception as exc:  # disk full, read-only: keep monitoring
                         store.warn(f"recording stopped: {exc}")
                         self.recorder = None
+                        if self.checkpointer is not None and self.checkpointer.sink is not self.source:
+                            self.checkpointer = None
                 where = getattr(batch, "where", None)
                 if not isinstance(batch, (list, tuple)):
                     batch = list(batch)
@@ -221,6 +247,8 @@ class Ingest:
                             store.warn(f"{self.source.label}: records skipped ({type(exc).__name__}: {exc})"[:200])
                     bad.clear()
                 self._take_warnings()
+                if self.checkpointer is not None:
+                    self.checkpointer.after_batch(batch)
                 self.batches += 1
                 if self.on_batch is not None:
                     self.on_batch()
@@ -236,6 +264,34 @@ class Ingest:
         finally:
             self._take_warnings()
             self.done.set()
+
+    def _restore(self, marker: Restore) -> None:
+        """A checkpoint's store in place of this one (a replay's seek): decoded and built on
+        this thread outside the lock, swapped in under it.  One that cannot be read is a
+        counted warning and leaves the store as it was; the source, told by ``marker.ok``,
+        falls back to an earlier one or to the first row."""
+        from ..model import checkpoint
+
+        t0 = time.perf_counter()
+        try:
+            state = checkpoint.decode(marker.body())
+        except Exception as exc:  # CheckpointError, or the file's row gone (sqlite3.Error)
+            marker.ok = False
+            marker.problem = str(exc)[:160]
+            message = (f"{self.source.label}: checkpoint after row {marker.place.seq} unreadable"
+                       f" ({marker.problem}); replayed from an earlier point")
+            self._checkpoint_trouble.append(message)
+            with self.store.lock:
+                self.store.warn(message)
+            return
+        with self.store.lock:
+            self.store.restore(state)
+            for message in self._checkpoint_trouble:
+                self.store.warn(message)
+        marker.ok = True
+        self.restore_seconds.append(time.perf_counter() - t0)
+        if self.checkpointer is not None:
+            self.checkpointer.restart()
 
     def _take_warnings(self) -> None:
         got = self.source.warnings
@@ -256,7 +312,7 @@ class Ingest:
 
 def run_to_end(source: Source, store: Store, recorder=None) -> Store:
     """Ingest a finite source on the calling thread (for --once and tests)."""
-    ing = Ingest(source, store, recorder)
+    ing = Ingest(source, store, recorder, checkpoints=recorder is not None)
     ing.run()
     if ing.error:
         raise RuntimeError(ing.error)

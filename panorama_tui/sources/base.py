@@ -18,19 +18,48 @@ class Batch(list):
     recording's row, an AMQP delivery); the ingest thread asks only for a
     record it could not decode, so a source pays for it only then.
     ``resume()``, when a source can be resumed, is where to read from to
-    continue after this batch (a followed file's ``(inode, offset)``)."""
+    continue after this batch (a followed file's ``(inode, offset)``).
+    ``mark``, when the batch ends a recording's row: the place a checkpoint of the
+    store after it would stand for (:class:`CheckpointPlace`)."""
 
-    __slots__ = ("where", "resume")
+    __slots__ = ("where", "resume", "mark")
 
-    def __init__(self, records=(), where=None, resume=None):
+    def __init__(self, records=(), where=None, resume=None, mark=None):
         super().__init__(records)
         self.where = where
         self.resume = resume
+        self.mark = mark
 
 
 # Yielded in place of a batch to say "forget what you built" (replay's
 # backward seek, a followed file that was truncated and restarted).
 RESET = object()
+
+
+@dataclass(frozen=True)
+class CheckpointPlace:
+    """A point of a recording: after row ``seq``, ``n_records`` records in, none of them
+    received after ``ts`` (the latest receive time so far, so a replay to any time
+    from ``ts`` on has shown every one of them)."""
+
+    seq: int
+    ts: float
+    n_records: int
+
+
+class Restore:
+    """Yielded in place of a batch: "take this checkpoint's store in place of yours"
+    (a replay's seek).  ``body()`` reads its bytes; the ingest thread decodes them and
+    sets ``ok`` (False: unreadable, ``problem`` says why, and the store is as it was),
+    which the source reads when it resumes."""
+
+    __slots__ = ("place", "body", "ok", "problem")
+
+    def __init__(self, place: CheckpointPlace, body):
+        self.place = place
+        self.body = body
+        self.ok: bool | None = None
+        self.problem = ""
 
 
 @dataclass

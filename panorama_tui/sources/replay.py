@@ -13,19 +13,26 @@ import sqlite3
 import threading
 import time
 from bisect import bisect_right
+from functools import partial
 from itertools import accumulate, chain
 from operator import itemgetter
 
 from ..core.events import BadEvent
-from ..core.recorder import CHUNK_ROWS, unpack_chunk
+from ..core.recorder import CHUNK_ROWS, checkpoint_body, list_checkpoints, unpack_chunk
 from ..core.sqlite import db_uri
-from .base import RESET, Batch, Source
+from .base import RESET, Batch, CheckpointPlace, Restore, Source
 
 CHUNK = 5000  # records read (and emitted) at a time at most
 # Gaps longer than this (in wall seconds at the chosen speed) are cut to
 # IDLE_SKIP_TO: nothing happened, and the user should not wait for it.
 IDLE_SKIP_AFTER = 3.0
 IDLE_SKIP_TO = 0.5
+# A forward seek restores a checkpoint only this many records ahead at least: fewer replay
+# about as fast as a restore (a second of ingest CPU is ~150k records).
+FORWARD_GAIN = 100_000
+# Checkpoints a replay takes itself (its file has none) stay in memory, this many bytes
+# at most: past that, the one closest to its predecessor goes.
+MEMORY_BUDGET = 512 * 2**20
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 1000.0, 0.0)  # 0 = as fast as possible
 
 
@@ -39,6 +46,10 @@ class ReplayControl:
         self.paused = paused
         self.step_requests = 0
         self.seek_to: float | None = None
+        # Seeks asked for, and the last one whose records are all in the store (the
+        # replay waits for its clock or a key then): a seek's wait is over when equal.
+        self.seeks = 0
+        self.seeks_done = 0
         self.position: float | None = None  # recording time shown so far
         self.start: float | None = None
         self.end: float | None = None
@@ -86,13 +97,20 @@ class ReplayControl:
     def seek(self, t: float) -> None:
         with self.cond:
             self.seek_to = float(t)
+            self.seeks += 1
             self._poke()
 
     def seek_relative(self, seconds: float) -> None:
         with self.cond:
             base = self.position if self.position is not None else (self.start or 0.0)
             self.seek_to = base + seconds
+            self.seeks += 1
             self._poke()
+
+    @property
+    def seeking(self) -> bool:
+        """A seek is under way (a checkpoint restored, the records after it replayed)."""
+        return self.seeks_done != self.seeks
 
     @property
     def speed_label(self) -> str:
@@ -231,11 +249,54 @@ class ReplaySource(Source):
     live = True  # it unfolds over time even though nothing new arrives
     recordable = False
 
-    def __init__(self, path: str, control: ReplayControl | None = None):
+    def __init__(self, path: str, control: ReplayControl | None = None, checkpoints: bool = True):
         super().__init__()
         self.path = path
+        # False: every seek back replays from the first row, as before checkpoints (a baseline)
+        self.checkpoints = checkpoints
         self.control = control or ReplayControl()
         self.label = f"replay {os.path.basename(path)}"
+        self.file_checkpoints: list[CheckpointPlace] = []  # the recording's own, by seq
+        self.memory_checkpoints: dict[int, tuple[CheckpointPlace, bytes]] = {}  # taken as it played
+        self.unreadable: set[int] = set()  # checkpoints that could not be restored (by seq)
+        self.restores = 0  # seeks that restored a checkpoint
+        self._v2 = False
+
+    # -- checkpoints (pipeline/checkpoints.py takes them; the ingest thread restores them) --
+
+    def checkpoint_place(self, batch) -> tuple[int, float, int] | None:
+        """Where a checkpoint of the store after ``batch`` stands, when this replay keeps
+        one there: the batch ends a row, the file has none of its own, none is kept at or
+        after it already."""
+        mark = getattr(batch, "mark", None)
+        if mark is None or self.file_checkpoints or not self.checkpoints:
+            return None
+        if self.memory_checkpoints and max(self.memory_checkpoints) >= mark.seq:
+            return None
+        return (mark.seq, mark.ts, mark.n_records)
+
+    def add_checkpoint(self, seq: int, ts: float, n_records: int, body: bytes) -> None:
+        kept = self.memory_checkpoints
+        kept[seq] = (CheckpointPlace(seq, ts, n_records), body)
+        while len(kept) > 1 and sum(len(b) for _, b in kept.values()) > MEMORY_BUDGET:
+            # Thin evenly: drop the one (not the newest) nearest its predecessor.
+            seqs = sorted(kept)
+            gaps = [(kept[b][0].n_records - (kept[a][0].n_records if a is not None else 0), b)
+                    for a, b in zip([None, *seqs[:-2]], seqs[:-1])]
+            del kept[min(gaps)[1]]
+
+    def _candidates(self, target: float, after: int | None) -> list[CheckpointPlace]:
+        """The checkpoints a seek to ``target`` may restore, best (latest) first: at or
+        before it, and past ``after`` records when given (a forward seek)."""
+        places = [*self.file_checkpoints, *(p for p, _ in self.memory_checkpoints.values())]
+        out = [p for p in places if p.ts <= target and p.seq not in self.unreadable
+               and (after is None or p.n_records >= after + FORWARD_GAIN)]
+        out.sort(key=lambda p: p.seq, reverse=True)
+        return out
+
+    def _body(self, conn, seq: int):
+        kept = self.memory_checkpoints.get(seq)
+        return kept[1] if kept is not None else checkpoint_body(conn, seq)
 
     def _connect(self):
         try:
@@ -258,6 +319,9 @@ class ReplaySource(Source):
             conn = self._connect()
             reader = RecordingReader(conn, os.path.basename(self.path))
             lo, hi = reader.time_range()
+            self._v2 = reader.v2
+            if self.checkpoints:
+                self.file_checkpoints = [CheckpointPlace(*r) for r in list_checkpoints(conn)]
         except sqlite3.Error as exc:
             self.status.state = "error"
             self.status.message = f"cannot read recording {self.path}: {exc}"
@@ -272,13 +336,20 @@ class ReplaySource(Source):
             vpos = lo if c.position is None else c.position
         last_seq = 0
         buf: list = []
+        # What has been emitted: its records, its latest receive time (a checkpoint's place)
+        done_records = 0
+        done_ts = -_INF
         last_clock = c.clock()
+        more_due = False  # the last pass stopped at CHUNK records, and more may be due by vpos
         try:
             while not self.stopping:
                 if not buf:
                     buf, last_seq = reader.groups(last_seq)
-                reset = False
+                jump: list | None = None  # a seek's checkpoints to try, best first
+                back = False
                 with c.cond:
+                    if c.seek_to is None and c.seeks_done != c.seeks and not more_due:
+                        c.seeks_done = c.seeks  # what the last seek asked for is in (the replay waits next)
                     now = c.clock()
                     if not c.paused and c.speed > 0:
                         vpos += (now - last_clock) * c.speed
@@ -286,11 +357,13 @@ class ReplaySource(Source):
                     if c.seek_to is not None:
                         target = max(lo, min(c.seek_to, hi))
                         c.seek_to = None
-                        if c.position is not None and target < c.position:  # None: nothing shown yet
-                            reset = True
-                            last_seq, buf = 0, []
+                        back = c.position is not None and target < c.position  # None: nothing shown yet
+                        jump = self._candidates(target, None if back else done_records)
+                        if back:
                             c.finished = False
                         vpos = target
+                    elif more_due and buf:
+                        pass  # the rest of what is due by vpos (a seek past CHUNK records, paused or not)
                     elif not buf:
                         c.finished = True
                         c.position = hi
@@ -317,11 +390,31 @@ class ReplaySource(Source):
                             c.cond.wait(min(wait, 0.25))
                             continue
                     self.status.state = "paused" if c.paused else "live"
-                if reset:  # a backward seek
-                    yield RESET
+                if jump or back:
+                    # A seek: the latest checkpoint at or before the target that can be read,
+                    # else (backward) from the first row; then the rows after it up to the target.
+                    restored = None
+                    for place in jump or ():
+                        marker = Restore(place, partial(self._body, conn, place.seq))
+                        yield marker
+                        if marker.ok:
+                            restored = place
+                            break
+                        self.unreadable.add(place.seq)
+                    if restored is not None:
+                        self.restores += 1
+                        last_seq, buf = restored.seq, []
+                        done_records, done_ts = restored.n_records, restored.ts
+                        with c.cond:
+                            c.finished = False
+                    elif back:
+                        yield RESET
+                        last_seq, buf = 0, []
+                        done_records, done_ts = 0, -_INF
                 # Emit everything due by vpos (re-reading pages as needed).
                 taken: list = []
                 n = 0
+                whole = True  # the last group taken was taken to its row's end
                 while n < CHUNK:
                     if not buf:
                         buf, last_seq = reader.groups(last_seq)
@@ -332,15 +425,18 @@ class ReplaySource(Source):
                         taken += buf
                         n += sum(map(len, map(_RECORDS, buf)))
                         buf = []
+                        whole = True
                         continue
                     if buf[-1][1] > vpos:
                         break
                     due, rest = _take_due(buf.pop(), vpos)
                     taken.append(due)
                     n += len(due[2])
+                    whole = rest is None
                     if rest is not None:
                         buf.append(rest)
                         break
+                more_due = n >= CHUNK and vpos != _INF
                 with c.cond:
                     if vpos == _INF:
                         c.position = buf[-1][1] if buf else (_last_time(taken[-1]) if taken else hi)
@@ -349,7 +445,13 @@ class ReplaySource(Source):
                     if c.speed == 0.0 and vpos == _INF:
                         vpos = c.position
                 if taken:
-                    yield Batch(chain.from_iterable(map(_RECORDS, taken)), where=_where(reader, taken))
+                    done_records += n
+                    done_ts = max(done_ts, max(map(_last_time, taken)))
+                    # The row the batch ends: its last group's (a chunk), or the page's last
+                    # row once the page is all out (format 1: a group is a page of rows).
+                    end = (last_seq if not buf else taken[-1][0] if self._v2 else None) if whole else None
+                    mark = None if end is None else CheckpointPlace(end, done_ts, done_records)
+                    yield Batch(chain.from_iterable(map(_RECORDS, taken)), where=_where(reader, taken), mark=mark)
         finally:
             conn.close()
 

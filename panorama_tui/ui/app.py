@@ -455,7 +455,8 @@ class PanoramaApp(App):
             pos = clock_time(c.position) if c.position else "-"
             total = (c.end - c.start) if c.end and c.start else 0
             done = ((c.position or 0) - (c.start or 0)) if c.start else 0
-            state = "ended" if c.finished else ("paused" if c.paused else "playing")
+            # "seeking": a checkpoint being restored, or the records up to the time replayed
+            state = "seeking" if c.seeking else "ended" if c.finished else ("paused" if c.paused else "playing")
             parts.append(
                 f"[b]replay {state}[/b] {c.speed_label} {pos} ({human_duration(done)}/{human_duration(total)})"
             )
