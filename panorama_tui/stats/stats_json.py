@@ -29,6 +29,7 @@ from threading import Event
 
 from ..core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, bound_work, text_reader
 from . import sql_stats as S
+from .per_day import by_day
 
 __all__ = ["write_statistics_json", "dumps"]
 
@@ -140,8 +141,6 @@ def _head(r, conn, tree, tz) -> tuple:
 
 
 def _head_rest(conn, tree, tz, states, integrity, hosts, pool, futures) -> tuple:
-    from .store_stats import by_day
-
     tc = S._task_counts(conn, tree)
     breakdown = S._breakdown(conn, tree)
     jobs, subs, side = S._tree_instances(conn, tree)
