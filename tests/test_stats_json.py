@@ -103,6 +103,36 @@ def test_text_that_is_not_utf8(hier_copy):
     assert "curl\ufffd_ID" in got and mine and set(mine) == set(theirs)
 
 
+def test_text_that_is_not_utf8_among_the_rows(hier_copy):
+    """sqlite3 decodes the text (the fast way) until a value that is not UTF-8: the rows
+    before it are written already, the rest is read with U+FFFD; the same text as the whole
+    answer's, the same warnings."""
+    db = hier_copy(lambda conn: conn.execute(
+        "UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) WHERE job_id = "
+        "(SELECT max(job_id) FROM job WHERE wf_id = 1)"))
+    mine: list = []
+    theirs: list = []
+    got = streamed(db, warnings=mine)
+    assert got == whole(db, warnings=theirs)
+    assert "curl\ufffd_ID" in got and mine and set(mine) == set(theirs)
+
+
+def test_text_that_is_not_utf8_before_the_rows(hier_copy, monkeypatch):
+    """A host name that is not UTF-8 is read before anything is written: all of it is read
+    again with U+FFFD from the start."""
+    passes: list = []
+    real = J._stream
+    monkeypatch.setattr(J, "_stream", lambda *a, **k: passes.append(k) or real(*a, **k))
+    db = hier_copy(lambda conn: conn.execute("UPDATE host SET hostname = CAST(X'6E6F6465FF31' AS TEXT) "
+                                             "WHERE host_id = 2"))
+    mine: list = []
+    theirs: list = []
+    got = streamed(db, warnings=mine)
+    assert got == whole(db, warnings=theirs)
+    assert "node\ufffd1" in got and mine and set(mine) == set(theirs)
+    assert passes == [{}, {"slow_text": True}]
+
+
 def test_a_multiplier_that_is_not_a_number(hier_copy):
     """sql_stats answers from the store there: the whole answer, written whole."""
     db = hier_copy(lambda conn: conn.execute("UPDATE job_instance SET multiplier_factor = 'x' "
