@@ -230,11 +230,11 @@ _WORKER_CACHE_KIB = 8192
 
 def _head(work: _Work, conn, tree, tz) -> tuple:
     """(summary, workflows and breakdown in json_units, a function giving per_host, per_day
-    and integrity, the rows' :class:`_Rows`).  The time tables, the cumulative times, the breakdown and the first
-    workflow's row aggregates are computed meanwhile on the workers.  100k jobs, CPU: the time
-    tables ~0.28 s, the cumulative times ~0.05 s, the breakdown ~0.25 s, the jobstate and
-    invocation aggregates ~0.34 and ~0.22 s there; the task counts ~0.28 s and the jobs'
-    counts ~0.13 s here."""
+    and integrity, the rows' :class:`_Rows`).  The time tables, the cumulative times, the
+    breakdown and the first workflow's row aggregates are computed meanwhile on the workers.
+    100k jobs, CPU: the time tables ~0.28 s and the cumulative times ~0.05 s on one, the
+    breakdown ~0.25 s on the other, then the jobstate and invocation aggregates ~0.34 and
+    ~0.22 s; the task counts ~0.28 s and the jobs' counts ~0.13 s here."""
     hosts = {h: S._text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
     states = S._wf_states(conn, tree)
     integrity = S._integrity(conn, tree)
@@ -354,9 +354,7 @@ class _Rows:
         self.js_sql = S._sql(S._JS_SQL.format(where=tree.inst_where("job_instance_id"))) + " ORDER BY jiid"
         self.inv_sql = S._sql(S._INV_SQL.format(where=tree.where("wf_id"))) + " ORDER BY jiid"
         self.work = work
-        if tree.ids:
-            # queued behind the head's aggregates on each worker
-            self.first = self.feeds(_AHEAD)
+        self.first = self.feeds(_AHEAD)  # queued behind the head's aggregates on each worker
 
     def feeds(self, ahead: int = 4) -> tuple:
         """(the jobstate aggregates' feed, the invocations'); None for one with no worker."""
