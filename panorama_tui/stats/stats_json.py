@@ -311,9 +311,20 @@ SELECT ji.job_instance_id, j.exec_job_id, ji.job_submit_seq, ji.site, ji.multipl
 FROM job_instance ji CROSS JOIN job j ON j.job_id = ji.job_id  -- CROSS: scan the instances, look their job up
 WHERE j.wf_id = ?
 ORDER BY ji.job_instance_id"""
-# the same from an instance on (text that is not UTF-8 read again from there: _instances_of)
-_INSTANCES_FROM_SQL = _INSTANCES_SQL.replace("WHERE j.wf_id = ?", "WHERE j.wf_id = ? AND ji.job_instance_id > ?")
-assert _INSTANCES_FROM_SQL != _INSTANCES_SQL
+# One workflow's instances among others': its jobs through the (wf_id, exec_job_id) index, their
+# instances through (job_id, job_submit_seq), sorted (3 workflows of 33k jobs: 0.04 s of CPU
+# each, against 0.12 s for a scan of every instance).
+_WF_INSTANCES_SQL = _INSTANCES_SQL.replace(
+    "FROM job_instance ji CROSS JOIN job j ON j.job_id = ji.job_id  -- CROSS: scan the instances, look their job up",
+    "FROM job j JOIN job_instance ji ON ji.job_id = j.job_id")
+assert _WF_INSTANCES_SQL != _INSTANCES_SQL
+
+
+def _from_instance(sql: str) -> str:
+    """An instances' statement from the instance after a given one on (text that is not UTF-8
+    read again from there: _instances_of)."""
+    return sql.replace("WHERE j.wf_id = ?", "WHERE j.wf_id = ? AND ji.job_instance_id > ?")
+
 # a job's try is its rank among its instances by job_submit_seq: 1 unless it has several
 _MULTI_SQL = "SELECT job_id FROM job_instance GROUP BY job_id HAVING count(*) > 1"
 
@@ -341,8 +352,12 @@ ORDER BY ji.job_submit_seq, ji.job_instance_id"""
 class _Rows:
     """What the jobs.csv rows need, known before the head is written: whether the instances
     are in submit order (else :func:`_write_jobs_sorted`), the jobs with several instances,
-    the aggregates' statements, and the first workflow's aggregates already being read on
-    the workers."""
+    the statements, and the first workflow's aggregates already being read on the workers.
+
+    All of a DB in one workflow: each statement one pass over its table.  Several workflows
+    (or one of several): each workflow's statements read its own instances, through the
+    indexes, not every workflow's rows once per workflow (a 100k-job run in 3 sub-workflows:
+    CPU 6.2 -> 3.3 s, the same output)."""
 
     def __init__(self, conn, tree, hosts: dict, work: _Work):
         self.hosts = hosts
@@ -351,14 +366,31 @@ class _Rows:
         if not self.in_order:
             return
         self.multi = {job_id: 0 for (job_id,) in conn.execute(_MULTI_SQL)}
-        self.js_sql = S._sql(S._JS_SQL.format(where=tree.inst_where("job_instance_id"))) + " ORDER BY jiid"
-        self.inv_sql = S._sql(S._INV_SQL.format(where=tree.where("wf_id"))) + " ORDER BY jiid"
+        self.tree = tree
+        self.whole = tree.everything and len(tree.ids) == 1
         self.work = work
-        self.first = self.feeds(_AHEAD)  # queued behind the head's aggregates on each worker
+        self.first = self.feeds(tree.ids[0], _AHEAD)  # queued behind the head's aggregates on each worker
 
-    def feeds(self, ahead: int = 4) -> tuple:
-        """(the jobstate aggregates' feed, the invocations'); None for one with no worker."""
-        return self.work.feed(0, self.js_sql, ahead), self.work.feed(1, self.inv_sql, ahead)
+    def statements(self, w) -> tuple:
+        """Workflow ``w``'s (jobstate aggregates, invocation aggregates, instances) statements,
+        the instances' with ``w`` for a parameter."""
+        tree = self.tree
+        if self.whole:
+            js_where, inv_where, inst = "1", "1", _INSTANCES_SQL
+        else:
+            mine = ("job_instance_id IN (SELECT ji.job_instance_id FROM job_instance ji "
+                    f"JOIN job j ON j.job_id = ji.job_id WHERE j.wf_id = {int(w)})")
+            # the + keeps SQLite on the (job_instance_id, task_submit_seq) index, in sql_stats'
+            # order within an instance (the wf_id index would sort them into the table's)
+            js_where, inv_where, inst = mine, f"{mine} AND +{tree.where('wf_id')}", _WF_INSTANCES_SQL
+        return (S._sql(S._JS_SQL.format(where=js_where)) + " ORDER BY jiid",
+                S._sql(S._INV_SQL.format(where=inv_where)) + " ORDER BY jiid", inst)
+
+    def feeds(self, w, ahead: int = 4) -> tuple:
+        """(workflow ``w``'s jobstate aggregates' feed, its invocations'); None for one with
+        no worker."""
+        js_sql, inv_sql, _ = self.statements(w)
+        return self.work.feed(0, js_sql, ahead), self.work.feed(1, inv_sql, ahead)
 
 
 def _write_jobs(conn, tree, out, rows_of: _Rows, text) -> None:
@@ -373,7 +405,7 @@ def _write_jobs(conn, tree, out, rows_of: _Rows, text) -> None:
         out.write(("," if n_wf else "") + "\n    " + dumps(tree.uuid[w]) + ": [")
         bound_work(conn, _FIRST_ROW_SECONDS)
         first = True
-        feeds = rows_of.first if n_wf == 0 else rows_of.feeds()
+        feeds = rows_of.first if n_wf == 0 else rows_of.feeds(w)
         # closed however this ends (a write that fails: a closed pipe): the workers are then stopped
         with closing(_rows(conn, w, rows_of, feeds, text)) as rows:
             for batch in rows:
@@ -440,20 +472,22 @@ def _rows(conn, w, rows_of: _Rows, feeds: tuple, text):
     this thread reads the instances and makes the dicts (100k jobs, CPU: jobstate ~0.34 s,
     invocations ~0.22 s, instances ~0.17 s, the dicts and their text ~0.25 s)."""
     js_feed, inv_feed = feeds
+    js_sql, inv_sql, inst_sql = rows_of.statements(w)
     try:
-        js_rows = js_feed.rows() if js_feed is not None else conn.execute(rows_of.js_sql)
-        inv_rows = inv_feed.rows() if inv_feed is not None else conn.execute(rows_of.inv_sql)
-        yield from _merged(_instances_of(conn, w, text), js_rows, inv_rows, rows_of.hosts, rows_of.multi)
+        js_rows = js_feed.rows() if js_feed is not None else conn.execute(js_sql)
+        inv_rows = inv_feed.rows() if inv_feed is not None else conn.execute(inv_sql)
+        yield from _merged(_instances_of(conn, w, inst_sql, text), js_rows, inv_rows, rows_of.hosts, rows_of.multi)
     finally:
         for feed in (js_feed, inv_feed):
             if feed is not None:
                 feed.close()
 
 
-def _instances_of(conn, w, text):
-    """_INSTANCES_SQL's rows of workflow ``w``.  Text that is not UTF-8 (sqlite3's decoding
-    raises on it) is read with ``text`` from that row on: the rows before it are out already."""
-    cur = conn.execute(_INSTANCES_SQL, (w,))
+def _instances_of(conn, w, sql: str, text):
+    """The rows of ``sql`` (_INSTANCES_SQL or _WF_INSTANCES_SQL) for workflow ``w``.  Text that
+    is not UTF-8 (sqlite3's decoding raises on it) is read with ``text`` from that row on: the
+    rows before it are out already."""
+    cur = conn.execute(sql, (w,))
     last = None
     while True:
         try:
@@ -465,7 +499,7 @@ def _instances_of(conn, w, text):
             if conn.text_factory is text or not str(exc).startswith("Could not decode"):
                 raise
             conn.text_factory = text
-            cur = conn.execute(_INSTANCES_SQL, (w,)) if last is None else conn.execute(_INSTANCES_FROM_SQL, (w, last))
+            cur = conn.execute(sql, (w,)) if last is None else conn.execute(_from_instance(sql), (w, last))
 
 
 def _merged(instances, js_rows, inv_rows, hosts: dict, multi: dict):
