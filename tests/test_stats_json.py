@@ -92,45 +92,45 @@ def test_the_generated_run(tmp_path):
     same(db)
 
 
-def test_text_that_is_not_utf8(hier_copy):
-    """Read with U+FFFD from the start, each such value a warning: as sql_stats' second read."""
-    db = hier_copy(lambda conn: conn.execute("UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) "
-                                             "WHERE job_id = 1"))
-    mine: list = []
-    theirs: list = []
-    got = streamed(db, warnings=mine)
-    assert got == whole(db, warnings=theirs)
-    assert "curl\ufffd_ID" in got and mine and set(mine) == set(theirs)
+def test_a_generated_run_in_sub_workflows(tmp_path):
+    """Each workflow's rows read through the indexes (its own instances and aggregates): the
+    same text as the whole answer's, for the tree and for one sub-workflow."""
+    from benchmarks import generate as G
+
+    db = G.stampede_db(3000, None, outdir=str(tmp_path), subwfs=3)
+    got = same(db)
+    assert len(got["jobs"]) == 4 and sum(map(len, got["jobs"].values())) > 3000
+    sub = got["workflows"][2]["wf_uuid"]
+    assert list(same(db, sub)["jobs"]) == [sub]
 
 
-def test_text_that_is_not_utf8_among_the_rows(hier_copy):
-    """sqlite3 decodes the text (the fast way) until a value that is not UTF-8: the rows
-    before it are written already, the rest is read with U+FFFD; the same text as the whole
-    answer's, the same warnings."""
-    db = hier_copy(lambda conn: conn.execute(
-        "UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) WHERE job_id = "
-        "(SELECT max(job_id) FROM job WHERE wf_id = 1)"))
-    mine: list = []
-    theirs: list = []
-    got = streamed(db, warnings=mine)
-    assert got == whole(db, warnings=theirs)
-    assert "curl\ufffd_ID" in got and mine and set(mine) == set(theirs)
+# Text that is not UTF-8 (U+FFFD, each such value a warning: as sql_stats' second read), found
+# where: the first row's job name; a later row's (sqlite3 decodes the text, the fast way, until
+# then: the rows before it are written already, the rest is read with U+FFFD); a host name, read
+# before anything is written (all of it read again with U+FFFD from the start).
+_NOT_UTF8 = {
+    "first row": ("UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) WHERE job_id = 1",
+                  "curl\ufffd_ID", [{}]),
+    "among the rows": ("UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) WHERE job_id = "
+                       "(SELECT max(job_id) FROM job WHERE wf_id = 1)", "curl\ufffd_ID", [{}]),
+    "before the rows": ("UPDATE host SET hostname = CAST(X'6E6F6465FF31' AS TEXT) WHERE host_id = 2",
+                        "node\ufffd1", [{}, {"slow_text": True}]),
+}
 
 
-def test_text_that_is_not_utf8_before_the_rows(hier_copy, monkeypatch):
-    """A host name that is not UTF-8 is read before anything is written: all of it is read
-    again with U+FFFD from the start."""
+@pytest.mark.parametrize("where", list(_NOT_UTF8))
+def test_text_that_is_not_utf8(hier_copy, monkeypatch, where):
+    update, shown, passes_then = _NOT_UTF8[where]
     passes: list = []
     real = J._stream
     monkeypatch.setattr(J, "_stream", lambda *a, **k: passes.append(k) or real(*a, **k))
-    db = hier_copy(lambda conn: conn.execute("UPDATE host SET hostname = CAST(X'6E6F6465FF31' AS TEXT) "
-                                             "WHERE host_id = 2"))
+    db = hier_copy(lambda conn: conn.execute(update))
     mine: list = []
     theirs: list = []
     got = streamed(db, warnings=mine)
     assert got == whole(db, warnings=theirs)
-    assert "node\ufffd1" in got and mine and set(mine) == set(theirs)
-    assert passes == [{}, {"slow_text": True}]
+    assert shown in got and mine and set(mine) == set(theirs)
+    assert passes == passes_then
 
 
 def test_a_multiplier_that_is_not_a_number(hier_copy):
