@@ -214,6 +214,19 @@ def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatc
     assert threading.active_count() == before
 
 
+def test_one_worker_when_a_third_connection_cannot_be_had(tmp_path, monkeypatch):
+    """A writer waiting for the lock can refuse the third connection: the one worker reads
+    the jobstate aggregates, this thread the invocations' (two feeds on one worker would wait
+    for each other once the first had filled its queue)."""
+    from benchmarks import bench_stats
+
+    db = str(tmp_path / "generated.stampede.db")
+    bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_another", lambda r: None)
+    monkeypatch.setattr(J, "_BATCH", 5)
+    same(db)
+
+
 def test_a_wal_db_reads_on_one_connection(hier_copy):
     """WAL: a connection opened later may see later commits, so no worker and no feeds; the
     same text."""

@@ -189,10 +189,13 @@ class _Work:
         return pool.submit(fn, c, *args)
 
     def feed(self, i: int, sql: str, ahead: int = 4):
-        """A :class:`_Feed` of ``sql``'s rows on worker ``i``, or None with no worker."""
-        if not self.workers:
+        """A :class:`_Feed` of ``sql``'s rows on worker ``i``, or None when there is no such
+        worker (this thread reads them then).  Not modulo the workers, as :meth:`submit`: two
+        feeds read in step on one worker would wait for each other (the first one's rows,
+        read ahead, would fill its queue before the second one began)."""
+        if i >= len(self.workers):
             return None
-        pool, c = self.workers[i % len(self.workers)]
+        pool, c = self.workers[i]
         pool.submit(c.execute, f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")  # in the worker's turn
         f = _Feed(pool, c, sql, ahead)
         self.feeds.append(f)
