@@ -29,7 +29,8 @@ the same run on the same DB:
 The machine is shared (2 cores, other work on them): wall times swing with the load, so the
 CPU seconds are printed too; ratios measured in one run hold better than absolute times.
 
-``python -m benchmarks.bench_scale [--n 100000] [--million] [--repeat 3] [--no-baseline-1m] [--half-1m]``
+``python -m benchmarks.bench_scale [--n 100000] [--million] [--repeat 3] [--no-baseline-1m] [--half-1m]
+[--stats-only]``
 or ``python -m benchmarks.run --scale``.  The 1M DB takes ~10 min to generate the first time,
 and the store baseline at 1M ~4 min and ~6 GB (``--no-baseline-1m`` leaves it out).
 """
@@ -217,6 +218,13 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) 
                            baseline=base and base["rss"], baseline_note="store path" if base else "",
                            target=m_target, better="lower", fmt="{:.0f}"))
         figs.extend(bench_submit_dir(label, what, db, reps, tmp, baseline, t_target, m_target))
+    return figs + bench_stats_figures(n, reps, tmp)
+
+
+def bench_stats_figures(n: int, reps: int, tmp: str) -> list[dict]:
+    """``--stats`` and ``--stats --json`` of the finished DB against pegasus-statistics -s all."""
+    figs: list[dict] = []
+    label = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"
     # --stats against pegasus-statistics -s all, on the finished DB
     db = G.stampede_db(n, None)
     uuid = G.plan(n).wf_uuid if n <= 100_000 else _uuid_of(db)
@@ -244,7 +252,9 @@ def bench_size(n: int, reps: int, baseline: bool, tmp: str, untils=(None, 0.5)) 
     whole = repeat(1 if n >= 1_000_000 else reps, _top("--stats", "--json", db), _env())
     figs.append(figure(f"{label} --stats --json: speed-up vs pegasus-statistics",
                        theirs["wall"] / whole["wall"] if theirs else None, "x", target=STATS_RATIO, better="higher",
-                       note=f"ours {whole['walls']} s, CPU {whole['cpu']:.1f} s", fmt="{:.1f}"))
+                       note=f"ours {whole['walls']} s, CPU {whole['cpu']:.1f} s"
+                       + (f"; CPU speed-up {theirs['cpu'] / whole['cpu']:.1f}x" if theirs and whole["cpu"] else ""),
+                       fmt="{:.1f}"))
     figs.append(figure(f"{label} --stats --json: peak RSS", whole["rss"], "MB", baseline=theirs and theirs["rss"],
                        baseline_note="pegasus-statistics" if theirs else "", target=theirs and theirs["rss"],
                        better="lower", fmt="{:.0f}"))
@@ -333,6 +343,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="10k jobs, one run each")
     ap.add_argument("--event-log", action="store_true", help="only --once of the run as an event log (with and "
                     "without traces; ~5 min at 100k, the first time ~3 min more to write 5 GB of logs)")
+    ap.add_argument("--stats-only", action="store_true", help="only --stats and --stats --json against "
+                    "pegasus-statistics -s all (no --once, no submit dirs)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     sizes = [10_000] if args.quick else [args.n] if args.n else []
@@ -348,7 +360,10 @@ def main(argv=None) -> int:
         for n in sizes:
             big = n >= 1_000_000
             untils = (None, 0.5) if not big or args.half_1m else (None,)
-            figs.extend(bench_size(n, reps, not (big and args.no_baseline_1m), tmp, untils))
+            if args.stats_only:
+                figs.extend(bench_stats_figures(n, reps, tmp))
+            else:
+                figs.extend(bench_size(n, reps, not (big and args.no_baseline_1m), tmp, untils))
     print()
     print(table(figs))
     print(f"\nload {loadavg()}")

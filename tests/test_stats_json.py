@@ -92,15 +92,45 @@ def test_the_generated_run(tmp_path):
     same(db)
 
 
-def test_text_that_is_not_utf8(hier_copy):
-    """Read with U+FFFD from the start, each such value a warning: as sql_stats' second read."""
-    db = hier_copy(lambda conn: conn.execute("UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) "
-                                             "WHERE job_id = 1"))
+def test_a_generated_run_in_sub_workflows(tmp_path):
+    """Each workflow's rows read through the indexes (its own instances and aggregates): the
+    same text as the whole answer's, for the tree and for one sub-workflow."""
+    from benchmarks import generate as G
+
+    db = G.stampede_db(3000, None, outdir=str(tmp_path), subwfs=3)
+    got = same(db)
+    assert len(got["jobs"]) == 4 and sum(map(len, got["jobs"].values())) > 3000
+    sub = got["workflows"][2]["wf_uuid"]
+    assert list(same(db, sub)["jobs"]) == [sub]
+
+
+# Text that is not UTF-8 (U+FFFD, each such value a warning: as sql_stats' second read), found
+# where: the first row's job name; a later row's (sqlite3 decodes the text, the fast way, until
+# then: the rows before it are written already, the rest is read with U+FFFD); a host name, read
+# before anything is written (all of it read again with U+FFFD from the start).
+_NOT_UTF8 = {
+    "first row": ("UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) WHERE job_id = 1",
+                  "curl\ufffd_ID", [{}]),
+    "among the rows": ("UPDATE job SET exec_job_id = CAST(X'6375726CFF5F4944' AS TEXT) WHERE job_id = "
+                       "(SELECT max(job_id) FROM job WHERE wf_id = 1)", "curl\ufffd_ID", [{}]),
+    "before the rows": ("UPDATE host SET hostname = CAST(X'6E6F6465FF31' AS TEXT) WHERE host_id = 2",
+                        "node\ufffd1", [{}, {"slow_text": True}]),
+}
+
+
+@pytest.mark.parametrize("where", list(_NOT_UTF8))
+def test_text_that_is_not_utf8(hier_copy, monkeypatch, where):
+    update, shown, passes_then = _NOT_UTF8[where]
+    passes: list = []
+    real = J._stream
+    monkeypatch.setattr(J, "_stream", lambda *a, **k: passes.append(k) or real(*a, **k))
+    db = hier_copy(lambda conn: conn.execute(update))
     mine: list = []
     theirs: list = []
     got = streamed(db, warnings=mine)
     assert got == whole(db, warnings=theirs)
-    assert "curl\ufffd_ID" in got and mine and set(mine) == set(theirs)
+    assert shown in got and mine and set(mine) == set(theirs)
+    assert passes == passes_then
 
 
 def test_a_multiplier_that_is_not_a_number(hier_copy):
@@ -182,6 +212,19 @@ def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatc
     with pytest.raises(BrokenPipeError):
         J.write_statistics_json(db, _Breaks(4), tz=LA)
     assert threading.active_count() == before
+
+
+def test_one_worker_when_a_third_connection_cannot_be_had(tmp_path, monkeypatch):
+    """A writer waiting for the lock can refuse the third connection: the one worker reads
+    the jobstate aggregates, this thread the invocations' (two feeds on one worker would wait
+    for each other once the first had filled its queue)."""
+    from benchmarks import bench_stats
+
+    db = str(tmp_path / "generated.stampede.db")
+    bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_another", lambda r: None)
+    monkeypatch.setattr(J, "_BATCH", 5)
+    same(db)
 
 
 def test_a_wal_db_reads_on_one_connection(hier_copy):

@@ -53,6 +53,7 @@ from ..core.fmt import visible
 from ..model.states import WorkflowState
 from ..core.sqlite import SQL_ERRORS, bound_work, db_uri, sqlite_file_problem, text_reader
 from ..core.stampede import SUPPORTED_VERSION
+from .per_day import add_time, by_day
 
 __all__ = ["StatsDbError", "all_statistics_db", "json_units", "source_db", "summary_statistics_db", "summary_text",
            "format_summary", "format_seconds"]
@@ -672,8 +673,6 @@ def _submit_side(conn, tree: "_Tree") -> tuple:
 
 def _time_tables(conn, tree: "_Tree", hosts: dict) -> dict:
     """Time per hour and host, and per hour: of the invocations (hi, di) and of the jobs (hj, dj)."""
-    from .store_stats import add_time  # here: the summary alone needs none of the store's modules
-
     hi: dict = {}
     di: dict = {}
     # host first in the GROUP BY: it tells more rows apart, so the sort compares less
@@ -708,8 +707,6 @@ def _execute_hours(conn, tree: "_Tree", hosts: dict) -> dict:
     """The jobs' time tables: one row per EXECUTE state of a non-sub-workflow job's
     instance, per hour and host when the host is known, per hour when DAGMan's duration
     is."""
-    from .store_stats import add_time
-
     hj: dict = {}
     dj: dict = {}
     for host_id, hour, n, runtime, n_rt in conn.execute(f"""
@@ -976,8 +973,6 @@ def _lean(conn) -> None:
 
 
 def _statistics(r: _Reader, conn, tree: _Tree, tz) -> dict:
-    from .store_stats import by_day  # here: the summary alone needs none of the store's modules
-
     groups, inst, states, integrity = _read_all(r, conn, tree)
     jc = _job_counts(inst, groups["jobs"])
     tc = groups["tasks"]

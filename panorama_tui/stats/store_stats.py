@@ -35,13 +35,14 @@ monitord's ``stampede.int.metric`` only, as the DB does, not the live
 from __future__ import annotations
 
 import weakref
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from ..core.stampede import SUBWF_TYPES
 from ..model.entities import Workflow
 from ..model.states import JobState
 from ..model.store import Store
 from .counts import Counts, _job_counts, _planned, _task_counts, summarize
+from .per_day import add_time, by_day
 
 __all__ = [
     "workflow_statistics",
@@ -262,30 +263,6 @@ def _breakdown_rows(groups: dict) -> list[dict]:
 _EXEC = "EXECUTE"
 _GRID = frozenset({"GRID_SUBMIT", "GLOBUS_SUBMIT"})
 _POST_FROM = frozenset({"POST_SCRIPT_STARTED", "JOB_TERMINATED"})
-
-
-def _day(hour: int, tz: tzinfo | None) -> str:
-    return datetime.fromtimestamp(hour * 3600, tz).strftime("%Y-%m-%d")
-
-
-def by_day(rows: dict, tz) -> list[dict]:
-    """rows: {(hour, host): [count, runtime]} -> per (day, host), pegasus-statistics' order."""
-    out: dict[tuple, dict] = {}
-    days: dict[int, str] = {}
-    for (hour, host), (count, runtime) in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        day = days.get(hour)
-        if day is None:
-            day = days[hour] = _day(hour, tz)
-        key = (day, host)
-        d = out.get(key)
-        if d is None:
-            d = out[key] = {"date": day, "count": 0, "runtime": None}
-            if host is not None:
-                d["host"] = host
-        d["count"] += count
-        if runtime is not None:
-            d["runtime"] = runtime if d["runtime"] is None else d["runtime"] + runtime
-    return list(out.values())
 
 
 def _bump(table: dict, key, value) -> None:
@@ -615,18 +592,6 @@ def _part(jobs, sig) -> _Part:
     p.cum, p.good, p.bad, p.s_cum, p.s_good, p.s_bad = cum.v, good.v, bad.v, s_cum.v, s_good.v, s_bad.v
     p.groups, p.hj, p.hi, p.dj, p.di, p.rows = groups, hj, hi, dj, di, rows
     return p
-
-
-def add_time(table: dict, key, count: int, runtime) -> None:
-    """Adds ``count`` jobs or invocations and their ``runtime`` (None: unknown) to a time
-    table's row ``key`` ((hour, host) -> [count, runtime])."""
-    r = table.get(key)
-    if r is None:
-        table[key] = [count, runtime]
-    else:
-        r[0] += count
-        if runtime is not None:
-            r[1] = runtime if r[1] is None else r[1] + runtime
 
 
 def _merge_table(into: dict, table: dict) -> None:
