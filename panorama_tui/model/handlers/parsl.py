@@ -800,6 +800,34 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         _bulk_states(t, ptry, rows)
         times[run_id].extend(ts for ts, _ in rows if ts is not None)
 
+    # a task summarised by its final status row (the source's SUMMARISED: one try, its times in
+    # its try row): that state, as its rows would leave it; the rest of its rows are its history
+    end_rank = rank[pe.EXEC_DONE]
+    for tid, name, ts, run_id, try_id in d.get("final") or ():
+        hit = try_of_ids(run_id, tid, try_id)
+        if hit is None:
+            continue
+        run, task, ptry, t = hit
+        if t.add_state(ts, end_rank, name) and not t._st[24:]:
+            task.job.partial = True  # nothing but this state yet: its history is read when asked for
+        key = (1, 0, -1.0 if ts is None else ts)
+        if ptry._key is None or key > ptry._key:
+            ptry._key, ptry.state = key, name
+        if ts is not None:
+            times[run_id].append(ts)
+            if ptry.returned is None and (t.end_ts is None or ts < t.end_ts):
+                t.end_ts = ts
+    for run_id, ts in d.get("status_latest") or ():
+        if ts is not None and run_of_id(run_id) is not None:
+            times[run_id].append(ts)
+    if d.get("history"):  # a summarised task's rows, read when the user opened it: whole now
+        for run_id, tid in d["history"]:
+            run = runs.get(run_id) or run_of(s.workflows.get(run_id))
+            task = run.tasks.get(tid) if run is not None else None
+            if task is not None and task.job.partial:
+                task.job.partial = False
+                s.changed.add(task.job)
+
     # resource rows (in rowid order): each try's samples, then the task's series drawn once
     sampled: dict = {}
     for row in d.get("resource") or ():
@@ -858,8 +886,8 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
             times[run_id] += [x for x in (ts, heartbeat) if x is not None]
 
     for run_id, tl in times.items():
-        run = runs[run_id]
-        if run is None or not tl:
+        run = runs.get(run_id)
+        if run is None or not tl or d.get("history"):  # a history's times are old: not the run's pace
             continue
         # the latest activity, and the pace (run.recent) from the latest distinct times
         run.note_activity(*sorted(set(tl))[-RECENT_TIMES:])
