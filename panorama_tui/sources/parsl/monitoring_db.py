@@ -640,9 +640,9 @@ class ParslDbSource(PolledDbSource):
                 continue
             if t in self.selects:  # try and resource through their (try_id, task_id, ...) keys
                 cols = self.selects[t]
-                if t == "resource":  # the sample's figures the store keeps, not the rest (14 of 18 columns)
-                    cols = ", ".join(cols.split(", ")[:14])
-                    self._resource_cols = len(cols.split(", "))
+                if t == "resource":  # the sample's figures the store keeps, not the rest (11 of 18 columns)
+                    cols = ", ".join(cols.split(", ")[i] for i in pe.BULK_RESOURCE_COLUMNS)
+                    self._resource_cols = len(pe.BULK_RESOURCE_COLUMNS)
                 sql = q.format(cols=cols, t=t, where=ids if t in ("try", "resource") else "")
                 if t == "task":  # tasks become jobs in the order they were written (their rowid says it)
                     sql = sql.replace(" FROM", ", rowid FROM", 1)
@@ -749,8 +749,8 @@ class ParslDbSource(PolledDbSource):
         e = self._epoch
         if table == "status":
             return [(a, b, e(c), d, f) for a, b, c, d, f in rows]
-        if table == "resource" and self._resource_cols == 14:  # named, not starred: 0.5 us a row less
-            return [(a, b, c, e(d), f, g, h, i, j, k, m, n, o, q) for a, b, c, d, f, g, h, i, j, k, m, n, o, q in rows]
+        if table == "resource" and self._resource_cols == 11:  # named, not starred: 0.5 us a row less
+            return [(a, b, c, e(d), f, g, h, i, j, k, m) for a, b, c, d, f, g, h, i, j, k, m in rows]
         if table == "resource":
             return [(a, b, c, e(d), *r) for a, b, c, d, *r in rows]
         if table == "task" and self._task_cols == 17:  # with its rowid
