@@ -763,9 +763,10 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
             tl.append(returned)
         s.changed.add(job)
 
+    hits: dict = {}  # (run_id, task_id, try_id) -> what try_of_ids gave for a try row
     for row in d.get("try") or ():
         (try_id, tid, run_id, block_id, hostname, executor, launched, running, returned, history, joins) = row
-        hit = try_of_ids(run_id, tid, try_id)
+        hit = hits[(run_id, tid, try_id)] = try_of_ids(run_id, tid, try_id)
         if hit is None:
             continue
         run, task, ptry, t = hit
@@ -804,7 +805,7 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
     # its try row): that state, as its rows would leave it; the rest of its rows are its history
     end_rank = rank[pe.EXEC_DONE]
     for tid, name, ts, run_id, try_id in d.get("final") or ():
-        hit = try_of_ids(run_id, tid, try_id)
+        hit = hits.get((run_id, tid, try_id)) or try_of_ids(run_id, tid, try_id)
         if hit is None:
             continue
         run, task, ptry, t = hit
@@ -856,8 +857,13 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
             continue
         if ts in got:
             continue
-        user, system = _float(user), _float(system)
-        got[ts] = (ts, (user or 0.0) + (system or 0.0), _float(rss) or 0.0, _float(rd) or 0.0, _float(wr) or 0.0)
+        # (_float of each, inline for the REAL the column holds: 1.4M calls at 100k tasks)
+        user = user if type(user) is float else _float(user)
+        system = system if type(system) is float else _float(system)
+        rss = rss if type(rss) is float else _float(rss)
+        rd = rd if type(rd) is float else _float(rd)
+        wr = wr if type(wr) is float else _float(wr)
+        got[ts] = (ts, (user or 0.0) + (system or 0.0), rss or 0.0, rd or 0.0, wr or 0.0)
         if interval is not None:
             interval = _float(interval)
             if interval:
