@@ -96,10 +96,19 @@ def shown_view(store: Store) -> dict:
     return out
 
 
-def read(path, bulk: bool, whole: bool = True) -> Store:
+def paces(store: Store) -> dict:
+    """The pace a stall of each run without an end is judged by (its recent activity times):
+    a bulk read's, which row events (in their arrival order) do not give."""
+    return {wf.wf_uuid: pm.run_of(wf).pace() for wf in store.workflows.values() if not pm.run_of(wf).ended}
+
+
+def read(path, bulk: bool, whole: bool = True, summarised: bool = True) -> Store:
     """The DB read once, in bulk or by row events; ``whole``: with every summarised task's
-    history read as the detail panel reads it (``history_events``)."""
+    history read as the detail panel reads it (``history_events``); ``summarised`` False: a
+    bulk read that carries every status row."""
     src = ParslDbSource(str(path), follow=False, bulk=bulk, writers=lambda p: None)
+    if not summarised:
+        src._summarised = lambda: False
     store = run_to_end(src, Store())
     assert src.status.state == "ended", src.status.message
     if whole:
@@ -121,6 +130,7 @@ def assert_same(path) -> None:
     assert bulk.event_count == rows.event_count  # a bulk event counts the rows it carries
     a, b = shown_view(rows), shown_view(bulk)
     assert a == b, first_diffs(a, b)  # before any task's history is read
+    assert paces(bulk) == paces(read(path, True, summarised=False))
     bulk = read(path, True)
     a, b = full_view(rows), full_view(bulk)
     assert a == b, first_diffs(a, b)
@@ -277,3 +287,36 @@ def test_distinct_try_ids_through_the_key_as_a_scan_finds_them():
         want = {r[0] for r in conn.execute(f'SELECT DISTINCT try_id FROM "{name}"') if isinstance(r[0], int)}
         got = mdb._distinct_try_ids(conn, name)
         assert {i for i in got if isinstance(i, int)} == want, name
+
+
+def test_summarised_tasks_and_their_history_on_demand(generated):
+    """A bulk read carries the tasks that ended exec_done or memo_done with one try by their
+    final status row (most of a run), never a failed, dep_fail, retried or unfinished one; the
+    detail's reader (pipeline/history.py) then makes an opened task whole, as row events make it."""
+    import time
+
+    from panorama_tui.pipeline.history import HistoryReader
+
+    _, two = generated  # two runs, the last killed: tasks still going too
+    src = ParslDbSource(str(two), follow=False, bulk=True, writers=lambda p: None)
+    store = run_to_end(src, Store())
+    partial = [j for wf in store.workflows.values() for j in wf.jobs.values() if j.partial]
+    assert len(partial) > 0.7 * store.job_count()  # 1,561 of 2,000 (one run killed at 60 %)
+    for wf in store.workflows.values():
+        for task in pm.run_of(wf).tasks.values():
+            if task.job.partial:
+                assert task.state in mdb.SUMMARISED and len(task.job.tries) == 1
+            elif task.state in pe.FAILURE_STATES or len(task.job.tries) > 1:
+                assert task.job.tries[task.job.latest.seq]._st[24:]  # whole: more than its final state
+    job = partial[0]
+    assert len(job.latest.ordered_states()) == 1
+    reader = HistoryReader(store, src)
+    assert reader.ask(job) and not reader.ask(job)  # read once
+    deadline = time.monotonic() + 30
+    while job.partial and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not job.partial and reader.error is None
+    rows = read(two, False)
+    want = rows.workflows[job.wf.wf_uuid].jobs[job.job_id]
+    assert job.latest.ordered_states() == want.latest.ordered_states()
+    assert len(job.latest.ordered_states()) > 1

@@ -73,7 +73,7 @@ _SAMPLE = Struct("=5d")  # a resource sample: ts, cpu s, rss B, read B, written 
 # (a batch queue), or running without resource monitoring, may be silent for hours.
 STALL_FACTOR = 10
 STALL_FLOOR = 30.0
-RECENT_TIMES = 1024  # distinct activity times the pace is taken from
+RECENT_TIMES = pe.RECENT_TIMES  # distinct activity times the pace is taken from
 TAIL_LINES = 12
 TAIL_BYTES = 64 * 1024
 

@@ -30,7 +30,10 @@ A big DB first (``BULK_MIN_TASKS``)
     one ``parsl.bulk.tasks`` event of plain tuples (the nodes: each manager's latest row),
     a short transaction a range; the rowid marks then start at the snapshot and what comes
     after is read as below, the tries of the last status rows read in the re-read window.
-    At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).
+    At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).  A task
+    that ended exec_done or memo_done with one timed try comes with its final status row
+    alone (``SUMMARISED``); its other status rows are its history, read when the user opens
+    it (``history_events``, pipeline/history.py).
 
 What is updated in place
     The writer updates three tables after their insert: ``workflow`` (the task
@@ -718,6 +721,13 @@ class ParslDbSource(PolledDbSource):
         n = conn.execute(f"SELECT count(*) FROM status WHERE {where}", args).fetchone()[0]
         latest = [(run_id, self._epoch(ts)) for run_id, ts in conn.execute(
             f"SELECT run_id, max(timestamp) FROM status WHERE {where} GROUP BY run_id", args)]
+        # A run without an end judges a stall by its pace: the store's latest distinct activity
+        # times, a range's latest RECENT_TIMES at most (parsl.py's bulk handler), so the range's
+        # latest status times of such a run go too, as every row's did (an index-only scan).
+        for run_id in self._open_runs:
+            latest += [(run_id, self._epoch(ts)) for ts, in conn.execute(
+                f"SELECT DISTINCT timestamp FROM status WHERE {where} AND run_id = ? "
+                f"ORDER BY timestamp DESC LIMIT ?", (*args, run_id, pe.RECENT_TIMES))]
         return {"status": status, "final": final, "status_rows": n, "status_latest": latest}
 
     def history_events(self, run_id: str, job_id: str) -> list:
