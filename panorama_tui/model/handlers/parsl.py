@@ -811,9 +811,9 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
         run, task, ptry, t = hit
         if t.add_state(ts, end_rank, name) and not t._st[24:]:
             task.job.partial = True  # nothing but this state yet: its history is read when asked for
-        key = (1, 0, -1.0 if ts is None else ts)
-        if ptry._key is None or key > ptry._key:
-            ptry._key, ptry.state = key, name
+        end_key = (1, 0, -1.0 if ts is None else ts)  # ParslTry.note_state's
+        if ptry._key is None or end_key > ptry._key:
+            ptry._key, ptry.state = end_key, name
         if ts is not None:
             times[run_id].append(ts)
             if ptry.returned is None and (t.end_ts is None or ts < t.end_ts):
@@ -835,12 +835,12 @@ def _h_bulk(s: Store, ev, d: dict) -> None:
     rows = d.get("resource") or ()
     if rows and len(rows[0]) >= 14:  # a recording's older bulk event: the first 14 columns
         rows = [tuple(r[i] for i in pe.BULK_RESOURCE_COLUMNS) for r in rows]
-    key = ptry = got = tl = run = None
+    at = ptry = got = tl = run = None
     for try_id, tid, run_id, ts, interval, pid, user, system, rss, rd, wr in rows:
         if ts is None:
             continue
-        if key != (run_id, tid, try_id):
-            key = (run_id, tid, try_id)
+        if at != (run_id, tid, try_id):
+            at = (run_id, tid, try_id)
             run = run_of_id(run_id)
             task = task_of_ids(run, tid) if run is not None else None
             if task is None:
