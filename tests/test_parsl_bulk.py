@@ -78,17 +78,60 @@ def first_diffs(x, y, path=(), out=None, most=8) -> list:
     return out
 
 
-def read(path, bulk: bool) -> Store:
+def shown_view(store: Store) -> dict:
+    """What the screen, --once and --json show of the runs without opening a task: every job
+    list cell, the counts, the runs' entries (a summarised task's history is not in it)."""
+    from panorama_tui.views import columns as cols
+
+    now = max((pm.run_of(wf).last_activity or 0 for wf in store.workflows.values()), default=0)
+    out = {"jobs": store.job_count(), "events": store.event_count, "warnings": list(store.warnings),
+           "failed": [j.key for j in store.failed_jobs()], "active": sorted(j.key for j in store.active)}
+    for wf in store.workflows.values():
+        run = pm.run_of(wf)
+        out[wf.wf_uuid] = {
+            "cells": {j.job_id: [c.cell(j, now, {}) for c in cols.columns()] for j in wf.jobs.values()},
+            "json": pm.run_json(run, run.last_activity), "counts": pm.task_counts(run), "apps": run.apps,
+            "report": pm.report_entry(run), "wf": (wf.state, list(wf.counts), wf.retries, wf.start_ts, wf.end_ts),
+            "activity": run.last_activity}
+    return out
+
+
+def paces(store: Store) -> dict:
+    """The pace a stall of each run without an end is judged by (its recent activity times):
+    a bulk read's, which row events (in their arrival order) do not give."""
+    return {wf.wf_uuid: pm.run_of(wf).pace() for wf in store.workflows.values() if not pm.run_of(wf).ended}
+
+
+def read(path, bulk: bool, whole: bool = True, summarised: bool = True) -> Store:
+    """The DB read once, in bulk or by row events; ``whole``: with every summarised task's
+    history read as the detail panel reads it (``history_events``); ``summarised`` False: a
+    bulk read that carries every status row."""
     src = ParslDbSource(str(path), follow=False, bulk=bulk, writers=lambda p: None)
+    if not summarised:
+        src._summarised = lambda: False
     store = run_to_end(src, Store())
     assert src.status.state == "ended", src.status.message
+    if whole:
+        read_histories(store, src)
     return store
+
+
+def read_histories(store: Store, src: ParslDbSource) -> int:
+    partial = [j for wf in store.workflows.values() for j in wf.jobs.values() if j.partial]
+    for job in partial:
+        store.apply_many(src.history_events(job.wf.wf_uuid, job.job_id))
+        assert not job.partial
+    return len(partial)
 
 
 def assert_same(path) -> None:
     rows = read(path, False)
-    bulk = read(path, True)
+    bulk = read(path, True, whole=False)
     assert bulk.event_count == rows.event_count  # a bulk event counts the rows it carries
+    a, b = shown_view(rows), shown_view(bulk)
+    assert a == b, first_diffs(a, b)  # before any task's history is read
+    assert paces(bulk) == paces(read(path, True, summarised=False))
+    bulk = read(path, True)
     a, b = full_view(rows), full_view(bulk)
     assert a == b, first_diffs(a, b)
 
@@ -161,6 +204,7 @@ def followed(path, bulk: bool, start: int = 400, every: int = 3) -> Store:
     for _ in range(REREAD):
         step()
     src.close()
+    store.source = src  # the test reads the summarised tasks' histories through it
     return store
 
 
@@ -171,9 +215,13 @@ def test_followed_bulk_then_rows(tmp_path):
     """A DB followed while written: read in bulk up to its snapshot, then what is written after
     comes as row events (rows updated in place after their status rows too); the store ends as
     row events alone make it, and as a fresh read of the finished DB."""
-    a = full_view(followed(tmp_path / "rows.db", False))
+    rows = followed(tmp_path / "rows.db", False)
     bulk = followed(tmp_path / "bulk.db", True)
-    b = full_view(bulk)
+    a, b = shown_view(rows), shown_view(bulk)
+    assert a.pop("events") <= b.pop("events")
+    assert a == b, first_diffs(a, b)  # before any task's history is read
+    read_histories(bulk, bulk.source)
+    a, b = full_view(rows), full_view(bulk)
     assert a.pop("events") <= b.pop("events")  # the bulk read's window may read a few rows again
     assert a == b, first_diffs(a, b)
     from tests.test_parsl_db import parsl_view
@@ -239,3 +287,36 @@ def test_distinct_try_ids_through_the_key_as_a_scan_finds_them():
         want = {r[0] for r in conn.execute(f'SELECT DISTINCT try_id FROM "{name}"') if isinstance(r[0], int)}
         got = mdb._distinct_try_ids(conn, name)
         assert {i for i in got if isinstance(i, int)} == want, name
+
+
+def test_summarised_tasks_and_their_history_on_demand(generated):
+    """A bulk read carries the tasks that ended exec_done or memo_done with one try by their
+    final status row (most of a run), never a failed, dep_fail, retried or unfinished one; the
+    detail's reader (pipeline/history.py) then makes an opened task whole, as row events make it."""
+    import time
+
+    from panorama_tui.pipeline.history import HistoryReader
+
+    _, two = generated  # two runs, the last killed: tasks still going too
+    src = ParslDbSource(str(two), follow=False, bulk=True, writers=lambda p: None)
+    store = run_to_end(src, Store())
+    partial = [j for wf in store.workflows.values() for j in wf.jobs.values() if j.partial]
+    assert len(partial) > 0.7 * store.job_count()  # 1,561 of 2,000 (one run killed at 60 %)
+    for wf in store.workflows.values():
+        for task in pm.run_of(wf).tasks.values():
+            if task.job.partial:
+                assert task.state in mdb.SUMMARISED and len(task.job.tries) == 1
+            elif task.state in pe.FAILURE_STATES or len(task.job.tries) > 1:
+                assert task.job.tries[task.job.latest.seq]._st[24:]  # whole: more than its final state
+    job = partial[0]
+    assert len(job.latest.ordered_states()) == 1
+    reader = HistoryReader(store, src)
+    assert reader.ask(job) and not reader.ask(job)  # read once
+    deadline = time.monotonic() + 30
+    while job.partial and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not job.partial and reader.error is None
+    rows = read(two, False)
+    want = rows.workflows[job.wf.wf_uuid].jobs[job.job_id]
+    assert job.latest.ordered_states() == want.latest.ordered_states()
+    assert len(job.latest.ordered_states()) > 1

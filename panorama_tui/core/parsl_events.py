@@ -73,6 +73,13 @@ COLUMNS = {
              "python_v", "timestamp", "last_heartbeat"),
     "block": ("run_id", "executor_label", "block_id", "job_id", "timestamp", "status"),
 }
+# A run's latest distinct activity times the store keeps (its pace, for the stall rule); a bulk
+# read sends a run without an end at least these of each range's status times.
+RECENT_TIMES = 1024
+# The resource columns a bulk event's rows carry (indices into COLUMNS["resource"]): the try's
+# key, time, interval, pid, CPU user and system, RSS, read and written; a recording's older bulk
+# events carry the first 14 columns.
+BULK_RESOURCE_COLUMNS = (0, 1, 2, 3, 4, 5, 8, 9, 11, 12, 13)
 # What a table must have for its rows to mean anything; the rest may be missing (older Parsl).
 REQUIRED = {
     "workflow": ("run_id", "time_began"),

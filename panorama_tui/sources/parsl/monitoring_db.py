@@ -30,7 +30,10 @@ A big DB first (``BULK_MIN_TASKS``)
     one ``parsl.bulk.tasks`` event of plain tuples (the nodes: each manager's latest row),
     a short transaction a range; the rowid marks then start at the snapshot and what comes
     after is read as below, the tries of the last status rows read in the re-read window.
-    At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).
+    At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).  A task
+    that ended exec_done or memo_done with one timed try comes with its final status row
+    alone (``SUMMARISED``); its other status rows are its history, read when the user opens
+    it (``history_events``, pipeline/history.py).
 
 What is updated in place
     The writer updates three tables after their insert: ``workflow`` (the task
@@ -68,6 +71,7 @@ import sqlite3
 import time
 
 from ...core import parsl_events as pe
+from ...core.events import Event
 from ..polled_db import PolledDbSource, rows_there
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
@@ -108,6 +112,12 @@ BULK_RANGE = 500
 # two commits after its status row): the writer's last commits hold at most this many rows.
 BULK_RECENT_STATUS = 5_000
 TABLES = ("workflow", "task", "try", "status", "resource", "node", "block")
+# A bulk read carries a task that ended in one of these, with one try, by that final status row
+# alone: its other status rows (4 of 5 at 100k tasks) are read when the user opens it.  Failed
+# and dep_fail tasks come whole (few; their states show at once in the Failures panel and --report).
+SUMMARISED = frozenset({pe.EXEC_DONE, pe.MEMO_DONE})
+_SUMMARY_NAMES = ",".join(f"'{n}'" for n in sorted(pe.TRY_END_STATES))
+_KNOWN_NAMES = ",".join(f"'{n}'" for n in sorted(pe.STATE_RANK))
 DB_NAME = "monitoring.db"
 
 
@@ -606,7 +616,8 @@ class ParslDbSource(PolledDbSource):
         self.loading = True
         events = [row_event("workflow", r) for r in got.pop("workflow")]
         # the rows it stands for (the node table's as read, not the managers' latest rows it carries)
-        n = sum(len(got.get(t, ())) for t in ("task", "try", "status", "resource"))
+        n = sum(len(got.get(t, ())) for t in ("task", "try", "resource"))
+        n += got.get("status_rows", len(got.get("status", ())))
         n += self._node_rows if last else 0
         self._bulk_rows += n
         events.append({"event": pe.BULK, "ts": None, "rows": n, **got})
@@ -627,11 +638,14 @@ class ParslDbSource(PolledDbSource):
         q = 'SELECT {cols} FROM "{t}" WHERE {where}task_id >= ? AND task_id < ? AND rowid <= ?'
         ids = f"try_id IN ({','.join(str(int(i)) for i in self._try_ids)}) AND " if self._try_ids else "0 AND "
         for t in ("task", "try", "status", "resource"):
+            if t == "status" and self._summarised():
+                got.update(self._bulk_status(conn, lo, hi, marks["status"], got["try"]))
+                continue
             if t in self.selects:  # try and resource through their (try_id, task_id, ...) keys
                 cols = self.selects[t]
-                if t == "resource":  # the sample's figures the store keeps, not the rest (14 of 18 columns)
-                    cols = ", ".join(cols.split(", ")[:14])
-                    self._resource_cols = len(cols.split(", "))
+                if t == "resource":  # the sample's figures the store keeps, not the rest (11 of 18 columns)
+                    cols = ", ".join(cols.split(", ")[i] for i in pe.BULK_RESOURCE_COLUMNS)
+                    self._resource_cols = len(pe.BULK_RESOURCE_COLUMNS)
                 sql = q.format(cols=cols, t=t, where=ids if t in ("try", "resource") else "")
                 if t == "task":  # tasks become jobs in the order they were written (their rowid says it)
                     sql = sql.replace(" FROM", ", rowid FROM", 1)
@@ -659,14 +673,94 @@ class ParslDbSource(PolledDbSource):
                 (marks["node"],))]
         self.rows_read += sum(len(v) for v in got.values() if isinstance(v, list))
 
+    def _summarised(self) -> bool:
+        """Whether a bulk read may leave tasks' status rows out (a try table, ``status.try_id``):
+        a task is summarised by its final state when its try row says the rest."""
+        return "try" in self.selects and not self.selects["status"].endswith("NULL")
+
+    def _bulk_status(self, conn, lo: int, hi: int, mark: int, tries: list) -> dict:
+        """The status rows of a range of task ids, most of them summarised (``SUMMARISED``):
+        a task that ended with one try whose row has its running and return times (or that never
+        ran: memo_done, dep_fail) is carried by its final status row alone, read through the
+        status key (an index-only scan); its other rows are its history, read when the user opens
+        it (:meth:`history_events`).  Every other task's rows come whole."""
+        where = "task_id >= ? AND task_id < ? AND rowid <= ?"
+        args = (lo, hi, mark)
+        by_task: dict = {}
+        for tid, run_id, name, ts in conn.execute(
+                f"SELECT task_id, run_id, task_status_name, timestamp FROM status WHERE {where} "
+                f"AND task_status_name IN ({_SUMMARY_NAMES})", args):
+            by_task.setdefault((run_id, tid), []).append((name, ts))
+        odd = {(run_id, tid) for tid, run_id in conn.execute(  # warned of by the rows' path
+            f"SELECT task_id, run_id FROM status WHERE {where} AND task_status_name NOT IN ({_KNOWN_NAMES})", args)}
+        tries_of: dict = {}
+        for row in tries:
+            key = (row[2], row[1])
+            tries_of[key] = None if key in tries_of else row
+        final: list = []
+        for key, rows in by_task.items():
+            row = tries_of.get(key)
+            if len(rows) != 1 or row is None or key in odd:
+                continue  # retried, ended twice, no or several try rows, an unknown state
+            name, ts = rows[0]
+            if name not in SUMMARISED or (name == pe.EXEC_DONE and (row[7] is None or row[8] is None)):
+                continue  # its state's times come from its other status rows
+            final.append((key[1], name, self._epoch(ts), key[0], row[0]))
+        done = {(r[3], r[0]) for r in final}
+        whole = {tid for tid, run_id in conn.execute(  # the key's prefix: an index-only scan
+            f"SELECT DISTINCT task_id, run_id FROM status WHERE {where}", args) if (run_id, tid) not in done}
+        status: list = []
+        cols = self.selects["status"]
+        ids = sorted(whole, key=str)
+        for i in range(0, len(ids), REREAD_CHUNK):
+            part = ids[i:i + REREAD_CHUNK]
+            rows = conn.execute(f'SELECT {cols} FROM status WHERE task_id IN ({",".join("?" * len(part))}) '
+                                f'AND rowid <= ?', (*part, mark))
+            status += self._convert("status", [r for r in rows if (r[3], r[0]) not in done])
+        # what the left-out rows add: how many they are, and the latest time of each run
+        n = conn.execute(f"SELECT count(*) FROM status WHERE {where}", args).fetchone()[0]
+        latest = [(run_id, self._epoch(ts)) for run_id, ts in conn.execute(
+            f"SELECT run_id, max(timestamp) FROM status WHERE {where} GROUP BY run_id", args)]
+        # A run without an end judges a stall by its pace: the store's latest distinct activity
+        # times, a range's latest RECENT_TIMES at most (parsl.py's bulk handler), so the range's
+        # latest status times of such a run go too, as every row's did (an index-only scan).
+        for run_id in self._open_runs:
+            latest += [(run_id, self._epoch(ts)) for ts, in conn.execute(
+                f"SELECT DISTINCT timestamp FROM status WHERE {where} AND run_id = ? "
+                f"ORDER BY timestamp DESC LIMIT ?", (*args, run_id, pe.RECENT_TIMES))]
+        return {"status": status, "final": final, "status_rows": n, "status_latest": latest}
+
+    def history_events(self, run_id: str, job_id: str) -> list:
+        """A summarised task's status rows (its history), read in a connection of its own (any
+        thread may ask), as a bulk event that makes the task whole in the store."""
+        try:
+            tid = int(job_id)
+        except ValueError:
+            return []
+        try:
+            conn = connect_ro(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ParslDbError(f"{self.path}: {exc}") from None
+        try:
+            conn.execute("BEGIN")
+            rows = conn.execute(f'SELECT {self.selects["status"]} FROM status WHERE task_id = ? AND run_id = ?',
+                                (tid, run_id)).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        finally:
+            conn.close()
+        d = {"event": pe.BULK, "ts": None, "rows": 0, "status": self._convert("status", rows),
+             "history": [(run_id, tid)]}
+        return [Event(pe.BULK, None, d)]
+
     def _convert(self, table: str, rows) -> list[tuple]:
         """Rows as the bulk event carries them: times in epoch seconds, id lists as tuples of ints
         (one comprehension a table: the generic loop of row_event cost 3 times as much)."""
         e = self._epoch
         if table == "status":
             return [(a, b, e(c), d, f) for a, b, c, d, f in rows]
-        if table == "resource" and self._resource_cols == 14:  # named, not starred: 0.5 us a row less
-            return [(a, b, c, e(d), f, g, h, i, j, k, m, n, o, q) for a, b, c, d, f, g, h, i, j, k, m, n, o, q in rows]
+        if table == "resource" and self._resource_cols == 11:  # named, not starred: 0.5 us a row less
+            return [(a, b, c, e(d), f, g, h, i, j, k, m) for a, b, c, d, f, g, h, i, j, k, m in rows]
         if table == "resource":
             return [(a, b, c, e(d), *r) for a, b, c, d, *r in rows]
         if table == "task" and self._task_cols == 17:  # with its rowid

@@ -119,7 +119,9 @@ class JobDetail(Static):
         self._drawn = ((store, job, now), self.size.width - 2 >= FACT_PAIRS_FROM)
         lines = tries_report(job)
         if job.partial:  # loaded in bulk: its history is being read (pipeline/history.py)
-            lines.insert(0, self.app.history.error or "history: reading from the DB…")
+            history = self.app.history
+            lines.insert(0, history.error or ("history: reading from the DB…" if history.can_read()
+                                              else "history: not here (loaded in bulk: the latest state only)"))
         lines += darshan_report(job)
         for tid in job.transfers or []:
             tr = store.transfers.get(tid)
