@@ -104,3 +104,21 @@ def test_a_record_from_a_dict_keeps_its_unusable_values_for_the_warning():
         "stampede.job_inst.main.end: exitcode 'abc' is not a number; ignored")
     assert x.job_inst_id is None and x.site == "5" and x.ts is None
     assert record_of("stampede.xwf.start", {}, None) is None
+
+
+def test_where_the_event_name_is_does_not_change_the_store(replay_dir, panorama_dir, store_snapshot):
+    # monitord writes "event" last and msgspec reads ahead for it: records with their name
+    # first are typed all the same, and a trace sample whose text mentions a Stampede name
+    # builds what the general lane builds
+    lines = lines_of(replay_dir, "process_wf_success")
+    first = []
+    for line in lines:
+        d = json.loads(line)
+        first.append(json.dumps({"event": d.pop("event"), **d}))
+    b, n_typed = typed(lines)
+    c, n_first = typed(first)
+    assert n_first == n_typed > len(lines) // 2
+    assert_same(b, c, store_snapshot)
+    sample = json.loads((panorama_dir / "kickstart.inv.online.json").read_text())
+    odd = [json.dumps({**sample, "ts": sample["ts"] + k, "note": "stampede.job_inst.main.end"}) for k in range(3)]
+    assert_same(general(lines + odd), typed(lines + odd)[0], store_snapshot)
