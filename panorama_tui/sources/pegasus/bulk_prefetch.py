@@ -9,7 +9,11 @@ So a child process runs the same SQL on its own read-only connection, each slice
 read transaction as the reader's own, and hands the rows over as ``marshal`` frames
 through a pipe; the reader takes them in order and does the rest (the queries that
 depend on what it read, the rows into events) as before.  The child runs at most
-:data:`AHEAD` slices ahead of it (what waits in the pipe and the queue).
+:data:`AHEAD` slices ahead of it (what waits in the pipe and the queue).  Measured with
+the screen up on a quiet 2-core machine, 3 pairs: a 100k-job DB fully loaded in 3.9-4.4 s
+against 5.8-6.8 s (the reader's thread 2.4-2.7 s of CPU against 3.9-4.4, the child 1.9 s);
+1M jobs 43 s against 55 s (the reader waited 5.8 s for the child, mostly while the jobs
+and tasks, light for the reader, were read).
 
 Anything unexpected (the child cannot start or read, text SQLite cannot decode, a slice
 out of order) ends the child, and the reader runs the queries itself from there on: the
