@@ -251,7 +251,7 @@ def test_the_child_is_gone_when_the_source_stops(tmp_path):
     G.write_stampede_db(str(db), 3000)
     src = StampedeDbSource(str(db), follow=True, bulk_min=0, prefetch_min=0)
     batches = src.batches()
-    next(batches)  # the first slice: the child started after it
+    next(batches)  # the first slice: the child started with it
     pre = src.prefetch
     assert pre is not None
     proc = pre._proc

@@ -201,7 +201,7 @@ def _slice_rows(src, conn, step: list) -> list:
     else here (in this poll's read transaction)."""
     key, queries = step
     pre = src.prefetch
-    if pre is not None:
+    if pre is not None and pre.covers(key):
         got = pre.take(key)
         if got is not None:
             src.prefetched += 1

@@ -315,7 +315,6 @@ class StampedeDbSource(PolledDbSource):
         self.bulk_read = False  # this DB was opened in bulk (its jobs' history is read on demand)
         #: the bulk read's fixed queries, read ahead by a child process (bulk_prefetch.py)
         self.prefetch: Prefetch | None = None
-        self._prefetch_started = False
         self.prefetched = 0  # slices it handed over
         self.prefetch_failed: str | None = None  # why it stopped before the end
 
@@ -546,6 +545,10 @@ class StampedeDbSource(PolledDbSource):
                     conn.execute("SELECT count(*) FROM job").fetchone()[0] >= self.bulk_min):
                 self._bulk = bulk.limits(conn)
                 self.bulk_read = True
+                if self.prefetch_min is not None and self._bulk["ji_max"] >= self.prefetch_min:
+                    # every slice but the first (the first rows wait for no child), read ahead
+                    # while the first is read here: the child's start (~0.1 s) is not waited for
+                    self.prefetch = Prefetch(self.path, bulk.plan(self._bulk, self.track_js)[1:])
                 while self._read_hosts(conn):
                     pass
         if self._bulk is not None:
@@ -571,11 +574,6 @@ class StampedeDbSource(PolledDbSource):
         while not events and failed is None and lim["phase"] != "done":
             # a phase ended: the next one's first slice now (an empty round waits a poll)
             events, failed = bulk.step(self, conn, lim)
-        if not self._prefetch_started and lim["phase"] != "done" and self.prefetch_min is not None and (
-                lim["ji_max"] >= self.prefetch_min):
-            # after the first slice (the first rows wait for no child): the rest, read ahead
-            self._prefetch_started = True
-            self.prefetch = Prefetch(self.path, bulk.plan(lim, self.track_js))
         out.extend(events)
         if failed:  # the Failures panel lists them: their history now
             for i in range(0, len(failed), 500):
