@@ -265,7 +265,11 @@ def main(argv=None) -> int:
                             fmt="{:.2f}"),
                      figure(f"{label}: CPU of the load, read ahead (both processes)", median([r["cpu"] for r in ours]),
                             "s", baseline=median([r["cpu"] for r in alone]), baseline_note=note, better="lower",
-                            fmt="{:.2f}")]
+                            fmt="{:.2f}"),
+                     figure(f"{label}: keys p95 while loading, read ahead",
+                            _p([ms for r in ours for ms in r["loading_keys"]], 95), "ms",
+                            baseline=_p([ms for r in alone for ms in r["loading_keys"]], 95), baseline_note=note,
+                            target=KEYS_P95, better="lower", fmt="{:.0f}")]
     print(table(figs))
     write_json(args.json, figs, {"load": loadavg()})
     return 0
