@@ -196,7 +196,7 @@ class Ingest:
     def run(self) -> None:
         store = self.store
         try:
-            for batch in self.source.batches():
+            for batch in self._batches():
                 if batch is RESET:
                     with store.lock:
                         store.reset()
@@ -264,6 +264,20 @@ class Ingest:
         finally:
             self._take_warnings()
             self.done.set()
+
+    def _batches(self):
+        """The source's batches, none asked for while a key is answered: a source's own work
+        for the next batch (a big DB's slice: ~50-100 ms of Python over 5,000 rows whose
+        queries a child process ran) would hold the GIL the key's frame needs."""
+        answered = self.source.input_answered = self._input_answered
+        it = iter(self.source.batches())
+        while True:
+            if not answered.is_set():
+                answered.wait(INPUT_WAIT)
+            try:
+                yield next(it)
+            except StopIteration:
+                return
 
     def _restore(self, marker: Restore) -> None:
         """A checkpoint's store in place of this one (a replay's seek): decoded and built on

@@ -88,6 +88,15 @@ class Source:
         #: what the source could not read as it should (a row skipped, text not UTF-8), one line
         #: each: the ingest thread moves them to the store's counted, shown warnings
         self.warnings: list[str] = []
+        #: set by the ingest thread: clear while the screen answers a key (Ingest.yield_to_input)
+        self.input_answered: threading.Event | None = None
+
+    def breathe(self, wait: float = 0.25) -> None:
+        """In a long stretch of a source's own work: let a key's frame go first (wait, at
+        most ``wait`` s, while the screen answers one), as the ingest thread does between slices."""
+        answered = self.input_answered
+        if answered is not None and not answered.is_set():
+            answered.wait(wait)
 
     def batches(self):  # pragma: no cover - interface
         raise NotImplementedError

@@ -52,6 +52,9 @@ INSTANCE_SLICE = 5000
 APPLY_ROWS = 1000
 #: The incremental read is cheaper for a small DB (its events carry the whole history).
 BULK_MIN_JOBS = 20_000
+# Rows of a slice between two looks at the screen (Source.breathe): 5,000 instances are ~50-80 ms
+# of Python with their queries read ahead, which a key's frame would otherwise share the GIL with.
+BREATHE_ROWS = 1000
 BULK_EVENT = "stampede.bulk"
 HISTORY_EVENT = "stampede.bulk.history"  # after a job's history: it is whole
 
@@ -200,6 +203,7 @@ def _slice_rows(src, conn, step: list) -> list:
     """The rows of a step's queries: read ahead by the source's prefetch when it has them,
     else here (in this poll's read transaction)."""
     key, queries = step
+    src.breathe()
     pre = src.prefetch
     if pre is not None and pre.covers(key):
         got = pre.take(key)
@@ -285,6 +289,7 @@ def _instances(src, conn, lim: dict) -> list[Event]:
     track = src.track_js
     states: dict[int, tuple] = {}
     state_rows, instances = _slice_rows(src, conn, _instances_step(lim, lo, track))
+    src.breathe()
     for r in state_rows:
         # ties at the latest time: the highest js_id, then the row written last
         old = states.get(r[0])
@@ -316,7 +321,10 @@ def _instances(src, conn, lim: dict) -> list[Event]:
     rows = []
     hosts = src._hosts
     failed = lim["failed"]
-    for jiid, job_id, seq, sched_id, site, user, ldur, cdur, mult, ec, subwf_id, host_id in instances:
+    breathe = src.breathe
+    for k, (jiid, job_id, seq, sched_id, site, user, ldur, cdur, mult, ec, subwf_id, host_id) in enumerate(instances):
+        if not k % BREATHE_ROWS:
+            breathe()
         job = jobs.get(job_id)
         if job is None:
             src._ji_skip.add(jiid)
