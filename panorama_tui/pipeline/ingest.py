@@ -180,6 +180,7 @@ class Ingest:
         self.done = threading.Event()
         self._input_answered = threading.Event()
         self._input_answered.set()
+        source.breathe = self.let_input_first  # the source's own long work gives way too
 
     def yield_to_input(self) -> None:
         """The screen is answering a key: wait between slices until :meth:`input_answered`."""
@@ -187,6 +188,11 @@ class Ingest:
 
     def input_answered(self) -> None:
         self._input_answered.set()
+
+    def let_input_first(self) -> None:
+        """While the screen answers a key, wait (INPUT_WAIT at most) for its frame."""
+        if not self._input_answered.is_set():
+            self._input_answered.wait(INPUT_WAIT)
 
     def start(self) -> "Ingest":
         self.thread = threading.Thread(target=self.run, name=f"ingest:{self.source.label}", daemon=True)
@@ -224,8 +230,7 @@ class Ingest:
                     batch = list(batch)
                 bad: list[str] = []
                 for i in range(0, len(batch), SLICE):
-                    if not self._input_answered.is_set():
-                        self._input_answered.wait(INPUT_WAIT)
+                    self.let_input_first()
                     try:
                         # Decode outside the lock (parsing is the slow part), apply under it.
                         events = decode_batch(batch[i:i + SLICE], bad, samples=True, where=_shifted(where, i))
@@ -269,11 +274,9 @@ class Ingest:
         """The source's batches, none asked for while a key is answered: a source's own work
         for the next batch (a big DB's slice: ~50-100 ms of Python over 5,000 rows whose
         queries a child process ran) would hold the GIL the key's frame needs."""
-        answered = self.source.input_answered = self._input_answered
         it = iter(self.source.batches())
         while True:
-            if not answered.is_set():
-                answered.wait(INPUT_WAIT)
+            self.let_input_first()
             try:
                 yield next(it)
             except StopIteration:

@@ -9,6 +9,7 @@ same decoding, counting of bad input and recording for free.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 class Batch(list):
@@ -69,6 +70,10 @@ class SourceStatus:
     detail: dict = field(default_factory=dict)
 
 
+def _go_on() -> None:
+    """No ingest thread to give way for: go on."""
+
+
 class Source:
     """Base class: subclasses implement :meth:`batches`."""
 
@@ -88,15 +93,9 @@ class Source:
         #: what the source could not read as it should (a row skipped, text not UTF-8), one line
         #: each: the ingest thread moves them to the store's counted, shown warnings
         self.warnings: list[str] = []
-        #: set by the ingest thread: clear while the screen answers a key (Ingest.yield_to_input)
-        self.input_answered: threading.Event | None = None
-
-    def breathe(self, wait: float = 0.25) -> None:
-        """In a long stretch of a source's own work: let a key's frame go first (wait, at
-        most ``wait`` s, while the screen answers one), as the ingest thread does between slices."""
-        answered = self.input_answered
-        if answered is not None and not answered.is_set():
-            answered.wait(wait)
+        #: called in a long stretch of the source's own work: the ingest thread that runs it
+        #: makes it wait while the screen answers a key (Ingest.let_input_first)
+        self.breathe: Callable[[], None] = _go_on
 
     def batches(self):  # pragma: no cover - interface
         raise NotImplementedError

@@ -55,7 +55,6 @@ class Prefetch:
     """The child and what it has read; :meth:`take` hands the slices out in order."""
 
     def __init__(self, path: str, steps: list):
-        self.steps = steps
         self._keys = {tuple(key) for key, _ in steps}
         self.failed: str | None = None  # why it stopped early (for the tests and the debug log)
         self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
