@@ -88,7 +88,7 @@ def child(path: str, mode: str, launched: float) -> dict:
     source = _source(path, mode, follow=True)
     ingest = Ingest(source, store).start()
     app = PanoramaApp(store, ingest=ingest, live=True, source_label=source.label)
-    probe = Probe(app)
+    probe = Probe(app, rows_expected=jobs_there > 0)
     seen: dict = {}
     loading_keys: list[float] = []
     after_keys: list[float] = []

@@ -173,8 +173,11 @@ def store_summary(store) -> dict:
 class Probe:
     """Catches frames (App._display), times refresh ticks, posts keys, waits for repaints."""
 
-    def __init__(self, app):
+    def __init__(self, app, rows_expected: bool = False):
+        """``rows_expected``: the source holds jobs, so the first paint is the first frame
+        showing rows, not a frame of the store before the source's first batch."""
         self.app = app
+        self.rows_expected = rows_expected
         self.frames: list[tuple[float, int]] = []
         self.first_paint: float | None = None
         self.first_paint_verified = False
@@ -202,7 +205,7 @@ class Probe:
                     self.first_paint = now
                     self.first_paint_verified = top.job_id[:20] in text
                     self.frame_bytes = len(text)
-                elif jobs is not None and not app.store.job_count():
+                elif jobs is not None and not self.rows_expected and not app.store.job_count():
                     self.first_paint = now  # an empty store: the first frame is the paint
                     self.first_paint_verified = True
                     self.frame_bytes = len(text)

@@ -70,6 +70,15 @@ TERMINAL_CHECK_SECONDS = 2.0  # one tcgetattr: the screen ends this long after i
 
 QUIET_CLOCK_SECONDS = 3.0  # a quiet input's clock-only repaints (see PanoramaApp._tick)
 
+# Until the first jobs show, the store is looked at this often rather than once a tick: a
+# big DB's first slice lands ~0.1 s after the first (empty) frame, and waiting for the next
+# tick showed its rows up to TICK_SECONDS later (a key pressed meanwhile had nothing to move:
+# ~480 ms measured for the first key while a 100k DB loaded).  A look is one comparison of
+# the store's version; it stops at the first rows or after FIRST_ROWS_WATCH seconds (a log
+# that is not there yet: then the tick is soon enough).
+FIRST_ROWS_POLL = 0.05
+FIRST_ROWS_WATCH = 10.0
+
 _SORT = Keys("sort by the next / previous column; reverse the order (▲ ascending, ▼ descending)", section="Finding")
 
 _PANELS = Keys("panels: detail, failed jobs, transfers, warnings, timeline (jobs over time and a Gantt), "
@@ -271,6 +280,10 @@ class PanoramaApp(App):
         self.refresh_all(full=True)
         gc.freeze()  # what the first build made lives as long as the screen
         self._timer = self.set_interval(self.tick_seconds, self._tick)
+        if not jobs.rows and self.ingest is not None:
+            self._first_rows_version = self.store.version
+            self._first_rows_until = time.monotonic() + FIRST_ROWS_WATCH
+            self._first_rows = self.set_interval(FIRST_ROWS_POLL, self._watch_first_rows)
         tty = _terminal_fd() if not self.is_headless else None
         if tty is not None:
             self.set_interval(TERMINAL_CHECK_SECONDS, lambda: self._check_terminal(tty))
@@ -313,6 +326,14 @@ class PanoramaApp(App):
         except (termios.error, OSError):
             log.info("the terminal went away: ending")
             self.exit()
+
+    def _watch_first_rows(self) -> None:
+        """Show the first jobs as soon as the store has them (see FIRST_ROWS_POLL)."""
+        if self.store.version != self._first_rows_version:
+            self._first_rows_version = self.store.version
+            self.refresh_all()
+        if self.query_one("#jobs", JobList).rows or time.monotonic() > self._first_rows_until:
+            self._first_rows.stop()
 
     def _tick(self) -> None:
         """The refresh timer: every tick while input arrives; when it is quiet, the
