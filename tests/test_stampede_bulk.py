@@ -61,10 +61,19 @@ def _whole(store: Store, src: StampedeDbSource) -> None:
                 assert not job.partial
 
 
+def notes(src: StampedeDbSource) -> dict:
+    """What the bulk read noted for the incremental read after it (stampede_bulk.take_notes)."""
+    from panorama_tui.sources.pegasus import stampede_bulk as bulk
+
+    return {name: getattr(src, name) for name in (*bulk.NOTE_DICTS, *bulk.NOTE_SETS, "js_seen", "warnings")}
+
+
 def _check(path) -> None:
     ref, _ = _read(path, None)
+    noted = []
     for prefetch_min in (None, 0):
         got, src = _read(path, 0, prefetch_min)
+        noted.append(notes(src))  # the child shaped the instances slices: it noted the same
         assert got.job_count() == ref.job_count() > 0
         assert current(got) == current(ref)
         assert [j.job_id for j in got.jobs()] == [j.job_id for j in ref.jobs()]  # the same order
@@ -73,6 +82,7 @@ def _check(path) -> None:
         assert got.warning_count == ref.warning_count and not got.unknown
         if prefetch_min == 0:
             assert src.prefetched > 0 and src.prefetch_failed is None
+    assert noted[0] == noted[1]
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -258,3 +268,20 @@ def test_the_child_is_gone_when_the_source_stops(tmp_path):
     src.stop()
     batches.close()  # the generator's end closes the source
     assert src.prefetch is None and proc.poll() is not None
+
+
+def test_the_child_notes_the_js_ids_a_jobstate_log_overlay_needs(tmp_path):
+    """A submit dir's DB is read tracking the js_ids of each instance (js_seen, for the
+    jobstate.log read from where the DB leaves off): the child, shaping the instances
+    slices, notes the same as the reader."""
+    from benchmarks import generate as G
+
+    db = tmp_path / "g.stampede.db"
+    G.write_stampede_db(str(db), 3000, until=G.until_ts(3000, 0.5))
+    noted = []
+    for prefetch_min in (None, 0):
+        src = StampedeDbSource(str(db), follow=False, bulk_min=0, prefetch_min=prefetch_min, track_js=True)
+        run_to_end(src, Store())
+        assert (src.prefetched > 0) == (prefetch_min == 0)
+        noted.append(notes(src))
+    assert noted[0]["js_seen"] and noted[0] == noted[1]

@@ -229,10 +229,17 @@ def fraction(lim: dict) -> float:
 def _jobs(src, conn, lim: dict) -> list[Event]:
     lo = lim["jobs"]
     lim["jobs"] = lo + JOB_SLICE
+    (found,) = _slice_rows(src, conn, _jobs_step(lim, lo))
+    uuids, rows = shape_jobs(src, lim, found)
+    return _event(uuids, "jobs", rows)
+
+
+def shape_jobs(src, lim: dict, found: list) -> tuple[list, list]:
+    """A jobs slice's rows as the store's rows, noting each job for the slices after it
+    (``src._job``, ``lim["no_task"]``).  The read-ahead child runs it too, for that."""
     uuids: list[str] = []
     index: dict[str, int] = {}
     rows = []
-    (found,) = _slice_rows(src, conn, _jobs_step(lim, lo))
     for job_id, wf_id, exec_id, tdesc, clustered, maxr, tcount, argv in found:
         uuid = src._wf.get(wf_id)
         if uuid is None:
@@ -247,7 +254,7 @@ def _jobs(src, conn, lim: dict) -> list[Event]:
         if wi is None:
             wi = _uuid_index(uuids, index, uuid)
         rows.append((wi, exec_id, tdesc, clustered, maxr, _argv_role(argv) if argv is not None else None))
-    return _event(uuids, "jobs", rows)
+    return uuids, rows
 
 
 def _argv_role(argv) -> str | None:
@@ -284,12 +291,45 @@ def _instances(src, conn, lim: dict) -> list[Event]:
     lo = lim["instances"]
     hi = lo + INSTANCE_SLICE - 1
     lim["instances"] = hi + 1
-    p = _params(lim, lo, hi)
+    got = _slice_rows(src, conn, _instances_step(lim, lo, src.track_js))
+    if type(got) is dict:  # the read-ahead child shaped it too: only its notes to take
+        take_notes(src, lim, got["notes"])
+        return _event(got["uuids"], "tries", got["rows"])
+    src.breathe()
+    uuids, rows = shape_instances(src, conn, lim, _params(lim, lo, hi), *got)
+    return _event(uuids, "tries", rows)
+
+
+# What shape_instances notes of each slice for the reads after it (the source's own
+# bookkeeping; see StampedeDbSource.__init__): a child shaping a slice sends these along.
+NOTE_DICTS = ("_ji", "_reread", "_inv_ec")
+NOTE_SETS = ("_ji_skip", "_host_wait", "_subwf_wait")
+
+
+def take_notes(src, lim: dict, notes: dict) -> None:
+    """A child's notes of a slice (:func:`shape_instances` run there), as if run here."""
+    for name in NOTE_DICTS:
+        getattr(src, name).update(notes[name])
+    for name in NOTE_SETS:
+        getattr(src, name).update(notes[name])
+    seen = src.js_seen
+    for key, bits in notes["js_seen"].items():
+        seen[key] = seen.get(key, 0) | bits
+    failed = lim["failed"]
+    for job_id, seq in notes["failed"].items():
+        failed[job_id] = max(seq, failed.get(job_id, seq))
+    src.warnings.extend(notes["warnings"])
+
+
+def shape_instances(src, conn, lim: dict, p: dict, state_rows: list, instances: list) -> tuple[list, list]:
+    """An instances slice's rows (its fixed queries' results) as the store's tries rows,
+    with the queries that depend on them (a try's name, a main job's status, the rare
+    states), noting what the reads after it need (:data:`NOTE_DICTS`, :data:`NOTE_SETS`,
+    ``js_seen``, ``lim["failed"]``).  Runs in the reader or, read ahead, in the child
+    (bulk_prefetch.py), on its own connection within the slice's read transaction."""
     fetch = src._fetch
     track = src.track_js
     states: dict[int, tuple] = {}
-    state_rows, instances = _slice_rows(src, conn, _instances_step(lim, lo, track))
-    src.breathe()
     for r in state_rows:
         # ties at the latest time: the highest js_id, then the row written last
         old = states.get(r[0])
@@ -387,7 +427,7 @@ def _instances(src, conn, lim: dict) -> list[Event]:
                 src._subwf_wait.add(jiid)
             else:
                 src._reread[jiid] = 1  # the mapping event comes from the instance's re-read
-    return _event(uuids, "tries", rows)
+    return uuids, rows
 
 
 def _rare_rows(src, conn, p: dict, ids: list) -> dict[int, list]:

@@ -545,12 +545,15 @@ class StampedeDbSource(PolledDbSource):
                     conn.execute("SELECT count(*) FROM job").fetchone()[0] >= self.bulk_min):
                 self._bulk = bulk.limits(conn)
                 self.bulk_read = True
+                while self._read_hosts(conn):
+                    pass
                 if self.prefetch_min is not None and self._bulk["ji_max"] >= self.prefetch_min:
                     # every slice but the first (the first rows wait for no child), read ahead
                     # while the first is read here: the child's start (~0.1 s) is not waited for
-                    self.prefetch = Prefetch(self.path, bulk.plan(self._bulk, self.track_js)[1:])
-                while self._read_hosts(conn):
-                    pass
+                    steps = bulk.plan(self._bulk, self.track_js)
+                    self.prefetch = Prefetch(self.path, steps[1:], warm=steps[:1], ctx={
+                        "wf": list(self._wf.items()), "wf_skip": list(self._wf_skip), "label": self.label,
+                        "hosts": list(self._hosts.items()), "track": self.track_js})
         if self._bulk is not None:
             return self._bulk_step(conn, out)
         more |= self._read_jobs(conn, out)
