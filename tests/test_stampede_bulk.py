@@ -65,7 +65,8 @@ def notes(src: StampedeDbSource) -> dict:
     """What the bulk read noted for the incremental read after it (stampede_bulk.take_notes)."""
     from panorama_tui.sources.pegasus import stampede_bulk as bulk
 
-    return {name: getattr(src, name) for name in (*bulk.NOTE_DICTS, *bulk.NOTE_SETS, "js_seen", "warnings")}
+    names = {n for kind in bulk.NOTES.values() for n in kind if n not in ("no_task", "failed")}
+    return {name: getattr(src, name) for name in names if name != "_job"}
 
 
 def _check(path) -> None:

@@ -7,11 +7,11 @@ reader's thread spent about half its time in them (py-spy over a 1M-job load: 1,
 SQLite releases it: building each row's tuple does not (a reading thread gained 2-4 %).
 So a child process runs the same SQL on its own read-only connection, each slice in one
 read transaction as the reader's own, and hands the rows over as ``marshal`` frames
-through a pipe; the reader takes them in order.  An instances slice comes shaped: the child
-also runs the queries that depend on its rows and turns them into the store's rows
-(``stampede_bulk.shape_instances``, the reader's own code, on the jobs it noted from the
-jobs slices), with the notes the reader keeps for the incremental read after it; that was
-~30 % of the reader's CPU (no screen, 100k jobs, 3 pairs A B A B at load 2.5: 1.45-1.73 ->
+through a pipe; the reader takes them in order.  Each slice comes shaped: the child also
+runs the queries that depend on its rows and turns them into the store's rows
+(``stampede_bulk.shape_*``, the reader's own code, on the jobs it noted from the jobs
+slices), with the notes the reader keeps for the slices and reads after it.  Shaping the
+instances slices there was ~30 % of the reader's CPU (no screen, 100k jobs, 3 pairs A B A B at load 2.5: 1.45-1.73 ->
 1.01-1.13 s, the child's 1.3-1.8 -> 2.3 s on the other core).  The child runs at most
 :data:`AHEAD` slices ahead of it (what waits in the pipe and the queue).  Measured with
 the screen up on a quiet 2-core machine, 3 pairs: a 100k-job DB fully loaded in 3.9-4.4 s
@@ -62,8 +62,8 @@ class Prefetch:
 
     def __init__(self, path: str, steps: list, warm: list = (), ctx: dict | None = None):
         """``steps`` read ahead in order; with ``ctx`` (the reader's workflows and hosts, see
-        :class:`_Reader`) instances slices come shaped, the jobs of ``warm`` (read by the
-        reader itself) and of ``steps`` noted for that."""
+        :class:`_Reader`) they come shaped, the jobs of ``warm`` (read by the reader itself)
+        noted for that."""
         self._keys = {tuple(key) for key, _ in steps}
         self.failed: str | None = None  # why it stopped early (for the tests and the debug log)
         self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
@@ -144,12 +144,13 @@ class Prefetch:
 
 
 class _Reader:
-    """What of the reader's state the child keeps to shape an instances slice as the reader
-    would (``stampede_bulk.shape_instances``): the workflows and hosts it was handed, the jobs
-    it reads (``shape_jobs`` over the jobs slices, the reader's first one included), and a
-    slice's notes, sent along with its rows (``stampede_bulk.take_notes``)."""
+    """What of the reader's state the child keeps to shape the slices as the reader would
+    (``stampede_bulk.shape_*``): the workflows and hosts it was handed and the jobs it noted,
+    the reader's first slice included; each slice's notes go with its rows
+    (``stampede_bulk.take_notes``)."""
 
     breathe = staticmethod(lambda: None)  # no screen here
+    _SETS = frozenset({"_job_skip", "_ji_skip", "_host_wait", "_subwf_wait", "no_task"})
 
     def __init__(self, ctx: dict):
         self._wf = {wf_id: uuid for wf_id, uuid in ctx["wf"]}
@@ -157,28 +158,31 @@ class _Reader:
         self._hosts = {host_id: tuple(row) for host_id, row in ctx["hosts"]}
         self.track_js = ctx["track"]
         self.label = ctx["label"]
-        self._job: dict = {}
-        self._job_skip: set = set()
-        self.lim: dict = {"no_task": set(), "failed": {}}
-        self.fresh_notes()
+        self.all_jobs: dict = {}  # job_id -> (wf_uuid, exec_job_id, type_desc), as the reader's _job
+        self.all_no_task: set = set()
+        self.lim: dict = {}
 
-    def fresh_notes(self) -> None:
+    def shape(self, kind: str, conn, params: dict, results: list) -> dict:
         from . import stampede_bulk as bulk
 
-        for name in bulk.NOTE_DICTS:
-            setattr(self, name, {})
-        for name in bulk.NOTE_SETS:
-            setattr(self, name, set())
-        self.js_seen: dict = {}
-        self.warnings: list = []
-        self.lim["failed"] = {}
-
-    def notes(self) -> dict:
-        from . import stampede_bulk as bulk
-
-        out = {name: getattr(self, name) for name in (*bulk.NOTE_DICTS, *bulk.NOTE_SETS)}
-        out.update(js_seen=self.js_seen, failed=self.lim["failed"], warnings=self.warnings)
-        return out
+        names = bulk.NOTES[kind]
+        notes = {name: set() if name in self._SETS else [] if name == "warnings" else {} for name in names}
+        for name, box in notes.items():
+            if name in ("no_task", "failed"):
+                self.lim[name] = box
+            else:
+                setattr(self, name, box)
+        if kind == "jobs":
+            uuids, rows = bulk.shape_jobs(self, self.lim, *results)
+            self.all_jobs.update(self._job)
+            self.all_no_task.update(self.lim["no_task"])
+        else:
+            self._job, self.lim["no_task"] = self.all_jobs, self.all_no_task
+            if kind == "tasks":
+                uuids, rows = bulk.shape_tasks(self, self.lim, *results)
+            else:
+                uuids, rows = bulk.shape_instances(self, conn, self.lim, params, *results)
+        return {"uuids": uuids, "rows": rows, "notes": notes}
 
     def _fetch(self, conn, sql, params):
         return conn.execute(sql, params).fetchall()
@@ -188,8 +192,6 @@ class _Reader:
 
 
 def _child() -> int:
-    from . import stampede_bulk as bulk
-
     spec = json.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     ctx = spec.get("ctx")
@@ -203,19 +205,11 @@ def _child() -> int:
 
     try:
         conn = connect_ro(spec["path"])
-        for key, queries in spec.get("warm", ()):  # the slices the reader reads itself
-            if reader is not None and key[0] == "jobs":
-                bulk.shape_jobs(reader, reader.lim, _read_slice(conn, queries)[0])
+        if reader is not None:
+            for key, queries in spec.get("warm", ()):  # read by the reader itself: its jobs noted here
+                _read_slice(conn, queries, reader, key[0])
         for key, queries in spec["steps"]:
-            if reader is None or key[0] == "tasks":
-                send((key, _read_slice(conn, queries)))
-            elif key[0] == "jobs":
-                got = _read_slice(conn, queries)
-                send((key, got))
-                bulk.shape_jobs(reader, reader.lim, got[0])  # after the send: the reader waits for the rows
-                reader.warnings.clear()  # the reader says these itself
-            else:
-                send((key, _read_slice(conn, queries, shape=reader)))
+            send((key, _read_slice(conn, queries, reader, key[0])))
     except (sqlite3.Error, ValueError) as exc:  # ValueError: a value marshal cannot write
         send(("error", f"{type(exc).__name__}: {exc}"))
         return 1
@@ -228,10 +222,10 @@ def _child() -> int:
     return 0
 
 
-def _read_slice(conn, queries: list, shape: _Reader | None = None):
+def _read_slice(conn, queries: list, shape: _Reader | None = None, kind: str = ""):
     """The slice's queries in one read transaction, as the reader's own (again while a
-    writer holds the lock, for :data:`WAIT` at most); with ``shape``, an instances slice's
-    results shaped in that same transaction (its dependent queries among them), as a dict of
+    writer holds the lock, for :data:`WAIT` at most); with ``shape``, the results shaped in
+    that same transaction (an instances slice's dependent queries among them): a dict of
     the store's rows and the slice's notes."""
     deadline = time.monotonic() + WAIT / 2
     while True:
@@ -239,13 +233,7 @@ def _read_slice(conn, queries: list, shape: _Reader | None = None):
             conn.execute("BEGIN")
             try:
                 results = [conn.execute(sql, params).fetchall() for sql, params in queries]
-                if shape is None:
-                    return results
-                from . import stampede_bulk as bulk
-
-                shape.fresh_notes()
-                uuids, rows = bulk.shape_instances(shape, conn, shape.lim, queries[0][1], *results)
-                return {"uuids": uuids, "rows": rows, "notes": shape.notes()}
+                return results if shape is None else shape.shape(kind, conn, queries[0][1], results)
             finally:
                 conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:

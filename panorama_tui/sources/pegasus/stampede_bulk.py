@@ -229,14 +229,66 @@ def fraction(lim: dict) -> float:
 def _jobs(src, conn, lim: dict) -> list[Event]:
     lo = lim["jobs"]
     lim["jobs"] = lo + JOB_SLICE
-    (found,) = _slice_rows(src, conn, _jobs_step(lim, lo))
-    uuids, rows = shape_jobs(src, lim, found)
-    return _event(uuids, "jobs", rows)
+    return _shaped(src, conn, lim, "jobs", _jobs_step(lim, lo), shape_jobs)
+
+
+def _tasks(src, conn, lim: dict) -> list[Event]:
+    lo = lim["tasks"]
+    lim["tasks"] = lo + TASK_SLICE
+    return _shaped(src, conn, lim, "tasks", _tasks_step(lim, lo), shape_tasks)
+
+
+def _instances(src, conn, lim: dict) -> list[Event]:
+    lo = lim["instances"]
+    hi = lo + INSTANCE_SLICE - 1
+    lim["instances"] = hi + 1
+    p = _params(lim, lo, hi)
+    return _shaped(src, conn, lim, "tries", _instances_step(lim, lo, src.track_js),
+                   lambda src, lim, *got: shape_instances(src, conn, lim, p, *got))
+
+
+def _shaped(src, conn, lim: dict, key: str, step: list, shape) -> list[Event]:
+    """A slice as events: shaped here from its queries' rows, or by the read-ahead child
+    (then only its notes are taken here)."""
+    got = _slice_rows(src, conn, step)
+    if type(got) is dict:
+        take_notes(src, lim, got["notes"])
+        uuids, rows = got["uuids"], got["rows"]
+    else:
+        src.breathe()
+        uuids, rows = shape(src, lim, *got)
+    return _event(uuids, key, rows)
+
+
+# What the shaping notes of each slice for the slices and reads after it: the source's own
+# bookkeeping (see StampedeDbSource.__init__), ``lim["no_task"]`` and ``lim["failed"]``.  A
+# child shaping a slice sends its notes along.
+NOTES = {"jobs": ("_job", "_job_skip", "no_task", "warnings"), "tasks": ("_unmapped", "warnings"),
+         "instances": ("_ji", "_reread", "_inv_ec", "_ji_skip", "_host_wait", "_subwf_wait", "js_seen",
+                       "failed", "warnings")}
+_IN_LIM = ("no_task", "failed")
+
+
+def take_notes(src, lim: dict, notes: dict) -> None:
+    """A child's notes of a slice (shaped there), as if shaped here."""
+    for name, value in notes.items():
+        if name == "warnings":
+            src.warnings.extend(value)
+        elif name == "js_seen":
+            seen = src.js_seen
+            for key, bits in value.items():
+                seen[key] = seen.get(key, 0) | bits
+        elif name == "failed":
+            failed = lim["failed"]
+            for job_id, seq in value.items():
+                failed[job_id] = max(seq, failed.get(job_id, seq))
+        else:  # a dict or a set, each key noted once
+            (lim[name] if name in _IN_LIM else getattr(src, name)).update(value)
 
 
 def shape_jobs(src, lim: dict, found: list) -> tuple[list, list]:
     """A jobs slice's rows as the store's rows, noting each job for the slices after it
-    (``src._job``, ``lim["no_task"]``).  The read-ahead child runs it too, for that."""
+    (``src._job``, ``lim["no_task"]``)."""
     uuids: list[str] = []
     index: dict[str, int] = {}
     rows = []
@@ -264,15 +316,12 @@ def _argv_role(argv) -> str | None:
     return None
 
 
-def _tasks(src, conn, lim: dict) -> list[Event]:
+def shape_tasks(src, lim: dict, found: list) -> tuple[list, list]:
     """Tasks name their jobs; their arguments are history.  A task whose job is not read
-    yet waits, as in the incremental read, for its job."""
-    lo = lim["tasks"]
-    lim["tasks"] = lo + TASK_SLICE
+    yet waits, as in the incremental read, for its job (``src._unmapped``)."""
     uuids: list[str] = []
     index: dict[str, int] = {}
     rows = []
-    (found,) = _slice_rows(src, conn, _tasks_step(lim, lo))
     for task_id, wf_id, job_id, abs_id, xform, tdesc in found:
         uuid = src._wf.get(wf_id)
         if uuid is None:
@@ -284,49 +333,15 @@ def _tasks(src, conn, lim: dict) -> list[Event]:
         if wi is None:
             wi = _uuid_index(uuids, index, uuid)
         rows.append((wi, abs_id, xform, tdesc, job[1] if job is not None else None))
-    return _event(uuids, "tasks", rows)
-
-
-def _instances(src, conn, lim: dict) -> list[Event]:
-    lo = lim["instances"]
-    hi = lo + INSTANCE_SLICE - 1
-    lim["instances"] = hi + 1
-    got = _slice_rows(src, conn, _instances_step(lim, lo, src.track_js))
-    if type(got) is dict:  # the read-ahead child shaped it too: only its notes to take
-        take_notes(src, lim, got["notes"])
-        return _event(got["uuids"], "tries", got["rows"])
-    src.breathe()
-    uuids, rows = shape_instances(src, conn, lim, _params(lim, lo, hi), *got)
-    return _event(uuids, "tries", rows)
-
-
-# What shape_instances notes of each slice for the reads after it (the source's own
-# bookkeeping; see StampedeDbSource.__init__): a child shaping a slice sends these along.
-NOTE_DICTS = ("_ji", "_reread", "_inv_ec")
-NOTE_SETS = ("_ji_skip", "_host_wait", "_subwf_wait")
-
-
-def take_notes(src, lim: dict, notes: dict) -> None:
-    """A child's notes of a slice (:func:`shape_instances` run there), as if run here."""
-    for name in NOTE_DICTS:
-        getattr(src, name).update(notes[name])
-    for name in NOTE_SETS:
-        getattr(src, name).update(notes[name])
-    seen = src.js_seen
-    for key, bits in notes["js_seen"].items():
-        seen[key] = seen.get(key, 0) | bits
-    failed = lim["failed"]
-    for job_id, seq in notes["failed"].items():
-        failed[job_id] = max(seq, failed.get(job_id, seq))
-    src.warnings.extend(notes["warnings"])
+    return uuids, rows
 
 
 def shape_instances(src, conn, lim: dict, p: dict, state_rows: list, instances: list) -> tuple[list, list]:
     """An instances slice's rows (its fixed queries' results) as the store's tries rows,
     with the queries that depend on them (a try's name, a main job's status, the rare
-    states), noting what the reads after it need (:data:`NOTE_DICTS`, :data:`NOTE_SETS`,
-    ``js_seen``, ``lim["failed"]``).  Runs in the reader or, read ahead, in the child
-    (bulk_prefetch.py), on its own connection within the slice's read transaction."""
+    states), noting what the reads after it need (:data:`NOTES`).  Runs in the reader or,
+    read ahead, in the child (bulk_prefetch.py), on its own connection within the slice's
+    read transaction."""
     fetch = src._fetch
     track = src.track_js
     states: dict[int, tuple] = {}
