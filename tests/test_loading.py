@@ -294,3 +294,31 @@ def test_partial_header_calls_no_job_futile_while_loading():
     during, after = asyncio.run(go())
     assert "partial, loading 5%" in during and "futile" not in during, during
     assert "5 futile" in after, after  # read whole: DAGMan's word for them
+
+
+def test_the_partial_label_stays_at_80_columns():
+    """At 80 columns a 100k-job load's counts leave no room for "partial, loading 17%": the
+    label shortens to "partial" rather than be cut off, so the counts never pass for whole."""
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.panels.header import HeaderBar
+
+    from .test_percent_done import plain
+
+    store = Store()
+    wf = store.workflow("a44e8468-3172-4f6f-8f82-dd846b5dd0f0")
+    for i in range(100_000):
+        store.job(wf, f"mProject_ID{i:07d}")
+    wf.counts[JobState.DONE], wf.counts[JobState.RUNNING] = 17_563, 438
+    wf.counts[JobState.WAITING] -= 17_563 + 438
+    loading = {"total_rows": 1000, "loaded_rows": 175}
+
+    async def go():
+        app = PanoramaApp(store, source_label="test")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            header = app.query_one("#header", HeaderBar)
+            header.show(store, wf, 0.0, 0.0, loading)
+            return plain(header.content)
+
+    line = asyncio.run(go()).splitlines()[1]
+    assert line.rstrip().endswith("partial") and "…" not in line and len(line) <= 78, line

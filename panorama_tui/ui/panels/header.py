@@ -74,15 +74,21 @@ def _stall_line(st: Stall, width: int) -> str:
     return f"[{SIGNAL_MARKUP['stalled']}] {word}: {escape(reason)} [/]"
 
 
-def _progress_line(counts: list[int], retries: int, progress: dict, width: int, note: str = "") -> str:
+def _progress_line(counts: list[int], retries: int, progress: dict, width: int, note: str = "",
+                   short_note: str = "") -> str:
     """The counts, a bar and "N% of T" in ``width`` cells (then ``note``): to make room,
-    the waiting detail goes first, then the counts that are 0, then the bar."""
-    tail = f"{percent_text(progress['percent_done'])} of {progress['total']}"
-    if note:
-        tail += "  " + note
-    for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
-        head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
-        room = width - Text.from_markup(head).cell_len - Text.from_markup(tail).cell_len - 3
+    the waiting detail goes first, then the counts that are 0, then the bar, then the note
+    becomes ``short_note`` (at 80 columns a 100k-job load cut "partial, loading 17%" to
+    "partial, load…": the word that says the counts are not all there must stay)."""
+    for label in dict.fromkeys((note, short_note or note)):
+        tail = f"{percent_text(progress['percent_done'])} of {progress['total']}"
+        if label:
+            tail += "  " + label
+        for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
+            head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
+            room = width - Text.from_markup(head).cell_len - Text.from_markup(tail).cell_len - 3
+            if room >= 0:
+                break
         if room >= 0:
             break
     bar = min(40, room)
@@ -173,7 +179,7 @@ class HeaderBar(Static):
         counts = [sum(col) for col in zip(*(w.counts for w in scope))] if scope else [0] * len(JobState)
         progress = dag_totals(dag_row(w, detail=False) for w in scope)
         retries = sum(w.retries for w in scope)
-        note = ""
+        note = short_note = ""
         percent = loading_percent(loading)
         rows = loading.get("db_counts") if percent is not None and loading else None
         if rows is not None and scope:
@@ -184,9 +190,9 @@ class HeaderBar(Static):
             # DAGMan's columns as dag_row counts them from jobs (no ready/futile split in the header)
             progress = {"ready": 0, "futile": 0, "unready": waiting, "total": total,
                         "percent_done": percent_done(counts[JobState.DONE], total)}
-            note = f"[i]from the DB, loading {percent}%[/]"
+            note, short_note = f"[i]from the DB, loading {percent}%[/]", "[i]from the DB[/]"
         elif percent is not None:
-            note = f"[i]partial, loading {percent}%[/]"
+            note, short_note = f"[i]partial, loading {percent}%[/]", "[i]partial[/]"
             # a job not read yet looks waiting: "futile" (an ended run's waiting jobs) would be
             # said of jobs that ran (1M finished DB at 5 %: "579998 futile", all of them done)
             progress = dict(progress, unready=progress["unready"] + progress["futile"], futile=0)
@@ -200,7 +206,7 @@ class HeaderBar(Static):
         style = WF_STATE_MARKUP.get(state, "")
         width = (self.size.width or 100) - 2
         line1 = _fit_title(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", wf.wf_uuid if wf else "", now, width)
-        line2 = _progress_line(counts, retries, progress, width, note)
+        line2 = _progress_line(counts, retries, progress, width, note, short_note)
         text = line1 + "\n" + line2
         if stalled is not None:
             text += "\n" + _stall_line(stalled, width)
