@@ -78,12 +78,14 @@ def _progress_line(counts: list[int], retries: int, progress: dict, width: int, 
                    short_note: str = "") -> str:
     """The counts, a bar and "N% of T" in ``width`` cells (then ``note``): to make room,
     the waiting detail goes first, then the counts that are 0, then the bar, then the note
-    becomes ``short_note`` (at 80 columns a 100k-job load cut "partial, loading 17%" to
-    "partial, load…": the word that says the counts are not all there must stay)."""
-    for label in dict.fromkeys((note, short_note or note)):
-        tail = f"{percent_text(progress['percent_done'])} of {progress['total']}"
-        if label:
-            tail += "  " + label
+    becomes ``short_note``, then "of T" goes and the note comes before the percentage (at 80
+    columns a 100k-job load's counts cut "partial, loading 17%" off: the word that says the
+    counts are not all there must be the last thing to go)."""
+    percent = percent_text(progress["percent_done"])
+    tails = [f"{percent} of {progress['total']}" + (f"  {note}" if note else "")]
+    if note:
+        tails += [f"{percent} of {progress['total']}  {short_note or note}", f"{short_note or note} {percent}"]
+    for tail in tails:
         for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
             head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
             room = width - Text.from_markup(head).cell_len - Text.from_markup(tail).cell_len - 3
@@ -204,7 +206,8 @@ class HeaderBar(Static):
         else:
             el = "-"
         style = WF_STATE_MARKUP.get(state, "")
-        width = (self.size.width or 100) - 2
+        # before its first layout the bar has no size: the screen's width less the padding
+        width = (self.size.width or max(0, self.app.size.width - 2) or 100) - 2
         line1 = _fit_title(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", wf.wf_uuid if wf else "", now, width)
         line2 = _progress_line(counts, retries, progress, width, note, short_note)
         text = line1 + "\n" + line2
