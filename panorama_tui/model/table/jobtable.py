@@ -182,8 +182,8 @@ class JobTable:
             col.extend(repeat(0, k))
         self.seq.extend(repeat(NONE_I, k))
         self.exit.extend(repeat(NONE_Q, k))
-        for col in (self.start, self.end, self.local_dur):
-            col.extend(repeat(NAN, k))
+        for fcol in (self.start, self.end, self.local_dur):
+            fcol.extend(repeat(NAN, k))
         self.max_retries.extend(repeat(NONE_I, k))
         self.flags.extend(repeat(0, k))
         for w, c in Counter(new_wf).items():
