@@ -36,7 +36,7 @@ def refresh(table: JobTable, jobs) -> None:
     jobs = list(jobs)
     if not jobs:
         return
-    for wf in {j.wf for j in jobs}:
+    for wf in dict.fromkeys(j.wf for j in jobs):  # a new one numbered as first named
         if table.wf_index.get(wf.wf_uuid) is None:
             table.add_workflow(wf.wf_uuid)
         wi = table.wf_index[wf.wf_uuid]
