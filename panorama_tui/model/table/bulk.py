@@ -34,6 +34,8 @@ from .jobtable import EC0, NO_NAME, NONE_Q, PARTIAL, STATE_CODE, TASKS, JobTable
 _END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
 _NINF = -math.inf
 _NAN = math.nan
+_PLACEHOLDER = PLACEHOLDER_STATES
+_NOT_EC0 = ~EC0 & 0xFF
 
 
 def _rounds(jn: list[int]) -> list[list[int]]:
@@ -158,7 +160,7 @@ class BulkLoader:
                 self._tries_round(jn, cols)
             else:
                 self._tries_round(list(map(jn.__getitem__, rnd)), [list(map(c.__getitem__, rnd)) for c in cols])
-        t.derive(list(dict.fromkeys(jn)))
+        t.derive(jn if len(jn) == len(set(jn)) else list(dict.fromkeys(jn)))
 
     def _tries_round(self, jn: list[int], cols: list) -> None:
         t = self.table
@@ -166,64 +168,69 @@ class BulkLoader:
          starts, ends, hosts, _, host_sites, rares, names) = cols
         # every row is a try; a retry of its workflow past the first
         old_tries = list(map(t.tries.__getitem__, jn))
-        scatter(t.tries, jn, [n + 1 for n in old_tries])
-        for w, c in Counter(t.wf[j] for j, n in zip(jn, old_tries) if n).items():
-            t.retries[w] += c
-        # the rows that are their job's latest try (the highest number so far)
+        scatter(t.tries, jn, map((1).__add__, old_tries))
+        if any(old_tries):
+            for w, c in Counter(t.wf[j] for j, n in zip(jn, old_tries) if n).items():
+                t.retries[w] += c
+        # the rows that are their job's latest try (the highest number so far): most often all
         latest = list(map(gt, seqs, map(t.seq.__getitem__, jn)))
-        if not any(latest):
+        if all(latest):
+            at = jn
+        elif not any(latest):
             return
-        at = list(compress(jn, latest))
-
-        def pick(col):
-            return list(compress(col, latest))
-
-        states, tss, starts, ends = pick(states), pick(tss), pick(starts), pick(ends)
-        mains, posts = pick(mains), pick(posts)
-        # the try's states as Try.add_state leaves them: the row's latest, and its rare ones
+        else:
+            at = list(compress(jn, latest))
+            seqs, sites, ldurs, mains, posts, states, tss, jss, starts, ends, hosts, host_sites, rares, names = (
+                list(compress(c, latest)) for c in (seqs, sites, ldurs, mains, posts, states, tss, jss, starts,
+                                                    ends, hosts, host_sites, rares, names))
+        # the try's states as Try.add_state leaves them: the row's latest (its rare ones below);
+        # a start and an end the earliest of the row's and the state's; None as NaN
         codes = list(map(STATE_CODE.get, states, repeat(NO_NAME)))
-        starts = [ts if st == "EXECUTE" and ts is not None and (s is None or ts < s) else s
+        starts = [ts if st == "EXECUTE" and ts is not None and (s is None or ts < s) else (_NAN if s is None else s)
                   for st, ts, s in zip(states, tss, starts)]
-        ends = [ts if st in _END_STATES and ts is not None and (e is None or ts < e) else e
+        ends = [ts if st in _END_STATES and ts is not None and (e is None or ts < e) else (_NAN if e is None else e)
                 for st, ts, e in zip(states, tss, ends)]
-        removed = list(map(PLACEHOLDER_STATES.__contains__, states))
-        rares = pick(rares)
-        if any(rares):
-            jss = pick(jss)
-            for k in [k for k, r in enumerate(rares) if r]:
-                codes[k], starts[k], ends[k], removed[k] = _with_rare(rares[k], states[k], tss[k], jss[k],
-                                                                      starts[k], ends[k])
-        scatter(t.seq, at, pick(seqs))
-        scatter(t.stname, at, codes)
-        scatter(t.start, at, [_NAN if v is None else v for v in starts])
-        scatter(t.end, at, [_NAN if v is None else v for v in ends])
-        scatter(t.local_dur, at, [_NAN if v is None else v for v in pick(ldurs)])
         # Job.exit_raw: main's status, else the POST script's; a removed try's raw 1 is -1
-        raws = [p if m is None else m for m, p in zip(mains, posts)]
-        scatter(t.exit, at, [NONE_Q if r is None else (REMOVED_EXIT if r == PLACEHOLDER_RAW and rm else r)
-                             for r, rm in zip(raws, removed)])
+        exits = [(NONE_Q if p is None else (REMOVED_EXIT if p == PLACEHOLDER_RAW and st in _PLACEHOLDER else p))
+                 if m is None else (REMOVED_EXIT if m == PLACEHOLDER_RAW and st in _PLACEHOLDER else m)
+                 for m, p, st in zip(mains, posts, states)]
+        if any(rares):
+            for k in [k for k, r in enumerate(rares) if r]:
+                codes[k], starts[k], ends[k], removed = _with_rare(rares[k], states[k], tss[k], jss[k],
+                                                                   starts[k], ends[k])
+                raw = posts[k] if mains[k] is None else mains[k]
+                exits[k] = NONE_Q if raw is None else (REMOVED_EXIT if raw == PLACEHOLDER_RAW and removed else raw)
+        scatter(t.seq, at, seqs)
+        scatter(t.stname, at, codes)
+        scatter(t.start, at, starts)
+        scatter(t.end, at, ends)
+        scatter(t.local_dur, at, [_NAN if v is None else v for v in ldurs])
+        scatter(t.exit, at, exits)
         # derive_state's ec: the POST script's status, else main's
-        ec0 = [(m if p is None else p) == 0 for m, p in zip(mains, posts)]
         flags = t.flags
-        scatter(flags, at, [(f | EC0) if z else (f & ~EC0 & 0xFF) for f, z in zip(map(flags.__getitem__, at), ec0)])
+        new_flags = [(f | EC0) if (m if p is None else p) == 0 else (f & _NOT_EC0)
+                     for f, m, p in zip(map(flags.__getitem__, at), mains, posts)]
+        scatter(flags, at, new_flags)
         # the row's site (submit.start, main.end) wins over its host's
         strings = t.strings
-        scatter(t.host, at, strings.ids(pick(hosts)))
-        scatter(t.site, at, strings.ids([a or b for a, b in zip(pick(sites), pick(host_sites))]))
+        scatter(t.host, at, strings.ids(hosts))
+        scatter(t.site, at, strings.ids([a or b for a, b in zip(sites, host_sites)]))
         # no planned task: the name its latest try's first task invocation gives
-        nids = strings.ids(pick(names))
-        named = [bool(x) and not f & TASKS for x, f in zip(nids, map(flags.__getitem__, at))]
-        scatter(t.xform, compress(at, named), compress(nids, named))
+        if any(names):
+            nids = strings.ids(names)
+            named = [bool(x) and not f & TASKS for x, f in zip(nids, new_flags)]
+            scatter(t.xform, compress(at, named), compress(nids, named))
 
 
-
-def _with_rare(rare, state, ts, js, start, end) -> tuple[int, float | None, float | None, bool]:
+def _with_rare(rare, state, ts, js, start, end) -> tuple[int, float, float, bool]:
     """A try whose row carries rare states (held, removed, a POST script's end) besides its
     latest: its latest state's code, start, end and removed flag as ``Try.add_state`` gives
     them when the handler adds the rare ones first, then the latest (a state already there
     is not added again; the newest by (time or 0, js_id) is the latest, a tie to the later)."""
+    start = None if start != start else start  # NaN: none
+    end = None if end != end else end
     seen: set = set()
-    cur = None  # (ts or 0, js_id, code) of the latest
+    cur = None  # (ts or 0, js_id) of the latest
     code_out = NO_NAME
     removed = False
     added = [(rts, -1 if rjs is None else rjs, rstate) for rts, rjs, rstate, _ in rare]
@@ -248,4 +255,4 @@ def _with_rare(rare, state, ts, js, start, end) -> tuple[int, float | None, floa
                     start = s_ts
             elif s_state in _END_STATES and (end is None or s_ts < end):
                 end = s_ts
-    return code_out, start, end, removed
+    return code_out, _NAN if start is None else start, _NAN if end is None else end, removed

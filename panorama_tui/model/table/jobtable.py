@@ -75,8 +75,13 @@ class _Words(dict):
 
 
 def scatter(col, at, values) -> None:
-    """``col[i] = v`` for each pair, in C (a map of ``__setitem__`` drained by a zero-length deque)."""
-    deque(map(col.__setitem__, at, values), 0)
+    """``col[i] = v`` for each pair, in C: a map of ``__setitem__`` drained by a zero-length
+    deque (~70 ns a value), or one slice assignment when ``at`` is a ``range`` (new jobs)."""
+    if type(at) is range and at.step == 1:
+        t = type(col)
+        col[at.start:at.stop] = array(col.typecode, values) if t is array else t(values)
+    else:
+        deque(map(col.__setitem__, at, values), 0)
 
 
 class JobTable:
@@ -143,23 +148,38 @@ class JobTable:
             self.derive(list(self.index[wi].values()))
 
     # -- jobs ----------------------------------------------------------------------------------------
-    def jobs_of(self, wis, ids) -> list[int]:
+    def jobs_of(self, wis, ids) -> list[int] | range:
         """The job numbers of (workflow number, job id) pairs, each job made (waiting, as
-        ``Store.job`` makes one) when first named, in the order named.  Ids are cleaned as
-        the store cleans them (``typed.text``)."""
+        ``Store.job`` makes one) when first named, in the order named; a ``range`` when they
+        are all made now, in order (a jobs slice: :func:`scatter` then assigns slices).  Ids
+        are cleaned as the store cleans them (``typed.text``)."""
         wis = list(wis)
-        ids = [v if type(v) is str and v.isprintable() else text(v) for v in ids]
-        if len(set(wis)) == 1:  # one workflow, the common slice: one C-level lookup
+        ids = list(ids)
+        try:
+            clean = all(map(str.isprintable, ids))  # the common case, in C
+        except TypeError:  # not all str
+            clean = False
+        if not clean:
+            ids = [v if type(v) is str and v.isprintable() else text(v) for v in ids]
+        one = len(set(wis)) == 1
+        if one:  # one workflow, the common slice: one C-level lookup
             found = list(map(self.index[wis[0]].get, ids))
         else:
             index = self.index
             found = [index[w].get(j) for w, j in zip(wis, ids)]
-        if None in found:
-            self._make(wis, ids, found)
+        if None not in found:
+            return found
+        n0 = len(self.job_id)
+        if one and found.count(None) == len(found) and len(set(ids)) == len(ids):
+            # every job new, each named once: numbered in one go
+            self.index[wis[0]].update(zip(ids, range(n0, n0 + len(ids))))
+            self._extend(wis, ids)
+            return range(n0, n0 + len(ids))
+        self._make(wis, ids, found)
         return found
 
     def _make(self, wis: list, ids: list, found: list) -> None:
-        n0 = n = len(self.job_id)
+        n = len(self.job_id)
         new_wf, new_id = [], []
         index = self.index
         for k, j in enumerate(found):
@@ -172,7 +192,11 @@ class JobTable:
                     new_wf.append(w)
                     new_id.append(jid)
                 found[k] = j
-        k = n - n0
+        self._extend(new_wf, new_id)
+
+    def _extend(self, new_wf: list, new_id: list) -> None:
+        """New jobs' rows: waiting, nothing known."""
+        k = len(new_id)
         self.wf.extend(new_wf)
         self.job_id.extend(new_id)
         self.state.extend(repeat(_WAITING, k))
