@@ -31,7 +31,7 @@ from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
 from panorama_tui.views import columns as registry
 from panorama_tui.views.joborder import stable_sort
 from panorama_tui.views.query import QueryError, parse
-from panorama_tui.views.tablefilter import Unsupported, cells, mask
+from panorama_tui.views.tablefilter import Unsupported, cells, mask, select
 
 from .test_stampede_db import DBS, RUNS
 
@@ -43,7 +43,8 @@ QUERIES = (
     "xform=mProject", "xform~^m", "xform!~diff", "tr=-", "type=compute", "type!=compute",
     "exit!=0", "exit=0", "exit=-", "exit>0", "exit<=1", "tries>1", "tries=1", "try<1",
     "id~ID00001", "job=mProject_ID0000001", "mproject", "pegasus-4", "condor", "ls", "^$",
-    "state=failed exit!=0", "tries>1 state!=failed host~.", "state=waiting",
+    "state=failed exit!=0", "tries>1 state!=failed host~.", "state=waiting", "state=problems,exec_done host~.",
+    "exit!=0 state=failed,dep_fail", "site=- tries=0",
 )
 
 
@@ -139,6 +140,7 @@ def check_queries(table: JobTable, store: Store) -> None:
         want = list(map(q, jobs))
         assert mask(table, text) == want, text
         assert [j.order - 1 for j in q.apply(jobs, jobs)[0]] == [i for i, f in enumerate(want) if f], text
+        assert select(table, text, range(0, len(jobs), 3)) == [j.order - 1 for j in q.apply(jobs[::3], jobs[::3])[0]]
     with pytest.raises(Unsupported):
         mask(table, "wf=x")
     with pytest.raises(QueryError):

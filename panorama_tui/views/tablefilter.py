@@ -1,10 +1,11 @@
 """The filter language (:mod:`.query`) and the job list's cells over a :class:`JobTable`.
 
-``mask(table, text)`` gives one flag per job number: what ``query.parse(text)`` says of each
-Job.  A value term (``state=``, ``host~``, ``xform=``, ``exit!=``, ``tries>`` ...) is the real
+``select(table, text, jobs)`` gives the job numbers ``query.parse(text)`` keeps, and ``mask``
+one flag per job number; each term reads only the jobs the terms before it kept.  A value term (``state=``, ``host~``, ``xform=``, ``exit!=``, ``tries>`` ...) is the real
 parsed term, asked once per distinct value of the column(s) it reads -- through a stand-in
 job that carries just that value -- and its answers mapped over the column's ids in C: a
-filter pass over 100k jobs asks a few hundred questions, not 100k.  A bare word (a regex over
+filter pass over 100k jobs asks a few hundred questions, not 100k (``state=`` without a
+Parsl state: one ``bytes.translate`` of the state column).  A bare word (a regex over
 the id, transformation, host and site) searches the ids and each distinct string once.
 Fields the table does not hold (``wf``, a plug-in column's) raise :class:`Unsupported`.
 """
@@ -12,13 +13,14 @@ Fields the table does not hold (``wf``, a plug-in column's) raise :class:`Unsupp
 from __future__ import annotations
 
 import re
-from operator import and_
+from itertools import compress, repeat
+from operator import getitem
 
 from ..core.events import describe_exitcode
 from ..core.fmt import human_duration
 from ..model.states import JobState
 from ..model.entities import _STATE_NAMES
-from ..model.table.jobtable import NO_NAME, NONE_Q, JobTable
+from ..model.table.jobtable import NO_NAME, NONE_Q, JobTable, scatter
 from . import columns as registry
 from .query import _TERM, parse
 
@@ -72,59 +74,107 @@ def _id_probe(p: _Job, v) -> None:
     p.job_id = v
 
 
-# field -> (the column(s) a term on it reads, per job; how a stand-in takes one value of them;
-# whether the values are interned ids, given to the stand-in as their strings)
+# field -> (the column a term on it reads, how a stand-in takes one of its values, whether the
+# values are interned ids, given to the stand-in as their strings)
 def _fields(table: JobTable) -> dict:
     return {
-        "state": (lambda: zip(table.state, table.stname), _state_probe, False),
-        "host": (lambda: table.host, _string_probe("host", True), True),
-        "site": (lambda: table.site, _string_probe("site", True), True),
-        "xform": (lambda: table.xform, _string_probe("transformation", False), True),
-        "type": (lambda: table.type_desc, _string_probe("type_desc", False), True),
-        "exit": (lambda: table.exit, _exit_probe, False),
-        "tries": (lambda: table.tries, _tries_probe, False),
-        "id": (lambda: table.job_id, _id_probe, False),
+        "host": (table.host, _string_probe("host", True), True),
+        "site": (table.site, _string_probe("site", True), True),
+        "xform": (table.xform, _string_probe("transformation", False), True),
+        "type": (table.type_desc, _string_probe("type_desc", False), True),
+        "exit": (table.exit, _exit_probe, False),
+        "tries": (table.tries, _tries_probe, False),
+        "id": (table.job_id, _id_probe, False),
     }
 
 
-def mask(table: JobTable, text: str) -> list[bool]:
-    """Per job number: does ``query.parse(text)`` keep the job?  Raises ``QueryError`` as
-    ``parse`` does, :class:`Unsupported` for a field the table does not hold."""
+def select(table: JobTable, text: str, jobs=None) -> list[int]:
+    """The job numbers (of all, or of ``jobs``) that ``query.parse(text)`` keeps, in their
+    order.  Each term reads only the jobs the terms before it kept, as ``Selection.apply``
+    does.  Raises ``QueryError`` as ``parse`` does, :class:`Unsupported` for a field the
+    table does not hold."""
     query = parse(text)
-    out: list[bool] = [True] * len(table)
     fields = _fields(table)
     names = registry.aliases()
+    cand: list[int] | None = None if jobs is None else list(jobs)
     for word, term in zip(text.split(), query.tests):
         m = _TERM.match(word)
         if m is None:
-            flags = _text_mask(table, word)
+            flags = _text_flags(table, word, cand)
         else:
             name = names.get(m.group(1), m.group(1))
-            if name not in fields:
+            if name == "state":
+                flags = _state_flags(table, term, cand)
+            elif name in fields:
+                flags = _value_flags(table, term, cand, *fields[name])
+            else:
                 raise Unsupported(f"the table holds no {name!r}")
-            flags = _value_mask(table, term, *fields[name])
-        out = list(map(and_, out, flags))
-    return out
+        cand = list(compress(range(len(table)) if cand is None else cand, flags))
+        if not cand:
+            break
+    return list(range(len(table))) if cand is None else cand
 
 
-def _value_mask(table: JobTable, term, column, probe, interned: bool) -> list[bool]:
-    values = table.strings.values
-    col = list(column())
+def mask(table: JobTable, text: str) -> list[bool]:
+    """Per job number: does ``query.parse(text)`` keep the job?"""
+    out = bytearray(len(table))
+    scatter(out, select(table, text), repeat(1))
+    return list(map(bool, out))
+
+
+def _gather(col, cand):
+    return col if cand is None else list(map(col.__getitem__, cand))
+
+
+def _state_flags(table: JobTable, term, cand):
+    """``state=``: the term asked of each (state, latest state name) pair, 7 x 34 stand-ins;
+    when no state's answer depends on the name (no Parsl state named), one ``translate``
+    of the state bytes."""
     p = _Job()
-    answers = {}
-    for v in set(col):
-        probe(p, values[v] if interned else v)
-        answers[v] = bool(term.test(p))
-    return list(map(answers.__getitem__, col))
+    codes = range(len(_STATE_NAMES) + 1)
+    answers = []
+    for s in range(len(JobState)):
+        row = []
+        for c in codes:
+            _state_probe(p, (s, NO_NAME if c == len(_STATE_NAMES) else c))
+            row.append(1 if term.test(p) else 0)
+        answers.append(row)
+    if all(len(set(row)) == 1 for row in answers):
+        by_state = bytes(row[0] for row in answers).ljust(256, b"\0")
+        if cand is None:
+            return table.state.translate(by_state)
+        return map(by_state.__getitem__, map(table.state.__getitem__, cand))
+    for row in answers:
+        row += [row[-1]] * (256 - len(row))  # NO_NAME (255) as no name
+    return map(getitem, map(answers.__getitem__, _gather(table.state, cand)), _gather(table.stname, cand))
 
 
-def _text_mask(table: JobTable, word: str) -> list[bool]:
+def _value_flags(table: JobTable, term, cand, col, probe, interned: bool):
+    """The term asked once per distinct value the jobs hold, its answers mapped over them."""
+    values = _gather(col, cand)
+    p = _Job()
+    if interned:
+        strings = table.strings.values
+        answers = [False] * len(strings)
+        for v in set(values):
+            probe(p, strings[v])
+            answers[v] = bool(term.test(p))
+        return map(answers.__getitem__, values)
+    found = {}
+    for v in set(values):
+        probe(p, v)
+        found[v] = bool(term.test(p))
+    return map(found.__getitem__, values)
+
+
+def _text_flags(table: JobTable, word: str, cand):
     """A bare word: the id, transformation, host or site matches (query._text_term)."""
     search = re.compile(word, re.IGNORECASE).search
     hit = [bool(v and search(v)) for v in table.strings.values]  # id 0 (none) never matches
     look = hit.__getitem__
-    return [bool(a) or b or c or d for a, b, c, d in zip(map(search, table.job_id), map(look, table.xform),
-                                                           map(look, table.host), map(look, table.site))]
+    return [bool(a) or b or c or d for a, b, c, d in zip(
+        map(search, _gather(table.job_id, cand)), map(look, _gather(table.xform, cand)),
+        map(look, _gather(table.host, cand)), map(look, _gather(table.site, cand)))]
 
 
 def cells(table: JobTable, i: int, now: float | None) -> dict[str, tuple[str, object]]:
@@ -151,4 +201,4 @@ def cells(table: JobTable, i: int, now: float | None) -> dict[str, tuple[str, ob
     }
 
 
-__all__ = ["Unsupported", "cells", "mask"]
+__all__ = ["Unsupported", "cells", "mask", "select"]
