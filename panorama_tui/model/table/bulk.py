@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from itertools import compress, repeat
 from operator import and_, gt, or_
 
@@ -38,11 +39,11 @@ _PLACEHOLDER = PLACEHOLDER_STATES
 _NOT_EC0 = ~EC0 & 0xFF
 
 
-def _rounds(jn: list[int]) -> list[list[int]]:
+def _rounds(jn: Sequence[int]) -> list[list[int]]:
     """Row indices in rounds in which each job appears once, a job's rows in their order:
     rounds applied one after the other give what the rows applied one by one give.  One
     round (every row) unless a job is named twice in the slice."""
-    if len(set(jn)) == len(jn):
+    if type(jn) is range or len(set(jn)) == len(jn):
         return [list(range(len(jn)))]
     seen: Counter = Counter()
     out: list[list[int]] = []
@@ -162,7 +163,7 @@ class BulkLoader:
                 self._tries_round(list(map(jn.__getitem__, rnd)), [list(map(c.__getitem__, rnd)) for c in cols])
         t.derive(jn if len(jn) == len(set(jn)) else list(dict.fromkeys(jn)))
 
-    def _tries_round(self, jn: list[int], cols: list) -> None:
+    def _tries_round(self, jn: Sequence[int], cols: list) -> None:
         t = self.table
         (_, _, seqs, _, sites, _, ldurs, _, _, mains, posts, states, tss, jss, _,
          starts, ends, hosts, _, host_sites, rares, names) = cols

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter, deque
+from collections.abc import Sequence
 from itertools import compress, repeat
 from operator import and_, eq
 
@@ -199,17 +200,13 @@ class JobTable:
         k = len(new_id)
         self.wf.extend(new_wf)
         self.job_id.extend(new_id)
-        self.state.extend(repeat(_WAITING, k))
-        self.word.extend(repeat(self._words[NO_NAME, _WAITING], k))
-        self.stname.extend(repeat(NO_NAME, k))
-        for col in (self.type_desc, self.xform, self.host, self.site, self.tries):
-            col.extend(repeat(0, k))
-        self.seq.extend(repeat(NONE_I, k))
-        self.exit.extend(repeat(NONE_Q, k))
-        for fcol in (self.start, self.end, self.local_dur):
-            fcol.extend(repeat(NAN, k))
-        self.max_retries.extend(repeat(NONE_I, k))
-        self.flags.extend(repeat(0, k))
+        # defaults by repetition of a one-item array (a memcpy; extend from repeat() is ~60 ns a value)
+        for col, v in ((self.state, _WAITING), (self.word, self._words[NO_NAME, _WAITING]),
+                       (self.stname, NO_NAME), (self.type_desc, 0), (self.xform, 0), (self.host, 0),
+                       (self.site, 0), (self.tries, 0), (self.seq, NONE_I), (self.exit, NONE_Q),
+                       (self.start, NAN), (self.end, NAN), (self.local_dur, NAN), (self.max_retries, NONE_I),
+                       (self.flags, 0)):
+            col += (bytearray((v,)) if type(col) is bytearray else array(col.typecode, (v,))) * k  # type: ignore
         for w, c in Counter(new_wf).items():
             self.counts[w][_WAITING] += c
 
@@ -218,7 +215,7 @@ class JobTable:
         return None if wi is None else self.index[wi].get(job_id)
 
     # -- state ---------------------------------------------------------------------------------------
-    def derive(self, jobs: list[int]) -> None:
+    def derive(self, jobs: Sequence[int]) -> None:
         """The jobs' states from their columns (``store.derive_state``), their words, and the
         counts kept in step: C-level maps over the columns, one rule call a distinct key."""
         if not jobs:
@@ -231,7 +228,7 @@ class JobTable:
                    map(self.max_retries.__getitem__, jobs))
         self.set_states(jobs, list(map(_STATE_OF.__getitem__, keys)), wfs, codes)
 
-    def set_states(self, jobs: list[int], new: list[int], wfs: list[int] | None = None,
+    def set_states(self, jobs: Sequence[int], new: list[int], wfs: list[int] | None = None,
                    codes: list[int] | None = None) -> None:
         """Set the jobs' states (and words, from ``stname``), keeping the counts in step."""
         if wfs is None:
