@@ -30,7 +30,7 @@ from operator import and_, gt, or_
 
 from ...core.events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT
 from ...core.typed import text
-from .jobtable import EC0, NO_NAME, NONE_Q, PARTIAL, STATE_CODE, TASKS, JobTable, scatter
+from .jobtable import EC0, NO_NAME, NONE_I, NONE_Q, PARTIAL, STATE_CODE, TASKS, JobTable, scatter
 
 _END_STATES = frozenset({"JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "JOB_ABORTED"})
 _NINF = -math.inf
@@ -107,6 +107,12 @@ class BulkLoader:
         tids = t.strings.ids(tdescs)
         rids = t.strings.ids(roles)
         types, xform, maxr_col, flags = t.type_desc, t.xform, t.max_retries, t.flags
+        if type(jn) is range:  # every job new (the common slice): its values written as they come
+            scatter(types, jn, tids)
+            scatter(maxr_col, jn, [NONE_I if m is None else int(m) for m in maxrs])
+            scatter(xform, jn, rids)
+            scatter(flags, jn, repeat(PARTIAL, len(jn)))
+            return
         for rnd in _rounds(jn):
             at, ti, mr, ri = (jn, tids, maxrs, rids) if len(rnd) == len(jn) else (
                 [c[k] for k in rnd] for c in (jn, tids, maxrs, rids))

@@ -14,7 +14,7 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Sequence
 from itertools import compress, repeat
-from operator import and_, eq
+from operator import and_, eq, not_
 
 from ...core.typed import text
 from ..entities import _STATE_NAMES, _STATE_WORDS
@@ -220,30 +220,39 @@ class JobTable:
         counts kept in step: C-level maps over the columns, one rule call a distinct key."""
         if not jobs:
             return
-        get = self.wf.__getitem__
-        wfs = list(map(get, jobs))
+        one = len(self.wf_uuids) == 1  # the common table: its workflow need not be read a job
+        wfs = None if one else list(map(self.wf.__getitem__, jobs))
         codes = list(map(self.stname.__getitem__, jobs))
-        keys = zip(map(self.tries.__getitem__, jobs), codes, map(self.ended.__getitem__, wfs),
+        ended = repeat(self.ended[0]) if wfs is None else map(self.ended.__getitem__, wfs)
+        keys = zip(map(self.tries.__getitem__, jobs), codes, ended,
                    map(and_, map(self.flags.__getitem__, jobs), repeat(EC0)),
                    map(self.max_retries.__getitem__, jobs))
         self.set_states(jobs, list(map(_STATE_OF.__getitem__, keys)), wfs, codes)
 
     def set_states(self, jobs: Sequence[int], new: list[int], wfs: list[int] | None = None,
                    codes: list[int] | None = None) -> None:
-        """Set the jobs' states (and words, from ``stname``), keeping the counts in step."""
-        if wfs is None:
+        """Set the jobs' states (and words, from ``stname``), keeping the counts in step
+        (``wfs``: the jobs' workflows, read here unless the table has one workflow)."""
+        if wfs is None and len(self.wf_uuids) != 1:
             wfs = list(map(self.wf.__getitem__, jobs))
         if codes is None:
             codes = list(map(self.stname.__getitem__, jobs))
         old = list(map(self.state.__getitem__, jobs))
         same = list(map(eq, old, new))
         if not all(same):
-            moved = [not m for m in same]
+            moved = list(map(not_, same))
             counts = self.counts
-            for (w, s), c in Counter(zip(compress(wfs, moved), compress(old, moved))).items():
-                counts[w][s] -= c
-            for (w, s), c in Counter(zip(compress(wfs, moved), compress(new, moved))).items():
-                counts[w][s] += c
+            if wfs is None:
+                c0 = counts[0]
+                for s, c in Counter(compress(old, moved)).items():
+                    c0[s] -= c
+                for s, c in Counter(compress(new, moved)).items():
+                    c0[s] += c
+            else:
+                for (w, s), c in Counter(zip(compress(wfs, moved), compress(old, moved))).items():
+                    counts[w][s] -= c
+                for (w, s), c in Counter(zip(compress(wfs, moved), compress(new, moved))).items():
+                    counts[w][s] += c
             scatter(self.state, jobs, new)
         scatter(self.word, jobs, map(self._words.__getitem__, zip(codes, new)))
 
