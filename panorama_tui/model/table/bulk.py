@@ -26,7 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from itertools import compress, repeat
-from operator import and_, gt, or_
+from operator import and_, gt, is_not, not_, or_
 
 from ...core.events import PLACEHOLDER_RAW, PLACEHOLDER_STATES, REMOVED_EXIT
 from ...core.typed import text
@@ -129,29 +129,36 @@ class BulkLoader:
     # -- tasks: the planned task names its job -------------------------------------------------------------
     def _tasks(self, wis: list[int], rows) -> None:
         t = self.table
-        wi_col, abs_ids, xforms, _, exec_ids = zip(*rows)
-        named = [e is not None for e in exec_ids]
-        if not any(named):
-            return
-        jn = t.jobs_of([wis[w] for w in compress(wi_col, named)], list(compress(exec_ids, named)))
-        tasks = _unique(compress(abs_ids, named))
-        xids = t.strings.ids(list(compress(xforms, named)))
+        wi_col, abs_ids, xforms, _, exec_ids = map(list, zip(*rows))
+        if None in exec_ids:  # a task whose job is not read yet names none
+            named = list(map(is_not, exec_ids, repeat(None)))
+            wi_col, abs_ids, xforms, exec_ids = (list(compress(c, named)) for c in (wi_col, abs_ids, xforms, exec_ids))
+            if not exec_ids:
+                return
+        jn = t.jobs_of(map(wis.__getitem__, wi_col), exec_ids)
+        tasks = _unique(abs_ids)
+        xids = t.strings.ids(xforms)
         xform, flags, best = t.xform, t.flags, self._task_best
         for rnd in _rounds(jn):
-            at = list(map(jn.__getitem__, rnd))
-            ta = list(map(tasks.__getitem__, rnd))
-            xs = list(map(xids.__getitem__, rnd))
-            first = [not f & TASKS for f in map(flags.__getitem__, at)]
+            if len(rnd) == len(jn):
+                at, ta, xs = jn, tasks, xids
+            else:
+                at, ta, xs = ([c[k] for k in rnd] for c in (jn, tasks, xids))
+            first = list(map(not_, map(and_, map(flags.__getitem__, at), repeat(TASKS))))
             # its first task: named by it when the task has a name (the common case, in C)
             one = list(compress(at, first))
             scatter(flags, one, map(or_, map(flags.__getitem__, one), repeat(TASKS)))
             has = list(map(and_, first, map(bool, xs)))
             scatter(xform, compress(at, has), compress(xs, has))
             best.update(zip(compress(at, has), compress(ta, has)))
+            if all(first):
+                continue
             # another task: the lowest task id with a name names it
-            for j, a, x, f in zip(at, ta, xs, first):
-                if f or not x:
+            for k in compress(range(len(at)), map(not_, first)):
+                x = xs[k]
+                if not x:
                     continue
+                j, a = at[k], ta[k]
                 b = best.get(j)
                 if b is None or a < b:
                     best[j] = a
