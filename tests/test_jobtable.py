@@ -287,3 +287,18 @@ def test_made_up_rows_as_the_handler(seed, ended):
         store.apply(Event(HISTORY, None, d))
         loader.history(d)
         assert_same_table(table, project(store))
+
+
+def test_a_parsl_store_projected(tmp_path):
+    """A Parsl run's store (tasks as jobs, Parsl's own states in the STATE column): the
+    projection's queries answer as the objects do, ``state=exec_done`` included."""
+    from benchmarks import generate_parsl
+    from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
+
+    db = tmp_path / "monitoring.db"
+    generate_parsl.write(str(db), 800, runs=2, killed=True)
+    store = run_to_end(ParslDbSource(str(db), follow=False, writers=lambda p: None), Store())
+    table = project(store)
+    check_queries(table, store)
+    words = set(table.values("word"))
+    assert "exec_done" in words and len(table.failed()) == len(store.failed_jobs()) > 0
