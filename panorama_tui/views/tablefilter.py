@@ -1,12 +1,14 @@
 """The filter language (:mod:`.query`) and the job list's cells over a :class:`JobTable`.
 
 ``select(table, text, jobs)`` gives the job numbers ``query.parse(text)`` keeps, and ``mask``
-one flag per job number; each term reads only the jobs the terms before it kept.  A value term (``state=``, ``host~``, ``xform=``, ``exit!=``, ``tries>`` ...) is the real
-parsed term, asked once per distinct value of the column(s) it reads -- through a stand-in
-job that carries just that value -- and its answers mapped over the column's ids in C: a
-filter pass over 100k jobs asks a few hundred questions, not 100k (``state=`` without a
-Parsl state: one ``bytes.translate`` of the state column).  A bare word (a regex over
-the id, transformation, host and site) searches the ids and each distinct string once.
+one flag per job number; each term reads only the jobs the terms before it kept.  A value
+term (``state=``, ``host~``, ``xform=``, ``exit!=``, ``tries>`` ...) is the real parsed term,
+asked once per distinct value of the column it reads -- through a stand-in job that carries
+just that value -- and its answers mapped over the column's ids in C: a filter pass over 100k
+jobs asks a few hundred questions, not 100k (``state=`` without a Parsl state: one
+``bytes.translate`` of the state column).  A bare word (a regex over the id, transformation,
+host and site) searches the ids and each distinct string once.  ``state=problems
+host~pegasus-1`` over 1M jobs: 13 ms against Selection.apply's 85 ms on Jobs (bench_table).
 Fields the table does not hold (``wf``, a plug-in column's) raise :class:`Unsupported`.
 """
 

@@ -11,6 +11,14 @@ fields are kept; the others count as tries.
 Per slice the work is C-level passes over columns (``zip(*rows)``, ``map`` of an array's
 ``__getitem__``/``__setitem__``, comprehensions), with a Python loop only for the rare rows:
 a try with held / removed / POST-script states besides its latest, a job's second task.
+Measured on the generated 100k DB (benchmarks/bench_table.py, medians of 5, load 6): jobs
+0.08 s of CPU against the object handler's 0.21, tasks 0.11 / 0.27, tries 0.42 / 0.71 (of
+which ~40 % deriving the states); 6.4 / 14.9 s at 1M.  Each pass costs ~50-120 ns a value,
+and the rows come row-major: columns from the source would save the transposing.
+
+There is no per-row recovery as the handler's (a row whose cell has another type than the
+schema's is warned about and skipped there): the source already skips rows whose try number
+or exit status is not an int, and a float column's cells are floats or None.
 
 It relies on the Stampede schema's unique keys (``UNIQUE_JOB``: a job id once a workflow,
 ``UNIQUE_JOB_INSTANCE``: a try number once a job, ``UNIQUE_TASK``): a row naming the same
@@ -66,7 +74,8 @@ class BulkLoader:
 
     Holds, while the load goes on, each job's planned task that names it (the lowest task id
     with a transformation): a second task needs it to decide (``_derive_transformation``'s
-    sorted task ids).  Drop the loader when the bulk read ends."""
+    sorted task ids).  ~110 B a job (tracemalloc at 100k and 1M): drop the loader when the
+    bulk read ends."""
 
     def __init__(self, table: JobTable):
         self.table = table
