@@ -67,7 +67,8 @@ class _Capture(Store):
 
 def collect(path: str) -> tuple[list, list[bytes]]:
     """The items before the first bulk one (the workflows) and every bulk payload, pickled."""
-    cap = run_to_end(StampedeDbSource(path, follow=False, bulk_min=0), _Capture())  # bulk at any size
+    cap = _Capture()
+    run_to_end(StampedeDbSource(path, follow=False, bulk_min=0), cap)  # in bulk at any size
     names = [getattr(x, "name", None) for x in cap.items]
     first = names.index(BULK)
     return cap.items[:first], [pickle.dumps(x.data, pickle.HIGHEST_PROTOCOL)

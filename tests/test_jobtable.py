@@ -63,7 +63,8 @@ class _Capture(Store):
 
 def _read(path) -> _Capture:
     src = StampedeDbSource(str(path), follow=False, bulk_min=0)
-    store = run_to_end(src, _Capture())
+    store = _Capture()
+    run_to_end(src, store)
     assert src.status.state == "ended", src.status.message
     assert any(getattr(x, "name", None) == BULK for x in store.items)
     return store
@@ -229,7 +230,7 @@ def _made_up_payloads(seed: int) -> tuple[list[str], list[dict]]:
     ids = [f"job_{k:03d}" for k in range(60)] + ["job\tctl"]
     jobs = [(rnd.randrange(3), j) for j in ids]
     rnd.shuffle(jobs)
-    out = []
+    out: list[dict] = []
     rows = [(w, j, pick((None, "compute", "stage-in-tx")), 0, pick((None, 0, 1, 2)), pick((None, "role-x")))
             for w, j in jobs[:50]]
     rows.append(rows[3][:2] + (None, 0, None, "role-y"))  # named twice (rounds)
