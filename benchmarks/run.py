@@ -6,7 +6,8 @@
     python -m benchmarks.run --scale      # LIGO scale (issue #14): 100k-job DBs, minutes; --million adds 1M
                                           # (bench_scale: --once, --stats; bench_open: the screen opening them;
                                           # bench_live: 10k running jobs' 1 Hz traces on the screen, loop lag;
-                                          # bench_replay: seeks in a 100k-job recording with checkpoints)
+                                          # bench_replay: seeks in a 100k-job recording with checkpoints;
+                                          # bench_table: the columnar job table against the object store)
 
 Each benchmark runs in its own Python process (so one's memory does not
 count in another's peak RSS, and a crash is reported, not fatal).  The
@@ -43,9 +44,10 @@ BENCHES = {
     "stats": "bench_stats",
     "parsl": "bench_parsl",
 }
-OURS = ("ingest", "ui", "scale", "open", "live", "replay")
+OURS = ("ingest", "ui", "scale", "open", "live", "replay", "table")
 # Not in the default set (minutes; the 1M-job run tens of minutes): --scale runs them.
-EXTRA = {"scale": "bench_scale", "open": "bench_open", "live": "bench_live", "replay": "bench_replay"}
+EXTRA = {"scale": "bench_scale", "open": "bench_open", "live": "bench_live", "replay": "bench_replay",
+         "table": "bench_table"}
 
 
 # ---------------------------------------------------------------------------
@@ -224,7 +226,7 @@ def main(argv=None) -> int:
                          "bench_live: 10k running jobs at 1 Hz; 100k jobs)")
     ap.add_argument("--million", action="store_true", help="with --scale: 1M jobs too")
     args = ap.parse_args(argv)
-    chosen = ["scale", "open", "live", "replay"] if args.scale else list(BENCHES)
+    chosen = ["scale", "open", "live", "replay", "table"] if args.scale else list(BENCHES)
     if args.only:
         chosen = [x.strip() for x in args.only.split(",") if x.strip()]
         unknown = [x for x in chosen if x not in BENCHES and x not in EXTRA]
