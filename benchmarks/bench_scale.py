@@ -51,7 +51,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from benchmarks import generate as G  # noqa: E402
-from benchmarks.run import figure, loadavg, median, table, write_json  # noqa: E402
+from benchmarks.run import figure, loadavg, median, report  # noqa: E402
 
 class _WithRss:
     """A rusage with GNU time's peak RSS of the command (KB) in place of wait4's."""
@@ -364,11 +364,7 @@ def main(argv=None) -> int:
                 figs.extend(bench_stats_figures(n, reps, tmp))
             else:
                 figs.extend(bench_size(n, reps, not (big and args.no_baseline_1m), tmp, untils))
-    print()
-    print(table(figs))
-    print(f"\nload {loadavg()}")
-    write_json(args.json, figs)
-    return 0
+    return report(figs, args.json)
 
 
 if __name__ == "__main__":

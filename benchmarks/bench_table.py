@@ -37,7 +37,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from benchmarks import generate as G  # noqa: E402
-from benchmarks.run import OUT, figure, loadavg, median, table, write_json  # noqa: E402
+from benchmarks.run import OUT, figure, loadavg, median, report  # noqa: E402
 from panorama_tui.core import gcpolicy  # noqa: E402
 from panorama_tui.core.events import Event  # noqa: E402
 from panorama_tui.model.store import Store  # noqa: E402
@@ -213,11 +213,7 @@ def main(argv=None) -> int:
             figs += bench(n, path, 1)
         else:
             print(f"  1M: {path} is not there (generate.stampede_db(1_000_000) makes it): left out", flush=True)
-    print()
-    print(table(figs))
-    print(f"\nload {loadavg()}")
-    write_json(args.json, figs)
-    return 0
+    return report(figs, args.json)
 
 
 if __name__ == "__main__":

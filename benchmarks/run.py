@@ -128,6 +128,16 @@ def write_json(path: str | None, figs: list[dict], extra: dict | None = None) ->
         json.dump({"figures": figs, "extra": extra or {}}, fh, indent=1, default=str)
 
 
+def report(figs: list[dict], path: str | None, extra: dict | None = None) -> int:
+    """A benchmark's end: its table, the load it ran under, its JSON when asked; exit 0."""
+    print()
+    print(table(figs))
+    load = loadavg()
+    print(f"\nload {load}")
+    write_json(path, figs, {"load": load, **(extra or {})})
+    return 0
+
+
 def maxrss_mb() -> float:
     """Peak RSS of this process so far (getrusage; kB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -265,14 +265,34 @@ def test_ingest_waits_between_slices_while_a_key_is_answered(half_db, monkeypatc
     assert store.job_count() == read_stampede_db(half_db).job_count()
 
 
-def test_partial_header_calls_no_job_futile_while_loading():
-    """An ended, failed run read in bulk: the jobs not read yet look waiting, and the header
-    (labelled partial) does not call them futile, which DAGMan says of jobs that never ran."""
-    from panorama_tui.model.states import WorkflowState
+def _headers(store: Store, size: tuple[int, int], details: list) -> list[str]:
+    """The header's text (plain) at ``size``, shown once for each of ``details`` (each a
+    function giving the source's status detail), over the store's one workflow."""
     from panorama_tui.ui.app import PanoramaApp
     from panorama_tui.ui.panels.header import HeaderBar
 
     from .test_percent_done import plain
+
+    (wf,) = store.workflows.values()
+
+    async def go():
+        app = PanoramaApp(store, source_label="test")
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            header = app.query_one("#header", HeaderBar)
+            out = []
+            for detail in details:
+                header.show(store, wf, 0.0, 0.0, detail())
+                out.append(plain(header.content))
+            return out
+
+    return asyncio.run(go())
+
+
+def test_partial_header_calls_no_job_futile_while_loading():
+    """An ended, failed run read in bulk: the jobs not read yet look waiting, and the header
+    (labelled partial) does not call them futile, which DAGMan says of jobs that never ran."""
+    from panorama_tui.model.states import WorkflowState
 
     store = Store()
     wf = store.workflow("wf-1")
@@ -281,17 +301,7 @@ def test_partial_header_calls_no_job_futile_while_loading():
         store.job(wf, f"job{i}")
     loading = {"total_rows": 100, "loaded_rows": 5}
 
-    async def go():
-        app = PanoramaApp(store, source_label="test")
-        async with app.run_test(size=(160, 40)) as pilot:
-            await pilot.pause()
-            header = app.query_one("#header", HeaderBar)
-            header.show(store, wf, 0.0, 0.0, loading)
-            during = plain(header.content)
-            header.show(store, wf, 0.0, 0.0, None)
-            return during, plain(header.content)
-
-    during, after = asyncio.run(go())
+    during, after = _headers(store, (160, 40), [lambda: loading, lambda: None])
     assert "partial, loading 5%" in during and "futile" not in during, during
     assert "5 futile" in after, after  # read whole: DAGMan's word for them
 
@@ -299,11 +309,6 @@ def test_partial_header_calls_no_job_futile_while_loading():
 def test_the_partial_label_stays_at_80_columns():
     """At 80 columns a 100k-job load's counts leave no room for "partial, loading 17%": the
     label shortens to "partial" rather than be cut off, so the counts never pass for whole."""
-    from panorama_tui.ui.app import PanoramaApp
-    from panorama_tui.ui.panels.header import HeaderBar
-
-    from .test_percent_done import plain
-
     store = Store()
     wf = store.workflow("a44e8468-3172-4f6f-8f82-dd846b5dd0f0")
     for i in range(100_000):
@@ -311,20 +316,11 @@ def test_the_partial_label_stays_at_80_columns():
     wf.counts[JobState.DONE], wf.counts[JobState.RUNNING] = 17_563, 438
     wf.counts[JobState.WAITING] -= 17_563 + 438
     loading = {"total_rows": 1000, "loaded_rows": 175}
-    lines = []
 
-    async def go():
-        app = PanoramaApp(store, source_label="test")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            header = app.query_one("#header", HeaderBar)
-            header.show(store, wf, 0.0, 0.0, loading)
-            lines.append(plain(header.content).splitlines()[1])
-            wf.retries = 99  # one more count: the label goes before the percentage
-            header.show(store, wf, 0.0, 0.0, loading)
-            lines.append(plain(header.content).splitlines()[1])
-            return header.size.width
+    def more_counts():
+        wf.retries = 99  # one more count: the label goes before the percentage
+        return loading
 
-    width = asyncio.run(go())
-    assert lines[0].rstrip().endswith("17.56% of 100000  partial") and len(lines[0]) <= width, lines[0]
+    lines = [h.splitlines()[1] for h in _headers(store, (80, 24), [lambda: loading, more_counts])]
+    assert lines[0].rstrip().endswith("17.56% of 100000  partial") and len(lines[0]) <= 78, lines[0]
     assert "partial 17.56%" in lines[1], lines[1]
