@@ -177,12 +177,15 @@ def test_instances_out_of_submit_order(hier_copy, monkeypatch):
     assert got["jobs"][ROOT_WF][-1]["job_inst_id"] == 1000
 
 
-def test_rows_in_many_batches(tmp_path, monkeypatch):
-    """Batches of a few rows: the worker's feed and this thread's passes stay in step."""
+@pytest.mark.parametrize("feed_cpus", [1, 1000], ids=["feeds", "no-feeds"])
+def test_rows_in_many_batches(tmp_path, monkeypatch, feed_cpus):
+    """Batches of a few rows: the worker's feed (or this thread's read of the aggregates, with
+    no core for a feed) and this thread's passes stay in step."""
     from benchmarks import bench_stats
 
     db = str(tmp_path / "generated.stampede.db")
     bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_FEED_MIN_CPUS", feed_cpus)
     monkeypatch.setattr(J, "_BATCH", 7)
     same(db)
 
@@ -207,6 +210,7 @@ def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatc
 
     db = str(tmp_path / "generated.stampede.db")
     bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_FEED_MIN_CPUS", 1)  # the feeds, on any machine
     monkeypatch.setattr(J, "_BATCH", 5)
     before = threading.active_count()
     with pytest.raises(BrokenPipeError):
@@ -223,6 +227,7 @@ def test_one_worker_when_a_third_connection_cannot_be_had(tmp_path, monkeypatch)
     db = str(tmp_path / "generated.stampede.db")
     bench_stats.write_stampede_db(db, bench_stats.run_events(300))
     monkeypatch.setattr(J, "_another", lambda r: None)
+    monkeypatch.setattr(J, "_FEED_MIN_CPUS", 1)  # the feeds, on any machine
     monkeypatch.setattr(J, "_BATCH", 5)
     same(db)
 

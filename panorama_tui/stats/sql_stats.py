@@ -46,7 +46,6 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import tzinfo
-from decimal import Decimal
 from operator import itemgetter
 
 from ..core.fmt import visible
@@ -429,6 +428,20 @@ _RETRIED = f"""SELECT ji.job_instance_id FROM job_instance ji
     WHERE ji.job_id IN (SELECT job_id FROM job_instance GROUP BY job_id HAVING count(*) > 1)
       AND NOT {_LATEST}"""
 _SUBWF_JOBS = f"SELECT job_id FROM job WHERE type_desc IN {SUBWF}"
+# The retried instances' ids put in the statements that use them as a list, read once by each
+# function that does: SQLite builds _RETRIED's list again for every statement (and every place
+# in one) that names it, ~0.15 s of CPU at 1M jobs each time, and the summary's counts named
+# it five times.  Past this many ids (or ids that are not integers) the statements keep it.
+_RETRIED_INLINE_MAX = 100_000
+_NONE = "SELECT job_instance_id FROM job_instance WHERE 1 = 0"  # no id: NOT IN it is true
+
+
+def _retried_ids(conn) -> str:
+    """What ``IN (...)`` takes for the retried instances: their ids, or :data:`_RETRIED`."""
+    ids = [r[0] for r in conn.execute(f"{_RETRIED} LIMIT {_RETRIED_INLINE_MAX + 1}")]
+    if len(ids) > _RETRIED_INLINE_MAX or any(type(i) is not int for i in ids):
+        return _RETRIED
+    return ",".join(map(str, ids)) or _NONE
 
 
 def _orphans(conn, child: str, col: str, parent: str, key: str) -> bool:
@@ -478,20 +491,21 @@ def _task_counts(conn, tree: "_Tree") -> dict:
     # one workflow: no GROUP BY, so a plain scan of the table rather than a walk of the wf_id
     # index with a lookup per row (1M jobs: 0.27 s of CPU against 0.37 s)
     one = len(tree.ids) == 1
+    retried = _retried_ids(conn)
     for wf_id, ok, bad in conn.execute(f"""
             SELECT {tree.ids[0] if one else 'i.wf_id'}, sum({ok0}), sum({bad0}) {base}
             {'' if one else 'GROUP BY i.wf_id'}"""):
         out[wf_id][0], out[wf_id][1] = ok or 0, bad or 0
     for wf_id, ok, bad in conn.execute(f"""
             SELECT i.wf_id, sum({ok0}), sum({bad0}) {base}
-              AND i.job_instance_id IN ({_RETRIED}) AND i.abs_task_id NOT IN ({dup}) GROUP BY 1"""):
+              AND i.job_instance_id IN ({retried}) AND i.abs_task_id NOT IN ({dup}) GROUP BY 1"""):
         out[wf_id][0] -= ok
         out[wf_id][1] -= bad
     for wf_id, rows, groups, raw_ok, raw_bad, ok, bad in conn.execute(f"""
             SELECT wf_id, sum(n), count(*), sum(raw_ok), sum(raw_bad), sum(ok), sum(bad) FROM (
                 SELECT i.wf_id, i.abs_task_id, count(*) AS n, sum({ok0}) AS raw_ok, sum({bad0}) AS raw_bad,
-                       max(CASE WHEN i.exitcode = 0 AND i.job_instance_id NOT IN ({_RETRIED}) THEN 1 ELSE 0 END) AS ok,
-                       max(CASE WHEN i.exitcode <> 0 AND i.job_instance_id NOT IN ({_RETRIED}) THEN 1 ELSE 0 END) AS bad
+                       max(CASE WHEN i.exitcode = 0 AND i.job_instance_id NOT IN ({retried}) THEN 1 ELSE 0 END) AS ok,
+                       max(CASE WHEN i.exitcode <> 0 AND i.job_instance_id NOT IN ({retried}) THEN 1 ELSE 0 END) AS bad
                 {base} AND i.abs_task_id IN ({dup})
                 GROUP BY 1, 2) AS per_task
             GROUP BY wf_id"""):
@@ -528,11 +542,13 @@ def _tree_instances(conn, tree: "_Tree") -> tuple:
     if orphans:  # the submit side over every instance, the orphans' too
         s_cum, s_good, s_bad = _submit_side(conn, tree)
 
+    ids = _retried_ids(conn)
+
     def retried(only: str) -> tuple:
         return conn.execute(f"""
             SELECT count(*), sum(CASE WHEN exitcode = 0 THEN 1 ELSE 0 END),
                    sum(CASE WHEN exitcode <> 0 THEN 1 ELSE 0 END)
-            FROM job_instance WHERE job_instance_id IN ({_RETRIED}) AND {only}""").fetchone()
+            FROM job_instance WHERE job_instance_id IN ({ids}) AND {only}""").fetchone()
 
     in_tree = f"job_id IN (SELECT job_id FROM job WHERE {tree.where('wf_id')})"
     r_n, r_ok, r_bad = retried(in_tree)
@@ -1082,6 +1098,8 @@ def format_seconds(duration, max_comp: int = 2) -> str:
 def _decimal(v, places: int):
     # pegasus-statistics reads NUMERIC columns as Decimals of the column's scale, which is how
     # "0.00 secs" (not "0.0 secs") gets printed
+    from decimal import Decimal  # only for the summary text's two figures: ~4 ms to import
+
     return None if v is None else Decimal(f"{float(v):.{places}f}")
 
 

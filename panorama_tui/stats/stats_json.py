@@ -17,8 +17,9 @@ jobs.csv rows ~1.0 s (the jobstate aggregates over 700k states ~0.34 s, the invo
 ~0.22 s, the instances ~0.17 s, the dicts and their text ~0.3 s).  Every sum stays the SQL
 statement sql_stats has (the same rows into the same sort give the same floating-point sum,
 and the DB engine's own arithmetic, as pegasus-statistics'); the work is shared out instead:
-two workers (:class:`_Work`) compute the -s all aggregates while this thread counts, then
-read the rows' aggregates while this thread reads the instances and writes.
+two workers (:class:`_Work`) compute the -s all aggregates while this thread counts, then,
+with a core for each thread (:data:`_FEED_MIN_CPUS`), read the rows' aggregates while this
+thread reads the instances and writes; on fewer cores this thread reads them too.
 
 The aggregates are sql_stats' own.  A DB sql_stats would answer another way (a caller's
 connection, a value the figures cannot use, which sends it to the store) gets
@@ -161,8 +162,8 @@ class _Work:
 
     Every figure's SQL runs in SQLite with the GIL released, so the two cores share it: the
     head's aggregates on the workers while this thread computes the counts, then the rows'
-    aggregates on the workers (:class:`_Feed`, ahead of the rows by up to ``_AHEAD`` batches)
-    while this thread reads the instances and writes."""
+    aggregates on the workers (:class:`_Feed`, ahead of the rows by up to ``_AHEAD`` batches;
+    with a core for each thread) while this thread reads the instances and writes."""
 
     def __init__(self, r, conn):
         self.conn = conn
@@ -190,10 +191,11 @@ class _Work:
 
     def feed(self, i: int, sql: str, ahead: int = 4):
         """A :class:`_Feed` of ``sql``'s rows on worker ``i``, or None when there is no such
-        worker (this thread reads them then).  Not modulo the workers, as :meth:`submit`: two
-        feeds read in step on one worker would wait for each other (the first one's rows,
-        read ahead, would fill its queue before the second one began)."""
-        if i >= len(self.workers):
+        worker or no core for it (this thread reads them then: :data:`_FEED_MIN_CPUS`).  Not
+        modulo the workers, as :meth:`submit`: two feeds read in step on one worker would wait
+        for each other (the first one's rows, read ahead, would fill its queue before the
+        second one began)."""
+        if i >= len(self.workers) or S._cpus() < _FEED_MIN_CPUS:
             return None
         pool, c = self.workers[i]
         pool.submit(c.execute, f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")  # in the worker's turn
@@ -229,6 +231,14 @@ class _Work:
 # read ahead (50 batches), for the same CPU.
 _AHEAD = 8
 _WORKER_CACHE_KIB = 8192
+# The rows' aggregates are read on the workers (feeds) only with a core for this thread and each
+# of them.  Every row a feed reads takes the GIL (sqlite3 builds the row's tuple; it lets the GIL
+# go for each step) while this thread builds its rows' dicts: on fewer cores the handovers cost
+# more than the overlap gains, in CPU and, with other work on the machine, in wall time too.  2
+# cores, load 6, medians of 2 (1M) and 5 (100k), CPU: 1M 28.0 s with the feeds against 23.0 s
+# without (wall 40.9 against 36.1 s), 100k 2.69 against 2.52 s; the output the same.  The head's
+# aggregates (few rows out, so few handovers) stay on the workers.
+_FEED_MIN_CPUS = 3
 
 
 def _head(work: _Work, conn, tree, tz) -> tuple:
@@ -403,6 +413,10 @@ def _write_jobs(conn, tree, out, rows_of: _Rows, text) -> None:
         conn.text_factory = text  # the one statement reads the names too: U+FFFD from the start
         _write_jobs_sorted(conn, tree, out, rows_of.hosts)
         return
+    if rows_of.whole:
+        # each of the rows' statements reads its table once, in order, here when there is no
+        # feed: a feed's page cache will do (1M jobs, peak RSS: 158 MB with the summary's)
+        conn.execute(f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")
     out.write("{")
     for n_wf, w in enumerate(tree.ids):
         out.write(("," if n_wf else "") + "\n    " + dumps(tree.uuid[w]) + ": [")
