@@ -373,6 +373,7 @@ class ParslDbSource(PolledDbSource):
         self.prefetched = 0  # ranges it handed over
         self.prefetch_failed: str | None = None  # why it stopped before the end
         self._taken: tuple | None = None  # (range, its rows) the child handed over last
+        self._prefetch_started = False
         self._resource_cols = self._task_cols = 0  # the columns a bulk read's resource and task rows have
         self._epoch = fast_epoch()
         self.path = path
@@ -646,7 +647,8 @@ class ParslDbSource(PolledDbSource):
         raw: list[tuple] = []
         if lo == self._bulk_first:  # the runs first (the incremental reads then follow them)
             self._read_workflows(conn, raw, True)
-            self._start_prefetch()
+        else:
+            self._start_prefetch()  # (once) with the second range, off the first rows' path
         got["workflow"] = [row for _, row in raw]
         r = self._range_rows(conn, lo, hi, last)
         conv = self._convert
@@ -724,14 +726,16 @@ class ParslDbSource(PolledDbSource):
         return {name: conn.execute(sql, params).fetchall() for name, sql, params in queries}
 
     def _start_prefetch(self) -> None:
-        """Every range but the first read ahead by a child process (``bulk_prefetch``) while the
-        first is read here (the first rows wait for no child), for a DB of PREFETCH_MIN_TASKS."""
+        """The ranges after this one read ahead by a child process (``bulk_prefetch``) while this
+        one is read here, for a DB of PREFETCH_MIN_TASKS: started with the second range, so that
+        neither its start nor its spec (~0.05 s for 200 ranges) delays the first rows."""
         todo = self._bulk_todo or []
         if (self.prefetch_min is None or len(todo) < 2 or self._bulk_tasks < self.prefetch_min
-                or self.prefetch is not None or self.prefetch_failed is not None):
+                or self._prefetch_started):
             return
         steps = [[["range", lo], [[sql, params] for _, sql, params in self._range_queries(lo, hi, i == len(todo) - 1)]]
                  for i, (lo, hi) in enumerate(todo) if i > 0]
+        self._prefetch_started = True
         self.prefetch = Prefetch(self.path, steps)
 
     def _end_prefetch(self) -> None:
