@@ -120,6 +120,11 @@ BULK_RECENT_STATUS = 5_000
 # process (sources/pegasus/bulk_prefetch.py): they are ~2/3 of the reader's CPU (100k tasks:
 # ~3 s of SQLite and row tuples of ~4.5 s), which the screen's thread otherwise waits for (GIL).
 PREFETCH_MIN_TASKS = 20_000
+# ... started once this many ranges are read here: its start (a Python, ~0.1 s of a core) and
+# its spec (200 ranges' SQL) are then off the first screen's path.  Started with the second
+# range, the first rows came ~50 ms later than without it (medians of 8, load 2: 0.256 vs
+# 0.202 s after the imports).
+PREFETCH_AFTER = 4
 TABLES = ("workflow", "task", "try", "status", "resource", "node", "block")
 # A bulk read carries a task that ended in one of these, with one try, by that final status row
 # alone: its other status rows (4 of 5 at 100k tasks) are read when the user opens it.  Failed
@@ -370,6 +375,7 @@ class ParslDbSource(PolledDbSource):
         self._bulk_marks: dict[str, int] = {}  # the rowids the bulk read stops at (its snapshot)
         self._bulk_rows = 0
         self._bulk_tasks = 0  # the task ids the bulk read spans
+        self._bulk_ranges = 0  # its ranges
         self._node_rows = 0
         # the bulk read's fixed queries read ahead by a child process (None: never)
         self.prefetch_min = prefetch_min
@@ -603,6 +609,7 @@ class ParslDbSource(PolledDbSource):
                 todo = [(lo, first)]
                 todo += [(a, min(hi + 1, a + BULK_RANGE)) for a in range(first, hi + 1, BULK_RANGE)]
                 self._bulk_tasks = hi + 1 - lo
+                self._bulk_ranges = len(todo)
         if not todo:
             self.bulk = False
             return
@@ -651,8 +658,8 @@ class ParslDbSource(PolledDbSource):
         raw: list[tuple] = []
         if lo == self._bulk_first:  # the runs first (the incremental reads then follow them)
             self._read_workflows(conn, raw, True)
-        else:
-            self._start_prefetch()  # (once) with the second range, off the first rows' path
+        elif len(self._bulk_todo or ()) <= self._bulk_ranges - PREFETCH_AFTER:
+            self._start_prefetch()  # (once) after the first ranges, off the first rows' path
         got["workflow"] = [row for _, row in raw]
         r = self._range_rows(conn, lo, hi, last)
         conv = self._convert
@@ -731,8 +738,7 @@ class ParslDbSource(PolledDbSource):
 
     def _start_prefetch(self) -> None:
         """The ranges after this one read ahead by a child process (``bulk_prefetch``) while this
-        one is read here, for a DB of PREFETCH_MIN_TASKS: started with the second range, so that
-        neither its start nor its spec (~0.05 s for 200 ranges) delays the first rows."""
+        one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER)."""
         todo = self._bulk_todo or []
         if (self.prefetch_min is None or len(todo) < 2 or self._bulk_tasks < self.prefetch_min
                 or self._prefetch_started):
