@@ -33,11 +33,12 @@ A big DB first (``BULK_MIN_TASKS``)
     At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).  A task
     that ended exec_done or memo_done with one timed try comes with its final status row
     alone (``SUMMARISED``); its other status rows are its history, read when the user opens
-    it (``history_events``, pipeline/history.py).  From ``PREFETCH_MIN_TASKS`` task ids, a
-    child process (the Pegasus source's ``bulk_prefetch``) runs each range's fixed queries
-    ahead of the reader, from the second range on: the reader's thread, which shares the GIL
-    with the screen, then spends ~6.3 s of CPU at 100k tasks instead of ~9.7 (the child
-    ~2.5-3 s on the other core; on a machine without a spare core the wall time stays the same).
+    it (``history_events``, pipeline/history.py).  From ``PREFETCH_MIN_TASKS`` task ids, when a
+    core looks free (``spare_core``), a child process (the Pegasus source's ``bulk_prefetch``)
+    runs the fixed queries of the ranges after the first ``PREFETCH_AFTER`` ahead of the reader,
+    whose thread shares the GIL with the screen: at 100k tasks it then spent 3.7-3.9 s of CPU
+    instead of 5.3-5.7 when a core was free (the child ~1.7 s), but without a free core the two
+    waited on each other (wall 7.2-7.7 s against 5.1-6.2 s), hence the check.
 
 What is updated in place
     The writer updates three tables after their insert: ``workflow`` (the task
