@@ -102,15 +102,19 @@ def paces(store: Store) -> dict:
     return {wf.wf_uuid: pm.run_of(wf).pace() for wf in store.workflows.values() if not pm.run_of(wf).ended}
 
 
-def read(path, bulk: bool, whole: bool = True, summarised: bool = True) -> Store:
+def read(path, bulk: bool, whole: bool = True, summarised: bool = True, prefetch_min=None) -> Store:
     """The DB read once, in bulk or by row events; ``whole``: with every summarised task's
     history read as the detail panel reads it (``history_events``); ``summarised`` False: a
-    bulk read that carries every status row."""
-    src = ParslDbSource(str(path), follow=False, bulk=bulk, writers=lambda p: None)
+    bulk read that carries every status row; ``prefetch_min``: its ranges read ahead by the
+    child from this many task ids (None: never)."""
+    src = ParslDbSource(str(path), follow=False, bulk=bulk, writers=lambda p: None, prefetch_min=prefetch_min)
     if not summarised:
         src._summarised = lambda: False
     store = run_to_end(src, Store())
     assert src.status.state == "ended", src.status.message
+    if prefetch_min is not None:
+        assert src.prefetched > 0 and src.prefetch_failed is None, src.prefetch_failed
+        assert src.prefetch is None  # ended with the bulk read
     if whole:
         read_histories(store, src)
     return store
@@ -164,6 +168,27 @@ def test_bulk_equals_row_events_on_generated_dbs(generated, monkeypatch):
     monkeypatch.setattr(mdb, "BULK_FIRST", 7)  # odd ranges: a task's rows never split between events
     monkeypatch.setattr(mdb, "BULK_RANGE", 333)
     assert_same(two)
+
+
+def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, monkeypatch):
+    """The ranges' fixed queries read by the child process (bulk_prefetch) as by the reader:
+    the same store, summarised or not, for a run with an end and two without (their latest
+    status times a range are asked for)."""
+    one, two = generated
+    monkeypatch.setattr(mdb, "BULK_FIRST", 7)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 333)
+    monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)  # (4 ranges: the child reads the last 2)
+    monkeypatch.setattr(mdb, "spare_core", lambda: True)  # (whatever else the machine runs)
+    for path in (one, two):
+        for summarised in (True, False):
+            here = read(path, True, whole=False, summarised=summarised)
+            ahead = read(path, True, whole=False, summarised=summarised, prefetch_min=1)
+            assert ahead.event_count == here.event_count
+            a, b = shown_view(here), shown_view(ahead)
+            assert a == b, first_diffs(a, b)
+            assert paces(ahead) == paces(here)
+        a, b = full_view(read(path, True)), full_view(read(path, True, prefetch_min=1))
+        assert a == b, first_diffs(a, b)
 
 
 def test_a_big_db_is_read_in_bulk_a_small_one_by_rows(generated, shared_data, monkeypatch):

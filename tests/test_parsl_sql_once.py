@@ -219,3 +219,39 @@ def test_a_locked_db_is_the_store_paths_error(shared_data, tmp_path, monkeypatch
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+# Rows the SQL path must leave to the store (or answer as it does), in a DB of one run (the plain
+# aggregates of _side) and of two (their GROUP BY run_id): each edit alone.
+_ODD_ROWS = {
+    "unknown state of a retried task": ("UPDATE status SET task_status_name = 'exploded' WHERE rowid = (SELECT "
+                                        "min(rowid) FROM status WHERE try_id = 1)",),
+    "status of a try past 0 without its try row": ("UPDATE status SET try_id = 1 WHERE rowid = (SELECT max(rowid) "
+                                                   "FROM status WHERE task_id = (SELECT min(task_id) FROM task))",),
+    "status try id that is text": ("UPDATE status SET try_id = 'x' WHERE rowid = 3",),
+    "sample of no task": ("INSERT INTO resource (try_id, task_id, run_id, timestamp) SELECT 0, 99999, run_id, "
+                          "'2030-01-01 00:00:00.000000' FROM workflow LIMIT 1",),
+    "sample of a try id that is text": ("UPDATE resource SET try_id = 'x' WHERE rowid = 2",),
+    "node of a run not in workflow": ("INSERT INTO node SELECT 99999, 'no-such-run', hostname, uid, block_id, cpu_count, "
+                                      "total_memory, active, worker_count, python_v, '2030-01-01 00:00:00.000000', "
+                                      "last_heartbeat FROM node LIMIT 1",),
+    "try of no task": ("INSERT INTO try (try_id, task_id, run_id, task_executor) SELECT 0, 99999, run_id, 'htex' "
+                       "FROM workflow LIMIT 1",),
+    "task of a run not in workflow": ("INSERT INTO task (task_id, run_id, task_func_name, task_memoize, task_fail_count, "
+                                      "task_fail_cost) VALUES (99999, 'no-such-run', 'f', '0', 0, 0)",),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_ODD_ROWS))
+@pytest.mark.parametrize("name", ["monitoring-run000-only.db", "monitoring.db"])
+def test_odd_rows_are_left_to_the_store_or_answered_alike(shared_data, tmp_path, edit, name):
+    db = tmp_path / name
+    shutil.copy(shared_data / "parsl" / name, db)
+    conn = sqlite3.connect(db)
+    for sql in _ODD_ROWS[edit]:
+        assert conn.execute(sql).rowcount == 1, sql
+    conn.commit()
+    conn.close()
+    got = parsl_sql_once.once_from_db(str(db), mdb, str(db), 2e9)
+    if got is not None:
+        _same(db)

@@ -4,23 +4,25 @@ The store path (``ParslDbSource``'s bulk read into the store, then ``once.as_dic
 Python task, try and sample series for every row.  The summary needs one state a task, so this
 module asks the DB for one row a task instead:
 
-* a grouped pass over ``status`` (by ranges of task ids, on its (task_id, run_id, ...) primary
-  key, one short statement a range) gives each task its state by the store's rule, as
-  ``try_id * 16 + state code`` maxima: a final state of any try wins (the highest try's), else
-  its latest try's state (``parsl._settle``), a try's state being its end row, else its
-  furthest state along pending -> launched -> running -> running_ended -> joining
-  (``ParslTry.note_state``).  One row a try is enough for that when a task has one try and
-  at most one end row; the others (the retried tasks, ~3 %) are read again by a two-level
-  query that applies the try rule first (_status_sql: twice the CPU a row);
+* a grouped pass over ``status`` (by ranges of task ids, on its (task_id, run_id,
+  task_status_name, timestamp) primary key, a covering index: try_id is not read there, one
+  short statement a range) gives each task with every status row of try 0 and at most one end
+  row its state: its furthest code along pending -> launched -> running -> running_ended ->
+  joining, then the end states (``ParslTry.note_state``; a final state wins, ``parsl._settle``).
+  The others (a status row of a try past 0, found by one scan of the table in rowid order, or a
+  try row past 0: the retried tasks, ~3 %) are read again by a two-level query that applies the
+  try rule first, then the task's, as ``try_id * 16 + state code`` maxima (_status_sql);
 * the ``try`` and ``resource`` rows' keys (their primary keys, covering) give each task its
   tries, per-run maxima of every time column its last activity (on a second connection
-  meanwhile); the failed tasks, and only they, are read again whole (app, dependencies, tries'
-  exceptions and hosts).
+  meanwhile: plain aggregates for a DB of one run, no GROUP BY run_id to sort for); the failed
+  tasks, and only they, are read again whole (app, dependencies, tries' exceptions and hosts).
 
-At 100k tasks (the shared 2-core machine, medians of 4, A B A B, the whole command): 2.0 s of
-CPU and 108 MB against 9.6 s and 323 MB by the store path (wall 3.9 s against 19.3 s at load
-5).  The status pass is 0.8 s of SQLite's CPU of that (its try_id is not in status's key: a
-table lookup a row), the command's start ~0.3 s.
+At 100k tasks (the shared 2-core machine, the whole command, pyc compiled): ~1.1-1.3 s of CPU in
+the process against 1.7-2.3 s before the covering status pass and the side's plain aggregates
+(in-process, 3 runs each alternated, load 3); perf's task-clock A B A B 1.79, 1.75 s against
+2.46, 2.51 s, wall 2.5, 1.8 s against 3.4, 3.1 s at load 3.9 (the machine shared).  The status
+pass is ~0.3 s of SQLite's CPU (0.6-0.8 s when it read try_id: a table lookup a row); the
+command's start ~0.15 s.  (The store path, an earlier session: 9.6 s of CPU and 323 MB.)
 
 The pace a stall is judged by (``ParslRun.pace``: the gaps between the latest 1,024 distinct
 activity times as the store noted them, in the order its reader sent the rows) is asked for
@@ -210,7 +212,7 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
     # What needs no task's state, on a second connection meanwhile (SQLite runs without the GIL:
     # the other core takes it); its own statements, the same snapshot (marks).
     pool = ThreadPoolExecutor(1, thread_name_prefix="parsl-once")
-    side = pool.submit(_side, path, db.rules, db.cols, db.marks)
+    side = pool.submit(_side, path, db.rules, db.cols, db.marks, list(runs))
     pool.shutdown(wait=False)
     tasks = dict.fromkeys(db.rows(f'SELECT run_id, task_id FROM task WHERE {db.upto("task")}'))
     try_hi: dict = {}  # (run_id, task_id) -> its try rows' ids past 0 (few: the retried tasks)
@@ -229,9 +231,7 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
             raise Unsupported("a task id that is not a number")
         for run_id, last in _status_pass(db, s_lo, s_hi, runs, tasks, try_hi, failures, progress).items():
             run_of(run_id).note(epoch(last))
-    side_maxima, sampled, odd_tries, events = side.result()
-    if odd_tries:
-        raise Unsupported("a try row of no task, or a try id that is not a number")
+    side_maxima, sampled, events = side.result()
     # the tasks without a status row: no state; retried, their tries are their try rows
     quiet = Counter(run_id for run_id, _ in tasks)  # tasks a run, less those with status rows
     for run in runs.values():
@@ -307,45 +307,89 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
 # A try's state code: its furthest state along the path (0-4), or its end (5-9; 6-9 final).
 _CODES = (*_PATH, pe.FAIL_RETRYABLE, pe.EXEC_DONE, pe.MEMO_DONE, pe.FAILED, pe.DEP_FAIL)
 _FINAL_CODE = _CODES.index(pe.EXEC_DONE)
+_UNKNOWN = 15  # (_quick_sql) a status not in _CODES
 
 
-def _side(path: str, rules, cols: dict, marks: dict) -> tuple[list, dict, int, int]:
-    """([(run_id, a latest time as text)], {(run_id, task_id): its highest sampled try}, try rows
-    the store would read otherwise, the rows): each run's latest task, try, sample, node and
-    block times, the resource rows' tries, the try rows' checks and the event count."""
+def _side(path: str, rules, cols: dict, marks: dict, run_ids: list) -> tuple[list, dict, int]:
+    """([(run_id, a latest time as text)], {(run_id, task_id): its highest sampled try past 0}, the
+    rows): each run's latest task, try, sample, node and block times, the resource rows' tries and
+    the event count; Unsupported for try and resource rows the store would read otherwise.
+
+    A DB of one run (Parsl's usual: a run a DB) is read by plain aggregates over each table, with a
+    count of the rows of another run instead of a GROUP BY run_id, which SQLite sorts for (no index
+    has run_id first; 201k node rows spill to a temp file): at 100k tasks 0.23 against 0.50 s of
+    SQLite's CPU for this function (node 0.04/0.10, resource 0.11/0.20 + its 100k groups in Python,
+    try 0.05/0.09, task 0.02/0.05; the counts come with them)."""
     db = _Db(path, rules)
     try:
         db.cols, db.marks = cols, marks
+        one = run_ids[0] if len(run_ids) == 1 else None
         maxima = []
+        events = 0
         for t in ("task", "try", "node", "block"):
-            if t in cols:
-                sel = ", ".join(f"max({db.col(t, c)})" for c in _ROW_TIMES[t])
-                for run_id, *vs in db.rows(f'SELECT run_id, {sel} FROM "{t}" WHERE {db.upto(t)} GROUP BY run_id'):
-                    maxima += [(run_id, v) for v in vs if v is not None]
-        sampled: dict = {}  # (run_id, task_id) -> its highest try with resource samples
+            if t not in cols:
+                continue
+            times = [db.col(t, c) for c in _ROW_TIMES[t]]
+            sel = ", ".join(f"max({c})" for c in times)
+            if t == "try":  # a try row of no task (the store would make it one), an id not 0, 1, ...
+                odd = (f'count(*) - count(try_id) + count(CASE WHEN try_id < 0 THEN 1 END) + count(CASE WHEN NOT '
+                       f'EXISTS (SELECT 1 FROM task t WHERE t.task_id = y.task_id AND t.run_id = y.run_id AND '
+                       f't.{db.upto("task")}) THEN 1 END)')
+                sel += f", {odd}"
+            src = f'"{t}" y WHERE y.{db.upto(t)}'
+            if one is not None:
+                timed = " OR ".join(f"{c} IS NOT NULL" for c in times)
+                rows = [(one, *r) for r in db.rows(
+                    f"SELECT {sel}, count(*), count(CASE WHEN run_id IS NOT ? AND ({timed}) THEN 1 END) FROM {src}",
+                    (one,))]
+                if rows[0][-1]:
+                    raise Unsupported("a row of a run not in workflow")
+                rows = [r[:-1] for r in rows]
+            else:
+                rows = db.rows(f"SELECT run_id, {sel}, count(*) FROM {src} GROUP BY run_id")
+            for run_id, *vs, n in rows:
+                events += n
+                if t == "try":
+                    if sum(v for v in vs[len(times):]):
+                        raise Unsupported("a try row of no task, or a try id that is not a number")
+                    vs = vs[:len(times)]
+                maxima += [(run_id, v) for v in vs if v is not None]
+        sampled: dict = {}  # (run_id, task_id) -> its highest try with resource samples, past 0
         if "resource" in cols:
-            latest: dict = {}
-            # on resource's primary key (try_id, task_id, run_id, timestamp), a covering index: no table read
-            for y, tid, run_id, n, n_ts, last in db.rows(
-                    f'SELECT try_id, task_id, run_id, count(*), count(timestamp), max(timestamp) FROM resource '
-                    f'WHERE {db.upto("resource")} GROUP BY try_id, task_id, run_id'):
-                key = (run_id, tid)
-                if n != n_ts or type(y) is not int:
-                    raise Unsupported("a resource row the readers differ on (no time or try id)")
-                if y > sampled.get(key, -1):
-                    sampled[key] = y
-                if run_id not in latest or last > latest[run_id]:
-                    latest[run_id] = last
-            maxima += latest.items()
-        odd = 0
-        if "try" in cols:  # a try row of no task (the store would make it one), an id not 0, 1, ...
-            odd = db.rows(f'SELECT count(*) - count(try_id) + count(CASE WHEN try_id < 0 THEN 1 END) + count(CASE '
-                          f'WHEN NOT EXISTS (SELECT 1 FROM task t WHERE t.task_id = y.task_id AND t.run_id = y.run_id '
-                          f'AND t.{db.upto("task")}) THEN 1 END) FROM try y WHERE y.{db.upto("try")}')[0][0]
-        events = sum(db.rows(f'SELECT count(*) FROM "{t}" WHERE {db.upto(t)}')[0][0] for t in cols)
-        return maxima, sampled, odd, events
+            events += _resource(db, maxima, sampled)
+        events += db.rows(f'SELECT count(*) FROM "status" WHERE {db.upto("status")}')[0][0]
+        events += sum(db.rows(f'SELECT count(*) FROM "{t}" WHERE {db.upto(t)}')[0][0] for t in cols
+                      if t not in ("task", "try", "node", "block", "resource", "status"))
+        return maxima, sampled, events
     finally:
         db.conn.close()
+
+
+def _resource(db: _Db, maxima: list, sampled: dict) -> int:
+    """The resource rows' part of _side: each run's latest sample into ``maxima``, each task's highest
+    sampled try past 0 into ``sampled`` (a failed task's highest try may be one only sampled); its
+    rows.  Unsupported for a row without a time or a try id that is not a number (the two readers
+    differ on them), or of no task.  One pass over resource's primary key (try_id, task_id, run_id,
+    timestamp: a covering index) grouped by try in SQLite, the task looked up a try: 0.17 s of CPU
+    at 100k tasks (278k rows), against 0.18 s plus 0.05 s of Python for its 100k tries read here."""
+    upto = db.upto("resource")
+    n_rows = 0
+    for run_id, n, n_ts, last, odd, orphans in db.rows(
+            f"SELECT run_id, sum(n), sum(n_ts), max(last), count(CASE WHEN typeof(try_id) <> 'integer' THEN 1 END), "
+            f"count(CASE WHEN NOT EXISTS (SELECT 1 FROM task t WHERE t.task_id = r.task_id AND t.run_id = r.run_id "
+            f"AND t.{db.upto('task')}) THEN 1 END) FROM (SELECT try_id, task_id, run_id, count(*) AS n, "
+            f"count(timestamp) AS n_ts, max(timestamp) AS last FROM resource WHERE {upto} "
+            f"GROUP BY try_id, task_id, run_id) r GROUP BY run_id"):
+        if n != n_ts or odd:
+            raise Unsupported("a resource row the readers differ on (no time or try id)")
+        if orphans:
+            raise Unsupported("a resource row of no task")
+        n_rows += n
+        maxima.append((run_id, last))
+    for tid, run_id, y in db.rows(f"SELECT task_id, run_id, max(try_id) FROM resource WHERE try_id > 0 AND {upto} "
+                                  f"GROUP BY task_id, run_id"):  # (the key's tail: no scan)
+        sampled[(run_id, tid)] = y
+    return n_rows
 
 
 def _status_sql(db: _Db, where: str) -> str:
@@ -375,17 +419,29 @@ def _status_sql(db: _Db, where: str) -> str:
 
 
 def _quick_sql(db: _Db) -> str:
-    """Each task's state in one grouped pass on status's (task_id, run_id, ...) key, right for a task
-    with one try and at most one end row (a try's end row then is its state; the rest: _status_sql).
-    Half the CPU of _status_sql: 0.56 against 1.17 s at 100k tasks."""
+    """Each task's state in one grouped pass on status's (task_id, run_id, task_status_name,
+    timestamp) key, right for a task whose status rows are all of try 0 with at most one end row
+    (its state then is its furthest code: an end row's code is above every path code; the rest:
+    _status_sql).  try_id is not in the key, so it is not read here (reading it costs a table
+    lookup a row: 0.61-0.77 against 0.25-0.33 s of SQLite's CPU at 100k tasks, 509k rows); the
+    tasks with a try id past 0 come from _retried_status's table scan instead (~0.035 s).  An
+    unknown status reads as code 15 (``_UNKNOWN``), above them all."""
     name = db.col("status", "task_status_name")
-    y = f"coalesce({db.col('status', 'try_id')}, 0)"
-    code = f"CASE {name} " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(_CODES)) + " END"
-    return (f"SELECT run_id, task_id, min({y}), max({y}), count(*) - count({code}), "
-            f"count(CASE WHEN {name} IN {_q(_CODES[len(_PATH):])} THEN 1 END), "
-            f"max(CASE WHEN {name} IN {_q(pe.FINAL_STATES)} THEN {y} * 16 + {code} END), max({y} * 16 + {code}), "
+    code = (f"CASE {name} " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(_CODES))
+            + f" ELSE {_UNKNOWN} END")
+    return (f"SELECT run_id, task_id, count(CASE WHEN {name} IN {_q(_CODES[len(_PATH):])} THEN 1 END), max({code}), "
             f"max({db.col('status', 'timestamp')}) FROM status WHERE task_id >= ? AND task_id < ? AND {db.upto('status')} "
             f"GROUP BY task_id, run_id")
+
+
+def _retried_status(db: _Db) -> set:
+    """(run_id, task_id) of the tasks with a status row of a try id other than 0 (NULL is 0, as
+    coalesce() takes it in _status_sql): one scan of the table in rowid order (no DISTINCT, which
+    would make SQLite walk the key and look every row up: 0.15 against 0.035 s at 509k rows)."""
+    y = db.col("status", "try_id")
+    if y == "NULL":  # a Parsl before status.try_id: every row is try 0
+        return set()
+    return set(db.rows(f"SELECT run_id, task_id FROM status NOT INDEXED WHERE {y} <> 0 AND {db.upto('status')}"))
 
 
 def _status_pass(db: _Db, s_lo: int, s_hi: int, runs: dict, tasks: dict, try_hi: dict, failures: dict,
@@ -432,21 +488,21 @@ def _status_pass(db: _Db, s_lo: int, s_hi: int, runs: dict, tasks: dict, try_hi:
             failures[key] = (state, tries, top)
 
     again: set = set()
+    retried = _retried_status(db)  # (their status rows' unknown states: _status_sql's check)
     latest: dict = {}  # run_id -> its latest status time (text: the DB's order, as max() takes it)
     counted: dict = {}  # (run_id, code) -> tasks with one try in that state
     for a in range(s_lo, s_hi + 1, RANGE):
-        for run_id, tid, y_lo, y_hi, unknown, n_end, fkey, skey, last in db.rows(quick, (a, a + RANGE)):
+        for run_id, tid, n_end, c, last in db.rows(quick, (a, a + RANGE)):
             key = (run_id, tid)
             if last is not None and last > latest.get(run_id, ""):
                 latest[run_id] = last
-            if unknown:
-                raise Unsupported("a status the store does not know (it warns)")
-            if y_hi or n_end > 1 or key in try_hi:
+            if n_end > 1 or key in retried or key in try_hi:
                 again.add(key)
                 continue
-            if y_lo or key not in tasks:
+            if c == _UNKNOWN:
+                raise Unsupported("a status the store does not know (it warns)")
+            if key not in tasks:
                 raise Unsupported("a status row of no task, or try ids that are not 0, 1, ...")
-            c = skey & 15 if fkey is None else fkey & 15
             counted[run_id, c] = counted.get((run_id, c), 0) + 1
             if c >= failed:
                 failures[key] = (codes[c], 1, 0)

@@ -33,7 +33,12 @@ A big DB first (``BULK_MIN_TASKS``)
     At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).  A task
     that ended exec_done or memo_done with one timed try comes with its final status row
     alone (``SUMMARISED``); its other status rows are its history, read when the user opens
-    it (``history_events``, pipeline/history.py).
+    it (``history_events``, pipeline/history.py).  From ``PREFETCH_MIN_TASKS`` task ids, when a
+    core looks free (``spare_core``), a child process (the Pegasus source's ``bulk_prefetch``)
+    runs the fixed queries of the ranges after the first ``PREFETCH_AFTER`` ahead of the reader,
+    whose thread shares the GIL with the screen: at 100k tasks it then spent 3.7-3.9 s of CPU
+    instead of 5.3-5.7 when a core was free (the child ~1.7 s), but without a free core the two
+    waited on each other (wall 7.2-7.7 s against 5.1-6.2 s), hence the check.
 
 What is updated in place
     The writer updates three tables after their insert: ``workflow`` (the task
@@ -74,6 +79,7 @@ from ...core import parsl_events as pe
 from ...core.events import Event
 from ..polled_db import PolledDbSource, rows_there
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
+from ..pegasus.bulk_prefetch import Prefetch
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
 # Rows a table a read transaction takes: catching up with a 100k-task DB (1.2M rows), its
@@ -111,6 +117,15 @@ BULK_RANGE = 500
 # changed polls, like every key the incremental path touches (a try row is updated one or
 # two commits after its status row): the writer's last commits hold at most this many rows.
 BULK_RECENT_STATUS = 5_000
+# A bulk read of this many task ids or more has its ranges' fixed queries read ahead by a child
+# process (sources/pegasus/bulk_prefetch.py): they are ~2/3 of the reader's CPU (100k tasks:
+# ~3 s of SQLite and row tuples of ~4.5 s), which the screen's thread otherwise waits for (GIL).
+PREFETCH_MIN_TASKS = 20_000
+# ... started once this many ranges are read here: its start (a Python, ~0.1 s of a core) and
+# its spec (200 ranges' SQL) are then off the first screen's path.  Started with the second
+# range, the first rows came ~50 ms later than without it (medians of 8, load 2: 0.256 vs
+# 0.202 s after the imports).
+PREFETCH_AFTER = 4
 TABLES = ("workflow", "task", "try", "status", "resource", "node", "block")
 # A bulk read carries a task that ended in one of these, with one try, by that final status row
 # alone: its other status rows (4 of 5 at 100k tasks) are read when the user opens it.  Failed
@@ -338,6 +353,18 @@ def db_writers(path: str) -> int | None:
     return found
 
 
+def spare_core() -> bool:
+    """Whether a core looks free for the read-ahead child (the 1-minute load average at least
+    one below the cores).  Without one the child and the reader wait for each other: at 100k
+    tasks, 4 alternated pairs at load 2.3-2.6 on 2 cores, with the child 7.2, 7.7, 3.9, 5.5 s
+    of wall against 6.2, 5.1, 5.3, 5.7 s without (the reader's CPU 5.1, 5.6, 3.7, 3.9 against
+    6.3, 5.2, 5.4, 5.7 s; the two processes' 7.4, 7.9, 5.4, 5.6 against 6.4, 5.2, 5.4, 5.7 s)."""
+    try:
+        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
+    except OSError:
+        return False
+
+
 def _this_host() -> set[str]:
     name = socket.gethostname()
     return {name, name.split(".")[0]}
@@ -352,7 +379,7 @@ class ParslDbSource(PolledDbSource):
     error_class = ParslDbError
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
-                 writers=db_writers, bulk: bool | None = None):
+                 writers=db_writers, bulk: bool | None = None, prefetch_min: int | None = PREFETCH_MIN_TASKS):
         super().__init__()
         # True: a first read in bulk whatever the DB's size; False: never (the relay publishes row
         # events); None: when the DB has at least BULK_MIN_TASKS tasks
@@ -360,7 +387,16 @@ class ParslDbSource(PolledDbSource):
         self._bulk_todo: list | None = None  # the task id ranges still to read in bulk, while bulk loading
         self._bulk_marks: dict[str, int] = {}  # the rowids the bulk read stops at (its snapshot)
         self._bulk_rows = 0
+        self._bulk_tasks = 0  # the task ids the bulk read spans
+        self._bulk_ranges = 0  # its ranges
         self._node_rows = 0
+        # the bulk read's fixed queries read ahead by a child process (None: never)
+        self.prefetch_min = prefetch_min
+        self.prefetch: Prefetch | None = None
+        self.prefetched = 0  # ranges it handed over
+        self.prefetch_failed: str | None = None  # why it stopped before the end
+        self._taken: tuple | None = None  # (range, its rows) the child handed over last
+        self._prefetch_started = False
         self._resource_cols = self._task_cols = 0  # the columns a bulk read's resource and task rows have
         self._epoch = fast_epoch()
         self.path = path
@@ -585,6 +621,8 @@ class ParslDbSource(PolledDbSource):
                 first = min(hi + 1, lo + BULK_FIRST)
                 todo = [(lo, first)]
                 todo += [(a, min(hi + 1, a + BULK_RANGE)) for a in range(first, hi + 1, BULK_RANGE)]
+                self._bulk_tasks = hi + 1 - lo
+                self._bulk_ranges = len(todo)
         if not todo:
             self.bulk = False
             return
@@ -633,13 +671,41 @@ class ParslDbSource(PolledDbSource):
         raw: list[tuple] = []
         if lo == self._bulk_first:  # the runs first (the incremental reads then follow them)
             self._read_workflows(conn, raw, True)
+        elif len(self._bulk_todo or ()) <= self._bulk_ranges - PREFETCH_AFTER:
+            self._start_prefetch()  # (once) after the first ranges, off the first rows' path
         got["workflow"] = [row for _, row in raw]
+        r = self._range_rows(conn, lo, hi, last)
         conv = self._convert
+        for t in ("task", "try", "status", "resource"):
+            if t == "status" and self._summarised():
+                got.update(self._bulk_status(conn, r, marks["status"], got["try"]))
+            elif t in r:
+                got[t] = conv(t, r[t])
+        if "window" in r:
+            # the window, with the rows as they are now (only what differs from them goes out again)
+            keys = {(row[3], row[0], row[4]) for row in r["window"]}  # (a Parsl without status.try_id: NULL)
+            self._reread(conn, [], keys, False)
+        if "node" in r:
+            # the rows the last event stands for (counted here, not in the plan: a scan of 200k node
+            # rows took 44 ms on the first rows' path); the latest row of each manager, and the run's
+            # latest node times (its activity)
+            self._node_rows = r["node_count"][0][0]
+            got["node"] = conv("node", r["node"])
+            got["node_times"] = [(run, self._epoch(a), self._epoch(b)) for run, a, b in r["node_times"]]
+        self.rows_read += sum(len(v) for v in got.values() if isinstance(v, list))
+
+    def _range_queries(self, lo: int, hi: int, last: bool) -> list[tuple[str, str, list]]:
+        """A range's fixed queries, (name, SQL, parameters) each: what it reads of the task, try,
+        status and resource tables (the last range: the nodes, and the status rows whose tries
+        are re-read after it).  Fixed once the runs are read (a run without an end's latest
+        status times are asked for): what the child reads ahead (``bulk_prefetch``)."""
+        marks = self._bulk_marks
+        out: list[tuple[str, str, list]] = []
         q = 'SELECT {cols} FROM "{t}" WHERE {where}task_id >= ? AND task_id < ? AND rowid <= ?'
         ids = f"try_id IN ({','.join(str(int(i)) for i in self._try_ids)}) AND " if self._try_ids else "0 AND "
         for t in ("task", "try", "status", "resource"):
             if t == "status" and self._summarised():
-                got.update(self._bulk_status(conn, lo, hi, marks["status"], got["try"]))
+                out += self._status_queries(lo, hi, marks["status"])
                 continue
             if t in self.selects:  # try and resource through their (try_id, task_id, ...) keys
                 cols = self.selects[t]
@@ -650,49 +716,101 @@ class ParslDbSource(PolledDbSource):
                 if t == "task":  # tasks become jobs in the order they were written (their rowid says it)
                     sql = sql.replace(" FROM", ", rowid FROM", 1)
                     self._task_cols = len(cols.split(", ")) + 1
-                got[t] = conv(t, conn.execute(sql, (lo, hi, marks[t])))
+                out.append((t, sql, [lo, hi, marks[t]]))
         if last and "status" in marks:
-            # the window, with the rows as they are now (only what differs from them goes out again)
-            keys = {(r[3], r[0], r[4]) for r in conn.execute(  # (a Parsl without status.try_id: NULL)
-                f'SELECT {self.selects["status"]} FROM status WHERE rowid > ? AND rowid <= ?',
-                (marks["status"] - BULK_RECENT_STATUS, marks["status"]))}
-            self._reread(conn, [], keys, False)
+            out.append(("window", f'SELECT {self.selects["status"]} FROM status WHERE rowid > ? AND rowid <= ?',
+                        [marks["status"] - BULK_RECENT_STATUS, marks["status"]]))
         if last and "node" in self.selects:
-            # the rows the last event stands for (counted here, not in the plan: a scan of 200k node
-            # rows took 44 ms on the first rows' path)
-            self._node_rows = conn.execute('SELECT count(*) FROM node WHERE rowid <= ?',
-                                           (marks["node"],)).fetchone()[0]
-            # the latest row of each manager, and the run's latest node times (its activity)
             cols = self.selects["node"]
-            # (a column an older Parsl lacks is NULL in ``cols``: grouped by the result's columns)
-            got["node"] = conv("node", conn.execute(
-                f'SELECT {cols}, max(timestamp) FROM node WHERE rowid <= ? GROUP BY 1, 2, 3', (marks["node"],)))
             heartbeat = cols.split(", ")[pe.COLUMNS["node"].index("last_heartbeat")]
-            got["node_times"] = [(run, self._epoch(a), self._epoch(b)) for run, a, b in conn.execute(
-                f"SELECT run_id, max(timestamp), max({heartbeat}) FROM node WHERE rowid <= ? GROUP BY run_id",
-                (marks["node"],))]
-        self.rows_read += sum(len(v) for v in got.values() if isinstance(v, list))
+            out += [("node_count", "SELECT count(*) FROM node WHERE rowid <= ?", [marks["node"]]),
+                    # (a column an older Parsl lacks is NULL in ``cols``: grouped by the result's columns)
+                    ("node", f"SELECT {cols}, max(timestamp) FROM node WHERE rowid <= ? GROUP BY 1, 2, 3",
+                     [marks["node"]]),
+                    ("node_times", f"SELECT run_id, max(timestamp), max({heartbeat}) FROM node WHERE rowid <= ? "
+                                   f"GROUP BY run_id", [marks["node"]])]
+        return out
+
+    def _range_rows(self, conn, lo: int, hi: int, last: bool) -> dict[str, list]:
+        """The rows of a range's fixed queries, by name: read ahead by the child when it has them,
+        else here (in this poll's read transaction)."""
+        queries = self._range_queries(lo, hi, last)
+        pre = self.prefetch
+        if self._taken is not None and self._taken[0] == lo:  # (its read here was locked out: again)
+            return self._taken[1]
+        if pre is not None and pre.covers(["range", lo]):
+            got = pre.take(["range", lo])
+            if got is not None and len(got) == len(queries):
+                self.prefetched += 1
+                out = {name: rows for (name, _, _), rows in zip(queries, got)}
+                self._taken = (lo, out)
+                return out
+            self.prefetch_failed = pre.failed or "a range's queries differ from the child's"
+            self._end_prefetch()  # gone: every range from here is read here
+        return {name: conn.execute(sql, params).fetchall() for name, sql, params in queries}
+
+    def _start_prefetch(self) -> None:
+        """The ranges after this one read ahead by a child process (``bulk_prefetch``) while this
+        one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER)."""
+        todo = self._bulk_todo or []
+        if (self.prefetch_min is None or len(todo) < 2 or self._bulk_tasks < self.prefetch_min
+                or self._prefetch_started):
+            return
+        self._prefetch_started = True
+        if not spare_core():
+            self.prefetch_failed = "no spare core"
+            return
+        steps = [[["range", lo], [[sql, params] for _, sql, params in self._range_queries(lo, hi, i == len(todo) - 1)]]
+                 for i, (lo, hi) in enumerate(todo) if i > 0]
+        self.prefetch = Prefetch(self.path, steps)
+
+    def _end_prefetch(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
+
+    def close(self) -> None:
+        self._end_prefetch()
+        super().close()
 
     def _summarised(self) -> bool:
         """Whether a bulk read may leave tasks' status rows out (a try table, ``status.try_id``):
         a task is summarised by its final state when its try row says the rest."""
         return "try" in self.selects and not self.selects["status"].endswith("NULL")
 
-    def _bulk_status(self, conn, lo: int, hi: int, mark: int, tries: list) -> dict:
+    def _status_queries(self, lo: int, hi: int, mark: int) -> list[tuple[str, str, list]]:
+        """The fixed queries of a range's status rows (:meth:`_bulk_status`): its end rows, its tasks
+        with a state the store does not know, its tasks, its rows and each run's latest time, and a
+        run without an end's latest distinct times."""
+        where = "task_id >= ? AND task_id < ? AND rowid <= ?"
+        args = [lo, hi, mark]
+        out = [("s_ends", f"SELECT task_id, run_id, task_status_name, timestamp FROM status WHERE {where} "
+                          f"AND task_status_name IN ({_SUMMARY_NAMES})", args),
+               ("s_odd", f"SELECT task_id, run_id FROM status WHERE {where} AND task_status_name NOT IN "
+                         f"({_KNOWN_NAMES})", args),
+               # the key's prefix: an index-only scan
+               ("s_tasks", f"SELECT DISTINCT task_id, run_id FROM status WHERE {where}", args),
+               ("s_count", f"SELECT count(*) FROM status WHERE {where}", args),
+               ("s_latest", f"SELECT run_id, max(timestamp) FROM status WHERE {where} GROUP BY run_id", args)]
+        # A run without an end judges a stall by its pace: the store's latest distinct activity
+        # times, a range's latest RECENT_TIMES at most (parsl.py's bulk handler), so the range's
+        # latest status times of such a run go too, as every row's did (an index-only scan).
+        for run_id in self._open_runs:
+            out.append((f"s_recent {run_id}", f"SELECT DISTINCT timestamp FROM status WHERE {where} AND run_id = ? "
+                                              f"ORDER BY timestamp DESC LIMIT ?", [*args, run_id, pe.RECENT_TIMES]))
+        return out
+
+    def _bulk_status(self, conn, r: dict, mark: int, tries: list) -> dict:
         """The status rows of a range of task ids, most of them summarised (``SUMMARISED``):
         a task that ended with one try whose row has its running and return times (or that never
         ran: memo_done, dep_fail) is carried by its final status row alone, read through the
         status key (an index-only scan); its other rows are its history, read when the user opens
-        it (:meth:`history_events`).  Every other task's rows come whole."""
-        where = "task_id >= ? AND task_id < ? AND rowid <= ?"
-        args = (lo, hi, mark)
+        it (:meth:`history_events`).  Every other task's rows come whole.  ``r``: the rows of
+        :meth:`_status_queries`, by name."""
         by_task: dict = {}
-        for tid, run_id, name, ts in conn.execute(
-                f"SELECT task_id, run_id, task_status_name, timestamp FROM status WHERE {where} "
-                f"AND task_status_name IN ({_SUMMARY_NAMES})", args):
+        for tid, run_id, name, ts in r["s_ends"]:
             by_task.setdefault((run_id, tid), []).append((name, ts))
-        odd = {(run_id, tid) for tid, run_id in conn.execute(  # warned of by the rows' path
-            f"SELECT task_id, run_id FROM status WHERE {where} AND task_status_name NOT IN ({_KNOWN_NAMES})", args)}
+        odd = {(run_id, tid) for tid, run_id in r["s_odd"]}  # warned of by the rows' path
         tries_of: dict = {}
         for row in tries:
             key = (row[2], row[1])
@@ -707,8 +825,7 @@ class ParslDbSource(PolledDbSource):
                 continue  # its state's times come from its other status rows
             final.append((key[1], name, self._epoch(ts), key[0], row[0]))
         done = {(r[3], r[0]) for r in final}
-        whole = {tid for tid, run_id in conn.execute(  # the key's prefix: an index-only scan
-            f"SELECT DISTINCT task_id, run_id FROM status WHERE {where}", args) if (run_id, tid) not in done}
+        whole = {tid for tid, run_id in r["s_tasks"] if (run_id, tid) not in done}
         status: list = []
         cols = self.selects["status"]
         ids = sorted(whole, key=str)
@@ -716,18 +833,12 @@ class ParslDbSource(PolledDbSource):
             part = ids[i:i + REREAD_CHUNK]
             rows = conn.execute(f'SELECT {cols} FROM status WHERE task_id IN ({",".join("?" * len(part))}) '
                                 f'AND rowid <= ?', (*part, mark))
-            status += self._convert("status", [r for r in rows if (r[3], r[0]) not in done])
+            status += self._convert("status", [row for row in rows if (row[3], row[0]) not in done])
         # what the left-out rows add: how many they are, and the latest time of each run
-        n = conn.execute(f"SELECT count(*) FROM status WHERE {where}", args).fetchone()[0]
-        latest = [(run_id, self._epoch(ts)) for run_id, ts in conn.execute(
-            f"SELECT run_id, max(timestamp) FROM status WHERE {where} GROUP BY run_id", args)]
-        # A run without an end judges a stall by its pace: the store's latest distinct activity
-        # times, a range's latest RECENT_TIMES at most (parsl.py's bulk handler), so the range's
-        # latest status times of such a run go too, as every row's did (an index-only scan).
+        n = r["s_count"][0][0]
+        latest = [(run_id, self._epoch(ts)) for run_id, ts in r["s_latest"]]
         for run_id in self._open_runs:
-            latest += [(run_id, self._epoch(ts)) for ts, in conn.execute(
-                f"SELECT DISTINCT timestamp FROM status WHERE {where} AND run_id = ? "
-                f"ORDER BY timestamp DESC LIMIT ?", (*args, run_id, pe.RECENT_TIMES))]
+            latest += [(run_id, self._epoch(ts)) for ts, in r[f"s_recent {run_id}"]]
         return {"status": status, "final": final, "status_rows": n, "status_latest": latest}
 
     def history_events(self, run_id: str, job_id: str) -> list:
@@ -788,6 +899,7 @@ class ParslDbSource(PolledDbSource):
         marks = self._bulk_marks
         self.marks.update(marks)
         self._bulk_todo = []
+        self._end_prefetch()
 
     # -- reading --------------------------------------------------------------------
     def _rows(self, conn, table: str):
