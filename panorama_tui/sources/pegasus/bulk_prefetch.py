@@ -50,7 +50,11 @@ from ...core.sqlite import connect_ro, is_locked
 # A bulk read of fewer instances reads its slices itself: the child's start (~0.1 s of a core,
 # Python's own) is worth it only past a few slices.
 PREFETCH_MIN = 50_000
-AHEAD = 4  # slices waiting at most (~5k rows each: a few MB)
+# Slices waiting at most (a shaped 5k-instance slice is ~0.7 MB of marshal: ~35 MB at most).
+# The child's pace and the reader's vary slice by slice (the screen's ticks, the rare states),
+# and with 4 each waited on the other: a 1M-job DB fully loaded with the screen, one run each on
+# a quiet machine, 42.0 s with 4, 33.0 and 33.9 with 16, 27.9 and 40.8 with 48, 30.3 with 96.
+AHEAD = 48
 _LEN = struct.Struct("<I")
 _END = None  # what the pipe's reader queues at the child's end
 WAIT = 60.0  # seconds the reader waits for a slice before it reads it itself
