@@ -171,7 +171,7 @@ def test_bulk_equals_row_events_on_generated_dbs(generated, monkeypatch):
 
 
 def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, monkeypatch):
-    """The ranges' fixed queries read by the child process (bulk_prefetch) as by the reader:
+    """The ranges' fixed queries read by the child process (sources/read_ahead.py) as by the reader:
     the same store, summarised or not, for a run with an end and two without (their latest
     status times a range are asked for)."""
     one, two = generated

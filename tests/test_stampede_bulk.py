@@ -9,7 +9,7 @@ generated run stopped half-way (jobs queued, running, in their POST script).
 * With every job's history read on demand (``history_events``): the whole store, field by
   field, as the incremental read built it.
 * Following: rows committed after the bulk read are picked up by the incremental read.
-* Read ahead by a child process (``bulk_prefetch.py``): the same store as read here.
+* Read ahead by a child process (``sources/read_ahead.py``): the same store as read here.
 """
 
 from __future__ import annotations

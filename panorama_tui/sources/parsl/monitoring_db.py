@@ -34,7 +34,7 @@ A big DB first (``BULK_MIN_TASKS``)
     that ended exec_done or memo_done with one timed try comes with its final status row
     alone (``SUMMARISED``); its other status rows are its history, read when the user opens
     it (``history_events``, pipeline/history.py).  From ``PREFETCH_MIN_TASKS`` task ids, when a
-    core looks free (``spare_core``), a child process (the Pegasus source's ``bulk_prefetch``)
+    core looks free (``spare_core``), a child process (``sources/read_ahead.py``)
     runs the fixed queries of the ranges after the first ``PREFETCH_AFTER`` ahead of the reader,
     whose thread shares the GIL with the screen: at 100k tasks it then spent 3.7-3.9 s of CPU
     instead of 5.3-5.7 when a core was free (the child ~1.7 s), but without a free core the two
@@ -79,7 +79,7 @@ from ...core import parsl_events as pe
 from ...core.events import Event
 from ..polled_db import PolledDbSource, rows_there
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
-from ..pegasus.bulk_prefetch import Prefetch
+from ..read_ahead import Prefetch
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
 # Rows a table a read transaction takes: catching up with a 100k-task DB (1.2M rows), its
@@ -118,7 +118,7 @@ BULK_RANGE = 500
 # two commits after its status row): the writer's last commits hold at most this many rows.
 BULK_RECENT_STATUS = 5_000
 # A bulk read of this many task ids or more has its ranges' fixed queries read ahead by a child
-# process (sources/pegasus/bulk_prefetch.py): they are ~2/3 of the reader's CPU (100k tasks:
+# process (sources/read_ahead.py): they are ~2/3 of the reader's CPU (100k tasks:
 # ~3 s of SQLite and row tuples of ~4.5 s), which the screen's thread otherwise waits for (GIL).
 PREFETCH_MIN_TASKS = 20_000
 # ... started once this many ranges are read here: its start (a Python, ~0.1 s of a core) and
@@ -698,7 +698,7 @@ class ParslDbSource(PolledDbSource):
         """A range's fixed queries, (name, SQL, parameters) each: what it reads of the task, try,
         status and resource tables (the last range: the nodes, and the status rows whose tries
         are re-read after it).  Fixed once the runs are read (a run without an end's latest
-        status times are asked for): what the child reads ahead (``bulk_prefetch``)."""
+        status times are asked for): what the child reads ahead (``read_ahead``)."""
         marks = self._bulk_marks
         out: list[tuple[str, str, list]] = []
         q = 'SELECT {cols} FROM "{t}" WHERE {where}task_id >= ? AND task_id < ? AND rowid <= ?'
@@ -750,7 +750,7 @@ class ParslDbSource(PolledDbSource):
         return {name: conn.execute(sql, params).fetchall() for name, sql, params in queries}
 
     def _start_prefetch(self) -> None:
-        """The ranges after this one read ahead by a child process (``bulk_prefetch``) while this
+        """The ranges after this one read ahead by a child process (``read_ahead``) while this
         one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER)."""
         todo = self._bulk_todo or []
         if (self.prefetch_min is None or len(todo) < 2 or self._bulk_tasks < self.prefetch_min

@@ -52,6 +52,10 @@ INSTANCE_SLICE = 5000
 APPLY_ROWS = 1000
 #: The incremental read is cheaper for a small DB (its events carry the whole history).
 BULK_MIN_JOBS = 20_000
+# From this many instances up the slices are read and shaped ahead by a child process
+# (sources/read_ahead.py): its start (~0.1 s of a core, Python's own) is worth it only past a few.
+PREFETCH_MIN = 50_000
+SHAPER = f"{__name__}:SliceShaper"  # what the child shapes the slices with
 # Rows of a slice between two looks at the screen (Source.breathe): 5,000 instances are ~50-80 ms
 # of Python with their queries read ahead, which a key's frame would otherwise share the GIL with.
 BREATHE_ROWS = 1000
@@ -172,7 +176,7 @@ def step(src, conn, lim: dict) -> tuple[list[Event], list[int] | None]:
 
 def plan(lim: dict, track: bool) -> list:
     """The steps of the bulk read from where it is, as :func:`step` will ask for them: what
-    ``bulk_prefetch`` reads ahead (``[key, [[sql, params], ...]]``)."""
+    the read-ahead child reads (``[key, [[sql, params], ...]]``, sources/read_ahead.py)."""
     phase = lim["phase"]
     steps = []
     if phase == "jobs":
@@ -340,7 +344,7 @@ def shape_instances(src, conn, lim: dict, p: dict, state_rows: list, instances: 
     """An instances slice's rows (its fixed queries' results) as the store's tries rows,
     with the queries that depend on them (a try's name, a main job's status, the rare
     states), noting what the reads after it need (:data:`NOTES`).  Runs in the reader or,
-    read ahead, in the child (bulk_prefetch.py), on its own connection within the slice's
+    read ahead, in the child (:class:`SliceShaper`), on its own connection within the slice's
     read transaction."""
     fetch = src._fetch
     track = src.track_js
@@ -474,3 +478,54 @@ def _float(v):
         return None if v is None else float(v)
     except (TypeError, ValueError):
         return None
+
+
+class SliceShaper:
+    """What of the reader's state the read-ahead child (sources/read_ahead.py) keeps to shape the
+    slices as the reader would: the workflows and hosts it was handed (``ctx``) and the jobs it
+    noted, the reader's first slice included; each slice's notes go with its rows
+    (:func:`take_notes`)."""
+
+    breathe = staticmethod(lambda: None)  # no screen there
+    _SETS = frozenset({"_job_skip", "_ji_skip", "_host_wait", "_subwf_wait", "no_task"})
+
+    def __init__(self, ctx: dict):
+        self._wf = {wf_id: uuid for wf_id, uuid in ctx["wf"]}
+        self._wf_skip = set(ctx["wf_skip"])
+        self._hosts = {host_id: tuple(row) for host_id, row in ctx["hosts"]}
+        self.track_js = ctx["track"]
+        self.label = ctx["label"]
+        self.all_jobs: dict = {}  # job_id -> (wf_uuid, exec_job_id, type_desc), as the reader's _job
+        self.all_no_task: set = set()
+        self.lim: dict = {}
+
+    @staticmethod
+    def context(src) -> dict:
+        """What a shaper is made from: the source's workflows and hosts as the bulk read starts."""
+        return {"wf": list(src._wf.items()), "wf_skip": list(src._wf_skip), "label": src.label,
+                "hosts": list(src._hosts.items()), "track": src.track_js}
+
+    def shape(self, kind: str, conn, params: dict, results: list) -> dict:
+        notes = {name: set() if name in self._SETS else [] if name == "warnings" else {} for name in NOTES[kind]}
+        for name, box in notes.items():
+            if name in _IN_LIM:
+                self.lim[name] = box
+            else:
+                setattr(self, name, box)
+        if kind == "jobs":
+            uuids, rows = shape_jobs(self, self.lim, *results)
+            self.all_jobs.update(self._job)
+            self.all_no_task.update(self.lim["no_task"])
+        else:
+            self._job, self.lim["no_task"] = self.all_jobs, self.all_no_task
+            if kind == "tasks":
+                uuids, rows = shape_tasks(self, self.lim, *results)
+            else:
+                uuids, rows = shape_instances(self, conn, self.lim, params, *results)
+        return {"uuids": uuids, "rows": rows, "notes": notes}
+
+    def _fetch(self, conn, sql, params):
+        return conn.execute(sql, params).fetchall()
+
+    def _skip(self, table: str, rowid, why: str) -> None:
+        self.warnings.append(f"{self.label}: {table} row {rowid} skipped: {why}"[:200])

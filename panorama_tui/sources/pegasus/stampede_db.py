@@ -76,7 +76,7 @@ from ...core.stampede import STATE_EVENTS, SUBWF_TYPES, SUPPORTED_VERSION, unesc
 from ..base import RESET
 from ..polled_db import PolledDbSource, rows_there
 from . import stampede_bulk as bulk
-from .bulk_prefetch import PREFETCH_MIN, Prefetch
+from ..read_ahead import Prefetch
 
 POLL_SECONDS = 0.5
 CHUNK = 50_000
@@ -245,7 +245,7 @@ class StampedeDbSource(PolledDbSource):
 
     def __init__(self, path: str, follow: bool = True, poll: float = POLL_SECONDS, chunk: int = CHUNK,
                  root_uuid: str | None = None, track_js: bool = False, bulk_min: int | None = bulk.BULK_MIN_JOBS,
-                 prefetch_min: int | None = PREFETCH_MIN):
+                 prefetch_min: int | None = bulk.PREFETCH_MIN):
         super().__init__()
         #: a DB of at least this many jobs is opened in bulk (stampede_bulk.py); None: never
         self.bulk_min = bulk_min
@@ -313,7 +313,7 @@ class StampedeDbSource(PolledDbSource):
         self._bulk_limits: dict | None = None  # after it: the rows it covered (see _recall)
         self._bulk_decided = False
         self.bulk_read = False  # this DB was opened in bulk (its jobs' history is read on demand)
-        #: the bulk read's fixed queries, read ahead by a child process (bulk_prefetch.py)
+        #: the bulk read's slices, read and shaped ahead by a child process (sources/read_ahead.py)
         self.prefetch: Prefetch | None = None
         self.prefetched = 0  # slices it handed over
         self.prefetch_failed: str | None = None  # why it stopped before the end
@@ -551,9 +551,8 @@ class StampedeDbSource(PolledDbSource):
                     # every slice but the first (the first rows wait for no child), read ahead
                     # while the first is read here: the child's start (~0.1 s) is not waited for
                     steps = bulk.plan(self._bulk, self.track_js)
-                    self.prefetch = Prefetch(self.path, steps[1:], warm=steps[:1], ctx={
-                        "wf": list(self._wf.items()), "wf_skip": list(self._wf_skip), "label": self.label,
-                        "hosts": list(self._hosts.items()), "track": self.track_js})
+                    self.prefetch = Prefetch(self.path, steps[1:], warm=steps[:1], shaper=bulk.SHAPER,
+                                             ctx=bulk.SliceShaper.context(self))
         if self._bulk is not None:
             return self._bulk_step(conn, out)
         more |= self._read_jobs(conn, out)
