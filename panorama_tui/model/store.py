@@ -125,10 +125,6 @@ class Store:
     def failed_jobs(self) -> list[Job]:
         return sorted(self._failed.values(), key=lambda j: j.order)
 
-    def failed_set(self) -> set[Job]:
-        """The failed jobs, in no order (a view's filter of what changed to those)."""
-        return set(self._failed.values())
-
     def find_job(self, wf_uuid: str, job_id: str) -> Job | None:
         wf = self.workflows.get(wf_uuid)
         return wf.jobs.get(job_id) if wf else None

@@ -5,9 +5,13 @@ yields and which exception is its own."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from .base import RESET, Source
+from .read_ahead import Prefetch
+
+log = logging.getLogger(__name__)
 
 # Events a batch: what the ingest thread applies under one take of the store's lock.
 BATCH = 5000
@@ -49,6 +53,32 @@ class PolledDbSource(Source):
     #: handed on what it read when it did (:meth:`_loaded`)
     loading = False
     caught_up = False
+    #: a bulk read's steps read ahead by a child process (read_ahead.py), while it runs
+    prefetch: Prefetch | None = None
+    prefetched = 0  # steps it handed over
+    prefetch_failed: str | None = None  # why it stopped before the end
+
+    def taken_ahead(self, key: list):
+        """What the read-ahead child read for the step ``key``, or None: read it here (and,
+        once the child is gone, every step after)."""
+        pre = self.prefetch
+        if pre is None or not pre.covers(key):
+            return None
+        got = pre.take(key)
+        if got is not None:
+            self.prefetched += 1
+            return got
+        self.stop_reading_ahead(pre.failed)
+        return None
+
+    def stop_reading_ahead(self, why: str | None = None) -> None:
+        """End the child (the bulk read is over, the source closes, or ``why``: it failed)."""
+        if why is not None:
+            self.prefetch_failed = why
+            log.debug("%s: reading ahead stopped (%s)", self.label, why)
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
 
     def _loaded(self) -> None:
         """Caught up, and the events of the last chunk handed on (the caller asked for
@@ -66,6 +96,7 @@ class PolledDbSource(Source):
         self.status.message = message
 
     def close(self) -> None:
+        self.stop_reading_ahead()
         if self.conn is not None:
             try:
                 self.conn.close()

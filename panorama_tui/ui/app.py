@@ -73,8 +73,8 @@ QUIET_CLOCK_SECONDS = 3.0  # a quiet input's clock-only repaints (see PanoramaAp
 # Until the first jobs show, the store is looked at this often rather than once a tick: a
 # big DB's first slice lands ~0.1 s after the first (empty) frame, and waiting for the next
 # tick showed its rows up to TICK_SECONDS later (a key pressed meanwhile had nothing to move:
-# ~480 ms measured for the first key while a 100k DB loaded).  A look is one comparison of
-# the store's version; it stops at the first rows or after FIRST_ROWS_WATCH seconds (a log
+# ~480 ms measured for the first key while a 100k DB loaded).  A look is the tick's own
+# comparison of what it last showed; it stops at the first rows or after FIRST_ROWS_WATCH seconds (a log
 # that is not there yet: then the tick is soon enough).
 FIRST_ROWS_POLL = 0.05
 FIRST_ROWS_WATCH = 10.0
@@ -281,7 +281,6 @@ class PanoramaApp(App):
         gc.freeze()  # what the first build made lives as long as the screen
         self._timer = self.set_interval(self.tick_seconds, self._tick)
         if not jobs.rows and self.ingest is not None:
-            self._first_rows_version = self.store.version
             self._first_rows_until = time.monotonic() + FIRST_ROWS_WATCH
             self._first_rows = self.set_interval(FIRST_ROWS_POLL, self._watch_first_rows)
         tty = _terminal_fd() if not self.is_headless else None
@@ -328,11 +327,14 @@ class PanoramaApp(App):
             self.exit()
 
     def _watch_first_rows(self) -> None:
-        """Show the first jobs as soon as the store has them (see FIRST_ROWS_POLL)."""
-        if self.store.version != self._first_rows_version:
-            self._first_rows_version = self.store.version
-            self.refresh_all()
-        if self.query_one("#jobs", JobList).rows or time.monotonic() > self._first_rows_until:
+        """Show the first jobs as soon as the store has them (see FIRST_ROWS_POLL): the tick,
+        which repaints only when the store moved."""
+        self._tick()
+        try:
+            shown = bool(self.query_one("#jobs", JobList).rows)
+        except NoMatches:  # another screen is on top (or the app is ending)
+            shown = False
+        if shown or time.monotonic() > self._first_rows_until:
             self._first_rows.stop()
 
     def _tick(self) -> None:

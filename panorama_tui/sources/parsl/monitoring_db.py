@@ -392,9 +392,6 @@ class ParslDbSource(PolledDbSource):
         self._node_rows = 0
         # the bulk read's fixed queries read ahead by a child process (None: never)
         self.prefetch_min = prefetch_min
-        self.prefetch: Prefetch | None = None
-        self.prefetched = 0  # ranges it handed over
-        self.prefetch_failed: str | None = None  # why it stopped before the end
         self._taken: tuple | None = None  # (range, its rows) the child handed over last
         self._prefetch_started = False
         self._resource_cols = self._task_cols = 0  # the columns a bulk read's resource and task rows have
@@ -735,18 +732,16 @@ class ParslDbSource(PolledDbSource):
         """The rows of a range's fixed queries, by name: read ahead by the child when it has them,
         else here (in this poll's read transaction)."""
         queries = self._range_queries(lo, hi, last)
-        pre = self.prefetch
         if self._taken is not None and self._taken[0] == lo:  # (its read here was locked out: again)
             return self._taken[1]
-        if pre is not None and pre.covers(["range", lo]):
-            got = pre.take(["range", lo])
-            if got is not None and len(got) == len(queries):
-                self.prefetched += 1
-                out = {name: rows for (name, _, _), rows in zip(queries, got)}
-                self._taken = (lo, out)
-                return out
-            self.prefetch_failed = pre.failed or "a range's queries differ from the child's"
-            self._end_prefetch()  # gone: every range from here is read here
+        got = self.taken_ahead(["range", lo])
+        if got is not None and len(got) != len(queries):
+            self.stop_reading_ahead("a range's queries differ from the child's")
+            got = None
+        if got is not None:
+            out = {name: rows for (name, _, _), rows in zip(queries, got)}
+            self._taken = (lo, out)
+            return out
         return {name: conn.execute(sql, params).fetchall() for name, sql, params in queries}
 
     def _start_prefetch(self) -> None:
@@ -763,15 +758,6 @@ class ParslDbSource(PolledDbSource):
         steps = [[["range", lo], [[sql, params] for _, sql, params in self._range_queries(lo, hi, i == len(todo) - 1)]]
                  for i, (lo, hi) in enumerate(todo) if i > 0]
         self.prefetch = Prefetch(self.path, steps)
-
-    def _end_prefetch(self) -> None:
-        if self.prefetch is not None:
-            self.prefetch.close()
-            self.prefetch = None
-
-    def close(self) -> None:
-        self._end_prefetch()
-        super().close()
 
     def _summarised(self) -> bool:
         """Whether a bulk read may leave tasks' status rows out (a try table, ``status.try_id``):
@@ -899,7 +885,7 @@ class ParslDbSource(PolledDbSource):
         marks = self._bulk_marks
         self.marks.update(marks)
         self._bulk_todo = []
-        self._end_prefetch()
+        self.stop_reading_ahead()
 
     # -- reading --------------------------------------------------------------------
     def _rows(self, conn, table: str):

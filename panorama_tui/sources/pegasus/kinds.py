@@ -11,11 +11,18 @@ from __future__ import annotations
 import os
 
 from ..registry import BY_SUFFIX, CERTAIN, LIKELY, LOCKED, CannotOpen, WorkflowList
-from .stampede_bulk import BULK_MIN_JOBS
 
 # the first line DAGMan writes to its log
 DAGMAN_BANNER = b"(CONDOR_DAGMAN) STARTING UP"
 PARSL_DB_NAME = "monitoring.db"  # a locked DB of this name is Parsl's to wait for, not ours
+
+
+def _bulk_min(options) -> int | None:
+    """The jobs from which a DB is read in bulk: --once and --report read every job's history,
+    so none for them (imported here: recognising a path imports no source's module)."""
+    from .stampede_bulk import BULK_MIN_JOBS
+
+    return None if options.once else BULK_MIN_JOBS
 
 
 def has_braindump(d: str) -> bool:
@@ -65,8 +72,7 @@ class StampedeDbKind:
     def open(self, target, options):
         from .stampede_db import StampedeDbSource
 
-        # --once and --report read every job's history: no bulk read for them
-        return StampedeDbSource(target.path, follow=options.follow, bulk_min=None if options.once else BULK_MIN_JOBS)
+        return StampedeDbSource(target.path, follow=options.follow, bulk_min=_bulk_min(options))
 
 
 class MasterDbKind:
@@ -102,7 +108,7 @@ class SubmitDirKind:
 
         try:
             return SubmitDirSource(find_submit_dir(target.path), follow=options.follow,
-                                   bulk_min=None if options.once else BULK_MIN_JOBS)
+                                   bulk_min=_bulk_min(options))
         except SubmitDirError as exc:
             raise CannotOpen(str(exc)) from None
 
@@ -122,7 +128,7 @@ class DagmanOutKind:
         from .submitdir import SubmitDirSource, dagman_submit_dir
 
         return SubmitDirSource(dagman_submit_dir(target.path), follow=options.follow,
-                                   bulk_min=None if options.once else BULK_MIN_JOBS)
+                                   bulk_min=_bulk_min(options))
 
 
 STAMPEDE = StampedeDbKind()

@@ -32,14 +32,10 @@ an id range, 1.5x more.
 
 from __future__ import annotations
 
-import logging
-
 from ...core.events import _LATEST_EPOCH as _EPOCH_HI
 from ...core.events import _PLAUSIBLE_EPOCH as _EPOCH_LO
 from ...core.events import PLACEHOLDER_STATES, Event, to_epoch
 from ...core.stampede import SUBWF_TYPES
-
-log = logging.getLogger(__name__)
 
 #: Rows a read: ~30-40 ms for the store to apply a slice on this 2-core machine, so a key
 #: waits at most that long for the store's lock.
@@ -204,20 +200,12 @@ def _instances_step(lim: dict, lo: int, track: bool) -> list:
 
 
 def _slice_rows(src, conn, step: list) -> list:
-    """The rows of a step's queries: read ahead by the source's prefetch when it has them,
+    """The rows of a step's queries: read ahead by the source's child when it has them,
     else here (in this poll's read transaction)."""
     key, queries = step
     src.breathe()
-    pre = src.prefetch
-    if pre is not None and pre.covers(key):
-        got = pre.take(key)
-        if got is not None:
-            src.prefetched += 1
-            return got
-        src.prefetch = None  # gone: every slice from here is read here
-        src.prefetch_failed = pre.failed
-        log.debug("%s: reading ahead stopped (%s)", src.label, pre.failed)
-    return [src._fetch(conn, sql, params) for sql, params in queries]
+    got = src.taken_ahead(key)
+    return got if got is not None else [src._fetch(conn, sql, params) for sql, params in queries]
 
 
 def fraction(lim: dict) -> float:
@@ -267,9 +255,12 @@ def _shaped(src, conn, lim: dict, key: str, step: list, shape) -> list[Event]:
 # What the shaping notes of each slice for the slices and reads after it: the source's own
 # bookkeeping (see StampedeDbSource.__init__), ``lim["no_task"]`` and ``lim["failed"]``.  A
 # child shaping a slice sends its notes along.
-NOTES = {"jobs": ("_job", "_job_skip", "no_task", "warnings"), "tasks": ("_unmapped", "warnings"),
-         "instances": ("_ji", "_reread", "_inv_ec", "_ji_skip", "_host_wait", "_subwf_wait", "js_seen",
-                       "failed", "warnings")}
+# Each with the kind of container it is.
+NOTES: dict[str, dict[str, type]] = {
+    "jobs": {"_job": dict, "_job_skip": set, "no_task": set, "warnings": list},
+    "tasks": {"_unmapped": dict, "warnings": list},
+    "instances": {"_ji": dict, "_reread": dict, "_inv_ec": dict, "_ji_skip": set, "_host_wait": set,
+                  "_subwf_wait": set, "js_seen": dict, "failed": dict, "warnings": list}}
 _IN_LIM = ("no_task", "failed")
 
 
@@ -487,7 +478,6 @@ class SliceShaper:
     (:func:`take_notes`)."""
 
     breathe = staticmethod(lambda: None)  # no screen there
-    _SETS = frozenset({"_job_skip", "_ji_skip", "_host_wait", "_subwf_wait", "no_task"})
 
     def __init__(self, ctx: dict):
         self._wf = {wf_id: uuid for wf_id, uuid in ctx["wf"]}
@@ -506,7 +496,7 @@ class SliceShaper:
                 "hosts": list(src._hosts.items()), "track": src.track_js}
 
     def shape(self, kind: str, conn, params: dict, results: list) -> dict:
-        notes = {name: set() if name in self._SETS else [] if name == "warnings" else {} for name in NOTES[kind]}
+        notes = {name: box() for name, box in NOTES[kind].items()}
         for name, box in notes.items():
             if name in _IN_LIM:
                 self.lim[name] = box

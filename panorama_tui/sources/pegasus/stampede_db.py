@@ -313,10 +313,6 @@ class StampedeDbSource(PolledDbSource):
         self._bulk_limits: dict | None = None  # after it: the rows it covered (see _recall)
         self._bulk_decided = False
         self.bulk_read = False  # this DB was opened in bulk (its jobs' history is read on demand)
-        #: the bulk read's slices, read and shaped ahead by a child process (sources/read_ahead.py)
-        self.prefetch: Prefetch | None = None
-        self.prefetched = 0  # slices it handed over
-        self.prefetch_failed: str | None = None  # why it stopped before the end
 
     # -- opening ---------------------------------------------------------
     def _open(self) -> bool:
@@ -589,17 +585,8 @@ class StampedeDbSource(PolledDbSource):
             lim.pop("failed", None)
             lim.pop("no_task", None)
             self._job = {}  # ~150 MB at 1M jobs: a row naming one of them looks it up (_recall)
-            self._end_prefetch()
+            self.stop_reading_ahead()
         return True
-
-    def close(self) -> None:
-        self._end_prefetch()
-        super().close()
-
-    def _end_prefetch(self) -> None:
-        if self.prefetch is not None:
-            self.prefetch.close()
-            self.prefetch = None
 
     @property
     def in_bulk(self) -> bool:
