@@ -53,3 +53,50 @@ def test_configure_sets_them_once():
     finally:
         gcpolicy._configured = saved
         gc.set_threshold(*before)
+
+
+def test_a_burst_and_a_screen_hold_do_not_turn_each_other_off():
+    """The bulk handler's burst (ingest thread) and a key's hold (screen thread) are counted
+    together: the collector comes back only when both have ended, and as it was before."""
+    assert gc.isenabled()
+    gcpolicy.hold()
+    with gcpolicy.no_collections():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the key's frame is not drawn yet
+    gcpolicy.release()
+    assert gc.isenabled()
+    with gcpolicy.no_collections():
+        gcpolicy.hold()
+        gcpolicy.release()
+        assert not gc.isenabled()  # the burst goes on
+    assert gc.isenabled()
+    gc.disable()  # a program that keeps it off has it off after both
+    try:
+        gcpolicy.hold()
+        with gcpolicy.no_collections():
+            pass
+        gcpolicy.release()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_bulk_slice_is_frozen_not_walked(tmp_path):
+    """The objects a bulk slice makes (jobs, tries) are frozen as they are made: the young
+    collections after it find nothing of them to walk."""
+    import sqlite3
+
+    from benchmarks import generate as G
+    from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+
+    db = G.stampede_db(3000, outdir=str(tmp_path))
+    (jobs,) = sqlite3.connect(db).execute("SELECT count(*) FROM job").fetchone()
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    try:
+        store = run_to_end(StampedeDbSource(db, follow=False, bulk_min=1, prefetch_min=None), Store())
+        assert store.job_count() == jobs
+        assert gc.get_freeze_count() - frozen > 2 * jobs  # each job and its try, at least
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

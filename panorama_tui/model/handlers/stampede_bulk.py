@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...core import gcpolicy
 from ...core.typed import interned, text
 from ..entities import _STATE_CODE, Task
 from . import handles
@@ -26,6 +27,13 @@ HISTORY_EVENT = "stampede.bulk.history"
 
 @handles(BULK_EVENT)
 def _h_bulk(s: Store, ev, d: dict) -> None:
+    # The slice's jobs and tries live as long as the store: made with the collector off and
+    # frozen (gcpolicy.frozen_burst), not walked by the young collections they would trigger.
+    with gcpolicy.frozen_burst():
+        _apply_bulk(s, d)
+
+
+def _apply_bulk(s: Store, d: dict) -> None:
     wfs = [s.workflow(u) for u in d["xwf_ids"]]
     rows = d.get("jobs")
     if rows:
