@@ -349,3 +349,58 @@ def test_index_of_finds_a_job_by_bisection(timeline):
         order.build(jobs, now)
         for j in jobs:
             assert order.index_of(j) == (order.rows.index(j) if j in order.rows else None), col
+
+
+@pytest.mark.parametrize("narrowed", [False, True])
+@pytest.mark.parametrize("warm", [False, True])
+def test_jobs_that_come_after_the_others_are_placed_not_sorted_again(monkeypatch, narrowed, warm):
+    """A load (or a live run) brings new jobs after those in the list: the arrival order,
+    the positions and the kept keys grow by them (JobOrder._grow) instead of being made
+    again, and every column still sorts as a fresh build does."""
+    from panorama_tui.views import joborder
+
+    monkeypatch.setattr(joborder, "WARM_MIN", 0)
+    events = list(generate.static_events(N)) + list(generate.timeline_events(N))
+    store = store_at(events, 40)
+    query = parse("state!=waiting") if narrowed else None
+    order = JobOrder("xform")
+    order.selection = Selection(query.tests if query else [])
+    now = store.latest_ts
+    order.build(store.jobs(), now, store.active)
+    first = len(order.full)
+    if warm:
+        while not order.warm(now, 1.0):
+            pass
+    forgot = []
+    forget = JobOrder._forget
+    monkeypatch.setattr(JobOrder, "_forget", lambda self: forgot.append(1) or forget(self))
+    changes = store.changes.cursor()
+    changes.take()
+    grown = 0
+    for i in range(40, len(events), 97):
+        for ev in events[i:i + 97]:
+            store.apply(decode(ev))
+        now = store.latest_ts
+        taken = changes.take().jobs
+        grown += sum(j not in order._positions() for j in taken)
+        order.update(taken | store.active, lambda j: True, now)
+        assert order.full == expected(store, "xform", now)
+        assert order.rows == expected(store, "xform", now, query)
+        assert order.row_keys == [one_key("xform", j, now) for j in order.rows]
+    assert not forgot and grown > 10 * first  # the jobs came a few at a time, none forgot the order
+    for col in SORTABLE:
+        order.sort_by(col, now, store.active)
+        assert order.full == expected(store, col, now), col
+        assert order.rows == expected(store, col, now, query), col
+
+
+def test_the_store_counts_new_jobs_apart_from_what_views_build_again_for():
+    store = Store()
+    wf = store.workflow("wf-1")
+    layout = store.layout_version
+    job = store.job(wf, "j1")
+    assert job in store.changed and store.layout_version == layout  # placed, not rebuilt for
+    store.workflow("wf-2")
+    assert store.layout_version == layout + 1
+    store.reset()
+    assert store.layout_version == layout + 2

@@ -34,6 +34,10 @@ class Store:
         # Where handlers put every job they change (the feed's open set; only added to here).
         self.changed = self.changes.changed
         self.structure_version: int = 0
+        # How many of structure_version's steps were a new job (Store.job): the rest are what
+        # a view must build again for (a workflow, a link, a reset); a new job is also a
+        # changed one, which a view's update places (views/joborder.py JobOrder._grow).
+        self.jobs_made: int = 0
         self._clear()
 
     def reset(self) -> None:
@@ -90,6 +94,11 @@ class Store:
         self.warn(reason)
 
     @property
+    def layout_version(self) -> int:
+        """Moves when the store changed more than by new jobs (see ``jobs_made``)."""
+        return self.structure_version - self.jobs_made
+
+    @property
     def roots(self) -> list[Workflow]:
         return [w for w in self.workflows.values() if not w.parent_uuid or w.parent_uuid not in self.workflows]
 
@@ -113,6 +122,8 @@ class Store:
                 j = wf.jobs[job_id] = Job(wf, job_id, self._order)
                 wf.counts[j.state] += 1
                 self.structure_version += 1
+                self.jobs_made += 1
+                self.changed.add(j)
         return j
 
     def jobs(self):

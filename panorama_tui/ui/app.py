@@ -501,7 +501,10 @@ class PanoramaApp(App):
 
     @on(JobList.Scanned, "#jobs")
     def _jobs_scanned(self, event: JobList.Scanned) -> None:
-        self._refresh_status()
+        try:
+            self._refresh_status()
+        except NoMatches:
+            pass  # the screen is being torn down (a quit while the list's message was queued)
 
     @on(JobList.Highlighted, "#fail-list")
     def _fail_highlighted(self, event: JobList.Highlighted) -> None:

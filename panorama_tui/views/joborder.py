@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from functools import partial
 from itertools import chain, compress, repeat
-from operator import attrgetter, ne, not_
+from operator import attrgetter, gt, ne, not_
 from time import perf_counter
 from typing import Callable, Collection, Iterable, Sequence
 
@@ -432,10 +432,14 @@ class JobOrder:
         changed = list(changed)
         inside = list(map(in_scope, changed))
         back = list(compress(changed, inside))
-        if self._arrival is not None and list(map(self._positions().__contains__, changed)) != inside:
-            # Jobs came or went: the arrival order is sorted again when next
-            # needed.  Most updates change keys, not who is in scope.
-            self._forget()
+        if self._arrival is not None:
+            there = list(map(self._positions().__contains__, changed))
+            if there != inside:
+                came = list(compress(changed, map(gt, inside, there)))
+                if any(map(gt, there, inside)) or not self._grow(came, now):
+                    # Jobs went, or came before others: the arrival order is sorted
+                    # again when next needed.  Most updates change keys, not who is in scope.
+                    self._forget()
         back_keys = column_keys(self.col, back, now)
         cached = self._cache.get(self.col) if self._arrival is not None else None
         if cached is None:
@@ -449,6 +453,47 @@ class JobOrder:
                                                   list(compress(back, flags)), list(compress(back_keys, flags)))
             return True
         return self._rekey(back, back_keys, cached)
+
+    def _grow(self, came: list, now) -> bool:
+        """Jobs ``came`` into the scope, all after those in it (a load's or a live run's new
+        jobs; False: not so): the arrival order, its positions and this column's keys and
+        order grow by them, the other columns' are made again when next sorted by.  Else a
+        1M-job load's every tick sorted a million jobs by arrival and keyed them again
+        (py-spy: the screen's main cost of the load)."""
+        base = self._arrival
+        came.sort(key=_order)
+        if base and came[0].order <= base[-1].order:
+            return False
+        n0 = len(base)
+        base += came
+        if self._pos is not None:
+            self._pos.update(zip(came, range(n0, n0 + len(came))))
+        col = self.col
+        for other in [c for c in self._cache if c != col]:
+            del self._cache[other]
+            self._stale.pop(other, None)
+        for other in [c for c in self._sorted if c != col]:
+            del self._sorted[other]
+        if self._warming is not None and self._warming[0] != col:
+            self._warming = None
+        keys = self._cache.get(col)
+        if keys is None:
+            return True  # update merges them by their keys, as any changed job
+        new_keys = column_keys(col, came, now)
+        keys += new_keys
+        came, new_keys = stable_sort(came, new_keys)
+        full, fkeys = self._sorted.get(col, (self.full, self.keys))
+        # Both runs sorted, the new ones after the old in arrival: a stable sort of the two
+        # runs is a merge in C, and ties keep arrival order.
+        self.full, self.keys = stable_sort(full + came, fkeys + new_keys)
+        self._sorted[col] = (self.full, self.keys)
+        if not self.selection:
+            self.rows, self.row_keys = self.full, self.keys
+        else:
+            flags = list(map(self.selection, came))
+            self.rows, self.row_keys = stable_sort(self.rows + list(compress(came, flags)),
+                                                   self.row_keys + list(compress(new_keys, flags)))
+        return True
 
     def _rekey(self, back: list, back_keys: list, cached: list) -> bool:
         """``update`` with the same scope and this column's keys kept: only

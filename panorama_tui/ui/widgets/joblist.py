@@ -140,7 +140,8 @@ class JobList(ScrollView, can_focus=True):
         self.candidates: Callable[[], Iterable[Job]] | None = candidates
         self.problems_only = False
         self.reverse = False
-        self._structure_seen = -1
+        self._layout_seen = -1
+        self._measured = 0  # jobs in the scope when their texts were last measured
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
         self._regrow = False  # a relayout for a wider value is scheduled
@@ -224,7 +225,7 @@ class JobList(ScrollView, can_focus=True):
         self._held_rebuild = False
         with self.store.lock:
             self._rebind_scope()
-            self._structure_seen = self.store.structure_version
+            self._layout_seen = self.store.layout_version
             self.order.selection = self._selection()
             done = self.order.build(self._scope_jobs(), now, self.store.active, **self._scan_options())
             self._measure(now)
@@ -251,7 +252,7 @@ class JobList(ScrollView, can_focus=True):
                    self.app.last_key_at + KEYS_FIRST) - now
         if wait <= 0:
             return False
-        if self.store.structure_version != self._structure_seen:
+        if self.store.layout_version != self._layout_seen:
             self._held_rebuild = True
         if not self._held_rebuild:
             self._held |= dirty
@@ -284,6 +285,7 @@ class JobList(ScrollView, can_focus=True):
         self._multi = len(store.workflows) > 1 if wf is None else bool(wf.children)
         self._names = unique_names(store.workflows.values()) if self._multi else {}
         full = self.order.full
+        self._measured = len(full)
         sample = full[::max(1, len(full) // MEASURE_SAMPLE)]
         cell = self._cell
         self._content = {key: max((len(cell(key, j, now)[0]) for j in sample), default=0)
@@ -292,7 +294,7 @@ class JobList(ScrollView, can_focus=True):
 
     def _reselect(self) -> None:
         """The filter changed: pick rows from the sorted scope again."""
-        if self.store.structure_version != self._structure_seen:
+        if self.store.layout_version != self._layout_seen:
             self.rebuild()
             return
         with self.store.lock:
@@ -305,7 +307,7 @@ class JobList(ScrollView, can_focus=True):
     def _resort(self, col: str) -> None:
         """Order the same jobs by another column: who is in the list has not
         changed, so nothing is filtered again."""
-        if self.store.structure_version != self._structure_seen:
+        if self.store.layout_version != self._layout_seen:
             self.order.col = col
             self.rebuild()
             return
@@ -375,7 +377,7 @@ class JobList(ScrollView, can_focus=True):
                 self._strips.pop(job, None)
             self._repaint_visible(dirty, ())
             return
-        if self._held_rebuild or self.store.structure_version != self._structure_seen:
+        if self._held_rebuild or self.store.layout_version != self._layout_seen:
             self.rebuild()
             return
         started = perf_counter()
@@ -395,6 +397,8 @@ class JobList(ScrollView, can_focus=True):
         changed = dirty | moving if self.order.col in registry.timed() and moving else dirty
         finished = self._finish_scan() if changed else False
         if self.order.update(changed, self._in_scope, now) or finished:
+            if len(self.order.full) > 2 * self._measured:
+                self._measure(now)  # the jobs came since a rebuild: their texts may be wider
             self._show()
             self._start_warming()  # after a change of scope, columns' keys are prepared again
             self._ordered(started)
