@@ -13,7 +13,9 @@ DB (``generate.stampede_db``: finished, or stopped half-way with jobs queued and
   every query itself, no child process), for the read-ahead's share.
 
 Times are from the child's launch (imports included) to the first frame showing job rows,
-and to the first frame after the source caught up with every job in the store.  Keys: from
+and to the first frame after the source caught up with every job in the store: with keys
+pressed throughout the load (the reader waits for each key's frame, ``Ingest.yield_to_input``),
+and in another run with none pressed ("no keys": a user watching the load).  Keys: from
 posting the key to the frame showing its effect (``bench_ui.Probe``), pressed while the DB
 loads (down/j, G/g, s) and again once it has.  Idle CPU: the child's CPU over 5 s after the
 load, nothing changing.  Targets (issue #14): first rows <= 1 s / loaded <= 3 s / peak RSS
@@ -71,6 +73,10 @@ def _source(path: str, mode: str, follow: bool):
 
 
 def child(path: str, mode: str, launched: float) -> dict:
+    """``mode`` as :func:`_source`'s, with a trailing ``q`` when no key is pressed while loading
+    (the keys make the reader wait for their frames: a load a user watches without typing)."""
+    press = not mode.endswith("q")
+    mode = mode.rstrip("q")
     from benchmarks.bench_ui import Probe
     from panorama_tui.core import gcpolicy
     from panorama_tui.model.store import Store
@@ -105,7 +111,7 @@ def child(path: str, mode: str, launched: float) -> dict:
                     seen["first"] = time.time() - (time.perf_counter() - probe.first_paint)
                 if loaded():
                     break
-                if probe.first_paint is not None and len(loading_keys) < 200:
+                if press and probe.first_paint is not None and len(loading_keys) < 200:
                     ms, _ = await probe.press_to_repaint(LOADING_KEYS[i % len(LOADING_KEYS)], timeout=30)
                     loading_keys.append(ms)
                     i += 1
@@ -242,8 +248,13 @@ def main(argv=None) -> int:
     for n, until, what in cases:
         db = G.stampede_db(n, until=until)
         label = f"{n // 1000}k {what}"
-        ours, base, bare, bare_base, alone = [], [], [], [], []
+        ours, base, bare, bare_base, alone, still, still_base = [], [], [], [], [], [], []
         for _ in range(args.repeat):
+            still.append(run_child(db, "1q"))
+            if n < 1_000_000:
+                still_base.append(run_child(db, "0q"))
+            print(f"  {label} bulk, no keys: loaded {still[-1]['loaded']:.2f} s"
+                  + (f" (incremental {still_base[-1]['loaded']:.2f} s)" if still_base else ""), flush=True)
             bare.append(run_no_screen(db))
             if n < 1_000_000:  # the row-by-row store at 1M: many minutes
                 bare_base.append(run_no_screen(db, "0"))
@@ -258,6 +269,10 @@ def main(argv=None) -> int:
                 print(f"  {label} incremental: {json.dumps({k: v for k, v in base[-1].items() if 'keys' not in k})}",
                       flush=True)
         figs += figures(n, label, ours, base or None, bare, bare_base or None)
+        figs.append(figure(f"{label}: fully loaded, no keys pressed", median([r["loaded"] for r in still]), "s",
+                           baseline=median([r["loaded"] for r in still_base]) if still_base else None,
+                           baseline_note="incremental read (every row an event), no keys, same run",
+                           target=TARGETS.get(n, TARGETS[100_000])[1], better="lower", fmt="{:.2f}"))
         if alone:
             note = "the bulk read without its read-ahead (no child process), same run"
             figs += [figure(f"{label}: fully loaded, read ahead", median([r["loaded"] for r in ours]), "s",
