@@ -15,6 +15,7 @@ from panorama_tui.core.events import decode
 from panorama_tui.model.handlers import parsl as pm
 from panorama_tui.model.store import Store
 from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.sources.parsl import bulk_shape
 from panorama_tui.sources.parsl import monitoring_db as mdb
 from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
 
@@ -330,7 +331,7 @@ def test_summarised_tasks_and_their_history_on_demand(generated):
     for wf in store.workflows.values():
         for task in pm.run_of(wf).tasks.values():
             if task.job.partial:
-                assert task.state in mdb.SUMMARISED and len(task.job.tries) == 1
+                assert task.state in bulk_shape.SUMMARISED and len(task.job.tries) == 1
             elif task.state in pe.FAILURE_STATES or len(task.job.tries) > 1:
                 assert task.job.tries[task.job.latest.seq]._st[24:]  # whole: more than its final state
     job = partial[0]
