@@ -171,15 +171,19 @@ def test_bulk_equals_row_events_on_generated_dbs(generated, monkeypatch):
     assert_same(two)
 
 
-def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, monkeypatch):
-    """The ranges' fixed queries read by the child process (sources/read_ahead.py) as by the reader:
-    the same store, summarised or not, for a run with an end and two without (their latest
-    status times a range are asked for)."""
+def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, shared_data, monkeypatch):
+    """The ranges read and shaped by the child process (sources/read_ahead.py, bulk_shape.RangeShaper)
+    as by the reader: the same store, summarised or not, for a run with an end and two without
+    (their latest status times a range are asked for), and on every shared Parsl DB; the same as
+    row events build (assert_same, the shared DBs)."""
     one, two = generated
     monkeypatch.setattr(mdb, "BULK_FIRST", 7)
-    monkeypatch.setattr(mdb, "BULK_RANGE", 333)
-    monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)  # (4 ranges: the child reads the last 2)
-    monkeypatch.setattr(mdb, "spare_core", lambda: True)  # (whatever else the machine runs)
+    monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 10)  # (52 task ids: 6 ranges, the child reads and shapes 4)
+    for db in shared_dbs(shared_data):
+        a, b = full_view(read(db, False)), full_view(read(db, True, prefetch_min=1))
+        assert a == b, (db.name, first_diffs(a, b))
+    monkeypatch.setattr(mdb, "BULK_RANGE", 333)  # (4 ranges: the child reads and shapes the last 2)
     for path in (one, two):
         for summarised in (True, False):
             here = read(path, True, whole=False, summarised=summarised)

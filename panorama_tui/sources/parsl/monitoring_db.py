@@ -33,12 +33,16 @@ A big DB first (``BULK_MIN_TASKS``)
     At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).  A task
     that ended exec_done or memo_done with one timed try comes with its final status row
     alone (``SUMMARISED``); its other status rows are its history, read when the user opens
-    it (``history_events``, pipeline/history.py).  From ``PREFETCH_MIN_TASKS`` task ids, when a
-    core looks free (``spare_core``), a child process (``sources/read_ahead.py``)
-    runs the fixed queries of the ranges after the first ``PREFETCH_AFTER`` ahead of the reader,
-    whose thread shares the GIL with the screen: at 100k tasks it then spent 3.7-3.9 s of CPU
-    instead of 5.3-5.7 when a core was free (the child ~1.7 s), but without a free core the two
-    waited on each other (wall 7.2-7.7 s against 5.1-6.2 s), hence the check.
+    it (``history_events``, pipeline/history.py).  Each range is shaped for the store's bulk
+    handler by ``bulk_shape.RangeShaper`` (times, id lists, the summary, each try's resource
+    samples and each task's series); from ``PREFETCH_MIN_TASKS`` task ids a child process
+    (``sources/read_ahead.py``) reads and shapes the ranges after the first ``PREFETCH_AFTER``
+    ahead of the reader, whose thread shares the GIL with the screen.  Whatever the load: with
+    the screen at 100k tasks, 6 alternated pairs at load 2.0-3.3 on 2 cores, fully loaded in
+    8.5-13.6 s (median 11.0) against 11.9-13.7 s (median 12.3) without it, the screen's process
+    5.5-6.6 s of CPU against 10.2-12.2 s, its ingest thread 3.4-4.1 s against 7.3-8.4 s.  (When
+    the child only ran the queries, a load-average check kept it off a busy machine: the two
+    then waited on each other.)
 
 What is updated in place
     The writer updates three tables after their insert: ``workflow`` (the task
@@ -118,9 +122,10 @@ BULK_RANGE = 500
 # changed polls, like every key the incremental path touches (a try row is updated one or
 # two commits after its status row): the writer's last commits hold at most this many rows.
 BULK_RECENT_STATUS = 5_000
-# A bulk read of this many task ids or more has its ranges' fixed queries read ahead by a child
-# process (sources/read_ahead.py): they are ~2/3 of the reader's CPU (100k tasks:
-# ~3 s of SQLite and row tuples of ~4.5 s), which the screen's thread otherwise waits for (GIL).
+# A bulk read of this many task ids or more has its ranges read and shaped ahead by a child
+# process (sources/read_ahead.py): the queries and the shaping were ~3/4 of the ingest thread's
+# CPU with the screen (100k tasks: 3.4-4.1 s with the child, 7.3-8.4 s without), which the
+# screen's thread otherwise waits for (GIL).
 PREFETCH_MIN_TASKS = 20_000
 # ... started once this many ranges are read here: its start (a Python, ~0.1 s of a core) and
 # its spec (200 ranges' SQL) are then off the first screen's path.  Started with the second
@@ -308,18 +313,6 @@ def db_writers(path: str) -> int | None:
             if flags & 0o3:  # O_WRONLY or O_RDWR
                 found += 1
     return found
-
-
-def spare_core() -> bool:
-    """Whether a core looks free for the read-ahead child (the 1-minute load average at least
-    one below the cores).  Without one the child and the reader wait for each other: at 100k
-    tasks, 4 alternated pairs at load 2.3-2.6 on 2 cores, with the child 7.2, 7.7, 3.9, 5.5 s
-    of wall against 6.2, 5.1, 5.3, 5.7 s without (the reader's CPU 5.1, 5.6, 3.7, 3.9 against
-    6.3, 5.2, 5.4, 5.7 s; the two processes' 7.4, 7.9, 5.4, 5.6 against 6.4, 5.2, 5.4, 5.7 s)."""
-    try:
-        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
-    except OSError:
-        return False
 
 
 def _this_host() -> set[str]:
@@ -707,9 +700,6 @@ class ParslDbSource(PolledDbSource):
                 or self._prefetch_started):
             return
         self._prefetch_started = True
-        if not spare_core():
-            self.prefetch_failed = "no spare core"
-            return
         steps = []
         for i, (lo, hi) in enumerate(todo):
             last = i == len(todo) - 1
