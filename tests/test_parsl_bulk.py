@@ -15,6 +15,7 @@ from panorama_tui.core.events import decode
 from panorama_tui.model.handlers import parsl as pm
 from panorama_tui.model.store import Store
 from panorama_tui.pipeline.ingest import run_to_end
+from panorama_tui.sources.parsl import bulk_shape
 from panorama_tui.sources.parsl import monitoring_db as mdb
 from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
 
@@ -170,15 +171,19 @@ def test_bulk_equals_row_events_on_generated_dbs(generated, monkeypatch):
     assert_same(two)
 
 
-def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, monkeypatch):
-    """The ranges' fixed queries read by the child process (sources/read_ahead.py) as by the reader:
-    the same store, summarised or not, for a run with an end and two without (their latest
-    status times a range are asked for)."""
+def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, shared_data, monkeypatch):
+    """The ranges read and shaped by the child process (sources/read_ahead.py, bulk_shape.RangeShaper)
+    as by the reader: the same store, summarised or not, for a run with an end and two without
+    (their latest status times a range are asked for), and on every shared Parsl DB; the same as
+    row events build (assert_same, the shared DBs)."""
     one, two = generated
     monkeypatch.setattr(mdb, "BULK_FIRST", 7)
-    monkeypatch.setattr(mdb, "BULK_RANGE", 333)
-    monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)  # (4 ranges: the child reads the last 2)
-    monkeypatch.setattr(mdb, "spare_core", lambda: True)  # (whatever else the machine runs)
+    monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 10)  # (52 task ids: 6 ranges, the child reads and shapes 4)
+    for db in shared_dbs(shared_data):
+        a, b = full_view(read(db, False)), full_view(read(db, True, prefetch_min=1))
+        assert a == b, (db.name, first_diffs(a, b))
+    monkeypatch.setattr(mdb, "BULK_RANGE", 333)  # (4 ranges: the child reads and shapes the last 2)
     for path in (one, two):
         for summarised in (True, False):
             here = read(path, True, whole=False, summarised=summarised)
@@ -330,7 +335,7 @@ def test_summarised_tasks_and_their_history_on_demand(generated):
     for wf in store.workflows.values():
         for task in pm.run_of(wf).tasks.values():
             if task.job.partial:
-                assert task.state in mdb.SUMMARISED and len(task.job.tries) == 1
+                assert task.state in bulk_shape.SUMMARISED and len(task.job.tries) == 1
             elif task.state in pe.FAILURE_STATES or len(task.job.tries) > 1:
                 assert task.job.tries[task.job.latest.seq]._st[24:]  # whole: more than its final state
     job = partial[0]
@@ -345,3 +350,27 @@ def test_summarised_tasks_and_their_history_on_demand(generated):
     want = rows.workflows[job.wf.wf_uuid].jobs[job.job_id]
     assert job.latest.ordered_states() == want.latest.ordered_states()
     assert len(job.latest.ordered_states()) > 1
+
+
+def test_an_older_recordings_resource_rows_give_the_same_store(generated, monkeypatch):
+    """A bulk event recorded before the resource rows were shaped (``resource``: the rows, 11 or 14
+    columns) is shaped by the handler: the same store as the shaped event's."""
+    one, _ = generated
+    shape = bulk_shape.RangeShaper.shape
+    shaped = full_view(read(one, True))
+    for width in (11, 14):
+
+        def rows_not_samples(self, kind, conn, params, results, width=width):
+            got = shape(self, kind, conn, params, results)
+            rows = bulk_shape.convert("resource", results[self.names[kind].index("resource")], self.epoch,
+                                      resource_cols=self.resource_cols)
+            if width == 14:  # (the first 14 of the table's columns: those not kept are None here)
+                at = dict(zip(pe.BULK_RESOURCE_COLUMNS, range(11)))
+                rows = [tuple(r[at[i]] if i in at else None for i in range(14)) for r in rows]
+            del got["samples"]
+            got["resource"] = rows
+            return got
+
+        monkeypatch.setattr(bulk_shape.RangeShaper, "shape", rows_not_samples)
+        a, b = shaped, full_view(read(one, True))
+        assert a == b, (width, first_diffs(a, b))

@@ -33,12 +33,16 @@ A big DB first (``BULK_MIN_TASKS``)
     At 100k tasks: half the CPU of one event a row, half the memory (bench_parsl).  A task
     that ended exec_done or memo_done with one timed try comes with its final status row
     alone (``SUMMARISED``); its other status rows are its history, read when the user opens
-    it (``history_events``, pipeline/history.py).  From ``PREFETCH_MIN_TASKS`` task ids, when a
-    core looks free (``spare_core``), a child process (``sources/read_ahead.py``)
-    runs the fixed queries of the ranges after the first ``PREFETCH_AFTER`` ahead of the reader,
-    whose thread shares the GIL with the screen: at 100k tasks it then spent 3.7-3.9 s of CPU
-    instead of 5.3-5.7 when a core was free (the child ~1.7 s), but without a free core the two
-    waited on each other (wall 7.2-7.7 s against 5.1-6.2 s), hence the check.
+    it (``history_events``, pipeline/history.py).  Each range is shaped for the store's bulk
+    handler by ``bulk_shape.RangeShaper`` (times, id lists, the summary, each try's resource
+    samples and each task's series); from ``PREFETCH_MIN_TASKS`` task ids a child process
+    (``sources/read_ahead.py``) reads and shapes the ranges after the first ``PREFETCH_AFTER``
+    ahead of the reader, whose thread shares the GIL with the screen.  Whatever the load: with
+    the screen at 100k tasks, 6 alternated pairs at load 2.0-3.3 on 2 cores, fully loaded in
+    8.5-13.6 s (median 11.0) against 11.9-13.7 s (median 12.3) without it, the screen's process
+    5.5-6.6 s of CPU against 10.2-12.2 s, its ingest thread 3.4-4.1 s against 7.3-8.4 s.  (When
+    the child only ran the queries, a load-average check kept it off a busy machine: the two
+    then waited on each other.)
 
 What is updated in place
     The writer updates three tables after their insert: ``workflow`` (the task
@@ -80,6 +84,8 @@ from ...core.events import Event
 from ..polled_db import PolledDbSource, rows_there
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
 from ..read_ahead import Prefetch
+from .bulk_shape import REREAD_CHUNK, SHAPER, RangeShaper, convert, fast_epoch
+from .bulk_shape import _ids as _ids  # (parsl_sql_once takes it from this module)
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
 # Rows a table a read transaction takes: catching up with a 100k-task DB (1.2M rows), its
@@ -88,7 +94,6 @@ from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 # sleeps a second before it tries again.
 CHUNK = 10_000
 REREAD_POLLS = 3
-REREAD_CHUNK = 500  # keys a re-read query looks up at once (SQLite's variable limit is 999 on old builds)
 # Read once (--once), a DB locked this long is given up: Parsl's writer holds
 # its lock for milliseconds; longer means a reader's open transaction.
 LOCK_PATIENCE = 10.0
@@ -117,9 +122,10 @@ BULK_RANGE = 500
 # changed polls, like every key the incremental path touches (a try row is updated one or
 # two commits after its status row): the writer's last commits hold at most this many rows.
 BULK_RECENT_STATUS = 5_000
-# A bulk read of this many task ids or more has its ranges' fixed queries read ahead by a child
-# process (sources/read_ahead.py): they are ~2/3 of the reader's CPU (100k tasks:
-# ~3 s of SQLite and row tuples of ~4.5 s), which the screen's thread otherwise waits for (GIL).
+# A bulk read of this many task ids or more has its ranges read and shaped ahead by a child
+# process (sources/read_ahead.py): the queries and the shaping were ~3/4 of the ingest thread's
+# CPU with the screen (100k tasks: 3.4-4.1 s with the child, 7.3-8.4 s without), which the
+# screen's thread otherwise waits for (GIL).
 PREFETCH_MIN_TASKS = 20_000
 # ... started once this many ranges are read here: its start (a Python, ~0.1 s of a core) and
 # its spec (200 ranges' SQL) are then off the first screen's path.  Started with the second
@@ -127,10 +133,6 @@ PREFETCH_MIN_TASKS = 20_000
 # 0.202 s after the imports).
 PREFETCH_AFTER = 4
 TABLES = ("workflow", "task", "try", "status", "resource", "node", "block")
-# A bulk read carries a task that ended in one of these, with one try, by that final status row
-# alone: its other status rows (4 of 5 at 100k tasks) are read when the user opens it.  Failed
-# and dep_fail tasks come whole (few; their states show at once in the Failures panel and --report).
-SUMMARISED = frozenset({pe.EXEC_DONE, pe.MEMO_DONE})
 _SUMMARY_NAMES = ",".join(f"'{n}'" for n in sorted(pe.TRY_END_STATES))
 _KNOWN_NAMES = ",".join(f"'{n}'" for n in sorted(pe.STATE_RANK))
 DB_NAME = "monitoring.db"
@@ -258,46 +260,6 @@ def row_event(table: str, row) -> dict:
     return d
 
 
-def _ids(text):
-    """task_depends / task_joins as a list of ints (None when empty, absent or not ids)."""
-    if not text:
-        return None
-    try:
-        return pe.id_list(text)
-    except ValueError:
-        return None
-
-
-def fast_epoch():
-    """A converter of Parsl's naive local-time text to epoch seconds that gives what
-    ``parsl_events.local_epoch`` gives, bit for bit, with each minute's start converted
-    once (a bulk read converts ~10 times a task: 0.3 us a time instead of 1.5)."""
-    minutes: dict[str, float | None] = {}
-    local_epoch = pe.local_epoch
-
-    def epoch(text):
-        if type(text) is not str or len(text) < 19:
-            return local_epoch(text)
-        key = text[:17]
-        base = minutes.get(key, False)
-        if base is False:
-            base = local_epoch(key + "00")  # the hour's start + minutes * 60 + 0.0, exactly
-            if len(minutes) > 65536:
-                minutes.clear()
-            minutes[key] = base
-        if base is None:
-            return None
-        try:
-            seconds = float(text[17:])
-        except ValueError:
-            return None
-        if not 0.0 <= seconds < 61.0:
-            return None
-        return base + seconds
-
-    return epoch
-
-
 DISTINCT_STEPS = 64  # try ids looked up one by one through the key; more: one DISTINCT scan
 
 
@@ -353,18 +315,6 @@ def db_writers(path: str) -> int | None:
     return found
 
 
-def spare_core() -> bool:
-    """Whether a core looks free for the read-ahead child (the 1-minute load average at least
-    one below the cores).  Without one the child and the reader wait for each other: at 100k
-    tasks, 4 alternated pairs at load 2.3-2.6 on 2 cores, with the child 7.2, 7.7, 3.9, 5.5 s
-    of wall against 6.2, 5.1, 5.3, 5.7 s without (the reader's CPU 5.1, 5.6, 3.7, 3.9 against
-    6.3, 5.2, 5.4, 5.7 s; the two processes' 7.4, 7.9, 5.4, 5.6 against 6.4, 5.2, 5.4, 5.7 s)."""
-    try:
-        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
-    except OSError:
-        return False
-
-
 def _this_host() -> set[str]:
     name = socket.gethostname()
     return {name, name.split(".")[0]}
@@ -389,10 +339,10 @@ class ParslDbSource(PolledDbSource):
         self._bulk_rows = 0
         self._bulk_tasks = 0  # the task ids the bulk read spans
         self._bulk_ranges = 0  # its ranges
-        self._node_rows = 0
         # the bulk read's fixed queries read ahead by a child process (None: never)
         self.prefetch_min = prefetch_min
         self._taken: tuple | None = None  # (range, its rows) the child handed over last
+        self._shaper: RangeShaper | None = None  # what shapes the ranges read here
         self._prefetch_started = False
         self._resource_cols = self._task_cols = 0  # the columns a bulk read's resource and task rows have
         self._epoch = fast_epoch()
@@ -651,10 +601,11 @@ class ParslDbSource(PolledDbSource):
         self.loading = True
         events = [row_event("workflow", r) for r in got.pop("workflow")]
         # the rows it stands for (the node table's as read, not the managers' latest rows it carries)
-        n = sum(len(got.get(t, ())) for t in ("task", "try", "resource"))
+        n = len(got.get("task", ())) + len(got.get("try", ())) + got.pop("resource_rows", 0)
         n += got.get("status_rows", len(got.get("status", ())))
-        n += self._node_rows if last else 0
+        n += got.pop("node_rows", 0)
         self._bulk_rows += n
+        self.rows_read += n
         events.append({"event": pe.BULK, "ts": None, "rows": n, **got})
         if last:
             self._bulk_done(conn, got)
@@ -664,32 +615,18 @@ class ParslDbSource(PolledDbSource):
         return events
 
     def _bulk_read(self, conn, lo: int, hi: int, got: dict, last: bool) -> None:
-        marks = self._bulk_marks
         raw: list[tuple] = []
         if lo == self._bulk_first:  # the runs first (the incremental reads then follow them)
             self._read_workflows(conn, raw, True)
         elif len(self._bulk_todo or ()) <= self._bulk_ranges - PREFETCH_AFTER:
             self._start_prefetch()  # (once) after the first ranges, off the first rows' path
         got["workflow"] = [row for _, row in raw]
-        r = self._range_rows(conn, lo, hi, last)
-        conv = self._convert
-        for t in ("task", "try", "status", "resource"):
-            if t == "status" and self._summarised():
-                got.update(self._bulk_status(conn, r, marks["status"], got["try"]))
-            elif t in r:
-                got[t] = conv(t, r[t])
-        if "window" in r:
+        got.update(self._range_rows(conn, lo, hi, last))
+        window = got.pop("window", None)
+        if window is not None:
             # the window, with the rows as they are now (only what differs from them goes out again)
-            keys = {(row[3], row[0], row[4]) for row in r["window"]}  # (a Parsl without status.try_id: NULL)
+            keys = {(row[3], row[0], row[4]) for row in window}  # (a Parsl without status.try_id: NULL)
             self._reread(conn, [], keys, False)
-        if "node" in r:
-            # the rows the last event stands for (counted here, not in the plan: a scan of 200k node
-            # rows took 44 ms on the first rows' path); the latest row of each manager, and the run's
-            # latest node times (its activity)
-            self._node_rows = r["node_count"][0][0]
-            got["node"] = conv("node", r["node"])
-            got["node_times"] = [(run, self._epoch(a), self._epoch(b)) for run, a, b in r["node_times"]]
-        self.rows_read += sum(len(v) for v in got.values() if isinstance(v, list))
 
     def _range_queries(self, lo: int, hi: int, last: bool) -> list[tuple[str, str, list]]:
         """A range's fixed queries, (name, SQL, parameters) each: what it reads of the task, try,
@@ -728,36 +665,48 @@ class ParslDbSource(PolledDbSource):
                                    f"GROUP BY run_id", [marks["node"]])]
         return out
 
-    def _range_rows(self, conn, lo: int, hi: int, last: bool) -> dict[str, list]:
-        """The rows of a range's fixed queries, by name: read ahead by the child when it has them,
-        else here (in this poll's read transaction)."""
+    def _range_rows(self, conn, lo: int, hi: int, last: bool) -> dict:
+        """A range shaped (``bulk_shape.RangeShaper``): by the read-ahead child when it has it, else
+        here, its queries in this poll's read transaction."""
         queries = self._range_queries(lo, hi, last)
+        kind = "last" if last else "range"
         if self._taken is not None and self._taken[0] == lo:  # (its read here was locked out: again)
-            return self._taken[1]
-        got = self.taken_ahead(["range", lo])
-        if got is not None and len(got) != len(queries):
+            return dict(self._taken[1])
+        if self._shaper is None:
+            self._shaper = RangeShaper(self._shaper_context())
+        got = self.taken_ahead([kind, lo])
+        if got is not None and list(self._shaper.names[kind]) != [name for name, _, _ in queries]:
             self.stop_reading_ahead("a range's queries differ from the child's")
             got = None
         if got is not None:
-            out = {name: rows for (name, _, _), rows in zip(queries, got)}
-            self._taken = (lo, out)
-            return out
-        return {name: conn.execute(sql, params).fetchall() for name, sql, params in queries}
+            self._taken = (lo, got)
+            return dict(got)
+        results = [conn.execute(sql, params).fetchall() for _, sql, params in queries]
+        return self._shaper.shape(kind, conn, queries[0][2], results)
+
+    def _shaper_context(self) -> dict:
+        """The shaper's context: the names of a range's queries and of the last one's, and what
+        of this source's schema and bulk read it shapes them by."""
+        lo, hi = self._bulk_todo[0] if self._bulk_todo else (0, 0)
+        names = {kind: [name for name, _, _ in self._range_queries(lo, hi, kind == "last")]
+                 for kind in ("range", "last")}
+        return RangeShaper.context(self, names)
 
     def _start_prefetch(self) -> None:
-        """The ranges after this one read ahead by a child process (``read_ahead``) while this
-        one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER)."""
+        """The ranges after this one read and shaped ahead by a child process (``read_ahead``) while
+        this one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER)."""
         todo = self._bulk_todo or []
         if (self.prefetch_min is None or len(todo) < 2 or self._bulk_tasks < self.prefetch_min
                 or self._prefetch_started):
             return
         self._prefetch_started = True
-        if not spare_core():
-            self.prefetch_failed = "no spare core"
-            return
-        steps = [[["range", lo], [[sql, params] for _, sql, params in self._range_queries(lo, hi, i == len(todo) - 1)]]
-                 for i, (lo, hi) in enumerate(todo) if i > 0]
-        self.prefetch = Prefetch(self.path, steps)
+        steps = []
+        for i, (lo, hi) in enumerate(todo):
+            last = i == len(todo) - 1
+            if i > 0:
+                steps.append([["last" if last else "range", lo],
+                              [[sql, params] for _, sql, params in self._range_queries(lo, hi, last)]])
+        self.prefetch = Prefetch(self.path, steps, shaper=SHAPER, ctx=self._shaper_context())
 
     def _summarised(self) -> bool:
         """Whether a bulk read may leave tasks' status rows out (a try table, ``status.try_id``):
@@ -786,47 +735,6 @@ class ParslDbSource(PolledDbSource):
                                               f"ORDER BY timestamp DESC LIMIT ?", [*args, run_id, pe.RECENT_TIMES]))
         return out
 
-    def _bulk_status(self, conn, r: dict, mark: int, tries: list) -> dict:
-        """The status rows of a range of task ids, most of them summarised (``SUMMARISED``):
-        a task that ended with one try whose row has its running and return times (or that never
-        ran: memo_done, dep_fail) is carried by its final status row alone, read through the
-        status key (an index-only scan); its other rows are its history, read when the user opens
-        it (:meth:`history_events`).  Every other task's rows come whole.  ``r``: the rows of
-        :meth:`_status_queries`, by name."""
-        by_task: dict = {}
-        for tid, run_id, name, ts in r["s_ends"]:
-            by_task.setdefault((run_id, tid), []).append((name, ts))
-        odd = {(run_id, tid) for tid, run_id in r["s_odd"]}  # warned of by the rows' path
-        tries_of: dict = {}
-        for row in tries:
-            key = (row[2], row[1])
-            tries_of[key] = None if key in tries_of else row
-        final: list = []
-        for key, rows in by_task.items():
-            row = tries_of.get(key)
-            if len(rows) != 1 or row is None or key in odd:
-                continue  # retried, ended twice, no or several try rows, an unknown state
-            name, ts = rows[0]
-            if name not in SUMMARISED or (name == pe.EXEC_DONE and (row[7] is None or row[8] is None)):
-                continue  # its state's times come from its other status rows
-            final.append((key[1], name, self._epoch(ts), key[0], row[0]))
-        done = {(r[3], r[0]) for r in final}
-        whole = {tid for tid, run_id in r["s_tasks"] if (run_id, tid) not in done}
-        status: list = []
-        cols = self.selects["status"]
-        ids = sorted(whole, key=str)
-        for i in range(0, len(ids), REREAD_CHUNK):
-            part = ids[i:i + REREAD_CHUNK]
-            rows = conn.execute(f'SELECT {cols} FROM status WHERE task_id IN ({",".join("?" * len(part))}) '
-                                f'AND rowid <= ?', (*part, mark))
-            status += self._convert("status", [row for row in rows if (row[3], row[0]) not in done])
-        # what the left-out rows add: how many they are, and the latest time of each run
-        n = r["s_count"][0][0]
-        latest = [(run_id, self._epoch(ts)) for run_id, ts in r["s_latest"]]
-        for run_id in self._open_runs:
-            latest += [(run_id, self._epoch(ts)) for ts, in r[f"s_recent {run_id}"]]
-        return {"status": status, "final": final, "status_rows": n, "status_latest": latest}
-
     def history_events(self, run_id: str, job_id: str) -> list:
         """A summarised task's status rows (its history), read in a connection of its own (any
         thread may ask), as a bulk event that makes the task whole in the store."""
@@ -846,38 +754,9 @@ class ParslDbSource(PolledDbSource):
             raise self._error(exc) from None
         finally:
             conn.close()
-        d = {"event": pe.BULK, "ts": None, "rows": 0, "status": self._convert("status", rows),
+        d = {"event": pe.BULK, "ts": None, "rows": 0, "status": convert("status", rows, self._epoch),
              "history": [(run_id, tid)]}
         return [Event(pe.BULK, None, d)]
-
-    def _convert(self, table: str, rows) -> list[tuple]:
-        """Rows as the bulk event carries them: times in epoch seconds, id lists as tuples of ints
-        (one comprehension a table: the generic loop of row_event cost 3 times as much)."""
-        e = self._epoch
-        if table == "status":
-            return [(a, b, e(c), d, f) for a, b, c, d, f in rows]
-        if table == "resource" and self._resource_cols == 11:  # named, not starred: 0.5 us a row less
-            return [(a, b, c, e(d), f, g, h, i, j, k, m) for a, b, c, d, f, g, h, i, j, k, m in rows]
-        if table == "resource":
-            return [(a, b, c, e(d), *r) for a, b, c, d, *r in rows]
-        if table == "task" and self._task_cols == 17:  # with its rowid
-            return [(a, b, _ids(c), d, f, g, h, i, j, k, m, None if n is None else e(n), None if o is None else e(o),
-                     p, q, r, u) for a, b, c, d, f, g, h, i, j, k, m, n, o, p, q, r, u in rows]
-        if table == "task":
-            return [(a, b, _ids(c), d, f, g, h, i, j, k, m, None if n is None else e(n), None if o is None else e(o),
-                     *r) for a, b, c, d, f, g, h, i, j, k, m, n, o, *r in rows]
-        if table == "try":
-            return [(a, b, c, d, f, g, None if h is None else e(h), None if i is None else e(i),
-                     None if j is None else e(j), k, _ids(m)) for a, b, c, d, f, g, h, i, j, k, m in rows]
-        times = [i for i, c in enumerate(pe.COLUMNS[table]) if c in pe.TIME_COLUMNS]
-        out = []
-        for r in rows:
-            r = list(r[:len(pe.COLUMNS[table])])
-            for i in times:
-                if r[i] is not None:
-                    r[i] = e(r[i])
-            out.append(tuple(r))
-        return out
 
     def _bulk_done(self, conn, got: dict) -> None:
         """The incremental reads go on from the bulk read's snapshot; the tries of its last status
