@@ -248,3 +248,24 @@ def test_a_submit_seq_that_is_not_a_number(hier_copy):
     theirs: list = []
     assert streamed(db, warnings=mine) == whole(db, warnings=theirs)
     assert mine == theirs and any("row by row" in w for w in mine)
+
+
+@pytest.mark.parametrize("hold", [1, 10**9], ids=["spilled", "in-memory"])
+def test_rows_held_until_the_figures_are_known(tmp_path, monkeypatch, hold):
+    """The rows are read while the workers compute the figures written before them: what they
+    write meanwhile is held (past a few characters, in a temporary file) and written after the
+    figures, the same text."""
+    from benchmarks import bench_stats
+
+    db = str(tmp_path / "generated.stampede.db")
+    bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    monkeypatch.setattr(J, "_HOLD_CHARS", hold)
+    monkeypatch.setattr(J, "_BATCH", 7)
+    real = J._Figures.done
+    seen: list = []
+    # not known until the rows are all read: everything is held
+    monkeypatch.setattr(J._Figures, "done", lambda self: seen.append(1) and False)
+    same(db)
+    assert seen
+    monkeypatch.setattr(J._Figures, "done", real)
+    same(db)
