@@ -5,21 +5,31 @@ a dict (~740 bytes each: 0.75 GB at 1M jobs), and its JSON text is made whole on
 (bytes, then str: ~0.6 GB each).  :func:`write_statistics_json` writes the same JSON (the
 same keys, values and order) with the rows read as they are written: per workflow, the
 instances, their jobstate aggregates and their invocation aggregates, each one ordered pass
-(instance-id order, which is pegasus-statistics' order in a DB monitord wrote), merged here,
-the two aggregates read by worker threads on connections of their own; a DB whose instances
-are not in that order gets one statement that sorts them.  What is held is the aggregates
-and a few batches of rows.
+(instance-id order, which is pegasus-statistics' order in a DB monitord wrote), merged here;
+a DB whose instances are not in that order gets one statement that sorts them.  What is held
+is the aggregates, a few batches of rows, and (:class:`_Held`) the rows read before the
+figures written ahead of them are known: up to 8 MB, the rest in a temporary file.
 
-Where the time goes (100k jobs, one thread, CPU): the figures --stats prints too (task and
-job counts, cumulative and submit-side times) ~0.5 s; what only -s all has: the breakdown
-~0.25 s and the time tables ~0.28 s (each a GROUP BY that sorts 200k invocations), and the
-jobs.csv rows ~1.0 s (the jobstate aggregates over 700k states ~0.34 s, the invocations'
-~0.22 s, the instances ~0.17 s, the dicts and their text ~0.3 s).  Every sum stays the SQL
-statement sql_stats has (the same rows into the same sort give the same floating-point sum,
-and the DB engine's own arithmetic, as pegasus-statistics'); the work is shared out instead:
-two workers (:class:`_Work`) compute the -s all aggregates while this thread counts, then,
-with a core for each thread (:data:`_FEED_MIN_CPUS`), read the rows' aggregates while this
-thread reads the instances and writes; on fewer cores this thread reads them too.
+Where the time goes: CPU of each statement alone on one thread, 100k jobs (load 3-5, medians
+of 3) and 1M (one run); the jobs.csv rows on this thread, the figures on the workers:
+
+  rows: jobstate aggregates (700k / 7M states)    0.31-0.46 s   3.5 s
+        invocation aggregates                     0.21-0.34     3.1
+        instances with their job's name           0.24-0.38     3.0 (1.7 the job's lookup)
+        the dicts / their text (Python)           0.13-0.28 / 0.05-0.1   ~1.5 / ~0.8
+        checks: odd values, submit order, tries   0.1           ~1
+  figures: counts of instances / of tasks         0.07 / 0.17   0.9 / 1.7
+        cumulative times                          0.04          0.5
+        breakdown (a GROUP BY sorting every invocation)   0.21-0.31     2.8
+        time tables (two such GROUP BYs)          0.35-0.4      3.7
+
+Every figure stays the SQL statement sql_stats has, summing in SQLite (the same rows into
+the same stable sort give the same floating-point sums, in the DB engine's own arithmetic, as
+pegasus-statistics'), so the sum of these, ~2.0 s of CPU at 100k and ~20 s at 1M, is about
+the floor; what is left to gain is the second core: the figures are computed on two workers
+(:class:`_Work`) while this thread reads the rows from the start, holding them until the
+figures before them are known.  With a core for each feed too (:data:`_FEED_MIN_CPUS`) the
+rows' aggregates are read by feeds while this thread reads the instances and writes.
 
 The aggregates are sql_stats' own.  A DB sql_stats would answer another way (a caller's
 connection, a value the figures cannot use, which sends it to the store) gets
@@ -250,12 +260,14 @@ class _Work:
 # the same CPU.
 _AHEAD = 8
 _WORKER_CACHE_KIB = 8192
-# The rows' aggregates are read by feeds only with a core for this thread, each worker and each
-# feed.  Every row a feed reads takes the GIL (sqlite3 builds the row's tuple; it lets the GIL
-# go for each step) while this thread builds its rows' dicts: on fewer cores the handovers cost
-# more than the overlap gains, in CPU and, with other work on the machine, in wall time too.  2
-# cores, load 6, medians of 2 (1M) and 5 (100k), CPU: 1M 28.0 s with the feeds against 23.0 s
-# without (wall 40.9 against 36.1 s), 100k 2.69 against 2.52 s; the output the same.
+# The rows' aggregates are read by feeds only with a core for this thread, each of the two
+# workers (busy with the figures meanwhile) and each of the two feeds.  Every row a feed reads
+# takes the GIL (sqlite3 builds the row's tuple; it lets the GIL go for each step) while this
+# thread builds its rows' dicts: on fewer cores the handovers cost more than the overlap gains,
+# in CPU and, with other work on the machine, in wall time too.  2 cores, load 6, medians of 2
+# (1M) and 5 (100k), CPU, when the feeds ran on the workers after the figures (3 cores asked
+# then): 1M 28.0 s with the feeds against 23.0 s without (wall 40.9 against 36.1 s), 100k 2.69
+# against 2.52 s; the output the same.  Not measured on more cores.
 _FEED_MIN_CPUS = 5
 
 
