@@ -544,7 +544,7 @@ def _tree_instances(conn, tree: "_Tree", retried: str | None = None) -> tuple:
 
     ids = _retried_ids(conn) if retried is None else retried
 
-    def retried(only: str) -> tuple:
+    def of_retried(only: str) -> tuple:
         return conn.execute(f"""
             SELECT count(*), sum(CASE WHEN exitcode = 0 THEN 1 ELSE 0 END),
                    sum(CASE WHEN exitcode <> 0 THEN 1 ELSE 0 END)
@@ -554,13 +554,13 @@ def _tree_instances(conn, tree: "_Tree", retried: str | None = None) -> tuple:
     # of every job in the tree looked up through the (job_id, ...) index, which SQLite picked for
     # "job_id IN (SELECT job_id FROM job ...)" (1M jobs: ~0.5 s; 100k ~0.05 s)
     in_tree = f"EXISTS (SELECT 1 FROM job j WHERE j.job_id = job_instance.job_id AND {tree.where('j.wf_id')})"
-    r_n, r_ok, r_bad = retried(in_tree)
+    r_n, r_ok, r_bad = of_retried(in_tree)
     # the sub-workflow jobs (few, through the type_desc index)
     sub_jobs = f"job_id IN (SELECT job_id FROM job WHERE type_desc IN {SUBWF} AND {tree.where('wf_id')})"
     _, s_ok, s_bad_n = conn.execute(f"""
         SELECT count(*), sum(CASE WHEN exitcode = 0 THEN 1 ELSE 0 END),
                sum(CASE WHEN exitcode <> 0 THEN 1 ELSE 0 END) FROM job_instance WHERE {sub_jobs}""").fetchone()
-    sr_n, sr_ok, sr_bad = retried(sub_jobs)
+    sr_n, sr_ok, sr_bad = of_retried(sub_jobs)
     total, subs = conn.execute(f"""
         SELECT count(*), sum(CASE WHEN type_desc IN {SUBWF} THEN 1 ELSE 0 END) FROM job
         WHERE {tree.where('wf_id')}""").fetchone()
