@@ -219,9 +219,8 @@ def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatc
 
 
 def test_one_worker_when_a_third_connection_cannot_be_had(tmp_path, monkeypatch):
-    """A writer waiting for the lock can refuse the third connection: the one worker reads
-    the jobstate aggregates, this thread the invocations' (two feeds on one worker would wait
-    for each other once the first had filled its queue)."""
+    """A writer waiting for the lock can refuse the third connection (and the feeds' own): the
+    one worker computes every figure, this thread reads the rows' aggregates itself."""
     from benchmarks import bench_stats
 
     db = str(tmp_path / "generated.stampede.db")
