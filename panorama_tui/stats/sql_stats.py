@@ -325,36 +325,37 @@ def _sql(text: str) -> str:
 # invocation's job (monitord's loader takes both from the same event), so invocations are
 # filtered by it directly.
 
-# each end aggregated once (CondorQTime's start is the earlier of two of them): an aggregate
-# less per instance than with one min() per figure's end
+# One statement each, with no subquery: SQLite computes an aggregate named twice once, and the
+# GROUP BY, a scan of the table's (job_instance_id, ...) index, gives the rows in the ORDER BY's
+# order, which a subquery's rows would be sorted into again (a temporary B-tree of every row
+# before the first one out).  100k jobs, CPU of the jobstate aggregates: 0.31 s against 0.33.
+_END = {
+    "post_end": "min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED')",
+    "post_start": "max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED'))",
+    "submit": "min(timestamp) FILTER (WHERE state = 'SUBMIT')",
+    "execute": "min(timestamp) FILTER (WHERE state = 'EXECUTE')",
+    "grid": "min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT'))",
+}
 _JS_SQL = """
-SELECT jiid,
+SELECT job_instance_id,
        -- Post: the POST script's end after the later of its start and the job's termination
-       CAST(post_end - post_start AS REAL),
+       CAST({post_end} - {post_start} AS REAL),
        -- CondorQTime: the first grid submit or execute after DAGMan's submit
-       CAST(coalesce(min(execute, grid), execute, grid) - submit AS REAL),
+       CAST(coalesce(min({execute}, {grid}), {execute}, {grid}) - {submit} AS REAL),
        -- Resource: the first execute after the first grid submit
-       CAST(execute - grid AS REAL)
-FROM (SELECT job_instance_id AS jiid,
-             min(timestamp) FILTER (WHERE state = 'POST_SCRIPT_TERMINATED') AS post_end,
-             max(timestamp) FILTER (WHERE state IN ('POST_SCRIPT_STARTED', 'JOB_TERMINATED')) AS post_start,
-             min(timestamp) FILTER (WHERE state = 'SUBMIT') AS submit,
-             min(timestamp) FILTER (WHERE state = 'EXECUTE') AS execute,
-             min(timestamp) FILTER (WHERE state IN ('GRID_SUBMIT', 'GLOBUS_SUBMIT')) AS grid
-      FROM jobstate WHERE {where} GROUP BY 1)"""
+       CAST({execute} - {grid} AS REAL)
+FROM jobstate WHERE {{where}} GROUP BY 1 ORDER BY 1""".format(**_END)
 
-_INV_SQL = """
-SELECT jiid, kick, cpu,
+_EC = "max(exitcode)"  # the PRE script (task_submit_seq -1) fails the job too (PM-704)
+_INV_SQL = f"""
+SELECT job_instance_id,
+       CAST(sum(remote_duration) FILTER (WHERE task_submit_seq >= 0) AS REAL),
+       CAST(sum(remote_cpu_time) FILTER (WHERE task_submit_seq >= 0) AS REAL),
        -- utils.raw_to_regular: the raw status as an exit code, -signal or -128
-       CASE WHEN ec IS NULL THEN NULL WHEN ec < 0 THEN -128 WHEN ec & 127 THEN -(ec & 127) ELSE ec >> 8 END
-FROM (SELECT job_instance_id AS jiid,
-             CAST(sum(remote_duration) FILTER (WHERE task_submit_seq >= 0) AS REAL) AS kick,
-             CAST(sum(remote_cpu_time) FILTER (WHERE task_submit_seq >= 0) AS REAL) AS cpu,
-             -- the PRE script (task_submit_seq -1) fails the job too (PM-704)
-             max(exitcode) AS ec
-      -- the POST script's invocations (-2) count nowhere: their rows are not read (the test is
-      -- on the index); an instance with no other gets no row, which reads as all NULL anyway
-      FROM invocation WHERE task_submit_seq >= -1 AND {where} GROUP BY 1)"""
+       CASE WHEN {_EC} IS NULL THEN NULL WHEN {_EC} < 0 THEN -128 WHEN {_EC} & 127 THEN -({_EC} & 127) ELSE {_EC} >> 8 END
+-- the POST script's invocations (-2) count nowhere: their rows are not read (the test is on the
+-- index); an instance with no other gets no row, which reads as all NULL anyway
+FROM invocation WHERE task_submit_seq >= -1 AND {{where}} GROUP BY 1 ORDER BY 1"""
 
 _JI_SQL = """
 SELECT ji.job_instance_id, ji.job_id, ji.job_submit_seq, ji.site, ji.multiplier_factor,

@@ -525,8 +525,7 @@ class _Rows:
             # the + keeps SQLite on the (job_instance_id, task_submit_seq) index, in sql_stats'
             # order within an instance (the wf_id index would sort them into the table's)
             js_where, inv_where, inst = mine, f"{mine} AND +{tree.where('wf_id')}", _WF_INSTANCES_SQL
-        return (S._sql(S._JS_SQL.format(where=js_where)) + " ORDER BY jiid",
-                S._sql(S._INV_SQL.format(where=inv_where)) + " ORDER BY jiid", inst)
+        return S._sql(S._JS_SQL.format(where=js_where)), S._sql(S._INV_SQL.format(where=inv_where)), inst
 
     def feeds(self, w, ahead: int = 4) -> tuple:
         """(workflow ``w``'s jobstate aggregates' feed, its invocations'); None for one with
