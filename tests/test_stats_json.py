@@ -258,13 +258,17 @@ def test_rows_held_until_the_figures_are_known(tmp_path, monkeypatch, hold):
 
     db = str(tmp_path / "generated.stampede.db")
     bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    with sqlite3.connect(db) as conn:  # names of several bytes a character, cut across the file's pieces
+        conn.execute("UPDATE job SET exec_job_id = exec_job_id || '_\u00e9\u2603\U0001f600'")
+    conn.close()
     monkeypatch.setattr(J, "_HOLD_CHARS", hold)
+    monkeypatch.setattr(J, "_COPY_BYTES", 3)
     monkeypatch.setattr(J, "_BATCH", 7)
     real = J._Figures.done
     seen: list = []
     # not known until the rows are all read: everything is held
     monkeypatch.setattr(J._Figures, "done", lambda self: seen.append(1) and False)
-    same(db)
-    assert seen
+    got = same(db)
+    assert seen and all(r["job_id"].endswith("_\u00e9\u2603\U0001f600") for rows in got["jobs"].values() for r in rows)
     monkeypatch.setattr(J._Figures, "done", real)
     same(db)

@@ -40,6 +40,7 @@ anything is written, else from its row on).
 
 from __future__ import annotations
 
+import codecs
 import json
 import sqlite3
 import tempfile
@@ -391,11 +392,21 @@ class _Held:
     def _spill(self) -> None:
         if self.file is None:
             try:
-                self.file = tempfile.TemporaryFile()  # noqa: SIM115  (open across writes: close() closes it)
+                # unbuffered: what a failed write leaves is known, and cut off
+                self.file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (open across writes: close() closes it)
             except OSError:  # nowhere to put it: the figures are waited for
                 self._release()
                 return
-        self.file.write("".join(self.held or ()).encode("utf-8", "surrogatepass"))
+        at = self.file.tell()
+        data = memoryview("".join(self.held or ()).encode("utf-8", "surrogatepass"))
+        try:
+            while data:
+                data = data[self.file.write(data) or 0:]
+        except OSError:  # no room left there: back to what it held, and the figures are waited for
+            self.file.seek(at)
+            self.file.truncate()
+            self._release()
+            return
         self.held = []
         self.size = 0
 
@@ -405,8 +416,10 @@ class _Held:
         out.write(head)
         if self.file is not None:
             self.file.seek(0)
+            text = codecs.getincrementaldecoder("utf-8")("surrogatepass")  # a piece may end inside a character
             while chunk := self.file.read(_COPY_BYTES):
-                out.write(chunk.decode("utf-8", "surrogatepass"))
+                out.write(text.decode(chunk))
+            out.write(text.decode(b"", final=True))
             self.close()
         out.write("".join(self.held or ()))
         self.held = None
