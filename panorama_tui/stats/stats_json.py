@@ -10,26 +10,32 @@ a DB whose instances are not in that order gets one statement that sorts them.  
 is the aggregates, a few batches of rows, and (:class:`_Held`) the rows read before the
 figures written ahead of them are known: up to 8 MB, the rest in a temporary file.
 
-Where the time goes: CPU of each statement alone on one thread, 100k jobs (load 3-5, medians
-of 3) and 1M (one run); the jobs.csv rows on this thread, the figures on the workers:
+Where the time goes: CPU of each statement alone on one thread (user+sys, s), 100k jobs
+(medians of 3) and 1M (one run), load ~1.5; the jobs.csv rows on this thread, the figures on
+the workers:
 
-  rows: jobstate aggregates (700k / 7M states)    0.31-0.46 s   3.5 s
-        invocation aggregates                     0.21-0.34     3.1
-        instances with their job's name           0.24-0.38     3.0 (1.7 the job's lookup)
-        the dicts / their text (Python)           0.13-0.28 / 0.05-0.1   ~1.5 / ~0.8
-        checks: odd values, submit order, tries   0.1           ~1
-  figures: counts of instances / of tasks         0.07 / 0.17   0.9 / 1.7
-        cumulative times                          0.04          0.5
-        breakdown (a GROUP BY sorting every invocation)   0.21-0.31     2.8
-        time tables (two such GROUP BYs)          0.35-0.4      3.7
+                                                    100k    1M
+  checks: odd values, submit order, tries           0.10    1.41
+  rows: jobstate aggregates (700k / 7M states)      0.33    3.37
+        invocation aggregates                       0.21    2.52
+        instances with their job's name             0.25    3.08 (1.7 the job's lookup)
+        the dicts, their text (Python)              0.19    2.28
+  figures: retried instances, counts of instances   0.08    0.88
+        counts of tasks                             0.12    1.36
+        cumulative times                            0.05    0.48
+        breakdown (a GROUP BY sorting invocations)  0.23    2.56
+        time tables (two such GROUP BYs)            0.27    3.97
+  all of it                                         1.85   21.91
 
 Every figure stays the SQL statement sql_stats has, summing in SQLite (the same rows into
 the same stable sort give the same floating-point sums, in the DB engine's own arithmetic, as
-pegasus-statistics'), so the sum of these, ~2.0 s of CPU at 100k and ~20 s at 1M, is about
-the floor; what is left to gain is the second core: the figures are computed on two workers
-(:class:`_Work`) while this thread reads the rows from the start, holding them until the
-figures before them are known.  With a core for each feed too (:data:`_FEED_MIN_CPUS`) the
-rows' aggregates are read by feeds while this thread reads the instances and writes.
+pegasus-statistics'), so the statements' sum, ~1.7 s at 100k and ~19.6 s at 1M, is about the
+floor (pegasus-statistics -s all: ~11 s and ~125 s of CPU).  What is left to gain is the
+second core: the figures are computed on two workers (:class:`_Work`) while this thread reads
+the rows from the start, holding them until the figures before them are known (on two free
+cores the wall time is about this thread's share: ~1.3 s at 100k, ~13 s at 1M).  With a core
+for each feed too (:data:`_FEED_MIN_CPUS`) the rows' aggregates are read by feeds while this
+thread reads the instances and writes.
 
 The aggregates are sql_stats' own.  A DB sql_stats would answer another way (a caller's
 connection, a value the figures cannot use, which sends it to the store) gets
