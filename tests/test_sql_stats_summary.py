@@ -197,3 +197,26 @@ def test_an_open_connection_keeps_its_settings(retried_db):
     assert conn.execute("PRAGMA cache_size").fetchone() == (-1000,)
     conn.close()
     assert got == S.summary_statistics_db(retried_db)
+
+
+@pytest.mark.parametrize("not_utf8", [False, True], ids=["text", "not-utf8"])
+def test_repeated_task_ids_listed_or_found_again_the_same(retried_db, monkeypatch, not_utf8):
+    """The task ids that occur more than once go into the task counts' statements as a list of
+    their bytes (hex), or as the subquery past _REPEATED_INLINE_MAX: the same counts, a task id
+    that is not UTF-8 among them too (its bytes, not a decoding of them)."""
+    if not_utf8:
+        with sqlite3.connect(retried_db) as conn:
+            task = conn.execute(f"SELECT abs_task_id FROM ({S._REPEATED}) LIMIT 1").fetchone()[0]
+            conn.execute("UPDATE invocation SET abs_task_id = CAST(X'6964FF' AS TEXT) WHERE abs_task_id = ?", (task,))
+        conn.close()
+    conn = sqlite3.connect(f"file:{retried_db}?mode=ro", uri=True)
+    conn.text_factory = bytes
+    listed = S._repeated_task_ids(conn)
+    assert listed.startswith("CAST(X'") and (not not_utf8 or "CAST(X'6964FF' AS TEXT)" in listed)
+    tree = S._Tree(conn, None, "DB")
+    got = S._task_counts(conn, tree)
+    monkeypatch.setattr(S, "_REPEATED_INLINE_MAX", 0)
+    assert S._repeated_task_ids(conn) == S._REPEATED
+    assert S._task_counts(conn, tree) == got
+    conn.close()
+    assert sum(c[3] for c in got.values()) >= 3  # retries: the repeated task ids counted once each

@@ -219,9 +219,8 @@ def test_a_write_that_fails_among_the_rows_stops_the_worker(tmp_path, monkeypatc
 
 
 def test_one_worker_when_a_third_connection_cannot_be_had(tmp_path, monkeypatch):
-    """A writer waiting for the lock can refuse the third connection: the one worker reads
-    the jobstate aggregates, this thread the invocations' (two feeds on one worker would wait
-    for each other once the first had filled its queue)."""
+    """A writer waiting for the lock can refuse the third connection (and the feeds' own): the
+    one worker computes every figure, this thread reads the rows' aggregates itself."""
     from benchmarks import bench_stats
 
     db = str(tmp_path / "generated.stampede.db")
@@ -248,3 +247,28 @@ def test_a_submit_seq_that_is_not_a_number(hier_copy):
     theirs: list = []
     assert streamed(db, warnings=mine) == whole(db, warnings=theirs)
     assert mine == theirs and any("row by row" in w for w in mine)
+
+
+@pytest.mark.parametrize("hold", [1, 10**9], ids=["spilled", "in-memory"])
+def test_rows_held_until_the_figures_are_known(tmp_path, monkeypatch, hold):
+    """The rows are read while the workers compute the figures written before them: what they
+    write meanwhile is held (past a few characters, in a temporary file) and written after the
+    figures, the same text."""
+    from benchmarks import bench_stats
+
+    db = str(tmp_path / "generated.stampede.db")
+    bench_stats.write_stampede_db(db, bench_stats.run_events(300))
+    with sqlite3.connect(db) as conn:  # names of several bytes a character, cut across the file's pieces
+        conn.execute("UPDATE job SET exec_job_id = exec_job_id || '_\u00e9\u2603\U0001f600'")
+    conn.close()
+    monkeypatch.setattr(J, "_HOLD_CHARS", hold)
+    monkeypatch.setattr(J, "_COPY_BYTES", 3)
+    monkeypatch.setattr(J, "_BATCH", 7)
+    real = J._Figures.done
+    seen: list = []
+    # not known until the rows are all read: everything is held
+    monkeypatch.setattr(J._Figures, "done", lambda self: seen.append(1) and False)
+    got = same(db)
+    assert seen and all(r["job_id"].endswith("_\u00e9\u2603\U0001f600") for rows in got["jobs"].values() for r in rows)
+    monkeypatch.setattr(J._Figures, "done", real)
+    same(db)

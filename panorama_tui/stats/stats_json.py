@@ -5,21 +5,37 @@ a dict (~740 bytes each: 0.75 GB at 1M jobs), and its JSON text is made whole on
 (bytes, then str: ~0.6 GB each).  :func:`write_statistics_json` writes the same JSON (the
 same keys, values and order) with the rows read as they are written: per workflow, the
 instances, their jobstate aggregates and their invocation aggregates, each one ordered pass
-(instance-id order, which is pegasus-statistics' order in a DB monitord wrote), merged here,
-the two aggregates read by worker threads on connections of their own; a DB whose instances
-are not in that order gets one statement that sorts them.  What is held is the aggregates
-and a few batches of rows.
+(instance-id order, which is pegasus-statistics' order in a DB monitord wrote), merged here;
+a DB whose instances are not in that order gets one statement that sorts them.  What is held
+is the aggregates, a few batches of rows, and (:class:`_Held`) the rows read before the
+figures written ahead of them are known: up to 8 MB, the rest in a temporary file.
 
-Where the time goes (100k jobs, one thread, CPU): the figures --stats prints too (task and
-job counts, cumulative and submit-side times) ~0.5 s; what only -s all has: the breakdown
-~0.25 s and the time tables ~0.28 s (each a GROUP BY that sorts 200k invocations), and the
-jobs.csv rows ~1.0 s (the jobstate aggregates over 700k states ~0.34 s, the invocations'
-~0.22 s, the instances ~0.17 s, the dicts and their text ~0.3 s).  Every sum stays the SQL
-statement sql_stats has (the same rows into the same sort give the same floating-point sum,
-and the DB engine's own arithmetic, as pegasus-statistics'); the work is shared out instead:
-two workers (:class:`_Work`) compute the -s all aggregates while this thread counts, then,
-with a core for each thread (:data:`_FEED_MIN_CPUS`), read the rows' aggregates while this
-thread reads the instances and writes; on fewer cores this thread reads them too.
+Where the time goes: CPU of each statement alone on one thread (user+sys, s), 100k jobs
+(medians of 3) and 1M (one run), load ~1.5; the jobs.csv rows on this thread, the figures on
+the workers:
+
+                                                    100k    1M
+  checks: odd values, submit order, tries           0.10    1.41
+  rows: jobstate aggregates (700k / 7M states)      0.33    3.37
+        invocation aggregates                       0.21    2.52
+        instances with their job's name             0.25    3.08 (1.7 the job's lookup)
+        the dicts, their text (Python)              0.19    2.28
+  figures: retried instances, counts of instances   0.08    0.88
+        counts of tasks                             0.12    1.36
+        cumulative times                            0.05    0.48
+        breakdown (a GROUP BY sorting invocations)  0.23    2.56
+        time tables (two such GROUP BYs)            0.27    3.97
+  all of it                                         1.85   21.91
+
+Every figure stays the SQL statement sql_stats has, summing in SQLite (the same rows into
+the same stable sort give the same floating-point sums, in the DB engine's own arithmetic, as
+pegasus-statistics'), so the statements' sum, ~1.7 s at 100k and ~19.6 s at 1M, is about the
+floor (pegasus-statistics -s all: ~11 s and ~125 s of CPU).  What is left to gain is the
+second core: the figures are computed on two workers (:class:`_Work`) while this thread reads
+the rows from the start, holding them until the figures before them are known (on two free
+cores the wall time is about this thread's share: ~1.3 s at 100k, ~13 s at 1M).  With a core
+for each feed too (:data:`_FEED_MIN_CPUS`) the rows' aggregates are read by feeds while this
+thread reads the instances and writes.
 
 The aggregates are sql_stats' own.  A DB sql_stats would answer another way (a caller's
 connection, a value the figures cannot use, which sends it to the store) gets
@@ -30,8 +46,10 @@ anything is written, else from its row on).
 
 from __future__ import annotations
 
+import codecs
 import json
 import sqlite3
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from datetime import tzinfo
@@ -39,6 +57,7 @@ from itertools import islice
 from operator import le
 from queue import Full, Queue
 from threading import Event
+from typing import IO
 
 from ..core.sqlite import MAX_STATEMENT_SECONDS, SQL_ERRORS, bound_work, text_reader
 from . import sql_stats as S
@@ -53,9 +72,11 @@ _BATCH = 2000
 # to its first row, then the usual bound again between batches of rows.
 _FIRST_ROW_SECONDS = 600.0
 _SENTINEL = "\x00jobs\x00"
-# The feeds' page cache (KiB): each reads its index once, in order (a page is not read twice),
-# and the worker's pages from the time tables go back for the third connection to take (1M
-# jobs: peak RSS ~200 MB with 32 MB caches, against ~156 MB for one connection's rows).
+# The rows' page cache (KiB), a feed's or this thread's: each statement reads its index once,
+# in order (a page is not read twice).  1M jobs: peak RSS ~200 MB with 32 MB caches, against
+# ~156 MB; a 60 MB cache for this thread (the instances' lookups of their job, 1.7 s) takes
+# ~0.9 s off the system time and adds as much user time: CPU 26.9-28.7 s against 26.9-28.0 s
+# at load ~5, RSS 205 against 91 MB.
 _FEED_CACHE_KIB = 4096
 
 
@@ -118,41 +139,48 @@ def _stream(path: str, out, wf_uuid, tz, text, slow_text: bool = False) -> bool:
         S._lean(conn)
         tree = S._Tree(conn, wf_uuid, r.name)
         work = None
+        held = None
         failed = True
         try:
             try:
-                if _odd(conn):
+                odd, plain = _checks(conn)
+                if odd:
                     return False
                 work = _Work(r, conn)
-                head, tail_of, rows_of = _head(work, conn, tree, tz)
-                # the time tables before any output: a value they cannot use (a time past
-                # time_t) still lets sql_stats answer the whole way (from the store)
-                tail = tail_of()
+                figures = _Figures(work, conn, tree, tz, S._runtime(conn, plain))
+                rows_of = _Rows(conn, tree, figures.hosts, work)
             except S._ODD_VALUES:
                 return False
+            held = _Held(out, figures)
             try:
-                # from here on, output: a figure that fails now is an error, not another path
-                text_json = dumps({**head, "jobs": _SENTINEL})
-                cut = text_json.index(dumps(_SENTINEL))
-                out.write(text_json[:cut])
-                _write_jobs(conn, tree, out, rows_of, text)
-                text_json = dumps({"jobs": _SENTINEL, **tail})
-                out.write(text_json[text_json.index(dumps(_SENTINEL)) + len(dumps(_SENTINEL)):])
+                _write_jobs(conn, tree, held, rows_of, text)
+                held.finish()
+            except _Unusable:
+                # a figure with a value it cannot use (a time past time_t): nothing is written
+                # before every figure is known, so sql_stats still answers the whole way (from the store)
+                return False
             except S._ODD_VALUES as exc:
                 raise S.StatsDbError(f"{path}: a value the figures cannot use ({type(exc).__name__}: {exc})"[:200]) from None
             failed = False
         finally:
             if work is not None:
                 work.close(failed)
+            if held is not None:
+                held.close()
     return True
 
 
-def _odd(conn) -> bool:
-    """A multiplier or a job_submit_seq that is not a number: the rows' Kickstart-Mult, or
-    sql_stats' sort of the instances, would fail in Python (the store skips such a row;
-    sql_stats then answers from the store)."""
-    return conn.execute("SELECT 1 FROM job_instance WHERE typeof(multiplier_factor) NOT IN ('integer', 'real') "
-                        "OR typeof(job_submit_seq) NOT IN ('integer', 'real') LIMIT 1").fetchone() is not None
+def _checks(conn) -> tuple:
+    """(whether a multiplier or a job_submit_seq is not a number, whether every multiplier is 1),
+    in one pass over the instances.  Odd values: the rows' Kickstart-Mult, or sql_stats' sort of
+    the instances, would fail in Python (the store skips such a row; sql_stats then answers
+    from the store).  Multipliers of 1: the runtimes need no join (sql_stats._runtime, which
+    would look for another each time it is asked: 1M jobs, ~0.15 s of CPU a pass)."""
+    odd, other = conn.execute("""
+        SELECT max(typeof(multiplier_factor) NOT IN ('integer', 'real') OR typeof(job_submit_seq) NOT IN ('integer', 'real')),
+               max(multiplier_factor <> 1)
+        FROM job_instance""").fetchone()
+    return bool(odd), not other
 
 
 class _Work:
@@ -160,16 +188,17 @@ class _Work:
     third: none for a WAL DB or one core), a worker thread each.  Work given to a worker runs
     on its connection in its thread; with no worker, on the main connection at once.
 
-    Every figure's SQL runs in SQLite with the GIL released, so the two cores share it: the
-    head's aggregates on the workers while this thread computes the counts, then the rows'
-    aggregates on the workers (:class:`_Feed`, ahead of the rows by up to ``_AHEAD`` batches;
-    with a core for each thread) while this thread reads the instances and writes."""
+    Every figure's SQL runs in SQLite with the GIL released, so the cores share it: the
+    figures (:class:`_Figures`, few rows out) on the workers while this thread reads the rows;
+    with cores enough, the rows' aggregates too, each on a connection and thread of its own
+    (:class:`_Feed`, ahead of the rows by up to ``_AHEAD`` batches)."""
 
     def __init__(self, r, conn):
         self.conn = conn
         self.r = r
         self.feeds: list = []
         self.workers: list = []
+        self.feeders: list = []
         other = r.second()
         if other is None:
             return
@@ -190,103 +219,224 @@ class _Work:
         return pool.submit(fn, c, *args)
 
     def feed(self, i: int, sql: str, ahead: int = 4):
-        """A :class:`_Feed` of ``sql``'s rows on worker ``i``, or None when there is no such
-        worker or no core for it (this thread reads them then: :data:`_FEED_MIN_CPUS`).  Not
-        modulo the workers, as :meth:`submit`: two feeds read in step on one worker would wait
-        for each other (the first one's rows, read ahead, would fill its queue before the
+        """A :class:`_Feed` of ``sql``'s rows on feeder ``i`` (a connection and thread of its own,
+        made the first time), or None when there is no core for it (this thread reads them then:
+        :data:`_FEED_MIN_CPUS`) or no such connection to be had.  Not on a worker, busy with the
+        figures meanwhile, and not two on one feeder: two feeds read in step on one thread would
+        wait for each other (the first one's rows, read ahead, would fill its queue before the
         second one began)."""
-        if i >= len(self.workers) or S._cpus() < _FEED_MIN_CPUS:
+        if not self.workers or S._cpus() < _FEED_MIN_CPUS:
             return None
-        pool, c = self.workers[i]
-        pool.submit(c.execute, f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")  # in the worker's turn
+        while len(self.feeders) <= i:
+            c = _another(self.r)
+            if c is None:
+                return None
+            # each feed reads its index once, in order (a page is not read twice)
+            c.execute(f"PRAGMA cache_size = -{_FEED_CACHE_KIB}")
+            self.feeders.append((ThreadPoolExecutor(1, thread_name_prefix="statsjson-feed"), c))
+        pool, c = self.feeders[i]
         f = _Feed(pool, c, sql, ahead)
         self.feeds.append(f)
         return f
 
     def close(self, failed: bool) -> None:
-        """Every worker done with its connection, the third closed (``r`` closes the second).
-        ``failed``: what the workers still run or have queued is stopped."""
+        """Every worker done with its connection, those not ``r``'s closed (``r`` closes its
+        second).  ``failed``: what the workers still run or have queued is stopped."""
         for f in self.feeds:
             f.stop.set()
-        for pool, _c in self.workers:
+        threads = self.workers + self.feeders
+        for pool, _c in threads:
             pool.shutdown(wait=False, cancel_futures=True)
         if failed:
-            for _pool, c in self.workers:
+            for _pool, c in threads:
                 # A query on a closed connection crashes the process (the fuzz test's odd-valued
                 # DB did): what a worker runs (the time tables) stops now, before r closes it.
                 c.interrupt()
         for f in self.feeds:
             f.close()
-        for pool, c in self.workers:
+        for pool, c in threads:
             pool.shutdown(wait=True)
             if c is not self.r.other:
                 c.close()  # a read transaction: closing it ends it
         self.workers = []
+        self.feeders = []
 
 
-# Rows' batches a feed started with the head may read ahead of the rows: 16k rows, ~3 MB.
-# The workers' page caches (KiB): the head's aggregates and the feeds each read their tables
-# once, in order, so a cache is mostly the memory of their GROUP BY sorts.  100k jobs, peak
-# RSS: 96 MB so, 145 MB with sql_stats' 32 MB caches, 167 MB with them and every aggregate
-# read ahead (50 batches), for the same CPU.
+# Rows' batches the first feeds may read ahead of the rows: 16k rows, ~3 MB.
+# The workers' page caches (KiB): the figures read their tables once each, in order, so a cache
+# is mostly the memory of their GROUP BY sorts.  100k jobs, peak RSS: 96 MB so, 145 MB with
+# sql_stats' 32 MB caches, 167 MB with them and every aggregate read ahead (50 batches), for
+# the same CPU.
 _AHEAD = 8
 _WORKER_CACHE_KIB = 8192
-# The rows' aggregates are read on the workers (feeds) only with a core for this thread and each
-# of them.  Every row a feed reads takes the GIL (sqlite3 builds the row's tuple; it lets the GIL
-# go for each step) while this thread builds its rows' dicts: on fewer cores the handovers cost
-# more than the overlap gains, in CPU and, with other work on the machine, in wall time too.  2
-# cores, load 6, medians of 2 (1M) and 5 (100k), CPU: 1M 28.0 s with the feeds against 23.0 s
-# without (wall 40.9 against 36.1 s), 100k 2.69 against 2.52 s; the output the same.  The head's
-# aggregates (few rows out, so few handovers) stay on the workers.
-_FEED_MIN_CPUS = 3
+# The rows' aggregates are read by feeds only with a core for this thread, each of the two
+# workers (busy with the figures meanwhile) and each of the two feeds.  Every row a feed reads
+# takes the GIL (sqlite3 builds the row's tuple; it lets the GIL go for each step) while this
+# thread builds its rows' dicts: on fewer cores the handovers cost more than the overlap gains,
+# in CPU and, with other work on the machine, in wall time too.  2 cores, load 6, medians of 2
+# (1M) and 5 (100k), CPU, when the feeds ran on the workers after the figures (3 cores asked
+# then): 1M 28.0 s with the feeds against 23.0 s without (wall 40.9 against 36.1 s), 100k 2.69
+# against 2.52 s; the output the same.  Not measured on more cores.
+_FEED_MIN_CPUS = 5
 
 
-def _head(work: _Work, conn, tree, tz) -> tuple:
-    """(summary, workflows and breakdown in json_units, a function giving per_host, per_day
-    and integrity, the rows' :class:`_Rows`).  The time tables, the cumulative times, the
-    breakdown and the first workflow's row aggregates are computed meanwhile on the workers.
-    100k jobs, CPU: the time tables ~0.28 s and the cumulative times ~0.05 s on one, the
-    breakdown ~0.25 s on the other, then the jobstate and invocation aggregates ~0.34 and
-    ~0.22 s; the task counts ~0.28 s and the jobs' counts ~0.13 s here."""
-    hosts = {h: S._text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
-    states = S._wf_states(conn, tree)
-    integrity = S._integrity(conn, tree)
-    times = work.submit(0, S._time_tables, tree, hosts)
-    cum = work.submit(0, S._cumulative, tree)
-    breakdown = work.submit(1, S._breakdown, tree)
-    rows_of = _Rows(conn, tree, hosts, work)
-    tc = S._task_counts(conn, tree)
-    jobs, subs, side = S._tree_instances(conn, tree)
-    top = tree.top
-    zero = (0, 0, 0, 0)
-    if len(tree.ids) == 1:
-        jc = {(top, False): jobs, (top, True): subs}
-    else:
-        jc = _wf_job_counts(conn, tree)
-    summary = S._summary(tree, states, S._sum_counts(tc.get(w, zero) for w in tree.ids),
-                         S._sum_counts(jc.get((w, False), zero) for w in tree.ids),
-                         S._sum_counts(jc.get((w, True), zero) for w in tree.ids), cum.result(), side)
-    every = {k: summary[k] for k in ("tasks", "jobs", "sub_workflows", "workflow_retries")}
-    if len(tree.ids) == 1:
-        workflows = [{"wf_uuid": tree.uuid[top], "label": tree.label[top], **every}]
-    else:
-        workflows = [{
-            "wf_uuid": tree.uuid[w], "label": tree.label[w],
-            "tasks": S._counts(*tc.get(w, zero)),
-            "jobs": S._counts(*jc.get((w, False), zero)),
-            "sub_workflows": S._counts(*jc.get((w, True), zero)),
-            "workflow_retries": S._retries(states, [w]),
-        } for w in tree.ids]
-    workflows.append({"wf_uuid": "ALL", "label": None, **every})
-    head = S.json_units({"summary": summary, "workflows": workflows, "breakdown": breakdown.result()})
+class _Unusable(Exception):
+    """A figure with a value it cannot use (:data:`sql_stats._ODD_VALUES`), found before anything
+    is written."""
 
-    def tail() -> dict:
-        t = times.result()
-        return {"per_host": {"jobs": by_day(t["hj"], tz), "invocations": by_day(t["hi"], tz)},
+
+class _Figures:
+    """Every figure of the answer but the jobs.csv rows, computed on the workers while this
+    thread reads the rows (on this thread first with no worker).  Two workers' shares, each in
+    this order, about even: 1M jobs, CPU ~5 s each (the counts of instances ~1.3 s, of tasks
+    ~1.4, cumulative times ~0.4, the jobs' time tables ~2.0 | the breakdown ~2.5, the
+    invocations' time tables ~2.5)."""
+
+    def __init__(self, work: _Work, conn, tree, tz, runtime: tuple):
+        self.tree = tree
+        self.tz = tz
+        self.hosts = {h: S._text(name) for h, name in conn.execute("SELECT host_id, hostname FROM host")}
+        self.states = S._wf_states(conn, tree)
+        self.integrity = S._integrity(conn, tree)
+        self.parts = {
+            "counts": work.submit(0, _counts, tree),
+            "breakdown": work.submit(1, S._breakdown, tree, runtime),
+            "invocation_hours": work.submit(1, S._invocation_hours, tree, self.hosts),
+            "cum": work.submit(0, S._cumulative, tree, runtime),
+            "execute_hours": work.submit(0, S._execute_hours, tree, self.hosts),
+        }
+        if len(tree.ids) > 1:
+            self.parts["jobs"] = work.submit(0, _wf_job_counts, tree)
+        self._texts: tuple | None = None
+
+    def done(self) -> bool:
+        return all(f.done() for f in self.parts.values())
+
+    def texts(self) -> tuple:
+        """(the answer's text up to the rows' ``{``, and from after their ``}``), waiting for the
+        figures.  Raises :class:`_Unusable`."""
+        if self._texts is None:
+            try:
+                self._texts = self._make()
+            except S._ODD_VALUES as exc:
+                raise _Unusable(exc) from exc
+        return self._texts
+
+    def _make(self) -> tuple:
+        p = {k: f.result() for k, f in self.parts.items()}
+        tree, tz = self.tree, self.tz
+        (jobs, subs, side), tc = p["counts"]
+        top = tree.top
+        zero = (0, 0, 0, 0)
+        jc = p["jobs"] if len(tree.ids) > 1 else {(top, False): jobs, (top, True): subs}
+        summary = S._summary(tree, self.states, S._sum_counts(tc.get(w, zero) for w in tree.ids),
+                             S._sum_counts(jc.get((w, False), zero) for w in tree.ids),
+                             S._sum_counts(jc.get((w, True), zero) for w in tree.ids), p["cum"], side)
+        every = {k: summary[k] for k in ("tasks", "jobs", "sub_workflows", "workflow_retries")}
+        if len(tree.ids) == 1:
+            workflows = [{"wf_uuid": tree.uuid[top], "label": tree.label[top], **every}]
+        else:
+            workflows = [{
+                "wf_uuid": tree.uuid[w], "label": tree.label[w],
+                "tasks": S._counts(*tc.get(w, zero)),
+                "jobs": S._counts(*jc.get((w, False), zero)),
+                "sub_workflows": S._counts(*jc.get((w, True), zero)),
+                "workflow_retries": S._retries(self.states, [w]),
+            } for w in tree.ids]
+        workflows.append({"wf_uuid": "ALL", "label": None, **every})
+        head = S.json_units({"summary": summary, "workflows": workflows, "breakdown": p["breakdown"]})
+        t = {**p["invocation_hours"], **p["execute_hours"]}
+        tail = {"per_host": {"jobs": by_day(t["hj"], tz), "invocations": by_day(t["hi"], tz)},
                 "per_day": {"jobs": by_day(t["dj"], tz), "invocations": by_day(t["di"], tz)},
-                "integrity": integrity}
+                "integrity": self.integrity}
+        mark = dumps(_SENTINEL)
+        text = dumps({**head, "jobs": _SENTINEL})
+        head_text = text[:text.index(mark)]
+        text = dumps({"jobs": _SENTINEL, **tail})
+        return head_text, text[text.index(mark) + len(mark):]
 
-    return head, tail, rows_of
+
+def _counts(conn, tree) -> tuple:
+    """(sql_stats' counts of the instances, of the tasks), with one list of the retried instances."""
+    retried = S._retried_ids(conn)
+    return S._tree_instances(conn, tree, retried), S._task_counts(conn, tree, retried)
+
+
+class _Held:
+    """``out`` for the rows, holding what they write until the figures before them are known
+    (:class:`_Figures`), then writing those, what was held, and the rest as it comes.  Past
+    :data:`_HOLD_CHARS` what is held goes to a temporary file, not this process's memory."""
+
+    def __init__(self, out, figures: _Figures):
+        self.out = out
+        self.figures = figures
+        self.held: list[str] | None = []
+        self.size = 0
+        self.file: IO[bytes] | None = None
+        self.tail = ""
+
+    def write(self, text: str) -> None:
+        if self.held is None:
+            self.out.write(text)
+            return
+        self.held.append(text)
+        self.size += len(text)
+        if self.figures.done():
+            self._release()
+        elif self.size >= _HOLD_CHARS:
+            self._spill()
+
+    def finish(self) -> None:
+        """The rest: the figures' text after the rows (waiting for them)."""
+        if self.held is not None:
+            self._release()
+        self.out.write(self.tail)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def _spill(self) -> None:
+        if self.file is None:
+            try:
+                # unbuffered: what a failed write leaves is known, and cut off
+                self.file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115  (open across writes: close() closes it)
+            except OSError:  # nowhere to put it: the figures are waited for
+                self._release()
+                return
+        at = self.file.tell()
+        data = memoryview("".join(self.held or ()).encode("utf-8", "surrogatepass"))
+        try:
+            while data:
+                data = data[self.file.write(data) or 0:]
+        except OSError:  # no room left there: back to what it held, and the figures are waited for
+            self.file.seek(at)
+            self.file.truncate()
+            self._release()
+            return
+        self.held = []
+        self.size = 0
+
+    def _release(self) -> None:
+        head, self.tail = self.figures.texts()
+        out = self.out
+        out.write(head)
+        if self.file is not None:
+            self.file.seek(0)
+            text = codecs.getincrementaldecoder("utf-8")("surrogatepass")  # a piece may end inside a character
+            while chunk := self.file.read(_COPY_BYTES):
+                out.write(text.decode(chunk))
+            out.write(text.decode(b"", final=True))
+            self.close()
+        out.write("".join(self.held or ()))
+        self.held = None
+
+
+# What the rows hold in memory before the figures are known (characters: ASCII mostly, a
+# byte each), and the pieces the rest is copied back in from its file.
+_HOLD_CHARS = 8 << 20
+_COPY_BYTES = 1 << 20
 
 
 def _wf_job_counts(conn, tree) -> dict:
@@ -363,9 +513,9 @@ ORDER BY ji.job_submit_seq, ji.job_instance_id"""
 
 
 class _Rows:
-    """What the jobs.csv rows need, known before the head is written: whether the instances
-    are in submit order (else :func:`_write_jobs_sorted`), the jobs with several instances,
-    the statements, and the first workflow's aggregates already being read on the workers.
+    """What the jobs.csv rows need before their first: whether the instances are in submit
+    order (else :func:`_write_jobs_sorted`), the jobs with several instances, the statements,
+    and the first workflow's aggregates already being read by feeds, when there are.
 
     All of a DB in one workflow: each statement one pass over its table.  Several workflows
     (or one of several): each workflow's statements read its own instances, through the
@@ -382,7 +532,7 @@ class _Rows:
         self.tree = tree
         self.whole = tree.everything and len(tree.ids) == 1
         self.work = work
-        self.first = self.feeds(tree.ids[0], _AHEAD)  # queued behind the head's aggregates on each worker
+        self.first = self.feeds(tree.ids[0], _AHEAD)  # started now, beside the figures
 
     def statements(self, w) -> tuple:
         """Workflow ``w``'s (jobstate aggregates, invocation aggregates, instances) statements,
@@ -396,8 +546,7 @@ class _Rows:
             # the + keeps SQLite on the (job_instance_id, task_submit_seq) index, in sql_stats'
             # order within an instance (the wf_id index would sort them into the table's)
             js_where, inv_where, inst = mine, f"{mine} AND +{tree.where('wf_id')}", _WF_INSTANCES_SQL
-        return (S._sql(S._JS_SQL.format(where=js_where)) + " ORDER BY jiid",
-                S._sql(S._INV_SQL.format(where=inv_where)) + " ORDER BY jiid", inst)
+        return S._sql(S._JS_SQL.format(where=js_where)), S._sql(S._INV_SQL.format(where=inv_where)), inst
 
     def feeds(self, w, ahead: int = 4) -> tuple:
         """(workflow ``w``'s jobstate aggregates' feed, its invocations'); None for one with
