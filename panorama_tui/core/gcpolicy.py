@@ -78,10 +78,9 @@ def no_collections():
             _on_locked()
 
 
-@contextmanager
-def frozen_burst():
-    """A batch of long-lived objects made at once (a store restored from a checkpoint, or a
-    big DB's slice of jobs and tries loaded in bulk: ~5-10 objects a job), with the collector
+def build_frozen(build, *args):
+    """``build(*args)``: a batch of long-lived objects made at once (a store restored from a
+    checkpoint, or a big DB's slice of jobs and tries loaded in bulk: ~5-10 objects a job), with the collector
     off, then frozen as :func:`note_applied` freezes a grown store.  Else the young
     collections their allocations trigger walk them again and again: a 100k-job bulk load
     spent 0.34 s of its 2.6 s in collections, the longest 59 ms (a gen-1 pass over ~100k
@@ -95,16 +94,11 @@ def frozen_burst():
     global _since
     gc.collect(1)
     with no_collections():
-        yield
+        out = build(*args)
         gc.freeze()
     with _lock:
         _since = 0
-
-
-def build_frozen(build, *args):
-    """``build(*args)`` inside a :func:`frozen_burst`."""
-    with frozen_burst():
-        return build(*args)
+    return out
 
 
 def thaw() -> None:

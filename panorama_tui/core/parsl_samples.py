@@ -80,22 +80,32 @@ def shape_samples(rows, recent: int) -> dict:
         if tl is None:
             tl = times[run_id] = set()
         tl.update(s[0] for s in samples)
-        got = tasks.get((run_id, tid))
-        if got is None:
-            got = tasks[(run_id, tid)] = ([], [], [0.0, 0.0, 0.0])
-        tries, series, c = got
-        flat = [x for s in samples for x in s]
-        tries.append((try_id, pids[k], flat, (c[0], c[1], c[2])))
-        _, c1, _, r1, w1 = samples[0]
-        for ts, cpu, rss, rd, wr in samples:
-            series += (ts, cpu - c1 + c[0], rss, rd - r1 + c[1], wr - w1 + c[2])
-        _, cn, _, rn, wn = samples[-1]
-        c[0] += max(0.0, cn - c1)
-        c[1] += max(0.0, rn - r1)
-        c[2] += max(0.0, wn - w1)
+        tasks.setdefault((run_id, tid), []).append((try_id, pids[k], [x for s in samples for x in s]))
     out = []
-    for (run_id, tid), (tries, series, _) in tasks.items():
-        ts = series[0::5]
-        out.append((run_id, tid, tries, series, all(a < b for a, b in zip(ts, ts[1:]))))
+    for (run_id, tid), tries in tasks.items():
+        carries, series, ordered = draw_series([flat for _, _, flat in tries])
+        out.append((run_id, tid, [(*t, c) for t, c in zip(tries, carries)], series, ordered))
     return {"tasks": out, "intervals": list(intervals.items()),
             "times": [(run_id, sorted(tl)[-recent:]) for run_id, tl in times.items()], "no_task": no_task}
+
+
+def draw_series(tries) -> tuple[list[tuple], list[float], bool]:
+    """A task's series from its tries' samples (each flat: ts, CPU s, RSS B, read B, written B,
+    ...; in try order, none empty): each try's samples less its first, carried on from the
+    tries before it.  (Each try's carry: where its counters start in the series; the series,
+    flat; whether its times rise.)  The store's bulk handler draws a task's series again with
+    it when a range brings samples to a task that had some."""
+    carries = []
+    series: list = []
+    c0 = r0 = w0 = 0.0
+    for v in tries:
+        carries.append((c0, r0, w0))
+        c1, r1, w1 = v[1], v[3], v[4]
+        for i in range(0, len(v), 5):
+            series += (v[i], v[i + 1] - c1 + c0, v[i + 2], v[i + 3] - r1 + r0, v[i + 4] - w1 + w0)
+        n = len(v) - 5
+        c0 += max(0.0, v[n + 1] - c1)
+        r0 += max(0.0, v[n + 3] - r1)
+        w0 += max(0.0, v[n + 4] - w1)
+    ts = series[0::5]
+    return carries, series, all(a < b for a, b in zip(ts, ts[1:]))

@@ -432,15 +432,16 @@ class JobOrder:
         changed = list(changed)
         inside = list(map(in_scope, changed))
         back = list(compress(changed, inside))
+        back_keys = column_keys(self.col, back, now)
         if self._arrival is not None:
             there = list(map(self._positions().__contains__, changed))
             if there != inside:
-                came = list(compress(changed, map(gt, inside, there)))
-                if any(map(gt, there, inside)) or not self._grow(came, now):
+                new = [not t for t, i in zip(there, inside) if i]  # of back, those not in the scope yet
+                if any(map(gt, there, inside)) or not self._grow(list(compress(back, new)),
+                                                                 list(compress(back_keys, new))):
                     # Jobs went, or came before others: the arrival order is sorted
                     # again when next needed.  Most updates change keys, not who is in scope.
                     self._forget()
-        back_keys = column_keys(self.col, back, now)
         cached = self._cache.get(self.col) if self._arrival is not None else None
         if cached is None:
             gone = set(changed)
@@ -454,16 +455,18 @@ class JobOrder:
             return True
         return self._rekey(back, back_keys, cached)
 
-    def _grow(self, came: list, now) -> bool:
-        """Jobs ``came`` into the scope, all after those in it (a load's or a live run's new
-        jobs; False: not so): the arrival order, its positions and this column's keys and
-        order grow by them, the other columns' are made again when next sorted by.  Else a
-        1M-job load's every tick sorted a million jobs by arrival and keyed them again
-        (py-spy: the screen's main cost of the load)."""
+    def _grow(self, came: list, new_keys: list) -> bool:
+        """Jobs ``came`` into the scope (with their keys by this column), all after those in it
+        (a load's or a live run's new jobs; False: not so): the arrival order, its positions
+        and this column's keys and order grow by them, the other columns' are made again when
+        next sorted by.  Else a 1M-job load's every tick sorted a million jobs by arrival and
+        keyed them again (py-spy: the screen's main cost of the load)."""
         base = self._arrival
-        came.sort(key=_order)
-        if base and came[0].order <= base[-1].order:
+        orders = list(map(_order, came))
+        if base and min(orders) <= base[-1].order:
             return False
+        at = sorted(range(len(came)), key=orders.__getitem__)
+        came, new_keys = list(map(came.__getitem__, at)), list(map(new_keys.__getitem__, at))
         n0 = len(base)
         base += came
         if self._pos is not None:
@@ -479,7 +482,6 @@ class JobOrder:
         keys = self._cache.get(col)
         if keys is None:
             return True  # update merges them by their keys, as any changed job
-        new_keys = column_keys(col, came, now)
         keys += new_keys
         came, new_keys = stable_sort(came, new_keys)
         full, fkeys = self._sorted.get(col, (self.full, self.keys))

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 
 from ...core import gcpolicy
 from ...core import parsl_events as pe
-from ...core.parsl_samples import shape_samples
+from ...core.parsl_samples import draw_series, shape_samples
 from ...core.fmt import clock_time, human_bytes, human_duration, visible
 from ..coerce import _float, _int, _istr, _str
 from ..entities import _NAN, _STATE_CODE, _STATE_NAMES, Job, Try, Workflow
@@ -931,8 +931,9 @@ def _bulk_samples(s: Store, res: dict, run_of_id, touched: dict) -> None:
 
 
 def _series_onto(task: ParslTask, tries: list, flat: list, ordered: bool) -> None:
-    """A task's series as ``parsl_samples`` drew it (what :func:`_bulk_series` draws): put in the
-    series' array at once when its times rise and fit, else a sample at a time."""
+    """A task's series as ``parsl_samples.draw_series`` drew it (``tries``: its tries with
+    samples, by try id first): put in the series' array at once when its times rise and fit,
+    else a sample at a time."""
     series = task.job.series = ResourceSeries()
     ptries = task.tries
     for try_id, *_ in tries:
@@ -950,44 +951,19 @@ def _series_onto(task: ParslTask, tries: list, flat: list, ordered: bool) -> Non
 
 
 def _bulk_series(task: ParslTask) -> None:
-    """:func:`rebuild_series` in one loop: each try's samples less its first, carried on from
-    the tries before it, put in the series' array at once when they are in time order and fit
-    (what ``add5`` a sample would leave; at 100k tasks 98k series, 278k samples)."""
-    job = task.job
-    job.series = None
-    series = None
-    flat: list = []
-    cpu0 = rd0 = wr0 = 0.0
-    for tid in sorted(task.tries):
-        p = task.tries[tid]
+    """:func:`rebuild_series` in one pass (``parsl_samples.draw_series``), put in the series'
+    array at once when its times rise and fit (what ``add5`` a sample would leave; at 100k
+    tasks 98k series, 278k samples)."""
+    task.job.series = None
+    for p in task.tries.values():
         p.carry = None
-        b = p._samples
-        if not b:
-            continue
-        if series is None:
-            series = job.series = ResourceSeries()
-        p.carry = (cpu0, rd0, wr0)
-        v = memoryview(b).cast("d")
-        c1, r1, w1 = v[1], v[3], v[4]
-        for i in range(0, len(v), 5):
-            flat += (v[i], v[i + 1] - c1 + cpu0, v[i + 2], v[i + 3] - r1 + rd0, v[i + 4] - w1 + wr0)
-        if p.pid is not None:
-            series.pid = p.pid
-        series.hostname = p.hostname or series.hostname
-        n = len(v) - 5
-        cpu0 += max(0.0, v[n + 1] - c1)
-        rd0 += max(0.0, v[n + 3] - r1)
-        wr0 += max(0.0, v[n + 4] - w1)
-    if series is None:
+    sampled = [tid for tid in sorted(task.tries) if task.tries[tid]._samples]
+    if not sampled:
         return
-    rs = series.rank(0)
-    times = flat[0::5]
-    if len(times) <= rs.capacity and all(a < b for a, b in zip(times, times[1:])):
-        rs._a = array("d", flat)
-        return
-    add5 = series.add5
-    for i in range(0, len(flat), 5):
-        add5(0, *flat[i:i + 5])
+    carries, flat, ordered = draw_series([memoryview(task.tries[tid]._samples).cast("d") for tid in sampled])
+    for tid, carry in zip(sampled, carries):
+        task.tries[tid].carry = carry
+    _series_onto(task, [(tid,) for tid in sampled], flat, ordered)
 
 
 def _bulk_states(t: Try, ptry: ParslTry, rows: list) -> None:

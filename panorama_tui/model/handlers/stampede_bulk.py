@@ -28,9 +28,8 @@ HISTORY_EVENT = "stampede.bulk.history"
 @handles(BULK_EVENT)
 def _h_bulk(s: Store, ev, d: dict) -> None:
     # The slice's jobs and tries live as long as the store: made with the collector off and
-    # frozen (gcpolicy.frozen_burst), not walked by the young collections they would trigger.
-    with gcpolicy.frozen_burst():
-        _apply_bulk(s, d)
+    # frozen (gcpolicy.build_frozen), not walked by the young collections they would trigger.
+    gcpolicy.build_frozen(_apply_bulk, s, d)
 
 
 def _apply_bulk(s: Store, d: dict) -> None:
@@ -67,7 +66,6 @@ def _unique(col) -> list:
 def _jobs(s: Store, wfs: list, rows) -> None:
     """Jobs first, waiting: the rows the screen shows at once, in the DB's order."""
     job_of = s.job
-    changed = s.changed
     _, _, tdescs, _, _, roles = zip(*rows)
     for (wi, exec_id, _, clustered, maxr, _), tdesc, role in zip(rows, _shared(tdescs), _shared(roles)):
         wf = wfs[wi]
@@ -82,8 +80,7 @@ def _jobs(s: Store, wfs: list, rows) -> None:
         if role and job.transformation is None:
             job.transformation = role
         if fresh:
-            job.partial = True
-            changed.add(job)
+            job.partial = True  # (Store.job noted it as changed)
 
 
 def _tasks(s: Store, wfs: list, rows) -> None:
