@@ -179,11 +179,12 @@ def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, shared_da
     one, two = generated
     monkeypatch.setattr(mdb, "BULK_FIRST", 7)
     monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)
-    monkeypatch.setattr(mdb, "BULK_RANGE", 10)  # (52 task ids: 6 ranges, the child reads and shapes 4)
+    monkeypatch.setattr(mdb, "READER_SHARE", 2)  # of the ranges after the first, the reader reads every other
+    monkeypatch.setattr(mdb, "BULK_RANGE", 10)  # (52 task ids: 6 ranges, the child reads and shapes 2)
     for db in shared_dbs(shared_data):
         a, b = full_view(read(db, False)), full_view(read(db, True, prefetch_min=1))
         assert a == b, (db.name, first_diffs(a, b))
-    monkeypatch.setattr(mdb, "BULK_RANGE", 333)  # (4 ranges: the child reads and shapes the last 2)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 333)  # (4 ranges: the child reads and shapes the third)
     for path in (one, two):
         for summarised in (True, False):
             here = read(path, True, whole=False, summarised=summarised)
@@ -374,3 +375,24 @@ def test_an_older_recordings_resource_rows_give_the_same_store(generated, monkey
         monkeypatch.setattr(bulk_shape.RangeShaper, "shape", rows_not_samples)
         a, b = shaped, full_view(read(one, True))
         assert a == b, (width, first_diffs(a, b))
+
+
+def test_epochs_a_column_at_a_time_equal_local_epoch_bit_for_bit():
+    """FastEpoch.column (the bulk read's times, no call a value) gives what local_epoch gives
+    each value, across odd values too: None, short or unparsable texts, seconds out of range,
+    numbers, another separator, a minute seen for the first time mid-column."""
+    from panorama_tui.core.parsl_events import local_epoch
+    from panorama_tui.sources.parsl.bulk_shape import FastEpoch
+
+    good = [f"2026-11-21 05:{m:02d}:{s:09.6f}" for m in range(0, 60, 7) for s in (0.0, 1.5, 30.000001, 59.999999)]
+    odd = [None, "2026-11-21 05:29:3", "2026-11-21 05:29:", "2026-11-21 05:29:99.5", "2026-11-21 05:29:-1.0",
+           "2026-11-21 05:29:nan", "2026-11-21T05:29:30.5", "2026-13-40 05:29:30.5", "not a time at all!!",
+           "", 1796679833.5, 7, b"2026-11-21 05:29:30.504744", "2026-03-29 02:30:00.000001"]
+    columns = [good, good + [None], [None, *good, None], *([v, *good] for v in odd), [*good, *odd], odd]
+    for texts in columns:
+        expect = [local_epoch(t) for t in texts]
+        for e in (FastEpoch(), FastEpoch()):
+            got = e.column(texts)
+            assert [repr(x) for x in got] == [repr(x) for x in expect], texts
+            assert [repr(x) for x in e.column(texts)] == [repr(x) for x in expect]  # minutes known now
+            assert [repr(e(t)) for t in texts] == [repr(x) for x in expect]
