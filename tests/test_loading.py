@@ -15,7 +15,7 @@ import pytest
 from benchmarks.generate import SEED, until_ts, write_stampede_db
 from panorama_tui.model.states import JobState
 from panorama_tui.model.store import Store
-from panorama_tui.pipeline.ingest import Ingest
+from panorama_tui.pipeline.ingest import Ingest, decode_batch
 from panorama_tui.pipeline.read import read_stampede_db
 from panorama_tui.sources.base import RESET
 from panorama_tui.sources.pegasus import stampede_db
@@ -324,3 +324,46 @@ def test_the_partial_label_stays_at_80_columns():
     lines = [h.splitlines()[1] for h in _headers(store, (80, 24), [lambda: loading, more_counts])]
     assert lines[0].rstrip().endswith("17.56% of 100000  partial") and len(lines[0]) <= 78, lines[0]
     assert "partial 17.56%" in lines[1], lines[1]
+
+
+def test_parsl_tasks_fill_the_job_list_as_ranges_come(tmp_path, monkeypatch):
+    """A Parsl DB read in bulk a range at a time: each range's tasks come after those shown (by
+    the order they were written), so the job list places them (JobOrder._grow), keyed by the
+    column it is sorted by, and shows them at the next tick although no shown row moved: the
+    list grows with the store, not only once the load is over (it stayed at the first range's
+    500 rows through a 100k-task load)."""
+    from benchmarks import generate_parsl
+    from panorama_tui.sources.parsl import monitoring_db as mdb
+    from panorama_tui.ui.app import PanoramaApp
+    from panorama_tui.ui.widgets.joblist import JobList
+
+    path = str(tmp_path / "monitoring.db")
+    generate_parsl.write(path, 1200)
+    monkeypatch.setattr(mdb, "BULK_FIRST", 100)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 100)
+    src = mdb.ParslDbSource(path, follow=False, bulk=True, writers=lambda p: None, prefetch_min=None)
+    store = Store()
+    batches = (decode_batch(b, [], samples=True) for b in src.batches())
+    store.apply_decoded(next(batches))
+
+    async def go():
+        app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.pause()
+            jobs = app.query_one("#jobs", JobList)
+            app.refresh_all()
+            await pilot.pause()
+            seen = [len(jobs.rows)]
+            for batch in batches:
+                with store.lock:
+                    store.apply_decoded(batch)
+                app.refresh_all()
+                await pilot.pause()
+                assert len(jobs.rows) == store.job_count()
+                seen.append(len(jobs.rows))
+            assert seen[-1] == 1200 and len(set(seen)) > 10, seen
+            shown = [j.key for j in jobs.rows]
+            jobs.rebuild()
+            assert shown == [j.key for j in jobs.rows]
+
+    asyncio.run(go())

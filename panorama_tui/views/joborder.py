@@ -433,6 +433,7 @@ class JobOrder:
         inside = list(map(in_scope, changed))
         back = list(compress(changed, inside))
         back_keys = column_keys(self.col, back, now)
+        grew = False  # jobs came, placed by _grow: rows came even when no key moved
         if self._arrival is not None:
             there = list(map(self._positions().__contains__, changed))
             if there != inside:
@@ -442,6 +443,8 @@ class JobOrder:
                     # Jobs went, or came before others: the arrival order is sorted
                     # again when next needed.  Most updates change keys, not who is in scope.
                     self._forget()
+                else:
+                    grew = True
         cached = self._cache.get(self.col) if self._arrival is not None else None
         if cached is None:
             gone = set(changed)
@@ -453,7 +456,7 @@ class JobOrder:
                 self.rows, self.row_keys = _merge(*_drop(self.rows, self.row_keys, gone),
                                                   list(compress(back, flags)), list(compress(back_keys, flags)))
             return True
-        return self._rekey(back, back_keys, cached)
+        return self._rekey(back, back_keys, cached) or grew
 
     def _grow(self, came: list, new_keys: list) -> bool:
         """Jobs ``came`` into the scope (with their keys by this column), all after those in it
