@@ -179,12 +179,11 @@ def test_ranges_read_ahead_by_the_child_give_the_same_store(generated, shared_da
     one, two = generated
     monkeypatch.setattr(mdb, "BULK_FIRST", 7)
     monkeypatch.setattr(mdb, "PREFETCH_AFTER", 1)
-    monkeypatch.setattr(mdb, "READER_SHARE", 2)  # of the ranges after the first, the reader reads every other
-    monkeypatch.setattr(mdb, "BULK_RANGE", 10)  # (52 task ids: 6 ranges, the child reads and shapes 2)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 10)  # (52 task ids: 6 ranges, the child reads and shapes 4)
     for db in shared_dbs(shared_data):
         a, b = full_view(read(db, False)), full_view(read(db, True, prefetch_min=1))
         assert a == b, (db.name, first_diffs(a, b))
-    monkeypatch.setattr(mdb, "BULK_RANGE", 333)  # (4 ranges: the child reads and shapes the third)
+    monkeypatch.setattr(mdb, "BULK_RANGE", 333)  # (4 ranges: the child reads and shapes the last 2)
     for path in (one, two):
         for summarised in (True, False):
             here = read(path, True, whole=False, summarised=summarised)

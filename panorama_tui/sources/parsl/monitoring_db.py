@@ -132,11 +132,6 @@ PREFETCH_MIN_TASKS = 20_000
 # range, the first rows came ~50 ms later than without it (medians of 8, load 2: 0.256 vs
 # 0.202 s after the imports).
 PREFETCH_AFTER = 4
-# Of the ranges after those, every READER_SHARE-th is read and shaped here all the same: the child
-# is the load's slower half (a range ~25 ms of its CPU, against ~18 ms of this thread's to take and
-# apply one), and a range depends on no other (bulk_shape), so this thread reads one while the
-# child reads on, and each does about the same: 1/7 evens 25 * (1 - f) against 18 + 25 * f.
-READER_SHARE = 7
 TABLES = ("workflow", "task", "try", "status", "resource", "node", "block")
 _SUMMARY_NAMES = ",".join(f"'{n}'" for n in sorted(pe.TRY_END_STATES))
 _KNOWN_NAMES = ",".join(f"'{n}'" for n in sorted(pe.STATE_RANK))
@@ -699,8 +694,10 @@ class ParslDbSource(PolledDbSource):
 
     def _start_prefetch(self) -> None:
         """The ranges after this one read and shaped ahead by a child process (``read_ahead``) while
-        this one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER); every
-        READER_SHARE-th is left to this thread."""
+        this one is read here, for a DB of PREFETCH_MIN_TASKS (see PREFETCH_AFTER).  (Every 7th range
+        read here as well, while the child read on, took more of this process's CPU, 4 alternated
+        pairs with the screen at load ~1: the ingest thread 3.3-4.4 s against 2.9-3.8 s, and no
+        shorter load: 6.9-8.9 s against 5.9-7.9 s.)"""
         todo = self._bulk_todo or []
         if (self.prefetch_min is None or len(todo) < 2 or self._bulk_tasks < self.prefetch_min
                 or self._prefetch_started):
@@ -709,7 +706,7 @@ class ParslDbSource(PolledDbSource):
         steps = []
         for i, (lo, hi) in enumerate(todo):
             last = i == len(todo) - 1
-            if i > 0 and i % READER_SHARE:
+            if i > 0:
                 steps.append([["last" if last else "range", lo],
                               [[sql, params] for _, sql, params in self._range_queries(lo, hi, last)]])
         self.prefetch = Prefetch(self.path, steps, shaper=SHAPER, ctx=self._shaper_context())
