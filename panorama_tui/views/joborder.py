@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from functools import partial
 from itertools import chain, compress, repeat
-from operator import attrgetter, gt, ne, not_
+from operator import attrgetter, gt, is_not, ne, not_
 from time import perf_counter
 from typing import Callable, Collection, Iterable, Sequence
 
@@ -38,6 +38,7 @@ CHUNK = 2048
 WARM_MIN = 10_000
 
 _order = attrgetter("order")
+_is_not_none = partial(is_not, None)
 
 
 def __getattr__(name: str):
@@ -284,8 +285,10 @@ class JobOrder:
             keys[:] = column_keys(col, base, now)
             changes = None
         else:
-            pos = self._positions()
-            idx = [i for i in map(pos.get, again) if i is not None]
+            # In arrival order, which is roughly the jobs' order in memory: re-keying the
+            # 10.7k running jobs of bench_live in the stale set's order cost 1.1-1.4x as much
+            # (id 1.2 against 0.5 ms, CPU % 19 against 14 ms; sorting the positions ~1 ms).
+            idx = sorted(filter(_is_not_none, map(self._positions().get, again)))
             jobs = list(map(base.__getitem__, idx))
             new = column_keys(col, jobs, now)
             changes = (jobs, list(map(keys.__getitem__, idx)), new)
