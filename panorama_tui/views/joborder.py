@@ -223,16 +223,30 @@ class JobOrder:
         return self._sort(now, moving, scan)
 
     def _sort(self, now, moving, scan) -> bool:
-        col = self.col
+        self.full, self.keys = self._resorted(self.col, now, moving)
+        return self._select(**scan)
+
+    def _resorted(self, col: str, now, moving: Collection) -> tuple[list, list]:
+        """The scope sorted by ``col`` as it is now, kept for the next time."""
         keys, changes = self._column(col, now, moving)
         before = self._sorted.get(col)
         if before is not None and changes is not None:
             # Sorted by this column before: move the jobs re-keyed since.
-            self.full, self.keys, _ = self._move(*before, *changes, keys)  # type: ignore[call-arg]  # (full, keys) + (jobs, old, new)
+            full, fkeys, _ = self._move(*before, *changes, keys)  # type: ignore[call-arg]  # (full, keys) + (jobs, old, new)
         else:
-            self.full, self.keys = stable_sort(self._arrival, keys)
-        self._sorted[col] = (self.full, self.keys)
-        return self._select(**scan)
+            full, fkeys = stable_sort(self._arrival, keys)
+        self._sorted[col] = (full, fkeys)
+        return full, fkeys
+
+    def freshen(self, col: str, now: float | None) -> bool:
+        """Re-key the jobs changed since ``col``'s keys and order were kept, and move them
+        in that order, without sorting the rows by it: a later sort by it has nothing left
+        to do.  (Only a column with kept keys and order; True when there was work.)"""
+        if col == self.col or self._arrival is None or col not in self._sorted or col not in self._cache \
+                or not self._stale.get(col):
+            return False
+        self._resorted(col, now, ())
+        return True
 
     def _move(self, full: list, keys: list, jobs: list, old_keys: list, new_keys: list, cached: list):
         """``full``/``keys`` with ``jobs`` moved from their old keys to their
