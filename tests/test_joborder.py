@@ -407,3 +407,43 @@ def test_the_store_counts_new_jobs_apart_from_what_views_build_again_for():
     assert store.layout_version == layout + 1
     store.reset()
     assert store.layout_version == layout + 2
+
+
+@pytest.mark.parametrize("resort_share", [1, 40])
+def test_freshened_columns_sort_as_a_fresh_build(timeline, monkeypatch, resort_share):
+    """JobOrder.freshen (the job list's columns that ``s``/``S`` go to next, kept
+    current after each tick) moves the jobs changed since in a column's kept order,
+    leaving the rows as they are: a later sort by it has nothing stale, and gives
+    what a fresh build gives; a column not prepared yet, or the one sorted by, is
+    left alone."""
+    from panorama_tui.views import joborder
+
+    monkeypatch.setattr(joborder, "WARM_MIN", 0)
+    monkeypatch.setattr(joborder, "RESORT_SHARE", resort_share)
+    cut = len(timeline) // 3
+    store = store_at(timeline, cut)
+    now = store.latest_ts
+    order = JobOrder("state")
+    order.build(store.jobs(), now, store.active)
+    assert not order.freshen("id", now)  # no kept keys yet
+    while not order.warm(now, 1.0):
+        pass
+    changes = store.changes.cursor()
+    changes.take()
+    step = (len(timeline) - cut) // 5 + 1
+    for r, i in enumerate(range(cut, len(timeline), step)):
+        for ev in timeline[i:i + step]:
+            store.apply(decode(ev))
+        now = store.latest_ts
+        order.update(changes.take().jobs, lambda j: True, now)
+        rows = order.rows
+        assert not order.freshen(order.col, now)
+        fresh = [c for c in SORTABLE if c != order.col and c not in joborder.TIMED]
+        assert any([order.freshen(c, now) for c in fresh])
+        assert order.rows is rows and not any(order._stale[c] for c in fresh)
+        assert not order.freshen(fresh[0], now)  # nothing left to do
+        for c in fresh:
+            assert order._sorted[c][0] == expected(store, c, now), c
+        col = SORTABLE[r % len(SORTABLE)]
+        order.sort_by(col, now, store.active)
+        assert order.rows == expected(store, col, now), col

@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from functools import partial
 from itertools import chain, compress, repeat
-from operator import attrgetter, gt, ne, not_
+from operator import attrgetter, gt, is_not, ne, not_
 from time import perf_counter
 from typing import Callable, Collection, Iterable, Sequence
 
@@ -38,6 +38,7 @@ CHUNK = 2048
 WARM_MIN = 10_000
 
 _order = attrgetter("order")
+_is_not_none = partial(is_not, None)
 
 
 def __getattr__(name: str):
@@ -222,16 +223,30 @@ class JobOrder:
         return self._sort(now, moving, scan)
 
     def _sort(self, now, moving, scan) -> bool:
-        col = self.col
+        self.full, self.keys = self._resorted(self.col, now, moving)
+        return self._select(**scan)
+
+    def _resorted(self, col: str, now, moving: Collection) -> tuple[list, list]:
+        """The scope sorted by ``col`` as it is now, kept for the next time."""
         keys, changes = self._column(col, now, moving)
         before = self._sorted.get(col)
         if before is not None and changes is not None:
             # Sorted by this column before: move the jobs re-keyed since.
-            self.full, self.keys, _ = self._move(*before, *changes, keys)  # type: ignore[call-arg]  # (full, keys) + (jobs, old, new)
+            full, fkeys, _ = self._move(*before, *changes, keys)  # type: ignore[call-arg]  # (full, keys) + (jobs, old, new)
         else:
-            self.full, self.keys = stable_sort(self._arrival, keys)
-        self._sorted[col] = (self.full, self.keys)
-        return self._select(**scan)
+            full, fkeys = stable_sort(self._arrival, keys)
+        self._sorted[col] = (full, fkeys)
+        return full, fkeys
+
+    def freshen(self, col: str, now: float | None) -> bool:
+        """Re-key the jobs changed since ``col``'s keys and order were kept, and move them
+        in that order, without sorting the rows by it: a later sort by it has nothing left
+        to do.  (Only a column with kept keys and order; True when there was work.)"""
+        if col == self.col or self._arrival is None or col not in self._sorted or col not in self._cache \
+                or not self._stale.get(col):
+            return False
+        self._resorted(col, now, ())
+        return True
 
     def _move(self, full: list, keys: list, jobs: list, old_keys: list, new_keys: list, cached: list):
         """``full``/``keys`` with ``jobs`` moved from their old keys to their
@@ -284,8 +299,10 @@ class JobOrder:
             keys[:] = column_keys(col, base, now)
             changes = None
         else:
-            pos = self._positions()
-            idx = [i for i in map(pos.get, again) if i is not None]
+            # In arrival order, which is roughly the jobs' order in memory: re-keying the
+            # 10.7k running jobs of bench_live in the stale set's order cost 1.1-1.4x as much
+            # (id 1.2 against 0.5 ms, CPU % 19 against 14 ms; sorting the positions ~1 ms).
+            idx = sorted(filter(_is_not_none, map(self._positions().get, again)))
             jobs = list(map(base.__getitem__, idx))
             new = column_keys(col, jobs, now)
             changes = (jobs, list(map(keys.__getitem__, idx)), new)
