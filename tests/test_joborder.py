@@ -87,6 +87,16 @@ def store_at(events, count) -> Store:
     return s
 
 
+def applied_in_parts(store, timeline: list, cut: int, parts: int):
+    """The timeline from ``cut`` applied to ``store`` in about ``parts`` steps: (step number,
+    the store's latest time) after each."""
+    step = (len(timeline) - cut) // parts + 1
+    for r, i in enumerate(range(cut, len(timeline), step)):
+        for ev in timeline[i:i + step]:
+            store.apply(decode(ev))
+        yield r, store.latest_ts
+
+
 def test_every_column_sorts_like_key_then_arrival(timeline):
     store = store_at(timeline, len(timeline) // 2)
     now = store.latest_ts
@@ -129,11 +139,7 @@ def test_updates_give_what_a_fresh_build_gives(timeline, col):
     narrowed.build(filter(scope, store.jobs()), now)
     changes = store.changes.cursor()
     changes.take()
-    step = (len(timeline) - cut) // 7 + 1
-    for i in range(cut, len(timeline), step):
-        for ev in timeline[i:i + step]:
-            store.apply(decode(ev))
-        now = store.latest_ts
+    for _, now in applied_in_parts(store, timeline, cut, 7):
         changed = changes.take().jobs | store.active  # running jobs' keys move with time
         plain.update(changed, lambda j: True, now)
         narrowed.update(changed, scope, now)
@@ -281,11 +287,7 @@ def test_kept_keys_follow_the_store(timeline, monkeypatch, resort_share, narrowe
     assert calls > len(SORTABLE) and not order.cold
     changes = store.changes.cursor()
     changes.take()
-    step = (len(timeline) - cut) // 9 + 1
-    for r, i in enumerate(range(cut, len(timeline), step)):
-        for ev in timeline[i:i + step]:
-            store.apply(decode(ev))
-        now = store.latest_ts
+    for r, now in applied_in_parts(store, timeline, cut, 9):
         changed = changes.take().jobs | (store.active if order.col in joborder.TIMED else set())
         order.update(changed, lambda j: True, now)
         order.warm(now, 0.0)  # leaves a column half prepared
@@ -430,11 +432,7 @@ def test_freshened_columns_sort_as_a_fresh_build(timeline, monkeypatch, resort_s
         pass
     changes = store.changes.cursor()
     changes.take()
-    step = (len(timeline) - cut) // 5 + 1
-    for r, i in enumerate(range(cut, len(timeline), step)):
-        for ev in timeline[i:i + step]:
-            store.apply(decode(ev))
-        now = store.latest_ts
+    for r, now in applied_in_parts(store, timeline, cut, 5):
         order.update(changes.take().jobs, lambda j: True, now)
         rows = order.rows
         assert not order.freshen(order.col, now)
