@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from .typed import to_float, to_int
 
-# where the columns of a bulk read's resource row are (parsl_events.BULK_RESOURCE_COLUMNS)
-_ROW = "try_id, task_id, run_id, ts, interval, pid, user, system, rss, read, written"
-
 
 def shape_samples(rows, recent: int) -> dict:
-    """The resource rows of a range (``_ROW``'s columns, times as epoch seconds, any order) as:
+    """The resource rows of a range (a bulk read's columns, parsl_events.BULK_RESOURCE_COLUMNS:
+    try_id, task_id, run_id, ts, interval, pid, user, system, rss, read, written; times as
+    epoch seconds, any order) as:
 
     ``tasks``: ``(run_id, task_id, tries, series, ordered)`` a task, ``tries`` its tries with
     samples by try id, ``(try_id, pid or None, samples, carry)`` each (``samples`` flat: ts,

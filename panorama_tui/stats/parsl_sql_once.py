@@ -190,7 +190,7 @@ def _summary(db: _Db, path, source, now, progress, writers) -> tuple[dict, dict]
     tables = list(db.cols)
     for t in tables:
         db.marks[t] = db.rows(f'SELECT max(rowid) FROM "{t}"')[0][0] or 0
-    epoch = mdb.fast_epoch()
+    epoch = mdb.FastEpoch()
     runs = {r[0]: _Run(r, epoch) for r in db.rows(f'SELECT {db.cols["workflow"]} FROM workflow '
                                                   f'WHERE {db.upto("workflow")} ORDER BY rowid')}
     if not runs or any(not isinstance(k, str) or not k for k in runs):

@@ -463,6 +463,9 @@ class JobOrder:
                 else:
                     grew = True
         cached = self._cache.get(self.col) if self._arrival is not None else None
+        if grew and cached is not None:  # the jobs that came are in place: re-key the others only
+            old = list(map(not_, new))
+            back, back_keys = list(compress(back, old)), list(compress(back_keys, old))
         if cached is None:
             gone = set(changed)
             self.full, self.keys = _merge(*_drop(self.full, self.keys, gone), back, back_keys)

@@ -84,7 +84,7 @@ from ...core.events import Event
 from ..polled_db import PolledDbSource, rows_there
 from ...core.sqlite import BUSY_MS, connect_ro, sqlite_file_problem
 from ..read_ahead import Prefetch
-from .bulk_shape import REREAD_CHUNK, SHAPER, RangeShaper, convert, fast_epoch
+from .bulk_shape import REREAD_CHUNK, SHAPER, FastEpoch, RangeShaper, convert
 from .bulk_shape import _ids as _ids  # (parsl_sql_once takes it from this module)
 from ..pegasus.stampede_db import POLL_SECONDS, _Busy, _classify
 
@@ -345,7 +345,7 @@ class ParslDbSource(PolledDbSource):
         self._shaper: RangeShaper | None = None  # what shapes the ranges read here
         self._prefetch_started = False
         self._resource_cols = self._task_cols = 0  # the columns a bulk read's resource and task rows have
-        self._epoch = fast_epoch()
+        self._epoch = FastEpoch()
         self.path = path
         self.follow = follow
         self.live = follow
