@@ -128,6 +128,26 @@ def test_pilot_header_and_status_while_loading(half_db):
     asyncio.run(go())
 
 
+def test_loading_percent_kept_on_an_80_column_status_line(half_db):
+    """At 80 columns the status line gives up the source's label before "loading N%"."""
+    from panorama_tui.ui.app import PanoramaApp
+    from .test_ui import text_of
+
+    src, store, _ = read_partly(half_db, 30)
+    percent = loading_percent(src.status.detail)
+
+    async def go():
+        app = PanoramaApp(store, ingest=Ingest(src, store), live=True, monotonic=lambda: 0.0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app.refresh_all(full=True)
+            await pilot.pause()
+            status = text_of(app.query_one("#status"))
+            assert f"loading {percent}%" in status, status
+
+    asyncio.run(go())
+
+
 def test_parsl_db_read_in_chunks_says_how_far(shared_data):
     """The Parsl monitoring DB read in small chunks: "loading N%" grows to the end and goes
     once the last chunk is handed on."""

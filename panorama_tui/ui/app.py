@@ -439,8 +439,8 @@ class PanoramaApp(App):
             if st.message and state in ("error", "down", "reconnecting"):
                 parts.append(f"[{signal['error']}]{markup_escape(st.message)}[/]")
             percent = loading_percent(st.detail)
-            if percent is not None:  # a big DB read in chunks (issue #14)
-                parts.append(f"[b]loading {percent}%[/b]")
+            if percent is not None:  # a big DB read in chunks (issue #14): kept on an 80-column line
+                parts.insert(1, f"[b]loading {percent}%[/b]")
             rate = st.detail.get("rate") if st.detail else None
             if rate is not None:
                 parts.append(f"{rate:.0f} msg/s" if isinstance(rate, (int, float)) else str(rate))
