@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 
 import pytest
@@ -31,6 +32,19 @@ def test_a_followed_log_is_its_own_recording(tmp_path, replay_dir):
     assert session_recorder(JsonLogSource(log, follow=False), str(tmp_path / "x.db")) is None  # read whole
     assert session_recorder(ReplaySource(str(tmp_path / "x.db")), str(tmp_path / "y.db")) is None
     assert session_recorder(AmqpSource(URL), off=True) is None
+
+
+def test_a_followed_parsl_db_is_its_own_recording(tmp_path, shared_data):
+    from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
+
+    db = tmp_path / "monitoring.db"
+    shutil.copy(shared_data / "parsl" / "monitoring.db", db)
+    src = ParslDbSource(str(db), follow=True, writers=lambda p: None)
+    assert session_recorder(src) is None
+    assert not os.path.exists(recordings_dir())
+    asked = session_recorder(src, str(tmp_path / "asked.panorama.db"))
+    assert asked is not None
+    asked.close()
 
 
 def test_a_live_stream_is_recorded_and_old_recordings_are_pruned_first(monkeypatch):
