@@ -67,10 +67,45 @@ PARSL_SHOTS = [
     ("parsl-runs", (140, 30), ["w"]),
 ]
 
+# A big DB a few seconds into its load (issue #14): the header's counts are the DB's, said to be
+# such, and the status line says how much is loaded (kept at 80 columns)
+LOADING = "loading"
+LOADING_SHOTS = [
+    ("loading", (140, 42), []),
+    ("loading-80x24", (80, 24), []),
+]
+
+
+def _half_loaded(percent: int):
+    """(source, store, the time it stopped at): a run stopped half-way (3,000 jobs from benchmarks.generate, 3 sub-workflows)
+    read in small chunks, as a 1M-job DB is, until the source says ``percent`` % is loaded."""
+    import tempfile
+
+    from benchmarks.generate import SEED, until_ts, write_stampede_db
+    from panorama_tui.sources.pegasus.stampede_db import StampedeDbSource
+    from panorama_tui.stats.progress import loading_percent
+
+    path = os.path.join(tempfile.mkdtemp(), "run0042.stampede.db")
+    until = until_ts(3000, 0.5, SEED)
+    write_stampede_db(path, 3000, until=until, seed=SEED, subwfs=3)
+    source = StampedeDbSource(path, follow=False, chunk=400)
+    store = Store()
+    for batch in source.batches():
+        store.apply_many(batch)
+        if (loading_percent(source.status.detail) or 0) >= percent:
+            break
+    return source, store, until
+
 
 async def shoot(name, size, keys, submit_dir: str | None = None) -> str:
     store = Store()
-    if submit_dir is not None and submit_dir.endswith(".db"):
+    if submit_dir == LOADING:  # the rest of the read never comes: the screen stays as it is
+        control = None
+        source, store, until = _half_loaded(40)
+        ingest = Ingest(source, store)
+        # the clock at the run's last event, as when a running workflow's DB is opened
+        app = PanoramaApp(store, ingest=ingest, source_label=source.label, live=True, clock=lambda: until + 5.0)
+    elif submit_dir is not None and submit_dir.endswith(".db"):
         from panorama_tui.sources.parsl.monitoring_db import ParslDbSource
 
         control = None
@@ -88,7 +123,7 @@ async def shoot(name, size, keys, submit_dir: str | None = None) -> str:
         app = PanoramaApp(store, ingest=ingest, source_label=source.label, live=False)
     async with app.run_test(size=size) as pilot:
         for _ in range(100):
-            if (control.finished if control is not None else ingest.done.is_set()):
+            if submit_dir == LOADING or (control.finished if control is not None else ingest.done.is_set()):
                 break
             await asyncio.sleep(0.05)
         app.refresh_all(full=True)
@@ -99,7 +134,8 @@ async def shoot(name, size, keys, submit_dir: str | None = None) -> str:
         app.refresh_all()
         await pilot.pause()
         path = app.save_screenshot(filename=f"{name}.svg", path=OUT)
-    ingest.stop()
+    if ingest.thread is not None:
+        ingest.stop()
     return path
 
 
@@ -124,6 +160,7 @@ def main() -> int:
     os.makedirs(OUT, exist_ok=True)
     rsvg = shutil.which("rsvg-convert")
     shots = [(name, size, keys, None, {}) for name, size, keys in SHOTS]
+    shots += [(name, size, keys, LOADING, {}) for name, size, keys in LOADING_SHOTS]
     if os.path.isdir(SUBMIT_DIRS):
         shots += [(name, size, keys, os.path.join(SUBMIT_DIRS, d), env) for name, size, keys, d, env in RUN_SHOTS]
     else:

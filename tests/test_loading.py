@@ -21,7 +21,7 @@ from panorama_tui.sources.base import RESET
 from panorama_tui.sources.pegasus import stampede_db
 from panorama_tui.sources.pegasus.stampede_db import COUNT_SLICE, StampedeDbSource
 from panorama_tui.stats.progress import dag_scope
-from panorama_tui.ui.panels.header import db_counts, loading_percent
+from panorama_tui.stats.progress import db_counts, loading_percent
 
 N = 3000
 CHUNK = 400  # 3000 jobs of ~4 states a try: a dozen reads
@@ -116,6 +116,11 @@ def test_pilot_header_and_status_while_loading(half_db):
             assert done in header and f"from the DB, loading {percent}%" in header, header
             during = header.splitlines()[1].replace(f"from the DB, loading {percent}%", "").split()
             assert f"loading {percent}%" in text_of(app.query_one("#status"))
+            # the tree says what the header says: the DB's counts, not the jobs read so far
+            tree = app.query_one("#tree")
+            labels = {uuid: node.label.plain for uuid, node in tree._wf_nodes.items()}
+            whole = f"{ref_counts[JobState.DONE]}/{sum(ref_counts)}"
+            assert any(label.endswith(whole) or f" {whole} " in label for label in labels.values()), labels
             for batch in batches:
                 store.apply_many(batch)
             app.refresh_all(full=True)
@@ -124,6 +129,7 @@ def test_pilot_header_and_status_while_loading(half_db):
             assert done in header and "loading" not in header, header
             assert header.splitlines()[1].split() == during  # every figure, the bar and "N% of T" too
             assert "loading" not in text_of(app.query_one("#status"))
+            assert {uuid: node.label.plain for uuid, node in tree._wf_nodes.items()} == labels  # the same, loaded
 
     asyncio.run(go())
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..model.entities import Workflow
 from ..model.handlers import parsl
 from ..model.states import ACTIVE_STATES as _ACTIVE
-from ..model.states import FAILED_STATES, JobState, WorkflowState
+from ..model.states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, QUEUED_STATES, SUCCESS_STATES, JobState, WorkflowState
 from ..model.store import Store
 from ..core.dagman import NODE_COLUMNS, percent_done
 
@@ -92,3 +92,53 @@ def tree_progress(store: Store, wf: Workflow, detail: bool = False) -> dict:
     """A workflow's DAG and its started sub-DAGs, added up: what the header, the
     tree and --once show as its progress."""
     return dag_totals(dag_row(w, detail) for w in dag_scope(store, wf))
+
+
+# -- a big DB while it loads (issue #14): its own counts stand in for the store's -----------------
+
+
+def _db_state(last, retried, retry_left, ec_zero, ended: bool) -> JobState:
+    """``Store._derive_state`` for one group of a source's DB counts (the columns of
+    ``stampede_db.DB_COUNTS_SQL``); ``retried`` is None for jobs not submitted yet."""
+    if retried is None:
+        return JobState.WAITING
+    last = last or "SUBMIT"  # a try's row without states yet: its submit
+    if last in SUCCESS_STATES:
+        return JobState.DONE
+    failed = last in FAILED_STATES
+    if last in MAIN_DONE_STATES and ended:
+        if ec_zero:
+            return JobState.DONE
+        failed = True
+    if failed:
+        return JobState.RETRYING if retry_left and not ended else JobState.FAILED
+    if last in HELD_STATES:
+        return JobState.HELD
+    if last in QUEUED_STATES:
+        return JobState.RETRYING if retried else JobState.QUEUED
+    return JobState.RETRYING if retried else JobState.RUNNING
+
+
+def db_counts(rows, scope: list[Workflow]) -> tuple[list[int], int]:
+    """The job counts and retries of the workflows in ``scope`` as the DB has them (a
+    source's ``db_counts`` rows), while the store still fills in."""
+    ended = {w.wf_uuid: w.ended for w in scope}
+    counts = [0] * len(JobState)
+    retries = 0
+    for uuid, last, retried, retry_left, ec_zero, n, more in rows:
+        if uuid in ended:
+            counts[_db_state(last, retried, retry_left, ec_zero, ended[uuid])] += n
+            retries += more or 0
+    return counts, retries
+
+
+def loading_percent(detail: dict | None) -> int | None:
+    """How much of a big read a source has done (its ``loaded_rows`` of ``total_rows``),
+    or None when it is not loading; 99 at most until it says it is done."""
+    if not detail:
+        return None
+    total = detail.get("total_rows")
+    loaded = detail.get("loaded_rows")
+    if not isinstance(total, int) or not isinstance(loaded, int) or total <= 0:
+        return None
+    return min(99, loaded * 100 // total)

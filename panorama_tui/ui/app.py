@@ -40,7 +40,8 @@ from .keys import PROBLEM_LABELS, Keys, documented_bindings, help_rows
 from .panels.base import OffThreadPanel, Panel
 from .panels.detail import DetailPanel, JobDetail, TracePlotPanel
 from .panels.failures import FailedJobsPanel, FailurePanel, FailureText
-from .panels.header import HeaderBar, HeaderPanel, loading_percent
+from ..stats.progress import loading_percent
+from .panels.header import HeaderBar, HeaderPanel
 from .panels.jobs import JobsPanel
 from .panels.statistics import StatisticsPanel, StatisticsView
 from .panels.timeline import TimelinePanel, TimelineView

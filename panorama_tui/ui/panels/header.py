@@ -10,9 +10,9 @@ from textual.widgets import Static
 from ...core.dagman import percent_done
 from ...core.fmt import human_duration, progress_bar, zone_label
 from ...model.entities import Workflow
-from ...model.states import FAILED_STATES, HELD_STATES, MAIN_DONE_STATES, QUEUED_STATES, SUCCESS_STATES, JobState
+from ...model.states import JobState
 from ...model.store import Store
-from ...stats.progress import dag_row, dag_scope, dag_totals, percent_text, workflow_state
+from ...stats.progress import dag_row, dag_scope, dag_totals, db_counts, loading_percent, percent_text, workflow_state
 from ...stats.stall import Stall, stall
 from ..theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP, markup_escape
 from .base import Panel
@@ -96,53 +96,6 @@ def _progress_line(counts: list[int], retries: int, progress: dict, width: int, 
     bar = min(40, room)
     frac = progress["percent_done"] / 100
     return f"{head}  [{STATE_MARKUP[JobState.DONE]}]{progress_bar(frac, bar)}[/] {tail}" if bar >= 5 else f"{head}  {tail}"
-
-
-def _db_state(last, retried, retry_left, ec_zero, ended: bool) -> JobState:
-    """``Store._derive_state`` for one group of a source's DB counts (the columns of
-    ``stampede_db.DB_COUNTS_SQL``); ``retried`` is None for jobs not submitted yet."""
-    if retried is None:
-        return JobState.WAITING
-    last = last or "SUBMIT"  # a try's row without states yet: its submit
-    if last in SUCCESS_STATES:
-        return JobState.DONE
-    failed = last in FAILED_STATES
-    if last in MAIN_DONE_STATES and ended:
-        if ec_zero:
-            return JobState.DONE
-        failed = True
-    if failed:
-        return JobState.RETRYING if retry_left and not ended else JobState.FAILED
-    if last in HELD_STATES:
-        return JobState.HELD
-    if last in QUEUED_STATES:
-        return JobState.RETRYING if retried else JobState.QUEUED
-    return JobState.RETRYING if retried else JobState.RUNNING
-
-
-def db_counts(rows, scope: list[Workflow]) -> tuple[list[int], int]:
-    """The job counts and retries of the workflows in ``scope`` as the DB has them (a
-    source's ``db_counts`` rows), while the store still fills in."""
-    ended = {w.wf_uuid: w.ended for w in scope}
-    counts = [0] * len(JobState)
-    retries = 0
-    for uuid, last, retried, retry_left, ec_zero, n, more in rows:
-        if uuid in ended:
-            counts[_db_state(last, retried, retry_left, ec_zero, ended[uuid])] += n
-            retries += more or 0
-    return counts, retries
-
-
-def loading_percent(detail: dict | None) -> int | None:
-    """How much of a big read a source has done (its ``loaded_rows`` of ``total_rows``),
-    or None when it is not loading; 99 at most until it says it is done."""
-    if not detail:
-        return None
-    total = detail.get("total_rows")
-    loaded = detail.get("loaded_rows")
-    if not isinstance(total, int) or not isinstance(loaded, int) or total <= 0:
-        return None
-    return min(99, loaded * 100 // total)
 
 
 class HeaderBar(Static):

@@ -14,7 +14,7 @@ from ...model.handlers import parsl
 from ...model.states import JobState
 from ...model.store import Store
 from ...model.workflows import unique_names, workflow_order
-from ...stats.progress import tree_progress, workflow_state
+from ...stats.progress import dag_scope, db_counts, loading_percent, tree_progress, workflow_state
 from ..keys import MOVE
 from ..theme import STATE_MARKUP, WF_STATE_MARKUP
 from .base import Panel
@@ -41,10 +41,16 @@ class WorkflowTree(Tree):
         self._wf_nodes = {}
         self._seen_structure = -1
 
-    def _wf_label(self, wf: Workflow, name: str | None = None) -> Text:
-        progress = tree_progress(self.store, wf)
-        done, total = progress["done"], progress["total"]
-        bad = progress["failed"]
+    def _wf_label(self, wf: Workflow, name: str | None = None, db_rows=None) -> Text:
+        if db_rows is not None:
+            # A big DB still loading: its own counts, as the header shows them (the store's are
+            # the jobs read so far: "176/240" beside a header's "831 done of 3003")
+            counts, _ = db_counts(db_rows, dag_scope(self.store, wf))
+            done, total, bad = counts[JobState.DONE], sum(counts), counts[JobState.FAILED]
+        else:
+            progress = tree_progress(self.store, wf)
+            done, total = progress["done"], progress["total"]
+            bad = progress["failed"]
         style = WF_STATE_MARKUP.get(workflow_state(wf), "")
         label = Text.from_markup(f"[{style}]●[/] {escape(name or wf.name)} ")
         # Compact counts: a 100k-job label must fit the tree's width.
@@ -59,11 +65,13 @@ class WorkflowTree(Tree):
         workflows = self.store.workflows
         return any(workflows.get(uuid) is not node.data[1] for uuid, node in self._wf_nodes.items())
 
-    def sync(self) -> None:
+    def sync(self, loading: dict | None = None) -> None:
         """Add new workflows; relabel all (there are few).  After the store
         was emptied, start again: a workflow that has not started by the
-        replay's new time is not shown."""
+        replay's new time is not shown.  ``loading``: the source's status detail,
+        whose DB counts label the workflows while a big DB loads."""
         store = self.store
+        db_rows = loading.get("db_counts") if loading and loading_percent(loading) is not None else None
         if self._stale():
             self.clear()
             self.reset_nodes()
@@ -91,7 +99,7 @@ class WorkflowTree(Tree):
         for uuid, node in self._wf_nodes.items():
             wf = store.workflows.get(uuid)
             if wf is not None:
-                label = self._wf_label(wf, names[uuid])
+                label = self._wf_label(wf, names[uuid], db_rows)
                 if label != node.label:
                     node.set_label(label)
                 if node.is_expanded:
@@ -191,4 +199,5 @@ class TreePanel(Panel):
     """The workflow tree: its workflows and their state groups follow the store."""
 
     def refresh_from(self, changes, full: bool) -> None:
-        self.app.query_one("#tree", WorkflowTree).sync()
+        src = self.app.ingest.source if self.app.ingest else None
+        self.app.query_one("#tree", WorkflowTree).sync(src.status.detail if src is not None else None)
