@@ -227,6 +227,23 @@ def test_resource_distributions_equal_sql(which, big, shared_data):
                 assert getattr(spread, field) == pytest.approx(want, rel=1e-9, abs=1e-9), (app, field)
 
 
+def test_resource_table_columns_line_up_whatever_the_counts(big):
+    """A task count of "a/b" (some tasks not sampled) as wide as it gets: the rows' bars
+    stay under the header's (at 100k tasks "39433/40220" pushed its row right)."""
+    import dataclasses
+
+    from panorama_tui.ui.screens.resources import resources_text
+
+    path, store = big
+    r = resources(store.workflows[first_run(path)])
+    apps = [dataclasses.replace(a, tasks=a.tasks * 100_000, sampled=a.tasks * 100_000 - 1) for a in r.apps]
+    for width in (80, 160):
+        lines = [t.plain for t in resources_text(dataclasses.replace(r, apps=apps), width)]
+        head = next(ln for ln in lines if ln.lstrip().startswith("app "))
+        rows = [ln for ln in lines if "│" in ln and ln is not head]
+        assert rows and {ln.index("│") for ln in rows} == {head.index("│")}, (head, rows)
+
+
 def test_capacity_and_blocks_equal_sql(big):
     path, store = big
     run_id = first_run(path)

@@ -23,8 +23,14 @@ def _spread(s: Spread | None, fmt) -> str:
     return f"{fmt(s.lo):>8} {fmt(s.p50):>8} {fmt(s.p90):>8} {fmt(s.hi):>8} {histogram_line(s.histogram):8}"
 
 
+def _tasks_cell(a) -> str:
+    return f"{a.sampled}/{a.tasks}" if a.sampled != a.tasks else str(a.tasks)
+
+
 def resources_text(r: Resources, width: int) -> list[Text]:
-    app_w = min(APP_WIDTH, max(10, width - 98))
+    # as wide as its widest cell ("39433/40220" at 100k tasks pushed the rest of its row right)
+    tasks_w = max([6, *(len(_tasks_cell(a)) for a in r.apps)])
+    app_w = min(APP_WIDTH, max(10, width - 92 - tasks_w))
     out = [Text(f"{r.label} ({r.run_id[:8]})", style="bold")]
     c = r.capacity
     cap = Text("  workers ")
@@ -37,13 +43,12 @@ def resources_text(r: Resources, width: int) -> list[Text]:
         if c.pending_blocks:
             blocks.append(f"  ({c.pending_blocks} pending: asked for, not there yet)", style=SIGNAL_MARKUP["warn"])
         out.append(blocks)
-    head = f"  {'app':<{app_w}} {'tasks':>6} {'eff':>5} │ {'CPU min':>8} {'p50':>8} {'p90':>8} {'max':>8} " \
+    head = f"  {'app':<{app_w}} {'tasks':>{tasks_w}} {'eff':>5} │ {'CPU min':>8} {'p50':>8} {'p90':>8} {'max':>8} " \
            f"{'histo':8} │ {'RSS min':>8} {'p50':>8} {'p90':>8} {'max':>8} {'histo':8}"
     out.append(Text(head, style="bold", no_wrap=True))
     for a in r.apps:
         eff = "-" if a.efficiency is None else f"{100 * a.efficiency:.0f}%"
-        tasks = f"{a.sampled}/{a.tasks}" if a.sampled != a.tasks else str(a.tasks)
-        out.append(Text(f"  {a.app[:app_w]:<{app_w}} {tasks:>6} {eff:>5} │ {_spread(a.cpu, human_duration)} │ "
+        out.append(Text(f"  {a.app[:app_w]:<{app_w}} {_tasks_cell(a):>{tasks_w}} {eff:>5} │ {_spread(a.cpu, human_duration)} │ "
                         f"{_spread(a.rss, human_bytes)}", no_wrap=True, overflow="ellipsis"))
     out.append(Text("  eff: CPU time / (wall time x 1 core); tasks a/b: a of its b tasks were sampled", style="dim"))
     if r.over_memory:
