@@ -653,6 +653,7 @@ def _h_writer(s: Store, ev, d: dict) -> None:
 
 _TRIPLE = Struct("=3d")
 _NINF = float("-inf")
+_INT_ONLY = {int}
 
 
 def _h_bulk(s: Store, ev, d: dict) -> None:
@@ -724,11 +725,15 @@ def _bulk(s: Store, d: dict) -> None:
              fail_count, fail_cost, executor) = row[:16]
             rowid = None
         run = run_of_id(run_id)
-        new = run is not None and _int(tid) not in run.tasks
-        order = s._order
-        task = task_of_ids(run, tid) if run is not None else None
-        if task is None:
+        if run is None:
             continue
+        task = run.tasks.get(tid) if type(tid) is int else None
+        new = task is None and _int(tid) not in run.tasks
+        order = s._order
+        if task is None:
+            task = task_of_ids(run, tid)
+            if task is None:
+                continue
         if new and type(rowid) is int and rowid > 0:
             # the order a task was written in, as row events make it (one job a task row, in rowid
             # order): a range of task ids holds tasks written out of id order (a join app's inner ones)
@@ -741,7 +746,9 @@ def _bulk(s: Store, d: dict) -> None:
             job.transformation = istr(func)
             run.count_app(task, task.state, 1)
         if deps:
-            task.depends = tuple(_int(x) for x in deps if _int(x) is not None)
+            # (ids as the source's shaper gives them: ints, checked in C)
+            task.depends = tuple(deps) if set(map(type, deps)) == _INT_ONLY else tuple(
+                _int(x) for x in deps if _int(x) is not None)
         # (_task_text, written out: the shared ones interned, the task's own as text)
         if memo is not None and memo != "":
             task.memoize = istr(memo)
@@ -757,14 +764,14 @@ def _bulk(s: Store, d: dict) -> None:
             task.stdout = _str(stdout)
         if stderr is not None and stderr != "":
             task.stderr = _str(stderr)
-        task.invoked = _float(invoked) or task.invoked
-        returned = _float(returned)
+        task.invoked = (invoked if type(invoked) is float else _float(invoked)) or task.invoked
+        returned = returned if type(returned) is float else _float(returned)
         if returned is not None and (task.returned is None or returned > task.returned):
             task.returned = returned
-        fail_count = _float(fail_count)
+        fail_count = fail_count if type(fail_count) is float else _float(fail_count)
         if fail_count is not None and (task.fail_count is None or fail_count > task.fail_count):
             task.fail_count = fail_count
-        fail_cost = _float(fail_cost)
+        fail_cost = fail_cost if type(fail_cost) is float else _float(fail_cost)
         if fail_cost is not None and (task.fail_cost is None or fail_cost > task.fail_cost):
             task.fail_cost = fail_cost
         if executor:
@@ -790,11 +797,18 @@ def _bulk(s: Store, d: dict) -> None:
         ptry.block_id = _str(block_id) or ptry.block_id
         ptry.hostname = istr(hostname) or ptry.hostname
         tl = times[run_id]
-        for attr, v in (("launched", launched), ("running", running), ("returned", returned)):
-            v = _float(v)
-            if v is not None:
-                setattr(ptry, attr, v)
-                tl.append(v)
+        launched = launched if type(launched) is float else _float(launched)
+        if launched is not None:
+            ptry.launched = launched
+            tl.append(launched)
+        running = running if type(running) is float else _float(running)
+        if running is not None:
+            ptry.running = running
+            tl.append(running)
+        returned = returned if type(returned) is float else _float(returned)
+        if returned is not None:
+            ptry.returned = returned
+            tl.append(returned)
         _try_onto(run, task, t, ptry, history, joins)
 
     # status rows: a try's states packed at once (as Try.add_state keeps them), its state by the rule
