@@ -26,7 +26,7 @@ from panorama_tui.sources.jsonlog import JsonLogSource
 from panorama_tui.sources.pegasus.submitdir import SubmitDirSource, find_submit_dir
 from panorama_tui.model.store import Store
 from panorama_tui.stats.once import EXIT_STALLED
-from panorama_tui.stats.stall import STALL_FLOOR, run_pace, stall
+from panorama_tui.stats.stall import STALL_FLOOR, quiet_for, run_pace, stall
 from panorama_tui.ui.app import PanoramaApp
 from panorama_tui.ui.panels.header import HeaderBar
 from panorama_tui.ui.panels.warnings import WarningsView
@@ -115,9 +115,25 @@ def test_a_running_job_is_not_a_stall(cut_log):
     assert stall(s, s.workflows[OK_WF], NOW) is None
 
 
+def test_a_running_job_in_a_quiet_run_is_said_how_quiet(cut_log):
+    """Not a stall, but the header says how long nothing came: jobs "running" in a log or a DB
+    nothing has written to for years read "last event 1357d… ago", not only "RUNNING"."""
+    s = run_to_end(JsonLogSource(str(cut_log(RUNNING_CUT)), follow=False), Store())
+    wf = s.workflows[OK_WF]
+    assert quiet_for(s, wf, s.latest_ts + STALL_FLOOR) is None  # a healthy gap
+    assert quiet_for(s, wf, s.latest_ts + STALL_FLOOR + 1) == STALL_FLOOR + 1
+    assert quiet_for(s, wf, None) is None
+    text, segs, _ = _screen(s)
+    line1 = text.splitlines()[0]
+    assert "RUNNING" in line1 and "last event 1357d" in line1 and not segs  # said, not STALLED
+    idle = run_to_end(JsonLogSource(str(cut_log(IDLE_CUT)), follow=False), Store())
+    assert quiet_for(idle, idle.workflows[OK_WF], NOW) is None  # nothing running: the stall rule's
+
+
 def test_a_finished_run_is_not_a_stall(replay_dir):
     s = run_to_end(JsonLogSource(str(replay_dir / "process_wf_success" / "events.json"), follow=False), Store())
     assert stall(s, s.workflows[OK_WF], NOW) is None
+    assert quiet_for(s, s.workflows[OK_WF], NOW) is None
 
 
 def test_following_the_stall_is_said_then_taken_back(tmp_path, submitdirs, monkeypatch):

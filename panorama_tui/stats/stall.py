@@ -61,6 +61,19 @@ def stall(store: Store, wf: Workflow, now: float | None) -> Stall | None:
     return Stall(f"no event for {human_duration(now - last)}, nothing queued or running (usual gap {pace:g}s)", last)
 
 
+def quiet_for(store: Store, wf: Workflow, now: float | None) -> float | None:
+    """Seconds since the store's last event when that is more than STALL_FLOOR and jobs of the
+    workflow's DAGs are queued or running, else None.  Not a stall (a long job is not one), but
+    what the header says of a run whose jobs "run" in a DB nothing has written to for days."""
+    if now is None or wf.ended or store.latest_ts is None or now - store.latest_ts <= STALL_FLOOR:
+        return None
+    if parsl.run_of(wf) is not None:
+        return None  # a Parsl run's own rule judges its writer (parsl.stall)
+    if not any(w.counts[s] for w in dag_scope(store, wf) for s in _ACTIVE):
+        return None
+    return now - store.latest_ts
+
+
 def run_pace(store: Store, wf: Workflow, scope: list[Workflow] | None = None) -> tuple[float, float | None]:
     """(the run's pace, its last activity): the 90th percentile of the gaps
     between the distinct event times of the DAGs in scope (the workflow's

@@ -13,7 +13,7 @@ from ...model.entities import Workflow
 from ...model.states import JobState
 from ...model.store import Store
 from ...stats.progress import dag_row, dag_scope, dag_totals, db_counts, loading_percent, percent_text, workflow_state
-from ...stats.stall import Stall, stall
+from ...stats.stall import Stall, quiet_for, stall
 from ..theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP, markup_escape
 from .base import Panel
 
@@ -161,6 +161,9 @@ class HeaderBar(Static):
         style = WF_STATE_MARKUP.get(state, "")
         # before its first layout the bar has no size: the screen's width less the padding
         width = (self.size.width or max(0, self.app.size.width - 2) or 100) - 2
+        quiet = quiet_for(store, wf, clock) if wf is not None and stalled is None else None
+        if quiet is not None:  # jobs "running" in a DB nothing has written to for a long while
+            el += f"  [{SIGNAL_MARKUP['warn']}]last event {human_duration(quiet)} ago[/]"
         line1 = _fit_title(f"{title}  [{style}]{state.upper()}[/]  elapsed {el}", wf.wf_uuid if wf else "", now, width)
         line2 = _progress_line(counts, retries, progress, width, note, short_note)
         text = line1 + "\n" + line2
