@@ -130,6 +130,27 @@ def test_a_running_job_in_a_quiet_run_is_said_how_quiet(cut_log):
     assert quiet_for(idle, idle.workflows[OK_WF], NOW) is None  # nothing running: the stall rule's
 
 
+def test_the_timeline_of_a_quiet_run_ends_at_its_last_event(cut_log):
+    """Jobs "running" since 2023 read in 2026: the chart's span is the run's, not years of nothing."""
+    from panorama_tui.core.fmt import clock_time
+
+    from .test_ui import text_of
+
+    s = run_to_end(JsonLogSource(str(cut_log(RUNNING_CUT)), follow=False), Store())
+
+    async def go():
+        app = PanoramaApp(s, source_label="test", live=True, clock=lambda: NOW)
+        async with app.run_test(size=(140, 50)) as pilot:
+            await pilot.press("5")
+            await pilot.pause(0.5)
+            app.refresh_all(full=True)
+            await pilot.pause(0.5)
+            return text_of(app.query_one("#timeline-view"))
+
+    text = asyncio.run(go())
+    assert f"→ {clock_time(s.latest_ts)[-8:]}" in text and f"→ {clock_time(NOW)[-8:]}" not in text, text[:400]
+
+
 def test_a_finished_run_is_not_a_stall(replay_dir):
     s = run_to_end(JsonLogSource(str(replay_dir / "process_wf_success" / "events.json"), follow=False), Store())
     assert stall(s, s.workflows[OK_WF], NOW) is None

@@ -124,6 +124,10 @@ def test_clock_ticks_are_round_times_that_fit():
     ticks = clock_ticks(t0, t0 + 7000, 56)  # 8 labels of 5
     assert [lb for _, lb in ticks] == ["07:30", "08:00", "08:30", "09:00"]
     assert [lb for _, lb in clock_ticks(t0, t0 + 0.5, 80)] == [time.strftime("%H:%M:%S", time.localtime(t0))]
+    # a day or more apart: dates (a run read years later labelled every tick "00:00")
+    days = clock_ticks(t0, t0 + 20 * 86400, 60)
+    assert len(days) >= 3 and all(len(lb) == 10 and lb.startswith("2023-03-") for _, lb in days), days
+    assert len({lb for _, lb in days}) == len(days)
     assert count_ticks(14, 4) == [0, 5, 10, 15]
     assert count_ticks(0, 4) == [0, 1]
     assert count_ticks(3, 12) == [0, 1, 2, 3]

@@ -21,7 +21,9 @@ _END_STATES = ("JOB_TERMINATED", "JOB_EVICTED", "JOB_SUCCESS", "JOB_FAILURE", "J
 _FINAL_STATES = ("POST_SCRIPT_SUCCESS", "POST_SCRIPT_FAILED", "SUBMIT_FAILED", "PRE_SCRIPT_FAILED", "JOB_ABORTED")
 SHADES = " ░▒▓█"
 # Seconds between clock ticks, round on a clock face.
-CLOCK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+CLOCK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+               2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400, 91 * 86400, 182 * 86400, 364 * 86400)
+DAY = 86400
 
 
 @dataclass
@@ -185,19 +187,20 @@ def gantt(
 
 def clock_ticks(t0: float, t1: float, width: int) -> list[tuple[float, str]]:
     """Round local clock times within [t0, t1] for an axis ``width`` columns
-    wide, labelled HH:MM, or HH:MM:SS when less than a minute apart, as many
-    as fit with two columns between labels (the first time alone when no
-    round time falls in the span)."""
+    wide, labelled HH:MM, or HH:MM:SS when less than a minute apart, or the date
+    when a day or more apart (a run read years after it ran: every label was
+    "00:00"), as many as fit with two columns between labels (the first time
+    alone when no round time falls in the span)."""
     span = max(t1 - t0, 0.0)
 
     def fits(step: int) -> bool:
-        return (span / step + 1) * ((8 if step < 60 else 5) + 2) <= width
+        return (span / step + 1) * ((8 if step < 60 else 10 if step >= DAY else 5) + 2) <= width
 
     step = next((s for s in CLOCK_STEPS if fits(s)), CLOCK_STEPS[-1])
     offset = time.localtime(t0).tm_gmtoff  # round in local time (a 5:30 zone's hours too)
     first = math.ceil((t0 + offset) / step) * step - offset
     ticks = [first + i * step for i in range(int((t1 - first) // step) + 1)] if first <= t1 else [t0]
-    fmt = "%H:%M:%S" if step < 60 else "%H:%M"
+    fmt = "%H:%M:%S" if step < 60 else "%Y-%m-%d" if step >= DAY else "%H:%M"
     return [(t, time.strftime(fmt, time.localtime(t))) for t in ticks]
 
 

@@ -13,6 +13,7 @@ from ...core.fmt import clock_time
 from ...model.entities import Workflow
 from ...model.states import JobState
 from ...model.store import Store
+from ...stats.stall import quiet_for
 from ..theme import STATE_MARKUP, STATE_STYLES
 from .base import CHART_LOCK, OffThreadPanel
 
@@ -145,7 +146,18 @@ class TimelinePanel(OffThreadPanel):
     def arguments(self) -> tuple:
         view = self._view()
         self._width = view.size.width
-        return (self.app.scope_wf, self.app.now(), max(40, self._width - 2), view.chart_lines(), self.app.no_color)
+        return (self.app.scope_wf, self._chart_end(), max(40, self._width - 2), view.chart_lines(), self.app.no_color)
+
+    def _chart_end(self) -> float | None:
+        """Where the chart ends: now, or the last event when jobs "run" in a run quiet for longer
+        than the stall floor (the header's "last event N ago"): a 2023 run read in 2026 drew its
+        hours in the first of the chart's columns and years of nothing after."""
+        app = self.app
+        now = app.now()
+        wf = app.scope_wf or (self.store.roots[0] if len(self.store.roots) == 1 else None)
+        if wf is not None and quiet_for(self.store, wf, app.stall_clock()) is not None:
+            return self.store.latest_ts
+        return now
 
     def read(self, source, wf, now, width, shown, no_color):
         if source is not self.store:
