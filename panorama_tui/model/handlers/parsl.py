@@ -94,7 +94,9 @@ class ParslTry:
         self.task_id = task_id
         self.try_id = try_id
         self.executor = self.block_id = self.hostname = None
-        self.launched = self.running = self.returned = None
+        self.launched: float | None = None
+        self.running: float | None = None
+        self.returned: float | None = None
         self.fail_history: str | None = None
         self.joins: tuple[int, ...] = ()
         self.state: str | None = None
@@ -171,8 +173,10 @@ class ParslTask:
         self.depends: tuple[int, ...] = ()
         self.memoize = self.hashsum = self.inputs = self.outputs = self.stdin = None
         self.stdout = self.stderr = None
-        self.invoked = self.returned = None
-        self.fail_count = self.fail_cost = None
+        self.invoked: float | None = None
+        self.returned: float | None = None
+        self.fail_count: float | None = None
+        self.fail_cost: float | None = None
         self.tries: dict[int, ParslTry] = {}
         self.state: str | None = None  # Parsl's name for where the task is (the rule above)
 
