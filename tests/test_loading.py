@@ -349,7 +349,7 @@ def test_the_partial_label_stays_at_80_columns():
 
     lines = [h.splitlines()[1] for h in _headers(store, (80, 24), [lambda: loading, more_counts])]
     assert lines[0].rstrip().endswith("17.56% of 100000  partial") and len(lines[0]) <= 78, lines[0]
-    assert "partial 17.56%" in lines[1], lines[1]
+    assert "partial: 17.56% done" in lines[1], lines[1]
 
 
 def test_parsl_tasks_fill_the_job_list_as_ranges_come(tmp_path, monkeypatch):

@@ -78,13 +78,14 @@ def _progress_line(counts: list[int], retries: int, progress: dict, width: int, 
                    short_note: str = "") -> str:
     """The counts, a bar and "N% of T" in ``width`` cells (then ``note``): to make room,
     the waiting detail goes first, then the counts that are 0, then the bar, then the note
-    becomes ``short_note``, then "of T" goes and the note comes before the percentage (at 80
+    becomes ``short_note``, then "of T" goes and the note comes before the percentage done (at 80
     columns a 100k-job load's counts cut "partial, loading 17%" off: the word that says the
     counts are not all there must be the last thing to go)."""
     percent = percent_text(progress["percent_done"])
     tails = [f"{percent} of {progress['total']}" + (f"  {note}" if note else "")]
     if note:
-        tails += [f"{percent} of {progress['total']}  {short_note or note}", f"{short_note or note} {percent}"]
+        # (the last: "partial: 98.28% done", not "partial 98.28%", which read as how much was loaded)
+        tails += [f"{percent} of {progress['total']}  {short_note or note}", f"{short_note or note}: {percent} done"]
     for tail in tails:
         for detail, zeros in ((True, True), (False, True), (True, False), (False, False)):
             head = "  ".join(_counts_parts(counts, retries, progress, detail, zeros))
