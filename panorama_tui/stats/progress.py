@@ -142,3 +142,9 @@ def loading_percent(detail: dict | None) -> int | None:
     if not isinstance(total, int) or not isinstance(loaded, int) or total <= 0:
         return None
     return min(99, loaded * 100 // total)
+
+
+def loading_db_counts(detail: dict | None) -> list | None:
+    """The DB's own job counts a source gives while it loads a big DB (its ``db_counts`` rows,
+    for :func:`db_counts`), or None: not loading, or not counted (yet)."""
+    return detail.get("db_counts") if detail and loading_percent(detail) is not None else None

@@ -12,7 +12,8 @@ from ...core.fmt import human_duration, progress_bar, zone_label
 from ...model.entities import Workflow
 from ...model.states import JobState
 from ...model.store import Store
-from ...stats.progress import dag_row, dag_scope, dag_totals, db_counts, loading_percent, percent_text, workflow_state
+from ...stats.progress import (dag_row, dag_scope, dag_totals, db_counts, loading_db_counts, loading_percent,
+                               percent_text, workflow_state)
 from ...stats.stall import Stall, quiet_for, stall
 from ..theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP, markup_escape
 from .base import Panel
@@ -137,7 +138,7 @@ class HeaderBar(Static):
         retries = sum(w.retries for w in scope)
         note = short_note = ""
         percent = loading_percent(loading)
-        rows = loading.get("db_counts") if percent is not None and loading else None
+        rows = loading_db_counts(loading)
         if rows is not None and scope:
             # The store has only what it read so far: the DB's counts, said to be such.
             counts, retries = db_counts(rows, scope)

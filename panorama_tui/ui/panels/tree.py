@@ -14,7 +14,7 @@ from ...model.handlers import parsl
 from ...model.states import JobState
 from ...model.store import Store
 from ...model.workflows import unique_names, workflow_order
-from ...stats.progress import dag_scope, db_counts, loading_percent, tree_progress, workflow_state
+from ...stats.progress import dag_scope, db_counts, loading_db_counts, tree_progress, workflow_state
 from ..keys import MOVE
 from ..theme import STATE_MARKUP, WF_STATE_MARKUP
 from .base import Panel
@@ -71,7 +71,7 @@ class WorkflowTree(Tree):
         replay's new time is not shown.  ``loading``: the source's status detail,
         whose DB counts label the workflows while a big DB loads."""
         store = self.store
-        db_rows = loading.get("db_counts") if loading and loading_percent(loading) is not None else None
+        db_rows = loading_db_counts(loading)
         if self._stale():
             self.clear()
             self.reset_nodes()
