@@ -88,6 +88,13 @@ def dag_totals(rows) -> dict:
     return out
 
 
+def scope_workflow(store: Store, wf: Workflow | None) -> Workflow | None:
+    """The workflow a view of the scope speaks of: the scope's, else the store's only root."""
+    if wf is None and len(store.roots) == 1:
+        return store.roots[0]
+    return wf
+
+
 def tree_progress(store: Store, wf: Workflow, detail: bool = False) -> dict:
     """A workflow's DAG and its started sub-DAGs, added up: what the header, the
     tree and --once show as its progress."""

@@ -13,7 +13,7 @@ from ...model.entities import Workflow
 from ...model.states import JobState
 from ...model.store import Store
 from ...stats.progress import (dag_row, dag_scope, dag_totals, db_counts, loading_db_counts, loading_percent,
-                               percent_text, workflow_state)
+                               percent_text, scope_workflow, workflow_state)
 from ...stats.stall import Stall, quiet_for, stall
 from ..theme import SIGNAL_MARKUP, STATE_MARKUP, WF_STATE_MARKUP, markup_escape
 from .base import Panel
@@ -111,8 +111,7 @@ class HeaderBar(Static):
         """``now``: the time running jobs are timed to; ``clock``: the one stalls are judged by;
         ``loading``: the source's status detail, whose DB counts stand in for the store's
         while it reads a big DB (issue #14)."""
-        if wf is None and len(store.roots) == 1:
-            wf = store.roots[0]
+        wf = scope_workflow(store, wf)
         stalled = None
         if wf is not None:
             scope = dag_scope(store, wf)  # the DAGs DAGMan has started, as pegasus-status adds them up

@@ -13,6 +13,7 @@ from ...core.fmt import clock_time
 from ...model.entities import Workflow
 from ...model.states import JobState
 from ...model.store import Store
+from ...stats.progress import scope_workflow
 from ...stats.stall import quiet_for
 from ..theme import STATE_MARKUP, STATE_STYLES
 from .base import CHART_LOCK, OffThreadPanel
@@ -153,11 +154,10 @@ class TimelinePanel(OffThreadPanel):
         than the stall floor (the header's "last event N ago"): a 2023 run read in 2026 drew its
         hours in the first of the chart's columns and years of nothing after."""
         app = self.app
-        now = app.now()
-        wf = app.scope_wf or (self.store.roots[0] if len(self.store.roots) == 1 else None)
+        wf = scope_workflow(self.store, app.scope_wf)
         if wf is not None and quiet_for(self.store, wf, app.stall_clock()) is not None:
             return self.store.latest_ts
-        return now
+        return app.now()
 
     def read(self, source, wf, now, width, shown, no_color):
         if source is not self.store:
